@@ -1,0 +1,24 @@
+// `switchboard bench crdt`: in-memory CRDT throughput and encoded delta size.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+
+namespace sb::bench {
+
+struct CrdtBenchOptions {
+  uint64_t deltas = 200'000;  // deltas per measured run
+  int runs = 5;               // runs per figure; the median is reported
+  bool json = false;          // print one JSON object instead of a table
+};
+
+// Measures and prints (to `out`) a small table:
+//  - deltas joined per second in memory (one-field register writes into a directory of
+//    records), next to a raw baseline (plain std::map assignment of the same values) and ratio;
+//  - deltas encoded + decoded + joined per second, next to a raw baseline (Cap'n Proto
+//    encode + decode of a message of the same size, no CRDT) and ratio;
+//  - mean encoded size of a one-field delta in bytes.
+// Progress goes to `progress` (may be null). Returns 0.
+int RunCrdtBench(const CrdtBenchOptions& options, std::ostream& out, std::ostream* progress);
+
+}  // namespace sb::bench

@@ -1,0 +1,14 @@
+// Subcommands of the `switchboard` binary. Each Add*Command registers one subcommand on
+// `app`; when the user picks it, its callback runs the command and stores the process exit
+// status in `exit_code` (0 success, 1 failure, 2 usage error).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace sb::cli {
+
+void AddSimCommand(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);
+void AddDemoCommand(CLI::App& app, int& exit_code);
+
+}  // namespace sb::cli

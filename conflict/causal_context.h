@@ -1,0 +1,54 @@
+// Dots and causal contexts (Almeida et al., "Delta State Replicated Data Types", 2018).
+// A dot names one write: (replica, counter). A causal context is the set of dots a state has
+// seen, kept as a version vector plus a "dot cloud" for the dots beyond a gap; the cloud is
+// folded into the vector as gaps fill, so the usual case costs one entry per replica.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+
+namespace sb {
+
+using ReplicaId = uint64_t;  // 0 is never a valid replica
+
+struct Dot {
+  ReplicaId replica = 0;
+  uint64_t counter = 0;  // >= 1
+  friend auto operator<=>(const Dot&, const Dot&) = default;
+  std::string ToString() const;
+};
+
+class CausalContext {
+ public:
+  bool Contains(const Dot& dot) const;
+  // Adds one dot; compacts.
+  void Add(const Dot& dot);
+  // The next dot of `replica` (one past the highest it has seen of that replica), not added.
+  Dot Next(ReplicaId replica) const;
+  // Set union; compacts.
+  void Join(const CausalContext& other);
+  bool empty() const { return vector_.empty() && cloud_.empty(); }
+  // True when every dot of `other` is contained in this context.
+  bool Includes(const CausalContext& other) const;
+
+  // Inspection, for encoding and tests. After any mutation the representation is canonical:
+  // no cloud dot is covered by the vector or continues it, and no vector entry is zero.
+  const std::map<ReplicaId, uint64_t>& vector() const { return vector_; }
+  const std::set<Dot>& cloud() const { return cloud_; }
+
+  // Builds a context from raw parts (decoding); the result is compacted.
+  static CausalContext FromParts(std::map<ReplicaId, uint64_t> vector, std::set<Dot> cloud);
+
+  friend bool operator==(const CausalContext&, const CausalContext&) = default;
+  std::string ToString() const;
+
+ private:
+  void Compact();
+
+  std::map<ReplicaId, uint64_t> vector_;  // replica -> every counter 1..n seen
+  std::set<Dot> cloud_;                   // seen dots beyond a gap
+};
+
+}  // namespace sb

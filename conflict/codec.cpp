@@ -1,0 +1,314 @@
+#include "conflict/codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <array>
+#include <cstring>
+
+#include "schemas/crdt.capnp.h"
+
+namespace sb {
+
+uint32_t Crc32(std::string_view bytes) {
+  static const std::array<uint32_t, 256> kTable = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) c = kTable[(c ^ b) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+namespace {
+
+enum class Tag : char { kDelta = 'D', kState = 'S', kRecord = 'R' };
+constexpr size_t kHeader = 4, kTrailer = 4;
+
+// ---------- encoding ----------
+
+void PutDot(wire::Dot::Builder b, const Dot& d) {
+  b.setReplica(d.replica);
+  b.setCounter(d.counter);
+}
+
+void PutContext(wire::CausalContext::Builder b, const CausalContext& c) {
+  auto vec = b.initVector(c.vector().size());
+  unsigned i = 0;
+  for (const auto& [replica, n] : c.vector()) {
+    vec[i].setReplica(replica);
+    vec[i].setCounter(n);
+    ++i;
+  }
+  auto cloud = b.initCloud(c.cloud().size());
+  i = 0;
+  for (const Dot& d : c.cloud()) PutDot(cloud[i++], d);
+}
+
+void PutValue(wire::FieldValue::Builder b, const Value& v) {
+  if (std::holds_alternative<std::string>(v)) b.setText(std::get<std::string>(v));
+  else if (std::holds_alternative<int64_t>(v)) b.setInteger(std::get<int64_t>(v));
+  else if (std::holds_alternative<bool>(v)) b.setBoolean(std::get<bool>(v));
+  else b.setNull();
+}
+
+void PutRecord(wire::Record::Builder b, const Record& r) {
+  b.setId(r.id());
+  b.setKind(r.kind());
+  PutContext(b.initContext(), r.context());
+  auto fields = b.initFields(r.fields().size());
+  unsigned i = 0;
+  for (const auto& [name, field] : r.fields()) {
+    auto fb = fields[i++];
+    fb.setName(name);
+    if (const auto* reg = std::get_if<MvRegister>(&field)) {
+      auto entries = fb.initRegister(reg->entries().size());
+      unsigned j = 0;
+      for (const auto& [dot, e] : reg->entries()) {
+        PutDot(entries[j].initDot(), dot);
+        PutValue(entries[j].initValue(), e.value);
+        entries[j].initStamp().setPacked(e.stamp.packed);
+        ++j;
+      }
+    } else {
+      const auto& set = std::get<AwSet>(field);
+      auto elems = fb.initSet(set.raw().size());
+      unsigned j = 0;
+      for (const auto& [element, dots] : set.raw()) {
+        elems[j].setElement(element);
+        auto db = elems[j].initDots(dots.size());
+        unsigned k = 0;
+        for (const Dot& d : dots) PutDot(db[k++], d);
+        ++j;
+      }
+    }
+  }
+}
+
+std::string Frame(Tag tag, capnp::MessageBuilder& msg) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(msg);
+  kj::ArrayPtr<const char> bytes = words.asChars();
+  std::string out;
+  out.reserve(kHeader + bytes.size() + kTrailer);
+  out.append("SB");
+  out.push_back(static_cast<char>(tag));
+  out.push_back(static_cast<char>(kFormatVersion));
+  out.append(bytes.begin(), bytes.size());
+  uint32_t crc = Crc32(out);
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xFF));
+  return out;
+}
+
+// ---------- decoding ----------
+
+// Invariant violations found after Cap'n Proto accepted the structure.
+struct DecodeError {
+  std::string what;
+};
+
+Dot GetDot(wire::Dot::Reader r) {
+  if (r.getReplica() == 0 || r.getCounter() == 0) throw DecodeError{"dot with zero replica or counter"};
+  return Dot{r.getReplica(), r.getCounter()};
+}
+
+CausalContext GetContext(wire::CausalContext::Reader r) {
+  std::map<ReplicaId, uint64_t> vec;
+  for (auto e : r.getVector()) {
+    if (e.getReplica() == 0) throw DecodeError{"version vector names replica 0"};
+    if (!vec.emplace(e.getReplica(), e.getCounter()).second) {
+      throw DecodeError{"version vector names a replica twice"};
+    }
+  }
+  std::set<Dot> cloud;
+  for (auto d : r.getCloud()) cloud.insert(GetDot(d));
+  return CausalContext::FromParts(std::move(vec), std::move(cloud));
+}
+
+Value GetValue(wire::FieldValue::Reader r) {
+  switch (r.which()) {
+    case wire::FieldValue::NULL_: return Null{};
+    case wire::FieldValue::TEXT: return std::string(r.getText().cStr(), r.getText().size());
+    case wire::FieldValue::INTEGER: return static_cast<int64_t>(r.getInteger());
+    case wire::FieldValue::BOOLEAN: return r.getBoolean();
+  }
+  throw DecodeError{"unknown value type"};
+}
+
+std::string GetText(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+
+Record GetRecord(wire::Record::Reader r) {
+  std::string id = GetText(r.getId());
+  if (id.empty()) throw DecodeError{"record without id"};
+  Record rec(id, GetText(r.getKind()));
+  rec.mutable_context() = GetContext(r.getContext());
+  const CausalContext& ctx = rec.context();
+  for (auto f : r.getFields()) {
+    std::string name = GetText(f.getName());
+    if (name.empty()) throw DecodeError{"record " + id + ": field without name"};
+    Field field;
+    switch (f.which()) {
+      case wire::Field::REGISTER: {
+        MvRegister reg;
+        for (auto e : f.getRegister()) {
+          Dot dot = GetDot(e.getDot());
+          if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": entry outside context"};
+          if (!reg.mutable_entries()
+                   .emplace(dot, RegisterEntry{GetValue(e.getValue()), Hlc{e.getStamp().getPacked()}})
+                   .second) {
+            throw DecodeError{"record " + id + ": duplicate dot in field " + name};
+          }
+        }
+        if (reg.empty()) continue;
+        field = std::move(reg);
+        break;
+      }
+      case wire::Field::SET: {
+        AwSet set;
+        for (auto e : f.getSet()) {
+          std::set<Dot> dots;
+          for (auto d : e.getDots()) {
+            Dot dot = GetDot(d);
+            if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": element outside context"};
+            dots.insert(dot);
+          }
+          if (dots.empty()) continue;
+          if (!set.mutable_raw().emplace(GetText(e.getElement()), std::move(dots)).second) {
+            throw DecodeError{"record " + id + ": duplicate element in field " + name};
+          }
+        }
+        if (set.empty()) continue;
+        field = std::move(set);
+        break;
+      }
+      default:
+        throw DecodeError{"record " + id + ": field " + name + " of unknown type"};
+    }
+    if (!rec.mutable_fields().emplace(name, std::move(field)).second) {
+      throw DecodeError{"record " + id + ": field " + name + " appears twice"};
+    }
+  }
+  return rec;
+}
+
+// Checks the frame and runs `read` on the message inside a catch boundary.
+template <typename T, typename Fn>
+Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, Fn read) {
+  const char* what = tag == Tag::kDelta ? "delta" : tag == Tag::kState ? "directory state" : "record";
+  auto corrupt = [&](const std::string& why) {
+    return Status::Corruption(std::string("cannot decode ") + what + ": " + why);
+  };
+  if (bytes.size() > max_bytes) {
+    return Status::ResourceExhausted(std::string(what) + " of " + std::to_string(bytes.size()) +
+                                     " bytes exceeds the limit of " + std::to_string(max_bytes));
+  }
+  if (bytes.size() < kHeader + kTrailer + sizeof(capnp::word)) return corrupt("truncated");
+  if (bytes[0] != 'S' || bytes[1] != 'B') return corrupt("not a Switchboard encoding");
+  if (bytes[2] != static_cast<char>(tag)) return corrupt("holds another kind of object");
+  auto version = static_cast<uint8_t>(bytes[3]);
+  if (version != kFormatVersion) {
+    return Status::FailedPrecondition(std::string(what) + " has format version " +
+                                      std::to_string(version) + "; this build reads version " +
+                                      std::to_string(kFormatVersion) +
+                                      (version > kFormatVersion ? " (upgrade switchboard)" : ""));
+  }
+  std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
+  uint32_t want = 0;
+  for (int i = 0; i < 4; ++i) {
+    want |= uint32_t(static_cast<unsigned char>(bytes[bytes.size() - kTrailer + i])) << (8 * i);
+  }
+  if (Crc32(body) != want) return corrupt("checksum mismatch (truncated or corrupted)");
+  std::string_view payload = body.substr(kHeader);
+  if (payload.size() % sizeof(capnp::word) != 0) return corrupt("misaligned message");
+  // Copy into word-aligned memory: the caller's buffer has no alignment guarantee.
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(payload.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), payload.data(), payload.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = words.size() * 4 + 1024;  // bounds amplification
+  options.nestingLimit = 16;
+  try {
+    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
+    return read(reader);
+  } catch (const kj::Exception& e) {
+    return corrupt(e.getDescription().cStr());
+  } catch (const DecodeError& e) {
+    return corrupt(e.what);
+  } catch (const std::bad_alloc&) {
+    return corrupt("out of memory while decoding");
+  }
+}
+
+}  // namespace
+
+std::string EncodeDelta(const Delta& delta) {
+  capnp::MallocMessageBuilder msg;
+  auto root = msg.initRoot<wire::Delta>();
+  root.setAuthor(delta.author);
+  root.initStamp().setPacked(delta.stamp.packed);
+  auto records = root.initRecords(delta.records.size());
+  for (size_t i = 0; i < delta.records.size(); ++i) PutRecord(records[i], delta.records[i]);
+  return Frame(Tag::kDelta, msg);
+}
+
+Result<Delta> DecodeDelta(std::string_view bytes) {
+  return Unframe<Delta>(bytes, Tag::kDelta, kMaxDeltaBytes, [](capnp::MessageReader& reader) {
+    auto root = reader.getRoot<wire::Delta>();
+    Delta d;
+    d.author = root.getAuthor();
+    if (d.author == 0) throw DecodeError{"delta without author"};
+    d.stamp = Hlc{root.getStamp().getPacked()};
+    for (auto r : root.getRecords()) {
+      d.records.push_back(GetRecord(r));
+      for (const auto& [name, f] : d.records.back().fields()) {
+        if (const auto* reg = std::get_if<MvRegister>(&f)) {
+          for (const auto& [dot, e] : reg->entries()) {
+            if (e.stamp > d.stamp) throw DecodeError{"entry stamped after its delta"};
+          }
+        }
+      }
+    }
+    return d;
+  });
+}
+
+std::string EncodeDirectory(const Directory& dir) {
+  capnp::MallocMessageBuilder msg;
+  auto root = msg.initRoot<wire::DirectoryState>();
+  auto records = root.initRecords(dir.records().size());
+  unsigned i = 0;
+  for (const auto& [id, r] : dir.records()) PutRecord(records[i++], r);
+  return Frame(Tag::kState, msg);
+}
+
+Result<Directory> DecodeDirectory(std::string_view bytes) {
+  return Unframe<Directory>(bytes, Tag::kState, kMaxStateBytes, [](capnp::MessageReader& reader) {
+    Directory dir;
+    std::string last;
+    for (auto r : reader.getRoot<wire::DirectoryState>().getRecords()) {
+      Record rec = GetRecord(r);
+      if (!last.empty() && rec.id() <= last) throw DecodeError{"records out of order"};
+      last = rec.id();
+      dir.Join(rec);
+    }
+    return dir;
+  });
+}
+
+std::string EncodeRecord(const Record& record) {
+  capnp::MallocMessageBuilder msg;
+  PutRecord(msg.initRoot<wire::Record>(), record);
+  return Frame(Tag::kRecord, msg);
+}
+
+Result<Record> DecodeRecord(std::string_view bytes) {
+  return Unframe<Record>(bytes, Tag::kRecord, kMaxDeltaBytes * 4, [](capnp::MessageReader& reader) {
+    return GetRecord(reader.getRoot<wire::Record>());
+  });
+}
+
+}  // namespace sb

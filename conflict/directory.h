@@ -1,0 +1,32 @@
+// A replica's whole directory state: records by id. Joining deltas into it is the only way it
+// changes. Pure and single-threaded.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "conflict/record.h"
+
+namespace sb {
+
+class Directory {
+ public:
+  const Record* Find(const std::string& id) const;
+  // Joins a record delta (or whole record state) into the record with its id.
+  void Join(const Record& delta);
+  void Join(const Delta& delta);
+  void Join(const Directory& other);
+
+  const std::map<std::string, Record>& records() const { return records_; }
+  size_t size() const { return records_.size(); }
+
+  // The whole state as one delta: joining it elsewhere transfers everything (anti-entropy).
+  Delta AsDelta(ReplicaId author, Hlc stamp) const;
+
+  friend bool operator==(const Directory&, const Directory&) = default;
+
+ private:
+  std::map<std::string, Record> records_;
+};
+
+}  // namespace sb

@@ -1,0 +1,295 @@
+#include "conflict/field_schema.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace sb {
+
+const char* AudienceName(Audience a) {
+  switch (a) {
+    case Audience::kPublic: return "public";
+    case Audience::kPartners: return "partners";
+    case Audience::kMaintainers: return "maintainers";
+    case Audience::kOwner: return "owner";
+  }
+  return "?";
+}
+
+const char* FieldTypeName(FieldType t) {
+  switch (t) {
+    case FieldType::kText: return "text";
+    case FieldType::kInt: return "integer";
+    case FieldType::kBool: return "boolean";
+    case FieldType::kEnum: return "enum";
+    case FieldType::kTextSet: return "set of text";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr std::string_view kPublishedSuffix = "@published";
+
+bool AllOf(std::string_view s, int (*pred)(int)) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+    return pred(static_cast<unsigned char>(c)) != 0;
+  });
+}
+int IsLowerHex(int c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); }
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !IsLowerHex(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+bool IsHostname(std::string_view h) {
+  if (h.empty() || h.size() > 253 || h.front() == '.' || h.back() == '.') return false;
+  bool has_dot = false;
+  char prev = 0;
+  for (char c : h) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+    if (!ok || (c == '.' && prev == '.')) return false;
+    has_dot |= c == '.';
+    prev = c;
+  }
+  return has_dot;
+}
+
+bool IsUrl(std::string_view s) {
+  std::string_view rest;
+  if (s.rfind("https://", 0) == 0) rest = s.substr(8);
+  else if (s.rfind("http://", 0) == 0) rest = s.substr(7);
+  else return false;
+  size_t end = rest.find_first_of("/?#");
+  std::string_view host = rest.substr(0, end);
+  if (size_t colon = host.find(':'); colon != std::string_view::npos) {
+    if (!AllOf(host.substr(colon + 1), [](int c) { return std::isdigit(c); })) return false;
+    host = host.substr(0, colon);
+  }
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
+      return false;
+  }
+  return IsHostname(host);
+}
+
+bool IsEmail(std::string_view s) {
+  size_t at = s.find('@');
+  if (at == std::string_view::npos || at == 0 || s.find('@', at + 1) != std::string_view::npos)
+    return false;
+  for (char c : s.substr(0, at)) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+          std::string_view("._%+-").find(c) != std::string_view::npos))
+      return false;
+  }
+  return IsHostname(s.substr(at + 1));
+}
+
+bool IsE164(std::string_view s) {
+  if (s.size() < 9 || s.size() > 16 || s[0] != '+' || s[1] == '0') return false;
+  return AllOf(s.substr(1), [](int c) { return std::isdigit(c); });
+}
+
+bool IsTime(std::string_view s) {
+  if (s.size() != 5 || s[2] != ':') return false;
+  if (!AllOf(s.substr(0, 2), [](int c) { return std::isdigit(c); }) ||
+      !AllOf(s.substr(3), [](int c) { return std::isdigit(c); }))
+    return false;
+  int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+  return h < 24 && m < 60;
+}
+
+bool IsDate(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= 31;
+}
+
+bool IsDecimal(std::string_view s) {
+  if (!s.empty() && s[0] == '-') s.remove_prefix(1);
+  size_t dot = s.find('.');
+  auto digits = [](std::string_view p) { return AllOf(p, [](int c) { return std::isdigit(c); }); };
+  if (dot == std::string_view::npos) return digits(s);
+  return digits(s.substr(0, dot)) && digits(s.substr(dot + 1));
+}
+
+}  // namespace
+
+bool MatchesPattern(Pattern p, std::string_view s) {
+  switch (p) {
+    case Pattern::kNone: return true;
+    case Pattern::kUuid: return IsUuid(s);
+    case Pattern::kE164: return IsE164(s);
+    case Pattern::kUrl: return IsUrl(s);
+    case Pattern::kEmail: return IsEmail(s);
+    case Pattern::kCountry: return s.size() == 2 && AllOf(s, [](int c) { return std::isupper(c); });
+    case Pattern::kLanguage:
+      return s.size() == 2 && AllOf(s, [](int c) { return std::islower(c); });
+    case Pattern::kTime: return IsTime(s);
+    case Pattern::kDate: return IsDate(s);
+    case Pattern::kDecimal: return IsDecimal(s);
+  }
+  return false;
+}
+
+const char* PatternRule(Pattern p) {
+  switch (p) {
+    case Pattern::kNone: return "";
+    case Pattern::kUuid: return "must be a lowercase UUID such as 1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+    case Pattern::kE164: return "must be an E.164 phone number: '+' and 8 to 15 digits, such as +14155550123";
+    case Pattern::kUrl: return "must be an http:// or https:// URL with a host name";
+    case Pattern::kEmail: return "must be an email address such as help@example.org";
+    case Pattern::kCountry: return "must be an ISO 3166-1 alpha-2 country code such as NG";
+    case Pattern::kLanguage: return "must be an ISO 639-1 language code such as es";
+    case Pattern::kTime: return "must be a 24-hour time HH:MM such as 09:30";
+    case Pattern::kDate: return "must be a date YYYY-MM-DD";
+    case Pattern::kDecimal: return "must be a decimal number such as -12.5";
+  }
+  return "";
+}
+
+std::string PublishedFieldName(std::string_view field) {
+  return std::string(field) + std::string(kPublishedSuffix);
+}
+
+bool IsPublishedField(std::string_view name) {
+  return name.size() > kPublishedSuffix.size() && name.ends_with(kPublishedSuffix);
+}
+
+std::string_view BaseFieldName(std::string_view name) {
+  return IsPublishedField(name) ? name.substr(0, name.size() - kPublishedSuffix.size()) : name;
+}
+
+FieldSchema::FieldSchema(std::vector<KindSpec> kinds) {
+  for (auto& k : kinds) {
+    // Every moderated field gets a maintainer-only shadow holding its published value.
+    std::vector<FieldSpec> shadows;
+    for (const auto& [name, spec] : k.fields) {
+      if (!spec.moderated) continue;
+      FieldSpec shadow = spec;
+      shadow.name = PublishedFieldName(name);
+      shadow.moderated = false;
+      shadow.maintainer_only = true;
+      shadow.help = "published value of " + name + " (written by maintainers' approval)";
+      shadows.push_back(std::move(shadow));
+    }
+    for (auto& s : shadows) k.fields.emplace(s.name, std::move(s));
+    std::string name = k.name;
+    kinds_.emplace(std::move(name), std::move(k));
+  }
+}
+
+const KindSpec* FieldSchema::Kind(std::string_view kind) const {
+  auto it = kinds_.find(kind);
+  return it == kinds_.end() ? nullptr : &it->second;
+}
+
+const FieldSpec* FieldSchema::Field(std::string_view kind, std::string_view field) const {
+  const KindSpec* k = Kind(kind);
+  if (!k) return nullptr;
+  auto it = k->fields.find(std::string(field));
+  return it == k->fields.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> FieldSchema::KindNames() const {
+  std::vector<std::string> out;
+  for (const auto& [name, k] : kinds_) out.push_back(name);
+  return out;
+}
+
+Status FieldSchema::ValidateKind(std::string_view kind) const {
+  if (Kind(kind)) return Status::Ok();
+  std::string known;
+  for (const auto& n : KindNames()) known += (known.empty() ? "" : ", ") + n;
+  return Status::InvalidArgument("unknown kind '" + std::string(kind) + "' (known: " + known + ")");
+}
+
+namespace {
+Status TextRule(const std::string& where, const FieldSpec& spec, const std::string& s) {
+  if (s.size() > spec.max_length) {
+    return Status::InvalidArgument(where + ": longer than " + std::to_string(spec.max_length) +
+                                   " bytes (" + std::to_string(s.size()) + ")");
+  }
+  if (s.size() < spec.min_length) {
+    return Status::InvalidArgument(where + ": must be at least " +
+                                   std::to_string(spec.min_length) + " characters");
+  }
+  for (unsigned char c : s) {
+    if (c < 0x20 && c != '\n' && c != '\t') {
+      return Status::InvalidArgument(where + ": contains a control character");
+    }
+  }
+  if (!MatchesPattern(spec.pattern, s)) {
+    return Status::InvalidArgument(where + ": " + PatternRule(spec.pattern) + " (got '" +
+                                   s.substr(0, 80) + "')");
+  }
+  if (!spec.enum_values.empty() &&
+      std::find(spec.enum_values.begin(), spec.enum_values.end(), s) == spec.enum_values.end()) {
+    std::string allowed;
+    for (const auto& e : spec.enum_values) allowed += (allowed.empty() ? "" : ", ") + e;
+    return Status::InvalidArgument(where + ": must be one of " + allowed + " (got '" +
+                                   s.substr(0, 80) + "')");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status FieldSchema::ValidateValue(std::string_view kind, std::string_view field,
+                                  const Value& v) const {
+  RETURN_IF_ERROR(ValidateKind(kind));
+  std::string where = std::string(kind) + "." + std::string(field);
+  const FieldSpec* spec = Field(kind, field);
+  if (!spec) return Status::InvalidArgument(where + ": unknown field");
+  if (std::holds_alternative<Null>(v)) {
+    if (spec->type == FieldType::kTextSet) {
+      return Status::InvalidArgument(where + ": is a set; remove its elements instead");
+    }
+    return Status::Ok();  // clearing a scalar field is always allowed
+  }
+  switch (spec->type) {
+    case FieldType::kText:
+    case FieldType::kEnum:
+      if (!std::holds_alternative<std::string>(v)) break;
+      return TextRule(where, *spec, std::get<std::string>(v));
+    case FieldType::kInt: {
+      if (!std::holds_alternative<int64_t>(v)) break;
+      int64_t i = std::get<int64_t>(v);
+      if (i < spec->min_int || i > spec->max_int) {
+        return Status::InvalidArgument(where + ": must be between " +
+                                       std::to_string(spec->min_int) + " and " +
+                                       std::to_string(spec->max_int) + " (got " +
+                                       std::to_string(i) + ")");
+      }
+      return Status::Ok();
+    }
+    case FieldType::kBool:
+      if (!std::holds_alternative<bool>(v)) break;
+      return Status::Ok();
+    case FieldType::kTextSet:
+      return Status::InvalidArgument(where + ": is a set; add or remove elements instead");
+  }
+  return Status::InvalidArgument(where + ": must be " + FieldTypeName(spec->type) + ", got " +
+                                 ValueTypeName(v));
+}
+
+Status FieldSchema::ValidateElement(std::string_view kind, std::string_view field,
+                                    const std::string& element) const {
+  RETURN_IF_ERROR(ValidateKind(kind));
+  std::string where = std::string(kind) + "." + std::string(field);
+  const FieldSpec* spec = Field(kind, field);
+  if (!spec) return Status::InvalidArgument(where + ": unknown field");
+  if (spec->type != FieldType::kTextSet) {
+    return Status::InvalidArgument(where + ": is a " + FieldTypeName(spec->type) +
+                                   " field, not a set");
+  }
+  return TextRule(where, *spec, element);
+}
+
+}  // namespace sb

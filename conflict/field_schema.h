@@ -1,0 +1,99 @@
+// The field schema: one table, used by agent and broker alike, that says for every HSDS kind
+// which fields exist, their type and constraints, whether a partner's change is moderated, and
+// who may read them (audience). See DESIGN.md §3.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conflict/value.h"
+#include "schemas/status.h"
+
+namespace sb {
+
+enum class FieldType { kText, kInt, kBool, kEnum, kTextSet };
+
+// What a text value (or each set element) must look like.
+enum class Pattern {
+  kNone,
+  kUuid,      // 8-4-4-4-12 lowercase hex
+  kE164,      // "+" then 8 to 15 digits, first digit not 0
+  kUrl,       // http:// or https:// then a host
+  kEmail,     // local@domain.tld
+  kCountry,   // ISO 3166-1 alpha-2, upper case
+  kLanguage,  // ISO 639-1, lower case
+  kTime,      // HH:MM, 24-hour
+  kDate,      // YYYY-MM-DD
+  kDecimal,   // -?digits(.digits)?
+};
+
+enum class Audience {
+  kPublic,       // everyone, including exports to the public
+  kPartners,     // every enrolled organization
+  kMaintainers,  // maintainers and the owner
+  kOwner,        // the owning organization only (and maintainers)
+};
+
+const char* AudienceName(Audience a);
+const char* FieldTypeName(FieldType t);
+
+struct FieldSpec {
+  std::string name;
+  FieldType type = FieldType::kText;
+  Pattern pattern = Pattern::kNone;
+  size_t max_length = 500;                // text and each set element, in bytes
+  size_t min_length = 0;
+  int64_t min_int = INT64_MIN, max_int = INT64_MAX;
+  std::vector<std::string> enum_values;   // kEnum, and kTextSet elements when non-empty
+  size_t max_elements = 64;               // kTextSet
+  bool moderated = false;     // a partner's change waits for a maintainer before publication
+  bool maintainer_only = false;  // only maintainers may write it (approvals, owner)
+  Audience audience = Audience::kPublic;
+  std::string help;           // one line for users
+};
+
+struct KindSpec {
+  std::string name;
+  std::map<std::string, FieldSpec> fields;
+};
+
+// The name of the maintainer-only field that holds the published value of moderated `field`.
+std::string PublishedFieldName(std::string_view field);
+// True for names produced by PublishedFieldName.
+bool IsPublishedField(std::string_view name);
+// The moderated field that a published field shadows: "number@published" -> "number".
+std::string_view BaseFieldName(std::string_view name);
+
+class FieldSchema {
+ public:
+  // The built-in HSDS table (organizations, services, locations, phones, schedules, languages,
+  // services at locations) with the anti-trafficking extensions; a process-wide constant.
+  static const FieldSchema& Hsds();
+
+  const KindSpec* Kind(std::string_view kind) const;
+  // The spec of `field` in `kind`, including the derived "<field>@published" shadows of
+  // moderated fields; nullptr if unknown.
+  const FieldSpec* Field(std::string_view kind, std::string_view field) const;
+  std::vector<std::string> KindNames() const;
+
+  // InvalidArgument naming "kind.field" and the broken rule, or OK.
+  Status ValidateKind(std::string_view kind) const;
+  Status ValidateValue(std::string_view kind, std::string_view field, const Value& v) const;
+  Status ValidateElement(std::string_view kind, std::string_view field,
+                         const std::string& element) const;
+
+  explicit FieldSchema(std::vector<KindSpec> kinds);
+
+ private:
+  std::map<std::string, KindSpec, std::less<>> kinds_;
+};
+
+// Pattern checks, exposed for tests and importers.
+bool MatchesPattern(Pattern p, std::string_view s);
+const char* PatternRule(Pattern p);  // "must be an E.164 phone number such as +14155550123"
+
+}  // namespace sb

@@ -1,0 +1,59 @@
+#include "conflict/mv_register.h"
+
+#include <algorithm>
+
+namespace sb {
+
+MvRegister MvRegister::WriteDelta(const Dot& dot, Value value, Hlc stamp,
+                                  CausalContext* delta_context) const {
+  MvRegister delta;
+  delta.entries_.emplace(dot, RegisterEntry{std::move(value), stamp});
+  CollectDots(delta_context);
+  delta_context->Add(dot);
+  return delta;
+}
+
+void MvRegister::CollectDots(CausalContext* context) const {
+  for (const auto& [dot, entry] : entries_) context->Add(dot);
+}
+
+void MvRegister::Join(const CausalContext& my_ctx, const MvRegister& other,
+                      const CausalContext& other_ctx) {
+  // Drop my entries that the other side has seen and no longer holds.
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!other.entries_.count(it->first) && other_ctx.Contains(it->first)) {
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Take the other's entries that I have not seen.
+  for (const auto& [dot, entry] : other.entries_) {
+    if (!my_ctx.Contains(dot)) entries_.emplace(dot, entry);
+  }
+}
+
+namespace {
+bool DisplayOrder(const std::pair<Dot, RegisterEntry>& a, const std::pair<Dot, RegisterEntry>& b) {
+  // Greater (stamp, replica, counter) first; the dot breaks every remaining tie.
+  if (a.second.stamp != b.second.stamp) return a.second.stamp > b.second.stamp;
+  return a.first > b.first;
+}
+}  // namespace
+
+std::optional<std::pair<Dot, RegisterEntry>> MvRegister::Displayed() const {
+  if (entries_.empty()) return std::nullopt;
+  auto best = entries_.begin();
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (DisplayOrder(*it, *best)) best = it;
+  }
+  return *best;
+}
+
+std::vector<std::pair<Dot, RegisterEntry>> MvRegister::Siblings() const {
+  std::vector<std::pair<Dot, RegisterEntry>> out(entries_.begin(), entries_.end());
+  std::sort(out.begin(), out.end(), DisplayOrder);
+  return out;
+}
+
+}  // namespace sb

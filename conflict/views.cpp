@@ -1,0 +1,119 @@
+#include "conflict/views.h"
+
+#include <algorithm>
+
+namespace sb {
+
+const char* ConflictKindName(ConflictKind k) {
+  switch (k) {
+    case ConflictKind::kSiblings: return "siblings";
+    case ConflictKind::kEditedWhileDeleted: return "edited_while_deleted";
+    case ConflictKind::kTooManySiblings: return "too_many_siblings";
+  }
+  return "?";
+}
+
+namespace {
+
+std::vector<Sibling> SiblingsOf(const MvRegister& reg) {
+  std::vector<Sibling> out;
+  for (const auto& [dot, e] : reg.Siblings()) out.push_back(Sibling{e.value, e.stamp, dot});
+  return out;
+}
+
+FieldView ViewOf(const Field& f) {
+  FieldView v;
+  if (const auto* reg = std::get_if<MvRegister>(&f)) {
+    v.siblings = SiblingsOf(*reg);
+    if (!v.siblings.empty()) v.value = v.siblings.front().value;
+  } else {
+    v.elements = std::get<AwSet>(f).Elements();
+  }
+  return v;
+}
+
+RecordView BaseView(const Record& r) {
+  RecordView v;
+  v.id = r.id();
+  v.kind = r.kind();
+  v.owner = r.Owner();
+  v.deleted = r.IsDeleted();
+  return v;
+}
+
+std::optional<Value> PublishedValue(const Record& r, const std::string& field) {
+  return r.Displayed(PublishedFieldName(field));
+}
+
+}  // namespace
+
+RecordView ProposedView(const Record& r, const FieldSchema& schema) {
+  RecordView v = BaseView(r);
+  for (const auto& [name, f] : r.fields()) {
+    if (IsPublishedField(name)) continue;
+    FieldView fv = ViewOf(f);
+    const FieldSpec* spec = schema.Field(r.kind(), name);
+    if (spec && spec->moderated) fv.pending = PublishedValue(r, name) != fv.value;
+    v.fields.emplace(name, std::move(fv));
+  }
+  return v;
+}
+
+RecordView PublishedView(const Record& r, const FieldSchema& schema) {
+  RecordView v = BaseView(r);
+  for (const auto& [name, f] : r.fields()) {
+    if (IsPublishedField(name)) continue;
+    const FieldSpec* spec = schema.Field(r.kind(), name);
+    if (spec && spec->moderated) {
+      std::optional<Value> pub = PublishedValue(r, name);
+      if (!pub) continue;  // never approved: not shown
+      FieldView fv;
+      fv.value = pub;
+      if (const MvRegister* shadow = r.Register(PublishedFieldName(name))) {
+        fv.siblings = SiblingsOf(*shadow);
+      }
+      v.fields.emplace(name, std::move(fv));
+    } else {
+      v.fields.emplace(name, ViewOf(f));
+    }
+  }
+  return v;
+}
+
+std::vector<Conflict> Conflicts(const Record& r, const FieldSchema& schema) {
+  (void)schema;
+  std::vector<Conflict> out;
+  bool deleted = r.IsDeleted();
+  for (const auto& [name, f] : r.fields()) {
+    const auto* reg = std::get_if<MvRegister>(&f);
+    if (reg && reg->size() > 1) {
+      ConflictKind kind =
+          reg->size() > kSiblingReviewLimit ? ConflictKind::kTooManySiblings : ConflictKind::kSiblings;
+      out.push_back(Conflict{r.id(), name, kind, SiblingsOf(*reg)});
+    }
+    // A deleted record still holding values other than its owner and deletion flag was edited
+    // by someone who had not seen the delete: the maintainer decides (restore or re-delete).
+    if (deleted && name != kOwnerField && name != kDeletedField && !IsPublishedField(name)) {
+      out.push_back(Conflict{r.id(), name, ConflictKind::kEditedWhileDeleted,
+                             reg ? SiblingsOf(*reg) : std::vector<Sibling>{}});
+    }
+  }
+  return out;
+}
+
+Audience EffectiveAudience(const Record& r, const FieldSpec& spec) {
+  static const char* const kConfidential[] = {"address_1", "address_2", "postal_code",
+                                              "latitude", "longitude"};
+  std::string_view base = BaseFieldName(spec.name);
+  if (r.kind() == "location") {
+    auto flag = r.Displayed("address_confidential");
+    bool confidential = flag && std::holds_alternative<bool>(*flag) && std::get<bool>(*flag);
+    if (confidential &&
+        std::find(std::begin(kConfidential), std::end(kConfidential), base) != std::end(kConfidential)) {
+      return Audience::kOwner;
+    }
+  }
+  return spec.audience;
+}
+
+}  // namespace sb

@@ -1,0 +1,66 @@
+// Views: pure functions of a record's state (DESIGN.md §4).
+// - proposed: each field's latest value (the displayed sibling) — what the owner sees;
+// - published: for moderated fields, the value a maintainer approved (the field's
+//   "<name>@published" shadow); other fields as proposed — what other partners see;
+// - conflicts: fields with more than one sibling, and records deleted while someone edited
+//   them concurrently; both are review items, never silent overwrites.
+// Equal states give equal views, byte for byte.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conflict/field_schema.h"
+#include "conflict/record.h"
+
+namespace sb {
+
+struct Sibling {
+  Value value;
+  Hlc stamp;
+  Dot dot;  // dot.replica is the writer
+  friend bool operator==(const Sibling&, const Sibling&) = default;
+};
+
+struct FieldView {
+  std::optional<Value> value;          // displayed value of a scalar field
+  std::vector<std::string> elements;   // a set field's elements, sorted
+  std::vector<Sibling> siblings;       // displayed first; more than one means a conflict
+  bool pending = false;                // moderated and proposed != published
+  friend bool operator==(const FieldView&, const FieldView&) = default;
+};
+
+struct RecordView {
+  std::string id;
+  std::string kind;
+  std::string owner;
+  bool deleted = false;
+  std::map<std::string, FieldView> fields;  // without the "@published" shadows
+  friend bool operator==(const RecordView&, const RecordView&) = default;
+};
+
+enum class ConflictKind { kSiblings, kEditedWhileDeleted, kTooManySiblings };
+const char* ConflictKindName(ConflictKind k);
+
+struct Conflict {
+  std::string record_id;
+  std::string field;  // the field in conflict ("" for a record-level conflict)
+  ConflictKind kind;
+  std::vector<Sibling> siblings;
+  friend bool operator==(const Conflict&, const Conflict&) = default;
+};
+
+// More siblings than this on one field is reported as kTooManySiblings (still kept).
+inline constexpr size_t kSiblingReviewLimit = 8;
+
+RecordView ProposedView(const Record& r, const FieldSchema& schema);
+RecordView PublishedView(const Record& r, const FieldSchema& schema);
+std::vector<Conflict> Conflicts(const Record& r, const FieldSchema& schema);
+
+// Who may read `field` of `r`: the schema's audience, narrowed to kOwner for the address
+// fields of a location whose address_confidential is true.
+Audience EffectiveAudience(const Record& r, const FieldSpec& spec);
+
+}  // namespace sb

@@ -1,0 +1,54 @@
+#include "conflict/hlc.h"
+
+#include <gtest/gtest.h>
+
+namespace sb {
+namespace {
+
+TEST(Hlc, PacksMillisAndCounterInOrder) {
+  Hlc a = Hlc::Make(1000, 5), b = Hlc::Make(1001, 0);
+  EXPECT_EQ(a.millis(), 1000u);
+  EXPECT_EQ(a.counter(), 5);
+  EXPECT_LT(a, b);
+}
+
+TEST(HlcClock, NowFollowsPhysicalTime) {
+  HlcClock c;
+  EXPECT_EQ(c.Now(500), Hlc::Make(500, 0));
+  EXPECT_EQ(c.Now(700), Hlc::Make(700, 0));
+}
+
+TEST(HlcClock, NowIsStrictlyMonotonicWhenPhysicalTimeStallsOrGoesBack) {
+  HlcClock c;
+  Hlc a = c.Now(1000), b = c.Now(1000), d = c.Now(900);
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, d);
+  EXPECT_EQ(d.millis(), 1000u);
+}
+
+TEST(HlcClock, CounterOverflowSpillsIntoNextMillisecond) {
+  HlcClock c;
+  Hlc last;
+  for (int i = 0; i <= 0xffff + 1; ++i) last = c.Now(42);
+  EXPECT_EQ(last, Hlc::Make(43, 0));
+}
+
+TEST(HlcClock, ObserveMovesPastRemoteTimestamp) {
+  HlcClock c(60'000);
+  ASSERT_TRUE(c.Observe(Hlc::Make(5000, 3), 4000).ok());
+  Hlc next = c.Now(4000);
+  EXPECT_GT(next, Hlc::Make(5000, 3));
+}
+
+TEST(HlcClock, RejectsRemoteTimestampBeyondSkewAndChangesNothing) {
+  HlcClock c(1000);
+  Hlc before = c.Now(10'000);
+  Status s = c.Observe(Hlc::Make(11'001, 0), 10'000);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("clock skew"), std::string::npos);
+  EXPECT_EQ(c.last(), before);
+  EXPECT_TRUE(c.Observe(Hlc::Make(11'000, 0), 10'000).ok());
+}
+
+}  // namespace
+}  // namespace sb
