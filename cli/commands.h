@@ -10,5 +10,7 @@ namespace sb::cli {
 void AddSimCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
 void AddDemoCommand(CLI::App& app, int& exit_code);
+void AddAgentCommand(CLI::App& app, int& exit_code);
+void AddDirCommand(CLI::App& app, int& exit_code);
 
 }  // namespace sb::cli

@@ -1,0 +1,375 @@
+#include "agents/api_server.h"
+
+#include <httplib.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "agents/hsds_json.h"
+
+namespace sb {
+
+using nlohmann::json;
+
+namespace {
+
+int HttpStatus(Code c) {
+  switch (c) {
+    case Code::kInvalidArgument: return 400;
+    case Code::kUnauthenticated: return 401;
+    case Code::kPermissionDenied: return 403;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists:
+    case Code::kFailedPrecondition: return 409;
+    case Code::kResourceExhausted: return 413;
+    case Code::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+void Reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(2) + "\n", "application/json");
+}
+
+void Fail(httplib::Response& res, const Status& s, json extra = json::object()) {
+  json err = {{"code", CodeName(s.code())}, {"message", s.message()}};
+  for (auto& [k, v] : extra.items()) err[k] = v;
+  Reply(res, HttpStatus(s.code()), {{"error", err}});
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// True when any displayed text of `r` contains `q` (case-insensitive).
+bool Matches(const Record& r, const std::string& q) {
+  if (q.empty()) return true;
+  if (Lower(r.id()).find(q) != std::string::npos) return true;
+  for (const auto& [name, f] : r.fields()) {
+    if (const auto* reg = std::get_if<MvRegister>(&f)) {
+      auto d = reg->Displayed();
+      if (d && std::holds_alternative<std::string>(d->second.value) &&
+          Lower(std::get<std::string>(d->second.value)).find(q) != std::string::npos) {
+        return true;
+      }
+    } else {
+      for (const auto& e : std::get<AwSet>(f).Elements()) {
+        if (Lower(e).find(q) != std::string::npos) return true;
+      }
+    }
+  }
+  return false;
+}
+
+Result<json> ParseBody(const httplib::Request& req) {
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded()) {
+    return Status::InvalidArgument("the request body is not valid JSON");
+  }
+  return j;
+}
+
+}  // namespace
+
+ApiServer::ApiServer(LocalDirectory* dir, Clock* clock, Options options)
+    : dir_(dir), clock_(clock), options_(std::move(options)),
+      http_(std::make_unique<httplib::Server>()) {
+  Routes();
+}
+
+ApiServer::~ApiServer() { Stop(); }
+
+Result<int> ApiServer::Bind() {
+  if (options_.host != "127.0.0.1" && options_.host != "localhost" && options_.host != "::1") {
+    return Status::InvalidArgument("the local API listens on 127.0.0.1 only (got " +
+                                   options_.host + ")");
+  }
+  std::string host = options_.host == "localhost" ? "127.0.0.1" : options_.host;
+  if (options_.port == 0) {
+    int port = http_->bind_to_any_port(host);
+    if (port <= 0) return Status::Unavailable("cannot bind a port on " + host);
+    return port;
+  }
+  if (!http_->bind_to_port(host, options_.port)) {
+    return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(options_.port) +
+                               " (in use? choose another with --api 127.0.0.1:PORT)");
+  }
+  return options_.port;
+}
+
+void ApiServer::Serve() { http_->listen_after_bind(); }
+
+void ApiServer::Stop() {
+  if (http_) http_->stop();
+}
+
+void ApiServer::Routes() {
+  httplib::Server& s = *http_;
+  s.set_payload_max_length(options_.max_body_bytes);
+  s.set_read_timeout(30, 0);
+
+  // Authentication before routing: everything but /healthz needs the bearer token.
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    requests_++;
+    if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
+    std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    bool ok = auth.size() == prefix.size() + options_.token.size() &&
+              auth.compare(0, prefix.size(), prefix) == 0 &&
+              sodium_memcmp(auth.data() + prefix.size(), options_.token.data(),
+                            options_.token.size()) == 0;
+    if (!ok) {
+      unauthorized_++;
+      spdlog::warn("api: refused {} {}: {} token", req.method, req.path,
+                   auth.empty() ? "missing" : "wrong");
+      Fail(res, Status::Unauthenticated(
+                    "missing or wrong token: send 'Authorization: Bearer <token>' with the "
+                    "token from the data directory's api.token"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
+                                 std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("api: {} {} failed: {}", req.method, req.path, what);
+    Fail(res, Status::Internal("internal error; see the agent's log"));
+  });
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413) {
+      Fail(res, Status::ResourceExhausted("the request body is too large"));
+    } else if (res.status == 404) {
+      Fail(res, Status::NotFound("no such endpoint; see switchboard agent --help"));
+    } else {
+      Fail(res, Status(Code::kInvalidArgument, "HTTP error " + std::to_string(res.status)));
+    }
+  });
+
+  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    Reply(res, 200, {{"status", "ok"}, {"replica", ReplicaHex(dir_->replica())}});
+  });
+
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    size_t records = dir_->Read([](const Directory& d) { return d.size(); });
+    std::string m;
+    m += "# TYPE switchboard_api_requests_total counter\nswitchboard_api_requests_total " +
+         std::to_string(requests_) + "\n";
+    m += "# TYPE switchboard_api_writes_total counter\nswitchboard_api_writes_total " +
+         std::to_string(writes_) + "\n";
+    m += "# TYPE switchboard_api_refused_total counter\nswitchboard_api_refused_total " +
+         std::to_string(refused_) + "\n";
+    m += "# TYPE switchboard_api_unauthorized_total counter\nswitchboard_api_unauthorized_total " +
+         std::to_string(unauthorized_) + "\n";
+    m += "# TYPE switchboard_records gauge\nswitchboard_records " + std::to_string(records) + "\n";
+    m += "# TYPE switchboard_outbox_depth gauge\nswitchboard_outbox_depth " +
+         std::to_string(dir_->outbox_depth()) + "\n";
+    res.set_content(m, "text/plain; version=0.0.4");
+  });
+
+  s.Get("/v1/records", [this](const httplib::Request& req, httplib::Response& res) {
+    std::string kind = req.get_param_value("kind");
+    std::string q = Lower(req.get_param_value("q"));
+    std::string cursor = req.get_param_value("cursor");
+    size_t limit = 50;
+    if (req.has_param("limit")) {
+      const std::string& l = req.get_param_value("limit");
+      if (l.empty() || l.size() > 6 || !std::all_of(l.begin(), l.end(), ::isdigit) ||
+          std::stoul(l) == 0 || std::stoul(l) > 1000) {
+        return Fail(res, Status::InvalidArgument("limit: must be a whole number from 1 to 1000"));
+      }
+      limit = std::stoul(l);
+    }
+    if (!kind.empty()) {
+      Status ks = FieldSchema::Hsds().ValidateKind(kind);
+      if (!ks.ok()) return Fail(res, ks.WithContext("kind"));
+    }
+    bool include_deleted = req.get_param_value("deleted") == "true";
+    json out = dir_->Read([&](const Directory& d) {
+      json records = json::array();
+      std::string next;
+      auto it = cursor.empty() ? d.records().begin() : d.records().upper_bound(cursor);
+      for (; it != d.records().end(); ++it) {
+        const Record& r = it->second;
+        if (!kind.empty() && r.kind() != kind) continue;
+        if (r.IsDeleted() && !include_deleted) continue;
+        if (!Matches(r, q)) continue;
+        if (records.size() == limit) {
+          next = records.back()["id"].get<std::string>();
+          break;
+        }
+        records.push_back(RecordSummaryJson(r, FieldSchema::Hsds()));
+      }
+      return json{{"records", std::move(records)},
+                  {"next_cursor", next.empty() ? json(nullptr) : json(next)}};
+    });
+    Reply(res, 200, out);
+  });
+
+  s.Get(R"(/v1/records/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    std::string id = req.matches[1];
+    auto found = dir_->Read([&](const Directory& d) -> std::optional<json> {
+      const Record* r = d.Find(id);
+      if (!r) return std::nullopt;
+      return RecordJson(*r, FieldSchema::Hsds());
+    });
+    if (!found) return Fail(res, Status::NotFound("no record " + id));
+    Reply(res, 200, *found);
+  });
+
+  s.Put(R"(/v1/records/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    std::string id = req.matches[1];
+    if (req.body.size() > options_.max_record_bytes) {
+      refused_++;
+      return Fail(res, Status::ResourceExhausted("a record update may be at most " +
+                                                 std::to_string(options_.max_record_bytes) +
+                                                 " bytes"));
+    }
+    Result<json> body = ParseBody(req);
+    if (!body.ok()) return refused_++, Fail(res, body.status());
+    if (!body->is_object() || !body->contains("fields")) {
+      refused_++;
+      return Fail(res, Status::InvalidArgument(
+                           "body must be {\"kind\": KIND, \"fields\": {FIELD: VALUE, ...}}"));
+    }
+    for (const auto& [k, v] : body->items()) {
+      if (k != "kind" && k != "fields") {
+        refused_++;
+        return Fail(res, Status::InvalidArgument("unknown key '" + k + "' in the body"));
+      }
+    }
+    std::string existing_kind = dir_->Read([&](const Directory& d) {
+      const Record* r = d.Find(id);
+      return r ? r->kind() : std::string();
+    });
+    std::string kind = existing_kind;
+    if (body->contains("kind")) {
+      if (!(*body)["kind"].is_string()) {
+        refused_++;
+        return Fail(res, Status::InvalidArgument("kind: must be text"));
+      }
+      kind = (*body)["kind"].get<std::string>();
+    }
+    if (kind.empty()) {
+      refused_++;
+      return Fail(res, Status::InvalidArgument("kind: required to create record " + id));
+    }
+    json fields = (*body)["fields"];
+    // A new record without an owner belongs to the organization it names (or is one).
+    if (existing_kind.empty() && fields.is_object() && !fields.contains("owner")) {
+      if (kind == "organization") fields["owner"] = id;
+      else if (fields.contains("organization_id") && fields["organization_id"].is_string())
+        fields["owner"] = fields["organization_id"];
+    }
+    Result<RecordEdit> edit = EditFromJson(FieldSchema::Hsds(), kind, id, fields);
+    if (!edit.ok()) return refused_++, Fail(res, edit.status());
+    auto outcome = dir_->Apply({std::move(edit).value()}, "api");
+    if (!outcome.ok()) {
+      refused_++;
+      spdlog::info("api: refused PUT {}: {}", id, outcome.status().ToString());
+      return Fail(res, outcome.status());
+    }
+    writes_++;
+    const EditOutcome& o = outcome->front();
+    spdlog::info("api: {} {} {} fields=[{}]", o.op, kind, id, fmt::join(o.changed, ","));
+    json record = dir_->Read([&](const Directory& d) { return RecordJson(*d.Find(id), FieldSchema::Hsds()); });
+    Reply(res, 200, {{"id", id}, {"op", o.op}, {"changed", o.changed}, {"record", record}});
+  });
+
+  auto remove_or_restore = [this](const httplib::Request& req, httplib::Response& res,
+                                  bool restore) {
+    std::string id = req.matches[1];
+    std::string kind = dir_->Read([&](const Directory& d) {
+      const Record* r = d.Find(id);
+      return r ? r->kind() : std::string();
+    });
+    if (kind.empty()) return Fail(res, Status::NotFound("no record " + id));
+    RecordEdit e;
+    e.id = id;
+    e.kind = kind;
+    (restore ? e.restore : e.remove) = true;
+    auto outcome = dir_->Apply({std::move(e)}, "api");
+    if (!outcome.ok()) return refused_++, Fail(res, outcome.status());
+    writes_++;
+    spdlog::info("api: {} {} {}", outcome->front().op, kind, id);
+    Reply(res, 200, {{"id", id}, {"op", outcome->front().op}});
+  };
+  s.Delete(R"(/v1/records/([^/]+))", [remove_or_restore](const httplib::Request& req,
+                                                          httplib::Response& res) {
+    remove_or_restore(req, res, false);
+  });
+  s.Post(R"(/v1/records/([^/]+)/restore)", [remove_or_restore](const httplib::Request& req,
+                                                                httplib::Response& res) {
+    remove_or_restore(req, res, true);
+  });
+
+  s.Get(R"(/v1/records/([^/]+)/history)", [this](const httplib::Request& req,
+                                                  httplib::Response& res) {
+    std::string id = req.matches[1];
+    bool exists = dir_->Read([&](const Directory& d) { return d.Find(id) != nullptr; });
+    if (!exists) return Fail(res, Status::NotFound("no record " + id));
+    auto h = dir_->History(id);
+    if (!h.ok()) return Fail(res, h.status());
+    json out = json::array();
+    for (const HistoryEntry& e : *h) {
+      out.push_back({{"seq", e.seq},
+                     {"at", IsoTime(e.at_ms)},
+                     {"hlc", e.hlc},
+                     {"by", e.replica},
+                     {"actor", e.actor},
+                     {"op", e.op},
+                     {"fields", e.fields}});
+    }
+    Reply(res, 200, {{"id", id}, {"history", out}});
+  });
+
+  s.Post("/v1/import", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<json> body = ParseBody(req);
+    if (!body.ok()) return refused_++, Fail(res, body.status());
+    std::vector<ImportProblem> problems;
+    auto edits = ParseHsds(FieldSchema::Hsds(), *body, &problems);
+    if (!edits.ok()) {
+      refused_++;
+      json list = json::array();
+      for (const auto& p : problems) {
+        list.push_back({{"where", p.where}, {"record", p.record}, {"error", p.error}});
+      }
+      spdlog::info("api: refused import: {}", edits.status().message());
+      return Fail(res, edits.status(), {{"problems", list}});
+    }
+    size_t n = edits->size();
+    auto outcome = dir_->Apply(std::move(edits).value(), "import");
+    if (!outcome.ok()) {
+      refused_++;
+      spdlog::info("api: refused import: {}", outcome.status().ToString());
+      return Fail(res, outcome.status().WithContext("nothing was imported"));
+    }
+    writes_++;
+    std::map<std::string, size_t> by_op;
+    for (const auto& o : *outcome) by_op[o.op]++;
+    spdlog::info("api: imported {} records ({} created, {} updated, {} unchanged)", n,
+                 by_op["create"], by_op["update"], by_op["unchanged"]);
+    Reply(res, 200, {{"records", n},
+                     {"created", by_op["create"]},
+                     {"updated", by_op["update"]},
+                     {"unchanged", by_op["unchanged"]}});
+  });
+
+  s.Get("/v1/export", [this](const httplib::Request&, httplib::Response& res) {
+    json doc = dir_->Read([](const Directory& d) { return ExportHsds(d, FieldSchema::Hsds()); });
+    res.status = 200;
+    res.set_content(doc.dump(1) + "\n", "application/json");
+  });
+}
+
+}  // namespace sb

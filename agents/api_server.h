@@ -1,0 +1,60 @@
+// The agent's local HTTP/JSON API (127.0.0.1 only). Every call but GET /healthz needs
+// "Authorization: Bearer <token>". Routes:
+//   GET    /healthz
+//   GET    /metrics                         Prometheus text
+//   GET    /v1/records?kind=&q=&limit=&cursor=
+//   GET    /v1/records/{id}
+//   PUT    /v1/records/{id}                 {"kind": ..., "fields": {...}}; 200 once durable
+//   DELETE /v1/records/{id}
+//   POST   /v1/records/{id}/restore
+//   GET    /v1/records/{id}/history
+//   POST   /v1/import                       HSDS 3.0 JSON; all records or none
+//   GET    /v1/export                       HSDS 3.0 JSON
+// Errors: {"error": {"code": "InvalidArgument", "message": "service.url: must be ..."}} with
+// 400 (bad input), 401 (token), 404, 409 (state conflict, e.g. deleted), 413 (too large),
+// 503 (shutting down), 500 (internal).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "agents/local_directory.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace sb {
+
+class ApiServer {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    int port = 7420;  // 0 picks a free port
+    std::string token;
+    size_t max_body_bytes = 64 << 20;    // import documents
+    size_t max_record_bytes = 1 << 20;   // one PUT
+  };
+
+  ApiServer(LocalDirectory* dir, Clock* clock, Options options);
+  ~ApiServer();
+
+  // Binds; returns the bound port. Refuses non-loopback hosts.
+  Result<int> Bind();
+  // Serves until Stop() (from another thread or a signal handler's thread).
+  void Serve();
+  void Stop();
+
+ private:
+  void Routes();
+
+  LocalDirectory* dir_;
+  Clock* clock_;
+  Options options_;
+  std::unique_ptr<httplib::Server> http_;
+  std::atomic<uint64_t> requests_{0}, writes_{0}, refused_{0}, unauthorized_{0};
+};
+
+}  // namespace sb

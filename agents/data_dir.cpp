@@ -1,0 +1,177 @@
+#include "agents/data_dir.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace sb {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kMagic[] = "switchboard data directory";
+constexpr char kReplicaKey[] = "replica_id";
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+Status WriteWithMode(const std::string& file, const std::string& contents, mode_t mode) {
+  std::string tmp = file + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::IoError(Errno("cannot create " + tmp));
+  ::fchmod(fd, mode);  // the umask must not loosen or tighten it
+  size_t off = 0;
+  while (off < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return Status::IoError(Errno("cannot write " + tmp));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return Status::IoError(Errno("cannot sync " + tmp));
+  if (::rename(tmp.c_str(), file.c_str()) != 0) return Status::IoError(Errno("cannot rename " + tmp));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status WriteSecretFile(const std::string& file, const std::string& contents) {
+  return WriteWithMode(file, contents, 0600);
+}
+
+Status WriteFileAtomic(const std::string& file, const std::string& contents) {
+  return WriteWithMode(file, contents, 0644);
+}
+
+Result<std::string> ReadFile(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + file);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<std::string> ReadSecretFile(const std::string& file) {
+  struct stat st;
+  if (::stat(file.c_str(), &st) != 0) return Status::NotFound(Errno("cannot read " + file));
+  if (st.st_mode & 077) {
+    return Status::PermissionDenied(file + " may be read by other users (mode " +
+                                    [&] {
+                                      char b[8];
+                                      std::snprintf(b, sizeof b, "%03o", st.st_mode & 0777);
+                                      return std::string(b);
+                                    }() +
+                                    "); run: chmod 600 " + file);
+  }
+  return ReadFile(file);
+}
+
+ReplicaId RandomReplicaId() {
+  if (sodium_init() < 0) std::abort();
+  ReplicaId id = 0;
+  while (id == 0) randombytes_buf(&id, sizeof id);
+  return id;
+}
+
+std::string RandomToken() {
+  if (sodium_init() < 0) std::abort();
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  char hex[sizeof raw * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  return hex;
+}
+
+Result<DataDir> DataDir::OpenOrCreate(const std::string& path, const std::string& role,
+                                      const StoreOptions& store_options) {
+  DataDir d;
+  d.path = path;
+  d.role = role;
+  std::error_code ec;
+  std::string format_file = path + "/FORMAT";
+  // FORMAT is written last when a directory is created, so a directory without it is either
+  // new, or one whose creation was interrupted (only db/ and api.token in it), or not ours.
+  bool fresh = false;
+  if (!fs::exists(path, ec)) {
+    fs::create_directories(path, ec);
+    if (ec) return Status::IoError("cannot create " + path + ": " + ec.message());
+    fs::permissions(path, fs::perms::owner_all, ec);
+    fresh = true;
+  } else if (!fs::is_directory(path, ec)) {
+    return Status::FailedPrecondition(path + " exists and is not a directory");
+  } else if (!fs::exists(format_file, ec)) {
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name != "db" && name != "api.token" && !name.ends_with(".tmp")) {
+        return Status::FailedPrecondition(
+            path + " is not a Switchboard data directory (it holds '" + name +
+            "' but no FORMAT); give an empty or new directory");
+      }
+    }
+    fresh = true;
+  }
+  if (!fresh) {
+    ASSIGN_OR_RETURN(std::string format, ReadFile(format_file));
+    std::istringstream in(format);
+    std::string magic, word, file_role;
+    int version = 0;
+    std::getline(in, magic);
+    if (magic != kMagic || !(in >> word >> version) || word != "format" ||
+        !(in >> word >> file_role) || word != "role") {
+      return Status::Corruption(format_file + " is damaged or not ours; restore the data "
+                                "directory from a backup");
+    }
+    if (version > kDataDirFormat) {
+      return Status::FailedPrecondition(path + " was written by a newer switchboard (format " +
+                                        std::to_string(version) + "); this build reads format " +
+                                        std::to_string(kDataDirFormat) +
+                                        " — upgrade switchboard");
+    }
+    if (file_role != role) {
+      return Status::FailedPrecondition(path + " is a " + file_role +
+                                        " data directory, not an " + role + " one");
+    }
+    if (!fs::exists(path + "/db/CURRENT", ec)) {
+      return Status::Corruption(path + "/db is missing or damaged; restore the data directory "
+                                "from a backup");
+    }
+  }
+  StoreOptions so = store_options;
+  so.create_if_missing = fresh;
+  Result<std::unique_ptr<Store>> store = Store::Open(path + "/db", so);
+  if (!store.ok()) return store.status();
+  d.store = std::move(store).value();
+
+  ASSIGN_OR_RETURN(auto rid, d.store->Get(Cf::kMeta, kReplicaKey));
+  if (rid) {
+    d.replica = DecodeSeq(*rid);
+    if (d.replica == 0) return Status::Corruption("the replica id in " + path + " is damaged");
+  } else {
+    d.replica = RandomReplicaId();
+    WriteBatch b;
+    b.Put(Cf::kMeta, kReplicaKey, EncodeSeq(d.replica));
+    RETURN_IF_ERROR(d.store->Commit(std::move(b)));
+  }
+  if (!fs::exists(d.TokenPath(), ec)) RETURN_IF_ERROR(WriteSecretFile(d.TokenPath(), RandomToken() + "\n"));
+  ASSIGN_OR_RETURN(std::string token, ReadSecretFile(d.TokenPath()));
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  if (token.size() < 32) return Status::Corruption(d.TokenPath() + " holds no valid token");
+  d.token = token;
+  if (fresh) {
+    RETURN_IF_ERROR(WriteFileAtomic(format_file, std::string(kMagic) + "\nformat " +
+                                                     std::to_string(kDataDirFormat) + "\nrole " +
+                                                     role + "\n"));
+  }
+  return d;
+}
+
+}  // namespace sb

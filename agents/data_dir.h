@@ -1,0 +1,53 @@
+// A data directory: what an agent (or, later, a broker) keeps on disk.
+//
+//   DIR/FORMAT      "switchboard data directory", format version, role — written first
+//   DIR/db/         the RocksDB store (store/store.h)
+//   DIR/api.token   the local API's bearer token, mode 0600 (looser modes are refused)
+//   DIR/agent.json  where the running agent listens ({"api": "127.0.0.1:7420", "pid": ...})
+//
+// Opening checks that DIR is ours, of a format this build reads, and of the right role, so a
+// wrong, foreign or newer directory gives a clear error instead of a crash or silent damage.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "conflict/causal_context.h"
+#include "schemas/status.h"
+#include "store/store.h"
+
+namespace sb {
+
+inline constexpr int kDataDirFormat = 1;
+
+struct DataDir {
+  std::string path;
+  std::string role;  // "agent" or "broker"
+  ReplicaId replica = 0;
+  std::string token;
+  std::unique_ptr<Store> store;
+
+  // Opens DIR for `role`, creating it (and its replica id and token) if it does not exist or
+  // is empty. Fails with FailedPrecondition for a foreign, newer-format or other-role
+  // directory, Corruption for damaged files, PermissionDenied for a token file readable by
+  // others.
+  static Result<DataDir> OpenOrCreate(const std::string& path, const std::string& role,
+                                      const StoreOptions& store_options = {});
+
+  std::string TokenPath() const { return path + "/api.token"; }
+  std::string RuntimePath() const { return path + "/" + role + ".json"; }
+};
+
+// Reads a secret file, refusing it when group or others may read it.
+Result<std::string> ReadSecretFile(const std::string& file);
+// Writes a file with mode 0600 atomically (temp file + rename).
+Status WriteSecretFile(const std::string& file, const std::string& contents);
+// Writes a file atomically (temp file + rename), mode 0644.
+Status WriteFileAtomic(const std::string& file, const std::string& contents);
+Result<std::string> ReadFile(const std::string& file);
+
+// A random 64-bit replica id (never 0) and a random hex token, from libsodium.
+ReplicaId RandomReplicaId();
+std::string RandomToken();
+
+}  // namespace sb

@@ -1,0 +1,143 @@
+// `switchboard agent --data DIR [--config FILE] [--api 127.0.0.1:PORT]`: runs a partner's
+// agent. Wires the real clock, store and HTTP server into the agent's libraries.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <toml++/toml.h>
+
+#include "agents/api_server.h"
+#include "agents/data_dir.h"
+#include "agents/hsds_json.h"
+#include "agents/local_directory.h"
+#include "cli/commands.h"
+
+namespace sb::cli {
+namespace {
+
+struct AgentArgs {
+  std::string data;
+  std::string config;
+  std::string api;
+};
+
+struct AgentConfig {
+  std::string api = "127.0.0.1:7420";
+  uint64_t max_skew_ms = 60'000;
+  std::string log_level = "info";
+};
+
+Result<AgentConfig> LoadConfig(const std::string& file) {
+  AgentConfig c;
+  if (file.empty()) return c;
+  try {
+    toml::table t = toml::parse_file(file);
+    for (auto&& [k, v] : t) {
+      std::string key(k.str());
+      if (key == "api" && v.is_string()) c.api = *v.value<std::string>();
+      else if (key == "max_skew_ms" && v.is_integer()) c.max_skew_ms = *v.value<int64_t>();
+      else if (key == "log_level" && v.is_string()) c.log_level = *v.value<std::string>();
+      else
+        return Status::InvalidArgument(file + ": unknown or mistyped setting '" + key +
+                                       "' (known: api, max_skew_ms, log_level)");
+    }
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(file + ": " + std::string(e.description()));
+  }
+  return c;
+}
+
+Result<std::pair<std::string, int>> ParseHostPort(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("--api must be HOST:PORT");
+  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+    return Status::InvalidArgument("--api: port must be a number from 0 to 65535");
+  }
+  return std::make_pair(host, std::stoi(port));
+}
+
+int Fail(const Status& s) {
+  std::cerr << "switchboard agent: " << s.message() << "\n";
+  return 1;
+}
+
+int RunAgent(const AgentArgs& args) {
+  auto logger = spdlog::stderr_color_mt("agent");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  Result<AgentConfig> config = LoadConfig(args.config);
+  if (!config.ok()) return Fail(config.status());
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  Result<std::pair<std::string, int>> api = ParseHostPort(args.api.empty() ? config->api : args.api);
+  if (!api.ok()) return Fail(api.status());
+
+  // Signals are handled by one thread with sigwait; block them everywhere else first.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Result<DataDir> dir = DataDir::OpenOrCreate(args.data, "agent");
+  if (!dir.ok()) return Fail(dir.status());
+  LocalDirectory::Options lo;
+  lo.replica = dir->replica;
+  lo.max_skew_ms = config->max_skew_ms;
+  auto local = LocalDirectory::Open(dir->store.get(), SystemClock::Get(), lo);
+  if (!local.ok()) return Fail(local.status().WithContext("cannot load " + args.data));
+
+  ApiServer::Options ao;
+  ao.host = api->first;
+  ao.port = api->second;
+  ao.token = dir->token;
+  ApiServer server(local->get(), SystemClock::Get(), ao);
+  Result<int> port = server.Bind();
+  if (!port.ok()) return Fail(port.status());
+  std::string where = ao.host + ":" + std::to_string(*port);
+  Status wrote = WriteFileAtomic(dir->RuntimePath(),
+                                 nlohmann::json{{"api", where}, {"pid", ::getpid()}}.dump() + "\n");
+  if (!wrote.ok()) return Fail(wrote);
+
+  size_t records = (*local)->Read([](const Directory& d) { return d.size(); });
+  spdlog::info("agent {} ready: {} records, API on http://{} (token in {})",
+               ReplicaHex(dir->replica), records, where, dir->TokenPath());
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("agent: signal {}, shutting down", sig);
+    server.Stop();
+  });
+  server.Serve();
+  // Serve returned (Stop was called, by the signal or a failure): wake the waiter if needed.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  ::unlink(dir->RuntimePath().c_str());
+  spdlog::info("agent stopped");
+  return 0;
+}
+
+}  // namespace
+
+void AddAgentCommand(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<AgentArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "agent",
+      "Run a partner organization's agent: the local directory replica and its HTTP API on "
+      "127.0.0.1 (default port 7420). The first start creates DIR, its replica id and "
+      "DIR/api.token (mode 0600)");
+  cmd->add_option("--data", args->data, "data directory")->required();
+  cmd->add_option("--config", args->config,
+                  "TOML config file (api = \"127.0.0.1:7420\", max_skew_ms, log_level)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--api", args->api, "where the local API listens, 127.0.0.1:PORT (0: any free port)");
+  cmd->callback([args, &exit_code] { exit_code = RunAgent(*args); });
+}
+
+}  // namespace sb::cli

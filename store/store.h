@@ -1,0 +1,117 @@
+// The replica store: one RocksDB database per process (DESIGN.md §5).
+//
+// Column families:
+//   records   record id -> the record's CRDT state (conflict/codec.h "R" encoding). Written with
+//             Merge(id, record delta): the CRDT join is the merge operator (record_merge.h), so
+//             applying a delta never needs a read.
+//   history   record id + 0x00 + seq (8 bytes, big endian) -> one change entry (JSON)
+//   outbox    seq (8 bytes, big endian) -> an encoded delta awaiting the broker's ack
+//   log       the broker's log: seq -> encoded delta
+//   meta      small values: format version, replica id, sequence numbers, cursors
+//   referrals, roster, audit — used by later components
+//
+// Every logical step is one WriteBatch committed with a synced WAL: a batch either survives a
+// crash whole or not at all, and Commit returns only once it is durable. Concurrent Commit
+// calls from several threads share one WAL sync (RocksDB's write-thread group commit).
+//
+// Thread safety: all methods may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conflict/record.h"
+#include "schemas/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace sb {
+
+enum class Cf { kRecords, kHistory, kOutbox, kLog, kMeta, kReferrals, kRoster, kAudit };
+inline constexpr int kCfCount = 8;
+const char* CfName(Cf cf);
+
+// Big-endian encoding so that byte order is numeric order.
+std::string EncodeSeq(uint64_t seq);
+uint64_t DecodeSeq(std::string_view bytes);  // 0 unless exactly 8 bytes
+
+struct StoreOptions {
+  bool sync = true;              // sync the WAL on every commit (false only in benchmarks)
+  bool create_if_missing = false;
+  size_t block_cache_bytes = 16 << 20;
+};
+
+// A set of writes committed atomically.
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  void Put(Cf cf, std::string_view key, std::string_view value);
+  void Delete(Cf cf, std::string_view key);
+  // Joins `delta` into the stored state of record delta.id().
+  void MergeRecord(const Record& delta);
+  size_t count() const;
+  size_t bytes() const;
+
+ private:
+  friend class Store;
+  struct Op {
+    enum { kPut, kDelete, kMerge } type;
+    Cf cf;
+    std::string key, value;
+  };
+  std::vector<Op> ops_;
+  size_t bytes_ = 0;
+};
+
+class Store {
+ public:
+  // Opens (or with create_if_missing, creates) the database in `path`. A corrupted database
+  // gives Corruption; a database written by a newer format gives FailedPrecondition.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Commits atomically; returns once durable (when options.sync).
+  Status Commit(WriteBatch batch);
+
+  Result<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
+  Result<std::optional<Record>> GetRecord(const std::string& id) const;
+
+  // Calls `fn(key, value)` for each key starting with `prefix`, in key order, from `start`
+  // (inclusive; empty means the prefix itself) until `fn` returns false. Reads a consistent
+  // snapshot.
+  Status Scan(Cf cf, std::string_view prefix, std::string_view start,
+              const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+  // Calls `fn` for every stored record, in id order (for loading, export and snapshots).
+  Status ForEachRecord(const std::function<bool(const Record&)>& fn) const;
+
+  // Compacts every column family (used before tests inspect files).
+  Status CompactAll();
+
+  static constexpr uint32_t kFormatVersion = 1;
+
+ private:
+  Store() = default;
+  rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
+
+  StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Cf, then default; freed in ~Store
+};
+
+}  // namespace sb
