@@ -12,7 +12,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 
 # DESIGN.md §2: every dependency comes from Debian's packages.
 PACKAGES=(
-  build-essential pkg-config meson ninja-build
+  build-essential pkg-config meson ninja-build python3 curl
   libzmq3-dev cppzmq-dev libcapnp-dev capnproto librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev libsodium-dev librapidcheck-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev
@@ -45,6 +45,11 @@ build() {
   ninja -C "$BUILD_DIR" | grep -v '^\[' || true
   # ninja's exit status is lost in the pipe above; check it again quietly.
   ninja -C "$BUILD_DIR" >/dev/null
+  # The sample directory (fictional, ~1.5 MB) is generated, not committed.
+  if [ ! -f examples/data/directory.json ]; then
+    log "generating the sample directory (examples/data/directory.json)"
+    python3 examples/data/generate.py --out examples/data/directory.json
+  fi
 }
 
 run_tests() {

@@ -18,7 +18,8 @@ struct CrdtBenchOptions {
 //  - deltas encoded + decoded + joined per second, next to a raw baseline (Cap'n Proto
 //    encode + decode of a message of the same size, no CRDT) and ratio;
 //  - mean encoded size of a one-field delta in bytes.
-// Progress goes to `progress` (may be null). Returns 0.
+// Progress goes to `progress` (may be null). Returns 0, 2 for invalid options, 1 when a
+// workload step fails.
 int RunCrdtBench(const CrdtBenchOptions& options, std::ostream& out, std::ostream* progress);
 
 }  // namespace sb::bench

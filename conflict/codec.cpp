@@ -245,8 +245,12 @@ Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, Fn read) {
 
 }  // namespace
 
+// A first segment sized for a typical small delta: the default (8 KiB, zeroed) would cost more
+// than the encoding itself; larger messages simply grow more segments.
+constexpr unsigned kFirstSegmentWords = 128;
+
 std::string EncodeDelta(const Delta& delta) {
-  capnp::MallocMessageBuilder msg;
+  capnp::MallocMessageBuilder msg(kFirstSegmentWords);
   auto root = msg.initRoot<wire::Delta>();
   root.setAuthor(delta.author);
   root.initStamp().setPacked(delta.stamp.packed);
@@ -300,7 +304,7 @@ Result<Directory> DecodeDirectory(std::string_view bytes) {
 }
 
 std::string EncodeRecord(const Record& record) {
-  capnp::MallocMessageBuilder msg;
+  capnp::MallocMessageBuilder msg(kFirstSegmentWords);
   PutRecord(msg.initRoot<wire::Record>(), record);
   return Frame(Tag::kRecord, msg);
 }
