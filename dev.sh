@@ -15,7 +15,7 @@ PACKAGES=(
   build-essential pkg-config meson ninja-build python3 curl
   libzmq3-dev cppzmq-dev libcapnp-dev capnproto librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev libsodium-dev librapidcheck-dev libcli11-dev nlohmann-json3-dev
-  libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev
+  libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev zlib1g-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -16,6 +16,7 @@ constexpr char kNextSeqKey[] = "next_seq";
 constexpr char kHlcKey[] = "hlc_last";
 // More requests than this wait for the next group, bounding a batch's size and latency.
 constexpr size_t kMaxGroup = 256;
+constexpr size_t kMaxRecordsPerOutboxEntry = 256;
 
 std::string HistoryKey(const std::string& id, uint64_t seq) {
   std::string k = id;
@@ -155,6 +156,13 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>> group) {
       batch.Put(Cf::kHistory, HistoryKey(edit->id, seq++), h.dump());
       accepted.push_back(plan.delta);
       outgoing.records.push_back(std::move(plan.delta));
+      // Large requests (imports) become several outbox entries, each well below the size
+      // limit a broker accepts for one delta.
+      if (outgoing.records.size() == kMaxRecordsPerOutboxEntry) {
+        batch.Put(Cf::kOutbox, EncodeSeq(seq++), EncodeDelta(outgoing));
+        outgoing.records.clear();
+        ++outbox_added;
+      }
     }
     if (!outgoing.records.empty()) {
       batch.Put(Cf::kOutbox, EncodeSeq(seq++), EncodeDelta(outgoing));

@@ -14,14 +14,20 @@ bool CausalContext::Contains(const Dot& dot) const {
 
 void CausalContext::Add(const Dot& dot) {
   if (Contains(dot)) return;
-  uint64_t& top = vector_[dot.replica];
-  if (dot.counter == top + 1) {
-    top = dot.counter;
-  } else {
-    if (top == 0) vector_.erase(dot.replica);
-    cloud_.insert(dot);
+  auto it = vector_.find(dot.replica);
+  uint64_t top = it == vector_.end() ? 0 : it->second;
+  if (dot.counter != top + 1) {
+    cloud_.insert(dot);  // a gap remains: nothing to fold
+    return;
   }
-  Compact();
+  // The dot continues the vector: fold in the cloud dots of this replica that now follow.
+  top = dot.counter;
+  for (auto c = cloud_.lower_bound(Dot{dot.replica, top + 1});
+       c != cloud_.end() && c->replica == dot.replica && c->counter == top + 1;) {
+    top = c->counter;
+    c = cloud_.erase(c);
+  }
+  vector_[dot.replica] = top;
 }
 
 Dot CausalContext::Next(ReplicaId replica) const {

@@ -125,11 +125,10 @@ Status ValidateDelta(const Delta& delta, const FieldSchema& schema, const Direct
           RETURN_IF_ERROR(schema.ValidateValue(r.kind(), name, e.value));
         }
       } else {
+        // No element-count check here: concurrent adds on different replicas legitimately
+        // merge into a set larger than one replica may create, and refusing the merged state
+        // would stop anti-entropy. The limit applies to local edits (PlanEdit, AddElement).
         const auto& set = std::get<AwSet>(field);
-        if (set.raw().size() > spec->max_elements) {
-          return Status::InvalidArgument(r.kind() + "." + name + ": more than " +
-                                         std::to_string(spec->max_elements) + " elements");
-        }
         for (const auto& [element, dots] : set.raw()) {
           RETURN_IF_ERROR(schema.ValidateElement(r.kind(), name, element));
         }
