@@ -129,7 +129,10 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>> group) {
       else base = current(e.id);
       Result<PlannedEdit> p = PlanEdit(FieldSchema::Hsds(), base, e, options_.replica, stamp);
       if (!p.ok()) {
-        failed = p.status().WithContext("record " + e.id);
+        const std::string& m = p.status().message();
+        failed = m.rfind("record ", 0) == 0 || m.rfind("no record ", 0) == 0
+                     ? p.status()
+                     : p.status().WithContext("record " + e.id);
         break;
       }
       Record next = base ? *base : Record(e.id, e.kind);

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("switchboard 0.1.0"));
   int exit_code = 0;
   sb::cli::AddAgentCommand(app, exit_code);
+  sb::cli::AddDirCommand(app, exit_code);
   sb::cli::AddSimCommand(app, exit_code);
   sb::cli::AddBenchCommand(app, exit_code);
   sb::cli::AddDemoCommand(app, exit_code);

@@ -1,0 +1,507 @@
+// `switchboard dir get|list|set|delete|restore|history|import|export --data DIR ...`: reads and
+// edits the directory through the running agent's local API (cli/agent_client.h). Readable
+// tables by default, the API's JSON with --json; errors on stderr as "switchboard dir CMD: ..."
+// with exit status 1.
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "agents/data_dir.h"
+#include "agents/hsds_json.h"
+#include "cli/agent_client.h"
+#include "cli/commands.h"
+#include "cli/dir_format.h"
+
+namespace sb::cli {
+namespace {
+
+using nlohmann::json;
+
+struct DirArgs {
+  std::string data;
+  bool json = false;
+  std::string id;
+  std::string kind;
+  std::string q;
+  int limit = 0;
+  std::string cursor;
+  bool all = false;
+  bool deleted = false;
+  std::vector<std::string> assignments;
+  std::string file;
+  std::string out;
+};
+
+constexpr size_t kValueWidth = 60;
+
+std::string RecordPath(const std::string& id) {
+  return "/v1/records/" + UrlEncode(id);
+}
+
+Result<AgentClient> Connect(const DirArgs& a, int read_timeout_s = 30) {
+  return AgentClient::Open(a.data, AgentClient::Options{5, read_timeout_s});
+}
+
+void PrintJson(const json& j) {
+  std::cout << j.dump(2) << "\n";
+}
+
+std::string Joined(const json& list, const char* sep = ", ") {
+  std::string out;
+  if (!list.is_array()) return out;
+  for (const auto& el : list) out += (out.empty() ? "" : sep) + ValueText(el);
+  return out;
+}
+
+// --- get ---
+
+Status Get(const DirArgs& a) {
+  ASSIGN_OR_RETURN(AgentClient client, Connect(a));
+  ASSIGN_OR_RETURN(json r, client.Call("GET", RecordPath(a.id)));
+  if (a.json) {
+    PrintJson(r);
+    return Status::Ok();
+  }
+  Table head({"", ""}, {0, kValueWidth});
+  head.Add({"id", r.value("id", "")});
+  head.Add({"kind", r.value("kind", "")});
+  head.Add({"owner", ValueText(r.value("owner", json()))});
+  head.Add({"deleted", r.value("deleted", false) ? "yes" : "no"});
+  if (r.contains("last_change") && r["last_change"].is_object()) {
+    const json& lc = r["last_change"];
+    head.Add({"changed", ShortTime(lc.value("at", "")) + " UTC by " + lc.value("by", "")});
+  }
+  if (r.contains("conflicts") && r["conflicts"].is_array() && !r["conflicts"].empty()) {
+    std::string list;
+    for (const auto& c : r["conflicts"]) {
+      list += (list.empty() ? "" : ", ") + c.value("field", "") + " (" + c.value("kind", "") + ")";
+    }
+    head.Add({"conflicts", list});
+  }
+  std::ostringstream text;
+  head.Print(text);
+  // The header row of a two-column key/value table is empty: drop that first line.
+  std::string s = text.str();
+  std::cout << s.substr(s.find('\n') + 1) << "\n";
+
+  Table fields({"FIELD", "VALUE", "CHANGED (UTC)"}, {30, 0, 0});
+  const json& fs = r.contains("fields") && r["fields"].is_object() ? r["fields"] : json::object();
+  auto add = [&](const std::string& name, const json& f) {
+    bool empty = !f.is_object() || f.value("value", json()).is_null() ||
+                 (f["value"].is_array() && f["value"].empty());
+    if (empty && !f.value("pending", false) && !f.value("conflict", false)) return;
+    std::string changed;
+    if (f.contains("changed_at")) {
+      changed = ShortTime(f.value("changed_at", "")) + " by " + ShortId(f.value("changed_by", ""));
+    }
+    fields.Add({name, FieldText(f, kValueWidth), changed});
+  };
+  if (fs.contains("name")) add("name", fs["name"]);
+  for (const auto& [name, f] : fs.items()) {
+    if (name != "name") add(name, f);
+  }
+  if (fields.size() == 0) {
+    std::cout << "(no fields set)\n";
+  } else {
+    fields.Print(std::cout);
+  }
+  return Status::Ok();
+}
+
+// --- list ---
+
+Status List(const DirArgs& a) {
+  ASSIGN_OR_RETURN(AgentClient client, Connect(a));
+  int limit = a.limit > 0 ? a.limit : (a.all ? 1000 : 0);
+  std::string cursor = a.cursor;
+  json records = json::array();
+  json next = nullptr;
+  for (;;) {
+    std::string path = WithQuery("/v1/records", {{"kind", a.kind},
+                                                 {"q", a.q},
+                                                 {"limit", limit ? std::to_string(limit) : ""},
+                                                 {"cursor", cursor},
+                                                 {"deleted", a.deleted ? "true" : ""}});
+    ASSIGN_OR_RETURN(json page, client.Call("GET", path));
+    if (a.json && !a.all) {
+      PrintJson(page);
+      return Status::Ok();
+    }
+    if (page.contains("records") && page["records"].is_array()) {
+      for (auto& r : page["records"]) records.push_back(std::move(r));
+    }
+    next = page.value("next_cursor", json());
+    if (!a.all || !next.is_string() || next.get<std::string>().empty()) break;
+    cursor = next.get<std::string>();
+  }
+  if (a.json) {
+    PrintJson({{"records", records}, {"next_cursor", nullptr}});
+    return Status::Ok();
+  }
+  if (records.empty()) {
+    std::cout << "no records" << (a.kind.empty() && a.q.empty() ? "" : " match") << "\n";
+  } else {
+    Table t({"ID", "KIND", "NAME", "OWNER", "CONFLICTS"}, {40, 20, 40, 0, 0});
+    for (const auto& r : records) {
+      std::string name = r.value("name", "");
+      if (r.value("deleted", false)) name = "[deleted] " + name;
+      size_t conflicts = r.value("conflicts", size_t{0});
+      t.Add({r.value("id", ""), r.value("kind", ""), name,
+             ShortId(ValueText(r.value("owner", json()))),
+             conflicts ? std::to_string(conflicts) : ""});
+    }
+    t.Print(std::cout);
+  }
+  if (next.is_string() && !next.get<std::string>().empty()) {
+    std::cout << "next: --cursor " << Clean(next.get<std::string>()) << "\n";
+  }
+  return Status::Ok();
+}
+
+// --- set ---
+
+Status Set(const DirArgs& a) {
+  ASSIGN_OR_RETURN(AgentClient client, Connect(a));
+  std::string kind = a.kind;
+  if (kind.empty()) {
+    Result<json> existing = client.Call("GET", RecordPath(a.id));
+    if (!existing.ok() && existing.status().code() == Code::kNotFound) {
+      std::string kinds;
+      for (const auto& k : FieldSchema::Hsds().KindNames())
+        kinds += (kinds.empty() ? "" : ", ") + k;
+      return Status::NotFound("no record " + a.id + "; to create it, give its kind with --kind (" +
+                              kinds + ")");
+    }
+    if (!existing.ok()) return existing.status();
+    kind = existing->value("kind", "");
+  }
+  json fields = json::object();
+  for (const std::string& arg : a.assignments) {
+    ASSIGN_OR_RETURN(auto fv, SplitAssignment(arg));
+    const FieldSpec* spec = FieldSchema::Hsds().Field(kind, fv.first);
+    ASSIGN_OR_RETURN(fields[fv.first], ParseFieldValue(spec, fv.first, fv.second));
+  }
+  json body = {{"fields", fields}};
+  if (!a.kind.empty()) body["kind"] = a.kind;
+  ASSIGN_OR_RETURN(json reply, client.Call("PUT", RecordPath(a.id), body));
+  if (a.json) {
+    PrintJson(reply);
+    return Status::Ok();
+  }
+  std::string op = reply.value("op", "");
+  std::cout << PastTense(op) << " " << Clean(kind) << " " << Clean(a.id);
+  if (op != "unchanged" && reply.contains("changed")) std::cout << ": " << Joined(reply["changed"]);
+  std::cout << "\n";
+  // Say which of the changes a maintainer must still approve before others see them.
+  const json& rf =
+      reply.contains("record") ? reply["record"].value("fields", json::object()) : json::object();
+  for (const auto& name : reply.value("changed", json::array())) {
+    if (!name.is_string() || !rf.contains(name.get<std::string>())) continue;
+    const json& f = rf[name.get<std::string>()];
+    if (f.is_object() && f.value("pending", false)) {
+      json published = f.value("published", json());
+      std::cout << "  " << Clean(name.get<std::string>())
+                << ": waits for a maintainer's review; until then others see "
+                << (published.is_null() ? "no value"
+                                        : "'" + Truncate(ValueText(published), 40) + "'")
+                << "\n";
+    }
+  }
+  return Status::Ok();
+}
+
+// --- delete, restore ---
+
+Status DeleteOrRestore(const DirArgs& a, bool restore) {
+  ASSIGN_OR_RETURN(AgentClient client, Connect(a));
+  ASSIGN_OR_RETURN(json reply, restore ? client.Call("POST", RecordPath(a.id) + "/restore")
+                                       : client.Call("DELETE", RecordPath(a.id)));
+  if (a.json) {
+    PrintJson(reply);
+    return Status::Ok();
+  }
+  std::string op = reply.value("op", "");
+  if (op == "unchanged") {
+    std::cout << "unchanged " << Clean(a.id) << ": it was "
+              << (restore ? "not deleted" : "already deleted") << "\n";
+  } else {
+    std::cout << PastTense(op) << " " << Clean(a.id) << "\n";
+  }
+  return Status::Ok();
+}
+
+// --- history ---
+
+Status History(const DirArgs& a) {
+  ASSIGN_OR_RETURN(AgentClient client, Connect(a));
+  ASSIGN_OR_RETURN(json reply, client.Call("GET", RecordPath(a.id) + "/history"));
+  if (a.json) {
+    PrintJson(reply);
+    return Status::Ok();
+  }
+  Table t({"WHEN (UTC)", "BY", "ACTOR", "OP", "FIELDS"}, {0, 0, 20, 0, kValueWidth});
+  for (const auto& e : reply.value("history", json::array())) {
+    t.Add({ShortTime(e.value("at", "")), ShortId(e.value("by", "")), e.value("actor", ""),
+           e.value("op", ""), Joined(e.value("fields", json::array()))});
+  }
+  if (t.size() == 0) {
+    std::cout << "no history for " << Clean(a.id) << "\n";
+  } else {
+    t.Print(std::cout);
+  }
+  return Status::Ok();
+}
+
+// --- import ---
+
+std::string HumanBytes(size_t n) {
+  char buf[32];
+  if (n < 1024)
+    std::snprintf(buf, sizeof buf, "%zu B", n);
+  else if (n < (1 << 20))
+    std::snprintf(buf, sizeof buf, "%.1f KiB", n / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", n / 1048576.0);
+  return buf;
+}
+
+// One status line on stderr, redrawn in place; only when stderr is a terminal.
+class Progress {
+ public:
+  Progress() : on_(::isatty(STDERR_FILENO) == 1) {}
+  ~Progress() { Clear(); }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  bool on() const { return on_; }
+  void Show(const std::string& text) {
+    if (!on_) return;
+    std::cerr << "\r\033[K" << text << std::flush;
+    shown_ = true;
+  }
+  void Bar(const std::string& label, size_t done, size_t total) {
+    int pct = total ? static_cast<int>(done * 100 / total) : 100;
+    if (pct == last_pct_) return;
+    last_pct_ = pct;
+    constexpr int kWidth = 30;
+    std::string bar(pct * kWidth / 100, '#');
+    bar.resize(kWidth, '.');
+    Show(label + " [" + bar + "] " + std::to_string(pct) + "% of " + HumanBytes(total));
+  }
+  void Clear() {
+    if (on_ && shown_) std::cerr << "\r\033[K" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  bool on_;
+  bool shown_ = false;
+  int last_pct_ = -1;
+};
+
+Result<std::string> ReadInput(const std::string& file) {
+  std::ostringstream ss;
+  if (file == "-") {
+    ss << std::cin.rdbuf();
+    if (std::cin.bad()) return Status::IoError("cannot read standard input");
+    return ss.str();
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + file + ": " + std::strerror(errno));
+  ss << in.rdbuf();
+  if (in.bad()) return Status::IoError("cannot read " + file);
+  return ss.str();
+}
+
+// The problems an import refusal lists, one "  where (id): error" line each.
+std::string ProblemLines(const json& error) {
+  std::string out;
+  if (!error.is_object() || !error.contains("problems") || !error["problems"].is_array()) {
+    return out;
+  }
+  for (const auto& p : error["problems"]) {
+    out += "\n  " + Clean(p.value("where", ""));
+    std::string id = p.value("record", "");
+    if (!id.empty()) out += " (" + Clean(id) + ")";
+    out += ": " + Clean(p.value("error", ""));
+  }
+  return out;
+}
+
+Status Import(const DirArgs& a) {
+  auto start = std::chrono::steady_clock::now();
+  std::string name = a.file == "-" ? "standard input" : a.file;
+  Progress progress;
+  progress.Show("reading " + name + "…");
+  ASSIGN_OR_RETURN(std::string body, ReadInput(a.file));
+  progress.Show("validating " + HumanBytes(body.size()) + "…");
+  size_t records = 0;
+  {
+    json doc;
+    try {
+      doc = json::parse(body);
+    } catch (const json::parse_error& e) {
+      std::string what = e.what();
+      if (size_t p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+      return Status::InvalidArgument(name + " is not valid JSON: " + what +
+                                     "; nothing was imported");
+    }
+    // The agent decides; checking here too lets the user see the record count while waiting.
+    std::vector<ImportProblem> problems;
+    auto edits = ParseHsds(FieldSchema::Hsds(), doc, &problems);
+    records = edits.ok() ? edits->size() : CountHsds(doc).second;
+  }
+  ASSIGN_OR_RETURN(AgentClient client, Connect(a, 120));
+  AgentClient::UploadProgress on_upload;
+  if (progress.on()) {
+    on_upload = [&](size_t sent, size_t total) {
+      progress.Bar("uploading " + std::to_string(records) + " records", sent, total);
+      if (sent == total) {
+        progress.Show("the agent is checking and applying " + std::to_string(records) +
+                      " records…");
+      }
+    };
+  }
+  ASSIGN_OR_RETURN(HttpReply reply, client.Send("POST", "/v1/import", body, on_upload));
+  progress.Clear();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  json out = json::parse(reply.body, nullptr, false);
+  if (a.json && !out.is_discarded()) PrintJson(out);
+  if (reply.status != 200) {
+    Status s = client.ErrorOf(reply);
+    std::string message = s.message();
+    std::string lines;
+    if (!a.json && out.is_object() && out.contains("error")) lines = ProblemLines(out["error"]);
+    const std::string suffix = "; nothing was imported";
+    bool said = message.find("nothing was imported") != std::string::npos;
+    if (!lines.empty() && said && message.ends_with(suffix)) {
+      message = message.substr(0, message.size() - suffix.size()) + ":" + lines +
+                "\nnothing was imported";
+    } else {
+      message += lines + (said ? "" : (lines.empty() ? suffix : "\nnothing was imported"));
+    }
+    return Status(s.code(), message);
+  }
+  if (a.json) return Status::Ok();
+  if (out.is_discarded()) return Status::Corruption("the agent's reply is not JSON");
+  char took[32];
+  std::snprintf(took, sizeof took, "%.2f s", secs);
+  std::cout << "imported " << out.value("records", size_t{0})
+            << " records: " << out.value("created", size_t{0}) << " created, "
+            << out.value("updated", size_t{0}) << " updated, " << out.value("unchanged", size_t{0})
+            << " unchanged in " << took << "\n";
+  return Status::Ok();
+}
+
+// --- export ---
+
+Status Export(const DirArgs& a) {
+  ASSIGN_OR_RETURN(AgentClient client, Connect(a, 120));
+  ASSIGN_OR_RETURN(HttpReply reply, client.Send("GET", "/v1/export"));
+  if (reply.status != 200) return client.ErrorOf(reply);
+  if (a.out.empty() || a.out == "-") {
+    std::cout << reply.body << std::flush;
+    if (!std::cout) return Status::IoError("cannot write to standard output");
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(WriteFileAtomic(a.out, reply.body));
+  json doc = json::parse(reply.body, nullptr, false);
+  auto [orgs, records] = CountHsds(doc);
+  if (a.json) {
+    PrintJson({{"file", a.out}, {"organizations", orgs}, {"records", records}});
+  } else {
+    std::cerr << "exported " << orgs << " organizations (" << records << " records) to " << a.out
+              << "\n";
+  }
+  return Status::Ok();
+}
+
+// --- wiring ---
+
+CLI::App* AddSub(CLI::App* dir, const std::string& name, const std::string& help,
+                 const std::shared_ptr<DirArgs>& args, int& exit_code,
+                 std::function<Status(const DirArgs&)> run) {
+  CLI::App* cmd = dir->add_subcommand(name, help);
+  cmd->add_option("--data", args->data, "the agent's data directory")->required();
+  cmd->add_flag("--json", args->json, "print the agent's JSON instead of a table");
+  cmd->callback([args, &exit_code, name, run] {
+    Status s = run(*args);
+    std::cout << std::flush;
+    if (!s.ok()) {
+      std::cerr << "switchboard dir " << name << ": " << s.message() << "\n";
+      exit_code = 1;
+    } else {
+      exit_code = 0;
+    }
+  });
+  return cmd;
+}
+
+}  // namespace
+
+void AddDirCommand(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<DirArgs>();
+  CLI::App* dir = app.add_subcommand(
+      "dir", "Read and edit the directory through the running agent of --data DIR");
+  dir->require_subcommand(1);
+
+  CLI::App* get = AddSub(dir, "get", "Show one record: every field, pending reviews, conflicts",
+                         args, exit_code, Get);
+  get->add_option("ID", args->id, "record id")->required();
+
+  CLI::App* list = AddSub(dir, "list", "List records (50 at a time unless --limit or --all)", args,
+                          exit_code, List);
+  list->add_option("--kind", args->kind, "only records of this kind (organization, service, ...)");
+  list->add_option("--q", args->q, "only records whose text contains this (any case)");
+  list->add_option("--limit", args->limit, "records per page, 1 to 1000")
+      ->check(CLI::Range(1, 1000));
+  list->add_option("--cursor", args->cursor, "continue after this id (from \"next: --cursor\")");
+  list->add_flag("--all", args->all, "follow the cursor to the end");
+  list->add_flag("--deleted", args->deleted, "include deleted records");
+
+  CLI::App* set = AddSub(dir, "set",
+                         "Create or change a record: FIELD=VALUE (integers, true/false, "
+                         "comma-separated lists for sets; FIELD= clears)",
+                         args, exit_code, Set);
+  set->add_option("--kind", args->kind, "the record's kind; required to create one");
+  set->add_option("ID", args->id, "record id (a lowercase UUID)")->required();
+  set->add_option("FIELDS", args->assignments, "fields to set")
+      ->type_name("FIELD=VALUE")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            Result<std::pair<std::string, std::string>> r = SplitAssignment(s);
+            return r.ok() ? std::string() : r.status().message();
+          },
+          ""));
+
+  CLI::App* del = AddSub(
+      dir, "delete", "Delete a record; its values are cleared (restore revives the record, empty)",
+      args, exit_code, [](const DirArgs& a) { return DeleteOrRestore(a, false); });
+  del->add_option("ID", args->id, "record id")->required();
+  CLI::App* restore = AddSub(dir, "restore", "Restore a deleted record", args, exit_code,
+                             [](const DirArgs& a) { return DeleteOrRestore(a, true); });
+  restore->add_option("ID", args->id, "record id")->required();
+
+  CLI::App* history = AddSub(dir, "history", "Show who changed a record, when and which fields",
+                             args, exit_code, History);
+  history->add_option("ID", args->id, "record id")->required();
+
+  CLI::App* import = AddSub(dir, "import", "Import an HSDS 3.0 JSON document: every record or none",
+                            args, exit_code, Import);
+  import->add_option("FILE", args->file, "the document, or - for standard input")->required();
+
+  CLI::App* exp = AddSub(dir, "export", "Write the directory as an HSDS 3.0 JSON document", args,
+                         exit_code, Export);
+  exp->add_option("--out", args->out, "file to write (default: standard output)");
+}
+
+}  // namespace sb::cli
