@@ -34,6 +34,9 @@ constexpr size_t kHeader = 4, kTrailer = 4;
 
 // ---------- encoding ----------
 
+// With its length: a std::string converted implicitly would stop at an embedded NUL.
+capnp::Text::Reader TextOf(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+
 void PutDot(wire::Dot::Builder b, const Dot& d) {
   b.setReplica(d.replica);
   b.setCounter(d.counter);
@@ -53,21 +56,21 @@ void PutContext(wire::CausalContext::Builder b, const CausalContext& c) {
 }
 
 void PutValue(wire::FieldValue::Builder b, const Value& v) {
-  if (std::holds_alternative<std::string>(v)) b.setText(std::get<std::string>(v));
+  if (std::holds_alternative<std::string>(v)) b.setText(TextOf(std::get<std::string>(v)));
   else if (std::holds_alternative<int64_t>(v)) b.setInteger(std::get<int64_t>(v));
   else if (std::holds_alternative<bool>(v)) b.setBoolean(std::get<bool>(v));
   else b.setNull();
 }
 
 void PutRecord(wire::Record::Builder b, const Record& r) {
-  b.setId(r.id());
-  b.setKind(r.kind());
+  b.setId(TextOf(r.id()));
+  b.setKind(TextOf(r.kind()));
   PutContext(b.initContext(), r.context());
   auto fields = b.initFields(r.fields().size());
   unsigned i = 0;
   for (const auto& [name, field] : r.fields()) {
     auto fb = fields[i++];
-    fb.setName(name);
+    fb.setName(TextOf(name));
     if (const auto* reg = std::get_if<MvRegister>(&field)) {
       auto entries = fb.initRegister(reg->entries().size());
       unsigned j = 0;
@@ -82,7 +85,7 @@ void PutRecord(wire::Record::Builder b, const Record& r) {
       auto elems = fb.initSet(set.raw().size());
       unsigned j = 0;
       for (const auto& [element, dots] : set.raw()) {
-        elems[j].setElement(element);
+        elems[j].setElement(TextOf(element));
         auto db = elems[j].initDots(dots.size());
         unsigned k = 0;
         for (const Dot& d : dots) PutDot(db[k++], d);
@@ -211,6 +214,13 @@ Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, Fn read) {
   if (bytes.size() < kHeader + kTrailer + sizeof(capnp::word)) return corrupt("truncated");
   if (bytes[0] != 'S' || bytes[1] != 'B') return corrupt("not a Switchboard encoding");
   if (bytes[2] != static_cast<char>(tag)) return corrupt("holds another kind of object");
+  std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
+  uint32_t want = 0;
+  for (int i = 0; i < 4; ++i) {
+    want |= uint32_t(static_cast<unsigned char>(bytes[bytes.size() - kTrailer + i])) << (8 * i);
+  }
+  if (Crc32(body) != want) return corrupt("checksum mismatch (truncated or corrupted)");
+  // After the checksum, so that a damaged version byte reads as damage, not as a newer format.
   auto version = static_cast<uint8_t>(bytes[3]);
   if (version != kFormatVersion) {
     return Status::FailedPrecondition(std::string(what) + " has format version " +
@@ -218,12 +228,6 @@ Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, Fn read) {
                                       std::to_string(kFormatVersion) +
                                       (version > kFormatVersion ? " (upgrade switchboard)" : ""));
   }
-  std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
-  uint32_t want = 0;
-  for (int i = 0; i < 4; ++i) {
-    want |= uint32_t(static_cast<unsigned char>(bytes[bytes.size() - kTrailer + i])) << (8 * i);
-  }
-  if (Crc32(body) != want) return corrupt("checksum mismatch (truncated or corrupted)");
   std::string_view payload = body.substr(kHeader);
   if (payload.size() % sizeof(capnp::word) != 0) return corrupt("misaligned message");
   // Copy into word-aligned memory: the caller's buffer has no alignment guarantee.

@@ -25,6 +25,9 @@ Result<Delta> Replica::Set(const std::string& id, const std::string& kind,
   }
   if (fields.empty()) return Status::InvalidArgument("no fields to write");
   for (const auto& [name, value] : fields) {
+    if (name == kDeletedField) {
+      return Status::InvalidArgument(kind + "." + name + ": use Delete or Restore");
+    }
     RETURN_IF_ERROR(schema_.ValidateValue(kind, name, value));
   }
   const Record* existing = dir_.Find(id);
@@ -32,7 +35,7 @@ Result<Delta> Replica::Set(const std::string& id, const std::string& kind,
     return Status::InvalidArgument("record " + id + " is a " + existing->kind() + ", not a " +
                                    kind);
   }
-  if (existing && existing->IsDeleted() && !fields.count(kDeletedField)) {
+  if (existing && existing->IsDeleted()) {
     return Status::FailedPrecondition("record " + id + " is deleted; restore it first");
   }
   Record base = existing ? *existing : Record(id, kind);
@@ -66,6 +69,7 @@ Result<Delta> Replica::RemoveElement(const std::string& id, const std::string& f
                                      const std::string& element, uint64_t now_ms) {
   ASSIGN_OR_RETURN(const Record* r, Existing(id));
   RETURN_IF_ERROR(schema_.ValidateElement(r->kind(), field, element));
+  if (r->IsDeleted()) return Status::FailedPrecondition("record " + id + " is deleted");
   const AwSet* set = r->Set(field);
   if (!set || !set->Contains(element)) {
     return Status::NotFound(r->kind() + "." + field + " has no element '" + element + "'");

@@ -106,8 +106,14 @@ Audience EffectiveAudience(const Record& r, const FieldSpec& spec) {
                                               "latitude", "longitude"};
   std::string_view base = BaseFieldName(spec.name);
   if (r.kind() == "location") {
-    auto flag = r.Displayed("address_confidential");
-    bool confidential = flag && std::holds_alternative<bool>(*flag) && std::get<bool>(*flag);
+    // Any sibling saying "confidential" counts: while a true/false conflict waits for review,
+    // the address stays with its owner rather than reaching everyone.
+    bool confidential = false;
+    if (const MvRegister* flag = r.Register("address_confidential")) {
+      for (const auto& [dot, e] : flag->entries()) {
+        if (e.value == Value(true)) confidential = true;
+      }
+    }
     if (confidential &&
         std::find(std::begin(kConfidential), std::end(kConfidential), base) != std::end(kConfidential)) {
       return Audience::kOwner;

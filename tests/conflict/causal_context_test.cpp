@@ -1,0 +1,203 @@
+#include "conflict/causal_context.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+namespace sb {
+namespace {
+
+CausalContext Of(std::initializer_list<Dot> dots) {
+  CausalContext c;
+  for (const Dot& d : dots) c.Add(d);
+  return c;
+}
+
+TEST(CausalContext, EmptyContainsNothing) {
+  CausalContext c;
+  EXPECT_TRUE(c.empty());
+  EXPECT_FALSE(c.Contains(Dot{1, 1}));
+  EXPECT_EQ(c.Next(7), (Dot{7, 1}));
+}
+
+TEST(CausalContext, AddedDotIsContainedAndOthersAreNot) {
+  CausalContext c = Of({{1, 1}});
+  EXPECT_TRUE(c.Contains(Dot{1, 1}));
+  EXPECT_FALSE(c.Contains(Dot{1, 2}));
+  EXPECT_FALSE(c.Contains(Dot{2, 1}));
+  EXPECT_FALSE(c.empty());
+}
+
+TEST(CausalContext, ConsecutiveDotsExtendTheVector) {
+  CausalContext c = Of({{1, 1}, {1, 2}, {1, 3}});
+  EXPECT_EQ(c.vector(), (std::map<ReplicaId, uint64_t>{{1, 3}}));
+  EXPECT_TRUE(c.cloud().empty());
+}
+
+TEST(CausalContext, DotBeyondAGapWaitsInTheCloudUntilTheGapFills) {
+  CausalContext c = Of({{1, 1}, {1, 3}, {1, 4}});
+  EXPECT_EQ(c.vector(), (std::map<ReplicaId, uint64_t>{{1, 1}}));
+  EXPECT_EQ(c.cloud(), (std::set<Dot>{{1, 3}, {1, 4}}));
+  EXPECT_FALSE(c.Contains(Dot{1, 2}));
+  EXPECT_TRUE(c.Contains(Dot{1, 4}));
+
+  c.Add(Dot{1, 2});
+  EXPECT_EQ(c.vector(), (std::map<ReplicaId, uint64_t>{{1, 4}}));
+  EXPECT_TRUE(c.cloud().empty());
+}
+
+TEST(CausalContext, DotOfAnUnseenReplicaBeyondOneLeavesNoZeroVectorEntry) {
+  CausalContext c = Of({{2, 5}});
+  EXPECT_TRUE(c.vector().empty());
+  EXPECT_EQ(c.cloud(), (std::set<Dot>{{2, 5}}));
+}
+
+TEST(CausalContext, AddingASeenDotChangesNothing) {
+  CausalContext c = Of({{1, 1}, {1, 2}, {3, 7}});
+  CausalContext before = c;
+  c.Add(Dot{1, 1});
+  c.Add(Dot{3, 7});
+  EXPECT_EQ(c, before);
+}
+
+TEST(CausalContext, NextIsOnePastTheHighestSeenIncludingTheCloud) {
+  CausalContext c = Of({{1, 1}, {1, 5}, {2, 9}});
+  EXPECT_EQ(c.Next(1), (Dot{1, 6}));
+  EXPECT_EQ(c.Next(2), (Dot{2, 10}));
+  EXPECT_EQ(c.Next(3), (Dot{3, 1}));
+  EXPECT_FALSE(c.Contains(c.Next(1)));
+}
+
+TEST(CausalContext, NextOfAReplicaIgnoresItsNeighboursInTheCloud) {
+  CausalContext c = Of({{1, 2}, {3, 4}});  // both in the cloud
+  EXPECT_EQ(c.Next(2), (Dot{2, 1}));
+  EXPECT_EQ(c.Next(1), (Dot{1, 3}));
+  EXPECT_EQ(c.Next(3), (Dot{3, 5}));
+}
+
+TEST(CausalContext, JoinIsTheUnionAndCompacts) {
+  CausalContext a = Of({{1, 1}, {1, 2}});
+  CausalContext b = Of({{1, 3}, {2, 2}});  // (1,3) sits in b's cloud
+  CausalContext ab = a, ba = b;
+  ab.Join(b);
+  ba.Join(a);
+  EXPECT_EQ(ab, ba);
+  EXPECT_EQ(ab.vector(), (std::map<ReplicaId, uint64_t>{{1, 3}}));
+  EXPECT_EQ(ab.cloud(), (std::set<Dot>{{2, 2}}));
+}
+
+TEST(CausalContext, JoinWithItselfChangesNothing) {
+  CausalContext a = Of({{1, 1}, {2, 3}});
+  CausalContext b = a;
+  b.Join(a);
+  EXPECT_EQ(a, b);
+}
+
+TEST(CausalContext, IncludesChecksEveryDotOfTheOther) {
+  CausalContext big = Of({{1, 1}, {1, 2}, {1, 3}, {2, 4}});
+  EXPECT_TRUE(big.Includes(Of({{1, 2}, {2, 4}})));
+  EXPECT_TRUE(big.Includes(CausalContext()));
+  EXPECT_FALSE(big.Includes(Of({{2, 3}})));
+  EXPECT_FALSE(big.Includes(Of({{1, 4}})));
+  EXPECT_FALSE(CausalContext().Includes(big));
+}
+
+TEST(CausalContext, IncludesAcceptsAVectorRangeCoveredByTheCloud) {
+  CausalContext a = CausalContext::FromParts({{1, 1}}, {{1, 3}});
+  EXPECT_FALSE(a.Includes(CausalContext::FromParts({{1, 3}}, {})));  // lacks (1,2)
+  a.Add(Dot{1, 2});
+  EXPECT_TRUE(a.Includes(CausalContext::FromParts({{1, 3}}, {})));
+  CausalContext cloud_only = CausalContext::FromParts({}, {{4, 2}, {4, 3}});
+  EXPECT_FALSE(cloud_only.Includes(CausalContext::FromParts({{4, 3}}, {})));  // lacks (4,1)
+  EXPECT_TRUE(cloud_only.Includes(CausalContext::FromParts({}, {{4, 3}})));
+}
+
+TEST(CausalContext, FromPartsCanonicalizes) {
+  CausalContext c = CausalContext::FromParts(
+      {{1, 0}, {2, 3}}, {{1, 1}, {2, 2}, {2, 4}, {2, 5}, {3, 1}, {3, 3}, {5, 9}});
+  EXPECT_EQ(c.vector(), (std::map<ReplicaId, uint64_t>{{1, 1}, {2, 5}, {3, 1}}));
+  EXPECT_EQ(c.cloud(), (std::set<Dot>{{3, 3}, {5, 9}}));
+  EXPECT_EQ(c, Of({{1, 1}, {2, 1}, {2, 2}, {2, 3}, {2, 4}, {2, 5}, {3, 1}, {3, 3}, {5, 9}}));
+}
+
+TEST(CausalContext, FromPartsDropsZeroVectorEntries) {
+  CausalContext c = CausalContext::FromParts({{1, 0}, {2, 0}}, {});
+  EXPECT_TRUE(c.empty());
+  EXPECT_EQ(c, CausalContext());
+}
+
+TEST(CausalContext, ToStringShowsRangesAndCloud) {
+  EXPECT_EQ(Of({{1, 1}, {1, 2}, {2, 5}}).ToString(), "{1:1..2 2:5}");
+  EXPECT_EQ(CausalContext().ToString(), "{}");
+}
+
+// --- Properties: a context behaves exactly like the set of dots it was built from. ---
+
+std::vector<Dot> SmallDots(const std::vector<std::pair<uint8_t, uint8_t>>& raw) {
+  std::vector<Dot> out;
+  for (auto [r, c] : raw) out.push_back(Dot{ReplicaId{1} + r % 4, uint64_t{1} + c % 12});
+  return out;
+}
+
+CausalContext Build(const std::vector<Dot>& dots) {
+  CausalContext c;
+  for (const Dot& d : dots) c.Add(d);
+  return c;
+}
+
+void ExpectCanonical(const CausalContext& c) {
+  for (const auto& [r, n] : c.vector()) RC_ASSERT(n > 0u);
+  for (const Dot& d : c.cloud()) {
+    auto it = c.vector().find(d.replica);
+    uint64_t top = it == c.vector().end() ? 0 : it->second;
+    RC_ASSERT(d.counter > top + 1);  // neither covered by the vector nor continuing it
+  }
+}
+
+RC_GTEST_PROP(CausalContext, BehavesLikeTheSetOfItsDots,
+              (const std::vector<std::pair<uint8_t, uint8_t>>& raw)) {
+  std::vector<Dot> dots = SmallDots(raw);
+  std::set<Dot> model(dots.begin(), dots.end());
+  CausalContext c = Build(dots);
+  ExpectCanonical(c);
+  for (ReplicaId r = 1; r <= 5; ++r) {
+    uint64_t highest = 0;
+    for (uint64_t n = 1; n <= 13; ++n) {
+      RC_ASSERT(c.Contains(Dot{r, n}) == (model.count(Dot{r, n}) > 0));
+      if (model.count(Dot{r, n})) highest = n;
+    }
+    RC_ASSERT(c.Next(r) == (Dot{r, highest + 1}));
+  }
+  // Insertion order does not matter: equal dot sets give equal (canonical) contexts.
+  std::vector<Dot> reversed(dots.rbegin(), dots.rend());
+  RC_ASSERT(Build(reversed) == c);
+  std::map<ReplicaId, uint64_t> no_vector;
+  RC_ASSERT(CausalContext::FromParts(no_vector, model) == c);
+}
+
+RC_GTEST_PROP(CausalContext, JoinIsUnionAndIncludesIsSubset,
+              (const std::vector<std::pair<uint8_t, uint8_t>>& raw_a,
+               const std::vector<std::pair<uint8_t, uint8_t>>& raw_b)) {
+  std::vector<Dot> da = SmallDots(raw_a), db = SmallDots(raw_b);
+  std::set<Dot> sa(da.begin(), da.end()), sb(db.begin(), db.end());
+  CausalContext a = Build(da), b = Build(db);
+  CausalContext ab = a, ba = b;
+  ab.Join(b);
+  ba.Join(a);
+  ExpectCanonical(ab);
+  RC_ASSERT(ab == ba);
+  std::vector<Dot> both = da;
+  both.insert(both.end(), db.begin(), db.end());
+  RC_ASSERT(ab == Build(both));
+  bool subset = std::includes(sa.begin(), sa.end(), sb.begin(), sb.end());
+  RC_ASSERT(a.Includes(b) == subset);
+  RC_ASSERT(ab.Includes(a));
+  RC_ASSERT(ab.Includes(b));
+}
+
+}  // namespace
+}  // namespace sb
