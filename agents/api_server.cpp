@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 
 #include "agents/hsds_json.h"
 
@@ -65,13 +67,7 @@ bool Matches(const Record& r, const std::string& q) {
   return false;
 }
 
-Result<json> ParseBody(const httplib::Request& req) {
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) {
-    return Status::InvalidArgument("the request body is not valid JSON");
-  }
-  return j;
-}
+Result<json> ParseBody(const httplib::Request& req) { return ParseJsonBounded(req.body); }
 
 }  // namespace
 
@@ -101,10 +97,22 @@ Result<int> ApiServer::Bind() {
   return options_.port;
 }
 
-void ApiServer::Serve() { http_->listen_after_bind(); }
+void ApiServer::Serve() {
+  serving_ = true;
+  if (!stop_requested_) http_->listen_after_bind();
+  served_ = true;
+}
 
 void ApiServer::Stop() {
-  if (http_) http_->stop();
+  // Serve stores serving_ then reads stop_requested_; Stop stores stop_requested_ then reads
+  // serving_ (all sequentially consistent): either Serve never listens, or Stop sees it.
+  stop_requested_ = true;
+  if (!serving_) return;
+  // httplib ignores stop() until its listen loop runs: repeat until Serve has returned.
+  while (!served_) {
+    http_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void ApiServer::Routes() {

@@ -43,8 +43,10 @@ class ApiServer {
 
   // Binds; returns the bound port. Refuses non-loopback hosts.
   Result<int> Bind();
-  // Serves until Stop() (from another thread or a signal handler's thread).
+  // Serves until Stop() (from another thread or a signal handler's thread). A Stop() that
+  // comes before Serve() makes Serve() return at once.
   void Serve();
+  // Returns once Serve() (if running) has returned. Safe from any thread, repeatedly.
   void Stop();
 
  private:
@@ -54,6 +56,7 @@ class ApiServer {
   Clock* clock_;
   Options options_;
   std::unique_ptr<httplib::Server> http_;
+  std::atomic<bool> stop_requested_{false}, serving_{false}, served_{false};
   std::atomic<uint64_t> requests_{0}, writes_{0}, refused_{0}, unauthorized_{0};
 };
 

@@ -1,14 +1,9 @@
 #include "agents/data_dir.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 namespace sb {
@@ -20,60 +15,7 @@ namespace {
 constexpr char kMagic[] = "switchboard data directory";
 constexpr char kReplicaKey[] = "replica_id";
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-Status WriteWithMode(const std::string& file, const std::string& contents, mode_t mode) {
-  std::string tmp = file + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::IoError(Errno("cannot create " + tmp));
-  ::fchmod(fd, mode);  // the umask must not loosen or tighten it
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return Status::IoError(Errno("cannot write " + tmp));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) return Status::IoError(Errno("cannot sync " + tmp));
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return Status::IoError(Errno("cannot rename " + tmp));
-  return Status::Ok();
-}
-
 }  // namespace
-
-Status WriteSecretFile(const std::string& file, const std::string& contents) {
-  return WriteWithMode(file, contents, 0600);
-}
-
-Status WriteFileAtomic(const std::string& file, const std::string& contents) {
-  return WriteWithMode(file, contents, 0644);
-}
-
-Result<std::string> ReadFile(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + file);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Result<std::string> ReadSecretFile(const std::string& file) {
-  struct stat st;
-  if (::stat(file.c_str(), &st) != 0) return Status::NotFound(Errno("cannot read " + file));
-  if (st.st_mode & 077) {
-    return Status::PermissionDenied(file + " may be read by other users (mode " +
-                                    [&] {
-                                      char b[8];
-                                      std::snprintf(b, sizeof b, "%03o", st.st_mode & 0777);
-                                      return std::string(b);
-                                    }() +
-                                    "); run: chmod 600 " + file);
-  }
-  return ReadFile(file);
-}
 
 ReplicaId RandomReplicaId() {
   if (sodium_init() < 0) std::abort();

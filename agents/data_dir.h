@@ -15,6 +15,7 @@
 #include "conflict/causal_context.h"
 #include "schemas/status.h"
 #include "store/store.h"
+#include "transport/files.h"  // ReadFile, ReadSecretFile, WriteSecretFile, WriteFileAtomic
 
 namespace sb {
 
@@ -37,14 +38,6 @@ struct DataDir {
   std::string TokenPath() const { return path + "/api.token"; }
   std::string RuntimePath() const { return path + "/" + role + ".json"; }
 };
-
-// Reads a secret file, refusing it when group or others may read it.
-Result<std::string> ReadSecretFile(const std::string& file);
-// Writes a file with mode 0600 atomically (temp file + rename).
-Status WriteSecretFile(const std::string& file, const std::string& contents);
-// Writes a file atomically (temp file + rename), mode 0644.
-Status WriteFileAtomic(const std::string& file, const std::string& contents);
-Result<std::string> ReadFile(const std::string& file);
 
 // A random 64-bit replica id (never 0) and a random hex token, from libsodium.
 ReplicaId RandomReplicaId();

@@ -52,6 +52,10 @@ nlohmann::json RecordJson(const Record& r, const FieldSchema& schema);
 nlohmann::json RecordSummaryJson(const Record& r, const FieldSchema& schema);
 
 nlohmann::json ValueJson(const Value& v);
+
+// Parses JSON text, refusing documents nested deeper than `max_depth` (the JSON library's
+// copies recurse, so hostile depth would overflow a thread's stack) with InvalidArgument.
+Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 64);
 std::string ReplicaHex(ReplicaId r);
 // "2026-11-29T13:23:18.123Z"
 std::string IsoTime(uint64_t millis);

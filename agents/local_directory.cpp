@@ -4,6 +4,9 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
 
 #include "agents/hsds_json.h"
 #include "conflict/codec.h"
@@ -14,6 +17,8 @@ namespace {
 
 constexpr char kNextSeqKey[] = "next_seq";
 constexpr char kHlcKey[] = "hlc_last";
+constexpr char kCursorKey[] = "sync_cursor";
+constexpr char kRejectionPrefix[] = "rejection/";
 // More requests than this wait for the next group, bounding a batch's size and latency.
 constexpr size_t kMaxGroup = 256;
 constexpr size_t kMaxRecordsPerOutboxEntry = 256;
@@ -51,6 +56,8 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
   ASSIGN_OR_RETURN(auto hlc, store->Get(Cf::kMeta, kHlcKey));
   // Never issue a timestamp below one issued before a restart, even if the wall clock went back.
   if (hlc) RETURN_IF_ERROR(d->hlc_.Observe(Hlc{DecodeSeq(*hlc)}, Hlc{DecodeSeq(*hlc)}.millis()));
+  ASSIGN_OR_RETURN(auto cursor, store->Get(Cf::kMeta, kCursorKey));
+  if (cursor) d->sync_cursor_ = DecodeSeq(*cursor);
   uint64_t depth = 0;
   RETURN_IF_ERROR(store->Scan(Cf::kOutbox, "", "", [&](std::string_view, std::string_view) {
     ++depth;
@@ -93,12 +100,22 @@ void LocalDirectory::CommitLoop() {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
-      while (!queue_.empty() && group.size() < kMaxGroup) {
+      // A run of edit requests forms one group; a job (sync step) runs on its own.
+      if (queue_.front()->job) {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      } else {
+        while (!queue_.empty() && !queue_.front()->job && group.size() < kMaxGroup) {
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       }
     }
-    CommitGroup(std::move(group));
+    if (group.front()->job) {
+      CommitJob(*group.front());
+    } else {
+      CommitGroup(std::move(group));
+    }
   }
 }
 
@@ -224,5 +241,169 @@ Result<std::vector<HistoryEntry>> LocalDirectory::History(const std::string& id)
 }
 
 uint64_t LocalDirectory::outbox_depth() const { return outbox_depth_.load(); }
+
+Status LocalDirectory::RunJob(Job job) {
+  auto req = std::make_unique<Request>();
+  req->job = std::move(job);
+  auto done = req->job_done.get_future();
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) return Status::Unavailable("the agent is shutting down");
+    queue_.push_back(std::move(req));
+  }
+  queue_cv_.notify_one();
+  return done.get();
+}
+
+void LocalDirectory::CommitJob(Request& req) {
+  JobResult r;
+  uint64_t seq = next_seq_;
+  Status s = req.job(dir_, &seq, &r);
+  if (s.ok() && r.batch.count() > 0) {
+    if (seq != next_seq_) r.batch.Put(Cf::kMeta, kNextSeqKey, EncodeSeq(seq));
+    if (r.cursor > 0) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(r.cursor));
+    s = store_->Commit(std::move(r.batch));
+  }
+  if (s.ok()) {
+    next_seq_ = seq;
+    if (r.cursor > 0) sync_cursor_ = r.cursor;
+    outbox_depth_ -= std::min<uint64_t>(outbox_depth_, r.outbox_removed);
+    std::unique_lock lock(state_mu_);
+    for (const Record& d : r.joins) dir_.Join(d);
+    for (const Record& d : r.replaces) dir_.Replace(d);
+  }
+  req.job_done.set_value(s);
+}
+
+Result<std::vector<OutboxEntry>> LocalDirectory::Outbox(uint64_t after, size_t max) const {
+  std::vector<OutboxEntry> out;
+  RETURN_IF_ERROR(store_->Scan(Cf::kOutbox, "", EncodeSeq(after + 1),
+                               [&](std::string_view k, std::string_view v) {
+    out.push_back(OutboxEntry{DecodeSeq(k), std::string(v)});
+    return out.size() < max;
+  }));
+  return out;
+}
+
+namespace {
+std::vector<std::string> FieldNames(const Record& r) {
+  std::vector<std::string> out;
+  for (const auto& [name, f] : r.fields()) out.push_back(name);
+  return out;
+}
+}  // namespace
+
+Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cursor) {
+  if (deltas.empty() && cursor == 0) return Status::Ok();
+  return RunJob([&, this](const Directory&, uint64_t* seq, JobResult* r) {
+    for (const RemoteDelta& rd : deltas) {
+      for (const Record& rec : rd.delta.records) {
+        r->batch.MergeRecord(rec);
+        nlohmann::json h = {{"at_ms", rd.delta.stamp.millis()},
+                            {"hlc", rd.delta.stamp.ToString()},
+                            {"replica", ReplicaHex(rd.delta.author)},
+                            {"actor", rd.author},
+                            {"op", "sync"},
+                            {"fields", FieldNames(rec)}};
+        r->batch.Put(Cf::kHistory, HistoryKey(rec.id(), (*seq)++), h.dump());
+        r->joins.push_back(rec);
+      }
+    }
+    r->cursor = cursor;
+    if (r->batch.count() == 0 && cursor > 0) r->batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(cursor));
+    return Status::Ok();
+  });
+}
+
+Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
+  if (outcomes.empty()) return Status::Ok();
+  return RunJob([&, this](const Directory& committed, uint64_t* seq, JobResult* r) {
+    std::set<uint64_t> refused;
+    for (const PushOutcome& o : outcomes) {
+      if (!o.accepted) refused.insert(o.outbox_seq);
+    }
+    // The outbox entries that stay, for re-applying on top of the broker's state.
+    std::vector<Delta> remaining;
+    if (!refused.empty()) {
+      std::set<uint64_t> settled;
+      for (const PushOutcome& o : outcomes) settled.insert(o.outbox_seq);
+      RETURN_IF_ERROR(store_->Scan(Cf::kOutbox, "", "", [&](std::string_view k, std::string_view v) {
+        if (settled.count(DecodeSeq(k))) return true;
+        if (Result<Delta> d = DecodeDelta(v); d.ok()) remaining.push_back(std::move(d).value());
+        return true;
+      }));
+    }
+    for (const PushOutcome& o : outcomes) {
+      r->batch.Delete(Cf::kOutbox, EncodeSeq(o.outbox_seq));
+      r->outbox_removed++;
+      if (o.accepted) continue;
+      ASSIGN_OR_RETURN(auto bytes, store_->Get(Cf::kOutbox, EncodeSeq(o.outbox_seq)));
+      if (!bytes) continue;  // already settled
+      ASSIGN_OR_RETURN(Delta refused_delta, DecodeDelta(*bytes));
+      std::vector<std::string> ids;
+      for (const Record& rec : refused_delta.records) {
+        ids.push_back(rec.id());
+        const Record* broker_rec = nullptr;
+        for (const Record& c : o.current.records) {
+          if (c.id() == rec.id()) broker_rec = &c;
+        }
+        Record next = broker_rec ? *broker_rec : Record(rec.id(), rec.kind());
+        for (const Delta& d : remaining) {
+          for (const Record& pending : d.records) {
+            if (pending.id() == rec.id()) next.Join(pending);
+          }
+        }
+        // Keep the refused write's own dots as seen, so they are never issued again.
+        for (const auto& [replica, n] : rec.context().vector()) {
+          if (replica != options_.replica) continue;
+          for (uint64_t c = 1; c <= n; ++c) next.mutable_context().Add(Dot{replica, c});
+        }
+        for (const Dot& dot : rec.context().cloud()) {
+          if (dot.replica == options_.replica) next.mutable_context().Add(dot);
+        }
+        if (const Record* mine = committed.Find(rec.id())) {
+          for (const auto& [replica, n] : mine->context().vector()) {
+            if (replica == options_.replica) next.mutable_context().Add(Dot{replica, n});
+          }
+        }
+        r->batch.Put(Cf::kRecords, rec.id(), EncodeRecord(next));
+        nlohmann::json h = {{"at_ms", clock_->NowMillis()},
+                            {"hlc", ""},
+                            {"replica", ReplicaHex(options_.replica)},
+                            {"actor", "broker"},
+                            {"op", "refused"},
+                            {"reason", o.reason},
+                            {"fields", FieldNames(rec)}};
+        r->batch.Put(Cf::kHistory, HistoryKey(rec.id(), (*seq)++), h.dump());
+        r->replaces.push_back(std::move(next));
+      }
+      nlohmann::json rej = {{"seq", o.outbox_seq},
+                            {"at_ms", clock_->NowMillis()},
+                            {"reason", o.reason},
+                            {"records", ids}};
+      r->batch.Put(Cf::kMeta, kRejectionPrefix + EncodeSeq(o.outbox_seq), rej.dump());
+      spdlog::warn("sync: the broker refused an edit of {}: {}",
+                   ids.empty() ? std::string("?") : ids.front(), o.reason);
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<Rejection>> LocalDirectory::Rejections(size_t max) const {
+  std::vector<Rejection> out;
+  RETURN_IF_ERROR(store_->Scan(Cf::kMeta, kRejectionPrefix, "", [&](std::string_view,
+                                                                     std::string_view v) {
+    auto j = nlohmann::json::parse(v, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return true;
+    Rejection r;
+    r.outbox_seq = j.value("seq", uint64_t{0});
+    r.at_ms = j.value("at_ms", uint64_t{0});
+    r.reason = j.value("reason", "");
+    r.records = j.value("records", std::vector<std::string>{});
+    out.push_back(std::move(r));
+    return out.size() < max;
+  }));
+  return out;
+}
 
 }  // namespace sb

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,34 @@ struct HistoryEntry {
   std::string actor;          // who asked for it locally: "api", "import", ...
   std::string op;             // "create", "update", "delete", "restore"
   std::vector<std::string> fields;
+};
+
+// An entry of the outbox: an encoded delta waiting for the broker's acknowledgement.
+struct OutboxEntry {
+  uint64_t seq = 0;
+  std::string delta;  // EncodeDelta bytes
+};
+
+// A delta received from the broker, already verified.
+struct RemoteDelta {
+  Delta delta;
+  std::string author;  // organization id
+};
+
+// The broker's answer for one outbox entry.
+struct PushOutcome {
+  uint64_t outbox_seq = 0;
+  bool accepted = false;
+  std::string reason;   // refused: why
+  Delta current;        // refused: the broker's state of the records the entry touched
+};
+
+// A refused edit, kept for the user to see.
+struct Rejection {
+  uint64_t outbox_seq = 0;
+  uint64_t at_ms = 0;
+  std::string reason;
+  std::vector<std::string> records;
 };
 
 struct EditOutcome {
@@ -79,12 +108,40 @@ class LocalDirectory {
   uint64_t outbox_depth() const;
   ReplicaId replica() const { return options_.replica; }
 
+  // --- Sync (used by the agent's sync session) ---
+  // Up to `max` outbox entries with seq > `after`, oldest first.
+  Result<std::vector<OutboxEntry>> Outbox(uint64_t after, size_t max) const;
+  // Joins deltas from the broker and, when `cursor` > 0, records the new sync cursor — one
+  // durable batch. History entries name the authoring organization.
+  Status ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cursor);
+  // Removes acknowledged entries from the outbox. A refused entry is taken back out of the
+  // view: each record it touched becomes the broker's state joined with the edits still
+  // waiting in the outbox; the refusal is kept (Rejections) and written to the history.
+  Status SettleOutbox(std::vector<PushOutcome> outcomes);
+  uint64_t sync_cursor() const { return sync_cursor_.load(); }
+  Result<std::vector<Rejection>> Rejections(size_t max) const;
+
  private:
+  // What a job (a sync step) asks the committer to do once its batch is durable.
+  struct JobResult {
+    WriteBatch batch;
+    std::vector<Record> joins;     // joined into the state
+    std::vector<Record> replaces;  // replace the state's record (refused edits taken back)
+    uint64_t outbox_removed = 0;
+    uint64_t cursor = 0;           // new sync cursor, if > 0
+  };
+  using Job = std::function<Status(const Directory& committed, uint64_t* next_seq, JobResult*)>;
+
   struct Request {
     std::vector<RecordEdit> edits;
     std::string actor;
     std::promise<Result<std::vector<EditOutcome>>> done;
+    Job job;  // set: a sync step instead of edits
+    std::promise<Status> job_done;
   };
+
+  Status RunJob(Job job);
+  void CommitJob(Request& req);
 
   LocalDirectory(Store* store, Clock* clock, Options options);
   void CommitLoop();
@@ -101,6 +158,7 @@ class LocalDirectory {
   HlcClock hlc_;
   uint64_t next_seq_ = 1;  // history and outbox sequence; persisted in meta with each batch
   std::atomic<uint64_t> outbox_depth_{0};
+  std::atomic<uint64_t> sync_cursor_{0};
 
   std::mutex queue_mu_;  // guards queue_ and stopping_
   std::condition_variable queue_cv_;

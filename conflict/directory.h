@@ -16,6 +16,9 @@ class Directory {
   void Join(const Record& delta);
   void Join(const Delta& delta);
   void Join(const Directory& other);
+  // Replaces a record's state outright. Not a CRDT operation: only for an agent taking back
+  // an edit the broker refused (the replacement still covers the refused write's dots).
+  void Replace(const Record& record) { records_[record.id()] = record; }
 
   const std::map<std::string, Record>& records() const { return records_; }
   size_t size() const { return records_.size(); }
