@@ -1,0 +1,349 @@
+#include "broker/broker_core.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "conflict/codec.h"
+
+namespace sb {
+
+namespace {
+
+constexpr char kLogHead[] = "log_head";
+constexpr char kLogStart[] = "log_start";
+
+std::string AckedKey(ReplicaId r) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "acked/%016llx", static_cast<unsigned long long>(r));
+  return buf;
+}
+
+std::string EncodeLog(const proto::LogEntry& e) {
+  return proto::EncodeEnvelope(proto::Updates{{e}, e.seq});
+}
+
+Result<proto::LogEntry> DecodeLog(std::string_view bytes) {
+  ASSIGN_OR_RETURN(proto::Message m, proto::DecodeEnvelope(bytes));
+  auto* u = std::get_if<proto::Updates>(&m);
+  if (!u || u->entries.size() != 1) return Status::Corruption("malformed log entry");
+  return u->entries.front();
+}
+
+// True when the broker already holds everything `d` carries (a retry of an acked push).
+bool AlreadyKnown(const Delta& d, const Directory& dir) {
+  for (const Record& r : d.records) {
+    const Record* cur = dir.Find(r.id());
+    if (!cur || !cur->context().Includes(r.context())) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+BrokerCore::BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster,
+                       Options options)
+    : store_(store), clock_(clock), broker_(broker), roster_(roster), options_(options),
+      hlc_(options.max_skew_ms) {}
+
+Status BrokerCore::Load() {
+  RETURN_IF_ERROR(store_->ForEachRecord([&](const Record& r) {
+    dir_.Join(r);
+    return true;
+  }));
+  ASSIGN_OR_RETURN(auto head, store_->Get(Cf::kMeta, kLogHead));
+  if (head) log_head_ = DecodeSeq(*head);
+  ASSIGN_OR_RETURN(auto start, store_->Get(Cf::kMeta, kLogStart));
+  if (start) log_start_ = DecodeSeq(*start);
+  if (log_start_ == 0) return Status::Corruption("meta log_start is malformed");
+  stats_.log_head = log_head_;
+  stats_.log_start = log_start_;
+  return Status::Ok();
+}
+
+void BrokerCore::Send(const std::string& peer, const proto::Message& m,
+                      std::vector<Outgoing>* out) {
+  out->push_back(Outgoing{peer, proto::EncodeEnvelope(m)});
+}
+
+void BrokerCore::Refuse(const std::string& peer, const std::string& code,
+                        const std::string& message, std::vector<Outgoing>* out) {
+  Send(peer, proto::Refusal{code, message}, out);
+}
+
+void BrokerCore::OnMessage(const std::string& peer, const std::string& org,
+                           std::string_view bytes, std::vector<Outgoing>* out) {
+  std::optional<Member> member = roster_->Find(org);
+  if (!member || member->revoked) {
+    spdlog::warn("broker: org={} refused: not enrolled or revoked", org);
+    sessions_.erase(peer);
+    return Refuse(peer, "revoked", "this organization's key is not enrolled (or was revoked)", out);
+  }
+  Result<proto::Message> msg = proto::DecodeEnvelope(bytes);
+  if (!msg.ok()) {
+    stats_.malformed++;
+    spdlog::warn("broker: org={} sent a malformed message: {}", org, msg.status().message());
+    return Refuse(peer, "malformed", msg.status().message(), out);
+  }
+  if (auto* h = std::get_if<proto::Hello>(&*msg)) return OnHello(peer, org, *h, out);
+  auto it = sessions_.find(peer);
+  if (it == sessions_.end()) {
+    return Refuse(peer, "hello_first", "send Hello before anything else", out);
+  }
+  Session& s = it->second;
+  if (auto* p = std::get_if<proto::Push>(&*msg)) return OnPush(peer, s, *p, out);
+  if (auto* c = std::get_if<proto::Credit>(&*msg)) {
+    s.credits = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{s.credits} + c->credits, 1u << 20));
+    if (c->cursor > s.acked && c->cursor <= s.sent) {
+      s.acked = c->cursor;
+      WriteBatch b;
+      b.Put(Cf::kMeta, AckedKey(s.replica), EncodeSeq(s.acked));
+      Status st = store_->Commit(std::move(b));
+      if (!st.ok()) spdlog::error("broker: cannot record an agent's position: {}", st.ToString());
+    }
+    return;
+  }
+  spdlog::warn("broker: org={} sent an unexpected {}", org, proto::MessageName(*msg));
+  Refuse(peer, "unexpected", std::string("a broker does not accept ") + proto::MessageName(*msg), out);
+}
+
+void BrokerCore::OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
+                         std::vector<Outgoing>* out) {
+  if (h.protocol_version != proto::kProtocolVersion) {
+    spdlog::warn("broker: org={} speaks protocol {}, refused", org, h.protocol_version);
+    return Refuse(peer, "version",
+                  "protocol version " + std::to_string(h.protocol_version) +
+                      " is not supported; this broker speaks version " +
+                      std::to_string(proto::kProtocolVersion) + " — upgrade switchboard",
+                  out);
+  }
+  Status bound = roster_->BindReplica(h.replica, org);
+  if (!bound.ok()) {
+    spdlog::warn("broker: org={} hello refused: {}", org, bound.message());
+    return Refuse(peer, "replica", bound.message(), out);
+  }
+  if (h.cursor > log_head_) {
+    return Refuse(peer, "cursor", "the agent's cursor is ahead of this broker's log (was the "
+                                  "broker restored from an older backup?)", out);
+  }
+  // One session per replica: a reconnect replaces the old one.
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    it = (it->second.replica == h.replica && it->first != peer) ? sessions_.erase(it) : std::next(it);
+  }
+  Member m = *roster_->Find(org);
+  Session& s = sessions_[peer];
+  s = Session{org, m.role, h.replica, h.cursor, h.cursor, h.credits, 0};
+  bool snapshot = h.cursor + 1 < log_start_;
+  Send(peer, proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_, snapshot}, out);
+  spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
+               h.cursor, log_head_, snapshot ? " (snapshot)" : "");
+  SendRoster(peer, s, out);
+  if (snapshot) SendSnapshot(peer, s, out);
+}
+
+void BrokerCore::SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
+  proto::Roster r;
+  for (const Member& m : roster_->List()) {
+    r.entries.push_back(proto::RosterEntry{m.identity.org, RoleName(m.role), m.identity.sign_public,
+                                           m.identity.box_public, m.revoked});
+  }
+  s.roster_version = roster_->version();
+  Send(peer, r, out);
+}
+
+void BrokerCore::SendSnapshot(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
+  uint64_t id = ++snapshot_counter_;
+  Delta chunk{0, hlc_.Now(clock_->NowMillis()), {}};
+  chunk.author = 0;
+  uint32_t index = 0;
+  auto lookup = [this](const std::string& rid) { return Lookup(rid); };
+  auto flush = [&](bool last) {
+    bool filtered = false;
+    Delta visible = FilterFor(chunk, s.org, s.role, lookup, &filtered);
+    visible.author = 1;  // the broker; snapshots are not attributed to a replica
+    std::string bytes = EncodeDelta(visible);
+    Send(peer, proto::SnapshotChunk{id, index++, last, log_head_, bytes, Sign(broker_, bytes)}, out);
+    chunk.records.clear();
+  };
+  for (const auto& [rid, r] : dir_.records()) {
+    chunk.records.push_back(r);
+    if (chunk.records.size() == options_.snapshot_chunk_records) flush(false);
+  }
+  flush(true);
+  s.sent = log_head_;
+}
+
+bool BrokerCore::TakeToken(const std::string& org) {
+  uint64_t now = clock_->MonotonicMillis();
+  auto [it, fresh] = buckets_.try_emplace(org, Bucket{options_.rate_burst, now});
+  Bucket& b = it->second;
+  b.tokens = std::min(options_.rate_burst, b.tokens + (now - b.at_ms) * options_.rate_per_s / 1000.0);
+  b.at_ms = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& p,
+                        std::vector<Outgoing>* out) {
+  stats_.pushes++;
+  Author who{s.org, s.role, s.replica};
+  uint64_t now = clock_->NowMillis();
+  // Records as they will be once this push is durable.
+  std::map<std::string, Record> overlay;
+  auto lookup = [&](const std::string& id) -> const Record* {
+    if (auto it = overlay.find(id); it != overlay.end()) return &it->second;
+    return dir_.Find(id);
+  };
+  WriteBatch batch;
+  proto::PushAck ack{p.batch, {}};
+  std::vector<Delta> accepted;
+  uint64_t seq = log_head_;
+  for (const proto::PushItem& item : p.items) {
+    if (!TakeToken(s.org)) {
+      // Not acknowledged either way: the agent keeps it and pushes again later.
+      stats_.throttled++;
+      continue;
+    }
+    Result<Delta> d = ValidatePush(item.delta, who, lookup, *roster_, hlc_, now, options_.limits);
+    if (!d.ok()) {
+      stats_.rejected++;
+      spdlog::warn("broker: org={} delta {} refused: {}", s.org, item.outbox_seq,
+                   d.status().message());
+      // Send back the broker's state of what the delta touched, for the agent to take it back.
+      Delta current{1, hlc_.Now(now), {}};
+      if (Result<Delta> raw = DecodeDelta(item.delta.delta); raw.ok()) {
+        for (const Record& r : raw->records) {
+          if (const Record* cur = lookup(r.id())) current.records.push_back(*cur);
+        }
+      }
+      bool filtered = false;
+      Delta visible = FilterFor(current, s.org, s.role, lookup, &filtered);
+      ack.results.push_back(proto::PushResult{item.outbox_seq, false, d.status().message(), 0,
+                                              EncodeDelta(visible)});
+      continue;
+    }
+    if (AlreadyKnown(*d, dir_) ) {
+      ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", 0, ""});
+      continue;
+    }
+    (void)hlc_.Observe(d->stamp, now);
+    for (const Record& r : d->records) {
+      batch.MergeRecord(r);
+      Record next = lookup(r.id()) ? *lookup(r.id()) : Record(r.id(), r.kind());
+      next.Join(r);
+      overlay[r.id()] = std::move(next);
+    }
+    ++seq;
+    batch.Put(Cf::kLog, EncodeSeq(seq), EncodeLog(proto::LogEntry{seq, item.delta}));
+    ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", seq, ""});
+    accepted.push_back(std::move(d).value());
+  }
+  if (seq != log_head_) {
+    batch.Put(Cf::kMeta, kLogHead, EncodeSeq(seq));
+    Status st = store_->Commit(std::move(batch));
+    if (!st.ok()) {
+      spdlog::error("broker: cannot save a push from org={}: {}", s.org, st.ToString());
+      return Refuse(peer, "unavailable", "the broker could not save the push; retry", out);
+    }
+    log_head_ = seq;
+    for (const Delta& d : accepted) dir_.Join(d);
+    stats_.accepted += accepted.size();
+  }
+  Send(peer, ack, out);
+  if (log_head_ >= log_start_ + options_.log_retention + options_.log_retention / 10) {
+    Status st = TrimLog(options_.log_retention);
+    if (!st.ok()) spdlog::error("broker: cannot trim the log: {}", st.ToString());
+  }
+}
+
+proto::SignedDelta BrokerCore::ForRecipient(const proto::SignedDelta& sd, const Session& s) {
+  Result<Delta> d = DecodeDelta(sd.delta);
+  if (!d.ok()) return proto::SignedDelta{"", sd.author, "", ""};
+  bool filtered = false;
+  Delta visible = FilterFor(*d, s.org, s.role,
+                            [this](const std::string& id) { return Lookup(id); }, &filtered);
+  if (!filtered) return sd;
+  if (visible.records.empty()) return proto::SignedDelta{"", sd.author, "", ""};
+  std::string bytes = EncodeDelta(visible);
+  std::string sig = Sign(broker_, bytes);
+  return proto::SignedDelta{std::move(bytes), sd.author, "broker", std::move(sig)};
+}
+
+void BrokerCore::Pump(std::vector<Outgoing>* out) {
+  uint64_t roster_version = roster_->version();
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    const std::string& peer = it->first;
+    Session& s = it->second;
+    if (s.roster_version != roster_version) {
+      std::optional<Member> m = roster_->Find(s.org);
+      if (!m || m->revoked) {
+        spdlog::warn("broker: org={} revoked; cutting its agent off", s.org);
+        Refuse(peer, "revoked", "this organization's enrollment was revoked", out);
+        it = sessions_.erase(it);
+        continue;
+      }
+      s.role = m->role;
+      SendRoster(peer, s, out);
+    }
+    if (s.sent + 1 < log_start_ && s.credits > 0) SendSnapshot(peer, s, out);
+    if (s.credits > 0 && s.sent < log_head_) {
+      proto::Updates u;
+      u.head = log_head_;
+      uint32_t n = std::min<uint32_t>(s.credits, options_.max_entries_per_update);
+      Status scanned = store_->Scan(Cf::kLog, "", EncodeSeq(s.sent + 1),
+                                    [&](std::string_view, std::string_view v) {
+        Result<proto::LogEntry> e = DecodeLog(v);
+        if (!e.ok()) return false;
+        // The agent's own writes: only the position, not the bytes it already has.
+        Result<Delta> head = e->delta.author == s.org ? DecodeDelta(e->delta.delta)
+                                                      : Result<Delta>(Status::NotFound(""));
+        if (head.ok() && head->author == s.replica) {
+          u.entries.push_back(proto::LogEntry{e->seq, proto::SignedDelta{"", e->delta.author, "", ""}});
+        } else {
+          u.entries.push_back(proto::LogEntry{e->seq, ForRecipient(e->delta, s)});
+        }
+        return u.entries.size() < n;
+      });
+      if (!scanned.ok()) spdlog::error("broker: cannot read the log: {}", scanned.ToString());
+      if (!u.entries.empty()) {
+        s.sent = u.entries.back().seq;
+        s.credits -= static_cast<uint32_t>(u.entries.size());
+        Send(peer, u, out);
+      }
+    }
+    ++it;
+  }
+}
+
+void BrokerCore::OnDisconnected(const std::string& peer) { sessions_.erase(peer); }
+
+Status BrokerCore::TrimLog(uint64_t keep) {
+  if (log_head_ < keep || log_head_ - keep < log_start_) return Status::Ok();
+  uint64_t new_start = log_head_ - keep + 1;
+  WriteBatch b;
+  for (uint64_t s = log_start_; s < new_start; ++s) b.Delete(Cf::kLog, EncodeSeq(s));
+  b.Put(Cf::kMeta, kLogStart, EncodeSeq(new_start));
+  RETURN_IF_ERROR(store_->Commit(std::move(b)));
+  log_start_ = new_start;
+  return Status::Ok();
+}
+
+BrokerStats BrokerCore::stats() const {
+  BrokerStats s = stats_;
+  s.log_head = log_head_;
+  s.log_start = log_start_;
+  s.records = dir_.size();
+  return s;
+}
+
+std::vector<SessionInfo> BrokerCore::Sessions() const {
+  std::vector<SessionInfo> out;
+  for (const auto& [peer, s] : sessions_) {
+    out.push_back(SessionInfo{peer, s.org, RoleName(s.role), s.replica, s.sent, s.acked, s.credits});
+  }
+  return out;
+}
+
+}  // namespace sb

@@ -1,0 +1,116 @@
+// The broker's logic, without sockets: sessions, ingest, the log, fan-out with credit-based
+// flow control, catch-up and snapshots. The event loop (broker_server.h, or the simulator)
+// feeds it messages from authenticated peers and sends what it returns. Everything here runs
+// on one thread; only the Roster is shared (it is thread-safe).
+//
+// Log: Cf::kLog, seq (8 bytes BE) -> one encoded LogEntry (the signed delta as pushed).
+// Meta: "log_head", "log_start" (entries below log_start were trimmed; an agent whose cursor
+// is older gets a snapshot), "acked/<replica>" (the last seq each agent confirmed).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "broker/ingest.h"
+#include "broker/roster.h"
+#include "conflict/directory.h"
+#include "conflict/hlc.h"
+#include "schemas/clock.h"
+#include "store/store.h"
+#include "transport/identity.h"
+#include "transport/protocol.h"
+
+namespace sb {
+
+struct Outgoing {
+  std::string peer;   // ZeroMQ routing id
+  std::string bytes;  // an encoded envelope
+};
+
+struct SessionInfo {
+  std::string peer, org, role;
+  ReplicaId replica = 0;
+  uint64_t sent = 0, acked = 0;
+  uint32_t credits = 0;
+};
+
+struct BrokerStats {
+  uint64_t pushes = 0, accepted = 0, rejected = 0, throttled = 0, malformed = 0;
+  uint64_t log_head = 0, log_start = 1, records = 0;
+};
+
+class BrokerCore {
+ public:
+  struct Options {
+    IngestLimits limits;
+    uint64_t max_skew_ms = 60'000;
+    uint64_t log_retention = 1'000'000;  // entries kept; older ones are trimmed
+    uint32_t max_entries_per_update = 256;
+    size_t snapshot_chunk_records = 512;
+    double rate_per_s = 2000;   // deltas per organization per second, sustained
+    double rate_burst = 20000;  // and in a burst
+  };
+
+  BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster, Options options);
+  Status Load();
+
+  // A message from `peer`, authenticated as organization `org` (ZAP User-Id).
+  void OnMessage(const std::string& peer, const std::string& org, std::string_view bytes,
+                 std::vector<Outgoing>* out);
+  // The peer is gone (send failed, or the loop noticed).
+  void OnDisconnected(const std::string& peer);
+  // Streams log entries within each session's credits, resends the roster after changes, cuts
+  // off revoked sessions. Call after every message and periodically.
+  void Pump(std::vector<Outgoing>* out);
+
+  const Directory& state() const { return dir_; }
+  BrokerStats stats() const;
+  std::vector<SessionInfo> Sessions() const;
+  // Trims the log to the retention (also done as the log grows).
+  Status TrimLog(uint64_t keep);
+
+ private:
+  struct Session {
+    std::string org;
+    Role role = Role::kPartner;
+    ReplicaId replica = 0;
+    uint64_t sent = 0;   // last seq sent
+    uint64_t acked = 0;  // last seq the agent confirmed applying
+    uint32_t credits = 0;
+    uint64_t roster_version = 0;
+  };
+  struct Bucket {
+    double tokens = 0;
+    uint64_t at_ms = 0;
+  };
+
+  void Send(const std::string& peer, const proto::Message& m, std::vector<Outgoing>* out);
+  void Refuse(const std::string& peer, const std::string& code, const std::string& message,
+              std::vector<Outgoing>* out);
+  void OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
+               std::vector<Outgoing>* out);
+  void OnPush(const std::string& peer, Session& s, const proto::Push& p,
+              std::vector<Outgoing>* out);
+  void SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out);
+  void SendSnapshot(const std::string& peer, Session& s, std::vector<Outgoing>* out);
+  bool TakeToken(const std::string& org);
+  proto::SignedDelta ForRecipient(const proto::SignedDelta& sd, const Session& s);
+  const Record* Lookup(const std::string& id) const { return dir_.Find(id); }
+
+  Store* store_;
+  Clock* clock_;
+  const Identity& broker_;
+  Roster* roster_;
+  Options options_;
+  HlcClock hlc_;
+  Directory dir_;
+  uint64_t log_head_ = 0, log_start_ = 1;
+  uint64_t snapshot_counter_ = 0;
+  std::map<std::string, Session> sessions_;  // by routing id
+  std::map<std::string, Bucket> buckets_;    // by organization
+  BrokerStats stats_;
+};
+
+}  // namespace sb

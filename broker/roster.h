@@ -1,0 +1,61 @@
+// The broker's roster: which organizations are enrolled, with which role and keys, and which
+// replica ids belong to them. Persisted in the store's `roster` column family:
+//   "org/<org id>"        -> JSON {"org","role","curve","box","sign","enrolled_at","revoked"}
+//   "replica/<16 hex>"    -> org id (bound on the replica's first Hello; never rebound)
+// Thread-safe: the ZAP thread authorizes keys while the event loop and the API read and write.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conflict/causal_context.h"
+#include "store/store.h"
+#include "transport/identity.h"
+
+namespace sb {
+
+enum class Role { kPartner, kMaintainer };
+const char* RoleName(Role r);
+Result<Role> ParseRole(const std::string& s);
+
+struct Member {
+  PublicIdentity identity;  // identity.org is the organization id
+  Role role = Role::kPartner;
+  uint64_t enrolled_at_ms = 0;
+  bool revoked = false;
+};
+
+class Roster {
+ public:
+  explicit Roster(Store* store) : store_(store) {}
+  Status Load();
+
+  // Enrolls (or re-enrolls with new keys/role) an organization; durable on return. Refuses a
+  // CURVE key already bound to another organization.
+  Status Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms);
+  // Revokes; durable on return. NotFound for an unknown organization.
+  Status Revoke(const std::string& org);
+
+  std::optional<Member> Find(const std::string& org) const;
+  // The organization of an enrolled, unrevoked CURVE key (Z85).
+  std::optional<std::string> AuthorizeCurve(const std::string& curve_z85) const;
+  std::vector<Member> List() const;
+  // Bumps on every change, so sessions know to resend the roster.
+  uint64_t version() const;
+
+  // Binds `replica` to `org` on first use; refuses a replica already bound to another org.
+  Status BindReplica(ReplicaId replica, const std::string& org);
+
+ private:
+  Store* store_;
+  mutable std::mutex mu_;  // guards everything below
+  std::map<std::string, Member> members_;
+  std::map<std::string, std::string> by_curve_;  // curve Z85 -> org
+  std::map<ReplicaId, std::string> replicas_;
+  uint64_t version_ = 1;
+};
+
+}  // namespace sb

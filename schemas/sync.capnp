@@ -1,0 +1,110 @@
+@0xeff05f4be66686fa;
+# The sync protocol between agents (ZeroMQ DEALER) and the broker (ROUTER), over CURVE.
+# Every ZeroMQ message is one Envelope. See schemas/PROTOCOL.md.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("sb::wire");
+
+const protocolVersion :UInt32 = 1;
+
+struct SignedDelta {
+  delta @0 :Data;       # an encoded delta (schemas/FORMATS.md, tag D)
+  author @1 :Text;      # the organization that wrote it
+  signer @2 :Text;      # whose Ed25519 key made `signature`: the author, or "broker" for a copy
+                        # the broker filtered by audience
+  signature @3 :Data;   # 64 bytes over `delta`
+}
+
+struct Hello {
+  protocolVersion @0 :UInt32;
+  replica @1 :UInt64;   # the agent's replica id (bound to its organization on first use)
+  cursor @2 :UInt64;    # the last broker log sequence the agent has applied (0: none)
+  credits @3 :UInt32;   # how many log entries the broker may send before the next Credit
+}
+
+struct Welcome {
+  protocolVersion @0 :UInt32;
+  org @1 :Text;         # the organization the broker authenticated (from the CURVE key)
+  role @2 :Text;        # partner | maintainer
+  logHead @3 :UInt64;   # the broker's last log sequence
+  snapshot @4 :Bool;    # true: the cursor is older than the retained log; a snapshot follows
+}
+
+struct Refusal {
+  code @0 :Text;        # version | revoked | hello_first | malformed | unknown_replica | ...
+  message @1 :Text;
+}
+
+struct PushItem {
+  outboxSeq @0 :UInt64;
+  delta @1 :SignedDelta;
+}
+
+struct Push {
+  batch @0 :UInt64;
+  items @1 :List(PushItem);
+}
+
+struct PushResult {
+  outboxSeq @0 :UInt64;
+  accepted @1 :Bool;
+  reason @2 :Text;      # why it was refused
+  logSeq @3 :UInt64;    # where it was logged (accepted)
+  current @4 :Data;     # refused: the broker's state of the records it touched, as an encoded
+                        # delta filtered for this agent, so the agent can take the edit back
+}
+
+struct PushAck {
+  batch @0 :UInt64;
+  results @1 :List(PushResult);
+}
+
+struct LogEntry {
+  seq @0 :UInt64;
+  delta @1 :SignedDelta;  # empty delta bytes: nothing of the entry is visible to this agent
+}
+
+struct Updates {
+  entries @0 :List(LogEntry);
+  head @1 :UInt64;
+}
+
+struct Credit {
+  credits @0 :UInt32;   # additional entries the broker may send
+  cursor @1 :UInt64;    # the last sequence the agent has durably applied
+}
+
+struct SnapshotChunk {
+  snapshot @0 :UInt64;  # an id for this snapshot
+  index @1 :UInt32;
+  last @2 :Bool;
+  logSeq @3 :UInt64;    # the log position the snapshot reflects; updates continue after it
+  records @4 :Data;     # an encoded delta (tag D) holding whole record states, filtered
+  signature @5 :Data;   # the broker's Ed25519 signature over `records`
+}
+
+struct RosterEntry {
+  org @0 :Text;
+  role @1 :Text;
+  signKey @2 :Data;     # Ed25519 public key (32 bytes)
+  boxKey @3 :Data;      # X25519 public key for referrals (32 bytes)
+  revoked @4 :Bool;
+}
+
+struct Roster {
+  entries @0 :List(RosterEntry);
+}
+
+struct Envelope {
+  union {
+    hello @0 :Hello;
+    welcome @1 :Welcome;
+    refusal @2 :Refusal;
+    push @3 :Push;
+    pushAck @4 :PushAck;
+    updates @5 :Updates;
+    credit @6 :Credit;
+    snapshotChunk @7 :SnapshotChunk;
+    roster @8 :Roster;
+  }
+}

@@ -1,0 +1,295 @@
+#include "transport/protocol.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+namespace sb::proto {
+namespace {
+
+SignedDelta SampleDelta(const std::string& author, char fill) {
+  return SignedDelta{std::string(100, fill) + std::string(1, '\0') + "tail", author, author,
+                     std::string(64, 's')};
+}
+
+std::vector<Message> Samples() {
+  Push push;
+  push.batch = 42;
+  push.items.push_back(PushItem{7, SampleDelta("org-a", 'x')});
+  push.items.push_back(PushItem{8, SignedDelta{"", "org-a", "org-a", ""}});
+  PushAck ack;
+  ack.batch = 42;
+  ack.results.push_back(PushResult{7, true, "", 1001, ""});
+  ack.results.push_back(PushResult{8, false, "owner is org-b", 0, "current-state"});
+  Updates updates;
+  updates.entries.push_back(LogEntry{1000, SampleDelta("org-b", 'y')});
+  updates.entries.push_back(LogEntry{1001, SignedDelta{"", "org-c", "broker", std::string(64, 'b')}});
+  updates.head = 1001;
+  SnapshotChunk chunk{9, 3, true, 1001, std::string(3000, 'r'), std::string(64, 'k')};
+  Roster roster;
+  roster.entries.push_back(RosterEntry{"org-a", "partner", std::string(32, 'S'),
+                                       std::string(32, 'B'), false});
+  roster.entries.push_back(RosterEntry{"maint", "maintainer", std::string(32, '\0'),
+                                       std::string(32, '\xff'), true});
+  return {
+      Hello{kProtocolVersion, 0x1234567890abcdefULL, 99, 500},
+      Welcome{kProtocolVersion, "org-a", "partner", 1001, true},
+      Refusal{"revoked", "the key of org-a was revoked"},
+      push,
+      ack,
+      updates,
+      Credit{250, 1001},
+      chunk,
+      roster,
+      Push{},     // empty lists
+      Updates{},
+      Roster{},
+  };
+}
+
+TEST(Protocol, EveryMessageTypeRoundTrips) {
+  for (const Message& m : Samples()) {
+    std::string bytes = EncodeEnvelope(m);
+    EXPECT_EQ(bytes.size() % 8, 0u);
+    Result<Message> back = DecodeEnvelope(bytes);
+    ASSERT_TRUE(back.ok()) << MessageName(m) << ": " << back.status().ToString();
+    EXPECT_EQ(*back, m) << MessageName(m);
+    EXPECT_STREQ(MessageName(*back), MessageName(m));
+  }
+}
+
+TEST(Protocol, MessageNamesAreStable) {
+  EXPECT_STREQ(MessageName(Hello{}), "hello");
+  EXPECT_STREQ(MessageName(PushAck{}), "push_ack");
+  EXPECT_STREQ(MessageName(SnapshotChunk{}), "snapshot_chunk");
+  EXPECT_STREQ(MessageName(Roster{}), "roster");
+}
+
+TEST(Protocol, EmptyAndMisalignedInputIsCorruption) {
+  EXPECT_EQ(DecodeEnvelope("").status().code(), Code::kCorruption);
+  EXPECT_EQ(DecodeEnvelope("1234567").status().code(), Code::kCorruption);
+  std::string bytes = EncodeEnvelope(Hello{});
+  EXPECT_EQ(DecodeEnvelope(bytes + "x").status().code(), Code::kCorruption);
+}
+
+TEST(Protocol, OversizeInputIsResourceExhausted) {
+  std::string big(kMaxMessageBytes + 8, '\0');
+  Result<Message> r = DecodeEnvelope(big);
+  EXPECT_EQ(r.status().code(), Code::kResourceExhausted) << r.status().ToString();
+}
+
+TEST(Protocol, TrailingWordsAreCorruption) {
+  std::string bytes = EncodeEnvelope(Credit{1, 2});
+  Result<Message> r = DecodeEnvelope(bytes + std::string(8, '\0'));
+  EXPECT_EQ(r.status().code(), Code::kCorruption);
+}
+
+TEST(Protocol, EveryTruncationIsAnError) {
+  for (const Message& m : Samples()) {
+    std::string bytes = EncodeEnvelope(m);
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      Result<Message> r = DecodeEnvelope(std::string_view(bytes).substr(0, n));
+      EXPECT_FALSE(r.ok()) << MessageName(m) << " cut to " << n << " bytes decoded";
+      if (!r.ok()) {
+        EXPECT_EQ(r.status().code(), Code::kCorruption);
+      }
+    }
+  }
+}
+
+TEST(Protocol, RandomBytesNeverCrash) {
+  std::mt19937_64 rng(20240601);
+  int decoded = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bytes((rng() % 64 + 1) * 8, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    if (i % 2 == 0) std::memset(bytes.data(), 0, 4);  // one segment: get past the table
+    Result<Message> r = DecodeEnvelope(bytes);
+    if (r.ok()) {
+      ++decoded;
+    } else {
+      EXPECT_TRUE(r.status().code() == Code::kCorruption) << r.status().ToString();
+    }
+  }
+  SUCCEED() << decoded << " random inputs happened to decode";
+}
+
+// Mutations of valid encodings reach deeper into the decoder than random bytes. Whatever
+// decodes must re-encode to something that decodes to the same value.
+TEST(Protocol, MutatedEncodingsNeverCrashAndDecodedOnesAreStable) {
+  std::mt19937_64 rng(7);
+  std::vector<std::string> valid;
+  for (const Message& m : Samples()) valid.push_back(EncodeEnvelope(m));
+  int decoded = 0, failed = 0;
+  for (int i = 0; i < 6000; ++i) {
+    std::string bytes = valid[rng() % valid.size()];
+    int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) {
+      size_t at = rng() % bytes.size();
+      switch (rng() % 3) {
+        case 0: bytes[at] = static_cast<char>(rng()); break;
+        case 1: bytes[at] ^= static_cast<char>(1u << (rng() % 8)); break;
+        default: bytes[at] = static_cast<char>(0xff); break;
+      }
+    }
+    Result<Message> r = DecodeEnvelope(bytes);
+    if (!r.ok()) {
+      ++failed;
+      EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
+      continue;
+    }
+    ++decoded;
+    Result<Message> again = DecodeEnvelope(EncodeEnvelope(*r));
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ(*again, *r);
+  }
+  EXPECT_GT(failed, 0);
+  EXPECT_GT(decoded, 0);
+}
+
+// ---------- field limits ----------
+
+Status DecodeStatus(const Message& m) {
+  Result<Message> r = DecodeEnvelope(EncodeEnvelope(m));
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+void ExpectRefused(const Message& m, const std::string& field) {
+  Status s = DecodeStatus(m);
+  EXPECT_EQ(s.code(), Code::kCorruption) << field;
+  EXPECT_NE(s.message().find(field), std::string::npos) << s.ToString();
+}
+
+TEST(ProtocolLimits, NamesAreAtMost128Bytes) {
+  EXPECT_TRUE(DecodeStatus(Welcome{1, std::string(128, 'o'), "partner", 0, false}).ok());
+  ExpectRefused(Welcome{1, std::string(129, 'o'), "partner", 0, false}, "welcome.org");
+  ExpectRefused(Welcome{1, "org", std::string(129, 'r'), 0, false}, "welcome.role");
+  ExpectRefused(Refusal{std::string(129, 'c'), ""}, "refusal.code");
+  Push p;
+  p.items.push_back(PushItem{1, SignedDelta{"d", std::string(129, 'a'), "a", ""}});
+  ExpectRefused(p, "author");
+  p.items[0].delta = SignedDelta{"d", "a", std::string(129, 's'), ""};
+  ExpectRefused(p, "signer");
+}
+
+TEST(ProtocolLimits, ProseIsAtMost4096Bytes) {
+  EXPECT_TRUE(DecodeStatus(Refusal{"x", std::string(4096, 'm')}).ok());
+  ExpectRefused(Refusal{"x", std::string(4097, 'm')}, "refusal.message");
+  PushAck ack;
+  ack.results.push_back(PushResult{1, false, std::string(4097, 'r'), 0, ""});
+  ExpectRefused(ack, "push_ack.reason");
+}
+
+TEST(ProtocolLimits, SignaturesAreEmptyOr64Bytes) {
+  for (size_t n : {1, 63, 65, 128}) {
+    Push p;
+    p.items.push_back(PushItem{1, SignedDelta{"d", "a", "a", std::string(n, 's')}});
+    ExpectRefused(p, "signature");
+    ExpectRefused(SnapshotChunk{1, 0, true, 0, "r", std::string(n, 's')},
+                  "snapshot_chunk.signature");
+  }
+}
+
+TEST(ProtocolLimits, RosterKeysAre32Bytes) {
+  Roster r;
+  r.entries.push_back(RosterEntry{"a", "partner", std::string(31, 'k'), std::string(32, 'k'), false});
+  ExpectRefused(r, "roster.sign_key");
+  r.entries[0] = RosterEntry{"a", "partner", std::string(32, 'k'), std::string(33, 'k'), false};
+  ExpectRefused(r, "roster.box_key");
+  r.entries[0] = RosterEntry{"a", "partner", std::string(32, 'k'), "", false};
+  ExpectRefused(r, "roster.box_key");
+}
+
+TEST(ProtocolLimits, ListLengthsAreBounded) {
+  Push push;
+  push.items.resize(1024);
+  EXPECT_TRUE(DecodeStatus(push).ok());
+  push.items.resize(1025);
+  ExpectRefused(push, "push.items");
+
+  PushAck ack;
+  ack.results.resize(1025);
+  ExpectRefused(ack, "push_ack.results");
+
+  Updates updates;
+  updates.entries.resize(4096);
+  EXPECT_TRUE(DecodeStatus(updates).ok());
+  updates.entries.resize(4097);
+  ExpectRefused(updates, "updates.entries");
+
+  Roster roster;  // entries with empty keys: the count is checked before the entries
+  roster.entries.resize(100001);
+  ExpectRefused(roster, "roster.entries");
+}
+
+// ---------- hand-made hostile encodings ----------
+
+uint64_t StructPointer(int32_t offset, uint16_t data_words, uint16_t pointers) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(offset) << 2)) |
+         (static_cast<uint64_t>(data_words) << 32) | (static_cast<uint64_t>(pointers) << 48);
+}
+
+// Envelope{push: Push{batch, items: List of `count` PushItems of zero size}}, written word by
+// word: a small message that claims a long list.
+std::string PushWithZeroSizedItems(uint32_t count) {
+  std::vector<uint64_t> w;
+  w.push_back(0);  // segment table: 1 segment, size patched below
+  w.push_back(StructPointer(0, 1, 1));              // root -> Envelope
+  w.push_back(3);                                   // Envelope data: union tag 3 = push
+  w.push_back(StructPointer(0, 1, 1));              // -> Push
+  w.push_back(5);                                   // Push.batch
+  w.push_back(1 | (uint64_t{7} << 32));             // items: inline composite, 0 words
+  w.push_back(static_cast<uint64_t>(count) << 2);   // tag: count elements of 0 data, 0 ptrs
+  w[0] = static_cast<uint64_t>(w.size() - 1) << 32;
+  std::string bytes(w.size() * 8, '\0');
+  std::memcpy(bytes.data(), w.data(), bytes.size());
+  return bytes;
+}
+
+TEST(ProtocolHostile, HandMadeEncodingIsUnderstood) {
+  Result<Message> r = DecodeEnvelope(PushWithZeroSizedItems(1));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(std::holds_alternative<Push>(*r));
+  EXPECT_EQ(std::get<Push>(*r).batch, 5u);
+  EXPECT_EQ(std::get<Push>(*r).items.size(), 1u);
+}
+
+TEST(ProtocolHostile, AmplifiedListIsRefusedCheaply) {
+  Result<Message> r = DecodeEnvelope(PushWithZeroSizedItems(100000000));
+  EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
+}
+
+TEST(ProtocolHostile, UnknownUnionMemberIsCorruption) {
+  std::string bytes = PushWithZeroSizedItems(1);
+  for (uint16_t tag : {9, 200, 0xffff}) {
+    std::memcpy(bytes.data() + 16, &tag, sizeof tag);
+    Result<Message> r = DecodeEnvelope(bytes);
+    EXPECT_EQ(r.status().code(), Code::kCorruption);
+    EXPECT_NE(r.status().message().find("unknown message type"), std::string::npos)
+        << r.status().ToString();
+  }
+}
+
+TEST(ProtocolHostile, PointerBackToItsOwnStructIsRefused) {
+  // Envelope{push} whose Push pointer points back at the Envelope itself.
+  std::vector<uint64_t> w = {uint64_t{3} << 32, StructPointer(0, 1, 1), 3,
+                             StructPointer(-2, 1, 1)};
+  std::string bytes(w.size() * 8, '\0');
+  std::memcpy(bytes.data(), w.data(), bytes.size());
+  Result<Message> r = DecodeEnvelope(bytes);
+  EXPECT_EQ(r.status().code(), Code::kCorruption) << (r.ok() ? "decoded" : r.status().ToString());
+}
+
+TEST(ProtocolHostile, SegmentTableClaimingHugeSegmentsIsCorruption) {
+  std::vector<uint64_t> w = {0xfffffff0ULL << 32 | 0, 0};
+  std::string bytes(w.size() * 8, '\0');
+  std::memcpy(bytes.data(), w.data(), bytes.size());
+  EXPECT_EQ(DecodeEnvelope(bytes).status().code(), Code::kCorruption);
+  w = {0x00000000ffffffffULL, 0};  // 2^32 segments
+  std::memcpy(bytes.data(), w.data(), bytes.size());
+  EXPECT_EQ(DecodeEnvelope(bytes).status().code(), Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace sb::proto

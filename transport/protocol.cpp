@@ -1,0 +1,328 @@
+#include "transport/protocol.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <new>
+#include <type_traits>
+
+#include "schemas/sync.capnp.h"
+
+namespace sb::proto {
+
+namespace {
+
+// Field limits checked on every decoded message (bytes, and list lengths).
+constexpr size_t kMaxNameBytes = 128;    // org, author, signer, role, refusal code
+constexpr size_t kMaxProseBytes = 4096;  // refusal message, push result reason
+constexpr size_t kSignatureBytes = 64;
+constexpr size_t kKeyBytes = 32;
+constexpr size_t kMaxPushItems = 1024;
+constexpr size_t kMaxUpdateEntries = 4096;
+constexpr size_t kMaxRosterEntries = 100000;
+
+// A first segment sized for a control message; bulk messages grow more segments.
+constexpr unsigned kFirstSegmentWords = 128;
+
+// ---------- encoding ----------
+
+kj::StringPtr TextOf(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
+
+capnp::Data::Reader DataOf(const std::string& s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+void PutSignedDelta(wire::SignedDelta::Builder b, const SignedDelta& d) {
+  b.setDelta(DataOf(d.delta));
+  b.setAuthor(TextOf(d.author));
+  b.setSigner(TextOf(d.signer));
+  b.setSignature(DataOf(d.signature));
+}
+
+void Put(wire::Envelope::Builder env, const Hello& m) {
+  auto b = env.initHello();
+  b.setProtocolVersion(m.protocol_version);
+  b.setReplica(m.replica);
+  b.setCursor(m.cursor);
+  b.setCredits(m.credits);
+}
+
+void Put(wire::Envelope::Builder env, const Welcome& m) {
+  auto b = env.initWelcome();
+  b.setProtocolVersion(m.protocol_version);
+  b.setOrg(TextOf(m.org));
+  b.setRole(TextOf(m.role));
+  b.setLogHead(m.log_head);
+  b.setSnapshot(m.snapshot);
+}
+
+void Put(wire::Envelope::Builder env, const Refusal& m) {
+  auto b = env.initRefusal();
+  b.setCode(TextOf(m.code));
+  b.setMessage(TextOf(m.message));
+}
+
+void Put(wire::Envelope::Builder env, const Push& m) {
+  auto b = env.initPush();
+  b.setBatch(m.batch);
+  auto items = b.initItems(static_cast<unsigned>(m.items.size()));
+  for (unsigned i = 0; i < m.items.size(); ++i) {
+    items[i].setOutboxSeq(m.items[i].outbox_seq);
+    PutSignedDelta(items[i].initDelta(), m.items[i].delta);
+  }
+}
+
+void Put(wire::Envelope::Builder env, const PushAck& m) {
+  auto b = env.initPushAck();
+  b.setBatch(m.batch);
+  auto results = b.initResults(static_cast<unsigned>(m.results.size()));
+  for (unsigned i = 0; i < m.results.size(); ++i) {
+    const PushResult& r = m.results[i];
+    results[i].setOutboxSeq(r.outbox_seq);
+    results[i].setAccepted(r.accepted);
+    results[i].setReason(TextOf(r.reason));
+    results[i].setLogSeq(r.log_seq);
+    results[i].setCurrent(DataOf(r.current));
+  }
+}
+
+void Put(wire::Envelope::Builder env, const Updates& m) {
+  auto b = env.initUpdates();
+  auto entries = b.initEntries(static_cast<unsigned>(m.entries.size()));
+  for (unsigned i = 0; i < m.entries.size(); ++i) {
+    entries[i].setSeq(m.entries[i].seq);
+    PutSignedDelta(entries[i].initDelta(), m.entries[i].delta);
+  }
+  b.setHead(m.head);
+}
+
+void Put(wire::Envelope::Builder env, const Credit& m) {
+  auto b = env.initCredit();
+  b.setCredits(m.credits);
+  b.setCursor(m.cursor);
+}
+
+void Put(wire::Envelope::Builder env, const SnapshotChunk& m) {
+  auto b = env.initSnapshotChunk();
+  b.setSnapshot(m.snapshot);
+  b.setIndex(m.index);
+  b.setLast(m.last);
+  b.setLogSeq(m.log_seq);
+  b.setRecords(DataOf(m.records));
+  b.setSignature(DataOf(m.signature));
+}
+
+void Put(wire::Envelope::Builder env, const Roster& m) {
+  auto b = env.initRoster();
+  auto entries = b.initEntries(static_cast<unsigned>(m.entries.size()));
+  for (unsigned i = 0; i < m.entries.size(); ++i) {
+    const RosterEntry& e = m.entries[i];
+    entries[i].setOrg(TextOf(e.org));
+    entries[i].setRole(TextOf(e.role));
+    entries[i].setSignKey(DataOf(e.sign_key));
+    entries[i].setBoxKey(DataOf(e.box_key));
+    entries[i].setRevoked(e.revoked);
+  }
+}
+
+// ---------- decoding ----------
+
+// A field that breaks a limit, found after Cap'n Proto accepted the structure.
+struct DecodeError {
+  std::string what;
+};
+
+std::string GetText(capnp::Text::Reader t, size_t max, const char* field) {
+  if (t.size() > max) {
+    throw DecodeError{std::string(field) + " is " + std::to_string(t.size()) +
+                      " bytes (limit " + std::to_string(max) + ")"};
+  }
+  return std::string(t.cStr(), t.size());
+}
+
+std::string GetData(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+
+std::string GetSignature(capnp::Data::Reader d, const char* field) {
+  if (d.size() != 0 && d.size() != kSignatureBytes) {
+    throw DecodeError{std::string(field) + " is " + std::to_string(d.size()) +
+                      " bytes (must be 0 or 64)"};
+  }
+  return GetData(d);
+}
+
+std::string GetKey(capnp::Data::Reader d, const char* field) {
+  if (d.size() != kKeyBytes) {
+    throw DecodeError{std::string(field) + " is " + std::to_string(d.size()) +
+                      " bytes (must be 32)"};
+  }
+  return GetData(d);
+}
+
+void CheckCount(size_t n, size_t max, const char* field) {
+  if (n > max) {
+    throw DecodeError{std::string(field) + " has " + std::to_string(n) + " entries (limit " +
+                      std::to_string(max) + ")"};
+  }
+}
+
+SignedDelta GetSignedDelta(wire::SignedDelta::Reader r) {
+  SignedDelta d;
+  d.delta = GetData(r.getDelta());
+  d.author = GetText(r.getAuthor(), kMaxNameBytes, "author");
+  d.signer = GetText(r.getSigner(), kMaxNameBytes, "signer");
+  d.signature = GetSignature(r.getSignature(), "signature");
+  return d;
+}
+
+Message Get(wire::Envelope::Reader env) {
+  switch (env.which()) {
+    case wire::Envelope::HELLO: {
+      auto r = env.getHello();
+      return Hello{r.getProtocolVersion(), r.getReplica(), r.getCursor(), r.getCredits()};
+    }
+    case wire::Envelope::WELCOME: {
+      auto r = env.getWelcome();
+      Welcome m;
+      m.protocol_version = r.getProtocolVersion();
+      m.org = GetText(r.getOrg(), kMaxNameBytes, "welcome.org");
+      m.role = GetText(r.getRole(), kMaxNameBytes, "welcome.role");
+      m.log_head = r.getLogHead();
+      m.snapshot = r.getSnapshot();
+      return m;
+    }
+    case wire::Envelope::REFUSAL: {
+      auto r = env.getRefusal();
+      return Refusal{GetText(r.getCode(), kMaxNameBytes, "refusal.code"),
+                     GetText(r.getMessage(), kMaxProseBytes, "refusal.message")};
+    }
+    case wire::Envelope::PUSH: {
+      auto r = env.getPush();
+      Push m;
+      m.batch = r.getBatch();
+      auto items = r.getItems();
+      CheckCount(items.size(), kMaxPushItems, "push.items");
+      m.items.reserve(items.size());
+      for (auto item : items) {
+        m.items.push_back(PushItem{item.getOutboxSeq(), GetSignedDelta(item.getDelta())});
+      }
+      return m;
+    }
+    case wire::Envelope::PUSH_ACK: {
+      auto r = env.getPushAck();
+      PushAck m;
+      m.batch = r.getBatch();
+      auto results = r.getResults();
+      CheckCount(results.size(), kMaxPushItems, "push_ack.results");
+      m.results.reserve(results.size());
+      for (auto res : results) {
+        PushResult p;
+        p.outbox_seq = res.getOutboxSeq();
+        p.accepted = res.getAccepted();
+        p.reason = GetText(res.getReason(), kMaxProseBytes, "push_ack.reason");
+        p.log_seq = res.getLogSeq();
+        p.current = GetData(res.getCurrent());
+        m.results.push_back(std::move(p));
+      }
+      return m;
+    }
+    case wire::Envelope::UPDATES: {
+      auto r = env.getUpdates();
+      Updates m;
+      auto entries = r.getEntries();
+      CheckCount(entries.size(), kMaxUpdateEntries, "updates.entries");
+      m.entries.reserve(entries.size());
+      for (auto e : entries) m.entries.push_back(LogEntry{e.getSeq(), GetSignedDelta(e.getDelta())});
+      m.head = r.getHead();
+      return m;
+    }
+    case wire::Envelope::CREDIT: {
+      auto r = env.getCredit();
+      return Credit{r.getCredits(), r.getCursor()};
+    }
+    case wire::Envelope::SNAPSHOT_CHUNK: {
+      auto r = env.getSnapshotChunk();
+      SnapshotChunk m;
+      m.snapshot = r.getSnapshot();
+      m.index = r.getIndex();
+      m.last = r.getLast();
+      m.log_seq = r.getLogSeq();
+      m.records = GetData(r.getRecords());
+      m.signature = GetSignature(r.getSignature(), "snapshot_chunk.signature");
+      return m;
+    }
+    case wire::Envelope::ROSTER: {
+      auto entries = env.getRoster().getEntries();
+      CheckCount(entries.size(), kMaxRosterEntries, "roster.entries");
+      Roster m;
+      m.entries.reserve(entries.size());
+      for (auto e : entries) {
+        RosterEntry x;
+        x.org = GetText(e.getOrg(), kMaxNameBytes, "roster.org");
+        x.role = GetText(e.getRole(), kMaxNameBytes, "roster.role");
+        x.sign_key = GetKey(e.getSignKey(), "roster.sign_key");
+        x.box_key = GetKey(e.getBoxKey(), "roster.box_key");
+        x.revoked = e.getRevoked();
+        m.entries.push_back(std::move(x));
+      }
+      return m;
+    }
+  }
+  throw DecodeError{"unknown message type " + std::to_string(static_cast<unsigned>(env.which()))};
+}
+
+}  // namespace
+
+const char* MessageName(const Message& m) {
+  static constexpr const char* kNames[] = {"hello",   "welcome", "refusal",
+                                           "push",    "push_ack", "updates",
+                                           "credit",  "snapshot_chunk", "roster"};
+  static_assert(std::size(kNames) == std::variant_size_v<Message>);
+  return kNames[m.index()];
+}
+
+std::string EncodeEnvelope(const Message& m) {
+  capnp::MallocMessageBuilder msg(kFirstSegmentWords);
+  auto env = msg.initRoot<wire::Envelope>();
+  std::visit([&](const auto& v) { Put(env, v); }, m);
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(msg);
+  kj::ArrayPtr<const char> bytes = words.asChars();
+  return std::string(bytes.begin(), bytes.size());
+}
+
+Result<Message> DecodeEnvelope(std::string_view bytes) {
+  if (bytes.size() > kMaxMessageBytes) {
+    return Status::ResourceExhausted("message of " + std::to_string(bytes.size()) +
+                                     " bytes exceeds the limit of " +
+                                     std::to_string(kMaxMessageBytes));
+  }
+  if (bytes.empty()) return Status::Corruption("malformed message: empty");
+  if (bytes.size() % sizeof(capnp::word) != 0) {
+    return Status::Corruption("malformed message: " + std::to_string(bytes.size()) +
+                              " bytes is not a whole number of words");
+  }
+  try {
+    // Copy into word-aligned memory: a ZeroMQ frame has no alignment guarantee.
+    kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+    std::memcpy(words.begin(), bytes.data(), bytes.size());
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = words.size() * 2 + 64;  // bounds amplification
+    options.nestingLimit = 8;
+    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
+    if (reader.getEnd() != words.end()) {
+      return Status::Corruption("malformed message: trailing bytes after the message");
+    }
+    return Get(reader.getRoot<wire::Envelope>());
+  } catch (const kj::Exception& e) {
+    return Status::Corruption(std::string("malformed message: ") + e.getDescription().cStr());
+  } catch (const DecodeError& e) {
+    return Status::Corruption("malformed message: " + e.what);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory while decoding a message");
+  }
+}
+
+}  // namespace sb::proto

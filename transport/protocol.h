@@ -1,0 +1,130 @@
+// The sync protocol's messages as plain C++ values (schemas/sync.capnp on the wire), so that
+// session logic is written and tested without sockets. DecodeEnvelope treats its input as
+// hostile: size check, Cap'n Proto traversal and nesting limits, a catch boundary, and field
+// checks; any failure is a Corruption status and no partial message.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "schemas/status.h"
+
+namespace sb::proto {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+// Largest envelope accepted (also ZMQ_MAXMSGSIZE on every socket).
+inline constexpr size_t kMaxMessageBytes = 16 << 20;
+
+struct SignedDelta {
+  std::string delta;      // EncodeDelta bytes; empty: filtered out entirely
+  std::string author;     // organization id
+  std::string signer;     // author org id, or "broker"
+  std::string signature;  // 64 bytes
+  friend bool operator==(const SignedDelta&, const SignedDelta&) = default;
+};
+
+struct Hello {
+  uint32_t protocol_version = kProtocolVersion;
+  uint64_t replica = 0;
+  uint64_t cursor = 0;
+  uint32_t credits = 0;
+  friend bool operator==(const Hello&, const Hello&) = default;
+};
+
+struct Welcome {
+  uint32_t protocol_version = kProtocolVersion;
+  std::string org;
+  std::string role;
+  uint64_t log_head = 0;
+  bool snapshot = false;
+  friend bool operator==(const Welcome&, const Welcome&) = default;
+};
+
+struct Refusal {
+  std::string code;
+  std::string message;
+  friend bool operator==(const Refusal&, const Refusal&) = default;
+};
+
+struct PushItem {
+  uint64_t outbox_seq = 0;
+  SignedDelta delta;
+  friend bool operator==(const PushItem&, const PushItem&) = default;
+};
+
+struct Push {
+  uint64_t batch = 0;
+  std::vector<PushItem> items;
+  friend bool operator==(const Push&, const Push&) = default;
+};
+
+struct PushResult {
+  uint64_t outbox_seq = 0;
+  bool accepted = false;
+  std::string reason;
+  uint64_t log_seq = 0;
+  std::string current;  // encoded delta (refusals only)
+  friend bool operator==(const PushResult&, const PushResult&) = default;
+};
+
+struct PushAck {
+  uint64_t batch = 0;
+  std::vector<PushResult> results;
+  friend bool operator==(const PushAck&, const PushAck&) = default;
+};
+
+struct LogEntry {
+  uint64_t seq = 0;
+  SignedDelta delta;
+  friend bool operator==(const LogEntry&, const LogEntry&) = default;
+};
+
+struct Updates {
+  std::vector<LogEntry> entries;
+  uint64_t head = 0;
+  friend bool operator==(const Updates&, const Updates&) = default;
+};
+
+struct Credit {
+  uint32_t credits = 0;
+  uint64_t cursor = 0;
+  friend bool operator==(const Credit&, const Credit&) = default;
+};
+
+struct SnapshotChunk {
+  uint64_t snapshot = 0;
+  uint32_t index = 0;
+  bool last = false;
+  uint64_t log_seq = 0;
+  std::string records;    // EncodeDelta bytes
+  std::string signature;  // broker's, over `records`
+  friend bool operator==(const SnapshotChunk&, const SnapshotChunk&) = default;
+};
+
+struct RosterEntry {
+  std::string org;
+  std::string role;
+  std::string sign_key;  // 32 bytes
+  std::string box_key;   // 32 bytes
+  bool revoked = false;
+  friend bool operator==(const RosterEntry&, const RosterEntry&) = default;
+};
+
+struct Roster {
+  std::vector<RosterEntry> entries;
+  friend bool operator==(const Roster&, const Roster&) = default;
+};
+
+using Message = std::variant<Hello, Welcome, Refusal, Push, PushAck, Updates, Credit,
+                             SnapshotChunk, Roster>;
+
+// "hello", "welcome", ... for logs.
+const char* MessageName(const Message& m);
+
+std::string EncodeEnvelope(const Message& m);
+Result<Message> DecodeEnvelope(std::string_view bytes);
+
+}  // namespace sb::proto

@@ -1,0 +1,35 @@
+// Socket factories with Switchboard's security and limits applied. Every socket is CURVE;
+// there is no plaintext option.
+#pragma once
+
+#include <string>
+
+#include <zmq.hpp>
+
+#include "schemas/status.h"
+#include "transport/identity.h"
+
+namespace sb {
+
+struct SocketLimits {
+  int heartbeat_ivl_ms = 2000;      // ZMQ_HEARTBEAT_IVL
+  int heartbeat_timeout_ms = 6000;  // ZMQ_HEARTBEAT_TIMEOUT: peer dead after this silence
+  int reconnect_ivl_ms = 100;       // agent: first reconnect delay
+  int reconnect_ivl_max_ms = 5000;  // agent: backoff cap
+  int64_t max_message_bytes = 16 << 20;  // ZMQ_MAXMSGSIZE
+  int sndhwm = 100000, rcvhwm = 100000;
+};
+
+// The broker's ROUTER: CURVE server with `broker`'s keys, ZAP domain kZapDomain with domain
+// enforcement (ZMQ_ZAP_ENFORCE_DOMAIN), ZMQ_ROUTER_MANDATORY (no silent drops), heartbeats,
+// ZMQ_MAXMSGSIZE, linger 0; bound to `endpoint`. A ZapAuthenticator must already run on `ctx`.
+Result<zmq::socket_t> MakeBrokerSocket(zmq::context_t& ctx, const Identity& broker,
+                                       const std::string& endpoint, const SocketLimits& limits);
+
+// An agent's DEALER: CURVE client with `agent`'s keys, pinned to `broker_curve_public` (Z85),
+// heartbeats, reconnect with backoff, ZMQ_MAXMSGSIZE; connected to `endpoint`.
+Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent,
+                                      const std::string& broker_curve_public,
+                                      const std::string& endpoint, const SocketLimits& limits);
+
+}  // namespace sb
