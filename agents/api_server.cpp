@@ -275,7 +275,8 @@ void ApiServer::Routes() {
     json fields = (*body)["fields"];
     // A new record without an owner belongs to the organization it names (or is one).
     if (existing_kind.empty() && fields.is_object() && !fields.contains("owner")) {
-      if (kind == "organization") fields["owner"] = id;
+      if (!options_.org.empty()) fields["owner"] = options_.org;
+      else if (kind == "organization") fields["owner"] = id;
       else if (fields.contains("organization_id") && fields["organization_id"].is_string())
         fields["owner"] = fields["organization_id"];
     }
@@ -371,6 +372,28 @@ void ApiServer::Routes() {
                      {"created", by_op["create"]},
                      {"updated", by_op["update"]},
                      {"unchanged", by_op["unchanged"]}});
+  });
+
+  s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) {
+    size_t records = dir_->Read([](const Directory& d) { return d.size(); });
+    json out = {{"replica", ReplicaHex(dir_->replica())},
+                {"org", options_.org.empty() ? json(nullptr) : json(options_.org)},
+                {"records", records},
+                {"outbox_depth", dir_->outbox_depth()},
+                {"cursor", dir_->sync_cursor()}};
+    out["sync"] = options_.sync_status ? options_.sync_status() : json(nullptr);
+    Reply(res, 200, out);
+  });
+
+  s.Get("/v1/rejections", [this](const httplib::Request&, httplib::Response& res) {
+    auto list = dir_->Rejections(1000);
+    if (!list.ok()) return Fail(res, list.status());
+    json out = json::array();
+    for (const Rejection& r : *list) {
+      out.push_back({{"outbox_seq", r.outbox_seq}, {"at", IsoTime(r.at_ms)}, {"reason", r.reason},
+                     {"records", r.records}});
+    }
+    Reply(res, 200, {{"rejections", out}});
   });
 
   s.Get("/v1/export", [this](const httplib::Request&, httplib::Response& res) {

@@ -10,6 +10,8 @@
 //   GET    /v1/records/{id}/history
 //   POST   /v1/import                       HSDS 3.0 JSON; all records or none
 //   GET    /v1/export                       HSDS 3.0 JSON
+//   GET    /v1/status                       records, outbox, sync state
+//   GET    /v1/rejections                   edits the broker refused, with reasons
 // Errors: {"error": {"code": "InvalidArgument", "message": "service.url: must be ..."}} with
 // 400 (bad input), 401 (token), 404, 409 (state conflict, e.g. deleted), 413 (too large),
 // 503 (shutting down), 500 (internal).
@@ -18,7 +20,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "agents/local_directory.h"
 
@@ -36,6 +41,11 @@ class ApiServer {
     std::string token;
     size_t max_body_bytes = 64 << 20;    // import documents
     size_t max_record_bytes = 1 << 20;   // one PUT
+    // The organization this agent belongs to ("" for a stand-alone agent): new records
+    // belong to it unless the request names an owner.
+    std::string org;
+    // Extra fields for GET /v1/status (the sync session's state), if any.
+    std::function<nlohmann::json()> sync_status;
   };
 
   ApiServer(LocalDirectory* dir, Clock* clock, Options options);

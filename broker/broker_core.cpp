@@ -65,6 +65,8 @@ Status BrokerCore::Load() {
 void BrokerCore::Send(const std::string& peer, const proto::Message& m,
                       std::vector<Outgoing>* out) {
   out->push_back(Outgoing{peer, proto::EncodeEnvelope(m)});
+  stats_.bytes_out += out->back().bytes.size();
+  if (std::holds_alternative<proto::Updates>(m)) stats_.updates_out++;
 }
 
 void BrokerCore::Refuse(const std::string& peer, const std::string& code,
@@ -154,6 +156,7 @@ void BrokerCore::SendRoster(const std::string& peer, Session& s, std::vector<Out
 
 void BrokerCore::SendSnapshot(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
   uint64_t id = ++snapshot_counter_;
+  stats_.snapshots++;
   Delta chunk{0, hlc_.Now(clock_->NowMillis()), {}};
   chunk.author = 0;
   uint32_t index = 0;

@@ -39,6 +39,7 @@ struct SessionInfo {
 struct BrokerStats {
   uint64_t pushes = 0, accepted = 0, rejected = 0, throttled = 0, malformed = 0;
   uint64_t log_head = 0, log_start = 1, records = 0;
+  uint64_t bytes_out = 0, updates_out = 0, snapshots = 0;
 };
 
 class BrokerCore {

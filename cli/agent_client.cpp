@@ -57,7 +57,7 @@ Result<AgentClient> AgentClient::Open(const std::string& data_dir, Options optio
   AgentClient c;
   c.data_dir_ = data_dir;
   c.options_ = options;
-  const std::string runtime = data_dir + "/agent.json";
+  const std::string runtime = data_dir + "/" + options.runtime_file;
   Result<std::string> text = ReadFile(runtime);
   if (!text.ok()) {
     return Status::NotFound("no agent is running for " + data_dir + " (" + StartHint(data_dir) +

@@ -27,6 +27,9 @@ class AgentClient {
   struct Options {
     int connect_timeout_s = 5;
     int read_timeout_s = 30;
+    // The file the running process writes into its data directory: "agent.json", or
+    // "broker.json" to talk to a broker's local API.
+    std::string runtime_file = "agent.json";
   };
   // Called while a request body is sent: bytes sent so far and in all.
   using UploadProgress = std::function<void(size_t sent, size_t total)>;

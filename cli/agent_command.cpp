@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <toml++/toml.h>
@@ -14,6 +15,8 @@
 #include "agents/data_dir.h"
 #include "agents/hsds_json.h"
 #include "agents/local_directory.h"
+#include "agents/sync_client.h"
+#include "transport/identity.h"
 #include "cli/commands.h"
 
 namespace sb::cli {
@@ -23,6 +26,8 @@ struct AgentArgs {
   std::string data;
   std::string config;
   std::string api;
+  std::string broker;      // tcp://HOST:PORT
+  std::string broker_key;  // the broker's identity.pub
 };
 
 struct AgentConfig {
@@ -92,10 +97,47 @@ int RunAgent(const AgentArgs& args) {
   auto local = LocalDirectory::Open(dir->store.get(), SystemClock::Get(), lo);
   if (!local.ok()) return Fail(local.status().WithContext("cannot load " + args.data));
 
+  // Syncing needs the keys `switchboard init` made, and the broker's public identity.
+  std::optional<Identity> identity;
+  std::unique_ptr<SyncClient> sync;
+  if (!args.broker.empty() || !args.broker_key.empty()) {
+    if (args.broker.empty() || args.broker_key.empty()) {
+      return Fail(Status::InvalidArgument("--broker and --broker-key go together"));
+    }
+    Result<Identity> me = Identity::Load(args.data);
+    if (!me.ok()) {
+      return Fail(me.status().WithContext("this agent has no keys (create its data directory "
+                                          "with: switchboard init --data DIR --org ORG)"));
+    }
+    identity = std::move(me).value();
+    Result<PublicIdentity> broker = ReadPublicIdentity(args.broker_key);
+    if (!broker.ok()) return Fail(broker.status().WithContext("--broker-key"));
+    SyncClient::Options so;
+    so.endpoint = args.broker;
+    so.broker = *broker;
+    sync = std::make_unique<SyncClient>(local->get(), SystemClock::Get(), *identity, so);
+  } else if (Result<Identity> me = Identity::Load(args.data); me.ok()) {
+    identity = std::move(me).value();  // keys but no broker: edits wait in the outbox
+  }
+
   ApiServer::Options ao;
   ao.host = api->first;
   ao.port = api->second;
   ao.token = dir->token;
+  if (identity) ao.org = identity->pub.org;
+  SyncClient* sync_ptr = sync.get();
+  std::string broker_ep = args.broker;
+  ao.sync_status = [sync_ptr, broker_ep]() -> nlohmann::json {
+    if (!sync_ptr) return nullptr;
+    SyncStatus st = sync_ptr->status();
+    return {{"broker", broker_ep},        {"state", st.state},
+            {"role", st.role},            {"cursor", st.cursor},
+            {"broker_head", st.broker_head}, {"last_sync", st.last_sync_ms ? IsoTime(st.last_sync_ms) : ""},
+            {"pushed", st.pushed},        {"accepted", st.accepted},
+            {"refused", st.refused},      {"applied", st.applied},
+            {"bytes_in", st.bytes_in},
+            {"last_error", st.last_error}};
+  };
   ApiServer server(local->get(), SystemClock::Get(), ao);
   Result<int> port = server.Bind();
   if (!port.ok()) return Fail(port.status());
@@ -108,6 +150,10 @@ int RunAgent(const AgentArgs& args) {
   spdlog::info("agent {} ready: {} records, API on http://{} (token in {})",
                ReplicaHex(dir->replica), records, where, dir->TokenPath());
 
+  if (sync) {
+    Status started = sync->Start();
+    if (!started.ok()) return Fail(started);
+  }
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -118,6 +164,7 @@ int RunAgent(const AgentArgs& args) {
   // Serve returned (Stop was called, by the signal or a failure): wake the waiter if needed.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
+  if (sync) sync->Stop();
   ::unlink(dir->RuntimePath().c_str());
   spdlog::info("agent stopped");
   return 0;
@@ -137,6 +184,10 @@ void AddAgentCommand(CLI::App& app, int& exit_code) {
                   "TOML config file (api = \"127.0.0.1:7420\", max_skew_ms, log_level)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--api", args->api, "where the local API listens, 127.0.0.1:PORT (0: any free port)");
+  cmd->add_option("--broker", args->broker, "the broker to sync with, tcp://HOST:PORT");
+  cmd->add_option("--broker-key", args->broker_key,
+                  "the broker's identity.pub (its public keys; the connection is pinned to them)")
+      ->check(CLI::ExistingFile);
   cmd->callback([args, &exit_code] { exit_code = RunAgent(*args); });
 }
 

@@ -12,5 +12,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code);
 void AddDemoCommand(CLI::App& app, int& exit_code);
 void AddAgentCommand(CLI::App& app, int& exit_code);
 void AddDirCommand(CLI::App& app, int& exit_code);
+// init, broker, enroll, status
+void AddNetworkCommands(CLI::App& app, int& exit_code);
 
 }  // namespace sb::cli

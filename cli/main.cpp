@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("switchboard 0.1.0"));
   int exit_code = 0;
+  sb::cli::AddNetworkCommands(app, exit_code);
   sb::cli::AddAgentCommand(app, exit_code);
   sb::cli::AddDirCommand(app, exit_code);
   sb::cli::AddSimCommand(app, exit_code);

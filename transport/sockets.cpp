@@ -116,7 +116,10 @@ Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent
       .Set(ZMQ_CURVE_PUBLICKEY, "ZMQ_CURVE_PUBLICKEY", *pub)
       .Set(ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", *secret)
       .Set(ZMQ_RECONNECT_IVL, "ZMQ_RECONNECT_IVL", limits.reconnect_ivl_ms)
-      .Set(ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX", limits.reconnect_ivl_max_ms);
+      .Set(ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX", limits.reconnect_ivl_max_ms)
+      // Queue nothing for a connection that is not up: the sync session resends after the
+      // next handshake, so stale messages never arrive out of their session.
+      .Set(ZMQ_IMMEDIATE, "ZMQ_IMMEDIATE", 1);
   RETURN_IF_ERROR(o.status());
   if (zmq_connect(socket.handle(), endpoint.c_str()) != 0) {
     return ZmqError("cannot connect to " + endpoint, zmq_errno());

@@ -1,0 +1,239 @@
+#include "agents/sync_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include "conflict/codec.h"
+
+namespace sb {
+
+AgentSync::AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me,
+                     std::string broker_sign_public, Options options)
+    : dir_(dir), clock_(clock), me_(me), broker_sign_public_(std::move(broker_sign_public)),
+      options_(options) {
+  status_.org = me.pub.org;
+  status_.cursor = dir->sync_cursor();
+}
+
+void AgentSync::SetState(State s) {
+  state_ = s;
+  static const char* const kNames[] = {"disconnected", "connecting", "ready", "refused"};
+  std::lock_guard lock(status_mu_);
+  status_.state = kNames[static_cast<int>(s)];
+}
+
+void AgentSync::Error(const std::string& e) {
+  spdlog::warn("sync: {}", e);
+  std::lock_guard lock(status_mu_);
+  status_.last_error = e;
+}
+
+std::string AgentSync::Hello() {
+  hello_at_ = clock_->MonotonicMillis();
+  in_flight_batch_ = 0;
+  return proto::EncodeEnvelope(proto::Hello{proto::kProtocolVersion, dir_->replica(),
+                                            dir_->sync_cursor(), options_.credit_window});
+}
+
+std::vector<std::string> AgentSync::OnConnected() {
+  if (state_ == State::kRefused) return {};
+  SetState(State::kHelloSent);
+  return {Hello()};
+}
+
+void AgentSync::OnDisconnected(const std::string& why) {
+  if (state_ == State::kRefused) return;
+  SetState(State::kDisconnected);
+  in_flight_batch_ = 0;
+  if (!why.empty()) Error(why);
+}
+
+bool AgentSync::Verify(const proto::SignedDelta& sd) {
+  if (sd.signer == "broker") return VerifySignature(broker_sign_public_, sd.delta, sd.signature);
+  if (sd.signer != sd.author) return false;
+  auto it = sign_keys_.find(sd.author);
+  return it != sign_keys_.end() && VerifySignature(it->second, sd.delta, sd.signature);
+}
+
+std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
+  {
+    std::lock_guard lock(status_mu_);
+    status_.last_sync_ms = clock_->NowMillis();
+    status_.bytes_in += bytes.size();
+  }
+  Result<proto::Message> msg = proto::DecodeEnvelope(bytes);
+  if (!msg.ok()) {
+    Error("the broker sent a malformed message: " + msg.status().message());
+    return {};
+  }
+  if (auto* r = std::get_if<proto::Refusal>(&*msg)) {
+    Error("the broker refused: " + r->message + " (" + r->code + ")");
+    if (r->code == "version" || r->code == "revoked" || r->code == "replica") {
+      SetState(State::kRefused);
+    } else if (r->code == "hello_first") {
+      SetState(State::kHelloSent);
+      return {Hello()};
+    } else if (r->code == "unavailable") {
+      in_flight_batch_ = 0;  // push again later
+    }
+    return {};
+  }
+  if (auto* w = std::get_if<proto::Welcome>(&*msg)) {
+    if (w->protocol_version != proto::kProtocolVersion) {
+      SetState(State::kRefused);
+      Error("the broker speaks protocol " + std::to_string(w->protocol_version) +
+            "; this agent speaks " + std::to_string(proto::kProtocolVersion));
+      return {};
+    }
+    if (w->org != me_.pub.org) {
+      Error("the broker authenticated us as " + w->org + ", not " + me_.pub.org);
+    }
+    SetState(State::kReady);
+    spdlog::info("sync: connected as {} ({}), cursor {} of {}", w->org, w->role,
+                 dir_->sync_cursor(), w->log_head);
+    std::lock_guard lock(status_mu_);
+    status_.role = w->role;
+    status_.broker_head = w->log_head;
+    status_.last_error.clear();
+    return {};
+  }
+  if (state_ != State::kReady) return {};
+  if (auto* r = std::get_if<proto::Roster>(&*msg)) {
+    sign_keys_.clear();
+    for (const auto& e : r->entries) {
+      if (!e.revoked) sign_keys_[e.org] = e.sign_key;
+    }
+    return {};
+  }
+  if (auto* u = std::get_if<proto::Updates>(&*msg)) return OnUpdates(*u);
+  if (auto* c = std::get_if<proto::SnapshotChunk>(&*msg)) return OnSnapshot(*c);
+  if (auto* a = std::get_if<proto::PushAck>(&*msg)) {
+    OnPushAck(*a);
+    return Tick();
+  }
+  Error(std::string("unexpected ") + proto::MessageName(*msg) + " from the broker");
+  return {};
+}
+
+std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
+  std::vector<RemoteDelta> deltas;
+  uint64_t cursor = dir_->sync_cursor();
+  for (const proto::LogEntry& e : u.entries) {
+    if (e.seq <= cursor) continue;  // already applied (a resend)
+    cursor = e.seq;
+    if (e.delta.delta.empty()) continue;  // nothing visible to us, or our own write
+    if (!Verify(e.delta)) {
+      Error("log entry " + std::to_string(e.seq) + " from " + e.delta.author +
+            " has a signature that does not verify; skipped");
+      continue;
+    }
+    Result<Delta> d = DecodeDelta(e.delta.delta);
+    if (!d.ok()) {
+      Error("log entry " + std::to_string(e.seq) + ": " + d.status().message());
+      continue;
+    }
+    deltas.push_back(RemoteDelta{std::move(d).value(), e.delta.author});
+  }
+  size_t n = deltas.size();
+  Status s = dir_->ApplyRemote(std::move(deltas), cursor);
+  if (!s.ok()) {
+    Error("cannot save updates: " + s.ToString());
+    return {};
+  }
+  {
+    std::lock_guard lock(status_mu_);
+    status_.cursor = cursor;
+    status_.broker_head = u.head;
+    status_.applied += n;
+  }
+  return {proto::EncodeEnvelope(
+      proto::Credit{static_cast<uint32_t>(u.entries.size()), cursor})};
+}
+
+std::vector<std::string> AgentSync::OnSnapshot(const proto::SnapshotChunk& c) {
+  if (!VerifySignature(broker_sign_public_, c.records, c.signature)) {
+    Error("a snapshot chunk's signature does not verify; ignored");
+    return {};
+  }
+  Result<Delta> d = DecodeDelta(c.records);
+  if (!d.ok()) {
+    Error("snapshot chunk: " + d.status().message());
+    return {};
+  }
+  spdlog::info("sync: snapshot chunk {} ({} records){}", c.index, d->records.size(),
+               c.last ? ", last" : "");
+  Status s = dir_->ApplyRemote({RemoteDelta{std::move(d).value(), "broker"}},
+                               c.last ? c.log_seq : 0);
+  if (!s.ok()) Error("cannot save a snapshot chunk: " + s.ToString());
+  if (c.last) {
+    std::lock_guard lock(status_mu_);
+    status_.cursor = c.log_seq;
+  }
+  return {};
+}
+
+void AgentSync::OnPushAck(const proto::PushAck& a) {
+  if (a.batch != in_flight_batch_) return;  // a late answer to an earlier attempt
+  in_flight_batch_ = 0;
+  std::vector<PushOutcome> outcomes;
+  uint64_t accepted = 0, refused = 0;
+  for (const proto::PushResult& r : a.results) {
+    PushOutcome o{r.outbox_seq, r.accepted, r.reason, {}};
+    if (!r.accepted) {
+      ++refused;
+      if (!r.current.empty()) {
+        if (Result<Delta> d = DecodeDelta(r.current); d.ok()) o.current = std::move(d).value();
+      }
+    } else {
+      ++accepted;
+    }
+    outcomes.push_back(std::move(o));
+  }
+  Status s = dir_->SettleOutbox(std::move(outcomes));
+  if (!s.ok()) Error("cannot settle the outbox: " + s.ToString());
+  std::lock_guard lock(status_mu_);
+  status_.accepted += accepted;
+  status_.refused += refused;
+}
+
+std::vector<std::string> AgentSync::Tick() {
+  uint64_t now = clock_->MonotonicMillis();
+  {
+    std::lock_guard lock(status_mu_);
+    status_.outbox_depth = dir_->outbox_depth();
+    status_.cursor = dir_->sync_cursor();
+  }
+  if (state_ == State::kHelloSent && now - hello_at_ > options_.hello_retry_ms) return {Hello()};
+  if (state_ != State::kReady) return {};
+  if (in_flight_batch_ != 0) {
+    if (now - in_flight_at_ < options_.resend_after_ms) return {};
+    in_flight_batch_ = 0;  // unanswered: push again (the broker recognises repeats)
+  }
+  Result<std::vector<OutboxEntry>> entries = dir_->Outbox(0, options_.max_push_items);
+  if (!entries.ok()) {
+    Error("cannot read the outbox: " + entries.status().ToString());
+    return {};
+  }
+  if (entries->empty()) return {};
+  proto::Push push{++batch_counter_, {}};
+  for (OutboxEntry& e : *entries) {
+    std::string sig = Sign(me_, e.delta);
+    push.items.push_back(proto::PushItem{
+        e.seq, proto::SignedDelta{std::move(e.delta), me_.pub.org, me_.pub.org, std::move(sig)}});
+  }
+  in_flight_batch_ = push.batch;
+  in_flight_at_ = now;
+  {
+    std::lock_guard lock(status_mu_);
+    status_.pushed += push.items.size();
+  }
+  return {proto::EncodeEnvelope(push)};
+}
+
+SyncStatus AgentSync::status() const {
+  std::lock_guard lock(status_mu_);
+  SyncStatus s = status_;
+  s.outbox_depth = dir_->outbox_depth();
+  return s;
+}
+
+}  // namespace sb

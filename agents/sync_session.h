@@ -1,0 +1,86 @@
+// The agent's side of the sync protocol as a state machine, without sockets: the transport
+// (sync_client.h, or the simulator) reports connection events and messages and sends what
+// this returns. States: kDisconnected -> (connected) kHelloSent -> (Welcome) kReady; a
+// Refusal for version or revocation is final (kRefused) until restart.
+//
+// In kReady it pushes the outbox (one batch in flight), applies Updates durably before
+// granting more credit, and takes refused edits back out of the view (LocalDirectory).
+// Every relayed delta's signature is checked: the author's key from the roster, or the
+// broker's key for copies the broker filtered by audience.
+// Not thread-safe: one thread drives it; status() may be read from others.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agents/local_directory.h"
+#include "schemas/clock.h"
+#include "transport/identity.h"
+#include "transport/protocol.h"
+
+namespace sb {
+
+struct SyncStatus {
+  std::string state = "disconnected";  // disconnected | connecting | ready | refused
+  std::string org, role;
+  uint64_t cursor = 0, broker_head = 0;
+  uint64_t outbox_depth = 0;
+  uint64_t last_sync_ms = 0;  // last message from the broker
+  uint64_t pushed = 0, accepted = 0, refused = 0, applied = 0;
+  uint64_t bytes_in = 0;  // bytes of broker messages received
+  std::string last_error;
+};
+
+class AgentSync {
+ public:
+  struct Options {
+    uint32_t credit_window = 1024;
+    size_t max_push_items = 128;
+    uint64_t resend_after_ms = 10'000;  // re-push when unanswered this long
+    uint64_t hello_retry_ms = 1'000;    // re-hello when no Welcome came this long
+  };
+
+  AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me,
+            std::string broker_sign_public, Options options);
+
+  std::vector<std::string> OnConnected();
+  void OnDisconnected(const std::string& why = "");
+  std::vector<std::string> OnMessage(std::string_view bytes);
+  // Pushes waiting outbox entries and retries what went unanswered.
+  std::vector<std::string> Tick();
+
+  SyncStatus status() const;
+  bool ready() const { return state_ == State::kReady; }
+
+ private:
+  enum class State { kDisconnected, kHelloSent, kReady, kRefused };
+  void SetState(State s);
+  void Error(const std::string& e);
+  std::vector<std::string> OnUpdates(const proto::Updates& u);
+  std::vector<std::string> OnSnapshot(const proto::SnapshotChunk& c);
+  void OnPushAck(const proto::PushAck& a);
+  std::string Hello();
+  bool Verify(const proto::SignedDelta& sd);
+
+  LocalDirectory* dir_;
+  Clock* clock_;
+  const Identity& me_;
+  std::string broker_sign_public_;
+  Options options_;
+
+  State state_ = State::kDisconnected;
+  uint64_t hello_at_ = 0;
+  uint64_t batch_counter_ = 0;
+  uint64_t in_flight_batch_ = 0;  // 0: none
+  uint64_t in_flight_at_ = 0;
+  uint64_t in_flight_last_seq_ = 0;
+  std::map<std::string, std::string> sign_keys_;  // org -> Ed25519 public key (roster)
+
+  mutable std::mutex status_mu_;  // guards status_
+  SyncStatus status_;
+};
+
+}  // namespace sb

@@ -1,0 +1,68 @@
+// The broker process: the ZAP handler and CURVE ROUTER socket driving BrokerCore on one event
+// loop thread, and the broker's local HTTP API (127.0.0.1, bearer token):
+//   GET  /healthz
+//   GET  /metrics                      Prometheus text
+//   GET  /v1/status                    log position, records, counters, connected agents
+//   GET  /v1/roster                    enrolled organizations
+//   POST /v1/roster                    {"identity": <identity.pub JSON>, "role": partner|maintainer}
+//   POST /v1/roster/{org}/revoke       cut the organization off
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "broker/broker_core.h"
+#include "broker/roster.h"
+#include "transport/sockets.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace sb {
+
+class BrokerServer {
+ public:
+  struct Options {
+    std::string listen = "tcp://127.0.0.1:7400";
+    std::string api_host = "127.0.0.1";
+    int api_port = 7410;  // 0: any free port
+    std::string token;
+    SocketLimits limits;
+    BrokerCore::Options core;
+  };
+
+  BrokerServer(Store* store, Clock* clock, const Identity& identity, Options options);
+  ~BrokerServer();
+
+  // Loads state, starts ZAP, binds the socket and the API. Returns the bound API port.
+  Result<int> Start();
+  // The endpoint the ROUTER is bound to (resolved, e.g. with the port picked for tcp://...:*).
+  std::string bound_endpoint() const { return bound_endpoint_; }
+  // Runs until Stop(); the event loop on this thread, the API on its own threads.
+  void Run();
+  void Stop();
+
+ private:
+  void Loop();
+  void Routes();
+
+  Store* store_;
+  Clock* clock_;
+  const Identity& identity_;
+  Options options_;
+  Roster roster_;
+  std::mutex core_mu_;  // guards core_ (the event loop and API status reads)
+  BrokerCore core_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread api_thread_;
+  std::string bound_endpoint_;
+  std::atomic<bool> stop_{false}, api_done_{false};
+  struct Zmq;
+  std::unique_ptr<Zmq> zmq_;
+};
+
+}  // namespace sb

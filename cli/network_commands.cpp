@@ -1,0 +1,282 @@
+// The sync network's commands: `init` (keys and a data directory), `broker`, `enroll`
+// (through the running broker's local API) and `status` (an agent's sync state).
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "agents/data_dir.h"
+#include "agents/hsds_json.h"
+#include "broker/broker_server.h"
+#include "cli/agent_client.h"
+#include "cli/commands.h"
+#include "transport/identity.h"
+
+namespace sb::cli {
+namespace {
+
+using nlohmann::json;
+
+int Fail(const std::string& cmd, const Status& s) {
+  std::cerr << "switchboard " << cmd << ": " << s.message() << "\n";
+  return 1;
+}
+
+// ---------- init ----------
+
+struct InitArgs {
+  std::string data, org;
+  bool broker = false;
+};
+
+int RunInit(const InitArgs& a) {
+  if (std::filesystem::exists(a.data + "/identity.pub")) {
+    return Fail("init", Status::AlreadyExists(a.data + " already has keys (identity.pub)"));
+  }
+  Result<DataDir> dir = DataDir::OpenOrCreate(a.data, a.broker ? "broker" : "agent");
+  if (!dir.ok()) return Fail("init", dir.status());
+  Result<Identity> id = Identity::Generate(a.org);
+  if (!id.ok()) return Fail("init", id.status());
+  Status saved = id->Save(a.data);
+  if (!saved.ok()) return Fail("init", saved);
+  std::cout << "created " << (a.broker ? "broker" : "agent") << " data directory " << a.data
+            << " for " << a.org << "\n"
+            << "  keys:        curve.key, box.key, sign.key (mode 0600)\n"
+            << "  API token:   " << dir->TokenPath() << " (mode 0600)\n"
+            << "  public keys: " << a.data << "/identity.pub"
+            << (a.broker ? "  — give it to every agent (--broker-key)\n"
+                         : "  — send it to the network's maintainers to be enrolled\n");
+  return 0;
+}
+
+// ---------- broker ----------
+
+struct BrokerArgs {
+  std::string data, listen = "tcp://127.0.0.1:7400", api = "127.0.0.1:7410";
+  uint64_t log_retention = 1'000'000;
+};
+
+int RunBroker(const BrokerArgs& a) {
+  auto logger = spdlog::stderr_color_mt("broker");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  size_t colon = a.api.rfind(':');
+  if (colon == std::string::npos) return Fail("broker", Status::InvalidArgument("--api must be 127.0.0.1:PORT"));
+  std::string port_text = a.api.substr(colon + 1);
+  if (port_text.empty() || port_text.find_first_not_of("0123456789") != std::string::npos ||
+      port_text.size() > 5) {
+    return Fail("broker", Status::InvalidArgument("--api: port must be a number"));
+  }
+  Result<DataDir> dir = DataDir::OpenOrCreate(a.data, "broker");
+  if (!dir.ok()) return Fail("broker", dir.status());
+  Result<Identity> id = Identity::Load(a.data);
+  if (!id.ok()) {
+    return Fail("broker", id.status().WithContext(
+                              "the broker has no keys (create its data directory with: "
+                              "switchboard init --broker --data DIR --org ORG)"));
+  }
+  BrokerServer::Options o;
+  o.listen = a.listen;
+  o.api_host = a.api.substr(0, colon);
+  o.api_port = std::stoi(port_text);
+  o.token = dir->token;
+  o.core.log_retention = a.log_retention;
+  BrokerServer server(dir->store.get(), SystemClock::Get(), *id, o);
+  Result<int> port = server.Start();
+  if (!port.ok()) return Fail("broker", port.status());
+  std::string api = o.api_host + ":" + std::to_string(*port);
+  Status wrote = WriteFileAtomic(
+      dir->RuntimePath(),
+      json{{"api", api}, {"listen", server.bound_endpoint()}, {"pid", ::getpid()}}.dump() + "\n");
+  if (!wrote.ok()) return Fail("broker", wrote);
+  spdlog::info("broker {} ready: sync on {}, API on http://{}", id->pub.org,
+               server.bound_endpoint(), api);
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("broker: signal {}, shutting down", sig);
+    server.Stop();
+  });
+  server.Run();
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  server.Stop();
+  ::unlink(dir->RuntimePath().c_str());
+  spdlog::info("broker stopped");
+  return 0;
+}
+
+// ---------- enroll ----------
+
+struct EnrollArgs {
+  std::string data, role = "partner", key, org;
+  bool json = false;
+};
+
+Result<AgentClient> BrokerClient(const std::string& data) {
+  AgentClient::Options o;
+  o.runtime_file = "broker.json";
+  Result<AgentClient> c = AgentClient::Open(data, o);
+  if (!c.ok()) {
+    return Status(c.status().code(),
+                  "no broker is running for " + data +
+                      " (start it with: switchboard broker --data " + data + ")");
+  }
+  return c;
+}
+
+int RunEnrollAdd(const EnrollArgs& a) {
+  Result<PublicIdentity> id = ReadPublicIdentity(a.key);
+  if (!id.ok()) return Fail("enroll add", id.status().WithContext(a.key));
+  Result<AgentClient> c = BrokerClient(a.data);
+  if (!c.ok()) return Fail("enroll add", c.status());
+  Result<json> r = c->Call("POST", "/v1/roster",
+                           json{{"identity", json::parse(PublicIdentityJson(*id))}, {"role", a.role}});
+  if (!r.ok()) return Fail("enroll add", r.status());
+  if (a.json) {
+    std::cout << r->dump(2) << "\n";
+  } else {
+    std::cout << "enrolled " << id->org << " as " << a.role << "\n";
+  }
+  return 0;
+}
+
+int RunEnrollList(const EnrollArgs& a) {
+  Result<AgentClient> c = BrokerClient(a.data);
+  if (!c.ok()) return Fail("enroll list", c.status());
+  Result<json> r = c->Call("GET", "/v1/roster");
+  if (!r.ok()) return Fail("enroll list", r.status());
+  if (a.json) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-38s %-11s %-8s %s\n", "ORGANIZATION", "ROLE", "STATE", "ENROLLED (UTC)");
+  for (const auto& m : (*r)["roster"]) {
+    std::printf("%-38s %-11s %-8s %s\n", m["org"].get<std::string>().c_str(),
+                m["role"].get<std::string>().c_str(), m["revoked"].get<bool>() ? "revoked" : "active",
+                IsoTime(m["enrolled_at"].get<uint64_t>()).substr(0, 19).c_str());
+  }
+  return 0;
+}
+
+int RunEnrollRevoke(const EnrollArgs& a) {
+  Result<AgentClient> c = BrokerClient(a.data);
+  if (!c.ok()) return Fail("enroll revoke", c.status());
+  Result<json> r = c->Call("POST", "/v1/roster/" + UrlEncode(a.org) + "/revoke", json::object());
+  if (!r.ok()) return Fail("enroll revoke", r.status());
+  if (a.json) std::cout << r->dump(2) << "\n";
+  else std::cout << "revoked " << a.org << ": its key is refused and its agent cut off\n";
+  return 0;
+}
+
+// ---------- status ----------
+
+struct StatusArgs {
+  std::string data;
+  bool json = false;
+};
+
+int RunStatus(const StatusArgs& a) {
+  Result<AgentClient> c = AgentClient::Open(a.data, {});
+  if (!c.ok()) return Fail("status", c.status());
+  Result<json> r = c->Call("GET", "/v1/status");
+  if (!r.ok()) return Fail("status", r.status());
+  if (a.json) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  const json& s = *r;
+  std::cout << "agent       " << s["replica"].get<std::string>()
+            << (s["org"].is_string() ? "  (" + s["org"].get<std::string>() + ")" : "") << "\n"
+            << "records     " << s["records"] << "\n"
+            << "outbox      " << s["outbox_depth"] << " edit(s) waiting for the broker\n"
+            << "cursor      " << s["cursor"] << "\n";
+  if (s["sync"].is_null()) {
+    std::cout << "sync        off (start the agent with --broker and --broker-key)\n";
+  } else {
+    const json& y = s["sync"];
+    std::cout << "broker      " << y["broker"].get<std::string>() << "  " << y["state"].get<std::string>()
+              << (y["role"].get<std::string>().empty() ? "" : " as " + y["role"].get<std::string>())
+              << "\n"
+              << "log         " << y["cursor"] << " of " << y["broker_head"] << "\n"
+              << "last sync   " << (y["last_sync"].get<std::string>().empty() ? "never" : y["last_sync"].get<std::string>()) << "\n"
+              << "pushed      " << y["pushed"] << " (accepted " << y["accepted"] << ", refused "
+              << y["refused"] << "), applied " << y["applied"] << " from others\n";
+    if (!y["last_error"].get<std::string>().empty()) {
+      std::cout << "last error  " << y["last_error"].get<std::string>() << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddNetworkCommands(CLI::App& app, int& exit_code) {
+  auto init = std::make_shared<InitArgs>();
+  CLI::App* i = app.add_subcommand(
+      "init", "Create a data directory with its keys: CURVE, encryption and signing key pairs "
+              "(secret files mode 0600), the API token, and DIR/identity.pub to send to the "
+              "network's maintainers");
+  i->add_option("--data", init->data, "data directory to create")->required();
+  i->add_option("--org", init->org, "the organization id this agent (or broker) speaks for")
+      ->required();
+  i->add_flag("--broker", init->broker, "make a broker's data directory instead of an agent's");
+  i->callback([init, &exit_code] { exit_code = RunInit(*init); });
+
+  auto broker = std::make_shared<BrokerArgs>();
+  CLI::App* b = app.add_subcommand(
+      "broker", "Run the broker: CURVE sync endpoint for enrolled agents, and its local API");
+  b->add_option("--data", broker->data, "the broker's data directory (from init --broker)")->required();
+  b->add_option("--listen", broker->listen, "ZeroMQ endpoint for agents")->capture_default_str();
+  b->add_option("--api", broker->api, "local API, 127.0.0.1:PORT (0: any free port)")
+      ->capture_default_str();
+  b->add_option("--log-retention", broker->log_retention,
+                "log entries kept; agents further behind get a snapshot")
+      ->capture_default_str();
+  b->callback([broker, &exit_code] { exit_code = RunBroker(*broker); });
+
+  auto enroll = std::make_shared<EnrollArgs>();
+  CLI::App* e = app.add_subcommand("enroll", "Manage which organizations may connect (through "
+                                             "the running broker's local API)");
+  e->require_subcommand(1);
+  CLI::App* add = e->add_subcommand("add", "enroll an organization from its identity.pub");
+  add->add_option("--data", enroll->data, "the broker's data directory")->required();
+  add->add_option("--role", enroll->role, "partner or maintainer")
+      ->check(CLI::IsMember({"partner", "maintainer"}))
+      ->capture_default_str();
+  add->add_option("--key", enroll->key, "the organization's identity.pub")
+      ->required()
+      ->check(CLI::ExistingFile);
+  add->add_flag("--json", enroll->json, "machine-readable output");
+  add->callback([enroll, &exit_code] { exit_code = RunEnrollAdd(*enroll); });
+  CLI::App* list = e->add_subcommand("list", "list enrolled organizations");
+  list->add_option("--data", enroll->data, "the broker's data directory")->required();
+  list->add_flag("--json", enroll->json, "machine-readable output");
+  list->callback([enroll, &exit_code] { exit_code = RunEnrollList(*enroll); });
+  CLI::App* revoke = e->add_subcommand("revoke", "revoke an organization: its key is refused "
+                                                 "and its agent cut off within seconds");
+  revoke->add_option("--data", enroll->data, "the broker's data directory")->required();
+  revoke->add_option("ORG", enroll->org, "organization id")->required();
+  revoke->add_flag("--json", enroll->json, "machine-readable output");
+  revoke->callback([enroll, &exit_code] { exit_code = RunEnrollRevoke(*enroll); });
+
+  auto status = std::make_shared<StatusArgs>();
+  CLI::App* st = app.add_subcommand(
+      "status", "Show an agent's connection, cursor, outbox depth and last sync");
+  st->add_option("--data", status->data, "the agent's data directory")->required();
+  st->add_flag("--json", status->json, "machine-readable output");
+  st->callback([status, &exit_code] { exit_code = RunStatus(*status); });
+}
+
+}  // namespace sb::cli
