@@ -215,7 +215,11 @@ std::vector<std::string> AgentSync::Tick() {
   }
   if (entries->empty()) return {};
   proto::Push push{++batch_counter_, {}};
+  size_t bytes = 0;
   for (OutboxEntry& e : *entries) {
+    // Stay well below the message size limit (imports make large outbox entries).
+    if (!push.items.empty() && bytes + e.delta.size() > proto::kMaxMessageBytes / 2) break;
+    bytes += e.delta.size();
     std::string sig = Sign(me_, e.delta);
     push.items.push_back(proto::PushItem{
         e.seq, proto::SignedDelta{std::move(e.delta), me_.pub.org, me_.pub.org, std::move(sig)}});

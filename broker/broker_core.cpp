@@ -295,6 +295,7 @@ void BrokerCore::Pump(std::vector<Outgoing>* out) {
       proto::Updates u;
       u.head = log_head_;
       uint32_t n = std::min<uint32_t>(s.credits, options_.max_entries_per_update);
+      size_t bytes = 0;
       Status scanned = store_->Scan(Cf::kLog, "", EncodeSeq(s.sent + 1),
                                     [&](std::string_view, std::string_view v) {
         Result<proto::LogEntry> e = DecodeLog(v);
@@ -307,7 +308,9 @@ void BrokerCore::Pump(std::vector<Outgoing>* out) {
         } else {
           u.entries.push_back(proto::LogEntry{e->seq, ForRecipient(e->delta, s)});
         }
-        return u.entries.size() < n;
+        bytes += u.entries.back().delta.delta.size();
+        // Stay well below the message size limit (imported chunks are large).
+        return u.entries.size() < n && bytes < proto::kMaxMessageBytes / 4;
       });
       if (!scanned.ok()) spdlog::error("broker: cannot read the log: {}", scanned.ToString());
       if (!u.entries.empty()) {
