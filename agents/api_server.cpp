@@ -10,26 +10,13 @@
 #include <thread>
 
 #include "agents/hsds_json.h"
+#include "transport/http_auth.h"
 
 namespace sb {
 
 using nlohmann::json;
 
 namespace {
-
-int HttpStatus(Code c) {
-  switch (c) {
-    case Code::kInvalidArgument: return 400;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists:
-    case Code::kFailedPrecondition: return 409;
-    case Code::kResourceExhausted: return 413;
-    case Code::kUnavailable: return 503;
-    default: return 500;
-  }
-}
 
 void Reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -39,7 +26,7 @@ void Reply(httplib::Response& res, int status, const json& body) {
 void Fail(httplib::Response& res, const Status& s, json extra = json::object()) {
   json err = {{"code", CodeName(s.code())}, {"message", s.message()}};
   for (auto& [k, v] : extra.items()) err[k] = v;
-  Reply(res, HttpStatus(s.code()), {{"error", err}});
+  Reply(res, HttpStatusFor(s.code()), {{"error", err}});
 }
 
 std::string Lower(std::string s) {
@@ -125,11 +112,7 @@ void ApiServer::Routes() {
     requests_++;
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    bool ok = auth.size() == prefix.size() + options_.token.size() &&
-              auth.compare(0, prefix.size(), prefix) == 0 &&
-              sodium_memcmp(auth.data() + prefix.size(), options_.token.data(),
-                            options_.token.size()) == 0;
+    bool ok = BearerMatches(auth, options_.token);
     if (!ok) {
       unauthorized_++;
       spdlog::warn("api: refused {} {}: {} token", req.method, req.path,

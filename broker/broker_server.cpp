@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "transport/http_auth.h"
 #include "transport/zap.h"
 
 namespace sb {
@@ -27,17 +28,8 @@ void Reply(httplib::Response& res, int status, const json& body) {
 }
 
 void Fail(httplib::Response& res, const Status& s) {
-  int code = 500;
-  switch (s.code()) {
-    case Code::kInvalidArgument: code = 400; break;
-    case Code::kUnauthenticated: code = 401; break;
-    case Code::kPermissionDenied: code = 403; break;
-    case Code::kNotFound: code = 404; break;
-    case Code::kAlreadyExists:
-    case Code::kFailedPrecondition: code = 409; break;
-    default: break;
-  }
-  Reply(res, code, {{"error", {{"code", CodeName(s.code())}, {"message", s.message()}}}});
+  Reply(res, HttpStatusFor(s.code()),
+        {{"error", {{"code", CodeName(s.code())}, {"message", s.message()}}}});
 }
 
 json MemberJson(const Member& m) {
@@ -166,12 +158,7 @@ void BrokerServer::Routes() {
   s.set_payload_max_length(1 << 20);
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
-    std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    bool ok = auth.size() == prefix.size() + options_.token.size() &&
-              auth.compare(0, prefix.size(), prefix) == 0 &&
-              sodium_memcmp(auth.data() + prefix.size(), options_.token.data(),
-                            options_.token.size()) == 0;
+    bool ok = BearerMatches(req.get_header_value("Authorization"), options_.token);
     if (ok) return httplib::Server::HandlerResponse::Unhandled;
     Fail(res, Status::Unauthenticated("missing or wrong token (see the broker's api.token)"));
     return httplib::Server::HandlerResponse::Handled;

@@ -1,0 +1,30 @@
+#include "transport/http_auth.h"
+
+#include <sodium.h>
+
+namespace sb {
+
+bool BearerMatches(std::string_view authorization, std::string_view token) {
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (token.empty() || authorization.size() != kPrefix.size() + token.size() ||
+      authorization.substr(0, kPrefix.size()) != kPrefix) {
+    return false;
+  }
+  return sodium_memcmp(authorization.data() + kPrefix.size(), token.data(), token.size()) == 0;
+}
+
+int HttpStatusFor(Code code) {
+  switch (code) {
+    case Code::kInvalidArgument: return 400;
+    case Code::kUnauthenticated: return 401;
+    case Code::kPermissionDenied: return 403;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists:
+    case Code::kFailedPrecondition: return 409;
+    case Code::kResourceExhausted: return 413;
+    case Code::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+}  // namespace sb

@@ -1,0 +1,17 @@
+// Helpers shared by the local HTTP APIs of agent and broker (127.0.0.1, bearer token).
+#pragma once
+
+#include <string_view>
+
+#include "schemas/status.h"
+
+namespace sb {
+
+// True when `authorization` is exactly "Bearer <token>"; compared in constant time.
+bool BearerMatches(std::string_view authorization, std::string_view token);
+
+// The HTTP status that stands for `code`: 400 bad input, 401, 403, 404, 409 state conflict,
+// 413 too large, 503 unavailable, 500 otherwise.
+int HttpStatusFor(Code code);
+
+}  // namespace sb
