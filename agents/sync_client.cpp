@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <zmq.h>
 
+#include <chrono>
 #include <cstring>
+#include <optional>
 #include <zmq.hpp>
 
 namespace sb {
@@ -26,33 +28,56 @@ void SyncClient::Stop() {
 
 void SyncClient::Run() {
   zmq::context_t ctx(1);
-  Result<zmq::socket_t> made =
-      MakeAgentSocket(ctx, me_, options_.broker.curve_public, options_.endpoint, options_.limits);
-  if (!made.ok()) {
-    spdlog::error("sync: {}", made.status().ToString());
-    session_.OnDisconnected(made.status().message());
-    return;
-  }
-  zmq::socket_t socket = std::move(made).value();
-  std::string monitor_ep = "inproc://sync-monitor";
-  zmq_socket_monitor(socket.handle(), monitor_ep.c_str(),
-                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-  zmq::socket_t monitor(ctx, zmq::socket_type::pair);
-  monitor.connect(monitor_ep);
+  // libzmq never reconnects a socket whose handshake ZAP refused, so after a refusal the
+  // socket is made anew (the key may be enrolled later), at most every kRetryMs.
+  constexpr uint64_t kRetryMs = 5000;
+  int generation = 0;
+  std::optional<zmq::socket_t> socket, monitor;
+  uint64_t recreate_at = 0;  // steady ms; 0: no recreation pending
+  auto steady_ms = [] {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+  };
+  auto open = [&]() -> bool {
+    if (socket) zmq_socket_monitor(socket->handle(), nullptr, 0);
+    monitor.reset();
+    socket.reset();
+    Result<zmq::socket_t> made = MakeAgentSocket(ctx, me_, options_.broker.curve_public,
+                                                 options_.endpoint, options_.limits);
+    if (!made.ok()) {
+      spdlog::error("sync: {}", made.status().ToString());
+      session_.OnDisconnected(made.status().message());
+      return false;
+    }
+    socket.emplace(std::move(made).value());
+    std::string monitor_ep = "inproc://sync-monitor-" + std::to_string(++generation);
+    zmq_socket_monitor(socket->handle(), monitor_ep.c_str(),
+                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    monitor.emplace(ctx, zmq::socket_type::pair);
+    monitor->connect(monitor_ep);
+    return true;
+  };
+  if (!open()) return;
 
   auto send_all = [&](const std::vector<std::string>& out) {
     for (const std::string& m : out) {
       zmq::message_t msg(m.data(), m.size());
       // Immediate mode: with no connection the send fails; the session resends later.
-      (void)socket.send(msg, zmq::send_flags::dontwait);
+      (void)socket->send(msg, zmq::send_flags::dontwait);
     }
   };
   spdlog::info("sync: connecting to {}", options_.endpoint);
   while (!stop_) {
-    zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
-                               {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    if (recreate_at != 0 && steady_ms() >= recreate_at) {
+      recreate_at = 0;
+      spdlog::info("sync: trying the broker again");
+      if (!open()) return;
+    }
+    zmq::pollitem_t items[] = {{socket->handle(), 0, ZMQ_POLLIN, 0},
+                               {monitor->handle(), 0, ZMQ_POLLIN, 0}};
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(50));
     } catch (const zmq::error_t& e) {
@@ -62,31 +87,36 @@ void SyncClient::Run() {
     }
     if (items[1].revents & ZMQ_POLLIN) {
       zmq::message_t ev, addr;
-      if (monitor.recv(ev) && monitor.recv(addr) && ev.size() >= 6) {
+      if (monitor->recv(ev) && monitor->recv(addr) && ev.size() >= 6) {
         uint16_t event;
         std::memcpy(&event, ev.data(), 2);
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
           send_all(session_.OnConnected());
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
           session_.OnDisconnected("disconnected from the broker; reconnecting");
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+          session_.OnDisconnected(
+              "the broker refused this agent's key: it is not enrolled, or was revoked "
+              "(ask the network's maintainers: switchboard enroll add)");
+          if (recreate_at == 0) recreate_at = steady_ms() + kRetryMs;
         } else {
           session_.OnDisconnected(
-              "the broker refused the connection: this agent's key is not enrolled or was "
-              "revoked, or --broker-key is not the broker's key");
+              "the handshake with the broker failed: is --broker-key the broker's "
+              "identity.pub?");
         }
       }
     }
     if (items[0].revents & ZMQ_POLLIN) {
       for (int i = 0; i < 64; ++i) {
         zmq::message_t msg;
-        auto got = socket.recv(msg, zmq::recv_flags::dontwait);
+        auto got = socket->recv(msg, zmq::recv_flags::dontwait);
         if (!got) break;
         send_all(session_.OnMessage(std::string_view(static_cast<const char*>(msg.data()), msg.size())));
       }
     }
     send_all(session_.Tick());
   }
-  zmq_socket_monitor(socket.handle(), nullptr, 0);
+  if (socket) zmq_socket_monitor(socket->handle(), nullptr, 0);
 }
 
 }  // namespace sb

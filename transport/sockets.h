@@ -27,7 +27,12 @@ Result<zmq::socket_t> MakeBrokerSocket(zmq::context_t& ctx, const Identity& brok
                                        const std::string& endpoint, const SocketLimits& limits);
 
 // An agent's DEALER: CURVE client with `agent`'s keys, pinned to `broker_curve_public` (Z85),
-// heartbeats, reconnect with backoff, ZMQ_MAXMSGSIZE; connected to `endpoint`.
+// heartbeats, reconnect with backoff, ZMQ_MAXMSGSIZE, ZMQ_IMMEDIATE; connected to `endpoint`.
+// Until a handshake completes there is no pipe: send with dontwait (or poll for ZMQ_POLLOUT),
+// never blocking. libzmq (4.3) does not reconnect a socket whose key the broker's ZAP handler
+// refused (a monitor sees ZMQ_EVENT_HANDSHAKE_FAILED_AUTH with the status code, 400): the
+// caller must make a new socket to try again. A wrong broker key shows only as
+// ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, and libzmq retries it every reconnect_ivl.
 Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent,
                                       const std::string& broker_curve_public,
                                       const std::string& endpoint, const SocketLimits& limits);
