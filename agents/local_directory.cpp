@@ -271,6 +271,7 @@ void LocalDirectory::CommitJob(Request& req) {
     std::unique_lock lock(state_mu_);
     for (const Record& d : r.joins) dir_.Join(d);
     for (const Record& d : r.replaces) dir_.Replace(d);
+    for (const std::string& id : r.erases) dir_.Erase(id);
   }
   req.job_done.set_value(s);
 }
@@ -325,10 +326,10 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
     // The outbox entries that stay, for re-applying on top of the broker's state.
     std::vector<Delta> remaining;
     if (!refused.empty()) {
-      std::set<uint64_t> settled;
-      for (const PushOutcome& o : outcomes) settled.insert(o.outbox_seq);
+      // Every other entry, accepted ones included: the broker's state in a refusal was taken
+      // before later items of the same push were applied.
       RETURN_IF_ERROR(store_->Scan(Cf::kOutbox, "", "", [&](std::string_view k, std::string_view v) {
-        if (settled.count(DecodeSeq(k))) return true;
+        if (refused.count(DecodeSeq(k))) return true;
         if (Result<Delta> d = DecodeDelta(v); d.ok()) remaining.push_back(std::move(d).value());
         return true;
       }));
@@ -366,7 +367,16 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
             if (replica == options_.replica) next.mutable_context().Add(Dot{replica, n});
           }
         }
-        r->batch.Put(Cf::kRecords, rec.id(), EncodeRecord(next));
+        if (next.fields().empty() && !broker_rec) {
+          // A refused creation that nothing else refers to: the record goes away. (Its dots
+          // are never reused: the replica's counters for a new record of the same id would
+          // start over, but that id was refused for this organization.)
+          r->batch.Delete(Cf::kRecords, rec.id());
+          r->erases.push_back(rec.id());
+        } else {
+          r->batch.Put(Cf::kRecords, rec.id(), EncodeRecord(next));
+          r->replaces.push_back(next);
+        }
         nlohmann::json h = {{"at_ms", clock_->NowMillis()},
                             {"hlc", ""},
                             {"replica", ReplicaHex(options_.replica)},
@@ -375,7 +385,6 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
                             {"reason", o.reason},
                             {"fields", FieldNames(rec)}};
         r->batch.Put(Cf::kHistory, HistoryKey(rec.id(), (*seq)++), h.dump());
-        r->replaces.push_back(std::move(next));
       }
       nlohmann::json rej = {{"seq", o.outbox_seq},
                             {"at_ms", clock_->NowMillis()},

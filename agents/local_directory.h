@@ -127,6 +127,7 @@ class LocalDirectory {
     WriteBatch batch;
     std::vector<Record> joins;     // joined into the state
     std::vector<Record> replaces;  // replace the state's record (refused edits taken back)
+    std::vector<std::string> erases;  // forget the record (a refused creation)
     uint64_t outbox_removed = 0;
     uint64_t cursor = 0;           // new sync cursor, if > 0
   };

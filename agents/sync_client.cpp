@@ -93,7 +93,9 @@ void SyncClient::Run() {
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
           send_all(session_.OnConnected());
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
-          session_.OnDisconnected("disconnected from the broker; reconnecting");
+          // After a refusal the disconnect follows; keep the refusal as the reason shown.
+          session_.OnDisconnected(recreate_at != 0 ? ""
+                                                   : "disconnected from the broker; reconnecting");
         } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
           session_.OnDisconnected(
               "the broker refused this agent's key: it is not enrolled, or was revoked "

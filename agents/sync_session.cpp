@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "conflict/codec.h"
 
 namespace sb {
@@ -88,6 +90,8 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
       Error("the broker authenticated us as " + w->org + ", not " + me_.pub.org);
     }
     SetState(State::kReady);
+    last_update_at_ = clock_->MonotonicMillis();
+    known_head_ = w->log_head;
     spdlog::info("sync: connected as {} ({}), cursor {} of {}", w->org, w->role,
                  dir_->sync_cursor(), w->log_head);
     std::lock_guard lock(status_mu_);
@@ -115,10 +119,17 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
 }
 
 std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
+  last_update_at_ = clock_->MonotonicMillis();
+  known_head_ = std::max(known_head_, u.head);
   std::vector<RemoteDelta> deltas;
   uint64_t cursor = dir_->sync_cursor();
+  bool gap = false;
   for (const proto::LogEntry& e : u.entries) {
     if (e.seq <= cursor) continue;  // already applied (a resend)
+    if (e.seq != cursor + 1) {
+      gap = true;  // something was lost: apply what is contiguous, then start over from there
+      break;
+    }
     cursor = e.seq;
     if (e.delta.delta.empty()) continue;  // nothing visible to us, or our own write
     if (!Verify(e.delta)) {
@@ -144,6 +155,11 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
     status_.cursor = cursor;
     status_.broker_head = u.head;
     status_.applied += n;
+  }
+  if (gap) {
+    Error("updates arrived with a gap after " + std::to_string(cursor) + "; resynchronising");
+    SetState(State::kHelloSent);
+    return {Hello()};
   }
   return {proto::EncodeEnvelope(
       proto::Credit{static_cast<uint32_t>(u.entries.size()), cursor})};
@@ -188,6 +204,15 @@ void AgentSync::OnPushAck(const proto::PushAck& a) {
     }
     outcomes.push_back(std::move(o));
   }
+  // Items left out of the ack were throttled: back off before pushing again.
+  uint64_t now = clock_->MonotonicMillis();
+  if (a.results.size() < in_flight_items_) {
+    throttle_backoff_ms_ = std::min<uint64_t>(
+        throttle_backoff_ms_ == 0 ? 500 : throttle_backoff_ms_ * 2, 30'000);
+    throttled_until_ = now + throttle_backoff_ms_;
+  } else {
+    throttle_backoff_ms_ = 0;
+  }
   Status s = dir_->SettleOutbox(std::move(outcomes));
   if (!s.ok()) Error("cannot settle the outbox: " + s.ToString());
   std::lock_guard lock(status_mu_);
@@ -204,6 +229,13 @@ std::vector<std::string> AgentSync::Tick() {
   }
   if (state_ == State::kHelloSent && now - hello_at_ > options_.hello_retry_ms) return {Hello()};
   if (state_ != State::kReady) return {};
+  // Behind the broker and nothing arrived for a while (a lost message stalled the stream):
+  // start the session over from the durable cursor.
+  if (known_head_ > dir_->sync_cursor() && now - last_update_at_ > options_.resend_after_ms) {
+    SetState(State::kHelloSent);
+    return {Hello()};
+  }
+  if (now < throttled_until_) return {};
   if (in_flight_batch_ != 0) {
     if (now - in_flight_at_ < options_.resend_after_ms) return {};
     in_flight_batch_ = 0;  // unanswered: push again (the broker recognises repeats)
@@ -226,6 +258,7 @@ std::vector<std::string> AgentSync::Tick() {
   }
   in_flight_batch_ = push.batch;
   in_flight_at_ = now;
+  in_flight_items_ = push.items.size();
   {
     std::lock_guard lock(status_mu_);
     status_.pushed += push.items.size();

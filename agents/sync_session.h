@@ -77,6 +77,11 @@ class AgentSync {
   uint64_t in_flight_batch_ = 0;  // 0: none
   uint64_t in_flight_at_ = 0;
   uint64_t in_flight_last_seq_ = 0;
+  size_t in_flight_items_ = 0;
+  uint64_t last_update_at_ = 0;  // when Updates last came (to notice a stalled stream)
+  uint64_t known_head_ = 0;      // the broker's log head as last announced
+  uint64_t throttled_until_ = 0;  // the broker left items out (rate limit): wait till then
+  uint64_t throttle_backoff_ms_ = 0;
   std::map<std::string, std::string> sign_keys_;  // org -> Ed25519 public key (roster)
 
   mutable std::mutex status_mu_;  // guards status_

@@ -14,12 +14,6 @@ namespace {
 constexpr char kLogHead[] = "log_head";
 constexpr char kLogStart[] = "log_start";
 
-std::string AckedKey(ReplicaId r) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "acked/%016llx", static_cast<unsigned long long>(r));
-  return buf;
-}
-
 std::string EncodeLog(const proto::LogEntry& e) {
   return proto::EncodeEnvelope(proto::Updates{{e}, e.seq});
 }
@@ -36,6 +30,10 @@ bool AlreadyKnown(const Delta& d, const Directory& dir) {
   for (const Record& r : d.records) {
     const Record* cur = dir.Find(r.id());
     if (!cur || !cur->context().Includes(r.context())) return false;
+    // A removal brings no new dot: only joining shows whether it changes anything.
+    Record joined = *cur;
+    joined.Join(r);
+    if (!(joined == *cur)) return false;
   }
   return true;
 }
@@ -91,19 +89,15 @@ void BrokerCore::OnMessage(const std::string& peer, const std::string& org,
   if (auto* h = std::get_if<proto::Hello>(&*msg)) return OnHello(peer, org, *h, out);
   auto it = sessions_.find(peer);
   if (it == sessions_.end()) {
+    spdlog::warn("broker: org={} sent {} before hello; refused", org, proto::MessageName(*msg));
     return Refuse(peer, "hello_first", "send Hello before anything else", out);
   }
   Session& s = it->second;
   if (auto* p = std::get_if<proto::Push>(&*msg)) return OnPush(peer, s, *p, out);
   if (auto* c = std::get_if<proto::Credit>(&*msg)) {
     s.credits = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{s.credits} + c->credits, 1u << 20));
-    if (c->cursor > s.acked && c->cursor <= s.sent) {
-      s.acked = c->cursor;
-      WriteBatch b;
-      b.Put(Cf::kMeta, AckedKey(s.replica), EncodeSeq(s.acked));
-      Status st = store_->Commit(std::move(b));
-      if (!st.ok()) spdlog::error("broker: cannot record an agent's position: {}", st.ToString());
-    }
+    // Kept in memory: a restart learns each agent's position from its next Hello.
+    if (c->cursor > s.acked && c->cursor <= s.sent) s.acked = c->cursor;
     return;
   }
   spdlog::warn("broker: org={} sent an unexpected {}", org, proto::MessageName(*msg));

@@ -5,7 +5,7 @@
 //
 // Log: Cf::kLog, seq (8 bytes BE) -> one encoded LogEntry (the signed delta as pushed).
 // Meta: "log_head", "log_start" (entries below log_start were trimmed; an agent whose cursor
-// is older gets a snapshot), "acked/<replica>" (the last seq each agent confirmed).
+// is older gets a snapshot). Each agent's confirmed position lives in its session only.
 #pragma once
 
 #include <cstdint>

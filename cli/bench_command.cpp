@@ -1,6 +1,7 @@
 // `switchboard bench <benchmark>`: each benchmark prints its figures next to a raw baseline
 // measured in the same run. Add a benchmark by writing one Add*Bench below and calling it from
 // AddBenchCommand.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -8,6 +9,7 @@
 
 #include "bench/crdt_bench.h"
 #include "bench/store_bench.h"
+#include "bench/sync_bench.h"
 #include "cli/commands.h"
 
 namespace sb::cli {
@@ -56,6 +58,44 @@ void AddStoreBench(CLI::App& bench, int& exit_code) {
       [options, &exit_code] { exit_code = bench::RunStoreBench(*options, std::cout, Progress()); });
 }
 
+void AddSyncBench(CLI::App& bench, int& exit_code) {
+  auto options = std::make_shared<bench::SyncBenchOptions>();
+  CLI::App* sync = bench.add_subcommand(
+      "sync",
+      "in-process broker and agents over CURVE: durable updates/s into the broker's log vs raw "
+      "CURVE messages and raw synced RocksDB puts; propagation latency to N agents; catch-up "
+      "bytes per missed change");
+  sync->add_option("--updates", options->updates, "edits per throughput run")
+      ->check(CLI::Range(uint64_t{10}, uint64_t{10'000'000}))
+      ->capture_default_str();
+  sync->add_option("--writers", options->writers, "threads editing on the writing agent")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  sync->add_option("--agents", options->agents,
+                   "agents connected for the latency and catch-up figures")
+      ->check(CLI::Range(2, 1000))
+      ->capture_default_str();
+  sync->add_option("--probes", options->probes,
+                   "edits timed per latency series (isolated, back to back)")
+      ->check(CLI::Range(1, 100'000))
+      ->capture_default_str();
+  sync->add_option("--missed", options->missed, "changes an offline agent misses")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}))
+      ->capture_default_str();
+  sync->add_option("--runs", options->runs, "throughput runs; the median is reported")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  sync->add_option("--dir", options->dir, "where temporary databases go (default $TMPDIR)");
+  sync->add_flag("--json", options->json, "print one JSON object instead of a table");
+  sync->callback([options, &exit_code] {
+    // The in-process broker and agents log every connection; only errors are worth showing.
+    auto level = spdlog::get_level();
+    spdlog::set_level(spdlog::level::err);
+    exit_code = bench::RunSyncBench(*options, SystemClock::Get(), std::cout, Progress());
+    spdlog::set_level(level);
+  });
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, int& exit_code) {
@@ -63,6 +103,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   bench->require_subcommand(1);
   AddCrdtBench(*bench, exit_code);
   AddStoreBench(*bench, exit_code);
+  AddSyncBench(*bench, exit_code);
 }
 
 }  // namespace sb::cli

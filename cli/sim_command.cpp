@@ -1,5 +1,6 @@
 // `switchboard sim`: runs the deterministic simulator and prints its report; the last line of
-// stdout is "converged <digest>" (exit 0) or "DIVERGED <digest>" (exit 1). Bad option values
+// stdout is "converged <digest>" (exit 0) or "DIVERGED <digest>" (exit 1). With --network it
+// runs the real broker and agents over a simulated network instead (cli/netsim.h). Bad option values
 // are CLI11 validation errors, which main() reports with usage and exit status 2.
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/netsim.h"
 #include "cli/simulator.h"
 
 namespace sb::cli {
@@ -53,6 +55,8 @@ CLI::Validator Probability() {
 
 void AddSimCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<sim::SimOptions>();
+  auto network = std::make_shared<bool>(false);
+  auto crashes = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand(
       "sim",
       "Deterministic simulation: N replicas edit one directory over a network that loses, "
@@ -79,8 +83,33 @@ void AddSimCommand(CLI::App& app, int& exit_code) {
                   "partition episodes: each splits the replicas in two for a while")
       ->transform(IntegerIn(0, 100'000))
       ->capture_default_str();
-  cmd->callback([options, &exit_code] {
+  CLI::Option* network_flag = cmd->add_flag(
+      "--network", *network,
+      "run the real broker and agents (one maintainer, the other replicas partners, each with "
+      "its own store in $TMPDIR) over the simulated network");
+  cmd->add_option("--crashes", *crashes,
+                  "with --network: crashes and restarts of the broker or an agent at random times")
+      ->transform(IntegerIn(0, 100'000))
+      ->needs(network_flag)
+      ->capture_default_str();
+  cmd->callback([options, network, crashes, &exit_code] {
     std::ostream* progress = isatty(STDERR_FILENO) ? &std::cerr : nullptr;
+    if (*network) {
+      sim::NetSimOptions o;
+      o.agents = options->replicas;
+      o.ops = options->ops;
+      o.seed = options->seed;
+      o.dup = options->dup;
+      o.drop = options->drop;
+      o.reorder = options->reorder;
+      o.partitions = options->partitions;
+      o.crashes = *crashes;
+      sim::NetSimReport report = sim::RunNetworkSimulation(o, progress);
+      sim::PrintNetReport(o, report, std::cout);
+      std::cout.flush();
+      exit_code = report.converged ? 0 : 1;
+      return;
+    }
     sim::SimReport report = sim::RunSimulation(*options, progress);
     sim::PrintReport(*options, report, std::cout);
     std::cout.flush();

@@ -19,6 +19,9 @@ class Directory {
   // Replaces a record's state outright. Not a CRDT operation: only for an agent taking back
   // an edit the broker refused (the replacement still covers the refused write's dots).
   void Replace(const Record& record) { records_[record.id()] = record; }
+  // Forgets a record. Also not a CRDT operation: only for an agent taking back the refused
+  // creation of a record that nobody else has.
+  void Erase(const std::string& id) { records_.erase(id); }
 
   const std::map<std::string, Record>& records() const { return records_; }
   size_t size() const { return records_.size(); }

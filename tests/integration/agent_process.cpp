@@ -80,25 +80,28 @@ std::string Reply::Describe() const {
 // ---------- AgentProcess ----------
 
 std::string AgentProcess::LogPath() const {
-  return fs::path(data_dir_).lexically_normal().parent_path().string() + "/agent.log";
+  return fs::path(data_dir_).lexically_normal().parent_path().string() + "/" + spec_.log_name;
 }
 
 Result<std::unique_ptr<AgentProcess>> AgentProcess::Start(const std::string& data_dir,
-                                                          const std::vector<std::string>& extra_args) {
-  ASSIGN_OR_RETURN(std::unique_ptr<AgentProcess> p, Launch(data_dir, extra_args));
+                                                          const std::vector<std::string>& extra_args,
+                                                          const ProcessSpec& spec) {
+  ASSIGN_OR_RETURN(std::unique_ptr<AgentProcess> p, Launch(data_dir, extra_args, spec));
   RETURN_IF_ERROR(p->WaitUntilReady());
   return p;
 }
 
 Result<std::unique_ptr<AgentProcess>> AgentProcess::Launch(const std::string& data_dir,
-                                                           const std::vector<std::string>& extra_args) {
+                                                           const std::vector<std::string>& extra_args,
+                                                           const ProcessSpec& spec) {
   std::string bin = SwitchboardBinary();
   if (bin.empty()) return Status::FailedPrecondition("SWITCHBOARD_BIN is not set (run via meson test)");
   std::unique_ptr<AgentProcess> p(new AgentProcess());
   p->data_dir_ = data_dir;
+  p->spec_ = spec;
 
   // Everything the child needs is prepared before fork: after it, only exec-safe calls.
-  std::vector<std::string> args = {bin, "agent", "--data", data_dir};
+  std::vector<std::string> args = {bin, spec.command, "--data", data_dir};
   if (std::find(extra_args.begin(), extra_args.end(), "--api") == extra_args.end()) {
     args.insert(args.end(), {"--api", "127.0.0.1:0"});
   }
@@ -136,7 +139,7 @@ Result<std::unique_ptr<AgentProcess>> AgentProcess::Launch(const std::string& da
 
 Status AgentProcess::WaitUntilReady(std::chrono::milliseconds deadline) {
   // Ready once agent.json names this child (a killed run's file may still be there).
-  std::string runtime = data_dir_ + "/agent.json";
+  std::string runtime = data_dir_ + "/" + spec_.runtime_file;
   std::string log = LogPath();
   std::string api;
   int wstatus = 0;

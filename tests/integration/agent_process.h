@@ -1,7 +1,8 @@
 // Test harness: a real `switchboard agent` process on loopback, and temporary directories.
 //
 // AgentProcess::Start fork+execs $SWITCHBOARD_BIN (set by meson) with
-// `agent --data DIR --api 127.0.0.1:0` (no --api of its own when the extra arguments have one), sends its output to DIR/../agent.log (appended, so a
+// `agent --data DIR --api 127.0.0.1:0` (no --api of its own when the extra arguments have one;
+// another daemon with a ProcessSpec), sends its output to DIR/../agent.log (appended, so a
 // test's restarts share one log), and returns once DIR/agent.json names the child's pid and
 // /healthz answers. Requests open a fresh connection each, so they may be made from several
 // threads at once, also while another thread kills the process.
@@ -46,13 +47,24 @@ struct Reply {
   std::string Describe() const;  // for assertion messages
 };
 
+// Which `switchboard` daemon to run. The defaults run an agent; a broker is
+// {"broker", "broker.json", "broker.log"}. Both write DIR/<runtime_file> with {"api", "pid"}
+// and serve GET /healthz with the bearer token in DIR/api.token.
+struct ProcessSpec {
+  std::string command = "agent";            // the subcommand
+  std::string runtime_file = "agent.json";  // written once it serves, under DIR
+  std::string log_name = "agent.log";       // output, appended, next to DIR
+};
+
 class AgentProcess {
  public:
   static Result<std::unique_ptr<AgentProcess>> Start(const std::string& data_dir,
-                                                     const std::vector<std::string>& extra_args = {});
+                                                     const std::vector<std::string>& extra_args = {},
+                                                     const ProcessSpec& spec = {});
   // The two halves of Start: fork+exec without waiting, then wait until it serves.
   static Result<std::unique_ptr<AgentProcess>> Launch(const std::string& data_dir,
-                                                      const std::vector<std::string>& extra_args = {});
+                                                      const std::vector<std::string>& extra_args = {},
+                                                      const ProcessSpec& spec = {});
   Status WaitUntilReady(std::chrono::milliseconds deadline = std::chrono::seconds(10));
   ~AgentProcess();  // kills the agent if still running
   AgentProcess(const AgentProcess&) = delete;
@@ -88,6 +100,7 @@ class AgentProcess {
   AgentProcess() = default;
 
   std::string data_dir_;
+  ProcessSpec spec_;
   pid_t pid_ = -1;  // -1 once reaped
   int port_ = 0;
   std::string token_;

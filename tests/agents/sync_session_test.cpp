@@ -1,0 +1,535 @@
+// AgentSync (the agent's protocol state machine) against a BrokerCore, without sockets: an
+// in-memory network hands the bytes each side returns to the other's OnMessage. Every agent
+// has its own LocalDirectory over a real RocksDB store in a temporary directory; all share
+// one ManualClock.
+#include "agents/sync_session.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <functional>
+
+#include "broker/broker_core.h"
+#include "conflict/codec.h"
+#include "conflict/views.h"
+#include "tests/integration/agent_process.h"
+
+namespace sb {
+namespace {
+
+using testing::TempDir;
+
+constexpr uint64_t kStart = 1'790'000'000'000;
+
+std::string Uuid(unsigned n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-000000000000", n);
+  return buf;
+}
+
+const std::string kOrgA = Uuid(0xa);
+const std::string kOrgB = Uuid(0xb);
+const std::string kOrgM = Uuid(0xc);
+const std::string kLocA = Uuid(0xa02);
+
+Identity Gen(const std::string& org) {
+  Result<Identity> id = Identity::Generate(org);
+  EXPECT_TRUE(id.ok()) << id.status().ToString();
+  return std::move(id).value();
+}
+
+RecordEdit Edit(const std::string& id, const std::string& kind,
+                std::map<std::string, Value> values) {
+  RecordEdit e;
+  e.id = id;
+  e.kind = kind;
+  e.values = std::move(values);
+  return e;
+}
+
+RecordEdit NewOrg(const std::string& org, const std::string& name) {
+  return Edit(org, "organization", {{"name", name}, {"owner", org}});
+}
+
+// What a user sees of each record (values, not causal metadata).
+template <typename A>
+std::map<std::string, RecordView> Views(const A& agent) {
+  std::map<std::string, RecordView> out;
+  Directory state = agent.State();
+  for (const auto& [id, r] : state.records()) out[id] = ProposedView(r, FieldSchema::Hsds());
+  return out;
+}
+
+// One agent: its store, directory and sync session, and whether it is connected.
+struct Agent {
+  std::string peer;
+  Identity id;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<LocalDirectory> dir;
+  std::unique_ptr<AgentSync> sync;
+  bool connected = false;
+  std::vector<proto::Message> received;  // everything the broker sent it
+
+  std::optional<Value> Displayed(const std::string& rid, const std::string& field) const {
+    return dir->Read([&](const Directory& d) -> std::optional<Value> {
+      const Record* r = d.Find(rid);
+      return r ? r->Displayed(field) : std::nullopt;
+    });
+  }
+  Directory State() const { return dir->Read([](const Directory& d) { return d; }); }
+  void Apply(std::vector<RecordEdit> edits) {
+    auto out = dir->Apply(std::move(edits), "test");
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+  }
+};
+
+class SyncSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions so;
+    so.create_if_missing = true;
+    auto s = Store::Open(tmp_ / "broker", so);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    broker_store_ = std::move(s).value();
+    roster_ = std::make_unique<Roster>(broker_store_.get());
+    ASSERT_TRUE(roster_->Load().ok());
+    StartBroker(broker_options_);
+  }
+
+  void StartBroker(BrokerCore::Options o) {
+    core_ = std::make_unique<BrokerCore>(broker_store_.get(), &clock_, broker_, roster_.get(), o);
+    Status st = core_->Load();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+
+  // A new agent for `org`, enrolled with `role`, not yet connected.
+  Agent& AddAgent(const std::string& org, Role role, ReplicaId replica,
+                  AgentSync::Options so = {}) {
+    auto a = std::make_unique<Agent>();
+    a->peer = "peer-" + std::to_string(agents_.size());
+    a->id = Gen(org);
+    EXPECT_TRUE(roster_->Enroll(a->id.pub, role, kStart).ok());
+    StoreOptions opts;
+    opts.create_if_missing = true;
+    auto s = Store::Open(tmp_ / ("agent-" + std::to_string(agents_.size())), opts);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    a->store = std::move(s).value();
+    auto d = LocalDirectory::Open(a->store.get(), &clock_, {replica, 60'000});
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    a->dir = std::move(d).value();
+    a->sync = std::make_unique<AgentSync>(a->dir.get(), &clock_, a->id, broker_.pub.sign_public, so);
+    agents_.push_back(std::move(a));
+    return *agents_.back();
+  }
+
+  void Connect(Agent& a) {
+    a.connected = true;
+    for (std::string& b : a.sync->OnConnected()) up_.emplace_back(&a, std::move(b));
+  }
+  void Disconnect(Agent& a) {
+    a.connected = false;
+    a.sync->OnDisconnected("test");
+    core_->OnDisconnected(a.peer);
+  }
+
+  // Delivers messages both ways until nothing moves (agents Tick at the start of each
+  // round). Returns the number of messages delivered; gives up after `max_messages`.
+  size_t Run(size_t max_messages = 10'000) {
+    size_t delivered = 0;
+    for (int round = 0; round < 1000; ++round) {
+      for (auto& a : agents_) {
+        if (!a->connected) continue;
+        for (std::string& b : a->sync->Tick()) up_.emplace_back(a.get(), std::move(b));
+      }
+      std::vector<Outgoing> down;
+      for (auto& [a, bytes] : up_) {
+        if (on_up_) on_up_(*a, bytes);
+        core_->OnMessage(a->peer, a->id.pub.org, bytes, &down);
+        ++delivered;
+      }
+      up_.clear();
+      core_->Pump(&down);
+      if (down.empty()) return delivered;
+      for (Outgoing& o : down) {
+        Agent* a = Find(o.peer);
+        if (!a || !a->connected) continue;
+        if (auto m = proto::DecodeEnvelope(o.bytes); m.ok()) {
+          if (drop_down_ && drop_down_(*a, *m)) continue;
+          a->received.push_back(*m);
+        }
+        for (std::string& b : a->sync->OnMessage(o.bytes)) up_.emplace_back(a, std::move(b));
+        ++delivered;
+      }
+      if (delivered > max_messages) return delivered;
+    }
+    return delivered;
+  }
+
+  Agent* Find(const std::string& peer) {
+    for (auto& a : agents_) {
+      if (a->peer == peer) return a.get();
+    }
+    return nullptr;
+  }
+
+  // The broker's state as `org` may read it.
+  Directory BrokerStateFor(const std::string& org, Role role) {
+    bool filtered = false;
+    Delta d = FilterFor(core_->state().AsDelta(1, Hlc{}), org, role,
+                        [&](const std::string& id) { return core_->state().Find(id); }, &filtered);
+    Directory out;
+    out.Join(d);
+    return out;
+  }
+
+  TempDir tmp_;
+  ManualClock clock_{kStart};
+  Identity broker_ = Gen("broker");
+  BrokerCore::Options broker_options_;
+  std::unique_ptr<Store> broker_store_;
+  std::unique_ptr<Roster> roster_;
+  std::unique_ptr<BrokerCore> core_;
+  std::vector<std::unique_ptr<Agent>> agents_;
+  std::vector<std::pair<Agent*, std::string>> up_;  // agent -> broker, waiting
+  std::function<void(Agent&, const std::string&)> on_up_;
+  // Returns true for a broker message the network loses.
+  std::function<bool(Agent&, const proto::Message&)> drop_down_;
+};
+
+TEST_F(SyncSessionTest, HelloWelcomeMakesTheAgentReady) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  EXPECT_EQ(a.sync->status().state, "disconnected");
+  Connect(a);
+  EXPECT_EQ(a.sync->status().state, "connecting");
+  Run();
+  SyncStatus st = a.sync->status();
+  EXPECT_EQ(st.state, "ready");
+  EXPECT_EQ(st.org, kOrgA);
+  EXPECT_EQ(st.role, "partner");
+  EXPECT_TRUE(st.last_error.empty()) << st.last_error;
+  ASSERT_EQ(core_->Sessions().size(), 1u);
+  EXPECT_EQ(core_->Sessions()[0].replica, 0xa1u);
+}
+
+TEST_F(SyncSessionTest, VersionRefusalIsFinal) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  up_.clear();  // the broker answers for another version instead
+  EXPECT_TRUE(a.sync->OnMessage(proto::EncodeEnvelope(
+      proto::Refusal{"version", "protocol version 1 is not supported; upgrade"})).empty());
+  EXPECT_EQ(a.sync->status().state, "refused");
+  EXPECT_NE(a.sync->status().last_error.find("upgrade"), std::string::npos);
+  // It stays refused: reconnecting says nothing, ticking pushes nothing.
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  a.sync->OnDisconnected();
+  EXPECT_TRUE(a.sync->OnConnected().empty());
+  clock_.Advance(60'000);
+  EXPECT_TRUE(a.sync->Tick().empty());
+  EXPECT_EQ(a.sync->status().state, "refused");
+}
+
+TEST_F(SyncSessionTest, WelcomeOfAnotherProtocolVersionIsRefusedByTheAgent) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  up_.clear();
+  (void)a.sync->OnMessage(proto::EncodeEnvelope(
+      proto::Welcome{proto::kProtocolVersion + 1, kOrgA, "partner", 0, false}));
+  EXPECT_EQ(a.sync->status().state, "refused");
+}
+
+TEST_F(SyncSessionTest, BrokerThatForgotTheSessionGetsHelloAgainAndThePush) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  Run();
+  ASSERT_TRUE(a.sync->ready());
+  // The broker restarts (sessions are in memory); the agent did not notice.
+  StartBroker(broker_options_);
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  Run();
+  std::vector<std::string> codes;
+  for (const auto& m : a.received) {
+    if (auto* r = std::get_if<proto::Refusal>(&m)) codes.push_back(r->code);
+  }
+  EXPECT_EQ(codes, (std::vector<std::string>{"hello_first"}));
+  EXPECT_TRUE(a.sync->ready());
+  EXPECT_EQ(a.dir->outbox_depth(), 0u);
+  EXPECT_EQ(core_->stats().log_head, 1u);
+}
+
+TEST_F(SyncSessionTest, AcceptedEditEmptiesTheOutboxAndReachesOtherAgents) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(a);
+  Connect(b);
+  Run();
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  EXPECT_EQ(a.dir->outbox_depth(), 1u);
+  Run();
+  EXPECT_EQ(a.dir->outbox_depth(), 0u);
+  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core_->stats().accepted, 1u);
+  EXPECT_EQ(a.sync->status().accepted, 1u);
+  EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
+  EXPECT_EQ(b.sync->status().cursor, 1u);
+  EXPECT_EQ(a.sync->status().cursor, 1u);  // its own entry, skipped but counted
+  EXPECT_EQ(a.State(), b.State());
+  // The broker knows how far each agent got.
+  for (const auto& s : core_->Sessions()) EXPECT_EQ(s.acked, 1u) << s.org;
+}
+
+TEST_F(SyncSessionTest, RefusedEditIsTakenBackAndListedWithItsReason) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(a);
+  Connect(b);
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  Run();
+  ASSERT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
+  // B edits A's organization: its agent lets it (it cannot know), the broker does not.
+  b.Apply({Edit(kOrgA, "organization", {{"name", std::string("Defaced")}})});
+  EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Defaced")));
+  Run();
+  EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
+  EXPECT_EQ(b.dir->outbox_depth(), 0u);
+  EXPECT_EQ(b.sync->status().refused, 1u);
+  auto rejections = b.dir->Rejections(10);
+  ASSERT_TRUE(rejections.ok());
+  ASSERT_EQ(rejections->size(), 1u);
+  EXPECT_NE((*rejections)[0].reason.find("belongs to organization " + kOrgA), std::string::npos)
+      << (*rejections)[0].reason;
+  EXPECT_EQ((*rejections)[0].records, std::vector<std::string>{kOrgA});
+  EXPECT_EQ(a.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
+  EXPECT_EQ(core_->stats().log_head, 1u);
+  // Later edits by A still reach B, on top of the taken-back record.
+  a.Apply({Edit(kOrgA, "organization", {{"name", std::string("Casa Segura II")}})});
+  Run();
+  EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura II")));
+  EXPECT_EQ(Views(a), Views(b));
+}
+
+// A refused creation is taken back: the record must not stay in the view (the local API's
+// listing and the HSDS export iterate every record that is not deleted).
+TEST_F(SyncSessionTest, RefusedCreationLeavesNoRecordBehind) {
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(b);
+  Run();
+  const std::string service = Uuid(0xb99);
+  b.Apply({Edit(service, "service", {{"name", std::string("Not ours")}, {"owner", kOrgA}})});
+  Run();
+  auto rejections = b.dir->Rejections(10);
+  ASSERT_TRUE(rejections.ok());
+  ASSERT_EQ(rejections->size(), 1u);
+  EXPECT_FALSE(b.Displayed(service, "name").has_value());
+  bool present = b.dir->Read([&](const Directory& d) { return d.Find(service) != nullptr; });
+  EXPECT_FALSE(present) << "a field-less service record " << service
+                        << " stays in the agent's view after its creation was refused";
+}
+
+// The agent pushes a new record; the PushAck is lost on the way back; after resend_after_ms
+// the agent pushes the same outbox entry again. It was accepted the first time, so the user
+// must not be told it was refused.
+TEST_F(SyncSessionTest, LostPushAckForANewRecordDoesNotBecomeARejection) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  Run();
+  int dropped = 0;
+  drop_down_ = [&](Agent&, const proto::Message& m) {
+    return std::holds_alternative<proto::PushAck>(m) && dropped++ == 0;
+  };
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  Run();
+  ASSERT_EQ(dropped, 1);
+  ASSERT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(a.dir->outbox_depth(), 1u);
+  clock_.Advance(AgentSync::Options{}.resend_after_ms + 1);
+  Run();
+  EXPECT_EQ(a.dir->outbox_depth(), 0u);
+  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(a.sync->status().refused, 0u);
+  auto rejections = a.dir->Rejections(10);
+  ASSERT_TRUE(rejections.ok());
+  EXPECT_TRUE(rejections->empty()) << (*rejections)[0].reason;
+  EXPECT_EQ(a.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
+}
+
+TEST_F(SyncSessionTest, SmallCreditWindowStillDeliversEverything) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  AgentSync::Options small;
+  small.credit_window = 2;
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1, small);
+  Connect(a);
+  Run();
+  a.Apply({NewOrg(kOrgA, "v0")});
+  for (int i = 1; i < 5; ++i) {
+    a.Apply({Edit(kOrgA, "organization", {{"description", "v" + std::to_string(i)}})});
+  }
+  Run();
+  ASSERT_EQ(core_->stats().log_head, 5u);
+  Connect(b);
+  Run();
+  size_t most = 0;
+  for (const auto& m : b.received) {
+    if (auto* u = std::get_if<proto::Updates>(&m)) most = std::max(most, u->entries.size());
+  }
+  EXPECT_EQ(most, 2u);
+  EXPECT_EQ(b.sync->status().cursor, 5u);
+  EXPECT_EQ(b.Displayed(kOrgA, "description"), Value(std::string("v4")));
+  EXPECT_EQ(a.State(), b.State());
+}
+
+TEST_F(SyncSessionTest, ConfidentialAddressStaysWithTheOwnerAndMaintainers) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Agent& m = AddAgent(kOrgM, Role::kMaintainer, 0xc1);
+  for (Agent* x : {&a, &b, &m}) Connect(*x);
+  a.Apply({NewOrg(kOrgA, "Casa Segura"),
+           Edit(kLocA, "location", {{"name", std::string("Safe house")},
+                                    {"address_1", std::string("12 rue Secrète")},
+                                    {"city", std::string("Lyon")},
+                                    {"address_confidential", Value(true)},
+                                    {"owner", kOrgA}})});
+  Run();
+  EXPECT_EQ(b.Displayed(kLocA, "city"), Value(std::string("Lyon")));
+  EXPECT_FALSE(b.Displayed(kLocA, "address_1").has_value());
+  EXPECT_EQ(m.Displayed(kLocA, "address_1"), Value(std::string("12 rue Secrète")));
+  for (Agent* x : {&a, &b, &m}) {
+    EXPECT_TRUE(x->sync->status().last_error.empty()) << x->sync->status().last_error;
+  }
+  EXPECT_EQ(b.State(), BrokerStateFor(kOrgB, Role::kPartner));
+  EXPECT_EQ(m.State(), core_->state());
+}
+
+TEST_F(SyncSessionTest, AgentOlderThanTheLogCatchesUpFromASnapshot) {
+  BrokerCore::Options o = broker_options_;
+  o.snapshot_chunk_records = 2;
+  StartBroker(o);
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(a);
+  Connect(b);
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  b.Apply({NewOrg(kOrgB, "Refugio")});
+  Run();
+  ASSERT_EQ(b.sync->status().cursor, 2u);
+  Disconnect(b);
+  // While B is away, A adds a confidential shelter and services; the log is trimmed.
+  a.Apply({Edit(kLocA, "location", {{"name", std::string("Safe house")},
+                                    {"address_1", std::string("12 rue Secrète")},
+                                    {"address_confidential", Value(true)},
+                                    {"owner", kOrgA}})});
+  Run();
+  for (unsigned i = 0; i < 4; ++i) {
+    a.Apply({Edit(Uuid(0xa300 + i), "service", {{"name", std::string("svc")}, {"owner", kOrgA}})});
+    Run();
+  }
+  a.Apply({Edit(kOrgA, "organization", {{"description", std::string("after the trim")}})});
+  Run();
+  ASSERT_EQ(core_->stats().log_head, 8u);
+  ASSERT_TRUE(core_->TrimLog(2).ok());
+  ASSERT_EQ(core_->stats().log_start, 7u);
+  b.received.clear();
+  Connect(b);
+  Run();
+  size_t chunks = 0;
+  for (const auto& msg : b.received) chunks += std::holds_alternative<proto::SnapshotChunk>(msg);
+  EXPECT_EQ(chunks, 4u);  // 7 records, 2 a chunk
+  EXPECT_EQ(b.sync->status().cursor, 8u);
+  EXPECT_EQ(b.State(), BrokerStateFor(kOrgB, Role::kPartner));
+  EXPECT_FALSE(b.Displayed(kLocA, "address_1").has_value());
+  EXPECT_EQ(b.Displayed(kOrgA, "description"), Value(std::string("after the trim")));
+  // And it keeps syncing from the log afterwards.
+  a.Apply({Edit(kOrgA, "organization", {{"name", std::string("Casa Segura II")}})});
+  Run();
+  EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura II")));
+  EXPECT_EQ(b.sync->status().cursor, 9u);
+}
+
+TEST_F(SyncSessionTest, RevokedAgentIsCutOffAndStaysRefused) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(a);
+  Connect(b);
+  Run();
+  ASSERT_TRUE(roster_->Revoke(kOrgB).ok());
+  Run();
+  EXPECT_EQ(b.sync->status().state, "refused");
+  EXPECT_NE(b.sync->status().last_error.find("revoked"), std::string::npos);
+  ASSERT_EQ(core_->Sessions().size(), 1u);
+  EXPECT_EQ(core_->Sessions()[0].org, kOrgA);
+  // B's later edits go nowhere; A's still reach the broker.
+  b.Apply({NewOrg(kOrgB, "Refugio")});
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  clock_.Advance(60'000);
+  Run();
+  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(b.dir->outbox_depth(), 1u);
+  EXPECT_EQ(b.Displayed(kOrgA, "name"), std::nullopt);
+}
+
+TEST_F(SyncSessionTest, ReplicaIdOfAnotherOrgIsRefused) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  Run();
+  // B's agent was (mis)configured with A's replica id.
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xa1);
+  Connect(b);
+  Run();
+  EXPECT_EQ(b.sync->status().state, "refused");
+  EXPECT_NE(b.sync->status().last_error.find("bound to another organization"), std::string::npos)
+      << b.sync->status().last_error;
+}
+
+TEST_F(SyncSessionTest, ThrottledItemsGoThroughLater) {
+  BrokerCore::Options o = broker_options_;
+  o.rate_per_s = 1;
+  o.rate_burst = 2;
+  StartBroker(o);
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  Run();
+  a.Apply({NewOrg(kOrgA, "v0")});
+  for (int i = 1; i < 5; ++i) {
+    a.Apply({Edit(kOrgA, "organization", {{"description", "v" + std::to_string(i)}})});
+  }
+  Run(200);
+  EXPECT_EQ(core_->stats().log_head, 2u);
+  EXPECT_EQ(core_->stats().rejected, 0u);
+  EXPECT_EQ(a.sync->status().refused, 0u);
+  // The bucket refills at one delta a second. (Steps shorter than resend_after_ms, so that no
+  // push is repeated while its answer is still on the way.)
+  for (int i = 0; i < 30 && a.dir->outbox_depth() > 0; ++i) {
+    clock_.Advance(1'000);
+    Run(200);
+  }
+  EXPECT_EQ(a.dir->outbox_depth(), 0u);
+  EXPECT_EQ(core_->stats().log_head, 5u);
+  EXPECT_EQ(a.sync->status().refused, 0u);
+}
+
+// When the broker leaves items out of an ack (rate limit), the agent should not push them
+// again at once: with no backoff it re-sends its whole outbox batch on every ack, a busy loop
+// of pushes (each up to max_push_items deltas) for as long as the bucket is empty.
+TEST_F(SyncSessionTest, ThrottledAgentDoesNotPushAgainAtOnce) {
+  BrokerCore::Options o = broker_options_;
+  o.rate_per_s = 1;
+  o.rate_burst = 2;
+  StartBroker(o);
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  Run();
+  a.Apply({NewOrg(kOrgA, "v0")});
+  for (int i = 1; i < 5; ++i) {
+    a.Apply({Edit(kOrgA, "organization", {{"description", "v" + std::to_string(i)}})});
+  }
+  size_t pushes = 0;
+  on_up_ = [&](Agent&, const std::string& bytes) {
+    auto m = proto::DecodeEnvelope(bytes);
+    if (m.ok() && std::holds_alternative<proto::Push>(*m)) ++pushes;
+  };
+  Run(200);  // no time passes: the bucket stays empty
+  EXPECT_LE(pushes, 2u) << "the agent pushed " << pushes
+                        << " times without any time passing (the run was cut at 200 messages)";
+}
+
+}  // namespace
+}  // namespace sb

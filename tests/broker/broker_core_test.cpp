@@ -1,0 +1,809 @@
+// BrokerCore without sockets: sessions, ingest checks, the log, credits, audience filtering,
+// snapshots and revocation. Peers here speak raw protocol messages (proto::Message values), so
+// a test can send exactly the hostile delta it means; the broker runs over a real RocksDB store
+// in a temporary directory and a ManualClock.
+#include "broker/broker_core.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+
+#include "conflict/codec.h"
+#include "tests/integration/agent_process.h"
+
+namespace sb {
+namespace {
+
+using testing::TempDir;
+
+constexpr uint64_t kStart = 1'790'000'000'000;
+
+std::string Uuid(unsigned n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-000000000000", n);
+  return buf;
+}
+
+const std::string kOrgA = Uuid(0xa);      // partner
+const std::string kOrgB = Uuid(0xb);      // partner
+const std::string kOrgM = Uuid(0xc);      // the maintainers' organization
+const std::string kPhoneA = Uuid(0xa01);  // a phone of A
+const std::string kLocA = Uuid(0xa02);    // a confidential shelter of A
+
+Identity Gen(const std::string& org) {
+  Result<Identity> id = Identity::Generate(org);
+  EXPECT_TRUE(id.ok()) << id.status().ToString();
+  return std::move(id).value();
+}
+
+using Values = std::vector<std::pair<std::string, Value>>;
+
+// A record delta writing `values` over `base` (nullptr: a new record) as `replica`.
+Record Write(const Record* base, const std::string& id, const std::string& kind,
+             const Values& values, ReplicaId replica, Hlc stamp) {
+  Record cur = base ? *base : Record(id, kind);
+  Record delta(id, kind);
+  for (const auto& [field, value] : values) {
+    Record d = cur.WriteDelta(field, value, replica, stamp);
+    cur.Join(d);
+    delta.Join(d);
+  }
+  return delta;
+}
+
+proto::SignedDelta Signed(const Identity& by, const Delta& d) {
+  std::string bytes = EncodeDelta(d);
+  return proto::SignedDelta{bytes, by.pub.org, by.pub.org, Sign(by, bytes)};
+}
+
+// A peer speaking raw messages: its keys, replica, and its own view of the records it edits.
+struct Peer {
+  Peer(std::string routing_id, Identity identity, ReplicaId replica_id)
+      : routing(std::move(routing_id)), id(std::move(identity)), replica(replica_id) {}
+
+  std::string routing;
+  Identity id;
+  ReplicaId replica = 0;
+  Directory view;
+  uint16_t counter = 0;
+  uint64_t outbox_seq = 0;
+
+  const std::string& org() const { return id.pub.org; }
+
+  // A delta writing `values` to record `rid`, on top of this peer's view (which then has it).
+  Delta Edit(ManualClock& clock, const std::string& rid, const std::string& kind,
+             const Values& values) {
+    Hlc stamp = Hlc::Make(clock.NowMillis(), ++counter);
+    Record r = Write(view.Find(rid), rid, kind, values, replica, stamp);
+    view.Join(r);
+    return Delta{replica, stamp, {r}};
+  }
+  proto::PushItem Item(const Delta& d) { return proto::PushItem{++outbox_seq, Signed(id, d)}; }
+};
+
+template <typename T>
+std::vector<T> All(const std::vector<proto::Message>& msgs) {
+  std::vector<T> out;
+  for (const auto& m : msgs) {
+    if (auto* x = std::get_if<T>(&m)) out.push_back(*x);
+  }
+  return out;
+}
+
+std::string Describe(const std::vector<proto::Message>& msgs) {
+  std::string s;
+  for (const auto& m : msgs) {
+    s += proto::MessageName(m);
+    if (auto* r = std::get_if<proto::Refusal>(&m)) s += "(" + r->code + ": " + r->message + ")";
+    s += " ";
+  }
+  return s;
+}
+
+class BrokerCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions so;
+    so.create_if_missing = true;
+    auto s = Store::Open(tmp_ / "broker", so);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+    roster_ = std::make_unique<Roster>(store_.get());
+    ASSERT_TRUE(roster_->Load().ok());
+    ASSERT_TRUE(roster_->Enroll(a_.id.pub, Role::kPartner, kStart).ok());
+    ASSERT_TRUE(roster_->Enroll(b_.id.pub, Role::kPartner, kStart).ok());
+    ASSERT_TRUE(roster_->Enroll(m_.id.pub, Role::kMaintainer, kStart).ok());
+    Start(options_);
+  }
+
+  void Start(BrokerCore::Options o) {
+    core_.reset();
+    core_ = std::make_unique<BrokerCore>(store_.get(), &clock_, broker_, roster_.get(), o);
+    Status st = core_->Load();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    mail_.clear();
+    entries_.clear();
+  }
+  // A broker process restart: roster and core reloaded from the store.
+  void Restart(BrokerCore::Options o) {
+    core_.reset();
+    roster_ = std::make_unique<Roster>(store_.get());
+    ASSERT_TRUE(roster_->Load().ok());
+    Start(o);
+  }
+
+  // Delivers `m` from `p` (authenticated as p's organization), pumps, and returns what the
+  // broker sent to `p`; what it sent to others waits in their mailboxes (Take).
+  std::vector<proto::Message> Send(Peer& p, const proto::Message& m) {
+    return SendBytes(p, proto::EncodeEnvelope(m));
+  }
+  std::vector<proto::Message> SendBytes(Peer& p, std::string_view bytes,
+                                        const std::string& as_org = "") {
+    std::vector<Outgoing> out;
+    core_->OnMessage(p.routing, as_org.empty() ? p.org() : as_org, bytes, &out);
+    Deliver(out);
+    return PumpFor(p);
+  }
+  std::vector<proto::Message> PumpFor(Peer& p) {
+    std::vector<Outgoing> out;
+    core_->Pump(&out);
+    Deliver(out);
+    return Take(p);
+  }
+  std::vector<proto::Message> Take(const Peer& p) {
+    std::vector<proto::Message> got = std::move(mail_[p.routing]);
+    mail_.erase(p.routing);
+    return got;
+  }
+  void Deliver(const std::vector<Outgoing>& out) {
+    for (const Outgoing& o : out) {
+      Result<proto::Message> m = proto::DecodeEnvelope(o.bytes);
+      ASSERT_TRUE(m.ok()) << "the broker sent undecodable bytes: " << m.status().ToString();
+      mail_[o.peer].push_back(*m);
+      if (auto* u = std::get_if<proto::Updates>(&*m)) {
+        for (const auto& e : u->entries) entries_[o.peer][e.seq] = e.delta;
+      }
+    }
+  }
+  // Every log entry the broker ever sent to `p`, by seq.
+  const std::map<uint64_t, proto::SignedDelta>& Entries(const Peer& p) {
+    return entries_[p.routing];
+  }
+
+  // Hello; expects a Welcome.
+  proto::Welcome Hello(Peer& p, uint64_t cursor = 0, uint32_t credits = 1024) {
+    auto got = Send(p, proto::Hello{proto::kProtocolVersion, p.replica, cursor, credits});
+    auto w = All<proto::Welcome>(got);
+    EXPECT_EQ(w.size(), 1u) << Describe(got);
+    return w.empty() ? proto::Welcome{} : w[0];
+  }
+
+  // Pushes; expects one PushAck for the batch.
+  proto::PushAck Push(Peer& p, std::vector<proto::PushItem> items) {
+    uint64_t batch = ++batches_;
+    auto got = Send(p, proto::Push{batch, std::move(items)});
+    auto acks = All<proto::PushAck>(got);
+    EXPECT_EQ(acks.size(), 1u) << Describe(got);
+    if (acks.empty()) return {};
+    EXPECT_EQ(acks[0].batch, batch);
+    return acks[0];
+  }
+  // Pushes one delta; returns its result.
+  proto::PushResult PushOne(Peer& p, const proto::PushItem& item) {
+    proto::PushAck ack = Push(p, {item});
+    EXPECT_EQ(ack.results.size(), 1u);
+    return ack.results.empty() ? proto::PushResult{} : ack.results[0];
+  }
+
+  // A's organization record, accepted (log seq 1 unless more was logged before).
+  void CreateOrgA() {
+    Hello(a_);
+    auto r = PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                          {{"name", std::string("Casa Segura")},
+                                           {"owner", kOrgA}})));
+    ASSERT_TRUE(r.accepted) << r.reason;
+  }
+
+  std::optional<Value> BrokerValue(const std::string& id, const std::string& field) {
+    const Record* r = core_->state().Find(id);
+    return r ? r->Displayed(field) : std::nullopt;
+  }
+
+  TempDir tmp_;
+  ManualClock clock_{kStart};
+  Identity broker_ = Gen("broker");
+  Peer a_{"peer-a", Gen(kOrgA), 0xa1};
+  Peer b_{"peer-b", Gen(kOrgB), 0xb1};
+  Peer m_{"peer-m", Gen(kOrgM), 0xc1};
+  BrokerCore::Options options_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Roster> roster_;
+  std::unique_ptr<BrokerCore> core_;
+  std::map<std::string, std::vector<proto::Message>> mail_;
+  std::map<std::string, std::map<uint64_t, proto::SignedDelta>> entries_;  // by peer, by seq
+  uint64_t batches_ = 0;
+};
+
+// ---------- sessions ----------
+
+TEST_F(BrokerCoreTest, HelloGetsWelcomeNamingTheAuthenticatedOrgThenTheRoster) {
+  auto got = Send(a_, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
+  ASSERT_GE(got.size(), 2u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Welcome>(got[0]),
+            (proto::Welcome{proto::kProtocolVersion, kOrgA, "partner", 0, false}));
+  auto roster = std::get<proto::Roster>(got[1]);
+  ASSERT_EQ(roster.entries.size(), 3u);
+  for (const auto& e : roster.entries) {
+    if (e.org == kOrgA) {
+      EXPECT_EQ(e.sign_key, a_.id.pub.sign_public);
+    }
+  }
+  auto sessions = core_->Sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].org, kOrgA);
+  EXPECT_EQ(sessions[0].replica, a_.replica);
+  EXPECT_EQ(sessions[0].credits, 16u);
+  EXPECT_EQ(Hello(m_).role, "maintainer");
+}
+
+TEST_F(BrokerCoreTest, HelloWithAnotherProtocolVersionIsRefusedWithAClearMessage) {
+  auto got = Send(a_, proto::Hello{proto::kProtocolVersion + 1, a_.replica, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  auto r = std::get<proto::Refusal>(got[0]);
+  EXPECT_EQ(r.code, "version");
+  EXPECT_NE(r.message.find("protocol version " + std::to_string(proto::kProtocolVersion + 1)),
+            std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("upgrade"), std::string::npos) << r.message;
+  EXPECT_TRUE(core_->Sessions().empty());
+}
+
+TEST_F(BrokerCoreTest, AnythingBeforeHelloIsRefusedHelloFirst) {
+  for (const proto::Message& m :
+       std::vector<proto::Message>{proto::Push{1, {a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                                                   {{"name", std::string("X")},
+                                                                    {"owner", kOrgA}}))}},
+                                   proto::Credit{100, 0}}) {
+    auto got = Send(a_, m);
+    ASSERT_EQ(got.size(), 1u) << Describe(got);
+    EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "hello_first");
+  }
+  EXPECT_EQ(core_->stats().log_head, 0u);
+  EXPECT_EQ(core_->state().size(), 0u);
+}
+
+TEST_F(BrokerCoreTest, GarbledAndTruncatedBytesAreRefusedMalformed) {
+  Hello(a_);
+  std::string hello = proto::EncodeEnvelope(proto::Hello{1, a_.replica, 0, 1});
+  std::vector<std::string> inputs = {"", "garbage that is not an envelope",
+                                     std::string(64, '\xff'), hello.substr(0, hello.size() / 2),
+                                     hello.substr(0, 8)};
+  for (const std::string& bytes : inputs) {
+    auto got = SendBytes(a_, bytes);
+    ASSERT_EQ(got.size(), 1u) << Describe(got);
+    EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "malformed");
+  }
+  EXPECT_EQ(core_->stats().malformed, inputs.size());
+  EXPECT_EQ(core_->Sessions().size(), 1u);  // the session survives noise
+}
+
+TEST_F(BrokerCoreTest, ReplicaBoundToAnotherOrgIsRefused) {
+  Hello(a_);
+  Peer thief{"peer-thief", b_.id, a_.replica};  // B claims A's replica id
+  auto got = Send(thief, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "replica");
+  Peer zero{"peer-zero", b_.id, 0};
+  got = Send(zero, proto::Hello{proto::kProtocolVersion, 0, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "replica");
+  // The binding is durable: a restarted broker refuses too.
+  Restart(options_);
+  got = Send(thief, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "replica");
+}
+
+TEST_F(BrokerCoreTest, UnenrolledOrganizationIsRefused) {
+  Peer stranger{"peer-x", Gen(Uuid(0xdead)), 0xd1};
+  auto got = Send(stranger, proto::Hello{proto::kProtocolVersion, stranger.replica, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
+  EXPECT_TRUE(core_->Sessions().empty());
+}
+
+// ---------- push ----------
+
+TEST_F(BrokerCoreTest, AcceptedPushIsLoggedDurablyAndAcked) {
+  Hello(a_);
+  proto::PushItem item = a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                         {{"name", std::string("Casa Segura")}, {"owner", kOrgA}}));
+  proto::PushAck ack = Push(a_, {item});
+  ASSERT_EQ(ack.results.size(), 1u);
+  EXPECT_EQ(ack.results[0], (proto::PushResult{item.outbox_seq, true, "", 1, ""}));
+  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core_->stats().accepted, 1u);
+  EXPECT_EQ(BrokerValue(kOrgA, "name"), Value(std::string("Casa Segura")));
+  // Durable: a broker restarted over the same store has it.
+  Restart(options_);
+  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(BrokerValue(kOrgA, "name"), Value(std::string("Casa Segura")));
+}
+
+TEST_F(BrokerCoreTest, PartnerEditOfAnotherOrgsRecordIsRefusedWithTheBrokersState) {
+  CreateOrgA();
+  Hello(b_);
+  b_.view.Join(*core_->state().Find(kOrgA));
+  auto r = PushOne(b_, b_.Item(b_.Edit(clock_, kOrgA, "organization",
+                                       {{"name", std::string("Defaced")}})));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("belongs to organization " + kOrgA), std::string::npos) << r.reason;
+  Result<Delta> current = DecodeDelta(r.current);
+  ASSERT_TRUE(current.ok()) << current.status().ToString();
+  ASSERT_EQ(current->records.size(), 1u);
+  EXPECT_EQ(current->records[0].Displayed("name"), Value(std::string("Casa Segura")));
+  EXPECT_EQ(BrokerValue(kOrgA, "name"), Value(std::string("Casa Segura")));
+  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core_->stats().rejected, 1u);
+}
+
+TEST_F(BrokerCoreTest, PartnerCannotCreateRecordsForAnotherOrg) {
+  Hello(b_);
+  auto r = PushOne(b_, b_.Item(b_.Edit(clock_, Uuid(0xb99), "service",
+                                       {{"name", std::string("Ours?")}, {"owner", kOrgA}})));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("must belong to its creator"), std::string::npos) << r.reason;
+  r = PushOne(b_, b_.Item(b_.Edit(clock_, Uuid(0xb98), "service",
+                                  {{"name", std::string("Linked")}, {"owner", kOrgB},
+                                   {"organization_id", kOrgA}})));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("organization_id"), std::string::npos) << r.reason;
+  EXPECT_EQ(core_->stats().log_head, 0u);
+}
+
+// organization_id is checked, but the other links are not: A can hang its own phone (a number
+// A controls) under B's service, and HSDS exports nest it in B's listing.
+TEST_F(BrokerCoreTest, PartnerCannotAttachItsRecordsToAnotherOrgsService) {
+  Hello(b_);
+  const std::string service_b = Uuid(0xb01);
+  ASSERT_TRUE(PushOne(b_, b_.Item(b_.Edit(clock_, service_b, "service",
+                                          {{"name", std::string("Hotline")}, {"owner", kOrgB},
+                                           {"organization_id", kOrgB}})))
+                  .accepted);
+  Hello(a_);
+  auto r = PushOne(a_, a_.Item(a_.Edit(clock_, kPhoneA, "phone",
+                                       {{"number", std::string("+14155550199")},
+                                        {"owner", kOrgA}, {"service_id", service_b}})));
+  EXPECT_FALSE(r.accepted) << "A's phone was attached to B's service " << service_b;
+}
+
+TEST_F(BrokerCoreTest, PartnerCannotWriteMaintainerOnlyFields) {
+  CreateOrgA();
+  auto phone = PushOne(a_, a_.Item(a_.Edit(clock_, kPhoneA, "phone",
+                                           {{"number", std::string("+14155550123")},
+                                            {"owner", kOrgA}})));
+  ASSERT_TRUE(phone.accepted) << phone.reason;
+  struct Case {
+    std::string id, kind, field;
+    Value value;
+  };
+  for (const Case& c : {Case{kOrgA, "organization", "approved", Value(true)},
+                        Case{kOrgA, "organization", "owner", Value(kOrgB)},
+                        Case{kPhoneA, "phone", "number@published", Value(std::string("+14155550123"))}}) {
+    Peer attempt = a_;  // a copy, so a refused write does not enter A's view
+    auto r = PushOne(a_, attempt.Item(attempt.Edit(clock_, c.id, c.kind, {{c.field, c.value}})));
+    a_.outbox_seq = attempt.outbox_seq;
+    EXPECT_FALSE(r.accepted) << c.field;
+    EXPECT_NE(r.reason.find(c.kind + "." + c.field + " may be changed only by a maintainer"),
+              std::string::npos) << r.reason;
+  }
+  EXPECT_EQ(core_->stats().log_head, 2u);
+  EXPECT_EQ(BrokerValue(kOrgA, "owner"), Value(kOrgA));
+  EXPECT_FALSE(BrokerValue(kOrgA, "approved").has_value());
+  // A maintainer may.
+  Hello(m_);
+  m_.view.Join(*core_->state().Find(kOrgA));
+  auto r = PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization", {{"approved", Value(true)}})));
+  EXPECT_TRUE(r.accepted) << r.reason;
+  EXPECT_EQ(BrokerValue(kOrgA, "approved"), Value(true));
+}
+
+TEST_F(BrokerCoreTest, PartnerCannotEraseAMaintainerOnlyFieldThroughTheContext) {
+  CreateOrgA();
+  Hello(m_);
+  m_.view.Join(*core_->state().Find(kOrgA));
+  ASSERT_TRUE(PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization",
+                                          {{"approved", Value(true)}}))).accepted);
+  // A renames its organization but claims, in its context, the approval's dot.
+  a_.view.Join(*core_->state().Find(kOrgA));
+  Delta d = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Renamed")}});
+  d.records[0].mutable_context().Add(Dot{m_.replica, 1});
+  auto r = PushOne(a_, a_.Item(d));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("organization.approved may be changed only by a maintainer"),
+            std::string::npos) << r.reason;
+  EXPECT_EQ(BrokerValue(kOrgA, "approved"), Value(true));
+}
+
+TEST_F(BrokerCoreTest, DeltaWhoseNewDotsNameAnotherReplicaIsRefused) {
+  Hello(a_);
+  Hlc stamp = Hlc::Make(clock_.NowMillis(), 1);
+  Record r = Write(nullptr, kOrgA, "organization",
+                   {{"name", std::string("Casa")}, {"owner", kOrgA}}, b_.replica, stamp);
+  auto res = PushOne(a_, a_.Item(Delta{a_.replica, stamp, {r}}));
+  EXPECT_FALSE(res.accepted);
+  EXPECT_NE(res.reason.find("attributed to another replica"), std::string::npos) << res.reason;
+  // And a delta claiming to come from another replica than the session's.
+  res = PushOne(a_, a_.Item(Delta{b_.replica, stamp, {r}}));
+  EXPECT_FALSE(res.accepted);
+  EXPECT_NE(res.reason.find("replica"), std::string::npos) << res.reason;
+  EXPECT_EQ(core_->stats().log_head, 0u);
+}
+
+TEST_F(BrokerCoreTest, ForgedContextCannotEraseOthersWrites) {
+  CreateOrgA();
+  // A maintainer corrects A's description; A has seen it and may supersede it.
+  Hello(m_);
+  m_.view.Join(*core_->state().Find(kOrgA));
+  ASSERT_TRUE(PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization",
+                                          {{"description", std::string("Shelter, 12 beds")}})))
+                  .accepted);
+  // A claims to have seen the maintainer's next writes too (dots the broker has not seen):
+  // accepted, that would silently discard them when they arrive.
+  Delta forged = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa 2")}});
+  forged.records[0].mutable_context().Add(Dot{m_.replica, 2});
+  forged.records[0].mutable_context().Add(Dot{m_.replica, 3});
+  auto r = PushOne(a_, a_.Item(forged));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("claims to have seen writes the broker has not"), std::string::npos)
+      << r.reason;
+  // The same claim as a dot cloud (a gap) is refused as well.
+  Peer again = a_;
+  Delta cloud = again.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa 3")}});
+  cloud.records[0].mutable_context().Add(Dot{b_.replica, 9});
+  EXPECT_FALSE(PushOne(a_, again.Item(cloud)).accepted);
+  // The maintainer's next write still lands.
+  auto m2 = PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization",
+                                        {{"description", std::string("Shelter, 14 beds")}})));
+  ASSERT_TRUE(m2.accepted) << m2.reason;
+  EXPECT_EQ(BrokerValue(kOrgA, "description"), Value(std::string("Shelter, 14 beds")));
+  // A context naming only what the broker has seen is fine: A supersedes the description.
+  Peer honest = a_;
+  honest.view = Directory();
+  honest.view.Join(*core_->state().Find(kOrgA));
+  auto ok = PushOne(a_, honest.Item(honest.Edit(clock_, kOrgA, "organization",
+                                                {{"description", std::string("Shelter")}})));
+  EXPECT_TRUE(ok.accepted) << ok.reason;
+  EXPECT_EQ(BrokerValue(kOrgA, "description"), Value(std::string("Shelter")));
+}
+
+TEST_F(BrokerCoreTest, ForgedSignaturesAreRefused) {
+  Hello(a_);
+  Delta d = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa")}, {"owner", kOrgA}});
+  std::string bytes = EncodeDelta(d);
+  struct Case {
+    const char* what;
+    proto::SignedDelta sd;
+    const char* reason;
+  };
+  std::string tampered = bytes;
+  tampered[tampered.size() / 2] ^= 0x01;
+  for (const Case& c : {
+           Case{"signed with B's key", {bytes, kOrgA, kOrgA, Sign(b_.id, bytes)}, "signature"},
+           Case{"signer B, author A", {bytes, kOrgA, kOrgB, Sign(b_.id, bytes)}, "signature"},
+           Case{"bytes changed after signing", {tampered, kOrgA, kOrgA, Sign(a_.id, bytes)}, "signature"},
+           Case{"no signature", {bytes, kOrgA, kOrgA, ""}, "signature"},
+           Case{"author B over A's connection", {bytes, kOrgB, kOrgB, Sign(b_.id, bytes)},
+                "authenticated as"},
+       }) {
+    auto r = PushOne(a_, proto::PushItem{++a_.outbox_seq, c.sd});
+    EXPECT_FALSE(r.accepted) << c.what;
+    EXPECT_NE(r.reason.find(c.reason), std::string::npos) << c.what << ": " << r.reason;
+  }
+  EXPECT_EQ(core_->stats().log_head, 0u);
+  EXPECT_EQ(core_->stats().rejected, 5u);
+  EXPECT_EQ(core_->state().size(), 0u);
+}
+
+TEST_F(BrokerCoreTest, SkewedStampIsRefused) {
+  Hello(a_);
+  Hlc ahead = Hlc::Make(clock_.NowMillis() + options_.max_skew_ms + 60'000, 0);
+  Record r = Write(nullptr, kOrgA, "organization",
+                   {{"name", std::string("From the future")}, {"owner", kOrgA}}, a_.replica, ahead);
+  auto res = PushOne(a_, a_.Item(Delta{a_.replica, ahead, {r}}));
+  EXPECT_FALSE(res.accepted);
+  EXPECT_NE(res.reason.find("clock skew"), std::string::npos) << res.reason;
+  // Within the allowed skew it is fine.
+  clock_.Advance(options_.max_skew_ms);
+  res = PushOne(a_, a_.Item(Delta{a_.replica, ahead, {r}}));
+  EXPECT_TRUE(res.accepted) << res.reason;
+}
+
+TEST_F(BrokerCoreTest, OversizeDeltaIsRefused) {
+  Hello(a_);
+  Delta big{a_.replica, Hlc::Make(clock_.NowMillis(), 1), {}};
+  for (unsigned i = 0; i < 80; ++i) {  // 80 x 4000 bytes > the 256 KiB a partner may push
+    big.records.push_back(Write(nullptr, Uuid(0xa100 + i), "service",
+                                {{"description", std::string(4000, 'x')}, {"owner", kOrgA}},
+                                a_.replica, big.stamp));
+  }
+  ASSERT_GT(EncodeDelta(big).size(), options_.limits.partner_delta_bytes);
+  auto r = PushOne(a_, a_.Item(big));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("exceeds the limit"), std::string::npos) << r.reason;
+  EXPECT_EQ(core_->stats().log_head, 0u);
+}
+
+TEST_F(BrokerCoreTest, ThrottledItemsAreLeftOutOfTheAckAndGoThroughLater) {
+  BrokerCore::Options o = options_;
+  o.rate_per_s = 1;
+  o.rate_burst = 2;
+  Start(o);
+  Hello(a_);
+  std::vector<proto::PushItem> items;
+  for (unsigned i = 0; i < 5; ++i) {
+    items.push_back(a_.Item(a_.Edit(clock_, Uuid(0xa200 + i), "service",
+                                    {{"name", std::string("svc")}, {"owner", kOrgA}})));
+  }
+  proto::PushAck ack = Push(a_, items);
+  ASSERT_EQ(ack.results.size(), 2u);
+  EXPECT_EQ(ack.results[0].outbox_seq, items[0].outbox_seq);
+  EXPECT_EQ(ack.results[1].outbox_seq, items[1].outbox_seq);
+  EXPECT_TRUE(ack.results[0].accepted && ack.results[1].accepted);
+  EXPECT_EQ(core_->stats().throttled, 3u);
+  EXPECT_EQ(core_->stats().rejected, 0u);
+  EXPECT_EQ(core_->stats().log_head, 2u);
+  // No time passed: nothing more goes through, and nothing is refused either.
+  EXPECT_TRUE(Push(a_, {items[2], items[3], items[4]}).results.empty());
+  clock_.Advance(2'000);
+  ack = Push(a_, {items[2], items[3], items[4]});
+  ASSERT_EQ(ack.results.size(), 2u);
+  clock_.Advance(1'000);
+  ack = Push(a_, {items[4]});
+  ASSERT_EQ(ack.results.size(), 1u);
+  EXPECT_TRUE(ack.results[0].accepted);
+  EXPECT_EQ(core_->stats().log_head, 5u);
+  EXPECT_EQ(core_->stats().rejected, 0u);
+}
+
+TEST_F(BrokerCoreTest, RepeatedPushOfALoggedEditIsAckedWithoutGrowingTheLog) {
+  CreateOrgA();
+  proto::PushItem edit = a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                         {{"description", std::string("Shelter")}}));
+  ASSERT_TRUE(PushOne(a_, edit).accepted);
+  EXPECT_EQ(core_->stats().log_head, 2u);
+  auto again = PushOne(a_, edit);  // the ack was lost; the agent pushes the same entry again
+  EXPECT_TRUE(again.accepted) << again.reason;
+  EXPECT_EQ(again.log_seq, 0u);
+  EXPECT_EQ(core_->stats().log_head, 2u);
+  EXPECT_EQ(core_->stats().rejected, 0u);
+}
+
+// A record's creation carries its owner field; pushing it again (the PushAck was lost) must
+// be recognised as already logged, not refused as "owner may be changed only by a maintainer".
+TEST_F(BrokerCoreTest, RepeatedPushOfARecordCreationIsAckedNotRefused) {
+  Hello(a_);
+  proto::PushItem create = a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                           {{"name", std::string("Casa")}, {"owner", kOrgA}}));
+  ASSERT_TRUE(PushOne(a_, create).accepted);
+  auto again = PushOne(a_, create);
+  EXPECT_TRUE(again.accepted) << again.reason;
+  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core_->stats().rejected, 0u);
+}
+
+// ---------- fan-out ----------
+
+std::vector<uint64_t> Seqs(const std::vector<proto::Message>& got) {
+  std::vector<uint64_t> out;
+  for (const auto& u : All<proto::Updates>(got)) {
+    for (const auto& e : u.entries) out.push_back(e.seq);
+  }
+  return out;
+}
+
+TEST_F(BrokerCoreTest, UpdatesStreamOnlyWithinCredits) {
+  CreateOrgA();
+  for (unsigned i = 0; i < 4; ++i) {
+    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                            {{"description", "v" + std::to_string(i)}})))
+                    .accepted);
+  }
+  ASSERT_EQ(core_->stats().log_head, 5u);
+  // Five entries wait; B grants two.
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 2});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2})) << Describe(got);
+  for (const auto& u : All<proto::Updates>(got)) EXPECT_EQ(u.head, 5u);
+  EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
+  EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
+  auto session = [&] {
+    for (const auto& s : core_->Sessions()) {
+      if (s.org == kOrgB) return s;
+    }
+    return SessionInfo{};
+  };
+  EXPECT_EQ(session().sent, 2u);
+  EXPECT_EQ(session().credits, 0u);
+  got = Send(b_, proto::Credit{2, 2});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{3, 4}));
+  EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
+  got = Send(b_, proto::Credit{1, 4});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{5}));
+  EXPECT_EQ(session().acked, 4u);
+  EXPECT_EQ(session().sent, 5u);
+}
+
+TEST_F(BrokerCoreTest, OneUpdatesMessageCarriesAtMostMaxEntriesPerUpdate) {
+  BrokerCore::Options o = options_;
+  o.max_entries_per_update = 3;
+  Start(o);
+  CreateOrgA();
+  for (unsigned i = 0; i < 6; ++i) {
+    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                            {{"description", "v" + std::to_string(i)}})))
+                    .accepted);
+  }
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 100});
+  for (int i = 0; i < 3; ++i) {
+    auto more = PumpFor(b_);
+    got.insert(got.end(), more.begin(), more.end());
+  }
+  for (const auto& u : All<proto::Updates>(got)) EXPECT_LE(u.entries.size(), 3u);
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+}
+
+TEST_F(BrokerCoreTest, OwnWritesAreNotEchoedBackButAdvanceTheCursor) {
+  CreateOrgA();
+  ASSERT_EQ(Entries(a_).count(1), 1u);
+  EXPECT_TRUE(Entries(a_).at(1).delta.empty());
+  EXPECT_EQ(Entries(a_).at(1).author, kOrgA);
+  // Another replica of the same organization does get it, as signed by A.
+  Peer a2{"peer-a2", a_.id, 0xa2};
+  Hello(a2);
+  ASSERT_EQ(Entries(a2).count(1), 1u);
+  EXPECT_FALSE(Entries(a2).at(1).delta.empty());
+  EXPECT_EQ(Entries(a2).at(1).signer, kOrgA);
+}
+
+TEST_F(BrokerCoreTest, ConfidentialAddressReachesOnlyTheOwnerAndMaintainers) {
+  CreateOrgA();
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+                                          {{"name", std::string("Safe house")},
+                                           {"city", std::string("Lyon")},
+                                           {"address_1", std::string("12 rue Secrète")},
+                                           {"postal_code", std::string("69001")},
+                                           {"address_confidential", Value(true)},
+                                           {"owner", kOrgA}})))
+                  .accepted);
+  Hello(b_);
+  Hello(m_);
+  ASSERT_EQ(Entries(b_).count(2), 1u);
+  ASSERT_EQ(Entries(m_).count(2), 1u);
+  // B: a copy signed by the broker, without the address.
+  proto::SignedDelta to_b = Entries(b_).at(2);
+  ASSERT_FALSE(to_b.delta.empty());
+  EXPECT_EQ(to_b.signer, "broker");
+  EXPECT_EQ(to_b.author, kOrgA);
+  EXPECT_TRUE(VerifySignature(broker_.pub.sign_public, to_b.delta, to_b.signature));
+  Result<Delta> seen_b = DecodeDelta(to_b.delta);
+  ASSERT_TRUE(seen_b.ok());
+  ASSERT_EQ(seen_b->records.size(), 1u);
+  const Record& rb = seen_b->records[0];
+  EXPECT_EQ(rb.Displayed("name"), Value(std::string("Safe house")));
+  EXPECT_EQ(rb.Displayed("city"), Value(std::string("Lyon")));
+  EXPECT_EQ(rb.Displayed("address_confidential"), Value(true));
+  EXPECT_FALSE(rb.Displayed("address_1").has_value());
+  EXPECT_FALSE(rb.Displayed("postal_code").has_value());
+  // Entry 1 (A's organization, nothing confidential) reaches B as A signed it.
+  EXPECT_EQ(Entries(b_).at(1).signer, kOrgA);
+  // The maintainer: A's own signed delta, address included.
+  proto::SignedDelta to_m = Entries(m_).at(2);
+  EXPECT_EQ(to_m.signer, kOrgA);
+  EXPECT_TRUE(VerifySignature(a_.id.pub.sign_public, to_m.delta, to_m.signature));
+  Result<Delta> seen_m = DecodeDelta(to_m.delta);
+  ASSERT_TRUE(seen_m.ok());
+  EXPECT_EQ(seen_m->records[0].Displayed("address_1"), Value(std::string("12 rue Secrète")));
+}
+
+// The flag decides by the broker's current state: an address written before the location was
+// made confidential does not reach a partner who reads that entry afterwards.
+TEST_F(BrokerCoreTest, AddressWrittenBeforeTheFlagIsFilteredForLateReaders) {
+  CreateOrgA();
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+                                          {{"name", std::string("Safe house")},
+                                           {"address_1", std::string("12 rue Secrète")},
+                                           {"owner", kOrgA}})))
+                  .accepted);
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+                                          {{"address_confidential", Value(true)}})))
+                  .accepted);
+  Hello(b_);
+  ASSERT_EQ(Entries(b_).count(2), 1u);
+  Result<Delta> d = DecodeDelta(Entries(b_).at(2).delta);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->records.size(), 1u);
+  EXPECT_FALSE(d->records[0].Displayed("address_1").has_value());
+}
+
+TEST_F(BrokerCoreTest, AgentOlderThanTheLogGetsFilteredSnapshotChunks) {
+  BrokerCore::Options o = options_;
+  o.snapshot_chunk_records = 2;
+  Start(o);
+  CreateOrgA();
+  Hello(b_);
+  Send(b_, proto::Credit{0, 1});
+  core_->OnDisconnected(b_.routing);
+  Take(b_);
+  // While B is away: four more records, one a confidential location; the log is trimmed.
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+                                          {{"name", std::string("Safe house")},
+                                           {"address_1", std::string("12 rue Secrète")},
+                                           {"address_confidential", Value(true)},
+                                           {"owner", kOrgA}})))
+                  .accepted);
+  for (unsigned i = 0; i < 3; ++i) {
+    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, Uuid(0xa300 + i), "service",
+                                            {{"name", std::string("svc")}, {"owner", kOrgA}})))
+                    .accepted);
+  }
+  ASSERT_TRUE(core_->TrimLog(2).ok());
+  EXPECT_EQ(core_->stats().log_start, 4u);
+
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 1, 1024});
+  auto welcome = All<proto::Welcome>(got);
+  ASSERT_EQ(welcome.size(), 1u) << Describe(got);
+  EXPECT_TRUE(welcome[0].snapshot);
+  auto chunks = All<proto::SnapshotChunk>(got);
+  ASSERT_EQ(chunks.size(), 3u) << Describe(got);  // 5 records, 2 per chunk
+  Directory joined;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    EXPECT_EQ(chunks[i].index, i);
+    EXPECT_EQ(chunks[i].last, i + 1 == chunks.size());
+    EXPECT_TRUE(VerifySignature(broker_.pub.sign_public, chunks[i].records, chunks[i].signature));
+    Result<Delta> d = DecodeDelta(chunks[i].records);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    joined.Join(*d);
+  }
+  EXPECT_EQ(chunks.back().log_seq, 5u);
+  EXPECT_TRUE(All<proto::Updates>(got).empty() ||
+              All<proto::Updates>(got)[0].entries.empty());  // nothing after the snapshot
+  // What B got is the broker's state, filtered for B.
+  bool filtered = false;
+  Delta expect = FilterFor(core_->state().AsDelta(1, Hlc{}), kOrgB, Role::kPartner,
+                           [&](const std::string& id) { return core_->state().Find(id); },
+                           &filtered);
+  EXPECT_TRUE(filtered);
+  Directory expected;
+  expected.Join(expect);
+  EXPECT_EQ(joined, expected);
+  ASSERT_NE(joined.Find(kLocA), nullptr);
+  EXPECT_FALSE(joined.Find(kLocA)->Displayed("address_1").has_value());
+  EXPECT_EQ(core_->stats().snapshots, 1u);
+}
+
+TEST_F(BrokerCoreTest, RevocationCutsTheSessionOffAtOnce) {
+  Hello(a_);
+  Hello(b_);
+  Take(a_);
+  ASSERT_TRUE(roster_->Revoke(kOrgB).ok());
+  std::vector<Outgoing> out;
+  core_->Pump(&out);
+  Deliver(out);
+  auto got = Take(b_);
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
+  ASSERT_EQ(core_->Sessions().size(), 1u);
+  EXPECT_EQ(core_->Sessions()[0].org, kOrgA);
+  // A learns the new roster, with B revoked.
+  auto rosters = All<proto::Roster>(Take(a_));
+  ASSERT_EQ(rosters.size(), 1u);
+  for (const auto& e : rosters[0].entries) EXPECT_EQ(e.revoked, e.org == kOrgB);
+  // Whatever B sends now is refused.
+  got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
+  EXPECT_EQ(core_->Sessions().size(), 1u);
+}
+
+}  // namespace
+}  // namespace sb
