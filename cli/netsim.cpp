@@ -47,7 +47,7 @@ namespace {
 
 using net::LocalLookup;
 using net::Op;
-using net::Rng;
+// Rng: cli/sim_random.h.
 using net::Workload;
 
 // ---------- The simulated world ----------
@@ -299,7 +299,7 @@ class NetSimulation {
     for (size_t i = 0; i < n; ++i) {
       auto a = std::make_unique<AgentNode>();
       a->index = i;
-      a->org = net::NewId(rng_);
+      a->org = NewId(rng_);
       a->role = i == 0 ? Role::kMaintainer : Role::kPartner;
       a->replica = rng_.Next() | 1;
       a->path = root_ + "/agent" + std::to_string(i);

@@ -66,19 +66,6 @@ const std::vector<std::string> kDomains = {"safeharbor.org", "newdawn.ngo", "pol
 
 }  // namespace
 
-// A lowercase version-4 UUID from the generator.
-std::string NewId(Rng& rng) {
-  uint64_t hi = (rng.Next() & ~0xf000ull) | 0x4000ull;
-  uint64_t lo = (rng.Next() & ~(3ull << 62)) | (2ull << 62);
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
-                static_cast<unsigned long long>(hi >> 32),
-                static_cast<unsigned long long>((hi >> 16) & 0xffff),
-                static_cast<unsigned long long>(hi & 0xffff),
-                static_cast<unsigned long long>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffull));
-  return buf;
-}
 
 Workload::Workload(Rng& rng, bool planted, bool removals)
     : rng_(rng), schema_(FieldSchema::Hsds()), planted_(planted), removals_(removals) {}

@@ -5,6 +5,8 @@
 // same edits.
 #pragma once
 
+#include "cli/sim_random.h"
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -19,54 +21,7 @@
 
 namespace sb::sim::net {
 
-// xoshiro256** (Blackman and Vigna), seeded through splitmix64: the generator of
-// simulator.cpp (which keeps its copy private). Unlike the std:: distributions, it and its
-// helpers give the same numbers with every compiler and library.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    for (uint64_t& word : s_) {
-      seed += 0x9e3779b97f4a7c15ull;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      word = z ^ (z >> 31);
-    }
-  }
-  uint64_t Next() {
-    uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [0, n); n > 0.
-  uint64_t Below(uint64_t n) {
-    uint64_t threshold = (0 - n) % n;
-    for (;;) {
-      uint64_t r = Next();
-      if (r >= threshold) return r % n;
-    }
-  }
-  uint64_t Between(uint64_t lo, uint64_t hi) { return lo + Below(hi - lo + 1); }
-  double Unit() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  bool Chance(double p) { return Unit() < p; }
-  template <typename T>
-  const T& Pick(const std::vector<T>& v) {
-    return v[Below(v.size())];
-  }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::array<uint64_t, 4> s_{};
-};
-
-// A lowercase version-4 UUID from the generator.
-std::string NewId(Rng& rng);
+// Rng and NewId come from cli/sim_random.h (namespace sb::sim, enclosing this one).
 
 // One operation of the workload: an edit, and what the broker should make of it.
 struct Op {
