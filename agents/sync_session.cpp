@@ -32,6 +32,7 @@ void AgentSync::Error(const std::string& e) {
 std::string AgentSync::Hello() {
   hello_at_ = clock_->MonotonicMillis();
   in_flight_batch_ = 0;
+  roster_seen_ = false;
   return proto::EncodeEnvelope(proto::Hello{proto::kProtocolVersion, dir_->replica(),
                                             dir_->sync_cursor(), options_.credit_window});
 }
@@ -103,9 +104,8 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
   if (state_ != State::kReady) return {};
   if (auto* r = std::get_if<proto::Roster>(&*msg)) {
     sign_keys_.clear();
-    for (const auto& e : r->entries) {
-      if (!e.revoked) sign_keys_[e.org] = e.sign_key;
-    }
+    for (const auto& e : r->entries) sign_keys_[e.org] = e.sign_key;
+    roster_seen_ = true;
     return {};
   }
   if (auto* u = std::get_if<proto::Updates>(&*msg)) return OnUpdates(*u);
@@ -128,6 +128,11 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
     if (e.seq <= cursor) continue;  // already applied (a resend)
     if (e.seq != cursor + 1) {
       gap = true;  // something was lost: apply what is contiguous, then start over from there
+      break;
+    }
+    if (!e.delta.delta.empty() && e.delta.signer != "broker" && !sign_keys_.count(e.delta.author) &&
+        !roster_seen_) {
+      gap = true;  // the roster has not arrived (lost or overtaken): stop before this entry
       break;
     }
     cursor = e.seq;
@@ -157,7 +162,8 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
     status_.applied += n;
   }
   if (gap) {
-    Error("updates arrived with a gap after " + std::to_string(cursor) + "; resynchronising");
+    Error("updates stopped at " + std::to_string(cursor) +
+          " (a gap, or an author not yet in the roster); resynchronising");
     SetState(State::kHelloSent);
     return {Hello()};
   }

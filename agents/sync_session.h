@@ -6,7 +6,9 @@
 // In kReady it pushes the outbox (one batch in flight), applies Updates durably before
 // granting more credit, and takes refused edits back out of the view (LocalDirectory).
 // Every relayed delta's signature is checked: the author's key from the roster, or the
-// broker's key for copies the broker filtered by audience.
+// broker's key for copies the broker filtered by audience. An entry whose author is not in
+// the roster yet (the roster was lost or overtaken) stops the stream before that entry and
+// starts the session over; the cursor never steps over an entry it could not apply.
 // Not thread-safe: one thread drives it; status() may be read from others.
 #pragma once
 
@@ -82,7 +84,10 @@ class AgentSync {
   uint64_t known_head_ = 0;      // the broker's log head as last announced
   uint64_t throttled_until_ = 0;  // the broker left items out (rate limit): wait till then
   uint64_t throttle_backoff_ms_ = 0;
-  std::map<std::string, std::string> sign_keys_;  // org -> Ed25519 public key (roster)
+  // org -> Ed25519 public key, from the roster. Revoked organizations stay: their entries
+  // in the log were accepted while they were enrolled and must still verify.
+  std::map<std::string, std::string> sign_keys_;
+  bool roster_seen_ = false;  // the roster arrived in this session (it follows Welcome)
 
   mutable std::mutex status_mu_;  // guards status_
   SyncStatus status_;

@@ -431,7 +431,8 @@ class NetSimulation {
     }
   }
 
-  // Counts log entries the agent is about to skip: an Updates starting past cursor + 1.
+  // Counts Updates that arrive past the agent's cursor + 1 (an earlier one was lost or is
+  // late): the agent applies nothing beyond the gap and starts its session over.
   void NoteGaps(const AgentNode& a, const std::string& bytes) {
     if (!a.sync->ready()) return;
     Result<proto::Message> m = proto::DecodeEnvelope(bytes);
@@ -439,7 +440,10 @@ class NetSimulation {
     if (!u) return;
     uint64_t cursor = a.local->sync_cursor();
     for (const proto::LogEntry& e : u->entries) {
-      if (e.seq > cursor + 1) report_.log_gaps += e.seq - cursor - 1;
+      if (e.seq > cursor + 1) {
+        ++report_.log_gaps;
+        return;
+      }
       cursor = std::max(cursor, e.seq);
     }
   }
@@ -780,7 +784,7 @@ void PrintNetReport(const NetSimOptions& options, const NetSimReport& report, st
       << " KiB), delivered " << report.messages_delivered << ", dropped " << report.messages_dropped
       << ", cut with their connection " << report.messages_cut << ", duplicated "
       << report.messages_duplicated << "; connections " << report.connects << "\n";
-  out << "log: head " << report.log_head << ", entries skipped by agents " << report.log_gaps
+  out << "log: head " << report.log_head << ", gaps seen (agents resynchronised) " << report.log_gaps
       << "; records " << report.records << "; confidential address differences "
       << report.confidential_diffs
       << " (still shown after the broker hid them: " << report.confidential_leaks << ")\n";

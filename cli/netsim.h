@@ -49,7 +49,7 @@ struct NetSimReport {
   uint64_t messages_duplicated = 0;
   uint64_t connects = 0;  // connections opened, first ones included
   uint64_t crashes_broker = 0, crashes_agents = 0;
-  uint64_t log_gaps = 0;            // log entries an agent skipped (received a later one first)
+  uint64_t log_gaps = 0;            // Updates that arrived past a gap (the agent resynchronised)
   uint64_t log_head = 0;            // the broker's log head at the end
   uint64_t records = 0;             // records at the broker at the end
   uint64_t drain_ms = 0;            // simulated time from the end of the edits until quiet

@@ -352,6 +352,31 @@ TEST_F(SyncSessionTest, LostPushAckForANewRecordDoesNotBecomeARejection) {
   EXPECT_EQ(a.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
 }
 
+// The roster follows Welcome; if it is lost, the agent cannot verify others' entries yet. It
+// must not step its cursor over them (it did once: the entry was skipped for good).
+TEST_F(SyncSessionTest, LostRosterDoesNotMakeTheAgentSkipEntries) {
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(b);
+  Run();
+  b.Apply({NewOrg(kOrgB, "Legal Aid North")});
+  Run();
+  ASSERT_EQ(core_->stats().log_head, 1u);
+
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  int rosters = 0;
+  drop_down_ = [&](Agent& to, const proto::Message& m) {
+    return &to == &a && std::holds_alternative<proto::Roster>(m) && rosters++ == 0;
+  };
+  Connect(a);
+  Run();
+  ASSERT_EQ(rosters, 2);  // the first one lost
+  EXPECT_EQ(a.dir->sync_cursor(), 1u);
+  EXPECT_EQ(a.Displayed(kOrgB, "name"), Value(std::string("Legal Aid North")));
+  size_t hellos = 0;
+  for (const auto& m : a.received) hellos += std::holds_alternative<proto::Welcome>(m);
+  EXPECT_EQ(hellos, 2u);  // the session started over once
+}
+
 TEST_F(SyncSessionTest, SmallCreditWindowStillDeliversEverything) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   AgentSync::Options small;

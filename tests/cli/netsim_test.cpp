@@ -31,8 +31,8 @@ NetSimOptions Faulty(uint64_t seed) {
   return o;
 }
 
-// Without the two workload features that currently make the real broker and agents diverge
-// (see the disabled tests below).
+// Without the two workload features that need refusals and removals: keeps some tests about
+// one thing (the full workload is tested below).
 NetSimOptions Tame(NetSimOptions o) {
   o.planted_refusals = false;
   o.set_removals = false;
@@ -96,24 +96,21 @@ TEST(NetworkSimulator, TheBrokerRefusesExactlyThePlantedEdits) {
   EXPECT_EQ(r.unexpected_refusals, 0u) << r.first_unexpected_refusal;
 }
 
-// Disabled until the library is fixed: (1) BrokerCore's AlreadyKnown takes a delta that only
-// removes a set element (a context, no new dot) for a retry, acknowledges it and drops it;
-// (2) LocalDirectory::SettleOutbox replaces a record after a refusal with the broker's state
-// as of the refused item, losing the agent's own writes accepted later in the same batch.
-TEST(NetworkSimulator, DISABLED_ConvergesWithRefusedEditsAndSetRemovals) {
+// The full workload: edits the broker must refuse, and set removals (a context, no new dot).
+TEST(NetworkSimulator, ConvergesWithRefusedEditsAndSetRemovals) {
   NetSimReport r = RunNetworkSimulation(Small(3), nullptr);
   EXPECT_TRUE(r.converged) << r.failure;
 }
 
-// Disabled until the sync protocol survives lost and reordered messages on a live connection:
-// AgentSync::OnUpdates moves its cursor past missing log entries (a lost or late Updates is
-// never asked for again) — besides the two bugs above.
-TEST(NetworkSimulator, DISABLED_ConvergesWithLossReorderPartitionsAndCrashes) {
+// Lost, duplicated and reordered messages on live connections, partitions, and crashes of
+// agents and the broker, with the full workload. A lost roster once made agents skip entries
+// whose author they could not verify yet (seed 7 of the CLI's default workload).
+TEST(NetworkSimulator, ConvergesWithLossReorderPartitionsAndCrashes) {
   NetSimOptions o = Faulty(7);
   o.ops = 1000;
   NetSimReport r = RunNetworkSimulation(o, nullptr);
   EXPECT_TRUE(r.converged) << r.failure;
-  EXPECT_EQ(r.log_gaps, 0u);
+  EXPECT_GT(r.log_gaps, 0u);  // lost Updates happened, and were recovered from
   EXPECT_GT(r.messages_dropped, 0u);
 }
 
