@@ -16,7 +16,10 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev libcapnp-dev capnproto librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev libsodium-dev librapidcheck-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev zlib1g-dev
+  chromium
 )
+# The review console's browser test (tests/browser) runs Debian's chromium, driven by
+# playwright-core from npm (installed there with `npm ci`; Node.js comes with the machine).
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -49,6 +52,11 @@ build() {
   if [ ! -f examples/data/directory.json ]; then
     log "generating the sample directory (examples/data/directory.json)"
     python3 examples/data/generate.py --out examples/data/directory.json
+  fi
+  if [ ! -d tests/browser/node_modules/playwright-core ] ||
+     [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+    log "installing the browser test's npm packages (tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 

@@ -10,24 +10,16 @@
 #include <thread>
 
 #include "agents/hsds_json.h"
+#include "agents/referral_api.h"
+#include "conflict/views.h"
 #include "transport/http_auth.h"
+#include "transport/http_reply.h"
 
 namespace sb {
 
 using nlohmann::json;
 
 namespace {
-
-void Reply(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(2) + "\n", "application/json");
-}
-
-void Fail(httplib::Response& res, const Status& s, json extra = json::object()) {
-  json err = {{"code", CodeName(s.code())}, {"message", s.message()}};
-  for (auto& [k, v] : extra.items()) err[k] = v;
-  Reply(res, HttpStatusFor(s.code()), {{"error", err}});
-}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -55,6 +47,37 @@ bool Matches(const Record& r, const std::string& q) {
 }
 
 Result<json> ParseBody(const httplib::Request& req) { return ParseJsonBounded(req.body); }
+
+// Who reads through this API (DESIGN.md §3, §8). A partner's agent shows other organizations'
+// records as published: moderated fields at the value a maintainer approved (absent until one
+// did), rejection notes left out; and it leaves the records of organizations no maintainer has
+// vetted out of listings and exports (a direct GET still answers, with "published": false).
+// Its own records it shows as proposed, with pending changes and rejections marked. A
+// stand-alone agent and a maintainer's agent show everything as proposed. The role comes
+// from the sync session (until the broker has welcomed the agent, it counts as a partner).
+struct Viewer {
+  std::string org;
+  bool maintainer = false;
+
+  bool SeesProposed(const Record& r) const {
+    return org.empty() || maintainer || r.Owner() == org;
+  }
+  static bool Published(const Record& r, const Directory& d) {
+    const Record* owner = d.Find(r.Owner());
+    return owner != nullptr && IsVetted(*owner);
+  }
+  bool Lists(const Record& r, const Directory& d) const {
+    return SeesProposed(r) || Published(r, d);
+  }
+  Record View(const Record& r) const {
+    return SeesProposed(r) ? r : PublishedProjection(r, FieldSchema::Hsds());
+  }
+  json Show(const Record& r, const Directory& d) const {
+    json j = RecordJson(View(r), FieldSchema::Hsds());
+    j["published"] = Published(r, d);
+    return j;
+  }
+};
 
 }  // namespace
 
@@ -104,6 +127,15 @@ void ApiServer::Stop() {
 
 void ApiServer::Routes() {
   httplib::Server& s = *http_;
+  // The reader's organization and role, as of this request.
+  auto CurrentViewer = [this] {
+    Viewer v{options_.org, false};
+    if (options_.sync_status) {
+      json st = options_.sync_status();
+      v.maintainer = st.is_object() && st.value("role", "") == "maintainer";
+    }
+    return v;
+  };
   s.set_payload_max_length(options_.max_body_bytes);
   s.set_read_timeout(30, 0);
 
@@ -117,7 +149,7 @@ void ApiServer::Routes() {
       unauthorized_++;
       spdlog::warn("api: refused {} {}: {} token", req.method, req.path,
                    auth.empty() ? "missing" : "wrong");
-      Fail(res, Status::Unauthenticated(
+      ReplyError(res, Status::Unauthenticated(
                     "missing or wrong token: send 'Authorization: Bearer <token>' with the "
                     "token from the data directory's api.token"));
       return httplib::Server::HandlerResponse::Handled;
@@ -134,21 +166,23 @@ void ApiServer::Routes() {
     } catch (...) {
     }
     spdlog::error("api: {} {} failed: {}", req.method, req.path, what);
-    Fail(res, Status::Internal("internal error; see the agent's log"));
+    ReplyError(res, Status::Internal("internal error; see the agent's log"));
   });
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 413) {
-      Fail(res, Status::ResourceExhausted("the request body is too large"));
+      ReplyError(res, Status::ResourceExhausted("the request body is too large"));
     } else if (res.status == 404) {
-      Fail(res, Status::NotFound("no such endpoint; see switchboard agent --help"));
+      ReplyError(res, Status::NotFound("no such endpoint; see switchboard agent --help"));
     } else {
-      Fail(res, Status(Code::kInvalidArgument, "HTTP error " + std::to_string(res.status)));
+      ReplyError(res, Status(Code::kInvalidArgument, "HTTP error " + std::to_string(res.status)));
     }
   });
 
+  if (options_.referrals) AddReferralRoutes(s, options_.referrals);
+
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-    Reply(res, 200, {{"status", "ok"}, {"replica", ReplicaHex(dir_->replica())}});
+    ReplyJson(res, 200, {{"status", "ok"}, {"replica", ReplicaHex(dir_->replica())}});
   });
 
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -168,7 +202,7 @@ void ApiServer::Routes() {
     res.set_content(m, "text/plain; version=0.0.4");
   });
 
-  s.Get("/v1/records", [this](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/v1/records", [this, CurrentViewer](const httplib::Request& req, httplib::Response& res) {
     std::string kind = req.get_param_value("kind");
     std::string q = Lower(req.get_param_value("q"));
     std::string cursor = req.get_param_value("cursor");
@@ -177,15 +211,16 @@ void ApiServer::Routes() {
       const std::string& l = req.get_param_value("limit");
       if (l.empty() || l.size() > 6 || !std::all_of(l.begin(), l.end(), ::isdigit) ||
           std::stoul(l) == 0 || std::stoul(l) > 1000) {
-        return Fail(res, Status::InvalidArgument("limit: must be a whole number from 1 to 1000"));
+        return ReplyError(res, Status::InvalidArgument("limit: must be a whole number from 1 to 1000"));
       }
       limit = std::stoul(l);
     }
     if (!kind.empty()) {
       Status ks = FieldSchema::Hsds().ValidateKind(kind);
-      if (!ks.ok()) return Fail(res, ks.WithContext("kind"));
+      if (!ks.ok()) return ReplyError(res, ks.WithContext("kind"));
     }
     bool include_deleted = req.get_param_value("deleted") == "true";
+    Viewer viewer = CurrentViewer();
     json out = dir_->Read([&](const Directory& d) {
       json records = json::array();
       std::string next;
@@ -194,49 +229,52 @@ void ApiServer::Routes() {
         const Record& r = it->second;
         if (!kind.empty() && r.kind() != kind) continue;
         if (r.IsDeleted() && !include_deleted) continue;
-        if (!Matches(r, q)) continue;
+        if (!viewer.Lists(r, d)) continue;
+        Record shown = viewer.View(r);
+        if (!Matches(shown, q)) continue;
         if (records.size() == limit) {
           next = records.back()["id"].get<std::string>();
           break;
         }
-        records.push_back(RecordSummaryJson(r, FieldSchema::Hsds()));
+        records.push_back(RecordSummaryJson(shown, FieldSchema::Hsds()));
       }
       return json{{"records", std::move(records)},
                   {"next_cursor", next.empty() ? json(nullptr) : json(next)}};
     });
-    Reply(res, 200, out);
+    ReplyJson(res, 200, out);
   });
 
-  s.Get(R"(/v1/records/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  s.Get(R"(/v1/records/([^/]+))", [this, CurrentViewer](const httplib::Request& req, httplib::Response& res) {
     std::string id = req.matches[1];
+    Viewer viewer = CurrentViewer();
     auto found = dir_->Read([&](const Directory& d) -> std::optional<json> {
       const Record* r = d.Find(id);
       if (!r) return std::nullopt;
-      return RecordJson(*r, FieldSchema::Hsds());
+      return viewer.Show(*r, d);
     });
-    if (!found) return Fail(res, Status::NotFound("no record " + id));
-    Reply(res, 200, *found);
+    if (!found) return ReplyError(res, Status::NotFound("no record " + id));
+    ReplyJson(res, 200, *found);
   });
 
-  s.Put(R"(/v1/records/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  s.Put(R"(/v1/records/([^/]+))", [this, CurrentViewer](const httplib::Request& req, httplib::Response& res) {
     std::string id = req.matches[1];
     if (req.body.size() > options_.max_record_bytes) {
       refused_++;
-      return Fail(res, Status::ResourceExhausted("a record update may be at most " +
+      return ReplyError(res, Status::ResourceExhausted("a record update may be at most " +
                                                  std::to_string(options_.max_record_bytes) +
                                                  " bytes"));
     }
     Result<json> body = ParseBody(req);
-    if (!body.ok()) return refused_++, Fail(res, body.status());
+    if (!body.ok()) return refused_++, ReplyError(res, body.status());
     if (!body->is_object() || !body->contains("fields")) {
       refused_++;
-      return Fail(res, Status::InvalidArgument(
+      return ReplyError(res, Status::InvalidArgument(
                            "body must be {\"kind\": KIND, \"fields\": {FIELD: VALUE, ...}}"));
     }
     for (const auto& [k, v] : body->items()) {
       if (k != "kind" && k != "fields") {
         refused_++;
-        return Fail(res, Status::InvalidArgument("unknown key '" + k + "' in the body"));
+        return ReplyError(res, Status::InvalidArgument("unknown key '" + k + "' in the body"));
       }
     }
     std::string existing_kind = dir_->Read([&](const Directory& d) {
@@ -247,13 +285,13 @@ void ApiServer::Routes() {
     if (body->contains("kind")) {
       if (!(*body)["kind"].is_string()) {
         refused_++;
-        return Fail(res, Status::InvalidArgument("kind: must be text"));
+        return ReplyError(res, Status::InvalidArgument("kind: must be text"));
       }
       kind = (*body)["kind"].get<std::string>();
     }
     if (kind.empty()) {
       refused_++;
-      return Fail(res, Status::InvalidArgument("kind: required to create record " + id));
+      return ReplyError(res, Status::InvalidArgument("kind: required to create record " + id));
     }
     json fields = (*body)["fields"];
     // A new record without an owner belongs to the organization it names (or is one).
@@ -264,18 +302,19 @@ void ApiServer::Routes() {
         fields["owner"] = fields["organization_id"];
     }
     Result<RecordEdit> edit = EditFromJson(FieldSchema::Hsds(), kind, id, fields);
-    if (!edit.ok()) return refused_++, Fail(res, edit.status());
+    if (!edit.ok()) return refused_++, ReplyError(res, edit.status());
     auto outcome = dir_->Apply({std::move(edit).value()}, "api");
     if (!outcome.ok()) {
       refused_++;
       spdlog::info("api: refused PUT {}: {}", id, outcome.status().ToString());
-      return Fail(res, outcome.status());
+      return ReplyError(res, outcome.status());
     }
     writes_++;
     const EditOutcome& o = outcome->front();
     spdlog::info("api: {} {} {} fields=[{}]", o.op, kind, id, fmt::join(o.changed, ","));
-    json record = dir_->Read([&](const Directory& d) { return RecordJson(*d.Find(id), FieldSchema::Hsds()); });
-    Reply(res, 200, {{"id", id}, {"op", o.op}, {"changed", o.changed}, {"record", record}});
+    Viewer viewer = CurrentViewer();
+    json record = dir_->Read([&](const Directory& d) { return viewer.Show(*d.Find(id), d); });
+    ReplyJson(res, 200, {{"id", id}, {"op", o.op}, {"changed", o.changed}, {"record", record}});
   });
 
   auto remove_or_restore = [this](const httplib::Request& req, httplib::Response& res,
@@ -285,16 +324,16 @@ void ApiServer::Routes() {
       const Record* r = d.Find(id);
       return r ? r->kind() : std::string();
     });
-    if (kind.empty()) return Fail(res, Status::NotFound("no record " + id));
+    if (kind.empty()) return ReplyError(res, Status::NotFound("no record " + id));
     RecordEdit e;
     e.id = id;
     e.kind = kind;
     (restore ? e.restore : e.remove) = true;
     auto outcome = dir_->Apply({std::move(e)}, "api");
-    if (!outcome.ok()) return refused_++, Fail(res, outcome.status());
+    if (!outcome.ok()) return refused_++, ReplyError(res, outcome.status());
     writes_++;
     spdlog::info("api: {} {} {}", outcome->front().op, kind, id);
-    Reply(res, 200, {{"id", id}, {"op", outcome->front().op}});
+    ReplyJson(res, 200, {{"id", id}, {"op", outcome->front().op}});
   };
   s.Delete(R"(/v1/records/([^/]+))", [remove_or_restore](const httplib::Request& req,
                                                           httplib::Response& res) {
@@ -309,9 +348,9 @@ void ApiServer::Routes() {
                                                   httplib::Response& res) {
     std::string id = req.matches[1];
     bool exists = dir_->Read([&](const Directory& d) { return d.Find(id) != nullptr; });
-    if (!exists) return Fail(res, Status::NotFound("no record " + id));
+    if (!exists) return ReplyError(res, Status::NotFound("no record " + id));
     auto h = dir_->History(id);
-    if (!h.ok()) return Fail(res, h.status());
+    if (!h.ok()) return ReplyError(res, h.status());
     json out = json::array();
     for (const HistoryEntry& e : *h) {
       out.push_back({{"seq", e.seq},
@@ -322,12 +361,12 @@ void ApiServer::Routes() {
                      {"op", e.op},
                      {"fields", e.fields}});
     }
-    Reply(res, 200, {{"id", id}, {"history", out}});
+    ReplyJson(res, 200, {{"id", id}, {"history", out}});
   });
 
   s.Post("/v1/import", [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> body = ParseBody(req);
-    if (!body.ok()) return refused_++, Fail(res, body.status());
+    if (!body.ok()) return refused_++, ReplyError(res, body.status());
     std::vector<ImportProblem> problems;
     auto edits = ParseHsds(FieldSchema::Hsds(), *body, &problems);
     if (!edits.ok()) {
@@ -337,21 +376,21 @@ void ApiServer::Routes() {
         list.push_back({{"where", p.where}, {"record", p.record}, {"error", p.error}});
       }
       spdlog::info("api: refused import: {}", edits.status().message());
-      return Fail(res, edits.status(), {{"problems", list}});
+      return ReplyError(res, edits.status(), {{"problems", list}});
     }
     size_t n = edits->size();
     auto outcome = dir_->Apply(std::move(edits).value(), "import");
     if (!outcome.ok()) {
       refused_++;
       spdlog::info("api: refused import: {}", outcome.status().ToString());
-      return Fail(res, outcome.status().WithContext("nothing was imported"));
+      return ReplyError(res, outcome.status().WithContext("nothing was imported"));
     }
     writes_++;
     std::map<std::string, size_t> by_op;
     for (const auto& o : *outcome) by_op[o.op]++;
     spdlog::info("api: imported {} records ({} created, {} updated, {} unchanged)", n,
                  by_op["create"], by_op["update"], by_op["unchanged"]);
-    Reply(res, 200, {{"records", n},
+    ReplyJson(res, 200, {{"records", n},
                      {"created", by_op["create"]},
                      {"updated", by_op["update"]},
                      {"unchanged", by_op["unchanged"]}});
@@ -365,22 +404,30 @@ void ApiServer::Routes() {
                 {"outbox_depth", dir_->outbox_depth()},
                 {"cursor", dir_->sync_cursor()}};
     out["sync"] = options_.sync_status ? options_.sync_status() : json(nullptr);
-    Reply(res, 200, out);
+    ReplyJson(res, 200, out);
   });
 
   s.Get("/v1/rejections", [this](const httplib::Request&, httplib::Response& res) {
     auto list = dir_->Rejections(1000);
-    if (!list.ok()) return Fail(res, list.status());
+    if (!list.ok()) return ReplyError(res, list.status());
     json out = json::array();
     for (const Rejection& r : *list) {
       out.push_back({{"outbox_seq", r.outbox_seq}, {"at", IsoTime(r.at_ms)}, {"reason", r.reason},
                      {"records", r.records}});
     }
-    Reply(res, 200, {{"rejections", out}});
+    ReplyJson(res, 200, {{"rejections", out}});
   });
 
-  s.Get("/v1/export", [this](const httplib::Request&, httplib::Response& res) {
-    json doc = dir_->Read([](const Directory& d) { return ExportHsds(d, FieldSchema::Hsds()); });
+  s.Get("/v1/export", [this, CurrentViewer](const httplib::Request&, httplib::Response& res) {
+    Viewer viewer = CurrentViewer();
+    json doc = dir_->Read([&](const Directory& d) {
+      if (viewer.org.empty() || viewer.maintainer) return ExportHsds(d, FieldSchema::Hsds());
+      Directory shown;
+      for (const auto& [id, r] : d.records()) {
+        if (viewer.Lists(r, d)) shown.Replace(viewer.View(r));
+      }
+      return ExportHsds(shown, FieldSchema::Hsds());
+    });
     res.status = 200;
     res.set_content(doc.dump(1) + "\n", "application/json");
   });

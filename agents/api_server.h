@@ -33,6 +33,8 @@ class Server;
 
 namespace sb {
 
+class ReferralBook;
+
 class ApiServer {
  public:
   struct Options {
@@ -46,6 +48,8 @@ class ApiServer {
     std::string org;
     // Extra fields for GET /v1/status (the sync session's state), if any.
     std::function<nlohmann::json()> sync_status;
+    // Referral routes (referral_api.h), when the agent has keys.
+    ReferralBook* referrals = nullptr;
   };
 
   ApiServer(LocalDirectory* dir, Clock* clock, Options options);

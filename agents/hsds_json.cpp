@@ -390,6 +390,13 @@ json RecordJson(const Record& r, const FieldSchema& schema) {
       if (spec && spec->moderated) {
         jf["published"] = pub == published.fields.end() ? json(nullptr) : ValueJson(*pub->second.value);
         jf["pending"] = f.pending;
+        // A maintainer's rejection of an earlier proposal, for the owner to read.
+        if (auto rejected = r.Displayed(RejectedFieldName(name));
+            rejected && !std::holds_alternative<Null>(*rejected)) {
+          auto reason = r.Displayed(RejectionReasonFieldName(name));
+          jf["rejected"] = {{"value", ValueJson(*rejected)},
+                            {"reason", reason ? ValueJson(*reason) : json(nullptr)}};
+        }
       }
       if (f.siblings.size() > 1) {
         json sibs = json::array();

@@ -320,9 +320,16 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
   if (outcomes.empty()) return Status::Ok();
   return RunJob([&, this](const Directory& committed, uint64_t* seq, JobResult* r) {
     std::set<uint64_t> refused;
+    uint64_t rewind = 0;  // the oldest broker state a refused record is taken back to
     for (const PushOutcome& o : outcomes) {
-      if (!o.accepted) refused.insert(o.outbox_seq);
+      if (o.accepted) continue;
+      refused.insert(o.outbox_seq);
+      if (o.state_at > 0 && (rewind == 0 || o.state_at < rewind)) rewind = o.state_at;
     }
+    // A record taken back to the broker's state as of log position `rewind` loses what later
+    // entries brought, if they arrived first (messages overtaking each other): apply the log
+    // again from there. Joins are idempotent; the sync session starts over from the cursor.
+    if (rewind > 0 && rewind < sync_cursor_) r->cursor = rewind;
     // The outbox entries that stay, for re-applying on top of the broker's state.
     std::vector<Delta> remaining;
     if (!refused.empty()) {

@@ -60,6 +60,7 @@ struct PushOutcome {
   bool accepted = false;
   std::string reason;   // refused: why
   Delta current;        // refused: the broker's state of the records the entry touched
+  uint64_t state_at = 0;  // refused: the broker's log position that state reflects (0: unknown)
 };
 
 // A refused edit, kept for the user to see.

@@ -1,5 +1,8 @@
 #include "agents/sync_client.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 #include <zmq.h>
 
@@ -12,9 +15,22 @@ namespace sb {
 
 SyncClient::SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Options options)
     : options_(std::move(options)), me_(me),
-      session_(dir, clock, me, options_.broker.sign_public, options_.session) {}
+      session_(dir, clock, me, options_.broker.sign_public, options_.session),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  session_.set_referrals(options_.referrals);
+  if (options_.referrals) options_.referrals->set_on_queued([this] { Wake(); });
+}
 
-SyncClient::~SyncClient() { Stop(); }
+SyncClient::~SyncClient() {
+  Stop();
+  if (options_.referrals) options_.referrals->set_on_queued(nullptr);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void SyncClient::Wake() {
+  uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
+}
 
 Status SyncClient::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -77,13 +93,18 @@ void SyncClient::Run() {
       if (!open()) return;
     }
     zmq::pollitem_t items[] = {{socket->handle(), 0, ZMQ_POLLIN, 0},
-                               {monitor->handle(), 0, ZMQ_POLLIN, 0}};
+                               {monitor->handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(50));
+      zmq::poll(items, wake_fd_ >= 0 ? 3 : 2, std::chrono::milliseconds(50));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("sync: poll failed: {}", e.what());
       break;
+    }
+    if (items[2].revents & ZMQ_POLLIN) {
+      uint64_t n;
+      (void)!::read(wake_fd_, &n, sizeof n);
     }
     if (items[1].revents & ZMQ_POLLIN) {
       zmq::message_t ev, addr;

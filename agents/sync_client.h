@@ -21,6 +21,7 @@ class SyncClient {
     PublicIdentity broker;           // from the broker's identity.pub (curve and sign keys)
     SocketLimits limits;
     AgentSync::Options session;
+    ReferralBook* referrals = nullptr;  // carries referrals too (not owned)
   };
 
   SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Options options);
@@ -30,6 +31,9 @@ class SyncClient {
 
   Status Start();
   void Stop();
+  // Makes the loop look at the outbox and referral queue now instead of at its next tick
+  // (safe from any thread).
+  void Wake();
   SyncStatus status() const { return session_.status(); }
   const std::string& endpoint() const { return options_.endpoint; }
 
@@ -40,6 +44,7 @@ class SyncClient {
   const Identity& me_;
   AgentSync session_;
   std::atomic<bool> stop_{false};
+  int wake_fd_ = -1;  // eventfd
   std::thread thread_;
 };
 

@@ -33,8 +33,10 @@ std::string AgentSync::Hello() {
   hello_at_ = clock_->MonotonicMillis();
   in_flight_batch_ = 0;
   roster_seen_ = false;
+  referral_last_posted_ = 0;
   return proto::EncodeEnvelope(proto::Hello{proto::kProtocolVersion, dir_->replica(),
-                                            dir_->sync_cursor(), options_.credit_window});
+                                            dir_->sync_cursor(), options_.credit_window,
+                                            referrals_ ? referrals_->cursor() : 0});
 }
 
 std::vector<std::string> AgentSync::OnConnected() {
@@ -106,12 +108,27 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
     sign_keys_.clear();
     for (const auto& e : r->entries) sign_keys_[e.org] = e.sign_key;
     roster_seen_ = true;
+    if (referrals_) referrals_->OnRoster(*r);
     return {};
   }
   if (auto* u = std::get_if<proto::Updates>(&*msg)) return OnUpdates(*u);
   if (auto* c = std::get_if<proto::SnapshotChunk>(&*msg)) return OnSnapshot(*c);
   if (auto* a = std::get_if<proto::PushAck>(&*msg)) {
+    uint64_t cursor = dir_->sync_cursor();
     OnPushAck(*a);
+    if (dir_->sync_cursor() < cursor) {
+      // A refused edit was taken back to an older broker state: replay the log from there.
+      SetState(State::kHelloSent);
+      return {Hello()};
+    }
+    return Tick();
+  }
+  if (auto* ru = std::get_if<proto::ReferralUpdate>(&*msg)) return OnReferralUpdate(*ru);
+  if (auto* ra = std::get_if<proto::ReferralPostAck>(&*msg)) {
+    if (!referrals_) return {};
+    Status s = referrals_->OnAck(*ra);
+    if (!s.ok()) Error("cannot settle a referral post: " + s.ToString());
+    if (ra->seq >= referral_last_posted_) referral_last_posted_ = 0;  // all answered
     return Tick();
   }
   Error(std::string("unexpected ") + proto::MessageName(*msg) + " from the broker");
@@ -171,6 +188,48 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
       proto::Credit{static_cast<uint32_t>(u.entries.size()), cursor})};
 }
 
+std::vector<std::string> AgentSync::OnReferralUpdate(const proto::ReferralUpdate& u) {
+  if (!referrals_) return {};
+  Status s = referrals_->OnUpdate(u);
+  if (s.ok()) {
+    std::vector<std::string> out;
+    PostReferrals(&out);  // e.g. the delivery acknowledgement it queued
+    return out;
+  }
+  Error("referral " + u.id + ": " + s.message());
+  if (s.code() == Code::kFailedPrecondition || s.code() == Code::kIoError) {
+    // Not yet possible (the roster is behind) or not saved: start over; the broker resends
+    // everything after the durable referral cursor.
+    SetState(State::kHelloSent);
+    return {Hello()};
+  }
+  return {};
+}
+
+void AgentSync::PostReferrals(std::vector<std::string>* out) {
+  if (!referrals_ || state_ != State::kReady) return;
+  uint64_t now = clock_->MonotonicMillis();
+  if (referral_last_posted_ != 0 && now - referral_posted_at_ < options_.resend_after_ms) {
+    // Only what was queued after the posts in flight.
+    for (proto::ReferralPost& p : referrals_->Pending(64)) {
+      if (p.seq <= referral_last_posted_) continue;
+      referral_last_posted_ = p.seq;
+      out->push_back(proto::EncodeEnvelope(p));
+    }
+    return;
+  }
+  std::vector<proto::ReferralPost> pending = referrals_->Pending(64);
+  if (pending.empty()) {
+    referral_last_posted_ = 0;
+    return;
+  }
+  referral_posted_at_ = now;
+  for (proto::ReferralPost& p : pending) {
+    referral_last_posted_ = std::max(referral_last_posted_, p.seq);
+    out->push_back(proto::EncodeEnvelope(p));
+  }
+}
+
 std::vector<std::string> AgentSync::OnSnapshot(const proto::SnapshotChunk& c) {
   if (!VerifySignature(broker_sign_public_, c.records, c.signature)) {
     Error("a snapshot chunk's signature does not verify; ignored");
@@ -199,7 +258,7 @@ void AgentSync::OnPushAck(const proto::PushAck& a) {
   std::vector<PushOutcome> outcomes;
   uint64_t accepted = 0, refused = 0;
   for (const proto::PushResult& r : a.results) {
-    PushOutcome o{r.outbox_seq, r.accepted, r.reason, {}};
+    PushOutcome o{r.outbox_seq, r.accepted, r.reason, {}, r.accepted ? 0 : r.log_seq};
     if (!r.accepted) {
       ++refused;
       if (!r.current.empty()) {
@@ -241,6 +300,9 @@ std::vector<std::string> AgentSync::Tick() {
     SetState(State::kHelloSent);
     return {Hello()};
   }
+  std::vector<std::string> referral_posts;
+  PostReferrals(&referral_posts);
+  if (!referral_posts.empty()) return referral_posts;
   if (now < throttled_until_) return {};
   if (in_flight_batch_ != 0) {
     if (now - in_flight_at_ < options_.resend_after_ms) return {};

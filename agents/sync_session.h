@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "agents/local_directory.h"
+#include "agents/referral_book.h"
 #include "schemas/clock.h"
 #include "transport/identity.h"
 #include "transport/protocol.h"
@@ -56,6 +57,8 @@ class AgentSync {
 
   SyncStatus status() const;
   bool ready() const { return state_ == State::kReady; }
+  // Carries referrals too (optional; not owned). Set before connecting.
+  void set_referrals(ReferralBook* book) { referrals_ = book; }
 
  private:
   enum class State { kDisconnected, kHelloSent, kReady, kRefused };
@@ -66,6 +69,9 @@ class AgentSync {
   void OnPushAck(const proto::PushAck& a);
   std::string Hello();
   bool Verify(const proto::SignedDelta& sd);
+  std::vector<std::string> OnReferralUpdate(const proto::ReferralUpdate& u);
+  // Referral posts waiting for the broker, unless they are in flight.
+  void PostReferrals(std::vector<std::string>* out);
 
   LocalDirectory* dir_;
   Clock* clock_;
@@ -88,6 +94,9 @@ class AgentSync {
   // in the log were accepted while they were enrolled and must still verify.
   std::map<std::string, std::string> sign_keys_;
   bool roster_seen_ = false;  // the roster arrived in this session (it follows Welcome)
+  ReferralBook* referrals_ = nullptr;
+  uint64_t referral_posted_at_ = 0;    // when the in-flight referral posts went out
+  uint64_t referral_last_posted_ = 0;  // the highest queue seq among them (0: none in flight)
 
   mutable std::mutex status_mu_;  // guards status_
   SyncStatus status_;

@@ -26,9 +26,9 @@
 // `missed`; a reconnect that missed nothing gives the fixed part (Welcome and roster).
 #include "bench/sync_bench.h"
 
+#include "bench/bench_net.h"
+
 #include <httplib.h>
-#include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -63,34 +63,9 @@ using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr size_t kRecords = 256;           // seeded records: one outbox entry, one log entry
-constexpr uint64_t kAckWindow = 128;       // raw CURVE: messages per ack (AgentSync's batch)
-constexpr uint64_t kRawMessages = 50'048;  // raw CURVE messages per run (a whole number of windows)
-constexpr int kParallel = 8;               // threads opening and closing agents
 
-double Seconds(Steady::time_point a, Steady::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-std::string TempDir(const SyncBenchOptions& o, const char* tag) {
-  std::string base = o.dir.empty() ? (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") : o.dir;
-  std::string tmpl = base + "/sb-bench-" + tag + "-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (!mkdtemp(buf.data())) return "";
-  return buf.data();
-}
-
-std::string Uuid(uint32_t prefix, uint64_t n) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-%012llx", prefix,
-                static_cast<unsigned long long>(n));
-  return buf;
-}
 std::string RecordId(uint64_t n) {
   return Uuid(0, n % kRecords);
-}
-std::string OrgId(size_t agent) {
-  return Uuid(0x0b0b0b0b, agent);
 }
 
 std::string Text(const std::string& tag, uint64_t i) {
@@ -100,168 +75,6 @@ std::string Text(const std::string& tag, uint64_t i) {
 
 RecordEdit Describe(uint64_t record, const std::string& text) {
   return RecordEdit{RecordId(record), "phone", {{"description", text}}, {}, false, false};
-}
-
-// Polls `pred` every `every` until it holds or `timeout` passes.
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds timeout, std::chrono::microseconds every = 1ms) {
-  auto deadline = Steady::now() + timeout;
-  while (!pred()) {
-    if (Steady::now() > deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-  return true;
-}
-
-// Runs fn(i) for i in [0, n) on up to `threads` threads.
-template <typename Fn>
-void ParallelFor(size_t n, int threads, Fn fn) {
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads && static_cast<size_t>(t) < n; ++t) {
-    pool.emplace_back([&] {
-      for (size_t i; (i = next++) < n;) fn(i);
-    });
-  }
-  for (auto& t : pool) t.join();
-}
-
-// One agent. Members are destroyed in reverse order: client, directory, store.
-struct Agent {
-  Identity id;
-  ReplicaId replica = 0;
-  std::string path;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<LocalDirectory> local;
-  std::unique_ptr<SyncClient> client;  // null while offline
-
-  bool Ready() const { return client && client->status().state == "ready"; }
-  bool Shows(const std::string& record, const std::string& text) const {
-    return local->Read([&](const Directory& d) {
-      const Record* r = d.Find(record);
-      if (!r) return false;
-      std::optional<Value> v = r->Displayed("description");
-      return v && *v == Value(text);
-    });
-  }
-};
-
-// A broker on its own thread and enrolled agents, all in this process. The destructor stops
-// the clients, then the broker, and removes every database.
-class Network {
- public:
-  Network(const SyncBenchOptions& o, Clock* clock) : o_(o), clock_(clock) {}
-  ~Network();
-  Network(const Network&) = delete;
-  Network& operator=(const Network&) = delete;
-
-  // Keys for the broker and `agents` partners, enrollment, the broker, the agents' stores.
-  // Nothing is connected yet.
-  Status Start(size_t agents);
-  // Gives `a` a new SyncClient and starts it.
-  Status Connect(Agent& a);
-  Agent& agent(size_t i) { return *agents_[i]; }
-  size_t size() const { return agents_.size(); }
-  // GET /v1/status on the broker's local API; an empty object when it does not answer.
-  json BrokerStatus();
-  uint64_t LogHead() { return BrokerStatus().value("log_head", uint64_t{0}); }
-
- private:
-  Status OpenAgent(Agent& a);
-
-  const SyncBenchOptions& o_;
-  Clock* clock_;
-  std::string broker_path_;
-  Identity broker_id_;
-  std::string token_;
-  std::unique_ptr<Store> broker_store_;
-  std::unique_ptr<BrokerServer> server_;
-  std::thread loop_;
-  std::unique_ptr<httplib::Client> api_;
-  std::vector<std::unique_ptr<Agent>> agents_;
-};
-
-Status Network::Start(size_t agents) {
-  broker_path_ = TempDir(o_, "broker");
-  if (broker_path_.empty()) return Status::IoError("cannot create a temporary directory");
-  StoreOptions so;
-  so.create_if_missing = true;
-  ASSIGN_OR_RETURN(broker_store_, Store::Open(broker_path_, so));
-  ASSIGN_OR_RETURN(broker_id_, Identity::Generate("bench-broker"));
-  // The API token: a fresh random secret, from the key generator.
-  ASSIGN_OR_RETURN(Identity throwaway, Identity::Generate("bench-token"));
-  token_ = throwaway.curve_secret;
-  Roster roster(broker_store_.get());
-  RETURN_IF_ERROR(roster.Load());
-  for (size_t i = 0; i < agents; ++i) {
-    auto a = std::make_unique<Agent>();
-    ASSIGN_OR_RETURN(a->id, Identity::Generate(OrgId(i)));
-    a->replica = 0x5b000000 + i + 1;
-    RETURN_IF_ERROR(roster.Enroll(a->id.pub, Role::kPartner, clock_->NowMillis()));
-    agents_.push_back(std::move(a));
-  }
-  BrokerServer::Options bo;
-  bo.listen = "tcp://127.0.0.1:*";
-  bo.api_port = 0;
-  bo.token = token_;
-  bo.core.rate_per_s = 1e9;
-  bo.core.rate_burst = 1e9;
-  server_ = std::make_unique<BrokerServer>(broker_store_.get(), clock_, broker_id_, bo);
-  ASSIGN_OR_RETURN(int port, server_->Start());
-  loop_ = std::thread([this] { server_->Run(); });
-  api_ = std::make_unique<httplib::Client>("127.0.0.1", port);
-  api_->set_keep_alive(true);
-  std::vector<Status> opened(agents_.size());
-  ParallelFor(agents_.size(), kParallel, [&](size_t i) { opened[i] = OpenAgent(*agents_[i]); });
-  for (const Status& s : opened) RETURN_IF_ERROR(s);
-  return Status::Ok();
-}
-
-Status Network::OpenAgent(Agent& a) {
-  a.path = TempDir(o_, "agent");
-  if (a.path.empty()) return Status::IoError("cannot create a temporary directory");
-  StoreOptions so;
-  so.create_if_missing = true;
-  ASSIGN_OR_RETURN(a.store, Store::Open(a.path, so));
-  ASSIGN_OR_RETURN(a.local, LocalDirectory::Open(a.store.get(), clock_,
-                                                 {.replica = a.replica, .max_skew_ms = 60'000}));
-  return Status::Ok();
-}
-
-Status Network::Connect(Agent& a) {
-  SyncClient::Options so;
-  so.endpoint = server_->bound_endpoint();
-  so.broker = broker_id_.pub;
-  a.client = std::make_unique<SyncClient>(a.local.get(), clock_, a.id, so);
-  return a.client->Start();
-}
-
-json Network::BrokerStatus() {
-  httplib::Headers headers = {{"Authorization", "Bearer " + token_}};
-  auto res = api_->Get("/v1/status", headers);
-  if (!res || res->status != 200) return json::object();
-  json j = json::parse(res->body, nullptr, false);
-  return j.is_object() ? j : json::object();
-}
-
-Network::~Network() {
-  ParallelFor(agents_.size(), kParallel, [&](size_t i) { agents_[i]->client.reset(); });
-  // The client first: the API's worker would otherwise hold its keep-alive connection (and
-  // the broker's Stop) until httplib's keep-alive timeout.
-  api_.reset();
-  if (server_) {
-    server_->Stop();
-    if (loop_.joinable()) loop_.join();
-    server_.reset();
-  }
-  broker_store_.reset();
-  ParallelFor(agents_.size(), kParallel, [&](size_t i) {
-    Agent& a = *agents_[i];
-    a.local.reset();
-    a.store.reset();
-    if (!a.path.empty()) fs::remove_all(a.path);
-  });
-  if (!broker_path_.empty()) fs::remove_all(broker_path_);
 }
 
 // `kRecords` new phone records owned by `org`.
@@ -319,7 +132,7 @@ double Writers(const SyncBenchOptions& o, Fn fn) {
 
 // The same edits on an agent with sync off: LocalDirectory::Apply alone, in its own store.
 double ApplyOnly(const SyncBenchOptions& o, Clock* clock, const std::string& org) {
-  std::string dir = TempDir(o, "apply");
+  std::string dir = TempDir(o.dir, "apply");
   StoreOptions so;
   so.create_if_missing = true;
   auto store = Store::Open(dir, so);
@@ -346,7 +159,7 @@ struct ThroughputRun {
 
 ThroughputRun Throughput(const SyncBenchOptions& o, Clock* clock, std::string* error) {
   ThroughputRun run;
-  Network net(o, clock);
+  Network net(o.dir, clock);
   Status st = net.Start(1);
   if (st.ok()) st = net.Connect(net.agent(0));
   if (!st.ok()) {
@@ -384,84 +197,9 @@ ThroughputRun Throughput(const SyncBenchOptions& o, Clock* clock, std::string* e
   return run;
 }
 
-// Messages/s from a DEALER to a ROUTER over CURVE with ZAP (see the top of this file).
-double RawCurve(size_t size) {
-  Result<Identity> server = Identity::Generate("bench-router");
-  Result<Identity> client = Identity::Generate("bench-dealer");
-  if (!server.ok() || !client.ok()) return -1;
-  try {
-    zmq::context_t server_ctx(1), client_ctx(1);
-    ZapAuthenticator zap(server_ctx, [&](const std::string& key) -> std::optional<std::string> {
-      if (key == client->pub.curve_public) return "bench-dealer";
-      return std::nullopt;
-    });
-    SocketLimits limits;
-    Result<zmq::socket_t> router =
-        MakeBrokerSocket(server_ctx, *server, "tcp://127.0.0.1:*", limits);
-    if (!router.ok()) return -1;
-    router->set(zmq::sockopt::rcvtimeo, 10'000);
-    std::string endpoint = router->get(zmq::sockopt::last_endpoint);
-    uint64_t total = kAckWindow + kRawMessages;  // a warm-up window first (the handshake)
-    std::thread receiver([&] {
-      try {
-        for (uint64_t got = 0; got < total;) {
-          zmq::message_t id, body;
-          if (!router->recv(id) || !router->recv(body)) return;
-          if (++got % kAckWindow == 0) {
-            router->send(id, zmq::send_flags::sndmore);
-            router->send(zmq::str_buffer("k"));
-          }
-        }
-      } catch (const zmq::error_t&) {
-      }
-    });
-    double rate = -1;
-    {
-      Result<zmq::socket_t> dealer =
-          MakeAgentSocket(client_ctx, *client, server->pub.curve_public, endpoint, limits);
-      if (dealer.ok()) {
-        dealer->set(zmq::sockopt::rcvtimeo, 10'000);
-        dealer->set(zmq::sockopt::sndtimeo, 10'000);
-        std::string payload(size, 'd');
-        auto window = [&] {
-          for (uint64_t i = 0; i < kAckWindow; ++i) {
-            if (!dealer->send(zmq::buffer(payload))) return false;
-          }
-          zmq::message_t ack;
-          return dealer->recv(ack).has_value();
-        };
-        bool ok = window();
-        auto t0 = Steady::now();
-        for (uint64_t sent = 0; ok && sent < kRawMessages; sent += kAckWindow) ok = window();
-        if (ok) rate = kRawMessages / Seconds(t0, Steady::now());
-      }
-    }
-    receiver.join();
-    return rate;
-  } catch (const zmq::error_t&) {
-    return -1;
-  }
-}
-
 // Synced RocksDB puts/s (see the top of this file).
 double RawRocks(const SyncBenchOptions& o, size_t value_size) {
-  std::string dir = TempDir(o, "raw");
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  if (dir.empty() || !rocksdb::DB::Open(options, dir, &raw).ok()) return -1;
-  std::unique_ptr<rocksdb::DB> db(raw);
-  std::string value(value_size, 'v');
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  double rate = Writers(o, [&](uint64_t i) {
-    rocksdb::WriteBatch b;
-    b.Put(RecordId(i), value).PermitUncheckedError();
-    return db->Write(wo, &b).ok();
-  });
-  db.reset();
-  fs::remove_all(dir);
-  return rate;
+  return RawSyncedPuts(o.dir, o.writers, o.updates, value_size);
 }
 
 // Propagation latencies of one series of edits.
@@ -535,7 +273,7 @@ uint64_t QuietBytes(const Agent& a) {
 
 Status Fanout(const SyncBenchOptions& o, Clock* clock, std::ostream* progress, FanoutResult* r) {
   auto t0 = Steady::now();
-  Network net(o, clock);
+  Network net(o.dir, clock);
   if (progress) *progress << "starting a broker and " << o.agents << " agents...\n";
   RETURN_IF_ERROR(net.Start(static_cast<size_t>(o.agents)));
   for (size_t i = 0; i < net.size(); ++i) RETURN_IF_ERROR(net.Connect(net.agent(i)));
@@ -597,30 +335,6 @@ Status Fanout(const SyncBenchOptions& o, Clock* clock, std::ostream* progress, F
   r->dir_records = c.local->Read([](const Directory& d) { return d.size(); });
   if (progress) *progress << "stopping " << net.size() << " agents...\n";
   return Status::Ok();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// The nearest-rank percentile of `sorted`.
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p * sorted.size()));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
-std::string Fmt(double v, int decimals = 0) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  std::string s = buf;
-  if (decimals == 0) {
-    for (int i = static_cast<int>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3) {
-      s.insert(i, ",");
-    }
-  }
-  return s;
 }
 
 json LatencyJson(const Latencies& l) {

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
+#include "broker/review.h"
 #include "conflict/codec.h"
+#include "conflict/views.h"
 
 namespace sb {
 
@@ -38,12 +41,27 @@ bool AlreadyKnown(const Delta& d, const Directory& dir) {
   return true;
 }
 
+// True when some field of `after` is hidden from other partners in `before` and visible to
+// them in `after`.
+bool WidensForPartners(const Record& before, const Record& after) {
+  const FieldSchema& schema = FieldSchema::Hsds();
+  for (const auto& [name, f] : after.fields()) {
+    const FieldSpec* spec = schema.Field(after.kind(), name);
+    if (!spec) continue;
+    if (!Visible(EffectiveAudience(before, *spec), false, Role::kPartner) &&
+        Visible(EffectiveAudience(after, *spec), false, Role::kPartner)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 BrokerCore::BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster,
                        Options options)
     : store_(store), clock_(clock), broker_(broker), roster_(roster), options_(options),
-      hlc_(options.max_skew_ms) {}
+      hlc_(options.max_skew_ms), referrals_(store, clock, broker, roster) {}
 
 Status BrokerCore::Load() {
   RETURN_IF_ERROR(store_->ForEachRecord([&](const Record& r) {
@@ -55,9 +73,14 @@ Status BrokerCore::Load() {
   ASSIGN_OR_RETURN(auto start, store_->Get(Cf::kMeta, kLogStart));
   if (start) log_start_ = DecodeSeq(*start);
   if (log_start_ == 0) return Status::Corruption("meta log_start is malformed");
+  RETURN_IF_ERROR(journal_.Load());
+  // The broker's own replica (maintainer decisions from review): bound to the broker's
+  // organization so that no agent can ever claim it.
+  review_replica_ = ReviewReplicaFor(broker_.pub.sign_public);
+  RETURN_IF_ERROR(roster_->BindReplica(review_replica_, broker_.pub.org));
   stats_.log_head = log_head_;
   stats_.log_start = log_start_;
-  return Status::Ok();
+  return referrals_.Load();
 }
 
 void BrokerCore::Send(const std::string& peer, const proto::Message& m,
@@ -94,6 +117,11 @@ void BrokerCore::OnMessage(const std::string& peer, const std::string& org,
   }
   Session& s = it->second;
   if (auto* p = std::get_if<proto::Push>(&*msg)) return OnPush(peer, s, *p, out);
+  if (auto* rp = std::get_if<proto::ReferralPost>(&*msg)) {
+    std::vector<ReferralRelay::Outbound> updates;
+    Send(peer, referrals_.OnPost(org, *rp, &updates), out);
+    return RouteReferrals(std::move(updates), out);
+  }
   if (auto* c = std::get_if<proto::Credit>(&*msg)) {
     s.credits = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{s.credits} + c->credits, 1u << 20));
     // Kept in memory: a restart learns each agent's position from its next Hello.
@@ -136,6 +164,22 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
                h.cursor, log_head_, snapshot ? " (snapshot)" : "");
   SendRoster(peer, s, out);
   if (snapshot) SendSnapshot(peer, s, out);
+  // Referrals this organization has not seen: sealed ones held for it, and status changes.
+  Result<std::vector<proto::ReferralUpdate>> missed = referrals_.Since(org, h.referral_cursor);
+  if (!missed.ok()) {
+    spdlog::error("broker: cannot read referrals for org={}: {}", org, missed.status().ToString());
+  } else {
+    for (proto::ReferralUpdate& u : *missed) Send(peer, u, out);
+  }
+}
+
+void BrokerCore::RouteReferrals(std::vector<ReferralRelay::Outbound> updates,
+                                std::vector<Outgoing>* out) {
+  for (auto& [org, update] : updates) {
+    for (const auto& [peer, s] : sessions_) {
+      if (s.org == org) Send(peer, update, out);
+    }
+  }
 }
 
 void BrokerCore::SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
@@ -196,6 +240,7 @@ void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& 
   WriteBatch batch;
   proto::PushAck ack{p.batch, {}};
   std::vector<Delta> accepted;
+  std::set<std::string> backfill;  // records whose audience widened for partners
   uint64_t seq = log_head_;
   for (const proto::PushItem& item : p.items) {
     if (!TakeToken(s.org)) {
@@ -208,6 +253,7 @@ void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& 
       stats_.rejected++;
       spdlog::warn("broker: org={} delta {} refused: {}", s.org, item.outbox_seq,
                    d.status().message());
+      journal_.StageRefusal(&batch, now, s.org, s.replica, d.status().message(), item.delta.delta);
       // Send back the broker's state of what the delta touched, for the agent to take it back.
       Delta current{1, hlc_.Now(now), {}};
       if (Result<Delta> raw = DecodeDelta(item.delta.delta); raw.ok()) {
@@ -217,7 +263,8 @@ void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& 
       }
       bool filtered = false;
       Delta visible = FilterFor(current, s.org, s.role, lookup, &filtered);
-      ack.results.push_back(proto::PushResult{item.outbox_seq, false, d.status().message(), 0,
+      // log_seq: the log position this state reflects (with the earlier items of this push).
+      ack.results.push_back(proto::PushResult{item.outbox_seq, false, d.status().message(), seq,
                                               EncodeDelta(visible)});
       continue;
     }
@@ -228,17 +275,31 @@ void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& 
     (void)hlc_.Observe(d->stamp, now);
     for (const Record& r : d->records) {
       batch.MergeRecord(r);
-      Record next = lookup(r.id()) ? *lookup(r.id()) : Record(r.id(), r.kind());
+      const Record* before = lookup(r.id());
+      Record next = before ? *before : Record(r.id(), r.kind());
       next.Join(r);
+      if (before && WidensForPartners(*before, next)) backfill.insert(r.id());
       overlay[r.id()] = std::move(next);
     }
     ++seq;
     batch.Put(Cf::kLog, EncodeSeq(seq), EncodeLog(proto::LogEntry{seq, item.delta}));
+    ReviewJournal::StageHistory(&batch, *d, s.org, seq, "push");
     ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", seq, ""});
     accepted.push_back(std::move(d).value());
   }
-  if (seq != log_head_) {
-    batch.Put(Cf::kMeta, kLogHead, EncodeSeq(seq));
+  // Fields that partners could not see before this push and now may (a location's address
+  // whose address_confidential was cleared): they were filtered out of earlier updates, so
+  // the whole record follows in a broker entry, filtered for each recipient as it is sent.
+  for (const std::string& id : backfill) {
+    Delta whole{1, hlc_.Now(now), {overlay[id]}};
+    std::string bytes = EncodeDelta(whole);
+    std::string sig = Sign(broker_, bytes);
+    ++seq;
+    batch.Put(Cf::kLog, EncodeSeq(seq),
+              EncodeLog(proto::LogEntry{seq, proto::SignedDelta{bytes, "broker", "broker", sig}}));
+  }
+  if (batch.count() > 0) {  // accepted deltas, or refusals kept for review
+    if (seq != log_head_) batch.Put(Cf::kMeta, kLogHead, EncodeSeq(seq));
     Status st = store_->Commit(std::move(batch));
     if (!st.ok()) {
       spdlog::error("broker: cannot save a push from org={}: {}", s.org, st.ToString());
@@ -247,6 +308,7 @@ void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& 
     log_head_ = seq;
     for (const Delta& d : accepted) dir_.Join(d);
     stats_.accepted += accepted.size();
+    if (s.role == Role::kMaintainer) PublishMaintainerWrites(accepted, s.org);
   }
   Send(peer, ack, out);
   if (log_head_ >= log_start_ + options_.log_retention + options_.log_retention / 10) {
@@ -269,6 +331,13 @@ proto::SignedDelta BrokerCore::ForRecipient(const proto::SignedDelta& sd, const 
 }
 
 void BrokerCore::Pump(std::vector<Outgoing>* out) {
+  if (uint64_t now = clock_->MonotonicMillis(); now >= next_expiry_check_ms_) {
+    next_expiry_check_ms_ = now + 1000;
+    std::vector<ReferralRelay::Outbound> expired;
+    Status st = referrals_.ExpireDue(&expired);
+    if (!st.ok()) spdlog::error("broker: cannot expire referrals: {}", st.ToString());
+    RouteReferrals(std::move(expired), out);
+  }
   uint64_t roster_version = roster_->version();
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const std::string& peer = it->first;
@@ -344,6 +413,74 @@ std::vector<SessionInfo> BrokerCore::Sessions() const {
     out.push_back(SessionInfo{peer, s.org, RoleName(s.role), s.replica, s.sent, s.acked, s.credits});
   }
   return out;
+}
+
+Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
+                                                  const std::string& maintainer_org,
+                                                  const std::string& audit_action) {
+  uint64_t now = clock_->NowMillis();
+  Hlc stamp = hlc_.Now(now);
+  ASSIGN_OR_RETURN(std::vector<Record> records, plan(dir_, review_replica_, stamp));
+  if (records.empty()) return uint64_t{0};
+  Delta d{review_replica_, stamp, std::move(records)};
+  std::string bytes = EncodeDelta(d);
+  proto::SignedDelta sd{bytes, maintainer_org, "broker", Sign(broker_, bytes)};
+  uint64_t seq = log_head_ + 1;
+  WriteBatch batch;
+  for (const Record& r : d.records) batch.MergeRecord(r);
+  batch.Put(Cf::kLog, EncodeSeq(seq), EncodeLog(proto::LogEntry{seq, sd}));
+  batch.Put(Cf::kMeta, kLogHead, EncodeSeq(seq));
+  ReviewJournal::StageHistory(&batch, d, maintainer_org, seq, "review");
+  if (!audit_action.empty()) {
+    for (const Record& r : d.records) audit().Append(&batch, now, maintainer_org, audit_action, r.id());
+  }
+  if (Status st = store_->Commit(std::move(batch)); !st.ok()) {
+    if (!audit_action.empty()) (void)audit().Load();  // the staged entries were not written
+    return st;
+  }
+  log_head_ = seq;
+  dir_.Join(d);
+  spdlog::info("broker: maintainer write by org={} logged at {} ({} record(s))", maintainer_org,
+               seq, d.records.size());
+  return seq;
+}
+
+Result<uint64_t> BrokerCore::ApplyMaintainerEdit(std::vector<RecordEdit> edits,
+                                                 const std::string& maintainer_org) {
+  return ApplyMaintainerWrite(
+      [&](const Directory& state, ReplicaId replica, Hlc stamp) -> Result<std::vector<Record>> {
+        Directory work;  // records as earlier edits of this call leave them
+        std::vector<Record> out;
+        for (const RecordEdit& e : edits) {
+          const Record* base = work.Find(e.id) ? work.Find(e.id) : state.Find(e.id);
+          ASSIGN_OR_RETURN(PlannedEdit plan,
+                           PlanEdit(FieldSchema::Hsds(), base, e, replica, stamp));
+          if (plan.empty()) continue;
+          Record next = base ? *base : Record(e.id, e.kind);
+          next.Join(plan.delta);
+          work.Replace(next);
+          out.push_back(std::move(plan.delta));
+        }
+        return out;
+      },
+      maintainer_org);
+}
+
+void BrokerCore::PublishMaintainerWrites(const std::vector<Delta>& accepted,
+                                         const std::string& org) {
+  std::vector<RecordEdit> edits;
+  for (const Delta& d : accepted) {
+    for (const Record& r : d.records) {
+      const Record* after = dir_.Find(r.id());
+      if (!after) continue;
+      RecordEdit e = SelfPublication(r, *after, d.author, FieldSchema::Hsds());
+      if (!e.values.empty()) edits.push_back(std::move(e));
+    }
+  }
+  if (edits.empty()) return;
+  Result<uint64_t> seq = ApplyMaintainerEdit(std::move(edits), org);
+  // Not fatal: what stays unpublished shows in the review queue.
+  if (!seq.ok()) spdlog::error("broker: cannot publish org={}'s writes: {}", org, seq.status().ToString());
 }
 
 }  // namespace sb

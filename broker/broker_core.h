@@ -9,12 +9,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "broker/ingest.h"
+#include "broker/referral_relay.h"
+#include "broker/review_journal.h"
 #include "broker/roster.h"
+#include "conflict/edit.h"
 #include "conflict/directory.h"
 #include "conflict/hlc.h"
 #include "schemas/clock.h"
@@ -72,6 +76,34 @@ class BrokerCore {
   // Trims the log to the retention (also done as the log grows).
   Status TrimLog(uint64_t keep);
 
+  // Referral handoffs (referral_relay.h): counts only, never contents.
+  Result<std::map<std::string, uint64_t>> ReferralCountsByStatus() const {
+    return referrals_.CountsByStatus();
+  }
+  AuditLog& audit() { return referrals_.audit(); }
+
+  // --- Review (broker/review.h): writes the broker makes on a maintainer's behalf. ---
+  // `plan` returns record deltas written against the state by the broker's own replica
+  // (review_replica()) at the timestamp it is given; they are signed with the broker's key,
+  // logged as authored by `maintainer_org`, joined and written to history in one durable
+  // batch, and reach every agent like an accepted push. Returns the log seq, or 0 when the
+  // plan changes nothing. On error nothing changes. With `audit_action` ("review.approve"...),
+  // the batch also appends one audit entry per record (actor: `maintainer_org`, subject: the
+  // record id; never values or reasons).
+  using MaintainerPlan =
+      std::function<Result<std::vector<Record>>(const Directory&, ReplicaId, Hlc)>;
+  Result<uint64_t> ApplyMaintainerWrite(const MaintainerPlan& plan,
+                                        const std::string& maintainer_org,
+                                        const std::string& audit_action = "");
+  // The same for edits (validated by the field schema, planned with PlanEdit).
+  Result<uint64_t> ApplyMaintainerEdit(std::vector<RecordEdit> edits,
+                                       const std::string& maintainer_org);
+  ReplicaId review_replica() const { return review_replica_; }
+  ReviewJournal& journal() { return journal_; }
+  const Store& store() const { return *store_; }
+  const Roster& roster() const { return *roster_; }
+  uint64_t NowMillis() const { return clock_->NowMillis(); }
+
  private:
   struct Session {
     std::string org;
@@ -95,8 +127,13 @@ class BrokerCore {
   void OnPush(const std::string& peer, Session& s, const proto::Push& p,
               std::vector<Outgoing>* out);
   void SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out);
+  // Sends referral updates to every session of their organization.
+  void RouteReferrals(std::vector<ReferralRelay::Outbound> updates, std::vector<Outgoing>* out);
   void SendSnapshot(const std::string& peer, Session& s, std::vector<Outgoing>* out);
   bool TakeToken(const std::string& org);
+  // A maintainer's own writes need no second opinion: publishes the moderated values it wrote
+  // and vets the organizations it created (review.h, SelfPublication).
+  void PublishMaintainerWrites(const std::vector<Delta>& accepted, const std::string& org);
   proto::SignedDelta ForRecipient(const proto::SignedDelta& sd, const Session& s);
   const Record* Lookup(const std::string& id) const { return dir_.Find(id); }
 
@@ -112,6 +149,10 @@ class BrokerCore {
   std::map<std::string, Session> sessions_;  // by routing id
   std::map<std::string, Bucket> buckets_;    // by organization
   BrokerStats stats_;
+  ReferralRelay referrals_;
+  uint64_t next_expiry_check_ms_ = 0;
+  ReviewJournal journal_{store_};
+  ReplicaId review_replica_ = 0;  // derived from the broker's signing key; bound to its org
 };
 
 }  // namespace sb

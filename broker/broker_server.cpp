@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "broker/review_api.h"
 #include "transport/http_auth.h"
+#include "transport/http_reply.h"
 #include "transport/zap.h"
 
 namespace sb {
@@ -21,16 +23,6 @@ struct BrokerServer::Zmq {
 };
 
 namespace {
-
-void Reply(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(2) + "\n", "application/json");
-}
-
-void Fail(httplib::Response& res, const Status& s) {
-  Reply(res, HttpStatusFor(s.code()),
-        {{"error", {{"code", CodeName(s.code())}, {"message", s.message()}}}});
-}
 
 json MemberJson(const Member& m) {
   return {{"org", m.identity.org},
@@ -82,6 +74,13 @@ Result<int> BrokerServer::Start() {
     http_->listen_after_bind();
     api_done_ = true;
   });
+  if (options_.console_port >= 0) {
+    Console::Options co;
+    co.port = options_.console_port;
+    co.tokens = options_.console_tokens;
+    console_ = std::make_unique<Console>(&review_, &core_, &core_mu_, clock_, co);
+    ASSIGN_OR_RETURN(console_port_, console_->Start());
+  }
   return port;
 }
 
@@ -89,6 +88,7 @@ void BrokerServer::Run() { Loop(); }
 
 void BrokerServer::Stop() {
   stop_ = true;
+  if (console_) console_->Stop();
   if (!api_thread_.joinable()) return;
   // httplib ignores stop() until its listen loop runs: repeat until the API thread is done.
   while (!api_done_) {
@@ -160,11 +160,11 @@ void BrokerServer::Routes() {
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
     bool ok = BearerMatches(req.get_header_value("Authorization"), options_.token);
     if (ok) return httplib::Server::HandlerResponse::Unhandled;
-    Fail(res, Status::Unauthenticated("missing or wrong token (see the broker's api.token)"));
+    ReplyError(res, Status::Unauthenticated("missing or wrong token (see the broker's api.token)"));
     return httplib::Server::HandlerResponse::Handled;
   });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    Reply(res, 200, {{"status", "ok"}});
+    ReplyJson(res, 200, {{"status", "ok"}});
   });
   auto status_json = [this] {
     std::lock_guard lock(core_mu_);
@@ -191,7 +191,7 @@ void BrokerServer::Routes() {
                 {"agents", sessions}};
   };
   s.Get("/v1/status", [status_json](const httplib::Request&, httplib::Response& res) {
-    Reply(res, 200, status_json());
+    ReplyJson(res, 200, status_json());
   });
   s.Get("/metrics", [status_json](const httplib::Request&, httplib::Response& res) {
     json st = status_json();
@@ -206,35 +206,36 @@ void BrokerServer::Routes() {
   s.Get("/v1/roster", [this](const httplib::Request&, httplib::Response& res) {
     json list = json::array();
     for (const Member& m : roster_.List()) list.push_back(MemberJson(m));
-    Reply(res, 200, {{"roster", list}});
+    ReplyJson(res, 200, {{"roster", list}});
   });
   s.Post("/v1/roster", [this](const httplib::Request& req, httplib::Response& res) {
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("identity") ||
         !body["identity"].is_object() || !body.contains("role") || !body["role"].is_string()) {
-      return Fail(res, Status::InvalidArgument(
+      return ReplyError(res, Status::InvalidArgument(
                            "body must be {\"identity\": <identity.pub>, \"role\": partner|maintainer}"));
     }
     Result<PublicIdentity> id = ParsePublicIdentity(body["identity"].dump());
-    if (!id.ok()) return Fail(res, id.status());
+    if (!id.ok()) return ReplyError(res, id.status());
     Result<Role> role = ParseRole(body["role"].get<std::string>());
-    if (!role.ok()) return Fail(res, role.status());
+    if (!role.ok()) return ReplyError(res, role.status());
     if (id->curve_public == identity_.pub.curve_public) {
-      return Fail(res, Status::InvalidArgument("that is the broker's own identity"));
+      return ReplyError(res, Status::InvalidArgument("that is the broker's own identity"));
     }
     Status st = roster_.Enroll(*id, *role, clock_->NowMillis());
-    if (!st.ok()) return Fail(res, st);
+    if (!st.ok()) return ReplyError(res, st);
     spdlog::info("broker: enrolled org={} as {}", id->org, RoleName(*role));
-    Reply(res, 200, MemberJson(*roster_.Find(id->org)));
+    ReplyJson(res, 200, MemberJson(*roster_.Find(id->org)));
   });
   s.Post(R"(/v1/roster/([^/]+)/revoke)", [this](const httplib::Request& req,
                                                  httplib::Response& res) {
     std::string org = req.matches[1];
     Status st = roster_.Revoke(org);
-    if (!st.ok()) return Fail(res, st);
+    if (!st.ok()) return ReplyError(res, st);
     spdlog::warn("broker: revoked org={}", org);
-    Reply(res, 200, MemberJson(*roster_.Find(org)));
+    ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
   });
+  AddReviewRoutes(s, review_, "/v1");
 }
 
 }  // namespace sb

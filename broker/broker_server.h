@@ -6,6 +6,8 @@
 //   GET  /v1/roster                    enrolled organizations
 //   POST /v1/roster                    {"identity": <identity.pub JSON>, "role": partner|maintainer}
 //   POST /v1/roster/{org}/revoke       cut the organization off
+//   /v1/review...                      the maintainers' review queue (review_api.h)
+// and, with Options::console_port >= 0, the maintainers' web console (console.h).
 #pragma once
 
 #include <atomic>
@@ -15,6 +17,8 @@
 #include <thread>
 
 #include "broker/broker_core.h"
+#include "broker/console.h"
+#include "broker/review_service.h"
 #include "broker/roster.h"
 #include "transport/sockets.h"
 
@@ -33,6 +37,8 @@ class BrokerServer {
     std::string token;
     SocketLimits limits;
     BrokerCore::Options core;
+    int console_port = -1;                    // -1: no console; 0: any free port
+    std::vector<std::string> console_tokens;  // tokens that sign a maintainer in
   };
 
   BrokerServer(Store* store, Clock* clock, const Identity& identity, Options options);
@@ -42,6 +48,8 @@ class BrokerServer {
   Result<int> Start();
   // The endpoint the ROUTER is bound to (resolved, e.g. with the port picked for tcp://...:*).
   std::string bound_endpoint() const { return bound_endpoint_; }
+  // The console's bound port (0 when there is no console).
+  int console_port() const { return console_port_; }
   // Runs until Stop(); the event loop on this thread, the API on its own threads.
   void Run();
   void Stop();
@@ -57,6 +65,9 @@ class BrokerServer {
   Roster roster_;
   std::mutex core_mu_;  // guards core_ (the event loop and API status reads)
   BrokerCore core_;
+  ReviewService review_{&core_, &core_mu_, identity_.pub.org};
+  std::unique_ptr<Console> console_;
+  int console_port_ = 0;
   std::unique_ptr<httplib::Server> http_;
   std::thread api_thread_;
   std::string bound_endpoint_;

@@ -201,6 +201,14 @@ Delta FilterFor(const Delta& delta, const std::string& org, Role role,
                      Visible(EffectiveAudience(r, *spec), is_owner, role);
       if (!visible) {
         *filtered = true;
+        // The recipient must not count the hidden values' writes as seen (it would take them
+        // for deleted if they reach it later, e.g. when an address stops being confidential).
+        CausalContext hidden;
+        std::visit([&](const auto& field) { field.CollectDots(&hidden); }, it->second);
+        for (const auto& [replica, n] : hidden.vector()) {
+          for (uint64_t c = 1; c <= n; ++c) copy.mutable_context().Remove(Dot{replica, c});
+        }
+        for (const Dot& d : hidden.cloud()) copy.mutable_context().Remove(d);
         it = fields.erase(it);
       } else {
         ++it;

@@ -171,4 +171,10 @@ Status Roster::BindReplica(ReplicaId replica, const std::string& org) {
   return Status::Ok();
 }
 
+std::string Roster::OrgOfReplica(ReplicaId replica) const {
+  std::lock_guard lock(mu_);
+  auto it = replicas_.find(replica);
+  return it == replicas_.end() ? "" : it->second;
+}
+
 }  // namespace sb

@@ -48,6 +48,8 @@ class Roster {
 
   // Binds `replica` to `org` on first use; refuses a replica already bound to another org.
   Status BindReplica(ReplicaId replica, const std::string& org);
+  // The organization `replica` is bound to, or "" when it is not bound.
+  std::string OrgOfReplica(ReplicaId replica) const;
 
  private:
   Store* store_;

@@ -15,6 +15,7 @@
 #include "agents/data_dir.h"
 #include "agents/hsds_json.h"
 #include "agents/local_directory.h"
+#include "agents/referral_book.h"
 #include "agents/sync_client.h"
 #include "transport/identity.h"
 #include "cli/commands.h"
@@ -100,6 +101,7 @@ int RunAgent(const AgentArgs& args) {
   // Syncing needs the keys `switchboard init` made, and the broker's public identity.
   std::optional<Identity> identity;
   std::unique_ptr<SyncClient> sync;
+  std::unique_ptr<ReferralBook> referrals;
   if (!args.broker.empty() || !args.broker_key.empty()) {
     if (args.broker.empty() || args.broker_key.empty()) {
       return Fail(Status::InvalidArgument("--broker and --broker-key go together"));
@@ -112,22 +114,31 @@ int RunAgent(const AgentArgs& args) {
     identity = std::move(me).value();
     Result<PublicIdentity> broker = ReadPublicIdentity(args.broker_key);
     if (!broker.ok()) return Fail(broker.status().WithContext("--broker-key"));
+    referrals = std::make_unique<ReferralBook>(dir->store.get(), SystemClock::Get(), *identity,
+                                               broker->sign_public);
     SyncClient::Options so;
     so.endpoint = args.broker;
     so.broker = *broker;
+    so.referrals = referrals.get();
     sync = std::make_unique<SyncClient>(local->get(), SystemClock::Get(), *identity, so);
   } else if (Result<Identity> me = Identity::Load(args.data); me.ok()) {
     identity = std::move(me).value();  // keys but no broker: edits wait in the outbox
   }
 
+  if (referrals) {
+    Status loaded = referrals->Load();
+    if (!loaded.ok()) return Fail(loaded.WithContext("cannot load the referrals in " + args.data));
+  }
   ApiServer::Options ao;
+  ao.referrals = referrals.get();
   ao.host = api->first;
   ao.port = api->second;
   ao.token = dir->token;
   if (identity) ao.org = identity->pub.org;
   SyncClient* sync_ptr = sync.get();
   std::string broker_ep = args.broker;
-  ao.sync_status = [sync_ptr, broker_ep]() -> nlohmann::json {
+  ReferralBook* refs = referrals.get();
+  ao.sync_status = [sync_ptr, broker_ep, refs]() -> nlohmann::json {
     if (!sync_ptr) return nullptr;
     SyncStatus st = sync_ptr->status();
     return {{"broker", broker_ep},        {"state", st.state},
@@ -136,6 +147,7 @@ int RunAgent(const AgentArgs& args) {
             {"pushed", st.pushed},        {"accepted", st.accepted},
             {"refused", st.refused},      {"applied", st.applied},
             {"bytes_in", st.bytes_in},
+            {"referral_queue", refs ? refs->queue_depth() : 0},
             {"last_error", st.last_error}};
   };
   ApiServer server(local->get(), SystemClock::Get(), ao);

@@ -9,6 +9,7 @@
 
 #include "bench/crdt_bench.h"
 #include "bench/store_bench.h"
+#include "bench/referral_bench.h"
 #include "bench/sync_bench.h"
 #include "cli/commands.h"
 
@@ -96,6 +97,29 @@ void AddSyncBench(CLI::App& bench, int& exit_code) {
   });
 }
 
+void AddReferralBench(CLI::App& bench, int& exit_code) {
+  auto options = std::make_shared<bench::ReferralBenchOptions>();
+  CLI::App* cmd = bench.add_subcommand(
+      "referrals",
+      "referral handoffs end to end (send -> delivered -> accepted seen by the sender) per "
+      "second and single-handoff latency p50/p99, next to raw synced RocksDB puts and raw CURVE "
+      "messages");
+  cmd->add_option("--handoffs", options->handoffs, "handoffs per throughput run")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--probes", options->probes, "single handoffs timed for latency")
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option("--runs", options->runs, "throughput runs; the median is reported")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--dir", options->dir, "where temporary databases go (default $TMPDIR)");
+  cmd->add_flag("--json", options->json, "print one JSON object instead of a table");
+  cmd->callback([options, &exit_code] {
+    auto level = spdlog::get_level();
+    spdlog::set_level(spdlog::level::err);
+    exit_code = bench::RunReferralBench(*options, SystemClock::Get(), std::cout, Progress());
+    spdlog::set_level(level);
+  });
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, int& exit_code) {
@@ -104,6 +128,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   AddCrdtBench(*bench, exit_code);
   AddStoreBench(*bench, exit_code);
   AddSyncBench(*bench, exit_code);
+  AddReferralBench(*bench, exit_code);
 }
 
 }  // namespace sb::cli

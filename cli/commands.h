@@ -14,5 +14,9 @@ void AddAgentCommand(CLI::App& app, int& exit_code);
 void AddDirCommand(CLI::App& app, int& exit_code);
 // init, broker, enroll, status
 void AddNetworkCommands(CLI::App& app, int& exit_code);
+// review list|show|approve|reject|resolve (through the running broker's local API)
+void AddReviewCommand(CLI::App& app, int& exit_code);
+// refer send|list|show|accept|decline|start|complete|cancel|purge, audit verify|show
+void AddReferCommand(CLI::App& app, int& exit_code);
 
 }  // namespace sb::cli

@@ -262,6 +262,8 @@ class Demo {
       OfflineCatchUp();
       CrossOrgRefused();
       ConfidentialAddress();
+      ReferralHandoff();
+      MaintainerApproval();
       ok = ConvergenceCheck();
     } catch (const DemoError& e) {
       out_ << "\n  FAILED: " << e.what() << "\n";
@@ -488,7 +490,8 @@ class Demo {
     t = Clock::now();
     for (int attempt = 1;; ++attempt) {
       listen_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
-      broker_.args = {exe_, "broker", "--data", broker_.dir, "--listen", listen_, "--api", "127.0.0.1:0"};
+      broker_.args = {exe_, "broker", "--data", broker_.dir, "--listen", listen_, "--api", "127.0.0.1:0",
+                      "--console", "0"};
       try {
         Start(broker_);
         break;
@@ -751,6 +754,130 @@ class Demo {
     bool pending = m["fields"]["address_1"].value("pending", false);
     Say("the maintainer sees address_1 = \"" + street + "\"" +
         (pending ? " (pending review: addresses are moderated)" : ""));
+  }
+
+  // A referral from partner 1 to partner 2, sealed end to end, through its whole lifecycle.
+  void ReferralHandoff() {
+    Title("6. A referral handoff closes its loop");
+    Node& p1 = partners_[0];
+    Node& p2 = partners_[1];
+    Node& p3 = partners_[2];
+    std::string secret = "Ana-" + NewUuid().substr(0, 8);  // the client alias: never at the broker
+    json request = {{"to", p2.org},
+                    {"urgency", "urgent"},
+                    {"consent", {{"scope", "share needs and safe contact with " + p2.org_name},
+                                 {"by", "caseworker J. Doe"}}},
+                    {"payload", {{"alias", secret},
+                                 {"contact", "through the shelter's front desk"},
+                                 {"contact_times", "weekdays 10:00-16:00"},
+                                 {"language", "es"},
+                                 {"needs", {"immigration lawyer", "interpreter"}},
+                                 {"notes", "prefers a female lawyer"}}}};
+    auto t = Clock::now();
+    Reply sent = p1.Call("POST", "/v1/referrals", request.dump());
+    if (sent.status != 201) Fail(p1.name + ": POST /v1/referrals: " + sent.Describe());
+    std::string id = sent.body.value("id", "");
+    Say(p1.name + " seals a referral for " + p2.name + " (urgent, consent recorded): " + id);
+    auto status_at = [&](const Node& n) {
+      Reply r = n.Call("GET", "/v1/referrals/" + id);
+      return r.status == 200 ? r.body.value("status", "") : std::string();
+    };
+    if (!WaitUntil([&] { return status_at(p1) == "delivered"; }, 10)) {
+      Fail("the referral was not delivered within 10 s (sender sees \"" + status_at(p1) + "\")");
+    }
+    Say(p2.name + "'s agent received and stored it; " + p1.name + " sees \"delivered\" after " +
+        Took(MsSince(t)));
+    json opened = p2.Must("GET", "/v1/referrals/" + id);
+    if (!opened["payload"].is_object() || opened["payload"].value("alias", "") != secret) {
+      Fail(p2.name + " cannot read the payload: " + opened.value("payload_error", ""));
+    }
+    Say(p2.name + " decrypts it locally: alias " + secret + ", language " +
+        opened["payload"].value("language", "") + ", needs " + opened["payload"]["needs"].dump());
+    for (const char* action : {"accept", "start", "complete"}) {
+      t = Clock::now();
+      p2.Must("POST", "/v1/referrals/" + id + "/" + action, "{}");
+      std::string want = std::string(action) == "accept"  ? "accepted"
+                         : std::string(action) == "start" ? "in_progress"
+                                                          : "completed";
+      if (!WaitUntil([&] { return status_at(p1) == want; }, 10)) {
+        Fail(p1.name + " did not see \"" + want + "\" within 10 s");
+      }
+      Say(p2.name + " " + (std::string(action) == "start" ? "starts work" : std::string(action) + "s") +
+          "; " + p1.name + " sees \"" + want + "\" after " + Took(MsSince(t)));
+    }
+    if (p3.Call("GET", "/v1/referrals/" + id).status != 404) {
+      Fail(p3.name + " knows of a referral between two other organizations");
+    }
+    Say(p3.name + " has no trace of it (404)");
+    size_t files = 0;
+    bool leaked = false;
+    for (const auto& e : fs::recursive_directory_iterator(broker_.dir)) {
+      if (!e.is_regular_file()) continue;
+      ++files;
+      leaked |= ReadAll(e.path().string()).find(secret) != std::string::npos;
+    }
+    leaked |= ReadAll(broker_.log).find(secret) != std::string::npos;
+    if (leaked) Fail("the client alias reached the broker's files in plaintext");
+    Say("the alias is in none of the broker's " + std::to_string(files) +
+        " files nor its log: it only ever held ciphertext, dropped once delivered");
+    for (const Node* n : {&broker_, &p1, &p2}) {
+      std::string log = tmp_ + "/audit-verify-" + std::to_string(n->pid) + ".log";
+      RunToExit({exe_, "audit", "verify", "--data", n->dir}, log);
+      std::string line = ReadAll(log);
+      while (!line.empty() && line.back() == '\n') line.pop_back();
+      Say("switchboard audit verify (" + n->name + "): " + line);
+    }
+  }
+
+  // (7) Partner 1 changes a hotline number: moderated, so it waits for a maintainer (through
+  // the broker's review API, as `switchboard review` and the web console do).
+  void MaintainerApproval() {
+    Title("7. A maintainer approves a hotline change");
+    Node &p1 = partners_[0], &p2 = partners_[1];
+    std::string phone;
+    json list = p1.Must("GET", "/v1/records?kind=phone&limit=1000")["records"];
+    for (const json& r : list) {
+      if (r.value("owner", json()) == p1.org) {
+        phone = r["id"].get<std::string>();
+        break;
+      }
+    }
+    if (phone.empty()) Fail(p1.name + " has no phone record in the sample directory");
+    json before = FieldOf(p2.Record(phone), "number");
+    std::string number = before == "+14155550199" ? "+14155550198" : "+14155550199";
+    auto t = Clock::now();
+    p1.Put(phone, {{"fields", {{"number", number}}}});
+    Say(p1.name + " changes its hotline " + phone.substr(0, 8) + "… from " + Quote(before) + " to \"" +
+        number + "\"; phone numbers are moderated, so its own agent marks it pending");
+    json item;
+    bool listed = WaitUntil([&] {
+      Reply r = broker_.Call("GET", "/v1/review?kind=moderated_change&field=number");
+      if (r.status != 200) return false;
+      for (const json& it : r.body["items"]) {
+        if (it["record"] == phone && it["after"] == number) item = it;
+      }
+      return !item.is_null();
+    }, 10);
+    if (!listed) Fail("the change did not reach the broker's review queue within 10 s");
+    Say("the broker's review queue lists it (" + Took(MsSince(t)) + "): item " +
+        item["id"].get<std::string>() + ", " + Quote(item["before"]) + " -> " +
+        Quote(item["after"]) + ", by " + p1.name);
+    WaitSynced(Agents(), 10, "the proposed change");
+    json shown = FieldOf(p2.Record(phone), "number");
+    if (shown != before) Fail(p2.name + " shows the unapproved number " + shown.dump());
+    Say(p2.name + " has the update but shows the published number " + Quote(shown) +
+        " until a maintainer approves");
+    t = Clock::now();
+    broker_.Must("POST", "/v1/review/" + item["id"].get<std::string>() + "/approve", "{}");
+    bool reached = WaitUntil([&] { return FieldOf(p2.Record(phone), "number") == number; }, 10);
+    if (!reached) Fail(p2.name + " did not show the approved number within 10 s");
+    Say("a maintainer approves it (switchboard review approve " + item["id"].get<std::string>() +
+        "); " + p2.name + " shows \"" + number + "\" " + Took(MsSince(t)) + " later");
+    json runtime = json::parse(ReadAll(broker_.dir + "/broker.json"), nullptr, false);
+    if (runtime.is_object() && runtime.contains("console")) {
+      Say("the same queue is in the maintainers' web console at " +
+          runtime["console"].get<std::string>() + " (sign-in token: broker/console.token)");
+    }
   }
 
   // Every agent's export against the others and the broker.

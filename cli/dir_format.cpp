@@ -140,6 +140,11 @@ std::string FieldText(const json& field, size_t width) {
                                                     : Truncate(ValueText(field["published"]), 30)) +
         "]";
   }
+  if (field.contains("rejected") && field["rejected"].is_object()) {
+    const json& r = field["rejected"];
+    out += "  [REJECTED " + Truncate(ValueText(r.value("value", json())), 30) + ": " +
+           Truncate(ValueText(r.value("reason", json())), 80) + "]";
+  }
   if (field.value("conflict", false) && field.contains("siblings") &&
       field["siblings"].is_array()) {
     std::string sibs;

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   sb::cli::AddSimCommand(app, exit_code);
   sb::cli::AddBenchCommand(app, exit_code);
   sb::cli::AddDemoCommand(app, exit_code);
+  sb::cli::AddReviewCommand(app, exit_code);
+  sb::cli::AddReferCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -787,7 +787,7 @@ void PrintNetReport(const NetSimOptions& options, const NetSimReport& report, st
   out << "log: head " << report.log_head << ", gaps seen (agents resynchronised) " << report.log_gaps
       << "; records " << report.records << "; confidential address differences "
       << report.confidential_diffs
-      << " (still shown after the broker hid them: " << report.confidential_leaks << ")\n";
+      << " (held by partners since before the address became confidential, hidden from their views: " << report.confidential_leaks << ")\n";
   out << "drain: " << (report.quiet ? "quiet" : "NOT quiet") << " after " << report.drain_ms
       << " ms simulated; agents differing from the broker " << report.diverged_agents << " ("
       << report.differing_records << " records)\n";

@@ -59,7 +59,18 @@ int RunInit(const InitArgs& a) {
 struct BrokerArgs {
   std::string data, listen = "tcp://127.0.0.1:7400", api = "127.0.0.1:7410";
   uint64_t log_retention = 1'000'000;
+  int console = -1;  // the review console's port; -1: none
 };
+
+// The console's sign-in token: DIR/console.token (mode 0600), made on first use.
+Result<std::string> ConsoleToken(const std::string& data) {
+  std::string file = data + "/console.token";
+  if (!std::filesystem::exists(file)) RETURN_IF_ERROR(WriteSecretFile(file, RandomToken() + "\n"));
+  ASSIGN_OR_RETURN(std::string token, ReadSecretFile(file));
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  if (token.size() < 32) return Status::Corruption(file + " holds no valid token");
+  return token;
+}
 
 int RunBroker(const BrokerArgs& a) {
   auto logger = spdlog::stderr_color_mt("broker");
@@ -92,13 +103,24 @@ int RunBroker(const BrokerArgs& a) {
   o.api_port = std::stoi(port_text);
   o.token = dir->token;
   o.core.log_retention = a.log_retention;
+  if (a.console >= 0) {
+    if (a.console > 65535) return Fail("broker", Status::InvalidArgument("--console: not a port"));
+    Result<std::string> console_token = ConsoleToken(a.data);
+    if (!console_token.ok()) return Fail("broker", console_token.status());
+    o.console_port = a.console;
+    o.console_tokens = {*console_token, dir->token};
+  }
   BrokerServer server(dir->store.get(), SystemClock::Get(), *id, o);
   Result<int> port = server.Start();
   if (!port.ok()) return Fail("broker", port.status());
   std::string api = o.api_host + ":" + std::to_string(*port);
-  Status wrote = WriteFileAtomic(
-      dir->RuntimePath(),
-      json{{"api", api}, {"listen", server.bound_endpoint()}, {"pid", ::getpid()}}.dump() + "\n");
+  json runtime = {{"api", api}, {"listen", server.bound_endpoint()}, {"pid", ::getpid()}};
+  if (server.console_port() > 0) {
+    runtime["console"] = "http://127.0.0.1:" + std::to_string(server.console_port()) + "/";
+    spdlog::info("broker: review console on {} (sign in with {}/console.token)",
+                 runtime["console"].get<std::string>(), a.data);
+  }
+  Status wrote = WriteFileAtomic(dir->RuntimePath(), runtime.dump() + "\n");
   if (!wrote.ok()) return Fail("broker", wrote);
   spdlog::info("broker {} ready: sync on {}, API on http://{}", id->pub.org,
                server.bound_endpoint(), api);
@@ -213,6 +235,10 @@ int RunStatus(const StatusArgs& a) {
               << "last sync   " << (y["last_sync"].get<std::string>().empty() ? "never" : y["last_sync"].get<std::string>()) << "\n"
               << "pushed      " << y["pushed"] << " (accepted " << y["accepted"] << ", refused "
               << y["refused"] << "), applied " << y["applied"] << " from others\n";
+    if (y.contains("referral_queue")) {
+      std::cout << "referrals   " << y["referral_queue"]
+                << " step(s) waiting for the broker (switchboard refer list)\n";
+    }
     if (!y["last_error"].get<std::string>().empty()) {
       std::cout << "last error  " << y["last_error"].get<std::string>() << "\n";
     }
@@ -244,6 +270,9 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
   b->add_option("--log-retention", broker->log_retention,
                 "log entries kept; agents further behind get a snapshot")
       ->capture_default_str();
+  b->add_option("--console", broker->console,
+                "serve the maintainers' review console on 127.0.0.1:PORT (0: any free port); "
+                "sign in with DIR/console.token");
   b->callback([broker, &exit_code] { exit_code = RunBroker(*broker); });
 
   auto enroll = std::make_shared<EnrollArgs>();

@@ -30,6 +30,19 @@ void CausalContext::Add(const Dot& dot) {
   vector_[dot.replica] = top;
 }
 
+void CausalContext::Remove(const Dot& dot) {
+  if (cloud_.erase(dot) > 0) return;
+  auto it = vector_.find(dot.replica);
+  if (it == vector_.end() || dot.counter == 0 || dot.counter > it->second) return;
+  for (uint64_t c = dot.counter + 1; c <= it->second; ++c) cloud_.insert(Dot{dot.replica, c});
+  if (dot.counter == 1) {
+    vector_.erase(it);
+    // The cloud's dots of this replica now start at 2: nothing folds back.
+  } else {
+    it->second = dot.counter - 1;
+  }
+}
+
 Dot CausalContext::Next(ReplicaId replica) const {
   uint64_t top = 0;
   auto it = vector_.find(replica);

@@ -25,6 +25,10 @@ class CausalContext {
   bool Contains(const Dot& dot) const;
   // Adds one dot; compacts.
   void Add(const Dot& dot);
+  // Forgets one dot (the later dots of its replica move to the cloud). Used when a copy of a
+  // record leaves out a field its recipient may not read: the recipient must not count that
+  // field's writes as seen, or it would take the values for deleted when they reach it later.
+  void Remove(const Dot& dot);
   // The next dot of `replica` (one past the highest it has seen of that replica), not added.
   Dot Next(ReplicaId replica) const;
   // Set union; compacts.

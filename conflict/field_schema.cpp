@@ -29,6 +29,12 @@ const char* FieldTypeName(FieldType t) {
 namespace {
 
 constexpr std::string_view kPublishedSuffix = "@published";
+constexpr std::string_view kRejectedSuffix = "@rejected";
+constexpr std::string_view kReasonSuffix = "@rejected_reason";
+
+bool HasSuffix(std::string_view name, std::string_view suffix) {
+  return name.size() > suffix.size() && name.ends_with(suffix);
+}
 
 bool AllOf(std::string_view s, int (*pred)(int)) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
@@ -159,12 +165,26 @@ std::string PublishedFieldName(std::string_view field) {
   return std::string(field) + std::string(kPublishedSuffix);
 }
 
-bool IsPublishedField(std::string_view name) {
-  return name.size() > kPublishedSuffix.size() && name.ends_with(kPublishedSuffix);
+std::string RejectedFieldName(std::string_view field) {
+  return std::string(field) + std::string(kRejectedSuffix);
+}
+
+std::string RejectionReasonFieldName(std::string_view field) {
+  return std::string(field) + std::string(kReasonSuffix);
+}
+
+bool IsPublishedField(std::string_view name) { return HasSuffix(name, kPublishedSuffix); }
+
+bool IsShadowField(std::string_view name) {
+  return HasSuffix(name, kPublishedSuffix) || HasSuffix(name, kRejectedSuffix) ||
+         HasSuffix(name, kReasonSuffix);
 }
 
 std::string_view BaseFieldName(std::string_view name) {
-  return IsPublishedField(name) ? name.substr(0, name.size() - kPublishedSuffix.size()) : name;
+  for (std::string_view suffix : {kPublishedSuffix, kRejectedSuffix, kReasonSuffix}) {
+    if (HasSuffix(name, suffix)) return name.substr(0, name.size() - suffix.size());
+  }
+  return name;
 }
 
 FieldSchema::FieldSchema(std::vector<KindSpec> kinds) {
@@ -178,7 +198,21 @@ FieldSchema::FieldSchema(std::vector<KindSpec> kinds) {
       shadow.moderated = false;
       shadow.maintainer_only = true;
       shadow.help = "published value of " + name + " (written by maintainers' approval)";
+      // What a maintainer rejected, and why: for the owner (and maintainers) only.
+      FieldSpec rejected = shadow;
+      rejected.name = RejectedFieldName(name);
+      rejected.audience = Audience::kOwner;
+      rejected.help = "the last proposed value of " + name + " a maintainer rejected";
+      FieldSpec reason;
+      reason.name = RejectionReasonFieldName(name);
+      reason.type = FieldType::kText;
+      reason.max_length = 1000;
+      reason.maintainer_only = true;
+      reason.audience = Audience::kOwner;
+      reason.help = "why the maintainer rejected the proposed " + name;
       shadows.push_back(std::move(shadow));
+      shadows.push_back(std::move(rejected));
+      shadows.push_back(std::move(reason));
     }
     for (auto& s : shadows) k.fields.emplace(s.name, std::move(s));
     std::string name = k.name;

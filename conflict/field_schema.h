@@ -15,6 +15,11 @@
 
 namespace sb {
 
+// Organization fields only maintainers write: whether the organization is vetted (published
+// to other partners), and why not when a maintainer declined it.
+inline constexpr char kApprovedField[] = "approved";
+inline constexpr char kVettingNoteField[] = "vetting_note";
+
 enum class FieldType { kText, kInt, kBool, kEnum, kTextSet };
 
 // What a text value (or each set element) must look like.
@@ -61,11 +66,19 @@ struct KindSpec {
   std::map<std::string, FieldSpec> fields;
 };
 
+// Moderated fields have maintainer-only "shadow" fields (see schemas/FORMATS.md, "Review"):
+//   <field>@published        the value a maintainer approved; what other partners see
+//   <field>@rejected         the last proposal a maintainer rejected (same type as the field)
+//   <field>@rejected_reason  why it was rejected (text for the owner)
 // The name of the maintainer-only field that holds the published value of moderated `field`.
 std::string PublishedFieldName(std::string_view field);
+std::string RejectedFieldName(std::string_view field);
+std::string RejectionReasonFieldName(std::string_view field);
 // True for names produced by PublishedFieldName.
 bool IsPublishedField(std::string_view name);
-// The moderated field that a published field shadows: "number@published" -> "number".
+// True for any shadow name (published, rejected, rejection reason).
+bool IsShadowField(std::string_view name);
+// The moderated field that a shadow field shadows: "number@published" -> "number".
 std::string_view BaseFieldName(std::string_view name);
 
 class FieldSchema {

@@ -106,6 +106,13 @@ std::vector<KindSpec> HsdsKinds() {
          FieldSpec f = Bool("approved", "vetted and published by a maintainer");
          f.maintainer_only = true;
          return f;
+       }(),
+       [] {
+         FieldSpec f = Text(kVettingNoteField, 1000,
+                            "why a maintainer declined to publish the organization");
+         f.maintainer_only = true;
+         f.audience = Audience::kOwner;
+         return f;
        }()}));
   kinds.push_back(MakeKind(
       "service",

@@ -45,15 +45,21 @@ std::optional<Value> PublishedValue(const Record& r, const std::string& field) {
   return r.Displayed(PublishedFieldName(field));
 }
 
+// A cleared value (Null) and no value at all mean the same to readers.
+std::optional<Value> Normalized(std::optional<Value> v) {
+  if (v && std::holds_alternative<Null>(*v)) return std::nullopt;
+  return v;
+}
+
 }  // namespace
 
 RecordView ProposedView(const Record& r, const FieldSchema& schema) {
   RecordView v = BaseView(r);
   for (const auto& [name, f] : r.fields()) {
-    if (IsPublishedField(name)) continue;
+    if (IsShadowField(name)) continue;
     FieldView fv = ViewOf(f);
     const FieldSpec* spec = schema.Field(r.kind(), name);
-    if (spec && spec->moderated) fv.pending = PublishedValue(r, name) != fv.value;
+    if (spec && spec->moderated) fv.pending = Normalized(PublishedValue(r, name)) != Normalized(fv.value);
     v.fields.emplace(name, std::move(fv));
   }
   return v;
@@ -62,7 +68,7 @@ RecordView ProposedView(const Record& r, const FieldSchema& schema) {
 RecordView PublishedView(const Record& r, const FieldSchema& schema) {
   RecordView v = BaseView(r);
   for (const auto& [name, f] : r.fields()) {
-    if (IsPublishedField(name)) continue;
+    if (IsShadowField(name)) continue;
     const FieldSpec* spec = schema.Field(r.kind(), name);
     if (spec && spec->moderated) {
       std::optional<Value> pub = PublishedValue(r, name);
@@ -93,12 +99,45 @@ std::vector<Conflict> Conflicts(const Record& r, const FieldSchema& schema) {
     }
     // A deleted record still holding values other than its owner and deletion flag was edited
     // by someone who had not seen the delete: the maintainer decides (restore or re-delete).
-    if (deleted && name != kOwnerField && name != kDeletedField && !IsPublishedField(name)) {
+    if (deleted && name != kOwnerField && name != kDeletedField && !IsShadowField(name)) {
       out.push_back(Conflict{r.id(), name, ConflictKind::kEditedWhileDeleted,
                              reg ? SiblingsOf(*reg) : std::vector<Sibling>{}});
     }
   }
   return out;
+}
+
+Record PublishedProjection(const Record& r, const FieldSchema& schema) {
+  Record out = r;
+  auto& fields = out.mutable_fields();
+  for (auto it = fields.begin(); it != fields.end();) {
+    const std::string& name = it->first;
+    const FieldSpec* spec = schema.Field(r.kind(), name);
+    if (spec && (EffectiveAudience(r, *spec) == Audience::kOwner ||
+                 EffectiveAudience(r, *spec) == Audience::kMaintainers)) {
+      // Not for other partners: e.g. an address received before its location became
+      // confidential (the broker cannot take back what it sent; the view hides it).
+      it = fields.erase(it);
+    } else if (IsShadowField(name) && !IsPublishedField(name)) {
+      it = fields.erase(it);  // rejection notes are the owner's business
+    } else if (spec && spec->moderated) {
+      auto shadow = r.fields().find(PublishedFieldName(name));
+      if (shadow == r.fields().end()) {
+        it = fields.erase(it);  // never approved: not shown
+      } else {
+        it->second = shadow->second;
+        ++it;
+      }
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+bool IsVetted(const Record& organization) {
+  return organization.kind() == "organization" &&
+         organization.Displayed(kApprovedField) == std::optional<Value>(Value(true));
 }
 
 Audience EffectiveAudience(const Record& r, const FieldSpec& spec) {

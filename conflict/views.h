@@ -59,6 +59,18 @@ RecordView ProposedView(const Record& r, const FieldSchema& schema);
 RecordView PublishedView(const Record& r, const FieldSchema& schema);
 std::vector<Conflict> Conflicts(const Record& r, const FieldSchema& schema);
 
+// The record as a partner other than its owner may read it: each moderated field holds its
+// published value (and is absent when nothing was ever approved), and rejection notes and
+// fields whose effective audience is the owner or maintainers (a confidential location's
+// address) are left out. Its ProposedView equals its PublishedView, with nothing pending. The causal
+// context is unchanged: the projection is for reading, never for joining or editing.
+Record PublishedProjection(const Record& r, const FieldSchema& schema);
+
+// True when `organization` is an organization record a maintainer vetted (approved = true).
+// Records of organizations that are not vetted are unpublished: other partners' agents leave
+// them out of listings and exports.
+bool IsVetted(const Record& organization);
+
 // Who may read `field` of `r`: the schema's audience, narrowed to kOwner for the address
 // fields of a location whose address_confidential is true.
 Audience EffectiveAudience(const Record& r, const FieldSpec& spec);

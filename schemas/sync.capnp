@@ -20,6 +20,7 @@ struct Hello {
   replica @1 :UInt64;   # the agent's replica id (bound to its organization on first use)
   cursor @2 :UInt64;    # the last broker log sequence the agent has applied (0: none)
   credits @3 :UInt32;   # how many log entries the broker may send before the next Credit
+  referralCursor @4 :UInt64;  # the last referral version the agent has durably applied
 }
 
 struct Welcome {
@@ -49,7 +50,8 @@ struct PushResult {
   outboxSeq @0 :UInt64;
   accepted @1 :Bool;
   reason @2 :Text;      # why it was refused
-  logSeq @3 :UInt64;    # where it was logged (accepted)
+  logSeq @3 :UInt64;    # accepted: where it was logged; refused: the log position `current`
+                        # reflects (the agent replays the log from there)
   current @4 :Data;     # refused: the broker's state of the records it touched, as an encoded
                         # delta filtered for this agent, so the agent can take the edit back
 }
@@ -95,6 +97,68 @@ struct Roster {
   entries @0 :List(RosterEntry);
 }
 
+# ---- Referral handoffs (schemas/PROTOCOL.md, "Referrals"; DESIGN.md §7) ----
+
+# What the sender signs (the bytes of a ReferralBody message are signed as they are; the
+# broker stores and forwards them unchanged). The payload is sealed: only the recipient can
+# read it.
+struct ReferralBody {
+  id @0 :Text;             # UUID, made by the sender
+  sender @1 :Text;         # organization ids
+  recipient @2 :Text;
+  service @3 :Text;        # optional service record id
+  urgency @4 :Text;        # emergency | urgent | routine
+  createdMs @5 :UInt64;
+  expiresMs @6 :UInt64;    # after this the broker sends `expired` unless it was answered
+  consentScope @7 :Text;   # consent was obtained: for what,
+  consentAtMs @8 :UInt64;  # when,
+  consentBy @9 :Text;      # and by whom (the advocate, not the client)
+  nonce @10 :Data;         # 24 bytes
+  ciphertext @11 :Data;    # XChaCha20-Poly1305 of the payload JSON under the referral's own
+                           # data key; associated data: id, sender, recipient
+  keyNonce @12 :Data;      # 24 bytes
+  sealedKey @13 :Data;     # crypto_box(data key), sender's X25519 key -> recipient's
+}
+
+# One lifecycle step, signed by whoever made it (an organization, or the broker for expiry).
+struct TransitionBody {
+  referral @0 :Text;
+  action @1 :Text;         # deliver | accept | decline | start | complete | cancel | expire
+  actor @2 :Text;          # organization id, or "broker"
+  atMs @3 :UInt64;
+  reason @4 :Text;         # decline: why (no personal data: it is visible to the broker)
+}
+
+struct Signed {
+  body @0 :Data;           # an encoded ReferralBody or TransitionBody envelope
+  signature @1 :Data;      # Ed25519 by the body's sender/actor (or the broker)
+}
+
+# Agent -> broker: a new referral, or a transition of one.
+struct ReferralPost {
+  seq @0 :UInt64;          # the agent's queue position, echoed in the ack
+  referral @1 :Signed;     # set for a new referral
+  transition @2 :Signed;   # set for a transition
+}
+
+struct ReferralPostAck {
+  seq @0 :UInt64;
+  accepted @1 :Bool;
+  code @2 :Text;           # refused: unknown_recipient | consent | too_large | state | ...
+  reason @3 :Text;
+}
+
+# Broker -> sender and recipient: a referral's whole state so far. Transitions are listed in
+# the broker's order; a later update always extends an earlier one, so updates may arrive in
+# any order and more than once.
+struct ReferralUpdate {
+  version @0 :UInt64;      # broker-wide, increasing; the agent's referral cursor
+  id @1 :Text;
+  referral @2 :Signed;     # the sealed referral (to the recipient until it has acknowledged
+                           # delivery, and to the sender); empty otherwise
+  transitions @3 :List(Signed);
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -106,5 +170,10 @@ struct Envelope {
     credit @6 :Credit;
     snapshotChunk @7 :SnapshotChunk;
     roster @8 :Roster;
+    referralPost @9 :ReferralPost;
+    referralPostAck @10 :ReferralPostAck;
+    referralUpdate @11 :ReferralUpdate;
+    referralBody @12 :ReferralBody;
+    transitionBody @13 :TransitionBody;
   }
 }

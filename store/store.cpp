@@ -135,9 +135,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   store->options_ = o;
   rocksdb::DB* raw = nullptr;
   rocksdb::DBOptions dbo(options);
-  rocksdb::Status s = rocksdb::DB::Open(dbo, path, cfs, &store->handles_, &raw);
+  rocksdb::Status s = o.read_only
+                          ? rocksdb::DB::OpenForReadOnly(dbo, path, cfs, &store->handles_, &raw)
+                          : rocksdb::DB::Open(dbo, path, cfs, &store->handles_, &raw);
   if (!s.ok()) return FromRocks(s, "cannot open the store in " + path);
   store->db_.reset(raw);
+  if (o.read_only) {
+    ASSIGN_OR_RETURN(std::optional<std::string> version, store->Get(Cf::kMeta, kFormatKey));
+    if (!version || DecodeSeq(*version) != kFormatVersion) {
+      return Status::FailedPrecondition("the store in " + path +
+                                        " is not in this build's format version " +
+                                        std::to_string(kFormatVersion));
+    }
+    return store;
+  }
 
   ASSIGN_OR_RETURN(std::optional<std::string> version, store->Get(Cf::kMeta, kFormatKey));
   if (!version) {

@@ -47,6 +47,7 @@ uint64_t DecodeSeq(std::string_view bytes);  // 0 unless exactly 8 bytes
 struct StoreOptions {
   bool sync = true;              // sync the WAL on every commit (false only in benchmarks)
   bool create_if_missing = false;
+  bool read_only = false;        // open beside a running process (no lock, no writes)
   size_t block_cache_bytes = 16 << 20;
 };
 

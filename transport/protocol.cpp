@@ -47,6 +47,7 @@ void Put(wire::Envelope::Builder env, const Hello& m) {
   b.setReplica(m.replica);
   b.setCursor(m.cursor);
   b.setCredits(m.credits);
+  b.setReferralCursor(m.referral_cursor);
 }
 
 void Put(wire::Envelope::Builder env, const Welcome& m) {
@@ -127,6 +128,62 @@ void Put(wire::Envelope::Builder env, const Roster& m) {
   }
 }
 
+void PutSigned(wire::Signed::Builder b, const Signed& s) {
+  b.setBody(DataOf(s.body));
+  b.setSignature(DataOf(s.signature));
+}
+
+void Put(wire::Envelope::Builder env, const ReferralPost& m) {
+  auto b = env.initReferralPost();
+  b.setSeq(m.seq);
+  PutSigned(b.initReferral(), m.referral);
+  PutSigned(b.initTransition(), m.transition);
+}
+
+void Put(wire::Envelope::Builder env, const ReferralPostAck& m) {
+  auto b = env.initReferralPostAck();
+  b.setSeq(m.seq);
+  b.setAccepted(m.accepted);
+  b.setCode(TextOf(m.code));
+  b.setReason(TextOf(m.reason));
+}
+
+void Put(wire::Envelope::Builder env, const ReferralUpdate& m) {
+  auto b = env.initReferralUpdate();
+  b.setVersion(m.version);
+  b.setId(TextOf(m.id));
+  PutSigned(b.initReferral(), m.referral);
+  auto list = b.initTransitions(static_cast<unsigned>(m.transitions.size()));
+  for (unsigned i = 0; i < m.transitions.size(); ++i) PutSigned(list[i], m.transitions[i]);
+}
+
+void Put(wire::Envelope::Builder env, const ReferralBody& m) {
+  auto b = env.initReferralBody();
+  b.setId(TextOf(m.id));
+  b.setSender(TextOf(m.sender));
+  b.setRecipient(TextOf(m.recipient));
+  b.setService(TextOf(m.service));
+  b.setUrgency(TextOf(m.urgency));
+  b.setCreatedMs(m.created_ms);
+  b.setExpiresMs(m.expires_ms);
+  b.setConsentScope(TextOf(m.consent_scope));
+  b.setConsentAtMs(m.consent_at_ms);
+  b.setConsentBy(TextOf(m.consent_by));
+  b.setNonce(DataOf(m.nonce));
+  b.setCiphertext(DataOf(m.ciphertext));
+  b.setKeyNonce(DataOf(m.key_nonce));
+  b.setSealedKey(DataOf(m.sealed_key));
+}
+
+void Put(wire::Envelope::Builder env, const TransitionBody& m) {
+  auto b = env.initTransitionBody();
+  b.setReferral(TextOf(m.referral));
+  b.setAction(TextOf(m.action));
+  b.setActor(TextOf(m.actor));
+  b.setAtMs(m.at_ms);
+  b.setReason(TextOf(m.reason));
+}
+
 // ---------- decoding ----------
 
 // A field that breaks a limit, found after Cap'n Proto accepted the structure.
@@ -169,6 +226,16 @@ void CheckCount(size_t n, size_t max, const char* field) {
   }
 }
 
+Signed GetSigned(wire::Signed::Reader r, const char* field) {
+  Signed s;
+  s.body = GetData(r.getBody());
+  s.signature = GetSignature(r.getSignature(), field);
+  if (s.body.size() > kMaxReferralCiphertextBytes + 64 * 1024) {
+    throw DecodeError{std::string(field) + " body is too large"};
+  }
+  return s;
+}
+
 SignedDelta GetSignedDelta(wire::SignedDelta::Reader r) {
   SignedDelta d;
   d.delta = GetData(r.getDelta());
@@ -182,7 +249,8 @@ Message Get(wire::Envelope::Reader env) {
   switch (env.which()) {
     case wire::Envelope::HELLO: {
       auto r = env.getHello();
-      return Hello{r.getProtocolVersion(), r.getReplica(), r.getCursor(), r.getCredits()};
+      return Hello{r.getProtocolVersion(), r.getReplica(), r.getCursor(), r.getCredits(),
+                   r.getReferralCursor()};
     }
     case wire::Envelope::WELCOME: {
       auto r = env.getWelcome();
@@ -270,6 +338,66 @@ Message Get(wire::Envelope::Reader env) {
       }
       return m;
     }
+    case wire::Envelope::REFERRAL_POST: {
+      auto r = env.getReferralPost();
+      ReferralPost m;
+      m.seq = r.getSeq();
+      m.referral = GetSigned(r.getReferral(), "referral_post.referral.signature");
+      m.transition = GetSigned(r.getTransition(), "referral_post.transition.signature");
+      if (m.referral.empty() == m.transition.empty()) {
+        throw DecodeError{"referral_post must carry exactly one of referral and transition"};
+      }
+      return m;
+    }
+    case wire::Envelope::REFERRAL_POST_ACK: {
+      auto r = env.getReferralPostAck();
+      return ReferralPostAck{r.getSeq(), r.getAccepted(),
+                             GetText(r.getCode(), kMaxNameBytes, "referral_post_ack.code"),
+                             GetText(r.getReason(), kMaxProseBytes, "referral_post_ack.reason")};
+    }
+    case wire::Envelope::REFERRAL_UPDATE: {
+      auto r = env.getReferralUpdate();
+      ReferralUpdate m;
+      m.version = r.getVersion();
+      m.id = GetText(r.getId(), kMaxNameBytes, "referral_update.id");
+      m.referral = GetSigned(r.getReferral(), "referral_update.referral.signature");
+      auto list = r.getTransitions();
+      CheckCount(list.size(), kMaxReferralTransitions, "referral_update.transitions");
+      for (auto t : list) m.transitions.push_back(GetSigned(t, "referral_update.transition"));
+      return m;
+    }
+    case wire::Envelope::REFERRAL_BODY: {
+      auto r = env.getReferralBody();
+      ReferralBody m;
+      m.id = GetText(r.getId(), kMaxNameBytes, "referral.id");
+      m.sender = GetText(r.getSender(), kMaxNameBytes, "referral.sender");
+      m.recipient = GetText(r.getRecipient(), kMaxNameBytes, "referral.recipient");
+      m.service = GetText(r.getService(), kMaxNameBytes, "referral.service");
+      m.urgency = GetText(r.getUrgency(), kMaxNameBytes, "referral.urgency");
+      m.created_ms = r.getCreatedMs();
+      m.expires_ms = r.getExpiresMs();
+      m.consent_scope = GetText(r.getConsentScope(), kMaxProseBytes, "referral.consent_scope");
+      m.consent_at_ms = r.getConsentAtMs();
+      m.consent_by = GetText(r.getConsentBy(), kMaxNameBytes, "referral.consent_by");
+      m.nonce = GetData(r.getNonce());
+      m.ciphertext = GetData(r.getCiphertext());
+      m.key_nonce = GetData(r.getKeyNonce());
+      m.sealed_key = GetData(r.getSealedKey());
+      if (m.ciphertext.size() > kMaxReferralCiphertextBytes) {
+        throw DecodeError{"referral.ciphertext is " + std::to_string(m.ciphertext.size()) +
+                          " bytes (limit " + std::to_string(kMaxReferralCiphertextBytes) + ")"};
+      }
+      if (m.sealed_key.size() > 256) throw DecodeError{"referral.sealed_key is too large"};
+      return m;
+    }
+    case wire::Envelope::TRANSITION_BODY: {
+      auto r = env.getTransitionBody();
+      return TransitionBody{GetText(r.getReferral(), kMaxNameBytes, "transition.referral"),
+                            GetText(r.getAction(), kMaxNameBytes, "transition.action"),
+                            GetText(r.getActor(), kMaxNameBytes, "transition.actor"),
+                            r.getAtMs(),
+                            GetText(r.getReason(), kMaxProseBytes, "transition.reason")};
+    }
   }
   throw DecodeError{"unknown message type " + std::to_string(static_cast<unsigned>(env.which()))};
 }
@@ -279,7 +407,10 @@ Message Get(wire::Envelope::Reader env) {
 const char* MessageName(const Message& m) {
   static constexpr const char* kNames[] = {"hello",   "welcome", "refusal",
                                            "push",    "push_ack", "updates",
-                                           "credit",  "snapshot_chunk", "roster"};
+                                           "credit",  "snapshot_chunk", "roster",
+                                           "referral_post", "referral_post_ack",
+                                           "referral_update", "referral_body",
+                                           "transition_body"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }
@@ -323,6 +454,20 @@ Result<Message> DecodeEnvelope(std::string_view bytes) {
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("out of memory while decoding a message");
   }
+}
+
+Result<ReferralBody> DecodeReferralBody(std::string_view bytes) {
+  ASSIGN_OR_RETURN(Message m, DecodeEnvelope(bytes));
+  auto* b = std::get_if<ReferralBody>(&m);
+  if (!b) return Status::Corruption(std::string("expected a referral, got ") + MessageName(m));
+  return std::move(*b);
+}
+
+Result<TransitionBody> DecodeTransitionBody(std::string_view bytes) {
+  ASSIGN_OR_RETURN(Message m, DecodeEnvelope(bytes));
+  auto* b = std::get_if<TransitionBody>(&m);
+  if (!b) return Status::Corruption(std::string("expected a transition, got ") + MessageName(m));
+  return std::move(*b);
 }
 
 }  // namespace sb::proto

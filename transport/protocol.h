@@ -31,6 +31,7 @@ struct Hello {
   uint64_t replica = 0;
   uint64_t cursor = 0;
   uint32_t credits = 0;
+  uint64_t referral_cursor = 0;
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -118,13 +119,69 @@ struct Roster {
   friend bool operator==(const Roster&, const Roster&) = default;
 };
 
+// ---- Referrals (DESIGN.md §7) ----
+
+inline constexpr size_t kMaxReferralCiphertextBytes = 256 << 10;
+inline constexpr size_t kMaxReferralTransitions = 64;
+
+struct Signed {
+  std::string body;       // EncodeEnvelope bytes of a ReferralBody or TransitionBody
+  std::string signature;  // 64 bytes
+  bool empty() const { return body.empty(); }
+  friend bool operator==(const Signed&, const Signed&) = default;
+};
+
+struct ReferralBody {
+  std::string id, sender, recipient, service, urgency;
+  uint64_t created_ms = 0, expires_ms = 0;
+  std::string consent_scope;
+  uint64_t consent_at_ms = 0;
+  std::string consent_by;
+  std::string nonce, ciphertext, key_nonce, sealed_key;
+  friend bool operator==(const ReferralBody&, const ReferralBody&) = default;
+};
+
+struct TransitionBody {
+  std::string referral, action, actor;
+  uint64_t at_ms = 0;
+  std::string reason;
+  friend bool operator==(const TransitionBody&, const TransitionBody&) = default;
+};
+
+struct ReferralPost {
+  uint64_t seq = 0;
+  Signed referral;    // a new referral, or
+  Signed transition;  // a transition
+  friend bool operator==(const ReferralPost&, const ReferralPost&) = default;
+};
+
+struct ReferralPostAck {
+  uint64_t seq = 0;
+  bool accepted = false;
+  std::string code, reason;
+  friend bool operator==(const ReferralPostAck&, const ReferralPostAck&) = default;
+};
+
+struct ReferralUpdate {
+  uint64_t version = 0;
+  std::string id;
+  Signed referral;  // may be empty (the recipient already has it)
+  std::vector<Signed> transitions;
+  friend bool operator==(const ReferralUpdate&, const ReferralUpdate&) = default;
+};
+
 using Message = std::variant<Hello, Welcome, Refusal, Push, PushAck, Updates, Credit,
-                             SnapshotChunk, Roster>;
+                             SnapshotChunk, Roster, ReferralPost, ReferralPostAck, ReferralUpdate,
+                             ReferralBody, TransitionBody>;
 
 // "hello", "welcome", ... for logs.
 const char* MessageName(const Message& m);
 
 std::string EncodeEnvelope(const Message& m);
 Result<Message> DecodeEnvelope(std::string_view bytes);
+
+// A signed body's contents: Corruption unless `bytes` is an envelope of exactly that kind.
+Result<ReferralBody> DecodeReferralBody(std::string_view bytes);
+Result<TransitionBody> DecodeTransitionBody(std::string_view bytes);
 
 }  // namespace sb::proto

@@ -307,6 +307,37 @@ TEST_F(SyncSessionTest, RefusedEditIsTakenBackAndListedWithItsReason) {
   EXPECT_EQ(Views(a), Views(b));
 }
 
+// The refusal's broker state is as of the refused item; if later log entries reach the agent
+// before the ack (messages overtaking each other), taking the edit back must not lose them:
+// the agent replays the log from the refusal's position.
+TEST_F(SyncSessionTest, ARefusalOvertakenByLaterUpdatesLosesNothing) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(a);
+  Connect(b);
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  Run();
+  std::vector<std::string> held;  // the PushAck to B, delivered late
+  drop_down_ = [&](Agent& to, const proto::Message& m) {
+    if (&to != &b || !std::holds_alternative<proto::PushAck>(m)) return false;
+    held.push_back(proto::EncodeEnvelope(m));
+    return true;
+  };
+  b.Apply({Edit(kOrgA, "organization", {{"name", std::string("Defaced")}})});
+  Run();
+  ASSERT_EQ(held.size(), 1u);
+  drop_down_ = nullptr;
+  a.Apply({Edit(kOrgA, "organization", {{"description", std::string("Beds for 12")}})});
+  Run();
+  ASSERT_EQ(b.Displayed(kOrgA, "description"), Value(std::string("Beds for 12")));
+  for (std::string& m : b.sync->OnMessage(held.front())) up_.emplace_back(&b, std::move(m));
+  Run();
+  EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
+  EXPECT_EQ(b.Displayed(kOrgA, "description"), Value(std::string("Beds for 12")));
+  EXPECT_EQ(Views(a), Views(b));
+  EXPECT_EQ(b.dir->sync_cursor(), core_->stats().log_head);
+}
+
 // A refused creation is taken back: the record must not stay in the view (the local API's
 // listing and the HSDS export iterate every record that is not deleted).
 TEST_F(SyncSessionTest, RefusedCreationLeavesNoRecordBehind) {
@@ -422,6 +453,29 @@ TEST_F(SyncSessionTest, ConfidentialAddressStaysWithTheOwnerAndMaintainers) {
   }
   EXPECT_EQ(b.State(), BrokerStateFor(kOrgB, Role::kPartner));
   EXPECT_EQ(m.State(), core_->state());
+}
+
+// An address written while its location was confidential was filtered out of every update to
+// other partners; once the owner clears the flag, they get it (the broker sends the whole
+// record again, filtered as it goes).
+TEST_F(SyncSessionTest, ClearingConfidentialityBackfillsTheAddress) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  for (Agent* x : {&a, &b}) Connect(*x);
+  a.Apply({NewOrg(kOrgA, "Casa Segura"),
+           Edit(kLocA, "location", {{"name", std::string("Safe house")},
+                                    {"address_1", std::string("12 rue Secrète")},
+                                    {"city", std::string("Lyon")},
+                                    {"address_confidential", Value(true)},
+                                    {"owner", kOrgA}})});
+  Run();
+  ASSERT_FALSE(b.Displayed(kLocA, "address_1").has_value());
+  a.Apply({Edit(kLocA, "location", {{"address_confidential", Value(false)}})});
+  Run();
+  EXPECT_EQ(b.Displayed(kLocA, "address_1"), Value(std::string("12 rue Secrète")));
+  EXPECT_EQ(b.State(), BrokerStateFor(kOrgB, Role::kPartner));
+  EXPECT_EQ(a.State(), core_->state());
+  EXPECT_TRUE(b.sync->status().last_error.empty()) << b.sync->status().last_error;
 }
 
 TEST_F(SyncSessionTest, AgentOlderThanTheLogCatchesUpFromASnapshot) {

@@ -17,6 +17,28 @@ CausalContext Of(std::initializer_list<Dot> dots) {
   return c;
 }
 
+TEST(CausalContext, RemovedDotsAreForgottenAndTheRestKept) {
+  CausalContext c;
+  for (uint64_t i = 1; i <= 5; ++i) c.Add(Dot{7, i});
+  c.Add(Dot{9, 3});
+  c.Remove(Dot{7, 3});
+  EXPECT_FALSE(c.Contains(Dot{7, 3}));
+  for (uint64_t i : {1, 2, 4, 5}) EXPECT_TRUE(c.Contains(Dot{7, i})) << i;
+  EXPECT_EQ(c.Next(7), (Dot{7, 6}));  // never reissues a later dot
+  c.Remove(Dot{9, 3});
+  EXPECT_FALSE(c.Contains(Dot{9, 3}));
+  c.Remove(Dot{7, 1});
+  EXPECT_FALSE(c.Contains(Dot{7, 1}));
+  EXPECT_TRUE(c.Contains(Dot{7, 2}));
+  c.Remove(Dot{7, 42});  // never seen: nothing happens
+  EXPECT_TRUE(c.Contains(Dot{7, 5}));
+  c.Add(Dot{7, 1});
+  c.Add(Dot{7, 3});
+  CausalContext whole;
+  for (uint64_t i = 1; i <= 5; ++i) whole.Add(Dot{7, i});
+  EXPECT_EQ(c, whole);  // adding them back compacts to the same context
+}
+
 TEST(CausalContext, EmptyContainsNothing) {
   CausalContext c;
   EXPECT_TRUE(c.empty());

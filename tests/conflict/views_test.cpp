@@ -184,6 +184,22 @@ TEST_F(ViewsTest, ConfidentialLocationNarrowsItsAddressToTheOwner) {
   EXPECT_EQ(EffectiveAudience(open, *schema_.Field("location", "address_1")), Audience::kPublic);
 }
 
+// A partner that received an address before its location became confidential keeps the
+// value (nothing can be taken back), but its view of the record leaves it out.
+TEST_F(ViewsTest, OtherPartnersViewsLeaveOutAConfidentialAddress) {
+  SetAndShare(partner_, kLoc, "location",
+              {{"address_1", Text("1 Main St")}, {"city", Text("Lagos")}});
+  SetAndShare(maintainer_, kLoc, "location", {{"address_1@published", Text("1 Main St")}});
+  Record seen = PublishedProjection(*partner_.state().Find(kLoc), schema_);
+  EXPECT_EQ(seen.Displayed("address_1"), std::optional<Value>(Text("1 Main St")));
+  SetAndShare(partner_, kLoc, "location", {{"address_confidential", Value(true)}});
+  Record hidden = PublishedProjection(*partner_.state().Find(kLoc), schema_);
+  EXPECT_FALSE(hidden.Displayed("address_1").has_value());
+  EXPECT_FALSE(hidden.fields().count("address_1@published"));
+  EXPECT_EQ(hidden.Displayed("city"), std::optional<Value>(Text("Lagos")));
+  EXPECT_TRUE(partner_.state().Find(kLoc)->Displayed("address_1").has_value());  // still held
+}
+
 TEST_F(ViewsTest, EffectiveAudienceKeepsTheSchemaAudienceElsewhere) {
   SetAndShare(partner_, kPhone, "phone", {{"description", Text("x")}});
   EXPECT_EQ(EffectiveAudience(PhoneAt(partner_), *schema_.Field("phone", "description")),

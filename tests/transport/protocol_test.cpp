@@ -32,8 +32,15 @@ std::vector<Message> Samples() {
                                        std::string(32, 'B'), false});
   roster.entries.push_back(RosterEntry{"maint", "maintainer", std::string(32, '\0'),
                                        std::string(32, '\xff'), true});
+  ReferralBody body{"11111111-2222-4333-8444-555555555555", "org-a", "org-b", "svc-1", "urgent",
+                    1000, 2000, "share with legal aid", 999, "advocate",
+                    std::string(24, 'n'), std::string(300, 'c'), std::string(24, 'k'),
+                    std::string(48, 's')};
+  TransitionBody step{body.id, "decline", "org-b", 1500, "no beds"};
+  Signed signed_body{EncodeEnvelope(body), std::string(64, 'g')};
+  Signed signed_step{EncodeEnvelope(step), std::string(64, 'h')};
   return {
-      Hello{kProtocolVersion, 0x1234567890abcdefULL, 99, 500},
+      Hello{kProtocolVersion, 0x1234567890abcdefULL, 99, 500, 17},
       Welcome{kProtocolVersion, "org-a", "partner", 1001, true},
       Refusal{"revoked", "the key of org-a was revoked"},
       push,
@@ -42,6 +49,13 @@ std::vector<Message> Samples() {
       Credit{250, 1001},
       chunk,
       roster,
+      body,
+      step,
+      ReferralPost{3, signed_body, {}},
+      ReferralPost{4, {}, signed_step},
+      ReferralPostAck{4, false, "state", "cannot accept a referral that is cancelled"},
+      ReferralUpdate{12, body.id, signed_body, {signed_step, signed_step}},
+      ReferralUpdate{13, body.id, {}, {}},
       Push{},     // empty lists
       Updates{},
       Roster{},
@@ -260,9 +274,20 @@ TEST(ProtocolHostile, AmplifiedListIsRefusedCheaply) {
   EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
 }
 
+TEST(Protocol, AReferralPostCarriesExactlyOneThing) {
+  EXPECT_FALSE(DecodeEnvelope(EncodeEnvelope(ReferralPost{1, {}, {}})).ok());
+  Signed s{"x", std::string(64, 's')};
+  EXPECT_FALSE(DecodeEnvelope(EncodeEnvelope(ReferralPost{1, s, s})).ok());
+  EXPECT_FALSE(DecodeReferralBody(EncodeEnvelope(TransitionBody{})).ok());
+  EXPECT_FALSE(DecodeTransitionBody("garbage!").ok());
+  ReferralBody big;
+  big.ciphertext.assign(kMaxReferralCiphertextBytes + 1, 'c');
+  EXPECT_EQ(DecodeEnvelope(EncodeEnvelope(big)).status().code(), Code::kCorruption);
+}
+
 TEST(ProtocolHostile, UnknownUnionMemberIsCorruption) {
   std::string bytes = PushWithZeroSizedItems(1);
-  for (uint16_t tag : {9, 200, 0xffff}) {
+  for (uint16_t tag : {14, 200, 0xffff}) {
     std::memcpy(bytes.data() + 16, &tag, sizeof tag);
     Result<Message> r = DecodeEnvelope(bytes);
     EXPECT_EQ(r.status().code(), Code::kCorruption);

@@ -1,0 +1,611 @@
+#include "agents/referral_book.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "conflict/referral_state.h"
+#include "transport/sealed.h"
+
+namespace sb {
+
+namespace {
+
+constexpr char kCursorKey[] = "referral_cursor";
+constexpr uint64_t kDefaultLifetimeMs = 14ull * 24 * 3600 * 1000;
+constexpr uint64_t kMaxLifetimeMs = 366ull * 24 * 3600 * 1000;
+constexpr size_t kMaxReasonBytes = 500;
+constexpr size_t kMaxConsentBytes = 1000;
+constexpr uint64_t kMaxConsentSkewMs = 60'000;  // as the broker allows (referral_relay.cpp)
+
+std::string RecordKey(const std::string& id) { return "r/" + id; }
+std::string DataKeyKey(const std::string& id) { return "k/" + id; }
+std::string QueueKey(uint64_t seq) { return "q/" + EncodeSeq(seq); }
+
+}  // namespace
+
+struct ReferralBook::Entry {
+  std::string id, box, sender, recipient, service, urgency;
+  uint64_t created_ms = 0, expires_ms = 0;
+  std::string consent_scope, consent_by;
+  uint64_t consent_at_ms = 0;
+  proto::Signed body;  // emptied by purge
+  std::vector<proto::Signed> steps;
+  std::vector<ReferralStep> step_info;
+  std::vector<std::string> actions;
+  std::vector<std::pair<uint64_t, std::string>> waiting;  // queue seq, action
+  std::string refused;
+  bool at_broker = false, purged = false;
+
+  ReferralStatus Status() const { return Replay(actions); }
+
+  std::string Json() const {
+    nlohmann::json steps_j = nlohmann::json::array();
+    for (size_t i = 0; i < steps.size(); ++i) {
+      steps_j.push_back({{"body", ToHex(steps[i].body)},
+                         {"signature", ToHex(steps[i].signature)},
+                         {"action", step_info[i].action},
+                         {"actor", step_info[i].actor},
+                         {"reason", step_info[i].reason},
+                         {"at_ms", step_info[i].at_ms}});
+    }
+    nlohmann::json waiting_j = nlohmann::json::array();
+    for (const auto& [seq, action] : waiting) waiting_j.push_back({seq, action});
+    return nlohmann::json{{"id", id},
+                          {"box", box},
+                          {"sender", sender},
+                          {"recipient", recipient},
+                          {"service", service},
+                          {"urgency", urgency},
+                          {"created_ms", created_ms},
+                          {"expires_ms", expires_ms},
+                          {"consent", {{"scope", consent_scope},
+                                       {"by", consent_by},
+                                       {"at_ms", consent_at_ms}}},
+                          {"body", ToHex(body.body)},
+                          {"body_signature", ToHex(body.signature)},
+                          {"steps", steps_j},
+                          {"waiting", waiting_j},
+                          {"refused", refused},
+                          {"at_broker", at_broker},
+                          {"purged", purged}}
+        .dump();
+  }
+
+  static Result<Entry> Parse(std::string_view bytes) {
+    nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+    Entry e;
+    try {
+      e.id = j.at("id").get<std::string>();
+      e.box = j.at("box").get<std::string>();
+      e.sender = j.at("sender").get<std::string>();
+      e.recipient = j.at("recipient").get<std::string>();
+      e.service = j.at("service").get<std::string>();
+      e.urgency = j.at("urgency").get<std::string>();
+      e.created_ms = j.at("created_ms").get<uint64_t>();
+      e.expires_ms = j.at("expires_ms").get<uint64_t>();
+      e.consent_scope = j.at("consent").at("scope").get<std::string>();
+      e.consent_by = j.at("consent").at("by").get<std::string>();
+      e.consent_at_ms = j.at("consent").at("at_ms").get<uint64_t>();
+      ASSIGN_OR_RETURN(e.body.body, FromHex(j.at("body").get<std::string>()));
+      ASSIGN_OR_RETURN(e.body.signature, FromHex(j.at("body_signature").get<std::string>()));
+      for (const auto& s : j.at("steps")) {
+        proto::Signed sig;
+        ASSIGN_OR_RETURN(sig.body, FromHex(s.at("body").get<std::string>()));
+        ASSIGN_OR_RETURN(sig.signature, FromHex(s.at("signature").get<std::string>()));
+        e.steps.push_back(std::move(sig));
+        e.step_info.push_back(ReferralStep{s.at("action").get<std::string>(),
+                                           s.at("actor").get<std::string>(),
+                                           s.at("reason").get<std::string>(),
+                                           s.at("at_ms").get<uint64_t>()});
+        e.actions.push_back(e.step_info.back().action);
+      }
+      for (const auto& w : j.at("waiting")) {
+        e.waiting.emplace_back(w.at(0).get<uint64_t>(), w.at(1).get<std::string>());
+      }
+      e.refused = j.at("refused").get<std::string>();
+      e.at_broker = j.at("at_broker").get<bool>();
+      e.purged = j.at("purged").get<bool>();
+    } catch (const nlohmann::json::exception& ex) {
+      return Status::Corruption(std::string("a stored referral is malformed: ") + ex.what());
+    }
+    return e;
+  }
+};
+
+ReferralBook::ReferralBook(Store* store, Clock* clock, const Identity& me,
+                           std::string broker_sign_public)
+    : store_(store), clock_(clock), me_(me), broker_sign_public_(std::move(broker_sign_public)),
+      audit_(store) {}
+
+Status ReferralBook::Load() {
+  std::lock_guard lock(mu_);
+  RETURN_IF_ERROR(audit_.Load());
+  ASSIGN_OR_RETURN(auto c, store_->Get(Cf::kMeta, kCursorKey));
+  cursor_ = c ? DecodeSeq(*c) : 0;
+  RETURN_IF_ERROR(store_->Scan(Cf::kRoster, "", "", [&](std::string_view k, std::string_view v) {
+    nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
+    if (!j.is_object()) return true;
+    Key key;
+    key.role = j.value("role", "");
+    key.revoked = j.value("revoked", false);
+    auto sign = FromHex(j.value("sign", ""));
+    auto box = FromHex(j.value("box", ""));
+    if (sign.ok() && box.ok()) {
+      key.sign = *sign;
+      key.box = *box;
+      roster_[std::string(k)] = key;
+    }
+    return true;
+  }));
+  queue_depth_ = 0;
+  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "q/", "", [&](std::string_view k, std::string_view) {
+    ++queue_depth_;
+    next_seq_ = std::max(next_seq_, DecodeSeq(k.substr(2)) + 1);
+    return true;
+  }));
+  ASSIGN_OR_RETURN(auto seq, store_->Get(Cf::kMeta, "referral_next_seq"));
+  if (seq) next_seq_ = std::max(next_seq_, DecodeSeq(*seq));
+  return Status::Ok();
+}
+
+Result<std::optional<ReferralBook::Entry>> ReferralBook::Read(const std::string& id) const {
+  ASSIGN_OR_RETURN(auto bytes, store_->Get(Cf::kReferrals, RecordKey(id)));
+  if (!bytes) return std::optional<Entry>();
+  ASSIGN_OR_RETURN(Entry e, Entry::Parse(*bytes));
+  return std::optional<Entry>(std::move(e));
+}
+
+ReferralInfo ReferralBook::Info(const Entry& e) {
+  ReferralInfo i;
+  i.id = e.id;
+  i.box = e.box;
+  i.sender = e.sender;
+  i.recipient = e.recipient;
+  i.service = e.service;
+  i.urgency = e.urgency;
+  i.created_ms = e.created_ms;
+  i.expires_ms = e.expires_ms;
+  i.consent_scope = e.consent_scope;
+  i.consent_by = e.consent_by;
+  i.consent_at_ms = e.consent_at_ms;
+  i.steps = e.step_info;
+  for (const auto& [seq, action] : e.waiting) i.waiting.push_back(action);
+  i.refused = e.refused;
+  i.at_broker = e.at_broker;
+  i.purged = e.purged;
+  i.status = (!e.at_broker && e.box == "outbox" && !e.refused.empty()) ? "refused"
+                                                                       : StatusName(e.Status());
+  return i;
+}
+
+std::vector<std::string> ReferralBook::KnownOrganizations() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [org, k] : roster_) {
+    if (!k.revoked) out.push_back(org);
+  }
+  return out;
+}
+
+Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
+  uint64_t now = clock_->NowMillis();
+  if (req.consent_scope.empty() || req.consent_by.empty()) {
+    return Status::InvalidArgument(
+        "a referral needs the client's consent: say what it covers (--consent SCOPE) and who "
+        "obtained it (--consent-by NAME)");
+  }
+  if (req.consent_scope.size() > kMaxConsentBytes || req.consent_by.size() > 128) {
+    return Status::InvalidArgument("the consent record is too long");
+  }
+  if (req.consent_at_ms > now + kMaxConsentSkewMs) {
+    // The broker refuses it: say so now rather than after queueing it.
+    return Status::InvalidArgument("the consent is dated in the future");
+  }
+  if (req.urgency != "emergency" && req.urgency != "urgent" && req.urgency != "routine") {
+    return Status::InvalidArgument("urgency must be emergency, urgent or routine, not '" +
+                                   req.urgency + "'");
+  }
+  if (req.service.size() > 128) return Status::InvalidArgument("the service id is too long");
+  if (req.payload_json.size() > kMaxReferralPayloadBytes) {
+    return Status::ResourceExhausted("the payload is " + std::to_string(req.payload_json.size()) +
+                                     " bytes; the limit is " +
+                                     std::to_string(kMaxReferralPayloadBytes));
+  }
+  nlohmann::json payload = nlohmann::json::parse(req.payload_json, nullptr, false);
+  if (!payload.is_object()) {
+    return Status::InvalidArgument(
+        "the payload must be a JSON object (alias, contact, contact_times, language, needs, "
+        "notes)");
+  }
+  if (!payload.contains("alias") || !payload["alias"].is_string() ||
+      payload["alias"].get<std::string>().empty()) {
+    return Status::InvalidArgument("the payload needs the client's alias (\"alias\": text)");
+  }
+  uint64_t expires = req.expires_ms ? req.expires_ms : now + kDefaultLifetimeMs;
+  if (expires <= now || expires > now + kMaxLifetimeMs) {
+    return Status::InvalidArgument("the expiry must be in the future, within a year");
+  }
+  std::lock_guard lock(mu_);
+  auto to = roster_.find(req.to);
+  if (to == roster_.end() || to->second.revoked || req.to == me_.pub.org) {
+    return Status::NotFound("no enrolled organization " + req.to +
+                            " to refer to (the roster comes from the broker; has this agent "
+                            "connected yet?)");
+  }
+  proto::ReferralBody body;
+  body.id = NewUuid();
+  body.sender = me_.pub.org;
+  body.recipient = req.to;
+  body.service = req.service;
+  body.urgency = req.urgency;
+  body.created_ms = now;
+  body.expires_ms = expires;
+  body.consent_scope = req.consent_scope;
+  body.consent_by = req.consent_by;
+  body.consent_at_ms = req.consent_at_ms ? req.consent_at_ms : now;
+  std::string key = NewDataKey();
+  RETURN_IF_ERROR(SealPayload(&body, req.payload_json, key, me_, to->second.box));
+  proto::Signed signed_body = SignBody(me_, body);
+
+  Entry e;
+  e.id = body.id;
+  e.box = "outbox";
+  e.sender = body.sender;
+  e.recipient = body.recipient;
+  e.service = body.service;
+  e.urgency = body.urgency;
+  e.created_ms = now;
+  e.expires_ms = expires;
+  e.consent_scope = body.consent_scope;
+  e.consent_by = body.consent_by;
+  e.consent_at_ms = body.consent_at_ms;
+  e.body = signed_body;
+  uint64_t seq = next_seq_;
+  WriteBatch b;
+  b.Put(Cf::kReferrals, RecordKey(e.id), e.Json());
+  b.Put(Cf::kReferrals, DataKeyKey(e.id), key);
+  b.Put(Cf::kReferrals, QueueKey(seq),
+        proto::EncodeEnvelope(proto::ReferralPost{seq, signed_body, {}}));
+  b.Put(Cf::kMeta, "referral_next_seq", EncodeSeq(seq + 1));
+  audit_.Append(&b, now, me_.pub.org, "referral.sent", e.id);
+  Status s = store_->Commit(std::move(b));
+  if (!s.ok()) {
+    (void)audit_.Load();
+    return s;
+  }
+  next_seq_ = seq + 1;
+  ++queue_depth_;
+  Queued();
+  return Info(e);
+}
+
+void ReferralBook::Queued() {
+  if (on_queued_) on_queued_();
+}
+
+Result<ReferralInfo> ReferralBook::Act(const std::string& id, const std::string& action,
+                                       const std::string& reason) {
+  if (action == "deliver" || action == "expire") {
+    return Status::InvalidArgument("'" + action + "' is not something a user does");
+  }
+  if (action == "decline" && reason.empty()) {
+    return Status::InvalidArgument("declining needs a reason (--reason)");
+  }
+  if (reason.size() > kMaxReasonBytes) {
+    return Status::InvalidArgument("the reason is longer than 500 bytes");
+  }
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto found, Read(id));
+  if (!found) return Status::NotFound("no referral " + id + " on this agent");
+  Entry e = std::move(*found);
+  Party party = e.box == "outbox" ? Party::kSender : Party::kRecipient;
+  std::vector<std::string> planned = e.actions;
+  for (const auto& [seq, a] : e.waiting) planned.push_back(a);
+  ReferralStatus current = Replay(planned);
+  RETURN_IF_ERROR(NextStatus(current, action, party).status());
+  uint64_t now = clock_->NowMillis();
+  proto::TransitionBody t{id, action, me_.pub.org, now, reason};
+  uint64_t seq = next_seq_;
+  e.waiting.emplace_back(seq, action);
+  e.refused.clear();
+  WriteBatch b;
+  b.Put(Cf::kReferrals, RecordKey(id), e.Json());
+  b.Put(Cf::kReferrals, QueueKey(seq),
+        proto::EncodeEnvelope(proto::ReferralPost{seq, {}, SignBody(me_, t)}));
+  b.Put(Cf::kMeta, "referral_next_seq", EncodeSeq(seq + 1));
+  RETURN_IF_ERROR(store_->Commit(std::move(b)));
+  next_seq_ = seq + 1;
+  ++queue_depth_;
+  Queued();
+  return Info(e);
+}
+
+Result<std::vector<ReferralInfo>> ReferralBook::List(const std::string& box,
+                                                     const std::string& status) const {
+  if (!box.empty() && box != "inbox" && box != "outbox") {
+    return Status::InvalidArgument("box must be inbox or outbox");
+  }
+  if (!status.empty() && !ParseStatus(status) && status != "refused") {
+    return Status::InvalidArgument("unknown status '" + status + "'");
+  }
+  std::vector<ReferralInfo> out;
+  Status bad;
+  std::lock_guard lock(mu_);
+  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "r/", "", [&](std::string_view, std::string_view v) {
+    Result<Entry> e = Entry::Parse(v);
+    if (!e.ok()) {
+      bad = e.status();
+      return false;
+    }
+    ReferralInfo i = Info(*e);
+    if ((box.empty() || i.box == box) && (status.empty() || i.status == status)) {
+      out.push_back(std::move(i));
+    }
+    return true;
+  }));
+  RETURN_IF_ERROR(bad);
+  std::sort(out.begin(), out.end(),
+            [](const ReferralInfo& a, const ReferralInfo& b) { return a.created_ms > b.created_ms; });
+  return out;
+}
+
+Result<ReferralInfo> ReferralBook::Get(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto e, Read(id));
+  if (!e) return Status::NotFound("no referral " + id + " on this agent");
+  return Info(*e);
+}
+
+Result<std::string> ReferralBook::Payload(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto e, Read(id));
+  if (!e) return Status::NotFound("no referral " + id + " on this agent");
+  if (e->purged) return Status::NotFound("referral " + id + "'s payload was purged on this agent");
+  ASSIGN_OR_RETURN(auto key, store_->Get(Cf::kReferrals, DataKeyKey(id)));
+  if (!key) return Status::NotFound("referral " + id + " has no data key on this agent");
+  ASSIGN_OR_RETURN(proto::ReferralBody body, proto::DecodeReferralBody(e->body.body));
+  return OpenPayload(body, *key);
+}
+
+Status ReferralBook::Purge(const std::string& id) {
+  {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto found, Read(id));
+    if (!found) return Status::NotFound("no referral " + id + " on this agent");
+    Entry e = std::move(*found);
+    if (e.purged) return Status::Ok();
+    // Closed: a final status, or a referral the broker refused (it never went anywhere).
+    bool refused_send = e.box == "outbox" && !e.at_broker && !e.refused.empty();
+    if (!IsFinal(e.Status()) && !refused_send) {
+      return Status::FailedPrecondition(
+          std::string("purge a referral once it is closed (completed, declined, expired or "
+                      "cancelled); this one is ") +
+          StatusName(e.Status()));
+    }
+    e.purged = true;
+    e.body = proto::Signed{};
+    WriteBatch b;
+    b.Put(Cf::kReferrals, RecordKey(id), e.Json());
+    b.Delete(Cf::kReferrals, DataKeyKey(id));
+    audit_.Append(&b, clock_->NowMillis(), me_.pub.org, "referral.purged", id);
+    Status s = store_->Commit(std::move(b));
+    if (!s.ok()) {
+      (void)audit_.Load();
+      return s;
+    }
+  }
+  // Rewrite the files so that no older version of the key or the sealed copy remains in the
+  // write-ahead log or in table files.
+  return store_->CompactAll();
+}
+
+void ReferralBook::OnRoster(const proto::Roster& r) {
+  std::lock_guard lock(mu_);
+  WriteBatch b;
+  for (const proto::RosterEntry& e : r.entries) {
+    Key k{e.role, e.sign_key, e.box_key, e.revoked};
+    auto it = roster_.find(e.org);
+    if (it != roster_.end() && it->second.role == k.role && it->second.sign == k.sign &&
+        it->second.box == k.box && it->second.revoked == k.revoked) {
+      continue;
+    }
+    roster_[e.org] = k;
+    b.Put(Cf::kRoster, e.org,
+          nlohmann::json{{"role", k.role},
+                         {"sign", ToHex(k.sign)},
+                         {"box", ToHex(k.box)},
+                         {"revoked", k.revoked}}
+              .dump());
+  }
+  if (b.count() == 0) return;
+  Status s = store_->Commit(std::move(b));
+  if (!s.ok()) spdlog::error("referrals: cannot save the roster: {}", s.ToString());
+}
+
+std::vector<proto::ReferralPost> ReferralBook::Pending(size_t max) const {
+  std::vector<proto::ReferralPost> out;
+  std::lock_guard lock(mu_);
+  Status s = store_->Scan(Cf::kReferrals, "q/", "", [&](std::string_view, std::string_view v) {
+    Result<proto::Message> m = proto::DecodeEnvelope(v);
+    if (m.ok()) {
+      if (auto* p = std::get_if<proto::ReferralPost>(&*m)) out.push_back(std::move(*p));
+    }
+    return out.size() < max;
+  });
+  if (!s.ok()) spdlog::error("referrals: cannot read the queue: {}", s.ToString());
+  return out;
+}
+
+Status ReferralBook::OnAck(const proto::ReferralPostAck& ack) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto bytes, store_->Get(Cf::kReferrals, QueueKey(ack.seq)));
+  if (!bytes) return Status::Ok();  // already settled (a repeated ack)
+  ASSIGN_OR_RETURN(proto::Message m, proto::DecodeEnvelope(*bytes));
+  auto* post = std::get_if<proto::ReferralPost>(&m);
+  if (!post) return Status::Corruption("a queued referral post is malformed");
+  std::string id, action = "send";
+  if (!post->referral.empty()) {
+    ASSIGN_OR_RETURN(proto::ReferralBody body, proto::DecodeReferralBody(post->referral.body));
+    id = body.id;
+  } else {
+    ASSIGN_OR_RETURN(proto::TransitionBody t, proto::DecodeTransitionBody(post->transition.body));
+    id = t.referral;
+    action = t.action;
+  }
+  WriteBatch b;
+  b.Delete(Cf::kReferrals, QueueKey(ack.seq));
+  ASSIGN_OR_RETURN(auto found, Read(id));
+  if (found) {
+    Entry e = std::move(*found);
+    if (action == "send") {
+      if (ack.accepted) e.at_broker = true;
+    }
+    e.waiting.erase(std::remove_if(e.waiting.begin(), e.waiting.end(),
+                                   [&](const auto& w) { return w.first == ack.seq; }),
+                    e.waiting.end());
+    if (!ack.accepted) {
+      e.refused = (action == "send" ? std::string("the broker refused the referral: ")
+                                    : "the broker refused '" + action + "': ") +
+                  ack.reason;
+      spdlog::warn("referrals: {} of {} refused: {}", action, id, ack.reason);
+    }
+    b.Put(Cf::kReferrals, RecordKey(id), e.Json());
+  }
+  RETURN_IF_ERROR(store_->Commit(std::move(b)));
+  if (queue_depth_ > 0) --queue_depth_;
+  return Status::Ok();
+}
+
+bool ReferralBook::VerifyStep(const proto::Signed& s, const proto::TransitionBody& t,
+                              const std::string& sender, const std::string& recipient) const {
+  std::optional<Party> party = ActionParty(t.action);
+  if (!party) return false;
+  if (*party == Party::kBroker) {
+    return t.actor == "broker" && VerifySignature(broker_sign_public_, s.body, s.signature);
+  }
+  const std::string& who = *party == Party::kSender ? sender : recipient;
+  if (t.actor != who) return false;
+  auto it = roster_.find(who);
+  return it != roster_.end() && VerifySignature(it->second.sign, s.body, s.signature);
+}
+
+Status ReferralBook::OnUpdate(const proto::ReferralUpdate& u) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto found, Read(u.id));
+  uint64_t now = clock_->NowMillis();
+  WriteBatch b;
+  Entry e;
+  bool fresh = !found;
+  if (found) {
+    e = std::move(*found);
+  } else {
+    // A referral for us: check who sealed it before keeping anything.
+    if (u.referral.empty()) {
+      // Nothing to keep (over before it was delivered, or our state was lost): only remember
+      // that we have seen this version, so it is not sent again at every reconnect.
+      if (u.version <= cursor_) return Status::Ok();
+      WriteBatch only_cursor;
+      only_cursor.Put(Cf::kMeta, kCursorKey, EncodeSeq(u.version));
+      RETURN_IF_ERROR(store_->Commit(std::move(only_cursor)));
+      cursor_ = u.version;
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(proto::ReferralBody body, proto::DecodeReferralBody(u.referral.body));
+    if (body.id != u.id || body.recipient != me_.pub.org) {
+      return Status::PermissionDenied("referral " + u.id + " is not addressed to this organization");
+    }
+    auto sender = roster_.find(body.sender);
+    if (sender == roster_.end()) {
+      return Status::FailedPrecondition("referral " + u.id + " comes from " + body.sender +
+                                        ", who is not in this agent's roster yet");
+    }
+    if (!VerifySignature(sender->second.sign, u.referral.body, u.referral.signature)) {
+      return Status::PermissionDenied("referral " + u.id + " has a forged signature; refused");
+    }
+    ASSIGN_OR_RETURN(std::string key, OpenDataKey(body, sender->second.box, me_));
+    RETURN_IF_ERROR(OpenPayload(body, key).status());  // altered ciphertext: refuse it now
+    e.id = body.id;
+    e.box = "inbox";
+    e.sender = body.sender;
+    e.recipient = body.recipient;
+    e.service = body.service;
+    e.urgency = body.urgency;
+    e.created_ms = body.created_ms;
+    e.expires_ms = body.expires_ms;
+    e.consent_scope = body.consent_scope;
+    e.consent_by = body.consent_by;
+    e.consent_at_ms = body.consent_at_ms;
+    e.body = u.referral;
+    e.at_broker = true;
+    b.Put(Cf::kReferrals, DataKeyKey(e.id), key);
+    audit_.Append(&b, now, e.sender, "referral.received", e.id);
+  }
+  e.at_broker = true;
+  // The broker's history only grows: take the longer one once every step verifies.
+  if (u.transitions.size() > e.steps.size()) {
+    for (size_t i = 0; i < e.steps.size(); ++i) {
+      if (!(u.transitions[i] == e.steps[i])) {
+        return Status::Corruption("referral " + u.id + ": the broker's history changed");
+      }
+    }
+    std::vector<proto::Signed> steps = e.steps;
+    std::vector<ReferralStep> info = e.step_info;
+    for (size_t i = e.steps.size(); i < u.transitions.size(); ++i) {
+      ASSIGN_OR_RETURN(proto::TransitionBody t, proto::DecodeTransitionBody(u.transitions[i].body));
+      if (t.referral != u.id || !VerifyStep(u.transitions[i], t, e.sender, e.recipient)) {
+        return Status::PermissionDenied("referral " + u.id + ": step " + std::to_string(i + 1) +
+                                        " (" + t.action + ") is not signed by the party that may "
+                                        "take it; refused");
+      }
+      steps.push_back(u.transitions[i]);
+      info.push_back(ReferralStep{t.action, t.actor, t.reason, t.at_ms});
+    }
+    for (size_t i = e.steps.size(); i < steps.size(); ++i) {
+      e.actions.push_back(info[i].action);
+      audit_.Append(&b, now, info[i].actor, "referral." + info[i].action, e.id);
+      // Our own step is confirmed: it no longer waits.
+      auto w = std::find_if(e.waiting.begin(), e.waiting.end(),
+                            [&](const auto& x) { return x.second == info[i].action; });
+      if (w != e.waiting.end() && info[i].actor == me_.pub.org) e.waiting.erase(w);
+    }
+    e.steps = std::move(steps);
+    e.step_info = std::move(info);
+  }
+  // Acknowledge delivery once we hold it durably (this batch): the broker then drops its copy.
+  if (fresh) {
+    proto::TransitionBody t{e.id, "deliver", me_.pub.org, now, ""};
+    uint64_t seq = next_seq_++;
+    e.waiting.emplace_back(seq, "deliver");
+    b.Put(Cf::kReferrals, QueueKey(seq),
+          proto::EncodeEnvelope(proto::ReferralPost{seq, {}, SignBody(me_, t)}));
+    b.Put(Cf::kMeta, "referral_next_seq", EncodeSeq(next_seq_));
+    ++queue_depth_;
+  }
+  b.Put(Cf::kReferrals, RecordKey(e.id), e.Json());
+  uint64_t cursor = std::max(cursor_, u.version);
+  b.Put(Cf::kMeta, kCursorKey, EncodeSeq(cursor));
+  Status s = store_->Commit(std::move(b));
+  if (!s.ok()) {
+    (void)audit_.Load();
+    if (fresh) {
+      --queue_depth_;
+    }
+    return s;
+  }
+  cursor_ = cursor;
+  return Status::Ok();
+}
+
+uint64_t ReferralBook::cursor() const {
+  std::lock_guard lock(mu_);
+  return cursor_;
+}
+
+size_t ReferralBook::queue_depth() const {
+  std::lock_guard lock(mu_);
+  return queue_depth_;
+}
+
+}  // namespace sb

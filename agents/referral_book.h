@@ -1,0 +1,125 @@
+// The agent's referral inbox and outbox (DESIGN.md §7): sealing and sending referrals,
+// opening the ones addressed to this organization, taking lifecycle steps, and keeping each
+// referral's history as the broker orders it. Works offline: steps and new referrals wait in
+// a queue until the sync session hands them to the broker; the roster (with every partner's
+// public keys) is kept on disk so that an offline agent can still seal a referral.
+//
+// Stored in the `referrals` column family:
+//   r/<id>           the referral (JSON: header, consent, signed sealed body, signed steps,
+//                    status, steps waiting for the broker, refusals)
+//   k/<id>           its data key (32 bytes); purge deletes it, and with it every way to read
+//                    the payload on this agent
+//   q/<seq, 8 bytes> a ReferralPost waiting for the broker's ack
+// the `roster` column family (org -> JSON with role and public keys), meta `referral_cursor`,
+// and the hash-chained audit log (store/audit.h). Each change is one batch.
+//
+// Thread safety: all methods may be called from any thread (one mutex).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schemas/clock.h"
+#include "store/audit.h"
+#include "store/store.h"
+#include "transport/identity.h"
+#include "transport/protocol.h"
+
+namespace sb {
+
+inline constexpr size_t kMaxReferralPayloadBytes = 64 << 10;
+
+struct ReferralRequest {
+  std::string to;       // recipient organization id
+  std::string service;  // optional
+  std::string urgency;  // emergency | urgent | routine
+  uint64_t expires_ms = 0;  // 0: 14 days from now
+  std::string consent_scope, consent_by;
+  uint64_t consent_at_ms = 0;  // 0: now
+  std::string payload_json;    // an object: alias, contact, contact_times, language, needs, notes
+};
+
+struct ReferralStep {
+  std::string action, actor, reason;
+  uint64_t at_ms = 0;
+};
+
+struct ReferralInfo {
+  std::string id, box;  // box: "outbox" (we sent it) | "inbox"
+  std::string sender, recipient, service, urgency, status;
+  uint64_t created_ms = 0, expires_ms = 0;
+  std::string consent_scope, consent_by;
+  uint64_t consent_at_ms = 0;
+  std::vector<ReferralStep> steps;      // as the broker ordered them
+  std::vector<std::string> waiting;     // our steps not yet confirmed by the broker
+  std::string refused;                  // the broker's reason, if it refused our last post
+  bool at_broker = false;               // the broker has confirmed the referral itself
+  bool purged = false;
+};
+
+class ReferralBook {
+ public:
+  ReferralBook(Store* store, Clock* clock, const Identity& me, std::string broker_sign_public);
+  Status Load();
+
+  // --- for users (the API and CLI) ---
+  Result<ReferralInfo> Send(const ReferralRequest& req);
+  // accept | decline (reason required) | start | complete | cancel
+  Result<ReferralInfo> Act(const std::string& id, const std::string& action,
+                           const std::string& reason);
+  // box: "", "inbox" or "outbox"; status: "" or a status name.
+  Result<std::vector<ReferralInfo>> List(const std::string& box, const std::string& status) const;
+  Result<ReferralInfo> Get(const std::string& id) const;
+  // The decrypted payload (JSON text). NotFound when purged.
+  Result<std::string> Payload(const std::string& id) const;
+  // After closure: destroys the data key and the sealed copy on this agent.
+  Status Purge(const std::string& id);
+  std::vector<std::string> KnownOrganizations() const;
+
+  // --- for the sync session ---
+  void OnRoster(const proto::Roster& r);
+  // Posts waiting for the broker, oldest first.
+  std::vector<proto::ReferralPost> Pending(size_t max) const;
+  Status OnAck(const proto::ReferralPostAck& ack);
+  Status OnUpdate(const proto::ReferralUpdate& u);
+  uint64_t cursor() const;
+  size_t queue_depth() const;
+
+  AuditLog& audit() { return audit_; }
+  // Called (from the caller's thread) after a post was queued, to wake the sync loop.
+  void set_on_queued(std::function<void()> fn) {
+    std::lock_guard lock(mu_);
+    on_queued_ = std::move(fn);
+  }
+
+ private:
+  void Queued();
+  struct Entry;
+  struct Key {
+    std::string role, sign, box;
+    bool revoked = false;
+  };
+  Result<std::optional<Entry>> Read(const std::string& id) const;
+  static ReferralInfo Info(const Entry& e);
+  bool VerifyStep(const proto::Signed& s, const proto::TransitionBody& t,
+                  const std::string& sender, const std::string& recipient) const;
+
+  Store* store_;
+  Clock* clock_;
+  const Identity& me_;
+  std::string broker_sign_public_;
+  AuditLog audit_;
+  mutable std::mutex mu_;
+  std::map<std::string, Key> roster_;
+  uint64_t cursor_ = 0;
+  uint64_t next_seq_ = 1;
+  size_t queue_depth_ = 0;
+  std::function<void()> on_queued_;
+};
+
+}  // namespace sb

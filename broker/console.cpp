@@ -1,0 +1,349 @@
+#include "broker/console.h"
+
+#include <httplib.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "broker/console_assets.h"
+#include "broker/review_api.h"
+#include "store/audit.h"
+#include "transport/http_auth.h"
+
+namespace sb {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kCookie[] = "sb_console";
+
+std::string RandomHex(size_t bytes) {
+  std::vector<unsigned char> buf(bytes);
+  randombytes_buf(buf.data(), buf.size());
+  std::string hex(bytes * 2, '0');
+  sodium_bin2hex(hex.data(), hex.size() + 1, buf.data(), buf.size());
+  return hex;
+}
+
+bool SameSecret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && !a.empty() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+void SecurityHeaders(httplib::Response& res) {
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                 "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cache-Control", "no-store");
+}
+
+}  // namespace
+
+Console::Console(ReviewService* review, BrokerCore* core, std::mutex* core_mu, Clock* clock,
+                 Options options)
+    : review_(review),
+      core_(core),
+      core_mu_(core_mu),
+      clock_(clock),
+      options_(std::move(options)),
+      http_(std::make_unique<httplib::Server>()) {
+  Routes();
+}
+
+Console::~Console() {
+  Stop();
+}
+
+Result<int> Console::Start() {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  if (options_.host != "127.0.0.1") {
+    return Status::InvalidArgument("the console listens on 127.0.0.1 only");
+  }
+  if (options_.tokens.empty()) return Status::InvalidArgument("the console needs a sign-in token");
+  if (options_.port == 0) {
+    port_ = http_->bind_to_any_port(options_.host);
+    if (port_ <= 0) return Status::Unavailable("cannot bind a port for the console");
+  } else {
+    if (!http_->bind_to_port(options_.host, options_.port)) {
+      return Status::Unavailable("cannot listen on " + options_.host + ":" +
+                                 std::to_string(options_.port) +
+                                 " for the console (in use? choose another with --console)");
+    }
+    port_ = options_.port;
+  }
+  thread_ = std::thread([this] {
+    http_->listen_after_bind();
+    done_ = true;
+  });
+  return port_;
+}
+
+void Console::Stop() {
+  if (!thread_.joinable()) return;
+  while (!done_) {
+    http_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  thread_.join();
+}
+
+std::string Console::CookieValue(const httplib::Request& req) const {
+  std::string cookies = req.get_header_value("Cookie");
+  std::string want = std::string(kCookie) + "=";
+  size_t pos = 0;
+  while (pos < cookies.size()) {
+    size_t end = cookies.find(';', pos);
+    if (end == std::string::npos) end = cookies.size();
+    std::string part = cookies.substr(pos, end - pos);
+    size_t start = part.find_first_not_of(' ');
+    if (start != std::string::npos && part.compare(start, want.size(), want) == 0) {
+      return part.substr(start + want.size());
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+std::optional<Console::Session> Console::SessionOf(const httplib::Request& req) {
+  std::string id = CookieValue(req);
+  if (id.size() != 64) return std::nullopt;
+  uint64_t now = clock_->MonotonicMillis();
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return std::nullopt;
+  if (now - it->second.last_ms > options_.idle_ms) {
+    sessions_.erase(it);
+    return std::nullopt;
+  }
+  it->second.last_ms = now;
+  return it->second;
+}
+
+bool Console::CheckCsrf(const httplib::Request& req, httplib::Response& res) {
+  // Another site's page may make the browser send our cookie (not with SameSite=Strict, but
+  // defence in depth): refuse what says it comes from elsewhere.
+  std::string origin = req.get_header_value("Origin");
+  std::string self_ip = "http://127.0.0.1:" + std::to_string(port_);
+  std::string self_name = "http://localhost:" + std::to_string(port_);
+  if (!origin.empty() && origin != self_ip && origin != self_name) {
+    ReplyError(res, Status::PermissionDenied("cross-origin request refused"));
+    return false;
+  }
+  std::string site = req.get_header_value("Sec-Fetch-Site");
+  if (!site.empty() && site != "same-origin" && site != "none") {
+    ReplyError(res, Status::PermissionDenied("cross-site request refused"));
+    return false;
+  }
+  std::optional<Session> s = SessionOf(req);
+  if (!s || !SameSecret(req.get_header_value("X-CSRF-Token"), s->csrf)) {
+    spdlog::warn("console: refused {} {}: missing or wrong CSRF token", req.method, req.path);
+    ReplyError(res, Status::PermissionDenied(
+                        "missing or wrong CSRF token (send the X-CSRF-Token header the console "
+                        "received at sign-in)"));
+    return false;
+  }
+  return true;
+}
+
+void Console::Routes() {
+  httplib::Server& s = *http_;
+  s.set_payload_max_length(64 << 10);
+  s.set_read_timeout(30, 0);
+  s.set_post_routing_handler(
+      [](const httplib::Request&, httplib::Response& res) { SecurityHeaders(res); });
+  s.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("console: {} {} failed: {}", req.method, req.path, what);
+        ReplyError(res, Status::Internal("internal error; see the broker's log"));
+        SecurityHeaders(res);
+      });
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413)
+      ReplyError(res, Status::ResourceExhausted("the request body is too large"));
+    else if (res.status == 404)
+      ReplyError(res, Status::NotFound("no such page"));
+    else
+      ReplyError(res, Status(Code::kInvalidArgument, "HTTP error " + std::to_string(res.status)));
+    SecurityHeaders(res);
+  });
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    std::string host = req.get_header_value("Host");
+    if (host != "127.0.0.1:" + std::to_string(port_) &&
+        host != "localhost:" + std::to_string(port_)) {
+      ReplyError(res, Status::PermissionDenied("unexpected Host header"));
+      SecurityHeaders(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.path.rfind("/api/", 0) != 0 || req.path == "/api/session") {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (!SessionOf(req)) {
+      ReplyError(res, Status::Unauthenticated("sign in first"));
+      SecurityHeaders(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.method != "GET" && req.method != "HEAD" && !CheckCsrf(req, res)) {
+      SecurityHeaders(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  for (size_t i = 0; i < kConsoleAssetCount; ++i) {
+    const ConsoleAsset& a = kConsoleAssets[i];
+    s.Get(a.path, [&a](const httplib::Request&, httplib::Response& res) {
+      res.set_content(reinterpret_cast<const char*>(a.data), a.size, a.content_type);
+    });
+  }
+
+  s.Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
+    std::optional<Session> session = SessionOf(req);
+    ReplyJson(res, 200,
+              {{"signed_in", session.has_value()},
+               {"csrf", session ? json(session->csrf) : json(nullptr)}});
+  });
+  s.Post("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
+    std::string origin = req.get_header_value("Origin");
+    if (!origin.empty() && origin != "http://127.0.0.1:" + std::to_string(port_) &&
+        origin != "http://localhost:" + std::to_string(port_)) {
+      return ReplyError(res, Status::PermissionDenied("cross-origin sign-in refused"));
+    }
+    uint64_t now = clock_->MonotonicMillis();
+    {
+      std::lock_guard lock(mu_);
+      if (now - failures_window_ms_ > 60'000) {
+        failures_window_ms_ = now;
+        failures_ = 0;
+      }
+      if (failures_ >= 10) {
+        return ReplyJson(res, 429,
+                         {{"error",
+                           {{"code", "ResourceExhausted"},
+                            {"message", "too many failed sign-ins; wait a minute"}}}});
+      }
+    }
+    json body = json::parse(req.body, nullptr, false);
+    std::string token = body.is_object() && body.contains("token") && body["token"].is_string()
+                            ? body["token"].get<std::string>()
+                            : "";
+    bool ok = false;
+    for (const std::string& t : options_.tokens) ok = ok || SameSecret(token, t);
+    if (!ok) {
+      std::lock_guard lock(mu_);
+      ++failures_;
+      spdlog::warn("console: failed sign-in");
+      return ReplyError(res, Status::Unauthenticated("wrong token"));
+    }
+    std::string id = RandomHex(32), csrf = RandomHex(32);
+    {
+      std::lock_guard lock(mu_);
+      for (auto it = sessions_.begin(); it != sessions_.end();) {
+        it = now - it->second.last_ms > options_.idle_ms ? sessions_.erase(it) : std::next(it);
+      }
+      if (sessions_.size() >= options_.max_sessions) {
+        auto oldest = sessions_.begin();
+        for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+          if (it->second.last_ms < oldest->second.last_ms) oldest = it;
+        }
+        sessions_.erase(oldest);
+      }
+      sessions_[id] = Session{csrf, now};
+    }
+    spdlog::info("console: a maintainer signed in");
+    res.set_header("Set-Cookie", std::string(kCookie) + "=" + id +
+                                     "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                                     std::to_string(options_.idle_ms / 1000));
+    ReplyJson(res, 200, {{"signed_in", true}, {"csrf", csrf}});
+  });
+  s.Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard lock(mu_);
+      sessions_.erase(CookieValue(req));
+    }
+    res.set_header("Set-Cookie",
+                   std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    ReplyJson(res, 200, {{"signed_in", false}});
+  });
+
+  AddReviewRoutes(s, *review_, "/api");
+
+  s.Get("/api/records", [this](const httplib::Request& req, httplib::Response& res) {
+    size_t limit = 100;
+    if (req.has_param("limit")) {
+      const std::string& l = req.get_param_value("limit");
+      if (l.empty() || l.size() > 4 || l.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(l) == 0 || std::stoul(l) > 1000) {
+        return ReplyError(res,
+                          Status::InvalidArgument("limit: must be a whole number from 1 to 1000"));
+      }
+      limit = std::stoul(l);
+    }
+    Result<json> r = review_->Search(req.get_param_value("q").substr(0, 200),
+                                     req.get_param_value("kind"), limit);
+    if (!r.ok()) return ReplyError(res, r.status());
+    ReplyJson(res, 200, *r);
+  });
+  s.Get(R"(/api/records/([0-9a-f-]{1,64}))",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          Result<json> r = review_->Record(req.matches[1]);
+          if (!r.ok()) return ReplyError(res, r.status());
+          ReplyJson(res, 200, *r);
+        });
+  s.Get("/api/referrals", [this](const httplib::Request&, httplib::Response& res) {
+    Result<std::map<std::string, uint64_t>> counts = [&] {
+      std::lock_guard lock(*core_mu_);
+      return core_->ReferralCountsByStatus();
+    }();
+    if (!counts.ok()) {
+      return ReplyJson(res, 200, {{"available", false}, {"message", counts.status().message()}});
+    }
+    uint64_t total = 0;
+    for (const auto& [status, n] : *counts) total += n;
+    ReplyJson(res, 200, {{"available", true}, {"by_status", *counts}, {"total", total}});
+  });
+  s.Get("/api/audit", [this](const httplib::Request& req, httplib::Response& res) {
+    size_t limit = 100;
+    if (req.has_param("limit")) {
+      const std::string& l = req.get_param_value("limit");
+      if (l.empty() || l.size() > 4 || l.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(l) == 0 || std::stoul(l) > 1000) {
+        return ReplyError(res,
+                          Status::InvalidArgument("limit: must be a whole number from 1 to 1000"));
+      }
+      limit = std::stoul(l);
+    }
+    std::lock_guard lock(*core_mu_);
+    Result<std::vector<AuditEntry>> tail = core_->audit().Tail(limit);
+    if (!tail.ok()) {
+      return ReplyJson(res, 200, {{"available", false}, {"message", tail.status().message()}});
+    }
+    json entries = json::array();
+    for (const AuditEntry& e : *tail) {
+      entries.push_back({{"seq", e.seq},
+                         {"at", IsoMillis(e.at_ms)},
+                         {"actor", e.actor},
+                         {"action", e.action},
+                         {"subject", e.subject},
+                         {"hash", e.hash}});
+    }
+    json chain = nullptr;
+    if (Result<AuditCheck> check = AuditLog::Verify(core_->store()); check.ok()) {
+      chain = {{"ok", check->ok}, {"entries", check->entries}, {"problem", check->problem}};
+    }
+    ReplyJson(res, 200, {{"available", true}, {"entries", entries}, {"chain", chain}});
+  });
+}
+
+}  // namespace sb

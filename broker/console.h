@@ -1,0 +1,102 @@
+// The maintainers' web console: a small HTTP server on 127.0.0.1 (`switchboard broker
+// --console PORT`) serving self-contained assets (broker/console/, embedded at build time; no
+// CDN, no external fonts) and a JSON API over the review queue (review_service.h), the
+// directory, referral counts by status (never contents) and the audit log.
+//
+// Security:
+//  - sign-in with a maintainer token (the broker's console.token or api.token, compared in
+//    constant time; repeated failures are slowed down with 429);
+//  - a session cookie "sb_console" (32 random bytes), HttpOnly, SameSite=Strict, Path=/,
+//    expiring after 8 idle hours; sessions live in memory only (a restart signs everyone out);
+//  - a per-session CSRF token, returned at sign-in and by GET /api/session, required in the
+//    X-CSRF-Token header of every state-changing request (403 without it), and requests
+//    carrying a cross-site Origin or Sec-Fetch-Site are refused (403);
+//  - the Host header must name the console's own address (DNS rebinding);
+//  - a strict Content-Security-Policy (no inline script, nothing from elsewhere); the page
+//    builds its DOM with textContent only, so every value is shown as text.
+//
+// Routes (JSON unless noted):
+//   GET  /  /console.js  /console.css            the assets
+//   GET  /api/session                            {"signed_in", "csrf", "org"}
+//   POST /api/session        {"token"}           sign in; sets the cookie; {"csrf"}
+//   POST /api/logout                             (CSRF) sign out
+//   GET  /api/review?kind=&org=&field=&min_age=&q=      the queue
+//   GET  /api/review/{id}                        item, record, history
+//   POST /api/review/{id}/approve|reject|resolve (CSRF) as the broker API
+//   POST /api/review/approve  {"ids": [...]}     (CSRF) bulk approve
+//   GET  /api/records?q=&kind=&limit=            directory search
+//   GET  /api/records/{id}                       one record
+//   GET  /api/referrals                          {"available", "by_status": {status: n}}
+//   GET  /api/audit?limit=                       {"available", "entries", "chain"}
+//
+// Thread safety: Start/Stop from one thread; requests are served on httplib's threads.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/broker_core.h"
+#include "broker/review_service.h"
+#include "schemas/clock.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace sb {
+
+class Console {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    int port = 0;                     // 0: any free port
+    std::vector<std::string> tokens;  // tokens that sign a maintainer in
+    uint64_t idle_ms = 8ULL * 3600 * 1000;
+    size_t max_sessions = 64;
+  };
+
+  Console(ReviewService* review, BrokerCore* core, std::mutex* core_mu, Clock* clock,
+          Options options);
+  ~Console();
+  Console(const Console&) = delete;
+  Console& operator=(const Console&) = delete;
+
+  // Binds (127.0.0.1 only) and serves on its own thread; returns the bound port.
+  Result<int> Start();
+  void Stop();
+
+ private:
+  struct Session {
+    std::string csrf;
+    uint64_t last_ms = 0;
+  };
+  void Routes();
+  // The session of a request (refreshing its idle timer), or null.
+  std::optional<Session> SessionOf(const httplib::Request& req);
+  // Refuses a state-changing request without a valid CSRF token or from another site.
+  bool CheckCsrf(const httplib::Request& req, httplib::Response& res);
+  std::string CookieValue(const httplib::Request& req) const;
+
+  ReviewService* review_;
+  BrokerCore* core_;
+  std::mutex* core_mu_;
+  Clock* clock_;
+  Options options_;
+  int port_ = 0;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};
+  std::mutex mu_;                            // guards sessions_ and the sign-in failure counter
+  std::map<std::string, Session> sessions_;  // by cookie value
+  uint64_t failures_window_ms_ = 0;
+  int failures_ = 0;
+};
+
+}  // namespace sb

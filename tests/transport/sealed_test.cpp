@@ -1,0 +1,109 @@
+#include "transport/sealed.h"
+
+#include <gtest/gtest.h>
+
+namespace sb {
+namespace {
+
+Identity Gen(const std::string& org) {
+  Result<Identity> id = Identity::Generate(org);
+  EXPECT_TRUE(id.ok());
+  return std::move(id).value();
+}
+
+class SealedTest : public ::testing::Test {
+ protected:
+  proto::ReferralBody Body() {
+    proto::ReferralBody b;
+    b.id = NewUuid();
+    b.sender = sender_.pub.org;
+    b.recipient = recipient_.pub.org;
+    return b;
+  }
+  Identity sender_ = Gen("11111111-0000-4000-8000-000000000001");
+  Identity recipient_ = Gen("22222222-0000-4000-8000-000000000002");
+  Identity other_ = Gen("33333333-0000-4000-8000-000000000003");
+  std::string payload_ = R"({"alias":"R.","notes":"needs a Spanish-speaking lawyer"})";
+};
+
+TEST_F(SealedTest, TheRecipientOpensWhatTheSenderSealed) {
+  proto::ReferralBody b = Body();
+  std::string key = NewDataKey();
+  ASSERT_TRUE(SealPayload(&b, payload_, key, sender_, recipient_.pub.box_public).ok());
+  EXPECT_EQ(b.ciphertext.find("Spanish"), std::string::npos);
+  Result<std::string> opened = OpenDataKey(b, sender_.pub.box_public, recipient_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, key);
+  Result<std::string> text = OpenPayload(b, *opened);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, payload_);
+}
+
+TEST_F(SealedTest, NobodyElseOpensTheKey) {
+  proto::ReferralBody b = Body();
+  ASSERT_TRUE(SealPayload(&b, payload_, NewDataKey(), sender_, recipient_.pub.box_public).ok());
+  EXPECT_FALSE(OpenDataKey(b, sender_.pub.box_public, other_).ok());
+  // A forged sender: the key was not sealed by `other_`.
+  EXPECT_EQ(OpenDataKey(b, other_.pub.box_public, recipient_).status().code(),
+            Code::kPermissionDenied);
+}
+
+TEST_F(SealedTest, AnyChangeToTheCiphertextOrItsReferralIsRefused) {
+  proto::ReferralBody b = Body();
+  std::string key = NewDataKey();
+  ASSERT_TRUE(SealPayload(&b, payload_, key, sender_, recipient_.pub.box_public).ok());
+  for (size_t i = 0; i < b.ciphertext.size(); i += 7) {
+    proto::ReferralBody t = b;
+    t.ciphertext[i] ^= 0x01;
+    EXPECT_FALSE(OpenPayload(t, key).ok()) << "flipped byte " << i;
+  }
+  proto::ReferralBody moved = b;
+  moved.id = NewUuid();  // the same ciphertext under another referral
+  EXPECT_FALSE(OpenPayload(moved, key).ok());
+  proto::ReferralBody redirected = b;
+  redirected.recipient = other_.pub.org;
+  EXPECT_FALSE(OpenPayload(redirected, key).ok());
+  proto::ReferralBody sealed_key = b;
+  sealed_key.sealed_key[3] ^= 0x40;
+  EXPECT_FALSE(OpenDataKey(sealed_key, sender_.pub.box_public, recipient_).ok());
+}
+
+TEST_F(SealedTest, MalformedPiecesAreErrorsNotCrashes) {
+  proto::ReferralBody b = Body();
+  EXPECT_FALSE(OpenPayload(b, NewDataKey()).ok());
+  EXPECT_FALSE(OpenDataKey(b, sender_.pub.box_public, recipient_).ok());
+  EXPECT_FALSE(OpenPayload(b, "short").ok());
+  EXPECT_FALSE(SealPayload(&b, payload_, "short", sender_, recipient_.pub.box_public).ok());
+  EXPECT_FALSE(SealPayload(&b, payload_, NewDataKey(), sender_, "not a key").ok());
+}
+
+TEST_F(SealedTest, SignedBodiesVerifyOnlyUnchanged) {
+  proto::TransitionBody t{NewUuid(), "accept", recipient_.pub.org, 1, ""};
+  proto::Signed s = SignBody(recipient_, t);
+  EXPECT_TRUE(VerifySignature(recipient_.pub.sign_public, s.body, s.signature));
+  EXPECT_FALSE(VerifySignature(sender_.pub.sign_public, s.body, s.signature));
+  Result<proto::TransitionBody> back = proto::DecodeTransitionBody(s.body);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, t);
+  EXPECT_FALSE(proto::DecodeReferralBody(s.body).ok());  // a transition is not a referral
+}
+
+TEST(Uuid, NewUuidsAreWellFormedAndDistinct) {
+  std::string a = NewUuid(), b = NewUuid();
+  EXPECT_TRUE(IsUuid(a));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a[14], '4');
+  EXPECT_FALSE(IsUuid("not-a-uuid"));
+  EXPECT_FALSE(IsUuid("AAAAAAAA-0000-4000-8000-000000000000"));
+}
+
+TEST(Hex, RoundTripsAndRefusesJunk) {
+  std::string bytes("\x00\x01\xfe\xff", 4);
+  EXPECT_EQ(ToHex(bytes), "0001feff");
+  EXPECT_EQ(*FromHex("0001feff"), bytes);
+  EXPECT_FALSE(FromHex("abc").ok());
+  EXPECT_FALSE(FromHex("zz").ok());
+}
+
+}  // namespace
+}  // namespace sb

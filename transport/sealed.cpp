@@ -1,0 +1,147 @@
+#include "transport/sealed.h"
+
+#include <sodium.h>
+
+#include <cstdio>
+
+namespace sb {
+
+namespace {
+
+const unsigned char* U(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+
+std::string Random(size_t n) {
+  std::string out(n, '\0');
+  randombytes_buf(out.data(), n);
+  return out;
+}
+
+std::string AssociatedData(const proto::ReferralBody& b) {
+  return b.id + '\0' + b.sender + '\0' + b.recipient;
+}
+
+}  // namespace
+
+std::string NewDataKey() {
+  if (sodium_init() < 0) return {};
+  return Random(kDataKeyBytes);
+}
+
+std::string NewUuid() {
+  if (sodium_init() < 0) return {};
+  std::string r = Random(16);
+  r[6] = static_cast<char>((r[6] & 0x0f) | 0x40);
+  r[8] = static_cast<char>((r[8] & 0x3f) | 0x80);
+  char buf[40];
+  const unsigned char* b = U(std::string_view(r));
+  std::snprintf(buf, sizeof buf,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return buf;
+}
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    char c = s[i];
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string ToHex(std::string_view bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), U(bytes), bytes.size());
+  out.pop_back();
+  return out;
+}
+
+Result<std::string> FromHex(std::string_view hex) {
+  std::string out(hex.size() / 2, '\0');
+  size_t len = 0;
+  if (hex.size() % 2 != 0 ||
+      sodium_hex2bin(U(out), out.size(), hex.data(), hex.size(), nullptr, &len, nullptr) != 0 ||
+      len != out.size()) {
+    return Status::Corruption("malformed hex");
+  }
+  return out;
+}
+
+Status SealPayload(proto::ReferralBody* body, std::string_view plaintext,
+                   std::string_view data_key, const Identity& sender,
+                   std::string_view recipient_box_public) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialize");
+  if (data_key.size() != kDataKeyBytes) return Status::InvalidArgument("a data key is 32 bytes");
+  if (recipient_box_public.size() != crypto_box_PUBLICKEYBYTES ||
+      sender.box_secret.size() != crypto_box_SECRETKEYBYTES) {
+    return Status::InvalidArgument("an encryption key has the wrong length");
+  }
+  std::string ad = AssociatedData(*body);
+  body->nonce = Random(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  body->ciphertext.assign(plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(U(body->ciphertext), &clen, U(plaintext),
+                                             plaintext.size(), U(ad), ad.size(), nullptr,
+                                             U(body->nonce), U(data_key));
+  body->ciphertext.resize(clen);
+  body->key_nonce = Random(crypto_box_NONCEBYTES);
+  body->sealed_key.assign(data_key.size() + crypto_box_MACBYTES, '\0');
+  if (crypto_box_easy(U(body->sealed_key), U(data_key), data_key.size(), U(body->key_nonce),
+                      U(recipient_box_public), U(sender.box_secret)) != 0) {
+    return Status::InvalidArgument("cannot seal the data key to the recipient's key");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> OpenDataKey(const proto::ReferralBody& body,
+                                std::string_view sender_box_public, const Identity& recipient) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialize");
+  if (body.key_nonce.size() != crypto_box_NONCEBYTES ||
+      body.sealed_key.size() != kDataKeyBytes + crypto_box_MACBYTES ||
+      sender_box_public.size() != crypto_box_PUBLICKEYBYTES ||
+      recipient.box_secret.size() != crypto_box_SECRETKEYBYTES) {
+    return Status::Corruption("the referral's sealed key is malformed");
+  }
+  std::string key(kDataKeyBytes, '\0');
+  if (crypto_box_open_easy(U(key), U(body.sealed_key), body.sealed_key.size(),
+                           U(body.key_nonce), U(sender_box_public),
+                           U(recipient.box_secret)) != 0) {
+    sodium_memzero(key.data(), key.size());
+    return Status::PermissionDenied(
+        "the referral's key does not open: it was not sealed by " + body.sender +
+        " for this organization, or it was altered");
+  }
+  return key;
+}
+
+Result<std::string> OpenPayload(const proto::ReferralBody& body, std::string_view data_key) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialize");
+  if (data_key.size() != kDataKeyBytes ||
+      body.nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+      body.ciphertext.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+    return Status::Corruption("the referral's payload is malformed");
+  }
+  std::string ad = AssociatedData(body);
+  std::string out(body.ciphertext.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(U(out), &len, nullptr, U(body.ciphertext),
+                                                 body.ciphertext.size(), U(ad), ad.size(),
+                                                 U(body.nonce), U(data_key)) != 0) {
+    return Status::Corruption("the referral's payload does not decrypt: it was altered");
+  }
+  out.resize(len);
+  return out;
+}
+
+proto::Signed SignBody(const Identity& id, const proto::Message& body) {
+  std::string bytes = proto::EncodeEnvelope(body);
+  std::string sig = Sign(id, bytes);
+  return proto::Signed{std::move(bytes), std::move(sig)};
+}
+
+}  // namespace sb
