@@ -19,7 +19,8 @@ PACKAGES=(
   chromium
 )
 # The review console's browser test (tests/browser) runs Debian's chromium, driven by
-# playwright-core from npm (installed there with `npm ci`; Node.js comes with the machine).
+# playwright-core from npm (installed there with `npm ci`). Node.js and npm: the machine's if
+# it has them, else Debian's (nodejs 18 is enough for playwright-core).
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -29,6 +30,7 @@ setup() {
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing missing packages: ${missing[*]}"
   local sudo=()
