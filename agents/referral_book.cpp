@@ -139,6 +139,18 @@ Status ReferralBook::Load() {
     }
     return true;
   }));
+  index_.clear();
+  Status bad;
+  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "r/", "", [&](std::string_view, std::string_view v) {
+    Result<Entry> e = Entry::Parse(v);
+    if (!e.ok()) {
+      bad = e.status();
+      return false;
+    }
+    Index(*e);
+    return true;
+  }));
+  RETURN_IF_ERROR(bad);
   queue_depth_ = 0;
   RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "q/", "", [&](std::string_view k, std::string_view) {
     ++queue_depth_;
@@ -155,6 +167,11 @@ Result<std::optional<ReferralBook::Entry>> ReferralBook::Read(const std::string&
   if (!bytes) return std::optional<Entry>();
   ASSIGN_OR_RETURN(Entry e, Entry::Parse(*bytes));
   return std::optional<Entry>(std::move(e));
+}
+
+void ReferralBook::Index(const Entry& e) {
+  ReferralInfo i = Info(e);
+  index_[e.id] = Summary{i.box, i.status, i.created_ms};
 }
 
 ReferralInfo ReferralBook::Info(const Entry& e) {
@@ -277,6 +294,7 @@ Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
   }
   next_seq_ = seq + 1;
   ++queue_depth_;
+  Index(e);
   Queued();
   return Info(e);
 }
@@ -318,6 +336,7 @@ Result<ReferralInfo> ReferralBook::Act(const std::string& id, const std::string&
   RETURN_IF_ERROR(store_->Commit(std::move(b)));
   next_seq_ = seq + 1;
   ++queue_depth_;
+  Index(e);
   Queued();
   return Info(e);
 }
@@ -331,21 +350,14 @@ Result<std::vector<ReferralInfo>> ReferralBook::List(const std::string& box,
     return Status::InvalidArgument("unknown status '" + status + "'");
   }
   std::vector<ReferralInfo> out;
-  Status bad;
   std::lock_guard lock(mu_);
-  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "r/", "", [&](std::string_view, std::string_view v) {
-    Result<Entry> e = Entry::Parse(v);
-    if (!e.ok()) {
-      bad = e.status();
-      return false;
+  for (const auto& [id, summary] : index_) {
+    if ((!box.empty() && summary.box != box) || (!status.empty() && summary.status != status)) {
+      continue;
     }
-    ReferralInfo i = Info(*e);
-    if ((box.empty() || i.box == box) && (status.empty() || i.status == status)) {
-      out.push_back(std::move(i));
-    }
-    return true;
-  }));
-  RETURN_IF_ERROR(bad);
+    ASSIGN_OR_RETURN(auto e, Read(id));
+    if (e) out.push_back(Info(*e));
+  }
   std::sort(out.begin(), out.end(),
             [](const ReferralInfo& a, const ReferralInfo& b) { return a.created_ms > b.created_ms; });
   return out;
@@ -395,6 +407,7 @@ Status ReferralBook::Purge(const std::string& id) {
       (void)audit_.Load();
       return s;
     }
+    Index(e);
   }
   // Rewrite the files so that no older version of the key or the sealed copy remains in the
   // write-ahead log or in table files.
@@ -458,7 +471,7 @@ Status ReferralBook::OnAck(const proto::ReferralPostAck& ack) {
   b.Delete(Cf::kReferrals, QueueKey(ack.seq));
   ASSIGN_OR_RETURN(auto found, Read(id));
   if (found) {
-    Entry e = std::move(*found);
+    Entry& e = *found;
     if (action == "send") {
       if (ack.accepted) e.at_broker = true;
     }
@@ -474,6 +487,7 @@ Status ReferralBook::OnAck(const proto::ReferralPostAck& ack) {
     b.Put(Cf::kReferrals, RecordKey(id), e.Json());
   }
   RETURN_IF_ERROR(store_->Commit(std::move(b)));
+  if (found) Index(*found);
   if (queue_depth_ > 0) --queue_depth_;
   return Status::Ok();
 }
@@ -595,6 +609,7 @@ Status ReferralBook::OnUpdate(const proto::ReferralUpdate& u) {
     return s;
   }
   cursor_ = cursor;
+  Index(e);
   return Status::Ok();
 }
 

@@ -105,6 +105,8 @@ class ReferralBook {
     bool revoked = false;
   };
   Result<std::optional<Entry>> Read(const std::string& id) const;
+  // Keeps the in-memory index (box, status, creation) in step with a committed entry.
+  void Index(const Entry& e);
   static ReferralInfo Info(const Entry& e);
   bool VerifyStep(const proto::Signed& s, const proto::TransitionBody& t,
                   const std::string& sender, const std::string& recipient) const;
@@ -116,6 +118,11 @@ class ReferralBook {
   AuditLog audit_;
   mutable std::mutex mu_;
   std::map<std::string, Key> roster_;
+  struct Summary {
+    std::string box, status;
+    uint64_t created_ms = 0;
+  };
+  std::map<std::string, Summary> index_;  // every referral, so listing reads only matches
   uint64_t cursor_ = 0;
   uint64_t next_seq_ = 1;
   size_t queue_depth_ = 0;
