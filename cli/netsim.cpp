@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -296,6 +297,20 @@ class NetSimulation {
     broker_.path = root_ + "/broker";
     broker_.skew = rng_.Between(0, 2 * kMaxClockSkewMs);
     ASSIGN_OR_RETURN(broker_.identity, Identity::Generate("switchboard-broker"));
+    // The broker's review replica id derives from its signing key: make that key come from
+    // the seed, so the run stays deterministic.
+    {
+      unsigned char seed[crypto_sign_SEEDBYTES];
+      for (size_t i = 0; i < sizeof seed; i += 8) {
+        uint64_t r = rng_.Next();
+        std::memcpy(seed + i, &r, std::min<size_t>(8, sizeof seed - i));
+      }
+      std::string pk(crypto_sign_PUBLICKEYBYTES, '\0'), sk(crypto_sign_SECRETKEYBYTES, '\0');
+      crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(pk.data()),
+                               reinterpret_cast<unsigned char*>(sk.data()), seed);
+      broker_.identity.pub.sign_public = pk;
+      broker_.identity.sign_secret = sk;
+    }
     for (size_t i = 0; i < n; ++i) {
       auto a = std::make_unique<AgentNode>();
       a->index = i;
