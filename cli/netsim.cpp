@@ -298,11 +298,13 @@ class NetSimulation {
     broker_.skew = rng_.Between(0, 2 * kMaxClockSkewMs);
     ASSIGN_OR_RETURN(broker_.identity, Identity::Generate("switchboard-broker"));
     // The broker's review replica id derives from its signing key: make that key come from
-    // the seed, so the run stays deterministic.
+    // the seed, so the run stays deterministic (from a generator of its own, so the run's
+    // stream of events is the same as without it).
     {
+      Rng key_rng(options_.seed ^ 0x6b65792d62726f6bULL);
       unsigned char seed[crypto_sign_SEEDBYTES];
       for (size_t i = 0; i < sizeof seed; i += 8) {
-        uint64_t r = rng_.Next();
+        uint64_t r = key_rng.Next();
         std::memcpy(seed + i, &r, std::min<size_t>(8, sizeof seed - i));
       }
       std::string pk(crypto_sign_PUBLICKEYBYTES, '\0'), sk(crypto_sign_SECRETKEYBYTES, '\0');
