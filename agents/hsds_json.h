@@ -22,6 +22,7 @@
 #include "conflict/directory.h"
 #include "conflict/edit.h"
 #include "conflict/field_schema.h"
+#include "schemas/clock.h"
 
 namespace sb {
 
@@ -56,8 +57,5 @@ nlohmann::json ValueJson(const Value& v);
 // Parses JSON text, refusing documents nested deeper than `max_depth` (the JSON library's
 // copies recurse, so hostile depth would overflow a thread's stack) with InvalidArgument.
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 64);
-std::string ReplicaHex(ReplicaId r);
-// "2026-11-29T13:23:18.123Z"
-std::string IsoTime(uint64_t millis);
 
 }  // namespace sb

@@ -208,6 +208,10 @@ std::vector<std::string> AgentSync::OnReferralUpdate(const proto::ReferralUpdate
 
 void AgentSync::PostReferrals(std::vector<std::string>* out) {
   if (!referrals_ || state_ != State::kReady) return;
+  if (referrals_->queue_depth() == 0) {  // the common case: no store read on every tick
+    referral_last_posted_ = 0;
+    return;
+  }
   uint64_t now = clock_->MonotonicMillis();
   if (referral_last_posted_ != 0 && now - referral_posted_at_ < options_.resend_after_ms) {
     // Only what was queued after the posts in flight.
@@ -219,10 +223,7 @@ void AgentSync::PostReferrals(std::vector<std::string>* out) {
     return;
   }
   std::vector<proto::ReferralPost> pending = referrals_->Pending(64);
-  if (pending.empty()) {
-    referral_last_posted_ = 0;
-    return;
-  }
+  if (pending.empty()) return;
   referral_posted_at_ = now;
   for (proto::ReferralPost& p : pending) {
     referral_last_posted_ = std::max(referral_last_posted_, p.seq);

@@ -332,7 +332,7 @@ void Console::Routes() {
     json entries = json::array();
     for (const AuditEntry& e : *tail) {
       entries.push_back({{"seq", e.seq},
-                         {"at", IsoMillis(e.at_ms)},
+                         {"at", IsoTime(e.at_ms)},
                          {"actor", e.actor},
                          {"action", e.action},
                          {"subject", e.subject},

@@ -60,23 +60,6 @@ json ValueToJson(const std::optional<Value>& v) {
   return nullptr;
 }
 
-std::string HexReplica(ReplicaId r) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(r));
-  return buf;
-}
-
-std::string IsoMillis(uint64_t millis) {
-  std::time_t secs = static_cast<std::time_t>(millis / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis % 1000));
-  return buf;
-}
-
 namespace {
 
 // 12 hex digits of BLAKE2b over `s`: short enough to type, long enough never to collide in
@@ -573,8 +556,8 @@ json ItemJson(const ReviewItem& it, uint64_t now_ms) {
   auto write = [](const ReviewWrite& w) {
     return json{{"value", w.value},
                 {"org", w.org.empty() ? json(nullptr) : json(w.org)},
-                {"replica", HexReplica(w.replica)},
-                {"at", w.at_ms ? json(IsoMillis(w.at_ms)) : json(nullptr)}};
+                {"replica", ReplicaHex(w.replica)},
+                {"at", w.at_ms ? json(IsoTime(w.at_ms)) : json(nullptr)}};
   };
   json sibs = json::array();
   for (const ReviewWrite& w : it.siblings) sibs.push_back(write(w));
@@ -593,7 +576,7 @@ json ItemJson(const ReviewItem& it, uint64_t now_ms) {
               {"after", it.after},
               {"siblings", sibs},
               {"who", who},
-              {"when", it.who.at_ms ? json(IsoMillis(it.who.at_ms)) : json(nullptr)},
+              {"when", it.who.at_ms ? json(IsoTime(it.who.at_ms)) : json(nullptr)},
               {"age_s", it.who.at_ms && now_ms > it.who.at_ms ? (now_ms - it.who.at_ms) / 1000 : 0},
               {"actions", it.actions}};
 }

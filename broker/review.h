@@ -35,6 +35,7 @@
 #include "conflict/edit.h"
 #include "conflict/field_schema.h"
 #include "conflict/hlc.h"
+#include "schemas/clock.h"
 
 namespace sb {
 
@@ -111,8 +112,6 @@ Result<Value> ValueForField(const FieldSchema& schema, const std::string& kind,
 ReplicaId ReviewReplicaFor(std::string_view broker_sign_public);
 
 nlohmann::json ValueToJson(const std::optional<Value>& v);
-std::string HexReplica(ReplicaId r);
-std::string IsoMillis(uint64_t ms);
 nlohmann::json ItemJson(const ReviewItem& item, uint64_t now_ms);
 
 }  // namespace sb

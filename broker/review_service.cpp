@@ -109,14 +109,14 @@ json ReviewService::RecordJson(const sb::Record& r) {
       if (!f.siblings.empty()) {
         const Sibling& d = f.siblings.front();
         jf["changed_by"] = roster.OrgOfReplica(d.dot.replica);
-        jf["changed_at"] = IsoMillis(d.stamp.millis());
+        jf["changed_at"] = IsoTime(d.stamp.millis());
       }
       if (f.siblings.size() > 1) {
         json sibs = json::array();
         for (const Sibling& s : f.siblings) {
           sibs.push_back({{"value", ValueToJson(s.value)},
                           {"org", roster.OrgOfReplica(s.dot.replica)},
-                          {"at", IsoMillis(s.stamp.millis())}});
+                          {"at", IsoTime(s.stamp.millis())}});
         }
         jf["siblings"] = sibs;
       }
@@ -135,9 +135,9 @@ json ReviewService::RecordJson(const sb::Record& r) {
   if (auto h = core_->journal().History(r.id(), 50); h.ok()) {
     for (const BrokerHistoryEntry& e : *h) {
       history.push_back({{"seq", e.seq},
-                         {"at", IsoMillis(e.at_ms)},
+                         {"at", IsoTime(e.at_ms)},
                          {"org", e.org},
-                         {"replica", HexReplica(e.replica)},
+                         {"replica", ReplicaHex(e.replica)},
                          {"via", e.via},
                          {"op", e.op},
                          {"fields", e.fields}});

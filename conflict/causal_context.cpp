@@ -2,6 +2,12 @@
 
 namespace sb {
 
+std::string ReplicaHex(ReplicaId r) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(r));
+  return buf;
+}
+
 std::string Dot::ToString() const {
   return std::to_string(replica) + ":" + std::to_string(counter);
 }

@@ -13,6 +13,9 @@ namespace sb {
 
 using ReplicaId = uint64_t;  // 0 is never a valid replica
 
+// 16 lower-case hex digits, as replicas are shown to users and in logs.
+std::string ReplicaHex(ReplicaId r);
+
 struct Dot {
   ReplicaId replica = 0;
   uint64_t counter = 0;  // >= 1

@@ -4,8 +4,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace sb {
+
+// "2026-11-29T13:23:18.123Z": milliseconds since the epoch, in UTC.
+std::string IsoTime(uint64_t millis);
 
 class Clock {
  public:

@@ -140,17 +140,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
                           : rocksdb::DB::Open(dbo, path, cfs, &store->handles_, &raw);
   if (!s.ok()) return FromRocks(s, "cannot open the store in " + path);
   store->db_.reset(raw);
-  if (o.read_only) {
-    ASSIGN_OR_RETURN(std::optional<std::string> version, store->Get(Cf::kMeta, kFormatKey));
-    if (!version || DecodeSeq(*version) != kFormatVersion) {
-      return Status::FailedPrecondition("the store in " + path +
-                                        " is not in this build's format version " +
-                                        std::to_string(kFormatVersion));
-    }
-    return store;
-  }
-
   ASSIGN_OR_RETURN(std::optional<std::string> version, store->Get(Cf::kMeta, kFormatKey));
+  if (!version && o.read_only) {
+    return Status::FailedPrecondition("the store in " + path + " has no format version yet");
+  }
   if (!version) {
     WriteBatch b;
     b.Put(Cf::kMeta, kFormatKey, EncodeSeq(kFormatVersion));
