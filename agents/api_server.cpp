@@ -12,6 +12,7 @@
 #include "agents/hsds_json.h"
 #include "agents/referral_api.h"
 #include "conflict/views.h"
+#include "store/quarantine.h"
 #include "transport/http_auth.h"
 #include "transport/http_reply.h"
 
@@ -45,8 +46,6 @@ bool Matches(const Record& r, const std::string& q) {
   }
   return false;
 }
-
-Result<json> ParseBody(const httplib::Request& req) { return ParseJsonBounded(req.body); }
 
 // Who reads through this API (DESIGN.md §3, §8). A partner's agent shows other organizations'
 // records as published: moderated fields at the value a maintainer approved (absent until one
@@ -142,6 +141,11 @@ void ApiServer::Routes() {
   // Authentication before routing: everything but /healthz needs the bearer token.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     requests_++;
+    if (Status text = CheckRequestText(req); !text.ok()) {
+      refused_++;
+      ReplyError(res, text);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");
     bool ok = BearerMatches(auth, options_.token);
@@ -156,30 +160,20 @@ void ApiServer::Routes() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
-                                 std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("api: {} {} failed: {}", req.method, req.path, what);
-    ReplyError(res, Status::Internal("internal error; see the agent's log"));
-  });
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 413) {
-      ReplyError(res, Status::ResourceExhausted("the request body is too large"));
-    } else if (res.status == 404) {
-      ReplyError(res, Status::NotFound("no such endpoint; see switchboard agent --help"));
-    } else {
-      ReplyError(res, Status(Code::kInvalidArgument, "HTTP error " + std::to_string(res.status)));
-    }
-  });
+  HandleHttpErrors(s, "agent", "no such endpoint; see switchboard agent --help");
 
   if (options_.referrals) AddReferralRoutes(s, options_.referrals);
+
+  s.Get("/v1/quarantine", [this](const httplib::Request&, httplib::Response& res) {
+    json out = json::array();
+    if (options_.quarantine) {
+      auto list = options_.quarantine->List(Quarantine::kMaxKept);
+      if (!list.ok()) return ReplyError(res, list.status());
+      for (const QuarantineEntry& e : *list) out.push_back(QuarantineJson(e));
+    }
+    ReplyJson(res, 200, {{"quarantine", out},
+                         {"kept", options_.quarantine ? options_.quarantine->kept() : 0}});
+  });
 
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     ReplyJson(res, 200, {{"status", "ok"}, {"replica", ReplicaHex(dir_->replica())}});
@@ -197,6 +191,12 @@ void ApiServer::Routes() {
     m += "# TYPE switchboard_api_unauthorized_total counter\nswitchboard_api_unauthorized_total " +
          std::to_string(unauthorized_) + "\n";
     m += "# TYPE switchboard_records gauge\nswitchboard_records " + std::to_string(records) + "\n";
+    if (options_.quarantine) {
+      m += "# TYPE switchboard_quarantined_total counter\nswitchboard_quarantined_total " +
+           std::to_string(options_.quarantine->added()) + "\n";
+      m += "# TYPE switchboard_quarantine_kept gauge\nswitchboard_quarantine_kept " +
+           std::to_string(options_.quarantine->kept()) + "\n";
+    }
     m += "# TYPE switchboard_outbox_depth gauge\nswitchboard_outbox_depth " +
          std::to_string(dir_->outbox_depth()) + "\n";
     res.set_content(m, "text/plain; version=0.0.4");
@@ -264,7 +264,7 @@ void ApiServer::Routes() {
                                                  std::to_string(options_.max_record_bytes) +
                                                  " bytes"));
     }
-    Result<json> body = ParseBody(req);
+    Result<json> body = ParseBody(req, JsonLimits{options_.max_body_bytes, 64});
     if (!body.ok()) return refused_++, ReplyError(res, body.status());
     if (!body->is_object() || !body->contains("fields")) {
       refused_++;
@@ -365,7 +365,7 @@ void ApiServer::Routes() {
   });
 
   s.Post("/v1/import", [this](const httplib::Request& req, httplib::Response& res) {
-    Result<json> body = ParseBody(req);
+    Result<json> body = ParseBody(req, JsonLimits{options_.max_body_bytes, 64});
     if (!body.ok()) return refused_++, ReplyError(res, body.status());
     std::vector<ImportProblem> problems;
     auto edits = ParseHsds(FieldSchema::Hsds(), *body, &problems);
@@ -429,7 +429,7 @@ void ApiServer::Routes() {
       return ExportHsds(shown, FieldSchema::Hsds());
     });
     res.status = 200;
-    res.set_content(doc.dump(1) + "\n", "application/json");
+    res.set_content(DumpJson(doc, 1) + "\n", "application/json");
   });
 }
 

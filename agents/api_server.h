@@ -12,6 +12,7 @@
 //   GET    /v1/export                       HSDS 3.0 JSON
 //   GET    /v1/status                       records, outbox, sync state
 //   GET    /v1/rejections                   edits the broker refused, with reasons
+//   GET    /v1/quarantine                   what this agent received and could not use
 // Errors: {"error": {"code": "InvalidArgument", "message": "service.url: must be ..."}} with
 // 400 (bad input), 401 (token), 404, 409 (state conflict, e.g. deleted), 413 (too large),
 // 503 (shutting down), 500 (internal).
@@ -34,6 +35,7 @@ class Server;
 namespace sb {
 
 class ReferralBook;
+class Quarantine;
 
 class ApiServer {
  public:
@@ -50,6 +52,8 @@ class ApiServer {
     std::function<nlohmann::json()> sync_status;
     // Referral routes (referral_api.h), when the agent has keys.
     ReferralBook* referrals = nullptr;
+    // GET /v1/quarantine and its metrics, when set.
+    Quarantine* quarantine = nullptr;
   };
 
   ApiServer(LocalDirectory* dir, Clock* clock, Options options);

@@ -18,31 +18,6 @@ json ValueJson(const Value& v) {
   return nullptr;
 }
 
-Result<json> ParseJsonBounded(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        return Status::InvalidArgument("the JSON document is nested more than " +
-                                       std::to_string(max_depth) + " levels deep");
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return Status::InvalidArgument("the request body is not valid JSON");
-  return j;
-}
-
 namespace {
 
 const char* JsonTypeName(const json& j) {

@@ -54,8 +54,4 @@ nlohmann::json RecordSummaryJson(const Record& r, const FieldSchema& schema);
 
 nlohmann::json ValueJson(const Value& v);
 
-// Parses JSON text, refusing documents nested deeper than `max_depth` (the JSON library's
-// copies recurse, so hostile depth would overflow a thread's stack) with InvalidArgument.
-Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 64);
-
 }  // namespace sb

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "agents/hsds_json.h"
+#include "base/json.h"
+#include "base/utf8.h"
 #include "conflict/codec.h"
 
 namespace sb {
@@ -111,15 +113,39 @@ void LocalDirectory::CommitLoop() {
         }
       }
     }
-    if (group.front()->job) {
-      CommitJob(*group.front());
-    } else {
-      CommitGroup(std::move(group));
+    // Nothing a request or a sync step carries may stop the committer (and with it every
+    // write): a failure fails the requests of this group, and the loop goes on.
+    try {
+      if (group.front()->job) {
+        CommitJob(*group.front());
+      } else {
+        CommitGroup(group);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("store: a write failed unexpectedly: {}", Printable(e.what(), 300));
+      FailGroup(group, Status::Internal(std::string("the write failed: ") +
+                                        Printable(e.what(), 300)));
+    } catch (...) {
+      FailGroup(group, Status::Internal("the write failed"));
     }
   }
 }
 
-void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>> group) {
+void LocalDirectory::FailGroup(std::vector<std::unique_ptr<Request>>& group, const Status& why) {
+  for (auto& req : group) {
+    // A promise already answered throws future_error: that request has its answer.
+    try {
+      if (req->job) {
+        req->job_done.set_value(why);
+      } else {
+        req->done.set_value(why);
+      }
+    } catch (const std::future_error&) {
+    }
+  }
+}
+
+void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
   // Records as they will be once this group is durable; falls back to the committed state.
   // Only this thread writes dir_, so reading it here without the lock is safe.
   std::map<std::string, Record> overlay;
@@ -173,7 +199,7 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>> group) {
                           {"actor", req->actor},
                           {"op", OpName(*edit, plan)},
                           {"fields", plan.changed}};
-      batch.Put(Cf::kHistory, HistoryKey(edit->id, seq++), h.dump());
+      batch.Put(Cf::kHistory, HistoryKey(edit->id, seq++), DumpJson(h));
       accepted.push_back(plan.delta);
       outgoing.records.push_back(std::move(plan.delta));
       // Large requests (imports) become several outbox entries, each well below the size
@@ -220,7 +246,7 @@ Result<std::vector<HistoryEntry>> LocalDirectory::History(const std::string& id)
   Status parse;
   RETURN_IF_ERROR(store_->Scan(Cf::kHistory, prefix, "", [&](std::string_view k,
                                                               std::string_view v) {
-    auto j = nlohmann::json::parse(v, nullptr, false);
+    auto j = ParseStoredJson(v);
     if (j.is_discarded() || !j.is_object()) {
       parse = Status::Corruption("history entry of " + id + " is malformed");
       return false;
@@ -306,7 +332,7 @@ Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cur
                             {"actor", rd.author},
                             {"op", "sync"},
                             {"fields", FieldNames(rec)}};
-        r->batch.Put(Cf::kHistory, HistoryKey(rec.id(), (*seq)++), h.dump());
+        r->batch.Put(Cf::kHistory, HistoryKey(rec.id(), (*seq)++), DumpJson(h));
         r->joins.push_back(rec);
       }
     }
@@ -391,13 +417,13 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
                             {"op", "refused"},
                             {"reason", o.reason},
                             {"fields", FieldNames(rec)}};
-        r->batch.Put(Cf::kHistory, HistoryKey(rec.id(), (*seq)++), h.dump());
+        r->batch.Put(Cf::kHistory, HistoryKey(rec.id(), (*seq)++), DumpJson(h));
       }
       nlohmann::json rej = {{"seq", o.outbox_seq},
                             {"at_ms", clock_->NowMillis()},
                             {"reason", o.reason},
                             {"records", ids}};
-      r->batch.Put(Cf::kMeta, kRejectionPrefix + EncodeSeq(o.outbox_seq), rej.dump());
+      r->batch.Put(Cf::kMeta, kRejectionPrefix + EncodeSeq(o.outbox_seq), DumpJson(rej));
       spdlog::warn("sync: the broker refused an edit of {}: {}",
                    ids.empty() ? std::string("?") : ids.front(), o.reason);
     }
@@ -409,7 +435,7 @@ Result<std::vector<Rejection>> LocalDirectory::Rejections(size_t max) const {
   std::vector<Rejection> out;
   RETURN_IF_ERROR(store_->Scan(Cf::kMeta, kRejectionPrefix, "", [&](std::string_view,
                                                                      std::string_view v) {
-    auto j = nlohmann::json::parse(v, nullptr, false);
+    auto j = ParseStoredJson(v);
     if (j.is_discarded() || !j.is_object()) return true;
     Rejection r;
     r.outbox_seq = j.value("seq", uint64_t{0});

@@ -147,7 +147,9 @@ class LocalDirectory {
 
   LocalDirectory(Store* store, Clock* clock, Options options);
   void CommitLoop();
-  void CommitGroup(std::vector<std::unique_ptr<Request>> group);
+  void CommitGroup(std::vector<std::unique_ptr<Request>>& group);
+  // Answers every request of `group` not yet answered with `why`.
+  static void FailGroup(std::vector<std::unique_ptr<Request>>& group, const Status& why);
 
   Store* store_;
   Clock* clock_;

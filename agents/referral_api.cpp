@@ -1,9 +1,12 @@
 #include "agents/referral_api.h"
 
 #include <httplib.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include "agents/hsds_json.h"
+#include "base/json.h"
+#include "base/utf8.h"
 #include "transport/http_auth.h"
 #include "transport/http_reply.h"
 
@@ -57,7 +60,7 @@ Result<ReferralRequest> ParseRequest(const json& body) {
   if (!body.contains("payload") || !body["payload"].is_object()) {
     return Status::InvalidArgument("\"payload\" must be an object (alias, contact, ...)");
   }
-  r.payload_json = body["payload"].dump();
+  r.payload_json = DumpJson(body["payload"]);
   return r;
 }
 
@@ -98,7 +101,12 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
   });
 
   s.Post("/v1/referrals", [book](const httplib::Request& req, httplib::Response& res) {
-    json body = json::parse(req.body, nullptr, false);
+    // The payload inside is bounded again by ParseReferralPayload; the request around it is
+    // small.
+    Result<json> parsed = ParseJson(req.body, "the request body",
+                                    JsonLimits{kMaxReferralPayloadBytes + (16 << 10), 16});
+    if (!parsed.ok()) return ReplyError(res, parsed.status());
+    const json& body = *parsed;
     Result<ReferralRequest> r = ParseRequest(body);
     if (!r.ok()) return ReplyError(res, r.status());
     if (r->expires_ms == 1) {
@@ -107,7 +115,7 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
     }
     Result<ReferralInfo> sent = book->Send(*r);
     if (!sent.ok()) {
-      spdlog::info("api: referral to {} refused: {}", r->to, sent.status().message());
+      spdlog::info("api: referral to {} refused: {}", Printable(r->to), sent.status().message());
       return ReplyError(res, sent.status());
     }
     spdlog::info("api: referral {} to {} queued ({})", sent->id, sent->recipient, sent->urgency);
@@ -121,7 +129,15 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
     json out = ReferralJson(*r);
     Result<std::string> payload = book->Payload(id);
     if (payload.ok()) {
-      out["payload"] = json::parse(*payload, nullptr, false);
+      // Checked again when opened: a payload stored by an older build was never bounded.
+      Result<json> opened = ParseReferralPayload(*payload);
+      sodium_memzero(payload->data(), payload->size());
+      if (opened.ok()) {
+        out["payload"] = std::move(opened).value();
+      } else {
+        out["payload"] = nullptr;
+        out["payload_error"] = opened.status().message();
+      }
     } else {
       out["payload"] = nullptr;
       out["payload_error"] = payload.status().message();
@@ -134,7 +150,7 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
            std::string id = req.matches[1], action = req.matches[2];
            std::string reason;
            if (!req.body.empty()) {
-             json body = json::parse(req.body, nullptr, false);
+             json body = ParseStoredJson(req.body, JsonLimits{16 << 10, 4});
              if (!body.is_object() || (body.contains("reason") && !body["reason"].is_string())) {
                return ReplyError(res, Status::InvalidArgument("the body must be {\"reason\": text}"));
              }

@@ -1,10 +1,13 @@
 #include "agents/referral_book.h"
 
 #include <nlohmann/json.hpp>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
+#include "base/json.h"
+#include "base/utf8.h"
 #include "conflict/referral_state.h"
 #include "transport/sealed.h"
 
@@ -13,11 +16,6 @@ namespace sb {
 namespace {
 
 constexpr char kCursorKey[] = "referral_cursor";
-constexpr uint64_t kDefaultLifetimeMs = 14ull * 24 * 3600 * 1000;
-constexpr uint64_t kMaxLifetimeMs = 366ull * 24 * 3600 * 1000;
-constexpr size_t kMaxReasonBytes = 500;
-constexpr size_t kMaxConsentBytes = 1000;
-constexpr uint64_t kMaxConsentSkewMs = 60'000;  // as the broker allows (referral_relay.cpp)
 
 std::string RecordKey(const std::string& id) { return "r/" + id; }
 std::string DataKeyKey(const std::string& id) { return "k/" + id; }
@@ -52,7 +50,7 @@ struct ReferralBook::Entry {
     }
     nlohmann::json waiting_j = nlohmann::json::array();
     for (const auto& [seq, action] : waiting) waiting_j.push_back({seq, action});
-    return nlohmann::json{{"id", id},
+    return DumpJson(nlohmann::json{{"id", id},
                           {"box", box},
                           {"sender", sender},
                           {"recipient", recipient},
@@ -69,12 +67,11 @@ struct ReferralBook::Entry {
                           {"waiting", waiting_j},
                           {"refused", refused},
                           {"at_broker", at_broker},
-                          {"purged", purged}}
-        .dump();
+                          {"purged", purged}});
   }
 
   static Result<Entry> Parse(std::string_view bytes) {
-    nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+    nlohmann::json j = ParseStoredJson(bytes);
     Entry e;
     try {
       e.id = j.at("id").get<std::string>();
@@ -125,7 +122,7 @@ Status ReferralBook::Load() {
   ASSIGN_OR_RETURN(auto c, store_->Get(Cf::kMeta, kCursorKey));
   cursor_ = c ? DecodeSeq(*c) : 0;
   RETURN_IF_ERROR(store_->Scan(Cf::kRoster, "", "", [&](std::string_view k, std::string_view v) {
-    nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
+    nlohmann::json j = ParseStoredJson(v);
     if (!j.is_object()) return true;
     Key key;
     key.role = j.value("role", "");
@@ -140,17 +137,29 @@ Status ReferralBook::Load() {
     return true;
   }));
   index_.clear();
-  Status bad;
-  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "r/", "", [&](std::string_view, std::string_view v) {
+  // A stored referral this build cannot read is set aside, never a reason not to start: an
+  // agent must not crash-loop on something it stored.
+  std::vector<std::pair<std::string, Status>> unreadable;
+  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "r/", "", [&](std::string_view k, std::string_view v) {
     Result<Entry> e = Entry::Parse(v);
     if (!e.ok()) {
-      bad = e.status();
-      return false;
+      unreadable.emplace_back(std::string(k.substr(2)), e.status());
+      return true;
     }
     Index(*e);
     return true;
   }));
-  RETURN_IF_ERROR(bad);
+  for (const auto& [id, why] : unreadable) {
+    spdlog::error("referrals: stored referral {} is unreadable ({}); set aside", Printable(id),
+                  why.message());
+    if (!quarantine_) continue;
+    QuarantineEntry q;
+    q.at_ms = clock_->NowMillis();
+    q.source = "stored";
+    q.ref = "referral " + Printable(id, 64);
+    q.reason = why.message();
+    RETURN_IF_ERROR(quarantine_->Add(std::move(q)).status());
+  }
   queue_depth_ = 0;
   RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "q/", "", [&](std::string_view k, std::string_view) {
     ++queue_depth_;
@@ -213,35 +222,22 @@ Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
         "a referral needs the client's consent: say what it covers (--consent SCOPE) and who "
         "obtained it (--consent-by NAME)");
   }
-  if (req.consent_scope.size() > kMaxConsentBytes || req.consent_by.size() > 128) {
-    return Status::InvalidArgument("the consent record is too long");
-  }
-  if (req.consent_at_ms > now + kMaxConsentSkewMs) {
+  RETURN_IF_ERROR(CheckText(req.consent_scope, "consent.scope", TextKind::kProse,
+                            kMaxConsentScopeBytes));
+  RETURN_IF_ERROR(CheckText(req.consent_by, "consent.by", TextKind::kName, kMaxConsentByBytes));
+  if (req.consent_at_ms > now + kMaxReferralSkewMs) {
     // The broker refuses it: say so now rather than after queueing it.
     return Status::InvalidArgument("the consent is dated in the future");
   }
   if (req.urgency != "emergency" && req.urgency != "urgent" && req.urgency != "routine") {
     return Status::InvalidArgument("urgency must be emergency, urgent or routine, not '" +
-                                   req.urgency + "'");
+                                   Printable(req.urgency, 40) + "'");
   }
-  if (req.service.size() > 128) return Status::InvalidArgument("the service id is too long");
-  if (req.payload_json.size() > kMaxReferralPayloadBytes) {
-    return Status::ResourceExhausted("the payload is " + std::to_string(req.payload_json.size()) +
-                                     " bytes; the limit is " +
-                                     std::to_string(kMaxReferralPayloadBytes));
-  }
-  nlohmann::json payload = nlohmann::json::parse(req.payload_json, nullptr, false);
-  if (!payload.is_object()) {
-    return Status::InvalidArgument(
-        "the payload must be a JSON object (alias, contact, contact_times, language, needs, "
-        "notes)");
-  }
-  if (!payload.contains("alias") || !payload["alias"].is_string() ||
-      payload["alias"].get<std::string>().empty()) {
-    return Status::InvalidArgument("the payload needs the client's alias (\"alias\": text)");
-  }
-  uint64_t expires = req.expires_ms ? req.expires_ms : now + kDefaultLifetimeMs;
-  if (expires <= now || expires > now + kMaxLifetimeMs) {
+  RETURN_IF_ERROR(CheckText(req.service, "service", TextKind::kName, kMaxServiceIdBytes));
+  RETURN_IF_ERROR(CheckText(req.to, "to", TextKind::kName, 128));
+  RETURN_IF_ERROR(ParseReferralPayload(req.payload_json).status());
+  uint64_t expires = req.expires_ms ? req.expires_ms : now + kDefaultReferralLifetimeMs;
+  if (expires <= now || expires > now + kMaxReferralLifetimeMs) {
     return Status::InvalidArgument("the expiry must be in the future, within a year");
   }
   std::lock_guard lock(mu_);
@@ -264,6 +260,7 @@ Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
   body.consent_at_ms = req.consent_at_ms ? req.consent_at_ms : now;
   std::string key = NewDataKey();
   RETURN_IF_ERROR(SealPayload(&body, req.payload_json, key, me_, to->second.box));
+  RETURN_IF_ERROR(CheckReferralBody(body, now));  // what the broker and recipient will check
   proto::Signed signed_body = SignBody(me_, body);
 
   Entry e;
@@ -311,9 +308,7 @@ Result<ReferralInfo> ReferralBook::Act(const std::string& id, const std::string&
   if (action == "decline" && reason.empty()) {
     return Status::InvalidArgument("declining needs a reason (--reason)");
   }
-  if (reason.size() > kMaxReasonBytes) {
-    return Status::InvalidArgument("the reason is longer than 500 bytes");
-  }
+  RETURN_IF_ERROR(CheckText(reason, "reason", TextKind::kProse, kMaxReferralReasonBytes));
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(auto found, Read(id));
   if (!found) return Status::NotFound("no referral " + id + " on this agent");
@@ -426,11 +421,10 @@ void ReferralBook::OnRoster(const proto::Roster& r) {
     }
     roster_[e.org] = k;
     b.Put(Cf::kRoster, e.org,
-          nlohmann::json{{"role", k.role},
+          DumpJson(nlohmann::json{{"role", k.role},
                          {"sign", ToHex(k.sign)},
                          {"box", ToHex(k.box)},
-                         {"revoked", k.revoked}}
-              .dump());
+                         {"revoked", k.revoked}}));
   }
   if (b.count() == 0) return;
   Status s = store_->Commit(std::move(b));
@@ -507,6 +501,47 @@ bool ReferralBook::VerifyStep(const proto::Signed& s, const proto::TransitionBod
 
 Status ReferralBook::OnUpdate(const proto::ReferralUpdate& u) {
   std::lock_guard lock(mu_);
+  Status s = ApplyUpdate(u);
+  // Transient (the roster is behind, the disk failed): the broker sends it again later.
+  if (s.ok() || s.code() == Code::kFailedPrecondition || s.code() == Code::kIoError ||
+      s.code() == Code::kUnavailable) {
+    return s;
+  }
+  return SetAsideLocked(u, s);
+}
+
+Status ReferralBook::SetAside(const proto::ReferralUpdate& u, const Status& why) {
+  std::lock_guard lock(mu_);
+  return SetAsideLocked(u, why);
+}
+
+Status ReferralBook::SetAsideLocked(const proto::ReferralUpdate& u, const Status& why) {
+  // It will never be usable: keep it aside with the reason, and step the cursor over it so
+  // that it is not sent again at every reconnect.
+  spdlog::warn("referrals: update {} of referral {} quarantined: {}", u.version, Printable(u.id),
+               why.message());
+  if (quarantine_) {
+    QuarantineEntry q;
+    q.at_ms = clock_->NowMillis();
+    q.source = "referral";
+    q.ref = Printable(u.id, 64) + "@" + std::to_string(u.version);
+    q.reason = why.message();
+    Result<bool> kept = quarantine_->Add(std::move(q), u.referral.body);
+    if (!kept.ok()) return kept.status();
+  }
+  return SaveCursor(u.version);
+}
+
+Status ReferralBook::SaveCursor(uint64_t version) {
+  if (version <= cursor_) return Status::Ok();
+  WriteBatch b;
+  b.Put(Cf::kMeta, kCursorKey, EncodeSeq(version));
+  RETURN_IF_ERROR(store_->Commit(std::move(b)));
+  cursor_ = version;
+  return Status::Ok();
+}
+
+Status ReferralBook::ApplyUpdate(const proto::ReferralUpdate& u) {
   ASSIGN_OR_RETURN(auto found, Read(u.id));
   uint64_t now = clock_->NowMillis();
   WriteBatch b;
@@ -519,12 +554,7 @@ Status ReferralBook::OnUpdate(const proto::ReferralUpdate& u) {
     if (u.referral.empty()) {
       // Nothing to keep (over before it was delivered, or our state was lost): only remember
       // that we have seen this version, so it is not sent again at every reconnect.
-      if (u.version <= cursor_) return Status::Ok();
-      WriteBatch only_cursor;
-      only_cursor.Put(Cf::kMeta, kCursorKey, EncodeSeq(u.version));
-      RETURN_IF_ERROR(store_->Commit(std::move(only_cursor)));
-      cursor_ = u.version;
-      return Status::Ok();
+      return SaveCursor(u.version);
     }
     ASSIGN_OR_RETURN(proto::ReferralBody body, proto::DecodeReferralBody(u.referral.body));
     if (body.id != u.id || body.recipient != me_.pub.org) {
@@ -539,7 +569,14 @@ Status ReferralBook::OnUpdate(const proto::ReferralUpdate& u) {
       return Status::PermissionDenied("referral " + u.id + " has a forged signature; refused");
     }
     ASSIGN_OR_RETURN(std::string key, OpenDataKey(body, sender->second.box, me_));
-    RETURN_IF_ERROR(OpenPayload(body, key).status());  // altered ciphertext: refuse it now
+    // Altered ciphertext: refuse it now.
+    ASSIGN_OR_RETURN(std::string payload, OpenPayload(body, key));
+    // Every limit the sender claimed to apply, checked again here: the sender's agent and the
+    // broker may be hostile or out of date. A referral that breaks one is declined at once.
+    Status rules = CheckReferralBody(body, now, /*received=*/true);
+    if (rules.ok()) rules = ParseReferralPayload(payload).status();
+    sodium_memzero(payload.data(), payload.size());
+    if (!rules.ok()) return RefuseOnReceipt(u, body, rules);
     e.id = body.id;
     e.box = "inbox";
     e.sender = body.sender;
@@ -610,6 +647,65 @@ Status ReferralBook::OnUpdate(const proto::ReferralUpdate& u) {
   }
   cursor_ = cursor;
   Index(e);
+  return Status::Ok();
+}
+
+Status ReferralBook::RefuseOnReceipt(const proto::ReferralUpdate& u,
+                                     const proto::ReferralBody& body, const Status& why) {
+  uint64_t now = clock_->NowMillis();
+  std::string reason = "refused by the recipient's agent: " + why.message();
+  if (reason.size() > kMaxReferralReasonBytes) reason.resize(kMaxReferralReasonBytes);
+  while (!IsUtf8(reason)) reason.pop_back();  // the cut may split a character
+  spdlog::warn("referrals: referral {} from {} refused on receipt: {}", body.id, body.sender,
+               why.message());
+  if (quarantine_) {
+    QuarantineEntry q;
+    q.at_ms = now;
+    q.source = "referral";
+    q.ref = body.id + "@" + std::to_string(u.version);
+    q.from = body.sender;
+    q.reason = why.message();
+    RETURN_IF_ERROR(quarantine_->Add(std::move(q), u.referral.body).status());
+  }
+  // Kept without its payload or key; the sender learns why through a decline.
+  Entry e;
+  e.id = body.id;
+  e.box = "inbox";
+  e.sender = body.sender;
+  e.recipient = body.recipient;
+  e.service = body.service;
+  e.urgency = body.urgency;
+  e.created_ms = body.created_ms;
+  e.expires_ms = body.expires_ms;
+  e.consent_scope = body.consent_scope;
+  e.consent_by = body.consent_by;
+  e.consent_at_ms = body.consent_at_ms;
+  e.at_broker = true;
+  e.purged = true;
+  e.refused = reason;
+  WriteBatch b;
+  for (const char* action : {"deliver", "decline"}) {
+    proto::TransitionBody t{e.id, action, me_.pub.org, now,
+                            std::string(action) == "decline" ? reason : ""};
+    uint64_t seq = next_seq_++;
+    e.waiting.emplace_back(seq, action);
+    b.Put(Cf::kReferrals, QueueKey(seq),
+          proto::EncodeEnvelope(proto::ReferralPost{seq, {}, SignBody(me_, t)}));
+  }
+  b.Put(Cf::kMeta, "referral_next_seq", EncodeSeq(next_seq_));
+  b.Put(Cf::kReferrals, RecordKey(e.id), e.Json());
+  uint64_t cursor = std::max(cursor_, u.version);
+  b.Put(Cf::kMeta, kCursorKey, EncodeSeq(cursor));
+  audit_.Append(&b, now, me_.pub.org, "referral.refused_on_receipt", e.id);
+  Status s = store_->Commit(std::move(b));
+  if (!s.ok()) {
+    (void)audit_.Load();
+    return s;
+  }
+  queue_depth_ += 2;
+  cursor_ = cursor;
+  Index(e);
+  Queued();
   return Status::Ok();
 }
 

@@ -26,13 +26,13 @@
 
 #include "schemas/clock.h"
 #include "store/audit.h"
+#include "store/quarantine.h"
 #include "store/store.h"
 #include "transport/identity.h"
 #include "transport/protocol.h"
+#include "transport/referral_rules.h"
 
 namespace sb {
-
-inline constexpr size_t kMaxReferralPayloadBytes = 64 << 10;
 
 struct ReferralRequest {
   std::string to;       // recipient organization id
@@ -86,11 +86,21 @@ class ReferralBook {
   // Posts waiting for the broker, oldest first.
   std::vector<proto::ReferralPost> Pending(size_t max) const;
   Status OnAck(const proto::ReferralPostAck& ack);
+  // Applies an update. An update that can never be used (a forged step, a history that
+  // changed, a referral that breaks a limit) is quarantined and its version stepped over; a
+  // new referral that breaks a limit is also declined with the reason. Errors returned are
+  // transient (FailedPrecondition: the roster is behind; IoError): the update comes again.
   Status OnUpdate(const proto::ReferralUpdate& u);
+  // Quarantines `u` with `why` and steps the cursor over it (for a caller whose handling of
+  // `u` failed in a way OnUpdate could not report).
+  Status SetAside(const proto::ReferralUpdate& u, const Status& why);
   uint64_t cursor() const;
   size_t queue_depth() const;
 
   AuditLog& audit() { return audit_; }
+  // Where updates that can never be used are kept aside (not owned; optional). Set before
+  // the sync session starts.
+  void set_quarantine(Quarantine* q) { quarantine_ = q; }
   // Called (from the caller's thread) after a post was queued, to wake the sync loop.
   void set_on_queued(std::function<void()> fn) {
     std::lock_guard lock(mu_);
@@ -108,6 +118,13 @@ class ReferralBook {
   // Keeps the in-memory index (box, status, creation) in step with a committed entry.
   void Index(const Entry& e);
   static ReferralInfo Info(const Entry& e);
+  // OnUpdate's work (under mu_); errors are transient or reasons to quarantine.
+  Status ApplyUpdate(const proto::ReferralUpdate& u);
+  // A new referral that breaks a limit: kept without payload, quarantined, and declined.
+  Status RefuseOnReceipt(const proto::ReferralUpdate& u, const proto::ReferralBody& body,
+                         const Status& why);
+  Status SaveCursor(uint64_t version);
+  Status SetAsideLocked(const proto::ReferralUpdate& u, const Status& why);
   bool VerifyStep(const proto::Signed& s, const proto::TransitionBody& t,
                   const std::string& sender, const std::string& recipient) const;
 
@@ -127,6 +144,7 @@ class ReferralBook {
   uint64_t next_seq_ = 1;
   size_t queue_depth_ = 0;
   std::function<void()> on_queued_;
+  Quarantine* quarantine_ = nullptr;
 };
 
 }  // namespace sb

@@ -11,6 +11,8 @@
 #include <optional>
 #include <zmq.hpp>
 
+#include "base/utf8.h"
+
 namespace sb {
 
 SyncClient::SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Options options)
@@ -18,6 +20,7 @@ SyncClient::SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Op
       session_(dir, clock, me, options_.broker.sign_public, options_.session),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   session_.set_referrals(options_.referrals);
+  session_.set_quarantine(options_.quarantine);
   if (options_.referrals) options_.referrals->set_on_queued([this] { Wake(); });
 }
 
@@ -87,57 +90,66 @@ void SyncClient::Run() {
   };
   spdlog::info("sync: connecting to {}", options_.endpoint);
   while (!stop_) {
-    if (recreate_at != 0 && steady_ms() >= recreate_at) {
-      recreate_at = 0;
-      spdlog::info("sync: trying the broker again");
-      if (!open()) return;
-    }
-    zmq::pollitem_t items[] = {{socket->handle(), 0, ZMQ_POLLIN, 0},
-                               {monitor->handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+    // One turn of the loop. A socket error on one turn (libzmq throws for any errno but
+    // EAGAIN) is logged and the loop goes on; only a terminated context ends it.
     try {
-      zmq::poll(items, wake_fd_ >= 0 ? 3 : 2, std::chrono::milliseconds(50));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      spdlog::error("sync: poll failed: {}", e.what());
-      break;
-    }
-    if (items[2].revents & ZMQ_POLLIN) {
-      uint64_t n;
-      (void)!::read(wake_fd_, &n, sizeof n);
-    }
-    if (items[1].revents & ZMQ_POLLIN) {
-      zmq::message_t ev, addr;
-      if (monitor->recv(ev) && monitor->recv(addr) && ev.size() >= 6) {
-        uint16_t event;
-        std::memcpy(&event, ev.data(), 2);
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-          send_all(session_.OnConnected());
-        } else if (event == ZMQ_EVENT_DISCONNECTED) {
-          // After a refusal the disconnect follows; keep the refusal as the reason shown.
-          session_.OnDisconnected(recreate_at != 0 ? ""
-                                                   : "disconnected from the broker; reconnecting");
-        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-          session_.OnDisconnected(
-              "the broker refused this agent's key: it is not enrolled, or was revoked "
-              "(ask the network's maintainers: switchboard enroll add)");
-          if (recreate_at == 0) recreate_at = steady_ms() + kRetryMs;
-        } else {
-          session_.OnDisconnected(
-              "the handshake with the broker failed: is --broker-key the broker's "
-              "identity.pub?");
+      if (recreate_at != 0 && steady_ms() >= recreate_at) {
+        recreate_at = 0;
+        spdlog::info("sync: trying the broker again");
+        if (!open()) return;
+      }
+      zmq::pollitem_t items[] = {{socket->handle(), 0, ZMQ_POLLIN, 0},
+                                 {monitor->handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(items, wake_fd_ >= 0 ? 3 : 2, std::chrono::milliseconds(50));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        spdlog::error("sync: poll failed: {}", e.what());
+        break;
+      }
+      if (items[2].revents & ZMQ_POLLIN) {
+        uint64_t n;
+        (void)!::read(wake_fd_, &n, sizeof n);
+      }
+      if (items[1].revents & ZMQ_POLLIN) {
+        zmq::message_t ev, addr;
+        if (monitor->recv(ev) && monitor->recv(addr) && ev.size() >= 6) {
+          uint16_t event;
+          std::memcpy(&event, ev.data(), 2);
+          if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            send_all(session_.OnConnected());
+          } else if (event == ZMQ_EVENT_DISCONNECTED) {
+            // After a refusal the disconnect follows; keep the refusal as the reason shown.
+            session_.OnDisconnected(recreate_at != 0 ? ""
+                                                     : "disconnected from the broker; reconnecting");
+          } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            session_.OnDisconnected(
+                "the broker refused this agent's key: it is not enrolled, or was revoked "
+                "(ask the network's maintainers: switchboard enroll add)");
+            if (recreate_at == 0) recreate_at = steady_ms() + kRetryMs;
+          } else {
+            session_.OnDisconnected(
+                "the handshake with the broker failed: is --broker-key the broker's "
+                "identity.pub?");
+          }
         }
       }
-    }
-    if (items[0].revents & ZMQ_POLLIN) {
-      for (int i = 0; i < 64; ++i) {
-        zmq::message_t msg;
-        auto got = socket->recv(msg, zmq::recv_flags::dontwait);
-        if (!got) break;
-        send_all(session_.OnMessage(std::string_view(static_cast<const char*>(msg.data()), msg.size())));
+      if (items[0].revents & ZMQ_POLLIN) {
+        for (int i = 0; i < 64; ++i) {
+          zmq::message_t msg;
+          auto got = socket->recv(msg, zmq::recv_flags::dontwait);
+          if (!got) break;
+          send_all(session_.OnMessage(std::string_view(static_cast<const char*>(msg.data()), msg.size())));
+        }
       }
+      send_all(session_.Tick());
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) break;
+      spdlog::error("sync: socket error: {}", e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("sync: unexpected error: {}", Printable(e.what(), 300));
     }
-    send_all(session_.Tick());
   }
   if (socket) zmq_socket_monitor(socket->handle(), nullptr, 0);
 }

@@ -22,6 +22,7 @@ class SyncClient {
     SocketLimits limits;
     AgentSync::Options session;
     ReferralBook* referrals = nullptr;  // carries referrals too (not owned)
+    Quarantine* quarantine = nullptr;   // where unusable messages are kept (not owned)
   };
 
   SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Options options);

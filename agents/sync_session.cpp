@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/utf8.h"
 #include "conflict/codec.h"
 
 namespace sb {
@@ -70,7 +71,57 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
     Error("the broker sent a malformed message: " + msg.status().message());
     return {};
   }
-  if (auto* r = std::get_if<proto::Refusal>(&*msg)) {
+  try {
+    return Handle(*msg);
+  } catch (const std::exception& e) {
+    std::string why = Printable(e.what(), 300);
+    if (auto* u = std::get_if<proto::Updates>(&*msg)) {
+      Error("updates could not be applied together (" + why + "); applying them one by one");
+      try {
+        return OnUpdatesOneByOne(*u);
+      } catch (const std::exception& e2) {
+        why = Printable(e2.what(), 300);
+      }
+    }
+    if (auto* ru = std::get_if<proto::ReferralUpdate>(&*msg); ru && referrals_) {
+      try {
+        Status set_aside = referrals_->SetAside(*ru, Status::Internal(why));
+        if (!set_aside.ok()) Error("cannot set a referral update aside: " + set_aside.ToString());
+        return {};
+      } catch (const std::exception&) {
+      }
+    }
+    SetAside("message", "", "broker", std::string("a ") + proto::MessageName(*msg) +
+                                          " could not be processed: " + why, bytes);
+    return {};
+  } catch (...) {
+    SetAside("message", "", "broker", "a message could not be processed", bytes);
+    return {};
+  }
+}
+
+void AgentSync::SetAside(const std::string& source, const std::string& ref,
+                         const std::string& from, const std::string& reason,
+                         std::string_view bytes) {
+  Error("quarantined " + source + (ref.empty() ? "" : " " + ref) + ": " + reason);
+  {
+    std::lock_guard lock(status_mu_);
+    status_.quarantined++;
+  }
+  if (!quarantine_) return;
+  QuarantineEntry q;
+  q.at_ms = clock_->NowMillis();
+  q.source = source;
+  q.ref = ref;
+  q.from = from;
+  q.reason = reason;
+  Result<bool> kept = quarantine_->Add(std::move(q), bytes);
+  if (!kept.ok()) Error("cannot write to the quarantine: " + kept.status().ToString());
+}
+
+std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
+  const proto::Message* msg = &m;
+  if (auto* r = std::get_if<proto::Refusal>(msg)) {
     Error("the broker refused: " + r->message + " (" + r->code + ")");
     if (r->code == "version" || r->code == "revoked" || r->code == "replica") {
       SetState(State::kRefused);
@@ -82,7 +133,7 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
     }
     return {};
   }
-  if (auto* w = std::get_if<proto::Welcome>(&*msg)) {
+  if (auto* w = std::get_if<proto::Welcome>(msg)) {
     if (w->protocol_version != proto::kProtocolVersion) {
       SetState(State::kRefused);
       Error("the broker speaks protocol " + std::to_string(w->protocol_version) +
@@ -104,16 +155,16 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
     return {};
   }
   if (state_ != State::kReady) return {};
-  if (auto* r = std::get_if<proto::Roster>(&*msg)) {
+  if (auto* r = std::get_if<proto::Roster>(msg)) {
     sign_keys_.clear();
     for (const auto& e : r->entries) sign_keys_[e.org] = e.sign_key;
     roster_seen_ = true;
     if (referrals_) referrals_->OnRoster(*r);
     return {};
   }
-  if (auto* u = std::get_if<proto::Updates>(&*msg)) return OnUpdates(*u);
-  if (auto* c = std::get_if<proto::SnapshotChunk>(&*msg)) return OnSnapshot(*c);
-  if (auto* a = std::get_if<proto::PushAck>(&*msg)) {
+  if (auto* u = std::get_if<proto::Updates>(msg)) return OnUpdates(*u);
+  if (auto* c = std::get_if<proto::SnapshotChunk>(msg)) return OnSnapshot(*c);
+  if (auto* a = std::get_if<proto::PushAck>(msg)) {
     uint64_t cursor = dir_->sync_cursor();
     OnPushAck(*a);
     if (dir_->sync_cursor() < cursor) {
@@ -123,15 +174,15 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
     }
     return Tick();
   }
-  if (auto* ru = std::get_if<proto::ReferralUpdate>(&*msg)) return OnReferralUpdate(*ru);
-  if (auto* ra = std::get_if<proto::ReferralPostAck>(&*msg)) {
+  if (auto* ru = std::get_if<proto::ReferralUpdate>(msg)) return OnReferralUpdate(*ru);
+  if (auto* ra = std::get_if<proto::ReferralPostAck>(msg)) {
     if (!referrals_) return {};
     Status s = referrals_->OnAck(*ra);
     if (!s.ok()) Error("cannot settle a referral post: " + s.ToString());
     if (ra->seq >= referral_last_posted_) referral_last_posted_ = 0;  // all answered
     return Tick();
   }
-  Error(std::string("unexpected ") + proto::MessageName(*msg) + " from the broker");
+  Error(std::string("unexpected ") + proto::MessageName(m) + " from the broker");
   return {};
 }
 
@@ -155,13 +206,14 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
     cursor = e.seq;
     if (e.delta.delta.empty()) continue;  // nothing visible to us, or our own write
     if (!Verify(e.delta)) {
-      Error("log entry " + std::to_string(e.seq) + " from " + e.delta.author +
-            " has a signature that does not verify; skipped");
+      SetAside("log", std::to_string(e.seq), e.delta.author,
+               "the signature does not verify (signer " + e.delta.signer + ")", e.delta.delta);
       continue;
     }
     Result<Delta> d = DecodeDelta(e.delta.delta);
     if (!d.ok()) {
-      Error("log entry " + std::to_string(e.seq) + ": " + d.status().message());
+      SetAside("log", std::to_string(e.seq), e.delta.author, d.status().message(),
+               e.delta.delta);
       continue;
     }
     deltas.push_back(RemoteDelta{std::move(d).value(), e.delta.author});
@@ -186,6 +238,34 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
   }
   return {proto::EncodeEnvelope(
       proto::Credit{static_cast<uint32_t>(u.entries.size()), cursor})};
+}
+
+std::vector<std::string> AgentSync::OnUpdatesOneByOne(const proto::Updates& u) {
+  for (const proto::LogEntry& e : u.entries) {
+    if (e.seq <= dir_->sync_cursor()) continue;
+    std::vector<std::string> out;
+    try {
+      out = OnUpdates(proto::Updates{{e}, u.head});
+    } catch (const std::exception& ex) {
+      SetAside("log", std::to_string(e.seq), e.delta.author,
+               std::string("could not be applied: ") + Printable(ex.what(), 300), e.delta.delta);
+      // Step over it, or it would come back at every reconnect.
+      if (e.seq == dir_->sync_cursor() + 1) {
+        Status s = dir_->ApplyRemote({}, e.seq);
+        if (!s.ok()) {
+          Error("cannot save the sync cursor: " + s.ToString());
+          return {};
+        }
+      }
+    }
+    if (state_ != State::kReady) return out;  // a gap started the session over
+  }
+  {
+    std::lock_guard lock(status_mu_);
+    status_.cursor = dir_->sync_cursor();
+  }
+  return {proto::EncodeEnvelope(
+      proto::Credit{static_cast<uint32_t>(u.entries.size()), dir_->sync_cursor()})};
 }
 
 std::vector<std::string> AgentSync::OnReferralUpdate(const proto::ReferralUpdate& u) {
@@ -238,7 +318,8 @@ std::vector<std::string> AgentSync::OnSnapshot(const proto::SnapshotChunk& c) {
   }
   Result<Delta> d = DecodeDelta(c.records);
   if (!d.ok()) {
-    Error("snapshot chunk: " + d.status().message());
+    SetAside("snapshot", std::to_string(c.snapshot) + "/" + std::to_string(c.index), "broker",
+             d.status().message(), c.records);
     return {};
   }
   spdlog::info("sync: snapshot chunk {} ({} records){}", c.index, d->records.size(),

@@ -21,6 +21,7 @@
 #include "agents/local_directory.h"
 #include "agents/referral_book.h"
 #include "schemas/clock.h"
+#include "store/quarantine.h"
 #include "transport/identity.h"
 #include "transport/protocol.h"
 
@@ -34,6 +35,7 @@ struct SyncStatus {
   uint64_t last_sync_ms = 0;  // last message from the broker
   uint64_t pushed = 0, accepted = 0, refused = 0, applied = 0;
   uint64_t bytes_in = 0;  // bytes of broker messages received
+  uint64_t quarantined = 0;  // items set aside by this session
   std::string last_error;
 };
 
@@ -51,6 +53,9 @@ class AgentSync {
 
   std::vector<std::string> OnConnected();
   void OnDisconnected(const std::string& why = "");
+  // A message from the broker. Never throws: what cannot be used (a log entry that does not
+  // verify or decode, a snapshot chunk, a referral update) is quarantined with its reason and
+  // stepped over, so nothing stored or received can stop the agent or stall its cursor.
   std::vector<std::string> OnMessage(std::string_view bytes);
   // Pushes waiting outbox entries and retries what went unanswered.
   std::vector<std::string> Tick();
@@ -59,12 +64,20 @@ class AgentSync {
   bool ready() const { return state_ == State::kReady; }
   // Carries referrals too (optional; not owned). Set before connecting.
   void set_referrals(ReferralBook* book) { referrals_ = book; }
+  // Keeps what cannot be used (optional; not owned). Set before connecting.
+  void set_quarantine(Quarantine* q) { quarantine_ = q; }
 
  private:
   enum class State { kDisconnected, kHelloSent, kReady, kRefused };
   void SetState(State s);
   void Error(const std::string& e);
+  std::vector<std::string> Handle(const proto::Message& msg);
   std::vector<std::string> OnUpdates(const proto::Updates& u);
+  // After OnUpdates failed: the entries one at a time, each that fails quarantined.
+  std::vector<std::string> OnUpdatesOneByOne(const proto::Updates& u);
+  // Keeps `bytes` aside with `reason` (and logs it; without a quarantine only logs it).
+  void SetAside(const std::string& source, const std::string& ref, const std::string& from,
+                const std::string& reason, std::string_view bytes);
   std::vector<std::string> OnSnapshot(const proto::SnapshotChunk& c);
   void OnPushAck(const proto::PushAck& a);
   std::string Hello();
@@ -95,6 +108,7 @@ class AgentSync {
   std::map<std::string, std::string> sign_keys_;
   bool roster_seen_ = false;  // the roster arrived in this session (it follows Welcome)
   ReferralBook* referrals_ = nullptr;
+  Quarantine* quarantine_ = nullptr;
   uint64_t referral_posted_at_ = 0;    // when the in-flight referral posts went out
   uint64_t referral_last_posted_ = 0;  // the highest queue seq among them (0: none in flight)
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "base/utf8.h"
 #include "broker/review.h"
 #include "conflict/codec.h"
 #include "conflict/views.h"
@@ -74,6 +75,7 @@ Status BrokerCore::Load() {
   if (start) log_start_ = DecodeSeq(*start);
   if (log_start_ == 0) return Status::Corruption("meta log_start is malformed");
   RETURN_IF_ERROR(journal_.Load());
+  RETURN_IF_ERROR(quarantine_.Load());
   // The broker's own replica (maintainer decisions from review): bound to the broker's
   // organization so that no agent can ever claim it.
   review_replica_ = ReviewReplicaFor(broker_.pub.sign_public);
@@ -97,22 +99,84 @@ void BrokerCore::Refuse(const std::string& peer, const std::string& code,
 
 void BrokerCore::OnMessage(const std::string& peer, const std::string& org,
                            std::string_view bytes, std::vector<Outgoing>* out) {
+  size_t sent_before = out->size();
+  try {
+    Handle(peer, org, bytes, out);
+    return;
+  } catch (const std::exception& e) {
+    out->resize(sent_before);  // nothing half-done goes out
+    Failed(peer, org, bytes, e.what(), out);
+  } catch (...) {
+    out->resize(sent_before);
+    Failed(peer, org, bytes, "an unknown error", out);
+  }
+}
+
+void BrokerCore::WarnOrg(const std::string& org, const std::string& line) {
+  uint64_t suppressed = 0;
+  if (!log_limiter_.Allow(org, clock_->MonotonicMillis(), &suppressed)) return;
+  if (suppressed > 0) {
+    spdlog::warn("{} ({} more from org={} held back)", line, suppressed, Printable(org));
+  } else {
+    spdlog::warn("{}", line);
+  }
+}
+
+void BrokerCore::Failed(const std::string& peer, const std::string& org, std::string_view bytes,
+                        const std::string& why, std::vector<Outgoing>* out) {
+  stats_.failed++;
+  std::string what = "message";
+  if (Result<proto::Message> m = proto::DecodeEnvelope(bytes); m.ok()) {
+    what = proto::MessageName(*m);
+  }
+  WarnOrg(org, "broker: org=" + Printable(org) + ": a " + what +
+                   " could not be processed and was quarantined: " + Printable(why, 300));
+  // Kept aside for the maintainers, at most a few per organization and minute (a flood of
+  // failing messages must not become a flood of synced writes).
+  uint64_t ignored = 0;
+  if (quarantine_limiter_.Allow(org, clock_->MonotonicMillis(), &ignored)) {
+    try {
+      QuarantineEntry q;
+      q.at_ms = clock_->NowMillis();
+      q.source = "message";
+      q.from = org;
+      q.reason = "the broker could not process a " + what + ": " + Printable(why, 300);
+      Result<bool> kept = quarantine_.Add(std::move(q), bytes);
+      if (kept.ok() && *kept) stats_.quarantined++;
+      if (!kept.ok()) spdlog::error("broker: cannot quarantine: {}", kept.status().ToString());
+    } catch (const std::exception& e) {
+      spdlog::error("broker: cannot quarantine: {}", e.what());
+    }
+  }
+  try {
+    Refuse(peer, "failed",
+           "the broker could not process this " + what +
+               "; it was set aside for the network's maintainers",
+           out);
+  } catch (const std::exception&) {
+    // Nothing can be sent: the peer will time out and retry.
+  }
+}
+
+void BrokerCore::Handle(const std::string& peer, const std::string& org, std::string_view bytes,
+                        std::vector<Outgoing>* out) {
   std::optional<Member> member = roster_->Find(org);
   if (!member || member->revoked) {
-    spdlog::warn("broker: org={} refused: not enrolled or revoked", org);
+    WarnOrg(org, "broker: org=" + Printable(org) + " refused: not enrolled or revoked");
     sessions_.erase(peer);
     return Refuse(peer, "revoked", "this organization's key is not enrolled (or was revoked)", out);
   }
   Result<proto::Message> msg = proto::DecodeEnvelope(bytes);
   if (!msg.ok()) {
     stats_.malformed++;
-    spdlog::warn("broker: org={} sent a malformed message: {}", org, msg.status().message());
+    WarnOrg(org, "broker: org=" + org + " sent a malformed message: " + msg.status().message());
     return Refuse(peer, "malformed", msg.status().message(), out);
   }
   if (auto* h = std::get_if<proto::Hello>(&*msg)) return OnHello(peer, org, *h, out);
   auto it = sessions_.find(peer);
   if (it == sessions_.end()) {
-    spdlog::warn("broker: org={} sent {} before hello; refused", org, proto::MessageName(*msg));
+    WarnOrg(org, "broker: org=" + org + " sent " + proto::MessageName(*msg) +
+                     " before hello; refused");
     return Refuse(peer, "hello_first", "send Hello before anything else", out);
   }
   Session& s = it->second;
@@ -128,14 +192,15 @@ void BrokerCore::OnMessage(const std::string& peer, const std::string& org,
     if (c->cursor > s.acked && c->cursor <= s.sent) s.acked = c->cursor;
     return;
   }
-  spdlog::warn("broker: org={} sent an unexpected {}", org, proto::MessageName(*msg));
+  WarnOrg(org, "broker: org=" + org + " sent an unexpected " + proto::MessageName(*msg));
   Refuse(peer, "unexpected", std::string("a broker does not accept ") + proto::MessageName(*msg), out);
 }
 
 void BrokerCore::OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
                          std::vector<Outgoing>* out) {
   if (h.protocol_version != proto::kProtocolVersion) {
-    spdlog::warn("broker: org={} speaks protocol {}, refused", org, h.protocol_version);
+    WarnOrg(org, "broker: org=" + org + " speaks protocol " +
+                     std::to_string(h.protocol_version) + ", refused");
     return Refuse(peer, "version",
                   "protocol version " + std::to_string(h.protocol_version) +
                       " is not supported; this broker speaks version " +
@@ -144,7 +209,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   }
   Status bound = roster_->BindReplica(h.replica, org);
   if (!bound.ok()) {
-    spdlog::warn("broker: org={} hello refused: {}", org, bound.message());
+    WarnOrg(org, "broker: org=" + org + " hello refused: " + bound.message());
     return Refuse(peer, "replica", bound.message(), out);
   }
   if (h.cursor > log_head_) {
@@ -248,11 +313,20 @@ void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& 
       stats_.throttled++;
       continue;
     }
-    Result<Delta> d = ValidatePush(item.delta, who, lookup, *roster_, hlc_, now, options_.limits);
+    // One item that cannot be judged (a bug, an exhausted allocator) is refused on its own;
+    // the rest of the push goes on.
+    Result<Delta> d = Status::Internal("");
+    try {
+      d = ValidatePush(item.delta, who, lookup, *roster_, hlc_, now, options_.limits);
+    } catch (const std::exception& e) {
+      stats_.failed++;
+      d = Status::Internal(std::string("the broker could not judge this delta: ") +
+                           Printable(e.what(), 200));
+    }
     if (!d.ok()) {
       stats_.rejected++;
-      spdlog::warn("broker: org={} delta {} refused: {}", s.org, item.outbox_seq,
-                   d.status().message());
+      WarnOrg(s.org, "broker: org=" + s.org + " delta " + std::to_string(item.outbox_seq) +
+                         " refused: " + d.status().message());
       journal_.StageRefusal(&batch, now, s.org, s.replica, d.status().message(), item.delta.delta);
       // Send back the broker's state of what the delta touched, for the agent to take it back.
       Delta current{1, hlc_.Now(now), {}};
@@ -340,49 +414,64 @@ void BrokerCore::Pump(std::vector<Outgoing>* out) {
   }
   uint64_t roster_version = roster_->version();
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    const std::string& peer = it->first;
-    Session& s = it->second;
-    if (s.roster_version != roster_version) {
-      std::optional<Member> m = roster_->Find(s.org);
-      if (!m || m->revoked) {
-        spdlog::warn("broker: org={} revoked; cutting its agent off", s.org);
-        Refuse(peer, "revoked", "this organization's enrollment was revoked", out);
-        it = sessions_.erase(it);
-        continue;
-      }
-      s.role = m->role;
-      SendRoster(peer, s, out);
+    bool erase = false;
+    size_t sent_before = out->size();
+    try {
+      PumpSession(it->first, it->second, roster_version, &erase, out);
+    } catch (const std::exception& e) {
+      // Not this session's fault necessarily, but nothing else can be done for it: drop it
+      // (its agent says Hello again) and go on with the others.
+      out->resize(sent_before);
+      stats_.failed++;
+      WarnOrg(it->second.org, "broker: org=" + it->second.org +
+                                  ": cannot stream to its agent: " + Printable(e.what(), 300));
+      erase = true;
     }
-    if (s.sent + 1 < log_start_ && s.credits > 0) SendSnapshot(peer, s, out);
-    if (s.credits > 0 && s.sent < log_head_) {
-      proto::Updates u;
-      u.head = log_head_;
-      uint32_t n = std::min<uint32_t>(s.credits, options_.max_entries_per_update);
-      size_t bytes = 0;
-      Status scanned = store_->Scan(Cf::kLog, "", EncodeSeq(s.sent + 1),
-                                    [&](std::string_view, std::string_view v) {
-        Result<proto::LogEntry> e = DecodeLog(v);
-        if (!e.ok()) return false;
-        // The agent's own writes: only the position, not the bytes it already has.
-        Result<Delta> head = e->delta.author == s.org ? DecodeDelta(e->delta.delta)
-                                                      : Result<Delta>(Status::NotFound(""));
-        if (head.ok() && head->author == s.replica) {
-          u.entries.push_back(proto::LogEntry{e->seq, proto::SignedDelta{"", e->delta.author, "", ""}});
-        } else {
-          u.entries.push_back(proto::LogEntry{e->seq, ForRecipient(e->delta, s)});
-        }
-        bytes += u.entries.back().delta.delta.size();
-        // Stay well below the message size limit (imported chunks are large).
-        return u.entries.size() < n && bytes < proto::kMaxMessageBytes / 4;
-      });
-      if (!scanned.ok()) spdlog::error("broker: cannot read the log: {}", scanned.ToString());
-      if (!u.entries.empty()) {
-        s.sent = u.entries.back().seq;
-        s.credits -= static_cast<uint32_t>(u.entries.size());
-        Send(peer, u, out);
-      }
+    it = erase ? sessions_.erase(it) : std::next(it);
+  }
+}
+
+void BrokerCore::PumpSession(const std::string& peer, Session& s, uint64_t roster_version,
+                             bool* erase, std::vector<Outgoing>* out) {
+  if (s.roster_version != roster_version) {
+    std::optional<Member> m = roster_->Find(s.org);
+    if (!m || m->revoked) {
+      spdlog::warn("broker: org={} revoked; cutting its agent off", s.org);
+      Refuse(peer, "revoked", "this organization's enrollment was revoked", out);
+      *erase = true;
+      return;
     }
-    ++it;
+    s.role = m->role;
+    SendRoster(peer, s, out);
+  }
+  if (s.sent + 1 < log_start_ && s.credits > 0) SendSnapshot(peer, s, out);
+  if (s.credits > 0 && s.sent < log_head_) {
+    proto::Updates u;
+    u.head = log_head_;
+    uint32_t n = std::min<uint32_t>(s.credits, options_.max_entries_per_update);
+    size_t bytes = 0;
+    Status scanned = store_->Scan(Cf::kLog, "", EncodeSeq(s.sent + 1),
+                                  [&](std::string_view, std::string_view v) {
+      Result<proto::LogEntry> e = DecodeLog(v);
+      if (!e.ok()) return false;
+      // The agent's own writes: only the position, not the bytes it already has.
+      Result<Delta> head = e->delta.author == s.org ? DecodeDelta(e->delta.delta)
+                                                    : Result<Delta>(Status::NotFound(""));
+      if (head.ok() && head->author == s.replica) {
+        u.entries.push_back(proto::LogEntry{e->seq, proto::SignedDelta{"", e->delta.author, "", ""}});
+      } else {
+        u.entries.push_back(proto::LogEntry{e->seq, ForRecipient(e->delta, s)});
+      }
+      bytes += u.entries.back().delta.delta.size();
+      // Stay well below the message size limit (imported chunks are large).
+      return u.entries.size() < n && bytes < proto::kMaxMessageBytes / 4;
+    });
+    if (!scanned.ok()) spdlog::error("broker: cannot read the log: {}", scanned.ToString());
+    if (!u.entries.empty()) {
+      s.sent = u.entries.back().seq;
+      s.credits -= static_cast<uint32_t>(u.entries.size());
+      Send(peer, u, out);
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log_limiter.h"
 #include "broker/ingest.h"
 #include "broker/referral_relay.h"
 #include "broker/review_journal.h"
@@ -22,6 +23,7 @@
 #include "conflict/directory.h"
 #include "conflict/hlc.h"
 #include "schemas/clock.h"
+#include "store/quarantine.h"
 #include "store/store.h"
 #include "transport/identity.h"
 #include "transport/protocol.h"
@@ -42,6 +44,8 @@ struct SessionInfo {
 
 struct BrokerStats {
   uint64_t pushes = 0, accepted = 0, rejected = 0, throttled = 0, malformed = 0;
+  uint64_t failed = 0;       // messages whose handling failed (quarantined, refused)
+  uint64_t quarantined = 0;  // entries kept in the quarantine since the start
   uint64_t log_head = 0, log_start = 1, records = 0;
   uint64_t bytes_out = 0, updates_out = 0, snapshots = 0;
 };
@@ -61,7 +65,9 @@ class BrokerCore {
   BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster, Options options);
   Status Load();
 
-  // A message from `peer`, authenticated as organization `org` (ZAP User-Id).
+  // A message from `peer`, authenticated as organization `org` (ZAP User-Id). Never throws
+  // and never stops: a message whose handling fails for any reason is refused, counted,
+  // logged (rate-limited per organization) and quarantined, and the broker moves on.
   void OnMessage(const std::string& peer, const std::string& org, std::string_view bytes,
                  std::vector<Outgoing>* out);
   // The peer is gone (send failed, or the loop noticed).
@@ -71,6 +77,7 @@ class BrokerCore {
   void Pump(std::vector<Outgoing>* out);
 
   const Directory& state() const { return dir_; }
+  Quarantine& quarantine() { return quarantine_; }
   BrokerStats stats() const;
   std::vector<SessionInfo> Sessions() const;
   // Trims the log to the retention (also done as the log grows).
@@ -119,6 +126,16 @@ class BrokerCore {
     uint64_t at_ms = 0;
   };
 
+  void Handle(const std::string& peer, const std::string& org, std::string_view bytes,
+              std::vector<Outgoing>* out);
+  // What OnMessage does when Handle failed: count, log, quarantine, refuse.
+  void Failed(const std::string& peer, const std::string& org, std::string_view bytes,
+              const std::string& why, std::vector<Outgoing>* out);
+  // Logs a warning about `org`, at most one line per interval per organization (a hostile
+  // peer cannot flood the log); the next line says how many were held back.
+  void WarnOrg(const std::string& org, const std::string& line);
+  void PumpSession(const std::string& peer, Session& s, uint64_t roster_version, bool* erase,
+                   std::vector<Outgoing>* out);
   void Send(const std::string& peer, const proto::Message& m, std::vector<Outgoing>* out);
   void Refuse(const std::string& peer, const std::string& code, const std::string& message,
               std::vector<Outgoing>* out);
@@ -152,6 +169,9 @@ class BrokerCore {
   ReferralRelay referrals_;
   uint64_t next_expiry_check_ms_ = 0;
   ReviewJournal journal_{store_};
+  Quarantine quarantine_{store_};
+  LogLimiter log_limiter_;        // warnings per organization
+  LogLimiter quarantine_limiter_{6'000};  // quarantine writes per organization
   ReplicaId review_replica_ = 0;  // derived from the broker's signing key; bound to its org
 };
 

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "base/json.h"
+#include "base/utf8.h"
 #include "broker/review_api.h"
 #include "transport/http_auth.h"
 #include "transport/http_reply.h"
@@ -128,35 +130,52 @@ void BrokerServer::Loop() {
       break;
     }
     std::lock_guard lock(core_mu_);
-    if (items[0].revents & ZMQ_POLLIN) {
-      for (int i = 0; i < 256; ++i) {
-        zmq::message_t id, body;
-        if (!router.recv(id, zmq::recv_flags::dontwait)) break;
-        bool more = router.get(zmq::sockopt::rcvmore);
-        if (!more) continue;  // a ROUTER message always has the routing id first
-        if (!router.recv(body, zmq::recv_flags::dontwait)) break;
-        while (router.get(zmq::sockopt::rcvmore)) {  // extra frames: not our protocol
-          zmq::message_t extra;
-          (void)router.recv(extra, zmq::recv_flags::dontwait);
+    // One turn of the loop. BrokerCore never throws; a socket error (libzmq throws for any
+    // errno but EAGAIN) is logged and the loop goes on: no message can stop the broker.
+    try {
+      if (items[0].revents & ZMQ_POLLIN) {
+        for (int i = 0; i < 256; ++i) {
+          zmq::message_t id, body;
+          if (!router.recv(id, zmq::recv_flags::dontwait)) break;
+          bool more = router.get(zmq::sockopt::rcvmore);
+          if (!more) continue;  // a ROUTER message always has the routing id first
+          if (!router.recv(body, zmq::recv_flags::dontwait)) break;
+          while (router.get(zmq::sockopt::rcvmore)) {  // extra frames: not our protocol
+            zmq::message_t extra;
+            (void)router.recv(extra, zmq::recv_flags::dontwait);
+          }
+          const char* user = body.gets("User-Id");
+          std::string org = user ? user : "";
+          std::string peer(static_cast<const char*>(id.data()), id.size());
+          if (org.empty()) continue;  // impossible with ZAP enforced; never trust it anyway
+          core_.OnMessage(peer, org,
+                          std::string_view(static_cast<const char*>(body.data()), body.size()),
+                          &out);
+          flush();
         }
-        const char* user = body.gets("User-Id");
-        std::string org = user ? user : "";
-        std::string peer(static_cast<const char*>(id.data()), id.size());
-        if (org.empty()) continue;  // impossible with ZAP enforced; never trust it anyway
-        core_.OnMessage(peer, org,
-                        std::string_view(static_cast<const char*>(body.data()), body.size()), &out);
-        flush();
       }
+      core_.Pump(&out);
+      flush();
+    } catch (const zmq::error_t& e) {
+      out.clear();
+      if (e.num() == ETERM) break;
+      spdlog::error("broker: socket error: {}", e.what());
+    } catch (const std::exception& e) {
+      out.clear();
+      spdlog::error("broker: unexpected error in the event loop: {}", Printable(e.what(), 300));
     }
-    core_.Pump(&out);
-    flush();
   }
 }
 
 void BrokerServer::Routes() {
   httplib::Server& s = *http_;
   s.set_payload_max_length(1 << 20);
+  HandleHttpErrors(s, "broker", "no such endpoint; see switchboard broker --help");
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (Status text = CheckRequestText(req); !text.ok()) {
+      ReplyError(res, text);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
     bool ok = BearerMatches(req.get_header_value("Authorization"), options_.token);
     if (ok) return httplib::Server::HandlerResponse::Unhandled;
@@ -185,6 +204,8 @@ void BrokerServer::Routes() {
                 {"rejected", st.rejected},
                 {"throttled", st.throttled},
                 {"malformed", st.malformed},
+                {"failed", st.failed},
+                {"quarantined", st.quarantined},
                 {"bytes_out", st.bytes_out},
                 {"updates_out", st.updates_out},
                 {"snapshots", st.snapshots},
@@ -197,11 +218,20 @@ void BrokerServer::Routes() {
     json st = status_json();
     std::string m;
     for (const char* k : {"log_head", "records", "pushes", "accepted", "rejected", "throttled",
-                          "malformed", "bytes_out", "updates_out", "snapshots"}) {
+                          "malformed", "failed", "quarantined", "bytes_out", "updates_out",
+                          "snapshots"}) {
       m += std::string("switchboard_broker_") + k + " " + std::to_string(st[k].get<uint64_t>()) + "\n";
     }
     m += "switchboard_broker_agents_connected " + std::to_string(st["agents"].size()) + "\n";
     res.set_content(m, "text/plain; version=0.0.4");
+  });
+  s.Get("/v1/quarantine", [this](const httplib::Request&, httplib::Response& res) {
+    // The quarantine is thread-safe: no need to wait for the event loop.
+    auto list = core_.quarantine().List(Quarantine::kMaxKept);
+    if (!list.ok()) return ReplyError(res, list.status());
+    json out = json::array();
+    for (const QuarantineEntry& e : *list) out.push_back(QuarantineJson(e));
+    ReplyJson(res, 200, {{"quarantine", out}, {"kept", core_.quarantine().kept()}});
   });
   s.Get("/v1/roster", [this](const httplib::Request&, httplib::Response& res) {
     json list = json::array();
@@ -209,13 +239,15 @@ void BrokerServer::Routes() {
     ReplyJson(res, 200, {{"roster", list}});
   });
   s.Post("/v1/roster", [this](const httplib::Request& req, httplib::Response& res) {
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("identity") ||
+    Result<json> parsed = ParseBody(req, JsonLimits{64 << 10, 8});
+    if (!parsed.ok()) return ReplyError(res, parsed.status());
+    const json& body = *parsed;
+    if (!body.is_object() || !body.contains("identity") ||
         !body["identity"].is_object() || !body.contains("role") || !body["role"].is_string()) {
       return ReplyError(res, Status::InvalidArgument(
                            "body must be {\"identity\": <identity.pub>, \"role\": partner|maintainer}"));
     }
-    Result<PublicIdentity> id = ParsePublicIdentity(body["identity"].dump());
+    Result<PublicIdentity> id = ParsePublicIdentity(DumpJson(body["identity"]));
     if (!id.ok()) return ReplyError(res, id.status());
     Result<Role> role = ParseRole(body["role"].get<std::string>());
     if (!role.ok()) return ReplyError(res, role.status());

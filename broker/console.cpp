@@ -6,10 +6,12 @@
 
 #include <chrono>
 
+#include "base/json.h"
 #include "broker/console_assets.h"
 #include "broker/review_api.h"
 #include "store/audit.h"
 #include "transport/http_auth.h"
+#include "transport/http_reply.h"
 
 namespace sb {
 
@@ -155,30 +157,13 @@ void Console::Routes() {
   s.set_read_timeout(30, 0);
   s.set_post_routing_handler(
       [](const httplib::Request&, httplib::Response& res) { SecurityHeaders(res); });
-  s.set_exception_handler(
-      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown";
-        try {
-          std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        spdlog::error("console: {} {} failed: {}", req.method, req.path, what);
-        ReplyError(res, Status::Internal("internal error; see the broker's log"));
-        SecurityHeaders(res);
-      });
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 413)
-      ReplyError(res, Status::ResourceExhausted("the request body is too large"));
-    else if (res.status == 404)
-      ReplyError(res, Status::NotFound("no such page"));
-    else
-      ReplyError(res, Status(Code::kInvalidArgument, "HTTP error " + std::to_string(res.status)));
-    SecurityHeaders(res);
-  });
+  HandleHttpErrors(s, "console", "no such page", SecurityHeaders);
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (Status text = CheckRequestText(req); !text.ok()) {
+      ReplyError(res, text);
+      SecurityHeaders(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     std::string host = req.get_header_value("Host");
     if (host != "127.0.0.1:" + std::to_string(port_) &&
         host != "localhost:" + std::to_string(port_)) {
@@ -234,7 +219,7 @@ void Console::Routes() {
                             {"message", "too many failed sign-ins; wait a minute"}}}});
       }
     }
-    json body = json::parse(req.body, nullptr, false);
+    json body = ParseStoredJson(req.body, JsonLimits{64 << 10, 8});
     std::string token = body.is_object() && body.contains("token") && body["token"].is_string()
                             ? body["token"].get<std::string>()
                             : "";
@@ -290,7 +275,10 @@ void Console::Routes() {
       }
       limit = std::stoul(l);
     }
-    Result<json> r = review_->Search(req.get_param_value("q").substr(0, 200),
+    std::string q = req.get_param_value("q");
+    if (q.size() > 200) q.resize(200);
+    while (!IsUtf8(q)) q.pop_back();
+    Result<json> r = review_->Search(q,
                                      req.get_param_value("kind"), limit);
     if (!r.ok()) return ReplyError(res, r.status());
     ReplyJson(res, 200, *r);

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "base/utf8.h"
 #include "conflict/codec.h"
 #include "conflict/replica.h"
 #include "conflict/views.h"
@@ -137,7 +138,7 @@ Result<Delta> ValidatePushImpl(const proto::SignedDelta& sd, const Author& who,
                                const Roster& roster, const HlcClock& clock, uint64_t now_ms,
                                const IngestLimits& limits) {
   if (sd.author != who.org) {
-    return Status::PermissionDenied("the delta names author '" + sd.author.substr(0, 64) +
+    return Status::PermissionDenied("the delta names author '" + Printable(sd.author, 64) +
                                     "' but the connection is authenticated as " + who.org);
   }
   size_t limit = who.role == Role::kMaintainer ? limits.maintainer_delta_bytes

@@ -4,7 +4,9 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include "base/json.h"
 #include "conflict/referral_state.h"
+#include "transport/referral_rules.h"
 #include "transport/sealed.h"
 
 namespace sb {
@@ -13,7 +15,6 @@ namespace {
 
 constexpr char kVersionKey[] = "referral_version";
 constexpr uint64_t kMaxSkewMs = 60'000;
-constexpr size_t kMaxReasonBytes = 500;
 
 std::string RecordKey(const std::string& id) { return "r/" + id; }
 std::string IndexKey(const std::string& org, uint64_t version) {
@@ -52,7 +53,7 @@ struct ReferralRelay::Stored {
   std::string Json() const {
     nlohmann::json t = nlohmann::json::array();
     for (const auto& s : transitions) t.push_back({ToHex(s.body), ToHex(s.signature)});
-    return nlohmann::json{{"id", id},
+    return DumpJson(nlohmann::json{{"id", id},
                           {"sender", sender},
                           {"recipient", recipient},
                           {"expires_ms", expires_ms},
@@ -62,12 +63,11 @@ struct ReferralRelay::Stored {
                           {"transitions", t},
                           {"actions", actions},
                           {"status", StatusName(status)},
-                          {"version", version}}
-        .dump();
+                          {"version", version}});
   }
 
   static Result<Stored> Parse(std::string_view bytes) {
-    nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+    nlohmann::json j = ParseStoredJson(bytes);
     Stored r;
     try {
       r.id = j.at("id").get<std::string>();
@@ -177,28 +177,16 @@ proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,
                                   post.referral.signature)) {
     return Refused(post.seq, "signature", "the referral's signature does not verify");
   }
-  if (!IsUuid(b.id)) return Refused(post.seq, "malformed", "the referral id is not a UUID");
+  uint64_t now = clock_->NowMillis();
+  // The same rules the sender's agent applies (and the recipient's applies again).
+  std::string code;
+  if (Status rules = CheckReferralBody(b, now, false, &code); !rules.ok()) {
+    return Refused(post.seq, code, rules.message());
+  }
   std::optional<Member> recipient = roster_->Find(b.recipient);
   if (!recipient || recipient->revoked) {
     return Refused(post.seq, "unknown_recipient",
                    "no enrolled organization " + b.recipient + " to refer to");
-  }
-  if (b.recipient == b.sender) {
-    return Refused(post.seq, "unknown_recipient", "an organization cannot refer to itself");
-  }
-  if (b.urgency != "emergency" && b.urgency != "urgent" && b.urgency != "routine") {
-    return Refused(post.seq, "malformed", "urgency must be emergency, urgent or routine");
-  }
-  uint64_t now = clock_->NowMillis();
-  if (b.consent_scope.empty() || b.consent_by.empty() || b.consent_at_ms == 0 ||
-      b.consent_at_ms > now + kMaxSkewMs) {
-    return Refused(post.seq, "consent",
-                   "a referral needs the client's consent: its scope, when and by whom");
-  }
-  if (b.expires_ms <= now) return Refused(post.seq, "expired", "the referral has already expired");
-  if (b.nonce.size() != 24 || b.key_nonce.size() != 24 || b.sealed_key.size() != 48 ||
-      b.ciphertext.size() < 16) {
-    return Refused(post.seq, "malformed", "the sealed payload is malformed");
   }
   Result<std::optional<Stored>> existing = Read(b.id);
   if (!existing.ok()) return Refused(post.seq, "unavailable", existing.status().message());
@@ -267,8 +255,8 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
                                                                                     : "state",
                    next.status().message());
   }
-  if (t->action == "decline" && (t->reason.empty() || t->reason.size() > kMaxReasonBytes)) {
-    return Refused(post.seq, "reason", "declining needs a reason (at most 500 bytes)");
+  if (Status rules = CheckTransitionBody(*t, clock_->NowMillis()); !rules.ok()) {
+    return Refused(post.seq, t->action == "decline" ? "reason" : "malformed", rules.message());
   }
   if (r.transitions.size() >= proto::kMaxReferralTransitions) {
     return Refused(post.seq, "state", "the referral has too many steps");

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "base/utf8.h"
 #include "conflict/views.h"
 
 namespace sb {
@@ -37,7 +38,7 @@ Result<ReviewKind> ParseReviewKind(std::string_view s) {
   return Status::InvalidArgument(
       "kind: must be one of conflict, new_organization, "
       "moderated_change, refused_push (got '" +
-      std::string(s.substr(0, 40)) + "')");
+      Printable(s, 40) + "')");
 }
 
 const char* ReviewActionName(ReviewAction a) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "base/json.h"
+#include "base/utf8.h"
 #include "transport/http_auth.h"
 
 namespace sb {
@@ -28,17 +30,18 @@ Result<uint64_t> Number(const std::string& name, const std::string& text, uint64
 
 Result<json> ParseObject(const std::string& body) {
   if (body.empty()) return json::object();
-  // Bodies here are tiny; refuse deep nesting before the parser recurses into it.
-  int depth = 0, max_depth = 0;
-  for (char c : body) {
-    if (c == '{' || c == '[') max_depth = std::max(max_depth, ++depth);
-    if (c == '}' || c == ']') --depth;
-  }
-  if (max_depth > 8) return Status::InvalidArgument("the request body is nested too deeply");
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return Status::InvalidArgument("the request body is not valid JSON");
+  // Bodies here are tiny.
+  ASSIGN_OR_RETURN(json j, ParseJson(body, "the request body", JsonLimits{64 << 10, 8}));
   if (!j.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
   return j;
+}
+
+// A filter's text parameter, cut at `max` bytes without splitting a character.
+std::string Param(const httplib::Request& req, const char* key, size_t max) {
+  std::string v = req.get_param_value(key);
+  if (v.size() > max) v.resize(max);
+  while (!IsUtf8(v)) v.pop_back();
+  return v;
 }
 
 }  // namespace
@@ -49,9 +52,9 @@ Result<ReviewFilter> FilterFromQuery(const httplib::Request& req, size_t* limit)
     ASSIGN_OR_RETURN(ReviewKind k, ParseReviewKind(req.get_param_value("kind")));
     f.kind = k;
   }
-  f.org = req.get_param_value("org").substr(0, 200);
-  f.field = req.get_param_value("field").substr(0, 100);
-  f.q = req.get_param_value("q").substr(0, 200);
+  f.org = Param(req, "org", 200);
+  f.field = Param(req, "field", 100);
+  f.q = Param(req, "q", 200);
   if (req.has_param("min_age") && !req.get_param_value("min_age").empty()) {
     ASSIGN_OR_RETURN(uint64_t s,
                      Number("min_age", req.get_param_value("min_age"), 0, 100ULL * 365 * 86400));
@@ -73,7 +76,7 @@ Result<Decision> DecisionFromBody(ReviewAction action, const std::string& body) 
     bool known = (action == ReviewAction::kReject && k == "reason") ||
                  (action == ReviewAction::kResolve && k == "value");
     if (!known) {
-      return Status::InvalidArgument("unknown key '" + k.substr(0, 40) + "' in the body of " +
+      return Status::InvalidArgument("unknown key '" + Printable(k, 40) + "' in the body of " +
                                      ReviewActionName(action));
     }
   }

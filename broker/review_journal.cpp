@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "conflict/codec.h"
 
 namespace sb {
@@ -40,7 +41,7 @@ std::vector<std::string> FieldNames(const Record& r) {
 }
 
 Result<RefusedPush> ParseRefusal(std::string_view bytes) {
-  json j = json::parse(bytes, nullptr, false);
+  json j = ParseStoredJson(bytes);
   if (!j.is_object()) return Status::Corruption("a stored refusal is not JSON");
   RefusedPush p;
   p.seq = j.value("seq", 0ULL);
@@ -104,7 +105,7 @@ void ReviewJournal::StageRefusal(WriteBatch* batch, uint64_t at_ms, const std::s
         }
       }
       json c = {{"record", r.id()}, {"kind", r.kind()}, {"values", values}, {"sets", sets}};
-      bytes += c.dump().size();
+      bytes += DumpJson(c).size();
       if (bytes > kMaxSummaryBytes) {
         truncated = true;
         break;
@@ -121,7 +122,7 @@ void ReviewJournal::StageRefusal(WriteBatch* batch, uint64_t at_ms, const std::s
                 {"reason", reason.substr(0, 2000)},
                 {"truncated", truncated},
                 {"changes", changes}};
-  batch->Put(Cf::kMeta, Key(kRefusedPrefix, seq), entry.dump());
+  batch->Put(Cf::kMeta, Key(kRefusedPrefix, seq), DumpJson(entry));
   while (next_ - first_ > max_refusals_) {
     batch->Delete(Cf::kMeta, Key(kRefusedPrefix, first_));
     batch->Delete(Cf::kMeta, Key(kSettledPrefix, first_));
@@ -144,7 +145,7 @@ void ReviewJournal::StageHistory(WriteBatch* batch, const Delta& delta, const st
     std::string key = r.id();
     key.push_back('\0');
     key += EncodeSeq(seq);
-    batch->Put(Cf::kHistory, key, line.dump());
+    batch->Put(Cf::kHistory, key, DumpJson(line));
   }
 }
 
@@ -152,7 +153,7 @@ Result<std::vector<RefusedPush>> ReviewJournal::Refusals() const {
   std::map<uint64_t, std::string> settled;
   RETURN_IF_ERROR(
       store_->Scan(Cf::kMeta, kSettledPrefix, "", [&](std::string_view k, std::string_view v) {
-        json j = json::parse(v, nullptr, false);
+        json j = ParseStoredJson(v);
         settled[DecodeSeq(k.substr(kSettledPrefix.size()))] =
             j.is_object() ? j.value("decision", "settled") : "settled";
         return true;
@@ -183,7 +184,7 @@ Result<RefusedPush> ReviewJournal::Refusal(uint64_t seq) const {
   ASSIGN_OR_RETURN(RefusedPush p, ParseRefusal(*raw));
   ASSIGN_OR_RETURN(auto settled, store_->Get(Cf::kMeta, Key(kSettledPrefix, seq)));
   if (settled) {
-    json j = json::parse(*settled, nullptr, false);
+    json j = ParseStoredJson(*settled);
     p.settled = true;
     p.decision = j.is_object() ? j.value("decision", "settled") : "settled";
   }
@@ -199,7 +200,7 @@ Status ReviewJournal::Settle(uint64_t seq, const std::string& decision, const st
   ++version_;
   WriteBatch b;
   b.Put(Cf::kMeta, Key(kSettledPrefix, seq),
-        json{{"decision", decision}, {"reason", reason}, {"by", by}, {"at_ms", at_ms}}.dump());
+        DumpJson(json{{"decision", decision}, {"reason", reason}, {"by", by}, {"at_ms", at_ms}}));
   if (audit)
     audit->Append(&b, at_ms, by, "review." + decision, "refused-push/" + std::to_string(seq));
   Status st = store_->Commit(std::move(b));
@@ -213,7 +214,7 @@ Result<std::vector<BrokerHistoryEntry>> ReviewJournal::History(const std::string
   prefix.push_back('\0');
   std::vector<BrokerHistoryEntry> out;
   RETURN_IF_ERROR(store_->Scan(Cf::kHistory, prefix, "", [&](std::string_view, std::string_view v) {
-    json j = json::parse(v, nullptr, false);
+    json j = ParseStoredJson(v);
     if (!j.is_object()) return true;
     BrokerHistoryEntry e;
     e.seq = j.value("seq", 0ULL);

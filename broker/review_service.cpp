@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/utf8.h"
 #include "conflict/views.h"
 
 namespace sb {
@@ -151,7 +152,7 @@ Result<json> ReviewService::Show(const std::string& id) {
   std::lock_guard lock(*core_mu_);
   const ReviewItem* it = Find(id);
   if (!it) {
-    return Status::NotFound("no review item " + id.substr(0, 64) +
+    return Status::NotFound("no review item " + Printable(id, 64) +
                             " (it was decided, or what it names changed since; list again)");
   }
   json out = ItemJson(*it, core_->NowMillis());
@@ -168,7 +169,7 @@ Result<json> ReviewService::Decide(const std::string& id, const Decision& d,
   std::lock_guard lock(*core_mu_);
   const ReviewItem* found = Find(id);
   if (!found) {
-    return Status::NotFound("no review item " + id.substr(0, 64) +
+    return Status::NotFound("no review item " + Printable(id, 64) +
                             " (it was decided, or what it names changed since; list again)");
   }
   ReviewItem item = *found;  // the cache may be rebuilt below
@@ -242,7 +243,7 @@ Result<json> ReviewService::Search(const std::string& q, const std::string& kind
 Result<json> ReviewService::Record(const std::string& id) {
   std::lock_guard lock(*core_mu_);
   const sb::Record* r = core_->state().Find(id);
-  if (!r) return Status::NotFound("no record " + id.substr(0, 64));
+  if (!r) return Status::NotFound("no record " + Printable(id, 64));
   return RecordJson(*r);
 }
 

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace sb {
 
 using nlohmann::json;
@@ -55,7 +57,7 @@ json MemberJson(const Member& m) {
 }
 
 Result<Member> MemberFromJson(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
+  json j = ParseStoredJson(text);
   if (j.is_discarded() || !j.is_object()) return Status::Corruption("malformed roster entry");
   try {
     Member m;
@@ -104,7 +106,7 @@ Status Roster::Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms
   }
   Member m{identity, role, now_ms, false};
   WriteBatch b;
-  b.Put(Cf::kRoster, "org/" + identity.org, MemberJson(m).dump());
+  b.Put(Cf::kRoster, "org/" + identity.org, DumpJson(MemberJson(m)));
   RETURN_IF_ERROR(store_->Commit(std::move(b)));
   if (auto old = members_.find(identity.org); old != members_.end()) {
     by_curve_.erase(old->second.identity.curve_public);
@@ -122,7 +124,7 @@ Status Roster::Revoke(const std::string& org) {
   Member m = it->second;
   m.revoked = true;
   WriteBatch b;
-  b.Put(Cf::kRoster, "org/" + org, MemberJson(m).dump());
+  b.Put(Cf::kRoster, "org/" + org, DumpJson(MemberJson(m)));
   RETURN_IF_ERROR(store_->Commit(std::move(b)));
   by_curve_.erase(m.identity.curve_public);
   it->second = std::move(m);

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "agents/data_dir.h"
+#include "base/json.h"
 
 namespace sb::cli {
 
@@ -63,7 +64,7 @@ Result<AgentClient> AgentClient::Open(const std::string& data_dir, Options optio
     return Status::NotFound("no agent is running for " + data_dir + " (" + StartHint(data_dir) +
                             ")");
   }
-  json j = json::parse(*text, nullptr, false);
+  json j = ParseStoredJson(*text);
   std::string api =
       j.is_object() && j.contains("api") && j["api"].is_string() ? j["api"].get<std::string>() : "";
   size_t colon = api.rfind(':');
@@ -145,7 +146,7 @@ Result<HttpReply> AgentClient::Send(const std::string& method, const std::string
 }
 
 Status AgentClient::ErrorOf(const HttpReply& reply) const {
-  json body = json::parse(reply.body, nullptr, false);
+  json body = ParseStoredJson(reply.body, kReplyLimits);
   json error = body.is_object() && body.contains("error") ? body["error"] : json();
   std::string message =
       error.is_object() && error.contains("message") && error["message"].is_string()
@@ -163,9 +164,9 @@ Status AgentClient::ErrorOf(const HttpReply& reply) const {
 
 Result<json> AgentClient::Call(const std::string& method, const std::string& path,
                                const json& body) {
-  ASSIGN_OR_RETURN(HttpReply reply, Send(method, path, body.is_null() ? "" : body.dump()));
+  ASSIGN_OR_RETURN(HttpReply reply, Send(method, path, body.is_null() ? "" : DumpJson(body)));
   if (reply.status < 200 || reply.status >= 300) return ErrorOf(reply);
-  json out = json::parse(reply.body, nullptr, false);
+  json out = ParseStoredJson(reply.body, kReplyLimits);
   if (out.is_discarded()) {
     return Status::Corruption("the agent at " + address() + " sent a reply that is not JSON");
   }

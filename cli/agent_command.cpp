@@ -17,6 +17,8 @@
 #include "agents/local_directory.h"
 #include "agents/referral_book.h"
 #include "agents/sync_client.h"
+#include "base/json.h"
+#include "store/quarantine.h"
 #include "transport/identity.h"
 #include "cli/commands.h"
 
@@ -98,6 +100,11 @@ int RunAgent(const AgentArgs& args) {
   auto local = LocalDirectory::Open(dir->store.get(), SystemClock::Get(), lo);
   if (!local.ok()) return Fail(local.status().WithContext("cannot load " + args.data));
 
+  // What this agent receives or stored and cannot use is kept aside here, never a reason to
+  // stop (issue 10).
+  Quarantine quarantine(dir->store.get());
+  if (Status q = quarantine.Load(); !q.ok()) return Fail(q.WithContext("cannot load " + args.data));
+
   // Syncing needs the keys `switchboard init` made, and the broker's public identity.
   std::optional<Identity> identity;
   std::unique_ptr<SyncClient> sync;
@@ -116,7 +123,9 @@ int RunAgent(const AgentArgs& args) {
     if (!broker.ok()) return Fail(broker.status().WithContext("--broker-key"));
     referrals = std::make_unique<ReferralBook>(dir->store.get(), SystemClock::Get(), *identity,
                                                broker->sign_public);
+    referrals->set_quarantine(&quarantine);
     SyncClient::Options so;
+    so.quarantine = &quarantine;
     so.endpoint = args.broker;
     so.broker = *broker;
     so.referrals = referrals.get();
@@ -131,6 +140,7 @@ int RunAgent(const AgentArgs& args) {
   }
   ApiServer::Options ao;
   ao.referrals = referrals.get();
+  ao.quarantine = &quarantine;
   ao.host = api->first;
   ao.port = api->second;
   ao.token = dir->token;
@@ -148,6 +158,7 @@ int RunAgent(const AgentArgs& args) {
             {"refused", st.refused},      {"applied", st.applied},
             {"bytes_in", st.bytes_in},
             {"referral_queue", refs ? refs->queue_depth() : 0},
+            {"quarantined", st.quarantined},
             {"last_error", st.last_error}};
   };
   ApiServer server(local->get(), SystemClock::Get(), ao);
@@ -155,7 +166,7 @@ int RunAgent(const AgentArgs& args) {
   if (!port.ok()) return Fail(port.status());
   std::string where = ao.host + ":" + std::to_string(*port);
   Status wrote = WriteFileAtomic(dir->RuntimePath(),
-                                 nlohmann::json{{"api", where}, {"pid", ::getpid()}}.dump() + "\n");
+                                 DumpJson(nlohmann::json{{"api", where}, {"pid", ::getpid()}}) + "\n");
   if (!wrote.ok()) return Fail(wrote);
 
   size_t records = (*local)->Read([](const Directory& d) { return d.size(); });

@@ -16,6 +16,7 @@
 
 #include "agents/data_dir.h"
 #include "agents/hsds_json.h"
+#include "base/json.h"
 #include "cli/agent_client.h"
 #include "cli/commands.h"
 #include "cli/dir_format.h"
@@ -51,7 +52,7 @@ Result<AgentClient> Connect(const DirArgs& a, int read_timeout_s = 30) {
 }
 
 void PrintJson(const json& j) {
-  std::cout << j.dump(2) << "\n";
+  std::cout << DumpJson(j, 2) << "\n";
 }
 
 std::string Joined(const json& list, const char* sep = ", ") {
@@ -345,15 +346,9 @@ Status Import(const DirArgs& a) {
   progress.Show("validating " + HumanBytes(body.size()) + "…");
   size_t records = 0;
   {
-    json doc;
-    try {
-      doc = json::parse(body);
-    } catch (const json::parse_error& e) {
-      std::string what = e.what();
-      if (size_t p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-      return Status::InvalidArgument(name + " is not valid JSON: " + what +
-                                     "; nothing was imported");
-    }
+    Result<json> parsed = ParseJson(body, name, JsonLimits{body.size(), 64});
+    if (!parsed.ok()) return parsed.status().WithContext("nothing was imported");
+    json doc = std::move(parsed).value();
     // The agent decides; checking here too lets the user see the record count while waiting.
     std::vector<ImportProblem> problems;
     auto edits = ParseHsds(FieldSchema::Hsds(), doc, &problems);
@@ -373,7 +368,7 @@ Status Import(const DirArgs& a) {
   ASSIGN_OR_RETURN(HttpReply reply, client.Send("POST", "/v1/import", body, on_upload));
   progress.Clear();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  json out = json::parse(reply.body, nullptr, false);
+  json out = ParseStoredJson(reply.body, kReplyLimits);
   if (a.json && !out.is_discarded()) PrintJson(out);
   if (reply.status != 200) {
     Status s = client.ErrorOf(reply);
@@ -413,7 +408,7 @@ Status Export(const DirArgs& a) {
     return Status::Ok();
   }
   RETURN_IF_ERROR(WriteFileAtomic(a.out, reply.body));
-  json doc = json::parse(reply.body, nullptr, false);
+  json doc = ParseStoredJson(reply.body, kReplyLimits);
   auto [orgs, records] = CountHsds(doc);
   if (a.json) {
     PrintJson({{"file", a.out}, {"organizations", orgs}, {"records", records}});

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "base/json.h"
+
 namespace sb::cli {
 
 using nlohmann::json;
@@ -127,7 +129,7 @@ std::string ValueText(const json& v) {
     for (const auto& el : v) out += (out.empty() ? "" : ", ") + ValueText(el);
     return out;
   }
-  return Clean(v.dump());
+  return Clean(DumpJson(v));
 }
 
 std::string FieldText(const json& field, size_t width) {

@@ -12,6 +12,7 @@
 
 #include "agents/data_dir.h"
 #include "agents/hsds_json.h"
+#include "base/json.h"
 #include "broker/broker_server.h"
 #include "cli/agent_client.h"
 #include "cli/commands.h"
@@ -120,7 +121,7 @@ int RunBroker(const BrokerArgs& a) {
     spdlog::info("broker: review console on {} (sign in with {}/console.token)",
                  runtime["console"].get<std::string>(), a.data);
   }
-  Status wrote = WriteFileAtomic(dir->RuntimePath(), runtime.dump() + "\n");
+  Status wrote = WriteFileAtomic(dir->RuntimePath(), DumpJson(runtime) + "\n");
   if (!wrote.ok()) return Fail("broker", wrote);
   spdlog::info("broker {} ready: sync on {}, API on http://{}", id->pub.org,
                server.bound_endpoint(), api);
@@ -164,7 +165,7 @@ int RunEnrollAdd(const EnrollArgs& a) {
   Result<AgentClient> c = BrokerClient(a.data);
   if (!c.ok()) return Fail("enroll add", c.status());
   Result<json> r = c->Call("POST", "/v1/roster",
-                           json{{"identity", json::parse(PublicIdentityJson(*id))}, {"role", a.role}});
+                           json{{"identity", ParseStoredJson(PublicIdentityJson(*id))}, {"role", a.role}});
   if (!r.ok()) return Fail("enroll add", r.status());
   if (a.json) {
     std::cout << r->dump(2) << "\n";

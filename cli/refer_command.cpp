@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "agents/hsds_json.h"
+#include "base/json.h"
+#include "transport/referral_rules.h"
 #include "cli/agent_client.h"
 #include "cli/commands.h"
 #include "cli/dir_format.h"
@@ -32,7 +34,7 @@ struct ReferArgs {
   std::string status, id, reason;
 };
 
-void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+void PrintJson(const json& j) { std::cout << DumpJson(j, 2) << "\n"; }
 
 std::string Who(const json& r, const std::string& key) { return cli::ShortId(r.value(key, "")); }
 
@@ -97,11 +99,13 @@ Status Send(const ReferArgs& a) {
         "agreed to share, with whom) and --consent-by NAME (who obtained it)");
   }
   ASSIGN_OR_RETURN(std::string text, ReadPayload(a.payload));
-  json payload = json::parse(text, nullptr, false);
-  if (!payload.is_object()) {
-    return Status::InvalidArgument("the payload must be a JSON object, e.g. {\"alias\": \"R.\", "
-                                   "\"contact\": \"...\", \"language\": \"es\", \"needs\": [...]}");
+  Result<json> parsed = ParseReferralPayload(text);
+  if (!parsed.ok()) {
+    return parsed.status().WithContext(
+        "the payload must be a JSON object, e.g. {\"alias\": \"R.\", \"contact\": \"...\", "
+        "\"language\": \"es\", \"needs\": [...]}");
   }
+  json payload = std::move(parsed).value();
   json body = {{"to", a.to},
                {"urgency", a.urgency},
                {"consent", {{"scope", a.consent}, {"by", a.consent_by}}},

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstring>
 
+#include "base/utf8.h"
 #include "schemas/crdt.capnp.h"
 
 namespace sb {
@@ -116,6 +117,14 @@ struct DecodeError {
   std::string what;
 };
 
+// What a decoder checks of the texts it reads. Deltas and directory states come from other
+// processes: every text must be UTF-8 (ids, kinds and field names also without control
+// characters; values get their field's rules from the schema later). A stored record's state
+// was built only from deltas checked that way, so its decoder (the store's reads and its
+// merge operator) does not check again: a value stored by an older build stays readable, and
+// the JSON and log writers make it printable.
+enum class TextCheck { kWire, kStored };
+
 Dot GetDot(wire::Dot::Reader r) {
   if (r.getReplica() == 0 || r.getCounter() == 0) throw DecodeError{"dot with zero replica or counter"};
   return Dot{r.getReplica(), r.getCounter()};
@@ -134,26 +143,34 @@ CausalContext GetContext(wire::CausalContext::Reader r) {
   return CausalContext::FromParts(std::move(vec), std::move(cloud));
 }
 
-Value GetValue(wire::FieldValue::Reader r) {
+std::string GetText(capnp::Text::Reader t, TextCheck check, const char* what,
+                    TextKind kind = TextKind::kName) {
+  std::string_view s(t.cStr(), t.size());
+  if (check == TextCheck::kWire) {
+    Status st = CheckText(s, what, kind);
+    if (!st.ok()) throw DecodeError{st.message()};
+  }
+  return std::string(s);
+}
+
+Value GetValue(wire::FieldValue::Reader r, TextCheck check) {
   switch (r.which()) {
     case wire::FieldValue::NULL_: return Null{};
-    case wire::FieldValue::TEXT: return std::string(r.getText().cStr(), r.getText().size());
+    case wire::FieldValue::TEXT: return GetText(r.getText(), check, "a text value", TextKind::kAny);
     case wire::FieldValue::INTEGER: return static_cast<int64_t>(r.getInteger());
     case wire::FieldValue::BOOLEAN: return r.getBoolean();
   }
   throw DecodeError{"unknown value type"};
 }
 
-std::string GetText(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
-
-Record GetRecord(wire::Record::Reader r) {
-  std::string id = GetText(r.getId());
+Record GetRecord(wire::Record::Reader r, TextCheck check) {
+  std::string id = GetText(r.getId(), check, "a record id");
   if (id.empty()) throw DecodeError{"record without id"};
-  Record rec(id, GetText(r.getKind()));
+  Record rec(id, GetText(r.getKind(), check, "a record kind"));
   rec.mutable_context() = GetContext(r.getContext());
   const CausalContext& ctx = rec.context();
   for (auto f : r.getFields()) {
-    std::string name = GetText(f.getName());
+    std::string name = GetText(f.getName(), check, "a field name");
     if (name.empty()) throw DecodeError{"record " + id + ": field without name"};
     Field field;
     switch (f.which()) {
@@ -163,7 +180,7 @@ Record GetRecord(wire::Record::Reader r) {
           Dot dot = GetDot(e.getDot());
           if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": entry outside context"};
           if (!reg.mutable_entries()
-                   .emplace(dot, RegisterEntry{GetValue(e.getValue()), Hlc{e.getStamp().getPacked()}})
+                   .emplace(dot, RegisterEntry{GetValue(e.getValue(), check), Hlc{e.getStamp().getPacked()}})
                    .second) {
             throw DecodeError{"record " + id + ": duplicate dot in field " + name};
           }
@@ -182,7 +199,8 @@ Record GetRecord(wire::Record::Reader r) {
             dots.insert(dot);
           }
           if (dots.empty()) continue;
-          if (!set.mutable_raw().emplace(GetText(e.getElement()), std::move(dots)).second) {
+          std::string element = GetText(e.getElement(), check, "a set element", TextKind::kAny);
+          if (!set.mutable_raw().emplace(std::move(element), std::move(dots)).second) {
             throw DecodeError{"record " + id + ": duplicate element in field " + name};
           }
         }
@@ -272,7 +290,7 @@ Result<Delta> DecodeDelta(std::string_view bytes) {
     if (d.author == 0) throw DecodeError{"delta without author"};
     d.stamp = Hlc{root.getStamp().getPacked()};
     for (auto r : root.getRecords()) {
-      d.records.push_back(GetRecord(r));
+      d.records.push_back(GetRecord(r, TextCheck::kWire));
       for (const auto& [name, f] : d.records.back().fields()) {
         if (const auto* reg = std::get_if<MvRegister>(&f)) {
           for (const auto& [dot, e] : reg->entries()) {
@@ -299,7 +317,7 @@ Result<Directory> DecodeDirectory(std::string_view bytes) {
     Directory dir;
     std::string last;
     for (auto r : reader.getRoot<wire::DirectoryState>().getRecords()) {
-      Record rec = GetRecord(r);
+      Record rec = GetRecord(r, TextCheck::kWire);
       if (!last.empty() && rec.id() <= last) throw DecodeError{"records out of order"};
       last = rec.id();
       dir.Join(rec);
@@ -316,7 +334,7 @@ std::string EncodeRecord(const Record& record) {
 
 Result<Record> DecodeRecord(std::string_view bytes) {
   return Unframe<Record>(bytes, Tag::kRecord, kMaxDeltaBytes * 4, [](capnp::MessageReader& reader) {
-    return GetRecord(reader.getRoot<wire::Record>());
+    return GetRecord(reader.getRoot<wire::Record>(), TextCheck::kStored);
   });
 }
 

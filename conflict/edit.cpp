@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "base/utf8.h"
+
 namespace sb {
 
 namespace {
@@ -10,7 +12,7 @@ namespace {
 Status CheckShape(const FieldSchema& schema, const Record* existing, const RecordEdit& e) {
   RETURN_IF_ERROR(schema.ValidateKind(e.kind));
   if (!MatchesPattern(Pattern::kUuid, e.id)) {
-    return Status::InvalidArgument("id '" + e.id.substr(0, 64) + "': " +
+    return Status::InvalidArgument("id '" + Printable(e.id, 64) + "': " +
                                    PatternRule(Pattern::kUuid));
   }
   if (existing && existing->kind() != e.kind) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/utf8.h"
+
 namespace sb {
 
 const char* AudienceName(Audience a) {
@@ -255,21 +257,18 @@ Status TextRule(const std::string& where, const FieldSpec& spec, const std::stri
     return Status::InvalidArgument(where + ": must be at least " +
                                    std::to_string(spec.min_length) + " characters");
   }
-  for (unsigned char c : s) {
-    if (c < 0x20 && c != '\n' && c != '\t') {
-      return Status::InvalidArgument(where + ": contains a control character");
-    }
-  }
+  // UTF-8, and no control characters but tab and newline: every text is shown to people.
+  RETURN_IF_ERROR(CheckText(s, where, TextKind::kProse));
   if (!MatchesPattern(spec.pattern, s)) {
     return Status::InvalidArgument(where + ": " + PatternRule(spec.pattern) + " (got '" +
-                                   s.substr(0, 80) + "')");
+                                   Printable(s, 80) + "')");
   }
   if (!spec.enum_values.empty() &&
       std::find(spec.enum_values.begin(), spec.enum_values.end(), s) == spec.enum_values.end()) {
     std::string allowed;
     for (const auto& e : spec.enum_values) allowed += (allowed.empty() ? "" : ", ") + e;
     return Status::InvalidArgument(where + ": must be one of " + allowed + " (got '" +
-                                   s.substr(0, 80) + "')");
+                                   Printable(s, 80) + "')");
   }
   return Status::Ok();
 }

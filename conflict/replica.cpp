@@ -1,5 +1,7 @@
 #include "conflict/replica.h"
 
+#include "base/utf8.h"
+
 namespace sb {
 
 Replica::Replica(ReplicaId id, const FieldSchema& schema, uint64_t max_skew_ms)
@@ -105,7 +107,7 @@ Status ValidateDelta(const Delta& delta, const FieldSchema& schema, const Direct
   for (const Record& r : delta.records) {
     RETURN_IF_ERROR(schema.ValidateKind(r.kind()).WithContext("record " + r.id()));
     if (!MatchesPattern(Pattern::kUuid, r.id())) {
-      return Status::InvalidArgument("record id '" + r.id().substr(0, 40) + "': " +
+      return Status::InvalidArgument("record id '" + Printable(r.id(), 40) + "': " +
                                      PatternRule(Pattern::kUuid));
     }
     if (const Record* existing = dir.Find(r.id()); existing && existing->kind() != r.kind()) {

@@ -5,6 +5,8 @@
 
 #include <deque>
 
+#include "base/json.h"
+
 namespace sb {
 
 namespace {
@@ -24,14 +26,13 @@ std::string Hex(const unsigned char* p, size_t n) {
 }
 
 std::string ToJson(const AuditEntry& e) {
-  return nlohmann::json{{"seq", e.seq},         {"at_ms", e.at_ms},     {"actor", e.actor},
+  return DumpJson(nlohmann::json{{"seq", e.seq},         {"at_ms", e.at_ms},     {"actor", e.actor},
                         {"action", e.action},   {"subject", e.subject}, {"prev", e.prev},
-                        {"hash", e.hash}}
-      .dump();
+                        {"hash", e.hash}});
 }
 
 Result<AuditEntry> FromJson(std::string_view bytes) {
-  nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+  nlohmann::json j = ParseStoredJson(bytes);
   if (!j.is_object()) return Status::Corruption("not a JSON object");
   AuditEntry e;
   try {
@@ -71,7 +72,7 @@ Status AuditLog::Load() {
   head_seq_ = 0;
   head_hash_ = kZeroHash;
   if (!head) return Status::Ok();
-  nlohmann::json j = nlohmann::json::parse(*head, nullptr, false);
+  nlohmann::json j = ParseStoredJson(*head);
   if (!j.is_object() || !j["seq"].is_number_unsigned() || !j["hash"].is_string()) {
     return Status::Corruption("the audit log's head is malformed; run `switchboard audit verify`");
   }
@@ -86,7 +87,7 @@ AuditEntry AuditLog::Append(WriteBatch* batch, uint64_t at_ms, const std::string
   AuditEntry e{head_seq_ + 1, at_ms, actor, action, subject, head_hash_, ""};
   e.hash = Hash(e.prev, e);
   batch->Put(Cf::kAudit, EncodeSeq(e.seq), ToJson(e));
-  batch->Put(Cf::kAudit, kHeadKey, nlohmann::json{{"seq", e.seq}, {"hash", e.hash}}.dump());
+  batch->Put(Cf::kAudit, kHeadKey, DumpJson(nlohmann::json{{"seq", e.seq}, {"hash", e.hash}}));
   head_seq_ = e.seq;
   head_hash_ = e.hash;
   return e;
@@ -136,7 +137,7 @@ Result<AuditCheck> AuditLog::Verify(const Store& store) {
   if (!c.ok) return c;
   ASSIGN_OR_RETURN(auto head, store.Get(Cf::kAudit, kHeadKey));
   if (head) {
-    nlohmann::json j = nlohmann::json::parse(*head, nullptr, false);
+    nlohmann::json j = ParseStoredJson(*head);
     uint64_t seq = j.is_object() && j["seq"].is_number_unsigned() ? j["seq"].get<uint64_t>() : 0;
     std::string hash = j.is_object() && j["hash"].is_string() ? j["hash"].get<std::string>() : "";
     if (seq != c.entries || hash != prev) {

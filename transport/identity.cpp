@@ -9,6 +9,8 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+#include "base/utf8.h"
 #include "transport/files.h"
 
 namespace sb {
@@ -73,7 +75,7 @@ Status CheckOrg(const std::string& org) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
     if (!ok) {
-      return Status::InvalidArgument("org: '" + org +
+      return Status::InvalidArgument("org: '" + Printable(org, 64) +
                                      "' may only hold letters, digits, '.', '_' and '-'");
     }
   }
@@ -212,7 +214,7 @@ std::string PublicIdentityJson(const PublicIdentity& p) {
   j["curve"] = p.curve_public;
   j["box"] = Hex(p.box_public);
   j["sign"] = Hex(p.sign_public);
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 namespace {
@@ -221,14 +223,16 @@ namespace {
 Result<PublicIdentity> ParseNamed(std::string_view json_text, const std::string& name) {
   auto bad = [&](const std::string& why) { return Status::InvalidArgument(name + ": " + why); };
   if (json_text.size() > kMaxIdentityFileBytes) return bad("too large to be an identity");
-  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad("not valid JSON");
+  Result<nlohmann::json> parsed =
+      ParseJson(json_text, "the file", JsonLimits{kMaxIdentityFileBytes, 4});
+  if (!parsed.ok()) return bad(parsed.status().message());
+  const nlohmann::json& j = *parsed;
   if (!j.is_object()) return bad("must be a JSON object {\"org\", \"curve\", \"box\", \"sign\"}");
   for (const auto& [key, value] : j.items()) {
     if (key != "org" && key != "curve" && key != "box" && key != "sign") {
-      return bad("unknown field '" + key + "'");
+      return bad("unknown field '" + Printable(key, 40) + "'");
     }
-    if (!value.is_string()) return bad("field '" + key + "' must be a string");
+    if (!value.is_string()) return bad("field '" + Printable(key, 40) + "' must be a string");
   }
   for (const char* key : {"org", "curve", "box", "sign"}) {
     if (!j.contains(key)) return bad(std::string("missing field '") + key + "'");

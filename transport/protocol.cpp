@@ -8,6 +8,7 @@
 #include <new>
 #include <type_traits>
 
+#include "base/utf8.h"
 #include "schemas/sync.capnp.h"
 
 namespace sb::proto {
@@ -191,12 +192,19 @@ struct DecodeError {
   std::string what;
 };
 
-std::string GetText(capnp::Text::Reader t, size_t max, const char* field) {
-  if (t.size() > max) {
-    throw DecodeError{std::string(field) + " is " + std::to_string(t.size()) +
-                      " bytes (limit " + std::to_string(max) + ")"};
-  }
-  return std::string(t.cStr(), t.size());
+// Every text of every message is checked here: UTF-8, no control characters (names and
+// codes) or only tab and newline (prose people read), and a length limit. A message that
+// breaks a rule is refused whole, before any of it is used.
+std::string GetText(capnp::Text::Reader t, size_t max, const char* field,
+                    TextKind kind = TextKind::kName) {
+  std::string_view s(t.cStr(), t.size());
+  Status st = CheckText(s, field, kind, max);
+  if (!st.ok()) throw DecodeError{st.message()};
+  return std::string(s);
+}
+
+std::string GetProse(capnp::Text::Reader t, size_t max, const char* field) {
+  return GetText(t, max, field, TextKind::kProse);
 }
 
 std::string GetData(capnp::Data::Reader d) {
@@ -265,7 +273,7 @@ Message Get(wire::Envelope::Reader env) {
     case wire::Envelope::REFUSAL: {
       auto r = env.getRefusal();
       return Refusal{GetText(r.getCode(), kMaxNameBytes, "refusal.code"),
-                     GetText(r.getMessage(), kMaxProseBytes, "refusal.message")};
+                     GetProse(r.getMessage(), kMaxProseBytes, "refusal.message")};
     }
     case wire::Envelope::PUSH: {
       auto r = env.getPush();
@@ -290,7 +298,7 @@ Message Get(wire::Envelope::Reader env) {
         PushResult p;
         p.outbox_seq = res.getOutboxSeq();
         p.accepted = res.getAccepted();
-        p.reason = GetText(res.getReason(), kMaxProseBytes, "push_ack.reason");
+        p.reason = GetProse(res.getReason(), kMaxProseBytes, "push_ack.reason");
         p.log_seq = res.getLogSeq();
         p.current = GetData(res.getCurrent());
         m.results.push_back(std::move(p));
@@ -353,7 +361,7 @@ Message Get(wire::Envelope::Reader env) {
       auto r = env.getReferralPostAck();
       return ReferralPostAck{r.getSeq(), r.getAccepted(),
                              GetText(r.getCode(), kMaxNameBytes, "referral_post_ack.code"),
-                             GetText(r.getReason(), kMaxProseBytes, "referral_post_ack.reason")};
+                             GetProse(r.getReason(), kMaxProseBytes, "referral_post_ack.reason")};
     }
     case wire::Envelope::REFERRAL_UPDATE: {
       auto r = env.getReferralUpdate();
@@ -376,7 +384,7 @@ Message Get(wire::Envelope::Reader env) {
       m.urgency = GetText(r.getUrgency(), kMaxNameBytes, "referral.urgency");
       m.created_ms = r.getCreatedMs();
       m.expires_ms = r.getExpiresMs();
-      m.consent_scope = GetText(r.getConsentScope(), kMaxProseBytes, "referral.consent_scope");
+      m.consent_scope = GetProse(r.getConsentScope(), kMaxProseBytes, "referral.consent_scope");
       m.consent_at_ms = r.getConsentAtMs();
       m.consent_by = GetText(r.getConsentBy(), kMaxNameBytes, "referral.consent_by");
       m.nonce = GetData(r.getNonce());
@@ -396,7 +404,7 @@ Message Get(wire::Envelope::Reader env) {
                             GetText(r.getAction(), kMaxNameBytes, "transition.action"),
                             GetText(r.getActor(), kMaxNameBytes, "transition.actor"),
                             r.getAtMs(),
-                            GetText(r.getReason(), kMaxProseBytes, "transition.reason")};
+                            GetProse(r.getReason(), kMaxProseBytes, "transition.reason")};
     }
   }
   throw DecodeError{"unknown message type " + std::to_string(static_cast<unsigned>(env.which()))};

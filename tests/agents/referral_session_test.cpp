@@ -38,6 +38,7 @@ struct Agent {
   Identity id;
   std::unique_ptr<Store> store;
   std::unique_ptr<LocalDirectory> dir;
+  std::unique_ptr<Quarantine> quarantine;
   std::unique_ptr<ReferralBook> book;
   std::unique_ptr<AgentSync> sync;
   bool connected = false;
@@ -72,12 +73,16 @@ class ReferralSessionTest : public ::testing::Test {
     auto d = LocalDirectory::Open(a->store.get(), &clock_, {replica, 60'000});
     EXPECT_TRUE(d.ok());
     a->dir = std::move(d).value();
+    a->quarantine = std::make_unique<Quarantine>(a->store.get());
+    EXPECT_TRUE(a->quarantine->Load().ok());
     a->book = std::make_unique<ReferralBook>(a->store.get(), &clock_, a->id,
                                              broker_.pub.sign_public);
+    a->book->set_quarantine(a->quarantine.get());
     EXPECT_TRUE(a->book->Load().ok());
     a->sync = std::make_unique<AgentSync>(a->dir.get(), &clock_, a->id, broker_.pub.sign_public,
                                           AgentSync::Options());
     a->sync->set_referrals(a->book.get());
+    a->sync->set_quarantine(a->quarantine.get());
     agents_.push_back(std::move(a));
     return *agents_.back();
   }
@@ -325,23 +330,36 @@ TEST_F(ReferralSessionTest, ForgedOrTamperedReferralsAreRefused) {
   ack = Post(c, proto::ReferralPost{2, forged, {}});
   EXPECT_EQ(ack.code, "signature");
 
-  // At the recipient: a relayed referral that claims A but is signed by C never enters.
+  // At the recipient: a relayed referral that claims A but is signed by C never enters. It
+  // is quarantined with the reason, and its version stepped over (not resent for ever).
   body.sender = kOrgA;
   proto::ReferralUpdate u{1000, body.id, SignBody(c.id, body), {}};
-  EXPECT_EQ(b.book->OnUpdate(u).code(), Code::kPermissionDenied);
+  auto expect_quarantined = [&](const std::string& reason) {
+    size_t before = b.quarantine->kept();
+    ++u.version;
+    EXPECT_TRUE(b.book->OnUpdate(u).ok());
+    EXPECT_EQ(b.quarantine->kept(), before + 1);
+    EXPECT_EQ(b.book->cursor(), u.version);
+    auto list = b.quarantine->List(1);
+    ASSERT_TRUE(list.ok());
+    ASSERT_FALSE(list->empty());
+    EXPECT_EQ(list->front().source, "referral");
+    EXPECT_NE(list->front().reason.find(reason), std::string::npos) << list->front().reason;
+  };
+  expect_quarantined("forged signature");
   // Signed by A but its key sealed by C's box key: the key does not open.
   u.referral = SignBody(a.id, body);
-  EXPECT_EQ(b.book->OnUpdate(u).code(), Code::kPermissionDenied);
+  expect_quarantined("");
   // Properly sealed by A, then the ciphertext altered (and re-signed by A): refused.
   ASSERT_TRUE(SealPayload(&body, kPayload, NewDataKey(), a.id, b.id.pub.box_public).ok());
   body.ciphertext[5] ^= 1;
   u.referral = SignBody(a.id, body);
-  EXPECT_FALSE(b.book->OnUpdate(u).ok());
+  expect_quarantined("");
   // Altered after signing: the signature fails.
   body.ciphertext[5] ^= 1;
   u.referral = SignBody(a.id, body);
   u.referral.body[u.referral.body.size() - 9] ^= 1;
-  EXPECT_FALSE(b.book->OnUpdate(u).ok());
+  expect_quarantined("");
   auto inbox = b.book->List("inbox", "");
   ASSERT_TRUE(inbox.ok());
   EXPECT_TRUE(inbox->empty());
@@ -354,8 +372,11 @@ TEST_F(ReferralSessionTest, ForgedOrTamperedReferralsAreRefused) {
   last.transitions.push_back(
       SignBody(c.id, proto::TransitionBody{id, "accept", kOrgB, clock_.NowMillis(), ""}));
   last.version += 100;
-  EXPECT_EQ(a.book->OnUpdate(last).code(), Code::kPermissionDenied);
+  EXPECT_TRUE(a.book->OnUpdate(last).ok());  // quarantined, not applied
   EXPECT_EQ(Status(a, id), "delivered");
+  auto set_aside = a.quarantine->List(1);
+  ASSERT_TRUE(set_aside.ok() && !set_aside->empty());
+  EXPECT_NE(set_aside->front().reason.find("not signed by the party"), std::string::npos);
 }
 
 TEST_F(ReferralSessionTest, ReplayedPostsChangeNothing) {
@@ -534,7 +555,9 @@ TEST_F(ReferralSessionTest, MalformedPostsAndUpdatesAreRefusedAndChangeNothing) 
   std::vector<Outgoing> out;
   core_->OnMessage(a.peer, kOrgA, std::string(16, '\x01'), &out);
   ASSERT_FALSE(out.empty());
-  EXPECT_FALSE(b.book->OnUpdate(proto::ReferralUpdate{5, NewUuid(), {junk, ""}, {}}).ok());
+  // A garbled update is quarantined and stepped over; it changes nothing else.
+  EXPECT_TRUE(b.book->OnUpdate(proto::ReferralUpdate{5, NewUuid(), {junk, ""}, {}}).ok());
+  EXPECT_EQ(b.quarantine->kept(), 1u);
   auto counts = core_->ReferralCountsByStatus();
   ASSERT_TRUE(counts.ok());
   for (const auto& [status, n] : *counts) EXPECT_EQ(n, 0u) << status;
