@@ -131,23 +131,7 @@ void BrokerCore::Failed(const std::string& peer, const std::string& org, std::st
   }
   WarnOrg(org, "broker: org=" + Printable(org) + ": a " + what +
                    " could not be processed and was quarantined: " + Printable(why, 300));
-  // Kept aside for the maintainers, at most a few per organization and minute (a flood of
-  // failing messages must not become a flood of synced writes).
-  uint64_t ignored = 0;
-  if (quarantine_limiter_.Allow(org, clock_->MonotonicMillis(), &ignored)) {
-    try {
-      QuarantineEntry q;
-      q.at_ms = clock_->NowMillis();
-      q.source = "message";
-      q.from = org;
-      q.reason = "the broker could not process a " + what + ": " + Printable(why, 300);
-      Result<bool> kept = quarantine_.Add(std::move(q), bytes);
-      if (kept.ok() && *kept) stats_.quarantined++;
-      if (!kept.ok()) spdlog::error("broker: cannot quarantine: {}", kept.status().ToString());
-    } catch (const std::exception& e) {
-      spdlog::error("broker: cannot quarantine: {}", e.what());
-    }
-  }
+  SetAside(org, bytes, "the broker could not process a " + what + ": " + Printable(why, 300));
   try {
     Refuse(peer, "failed",
            "the broker could not process this " + what +
@@ -155,6 +139,26 @@ void BrokerCore::Failed(const std::string& peer, const std::string& org, std::st
            out);
   } catch (const std::exception&) {
     // Nothing can be sent: the peer will time out and retry.
+  }
+}
+
+void BrokerCore::SetAside(const std::string& org, std::string_view bytes,
+                          const std::string& reason) {
+  // At most a few per organization and minute: a flood of bad messages must not become a
+  // flood of synced writes.
+  uint64_t ignored = 0;
+  if (!quarantine_limiter_.Allow(org, clock_->MonotonicMillis(), &ignored)) return;
+  try {
+    QuarantineEntry q;
+    q.at_ms = clock_->NowMillis();
+    q.source = "message";
+    q.from = org;
+    q.reason = reason;
+    Result<bool> kept = quarantine_.Add(std::move(q), bytes);
+    if (kept.ok() && *kept) stats_.quarantined++;
+    if (!kept.ok()) spdlog::error("broker: cannot quarantine: {}", kept.status().ToString());
+  } catch (const std::exception& e) {
+    spdlog::error("broker: cannot quarantine: {}", e.what());
   }
 }
 
@@ -170,6 +174,7 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
   if (!msg.ok()) {
     stats_.malformed++;
     WarnOrg(org, "broker: org=" + org + " sent a malformed message: " + msg.status().message());
+    SetAside(org, bytes, "a malformed message: " + msg.status().message());
     return Refuse(peer, "malformed", msg.status().message(), out);
   }
   if (auto* h = std::get_if<proto::Hello>(&*msg)) return OnHello(peer, org, *h, out);
@@ -183,7 +188,13 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
   if (auto* p = std::get_if<proto::Push>(&*msg)) return OnPush(peer, s, *p, out);
   if (auto* rp = std::get_if<proto::ReferralPost>(&*msg)) {
     std::vector<ReferralRelay::Outbound> updates;
-    Send(peer, referrals_.OnPost(org, *rp, &updates), out);
+    proto::ReferralPostAck ack = referrals_.OnPost(org, *rp, &updates);
+    if (!ack.accepted) {
+      WarnOrg(org, "broker: org=" + org + " referral post " + std::to_string(rp->seq) +
+                       " refused (" + ack.code + "): " + ack.reason);
+      if (ack.code == "malformed") SetAside(org, bytes, "a malformed referral post: " + ack.reason);
+    }
+    Send(peer, ack, out);
     return RouteReferrals(std::move(updates), out);
   }
   if (auto* c = std::get_if<proto::Credit>(&*msg)) {

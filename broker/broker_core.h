@@ -128,6 +128,8 @@ class BrokerCore {
 
   void Handle(const std::string& peer, const std::string& org, std::string_view bytes,
               std::vector<Outgoing>* out);
+  // Keeps a message aside for the maintainers (rate-limited per organization).
+  void SetAside(const std::string& org, std::string_view bytes, const std::string& reason);
   // What OnMessage does when Handle failed: count, log, quarantine, refuse.
   void Failed(const std::string& peer, const std::string& org, std::string_view bytes,
               const std::string& why, std::vector<Outgoing>* out);

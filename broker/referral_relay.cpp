@@ -153,13 +153,8 @@ Status ReferralRelay::Save(Stored r, const std::string& old_expiry_key, uint64_t
 proto::ReferralPostAck ReferralRelay::OnPost(const std::string& org,
                                              const proto::ReferralPost& post,
                                              std::vector<Outbound>* out) {
-  proto::ReferralPostAck ack = post.referral.empty() ? Transition(org, post, out)
-                                                     : NewReferral(org, post, out);
-  if (!ack.accepted) {
-    spdlog::warn("broker: org={} referral post {} refused ({}): {}", org, post.seq, ack.code,
-                 ack.reason);
-  }
-  return ack;
+  // Refusals are logged by the caller (rate-limited per organization).
+  return post.referral.empty() ? Transition(org, post, out) : NewReferral(org, post, out);
 }
 
 proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,

@@ -18,5 +18,7 @@ void AddNetworkCommands(CLI::App& app, int& exit_code);
 void AddReviewCommand(CLI::App& app, int& exit_code);
 // refer send|list|show|accept|decline|start|complete|cancel|purge, audit verify|show
 void AddReferCommand(CLI::App& app, int& exit_code);
+// quarantine (what an agent or broker set aside, through its local API)
+void AddQuarantineCommand(CLI::App& app, int& exit_code);
 
 }  // namespace sb::cli

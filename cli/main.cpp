@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   sb::cli::AddDemoCommand(app, exit_code);
   sb::cli::AddReviewCommand(app, exit_code);
   sb::cli::AddReferCommand(app, exit_code);
+  sb::cli::AddQuarantineCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -16,6 +16,7 @@
 #include "broker/broker_server.h"
 #include "cli/agent_client.h"
 #include "cli/commands.h"
+#include "cli/dir_format.h"
 #include "transport/identity.h"
 
 namespace sb::cli {
@@ -216,7 +217,7 @@ int RunStatus(const StatusArgs& a) {
   Result<json> r = c->Call("GET", "/v1/status");
   if (!r.ok()) return Fail("status", r.status());
   if (a.json) {
-    std::cout << r->dump(2) << "\n";
+    std::cout << DumpJson(*r, 2) << "\n";
     return 0;
   }
   const json& s = *r;
@@ -240,8 +241,12 @@ int RunStatus(const StatusArgs& a) {
       std::cout << "referrals   " << y["referral_queue"]
                 << " step(s) waiting for the broker (switchboard refer list)\n";
     }
+    if (y.value("quarantined", uint64_t{0}) > 0) {
+      std::cout << "quarantine  " << y["quarantined"]
+                << " item(s) from the broker set aside since start (switchboard quarantine)\n";
+    }
     if (!y["last_error"].get<std::string>().empty()) {
-      std::cout << "last error  " << y["last_error"].get<std::string>() << "\n";
+      std::cout << "last error  " << Clean(y["last_error"].get<std::string>()) << "\n";
     }
   }
   return 0;

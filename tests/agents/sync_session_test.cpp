@@ -66,6 +66,7 @@ struct Agent {
   Identity id;
   std::unique_ptr<Store> store;
   std::unique_ptr<LocalDirectory> dir;
+  std::unique_ptr<Quarantine> quarantine;
   std::unique_ptr<AgentSync> sync;
   bool connected = false;
   std::vector<proto::Message> received;  // everything the broker sent it
@@ -117,7 +118,10 @@ class SyncSessionTest : public ::testing::Test {
     auto d = LocalDirectory::Open(a->store.get(), &clock_, {replica, 60'000});
     EXPECT_TRUE(d.ok()) << d.status().ToString();
     a->dir = std::move(d).value();
+    a->quarantine = std::make_unique<Quarantine>(a->store.get());
+    EXPECT_TRUE(a->quarantine->Load().ok());
     a->sync = std::make_unique<AgentSync>(a->dir.get(), &clock_, a->id, broker_.pub.sign_public, so);
+    a->sync->set_quarantine(a->quarantine.get());
     agents_.push_back(std::move(a));
     return *agents_.back();
   }
@@ -608,6 +612,59 @@ TEST_F(SyncSessionTest, ThrottledAgentDoesNotPushAgainAtOnce) {
   Run(200);  // no time passes: the bucket stays empty
   EXPECT_LE(pushes, 2u) << "the agent pushed " << pushes
                         << " times without any time passing (the run was cut at 200 messages)";
+}
+
+}  // namespace
+}  // namespace sb
+
+namespace sb {
+namespace {
+
+// Issue 10: a log entry the agent cannot use (its signature does not verify, its bytes do not
+// decode) is quarantined with the reason and stepped over; the entries around it apply, the
+// cursor moves past it, and it is never asked for again.
+TEST_F(SyncSessionTest, AnEntryThatCannotBeUsedIsQuarantinedAndSteppedOver) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(a);
+  Connect(b);
+  Run();
+  uint64_t cursor = a.dir->sync_cursor();
+  auto entry = [&](uint64_t seq, const std::string& org, const std::string& name,
+                   const Identity& signer, const std::string& signer_name) {
+    Record r(org, "organization");
+    Record d = r.WriteDelta("name", Value(name), 0xb1, Hlc::Make(kStart, 1));
+    r.Join(d);
+    r.Join(r.WriteDelta("owner", Value(org), 0xb1, Hlc::Make(kStart, 1)));
+    std::string bytes = EncodeDelta(Delta{0xb1, Hlc::Make(kStart, 2), {r}});
+    return proto::LogEntry{seq, proto::SignedDelta{bytes, kOrgB, signer_name, Sign(signer, bytes)}};
+  };
+  Identity impostor = Gen(kOrgB);  // another key claiming B
+  proto::Updates u;
+  u.entries.push_back(entry(cursor + 1, kOrgB, "forged", impostor, kOrgB));
+  u.entries.push_back(proto::LogEntry{cursor + 2, proto::SignedDelta{"SBD\x01junk", kOrgB, "broker",
+                                                                     Sign(broker_, "SBD\x01junk")}});
+  u.entries.push_back(entry(cursor + 3, kOrgB, "genuine", broker_, "broker"));
+  u.head = cursor + 3;
+  std::vector<std::string> out = a.sync->OnMessage(proto::EncodeEnvelope(u));
+  EXPECT_EQ(a.dir->sync_cursor(), cursor + 3);
+  ASSERT_EQ(out.size(), 1u);
+  Result<proto::Message> credit = proto::DecodeEnvelope(out[0]);
+  ASSERT_TRUE(credit.ok());
+  ASSERT_TRUE(std::holds_alternative<proto::Credit>(*credit));
+  EXPECT_EQ(std::get<proto::Credit>(*credit).cursor, cursor + 3);
+  EXPECT_EQ(a.Displayed(kOrgB, "name"), Value(std::string("genuine")));
+  auto kept = a.quarantine->List(10);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 2u);
+  EXPECT_EQ(kept->at(1).ref, std::to_string(cursor + 1));
+  EXPECT_NE(kept->at(1).reason.find("signature does not verify"), std::string::npos);
+  EXPECT_EQ(kept->at(0).ref, std::to_string(cursor + 2));
+  EXPECT_NE(kept->at(0).reason.find("cannot decode"), std::string::npos) << kept->at(0).reason;
+  EXPECT_EQ(a.sync->status().quarantined, 2u);
+  // Sent again (a resend after a reconnect): nothing more is kept, nothing changes.
+  (void)a.sync->OnMessage(proto::EncodeEnvelope(u));
+  EXPECT_EQ(a.quarantine->kept(), 2u);
 }
 
 }  // namespace

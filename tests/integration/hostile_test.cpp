@@ -25,6 +25,7 @@
 
 #include "conflict/codec.h"
 #include "tests/integration/agent_process.h"
+#include "tests/integration/raw_client.h"
 #include "transport/identity.h"
 #include "transport/protocol.h"
 #include "transport/sockets.h"
@@ -176,124 +177,13 @@ class BrokerProcess {
   int api_port_ = 0;
 };
 
-// Collects a socket's monitor events so a test can wait for one.
-class Monitor {
- public:
-  Monitor(zmq::context_t& ctx, zmq::socket_t& socket) {
-    static std::atomic<int> n{0};
-    std::string addr = "inproc://hostile-monitor-" + std::to_string(++n);
-    EXPECT_EQ(zmq_socket_monitor(socket.handle(), addr.c_str(), ZMQ_EVENT_ALL), 0);
-    pair_ = zmq::socket_t(ctx, zmq::socket_type::pair);
-    pair_.set(zmq::sockopt::linger, 0);
-    pair_.connect(addr);
-  }
-  // Whether an event in `mask` arrives within `deadline`.
-  bool WaitFor(uint16_t mask, std::chrono::milliseconds deadline) {
-    auto until = std::chrono::steady_clock::now() + deadline;
-    zmq::pollitem_t item{pair_.handle(), 0, ZMQ_POLLIN, 0};
-    while (std::chrono::steady_clock::now() < until) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      if (zmq::poll(&item, 1, std::max(left, 1ms)) <= 0) continue;
-      zmq::message_t frame;
-      if (!pair_.recv(frame, zmq::recv_flags::dontwait)) continue;
-      bool first = frame.size() >= 6;
-      uint16_t event = 0;
-      if (first) std::memcpy(&event, frame.data(), 2);
-      while (frame.more()) (void)pair_.recv(frame, zmq::recv_flags::dontwait);  // the address
-      if (first && (event & mask)) return true;
-    }
-    return false;
-  }
+using testing::Monitor;
 
- private:
-  zmq::socket_t pair_;
-};
-
-// A raw client: an organization's keys on a CURVE DEALER, speaking bytes.
-class Client {
+// A raw client of the broker under test (tests/integration/raw_client.h).
+class Client : public testing::RawClient {
  public:
   Client(zmq::context_t& ctx, Identity id, const BrokerProcess& broker)
-      : id_(std::move(id)), replica_(std::random_device{}() | 0x100000000ull) {
-    Result<zmq::socket_t> s = MakeAgentSocket(ctx, id_, broker.pub().curve_public,
-                                              broker.endpoint(), SocketLimits{});
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    if (s.ok()) socket_ = std::move(s).value();
-    socket_.set(zmq::sockopt::sndtimeo, 5000);
-  }
-
-  // False when the message could not be queued in time (no connection).
-  bool SendBytes(const std::string& bytes) {
-    zmq::message_t m(bytes.data(), bytes.size());
-    try {
-      return socket_.send(m, zmq::send_flags::none).has_value();
-    } catch (const zmq::error_t&) {
-      return false;
-    }
-  }
-  bool Send(const proto::Message& m) { return SendBytes(proto::EncodeEnvelope(m)); }
-
-  // The next message within `deadline`, decoded (nullopt: nothing, or undecodable).
-  std::optional<proto::Message> Recv(std::chrono::milliseconds deadline) {
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    auto until = std::chrono::steady_clock::now() + deadline;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      if (zmq::poll(&item, 1, left) > 0) break;
-    }
-    zmq::message_t m;
-    if (!socket_.recv(m, zmq::recv_flags::dontwait)) return std::nullopt;
-    Result<proto::Message> msg =
-        proto::DecodeEnvelope(std::string_view(static_cast<const char*>(m.data()), m.size()));
-    EXPECT_TRUE(msg.ok()) << "the broker sent undecodable bytes: " << msg.status().ToString();
-    if (!msg.ok()) return std::nullopt;
-    return std::move(msg).value();
-  }
-
-  // Skips other messages until one of type T arrives, within `deadline`.
-  template <typename T>
-  std::optional<T> Expect(std::chrono::milliseconds deadline = kWait) {
-    auto until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      std::optional<proto::Message> m = Recv(left);
-      if (!m) return std::nullopt;
-      if (auto* t = std::get_if<T>(&*m)) return *t;
-    }
-    return std::nullopt;
-  }
-
-  proto::Hello Hello(uint32_t version = proto::kProtocolVersion) const {
-    return proto::Hello{version, replica_, 0, 64};
-  }
-
-  // A well-formed, correctly signed delta creating this organization's record.
-  Delta OwnRecordDelta() const {
-    Hlc stamp = Hlc::Make(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count()), 1);
-    Record r(id_.pub.org, "organization");
-    Record delta(id_.pub.org, "organization");
-    for (const auto& [field, value] :
-         std::vector<std::pair<std::string, Value>>{{"name", std::string("Hostile Org")},
-                                                    {"owner", id_.pub.org}}) {
-      Record d = r.WriteDelta(field, value, replica_, stamp);
-      r.Join(d);
-      delta.Join(d);
-    }
-    return Delta{replica_, stamp, {delta}};
-  }
-
-  const Identity& id() const { return id_; }
-  const std::string& org() const { return id_.pub.org; }
-  zmq::socket_t& socket() { return socket_; }
-
- private:
-  Identity id_;
-  ReplicaId replica_;
-  zmq::socket_t socket_;
+      : RawClient(ctx, std::move(id), broker.pub().curve_public, broker.endpoint()) {}
 };
 
 class Hostile : public ::testing::Test {
