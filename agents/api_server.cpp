@@ -191,6 +191,17 @@ void ApiServer::Routes() {
     m += "# TYPE switchboard_api_unauthorized_total counter\nswitchboard_api_unauthorized_total " +
          std::to_string(unauthorized_) + "\n";
     m += "# TYPE switchboard_records gauge\nswitchboard_records " + std::to_string(records) + "\n";
+    if (options_.sync_status) {
+      // The sync session's counters (sync_session.h): restarts and repeats with their reasons
+      // are in the log; here, how many.
+      json st = options_.sync_status();
+      for (const char* k : {"connects", "session_restarts", "hello_repeats", "rewinds",
+                            "checkpoints", "applied", "pushed", "accepted", "refused"}) {
+        if (!st.is_object() || !st.contains(k) || !st[k].is_number_unsigned()) continue;
+        m += std::string("# TYPE switchboard_sync_") + k + "_total counter\nswitchboard_sync_" +
+             k + "_total " + std::to_string(st[k].get<uint64_t>()) + "\n";
+      }
+    }
     if (options_.quarantine) {
       m += "# TYPE switchboard_quarantined_total counter\nswitchboard_quarantined_total " +
            std::to_string(options_.quarantine->added()) + "\n";

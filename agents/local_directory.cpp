@@ -227,8 +227,14 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
   if (committed.ok()) {
     next_seq_ = seq;
     outbox_depth_ += outbox_added;
-    std::unique_lock lock(state_mu_);
-    for (const Record& d : accepted) dir_.Join(d);
+    {
+      std::unique_lock lock(state_mu_);
+      for (const Record& d : accepted) dir_.Join(d);
+    }
+    if (outbox_added > 0) {
+      std::lock_guard lock(on_outbox_mu_);
+      if (on_outbox_) on_outbox_();
+    }
   }
   for (size_t i = 0; i < group.size(); ++i) {
     if (!committed.ok() && results[i].ok()) {

@@ -120,6 +120,13 @@ class LocalDirectory {
   // waiting in the outbox; the refusal is kept (Rejections) and written to the history.
   Status SettleOutbox(std::vector<PushOutcome> outcomes);
   uint64_t sync_cursor() const { return sync_cursor_.load(); }
+  // Called (on the committer thread) each time edits reach the outbox durably, so the sync
+  // session can push them at once instead of at its next tick. Must not block or call back
+  // into this object's write methods.
+  void set_on_outbox(std::function<void()> fn) {
+    std::lock_guard lock(on_outbox_mu_);
+    on_outbox_ = std::move(fn);
+  }
   Result<std::vector<Rejection>> Rejections(size_t max) const;
 
  private:
@@ -163,6 +170,9 @@ class LocalDirectory {
   uint64_t next_seq_ = 1;  // history and outbox sequence; persisted in meta with each batch
   std::atomic<uint64_t> outbox_depth_{0};
   std::atomic<uint64_t> sync_cursor_{0};
+
+  std::mutex on_outbox_mu_;  // guards on_outbox_
+  std::function<void()> on_outbox_;
 
   std::mutex queue_mu_;  // guards queue_ and stopping_
   std::condition_variable queue_cv_;

@@ -16,16 +16,19 @@
 namespace sb {
 
 SyncClient::SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Options options)
-    : options_(std::move(options)), me_(me),
+    : options_(std::move(options)), me_(me), dir_(dir),
       session_(dir, clock, me, options_.broker.sign_public, options_.session),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   session_.set_referrals(options_.referrals);
   session_.set_quarantine(options_.quarantine);
   if (options_.referrals) options_.referrals->set_on_queued([this] { Wake(); });
+  // Push an edit as soon as it is durable, not at the next tick.
+  dir_->set_on_outbox([this] { Wake(); });
 }
 
 SyncClient::~SyncClient() {
   Stop();
+  dir_->set_on_outbox(nullptr);
   if (options_.referrals) options_.referrals->set_on_queued(nullptr);
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }

@@ -30,20 +30,55 @@ void AgentSync::Error(const std::string& e) {
   status_.last_error = e;
 }
 
-std::string AgentSync::Hello() {
+void AgentSync::Note(const std::string& what, const std::string& why,
+                     uint64_t SyncStatus::*counter) {
+  spdlog::info("sync: {}: {}", what, why);
+  std::lock_guard lock(status_mu_);
+  ++(status_.*counter);
+}
+
+std::string AgentSync::Hello(bool resume) {
   hello_at_ = clock_->MonotonicMillis();
-  in_flight_batch_ = 0;
-  roster_seen_ = false;
-  referral_last_posted_ = 0;
-  return proto::EncodeEnvelope(proto::Hello{proto::kProtocolVersion, dir_->replica(),
-                                            dir_->sync_cursor(), options_.credit_window,
-                                            referrals_ ? referrals_->cursor() : 0});
+  last_heard_at_ = hello_at_;
+  if (!resume) {
+    // The stream starts over: what was in flight is not coming, and the roster follows the
+    // Welcome again.
+    in_flight_batch_ = 0;
+    roster_seen_ = false;
+    referral_last_posted_ = 0;
+    rewind_pending_ = false;
+    checkpoint_id_ = 0;
+    checkpoint_next_ = 0;
+    hello_wait_ms_ = options_.hello_retry_ms;
+  }
+  proto::Hello h{proto::kProtocolVersion, dir_->replica(), dir_->sync_cursor(),
+                 options_.credit_window, referrals_ ? referrals_->cursor() : 0,
+                 options_.window_bytes, resume};
+  return proto::EncodeEnvelope(h);
+}
+
+std::string AgentSync::Credit(bool rewind) {
+  return proto::EncodeEnvelope(
+      proto::Credit{options_.credit_window, dir_->sync_cursor(), rewind, checkpoint_next_});
+}
+
+std::vector<std::string> AgentSync::Rewind(const std::string& why) {
+  if (rewind_pending_) return {};  // asked already; what arrives meanwhile is dropped
+  rewind_pending_ = true;
+  checkpoint_id_ = 0;
+  checkpoint_next_ = 0;
+  Note("rewind", why, &SyncStatus::rewinds);
+  return {Credit(/*rewind=*/true)};
 }
 
 std::vector<std::string> AgentSync::OnConnected() {
   if (state_ == State::kRefused) return {};
   SetState(State::kHelloSent);
-  return {Hello()};
+  {
+    std::lock_guard lock(status_mu_);
+    ++status_.connects;
+  }
+  return {Hello(/*resume=*/false)};
 }
 
 void AgentSync::OnDisconnected(const std::string& why) {
@@ -61,6 +96,7 @@ bool AgentSync::Verify(const proto::SignedDelta& sd) {
 }
 
 std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
+  last_heard_at_ = clock_->MonotonicMillis();
   {
     std::lock_guard lock(status_mu_);
     status_.last_sync_ms = clock_->NowMillis();
@@ -126,8 +162,10 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     if (r->code == "version" || r->code == "revoked" || r->code == "replica") {
       SetState(State::kRefused);
     } else if (r->code == "hello_first") {
+      // The broker has no session for this connection (it dropped it): start over.
       SetState(State::kHelloSent);
-      return {Hello()};
+      Note("session restart", "the broker no longer knew this session", &SyncStatus::session_restarts);
+      return {Hello(/*resume=*/false)};
     } else if (r->code == "unavailable") {
       in_flight_batch_ = 0;  // push again later
     }
@@ -143,18 +181,22 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     if (w->org != me_.pub.org) {
       Error("the broker authenticated us as " + w->org + ", not " + me_.pub.org);
     }
+    bool was_ready = state_ == State::kReady;
     SetState(State::kReady);
-    last_update_at_ = clock_->MonotonicMillis();
-    known_head_ = w->log_head;
-    spdlog::info("sync: connected as {} ({}), cursor {} of {}", w->org, w->role,
-                 dir_->sync_cursor(), w->log_head);
+    known_head_ = std::max(known_head_, w->log_head);
+    if (!was_ready) {
+      spdlog::info("sync: connected as {} ({}), cursor {} of {}{}{}", w->org, w->role,
+                   dir_->sync_cursor(), w->log_head, w->snapshot ? ", checkpoint follows" : "",
+                   w->resumed ? " (resumed)" : "");
+    }
     std::lock_guard lock(status_mu_);
     status_.role = w->role;
     status_.broker_head = w->log_head;
     status_.last_error.clear();
     return {};
   }
-  if (state_ != State::kReady) return {};
+  // The stream continues while a repeated Hello waits for its Welcome (same connection).
+  if (state_ != State::kReady && state_ != State::kHelloSent) return {};
   if (auto* r = std::get_if<proto::Roster>(msg)) {
     sign_keys_.clear();
     for (const auto& e : r->entries) sign_keys_[e.org] = e.sign_key;
@@ -169,8 +211,11 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     OnPushAck(*a);
     if (dir_->sync_cursor() < cursor) {
       // A refused edit was taken back to an older broker state: replay the log from there.
-      SetState(State::kHelloSent);
-      return {Hello()};
+      rewind_pending_ = false;
+      std::vector<std::string> out = Rewind("a refused edit was taken back to log position " +
+                                            std::to_string(dir_->sync_cursor()));
+      for (std::string& m : Tick()) out.push_back(std::move(m));
+      return out;
     }
     return Tick();
   }
@@ -187,22 +232,26 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
 }
 
 std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
-  last_update_at_ = clock_->MonotonicMillis();
   known_head_ = std::max(known_head_, u.head);
+  if (checkpoint_id_ != 0) return {};  // a checkpoint is coming first; the log follows it
   std::vector<RemoteDelta> deltas;
-  uint64_t cursor = dir_->sync_cursor();
-  bool gap = false;
+  const uint64_t start = dir_->sync_cursor();
+  uint64_t cursor = start;
+  std::string gap;
   for (const proto::LogEntry& e : u.entries) {
     if (e.seq <= cursor) continue;  // already applied (a resend)
     if (e.seq != cursor + 1) {
-      gap = true;  // something was lost: apply what is contiguous, then start over from there
+      // Something was lost, or comes from before a rewind: apply what is contiguous.
+      gap = "entry " + std::to_string(e.seq) + " came after " + std::to_string(cursor);
       break;
     }
     if (!e.delta.delta.empty() && e.delta.signer != "broker" && !sign_keys_.count(e.delta.author) &&
         !roster_seen_) {
-      gap = true;  // the roster has not arrived (lost or overtaken): stop before this entry
+      // The roster has not arrived (lost or overtaken): stop before this entry.
+      gap = "entry " + std::to_string(e.seq) + "'s author is not in the roster yet";
       break;
     }
+    rewind_pending_ = false;  // the stream is contiguous again
     cursor = e.seq;
     if (e.delta.delta.empty()) continue;  // nothing visible to us, or our own write
     if (!Verify(e.delta)) {
@@ -219,25 +268,31 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
     deltas.push_back(RemoteDelta{std::move(d).value(), e.delta.author});
   }
   size_t n = deltas.size();
-  Status s = dir_->ApplyRemote(std::move(deltas), cursor);
-  if (!s.ok()) {
-    Error("cannot save updates: " + s.ToString());
-    return {};
+  if (cursor > dir_->sync_cursor()) {
+    Status s = dir_->ApplyRemote(std::move(deltas), cursor);
+    if (!s.ok()) {
+      Error("cannot save updates: " + s.ToString());
+      return {};
+    }
   }
   {
     std::lock_guard lock(status_mu_);
     status_.cursor = cursor;
-    status_.broker_head = u.head;
+    status_.broker_head = std::max(status_.broker_head, u.head);
     status_.applied += n;
   }
-  if (gap) {
-    Error("updates stopped at " + std::to_string(cursor) +
-          " (a gap, or an author not yet in the roster); resynchronising");
-    SetState(State::kHelloSent);
-    return {Hello()};
+  std::vector<std::string> out;
+  if (cursor > start) out.push_back(Credit(/*rewind=*/false));
+  if (!gap.empty()) {
+    if (!roster_seen_ && !rewind_pending_) {
+      // The roster was lost or overtaken: a resumed Hello brings it (and leaves the stream
+      // as it is); the rewind then sends the entries again after it.
+      Note("hello repeated", "the roster has not arrived", &SyncStatus::hello_repeats);
+      out.push_back(Hello(/*resume=*/true));
+    }
+    for (std::string& m : Rewind(gap)) out.push_back(std::move(m));
   }
-  return {proto::EncodeEnvelope(
-      proto::Credit{static_cast<uint32_t>(u.entries.size()), cursor})};
+  return out;
 }
 
 std::vector<std::string> AgentSync::OnUpdatesOneByOne(const proto::Updates& u) {
@@ -278,10 +333,12 @@ std::vector<std::string> AgentSync::OnReferralUpdate(const proto::ReferralUpdate
   }
   Error("referral " + u.id + ": " + s.message());
   if (s.code() == Code::kFailedPrecondition || s.code() == Code::kIoError) {
-    // Not yet possible (the roster is behind) or not saved: start over; the broker resends
-    // everything after the durable referral cursor.
-    SetState(State::kHelloSent);
-    return {Hello()};
+    // Not yet possible (the roster is behind) or not saved: ask again. A resumed Hello brings
+    // the roster and every referral after the durable referral cursor, and leaves the log
+    // stream as it is.
+    Note("hello repeated", "referral " + u.id + " could not be applied yet: " + s.message(),
+         &SyncStatus::hello_repeats);
+    return {Hello(/*resume=*/true)};
   }
   return {};
 }
@@ -312,26 +369,47 @@ void AgentSync::PostReferrals(std::vector<std::string>* out) {
 }
 
 std::vector<std::string> AgentSync::OnSnapshot(const proto::SnapshotChunk& c) {
+  // Chunks of one checkpoint arrive in order, from index 0; anything else (a chunk lost, or
+  // one from a checkpoint that was superseded) starts the checkpoint over.
+  if (c.index == 0) {
+    checkpoint_id_ = c.snapshot;
+    checkpoint_next_ = 0;
+  }
+  if (c.snapshot != checkpoint_id_ || c.index != checkpoint_next_) {
+    if (checkpoint_id_ == 0 && rewind_pending_) return {};  // from before the rewind
+    return Rewind("checkpoint chunk " + std::to_string(c.snapshot) + "/" +
+                  std::to_string(c.index) + " came out of order");
+  }
+  ++checkpoint_next_;
   if (!VerifySignature(broker_sign_public_, c.records, c.signature)) {
-    Error("a snapshot chunk's signature does not verify; ignored");
-    return {};
-  }
-  Result<Delta> d = DecodeDelta(c.records);
-  if (!d.ok()) {
     SetAside("snapshot", std::to_string(c.snapshot) + "/" + std::to_string(c.index), "broker",
-             d.status().message(), c.records);
-    return {};
+             "the broker's signature does not verify", c.records);
+  } else {
+    Result<Delta> d = DecodeDelta(c.records);
+    if (!d.ok()) {
+      SetAside("snapshot", std::to_string(c.snapshot) + "/" + std::to_string(c.index), "broker",
+               d.status().message(), c.records);
+    } else {
+      Status s = dir_->ApplyRemote({RemoteDelta{std::move(d).value(), "broker"}},
+                                   c.last ? c.log_seq : 0);
+      if (!s.ok()) {
+        Error("cannot save a checkpoint chunk: " + s.ToString());
+        --checkpoint_next_;  // not applied: it must come again
+        return Rewind("a checkpoint chunk could not be saved");
+      }
+    }
   }
-  spdlog::info("sync: snapshot chunk {} ({} records){}", c.index, d->records.size(),
-               c.last ? ", last" : "");
-  Status s = dir_->ApplyRemote({RemoteDelta{std::move(d).value(), "broker"}},
-                               c.last ? c.log_seq : 0);
-  if (!s.ok()) Error("cannot save a snapshot chunk: " + s.ToString());
   if (c.last) {
+    checkpoint_id_ = 0;
+    rewind_pending_ = false;
+    spdlog::info("sync: checkpoint applied ({} chunks), cursor {}", checkpoint_next_, c.log_seq);
     std::lock_guard lock(status_mu_);
     status_.cursor = c.log_seq;
+    ++status_.checkpoints;
   }
-  return {};
+  std::vector<std::string> out{Credit(/*rewind=*/false)};
+  if (c.last) checkpoint_next_ = 0;
+  return out;
 }
 
 void AgentSync::OnPushAck(const proto::PushAck& a) {
@@ -374,13 +452,25 @@ std::vector<std::string> AgentSync::Tick() {
     status_.outbox_depth = dir_->outbox_depth();
     status_.cursor = dir_->sync_cursor();
   }
-  if (state_ == State::kHelloSent && now - hello_at_ > options_.hello_retry_ms) return {Hello()};
+  if (state_ == State::kHelloSent && now - hello_at_ > hello_wait_ms_) {
+    // No Welcome yet: the broker is slow, or the Hello was lost. Say it again on this
+    // connection; the broker carries on with what it has already sent.
+    Note("hello repeated", "no welcome after " + std::to_string(hello_wait_ms_) + " ms",
+         &SyncStatus::hello_repeats);
+    hello_wait_ms_ = std::min(hello_wait_ms_ * 2, options_.hello_retry_max_ms);
+    return {Hello(/*resume=*/true)};
+  }
   if (state_ != State::kReady) return {};
-  // Behind the broker and nothing arrived for a while (a lost message stalled the stream):
-  // start the session over from the durable cursor.
-  if (known_head_ > dir_->sync_cursor() && now - last_update_at_ > options_.resend_after_ms) {
+  // Behind the broker and nothing at all came from it for a long while: the stream is stuck
+  // (not slow — a slow broker still sends something), so start it over from the cursor.
+  if (known_head_ > dir_->sync_cursor() && now - last_heard_at_ > options_.stall_ms) {
     SetState(State::kHelloSent);
-    return {Hello()};
+    Note("session restart",
+         "behind the broker (" + std::to_string(dir_->sync_cursor()) + " of " +
+             std::to_string(known_head_) + ") and nothing from it for " +
+             std::to_string(options_.stall_ms / 1000) + " s",
+         &SyncStatus::session_restarts);
+    return {Hello(/*resume=*/false)};
   }
   std::vector<std::string> referral_posts;
   PostReferrals(&referral_posts);
@@ -390,6 +480,7 @@ std::vector<std::string> AgentSync::Tick() {
     if (now - in_flight_at_ < options_.resend_after_ms) return {};
     in_flight_batch_ = 0;  // unanswered: push again (the broker recognises repeats)
   }
+  if (dir_->outbox_depth() == 0) return {};  // the common case: no store read on every tick
   Result<std::vector<OutboxEntry>> entries = dir_->Outbox(0, options_.max_push_items);
   if (!entries.ok()) {
     Error("cannot read the outbox: " + entries.status().ToString());

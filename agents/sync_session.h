@@ -3,12 +3,21 @@
 // this returns. States: kDisconnected -> (connected) kHelloSent -> (Welcome) kReady; a
 // Refusal for version or revocation is final (kRefused) until restart.
 //
+// Flow control (DESIGN.md §11, issue 15): the Hello names a window — entries and bytes the
+// broker may have in flight past the agent's cursor — and after each durable apply the agent
+// acknowledges its cursor (Credit). Nothing restarts a session that is making progress:
+// - a Hello without a Welcome is repeated with `resume` (the broker carries on; what it sent
+//   still arrives), with a growing interval;
+// - a gap in the log (an entry past cursor + 1) is dropped and answered with one Credit that
+//   asks for everything after the cursor again (`rewind`); so is an entry whose author is not
+//   in the roster yet, and taking a refused edit back to an older state;
+// - only a broker silent for `stall_ms` while the agent is behind starts the session over.
+// Every restart, repeat and rewind is logged with its reason and counted (status()).
+//
 // In kReady it pushes the outbox (one batch in flight), applies Updates durably before
-// granting more credit, and takes refused edits back out of the view (LocalDirectory).
-// Every relayed delta's signature is checked: the author's key from the roster, or the
-// broker's key for copies the broker filtered by audience. An entry whose author is not in
-// the roster yet (the roster was lost or overtaken) stops the stream before that entry and
-// starts the session over; the cursor never steps over an entry it could not apply.
+// acknowledging them, and takes refused edits back out of the view (LocalDirectory). Every
+// relayed delta's signature is checked: the author's key from the roster, or the broker's
+// key for copies the broker projected for an audience. What cannot be used is quarantined.
 // Not thread-safe: one thread drives it; status() may be read from others.
 #pragma once
 
@@ -34,18 +43,26 @@ struct SyncStatus {
   uint64_t outbox_depth = 0;
   uint64_t last_sync_ms = 0;  // last message from the broker
   uint64_t pushed = 0, accepted = 0, refused = 0, applied = 0;
-  uint64_t bytes_in = 0;  // bytes of broker messages received
-  uint64_t quarantined = 0;  // items set aside by this session
+  uint64_t bytes_in = 0;      // bytes of broker messages received
+  uint64_t quarantined = 0;   // items set aside by this session
+  uint64_t connects = 0;          // handshakes completed
+  uint64_t session_restarts = 0;  // Hellos that started the stream over on a live connection
+  uint64_t hello_repeats = 0;     // Hellos repeated (resume) while waiting for a Welcome
+  uint64_t rewinds = 0;           // Credits asking for a gap to be sent again
+  uint64_t checkpoints = 0;       // checkpoints applied
   std::string last_error;
 };
 
 class AgentSync {
  public:
   struct Options {
-    uint32_t credit_window = 1024;
+    uint32_t credit_window = 1024;          // entries in flight
+    uint32_t window_bytes = 8 << 20;        // bytes in flight
     size_t max_push_items = 128;
     uint64_t resend_after_ms = 10'000;  // re-push when unanswered this long
-    uint64_t hello_retry_ms = 1'000;    // re-hello when no Welcome came this long
+    uint64_t hello_retry_ms = 1'000;    // repeat a Hello with no Welcome after this (doubling)
+    uint64_t hello_retry_max_ms = 30'000;
+    uint64_t stall_ms = 30'000;         // behind and nothing from the broker this long: restart
   };
 
   AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me,
@@ -57,7 +74,7 @@ class AgentSync {
   // verify or decode, a snapshot chunk, a referral update) is quarantined with its reason and
   // stepped over, so nothing stored or received can stop the agent or stall its cursor.
   std::vector<std::string> OnMessage(std::string_view bytes);
-  // Pushes waiting outbox entries and retries what went unanswered.
+  // Pushes waiting outbox entries, retries what went unanswered, repeats an unanswered Hello.
   std::vector<std::string> Tick();
 
   SyncStatus status() const;
@@ -71,20 +88,26 @@ class AgentSync {
   enum class State { kDisconnected, kHelloSent, kReady, kRefused };
   void SetState(State s);
   void Error(const std::string& e);
+  // Logs and counts a session event (restart, repeat, rewind) with its reason.
+  void Note(const std::string& what, const std::string& why, uint64_t SyncStatus::*counter);
   std::vector<std::string> Handle(const proto::Message& msg);
   std::vector<std::string> OnUpdates(const proto::Updates& u);
   // After OnUpdates failed: the entries one at a time, each that fails quarantined.
   std::vector<std::string> OnUpdatesOneByOne(const proto::Updates& u);
-  // Keeps `bytes` aside with `reason` (and logs it; without a quarantine only logs it).
-  void SetAside(const std::string& source, const std::string& ref, const std::string& from,
-                const std::string& reason, std::string_view bytes);
   std::vector<std::string> OnSnapshot(const proto::SnapshotChunk& c);
   void OnPushAck(const proto::PushAck& a);
-  std::string Hello();
+  // A Hello: `resume` repeats it on this connection; otherwise the stream starts over.
+  std::string Hello(bool resume);
+  std::string Credit(bool rewind);
+  // Asks for everything after the cursor again, once until it comes.
+  std::vector<std::string> Rewind(const std::string& why);
   bool Verify(const proto::SignedDelta& sd);
   std::vector<std::string> OnReferralUpdate(const proto::ReferralUpdate& u);
   // Referral posts waiting for the broker, unless they are in flight.
   void PostReferrals(std::vector<std::string>* out);
+  // Keeps `bytes` aside with `reason` (and logs it; without a quarantine only logs it).
+  void SetAside(const std::string& source, const std::string& ref, const std::string& from,
+                const std::string& reason, std::string_view bytes);
 
   LocalDirectory* dir_;
   Clock* clock_;
@@ -94,15 +117,20 @@ class AgentSync {
 
   State state_ = State::kDisconnected;
   uint64_t hello_at_ = 0;
+  uint64_t hello_wait_ms_ = 0;  // the current interval before a Hello is repeated
   uint64_t batch_counter_ = 0;
   uint64_t in_flight_batch_ = 0;  // 0: none
   uint64_t in_flight_at_ = 0;
   uint64_t in_flight_last_seq_ = 0;
   size_t in_flight_items_ = 0;
-  uint64_t last_update_at_ = 0;  // when Updates last came (to notice a stalled stream)
+  uint64_t last_heard_at_ = 0;   // when the broker last sent anything
   uint64_t known_head_ = 0;      // the broker's log head as last announced
+  bool rewind_pending_ = false;  // a rewind was asked for and has not been answered yet
   uint64_t throttled_until_ = 0;  // the broker left items out (rate limit): wait till then
   uint64_t throttle_backoff_ms_ = 0;
+  // The checkpoint being received: its id and the next chunk expected.
+  uint64_t checkpoint_id_ = 0;
+  uint32_t checkpoint_next_ = 0;
   // org -> Ed25519 public key, from the roster. Revoked organizations stay: their entries
   // in the log were accepted while they were enrolled and must still verify.
   std::map<std::string, std::string> sign_keys_;

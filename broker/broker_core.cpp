@@ -17,6 +17,9 @@ namespace {
 
 constexpr char kLogHead[] = "log_head";
 constexpr char kLogStart[] = "log_start";
+constexpr char kCursorPrefix[] = "cursor/";
+constexpr uint32_t kMaxChunksInFlight = 4;
+constexpr uint32_t kMinWindowBytes = 64 << 10;
 
 std::string EncodeLog(const proto::LogEntry& e) {
   return proto::EncodeEnvelope(proto::Updates{{e}, e.seq});
@@ -29,10 +32,11 @@ Result<proto::LogEntry> DecodeLog(std::string_view bytes) {
   return u->entries.front();
 }
 
-// True when the broker already holds everything `d` carries (a retry of an acked push).
-bool AlreadyKnown(const Delta& d, const Directory& dir) {
+// True when the state already holds everything `d` carries (a retry of an acked push).
+template <typename Lookup>
+bool AlreadyKnown(const Delta& d, const Lookup& lookup) {
   for (const Record& r : d.records) {
-    const Record* cur = dir.Find(r.id());
+    const Record* cur = lookup(r.id());
     if (!cur || !cur->context().Includes(r.context())) return false;
     // A removal brings no new dot: only joining shows whether it changes anything.
     Record joined = *cur;
@@ -57,12 +61,19 @@ bool WidensForPartners(const Record& before, const Record& after) {
   return false;
 }
 
+// What decides who may read a record (fanout.h: the audience epoch).
+std::pair<std::string, std::optional<Value>> AudienceOf(const Record* r) {
+  if (!r) return {"", std::nullopt};
+  return {r->Owner(), r->Displayed("address_confidential")};
+}
+
 }  // namespace
 
 BrokerCore::BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster,
                        Options options)
     : store_(store), clock_(clock), broker_(broker), roster_(roster), options_(options),
-      hlc_(options.max_skew_ms), referrals_(store, clock, broker, roster) {}
+      hlc_(options.max_skew_ms), referrals_(store, clock, broker, roster),
+      fanout_(broker, options.fanout_cache_bytes) {}
 
 Status BrokerCore::Load() {
   RETURN_IF_ERROR(store_->ForEachRecord([&](const Record& r) {
@@ -74,6 +85,20 @@ Status BrokerCore::Load() {
   ASSIGN_OR_RETURN(auto start, store_->Get(Cf::kMeta, kLogStart));
   if (start) log_start_ = DecodeSeq(*start);
   if (log_start_ == 0) return Status::Corruption("meta log_start is malformed");
+  // The size of every retained entry, to choose between the log and a checkpoint.
+  log_bytes_.clear();
+  uint64_t total = 0, expect = log_start_;
+  RETURN_IF_ERROR(store_->Scan(Cf::kLog, "", "", [&](std::string_view k, std::string_view v) {
+    uint64_t seq = DecodeSeq(k);
+    if (seq < log_start_) return true;
+    for (; expect < seq; ++expect) log_bytes_.push_back(total);  // a hole: counts as empty
+    total += v.size();
+    log_bytes_.push_back(total);
+    expect = seq + 1;
+    return true;
+  }));
+  for (; expect <= log_head_; ++expect) log_bytes_.push_back(total);
+  staged_head_ = log_head_;
   RETURN_IF_ERROR(journal_.Load());
   RETURN_IF_ERROR(quarantine_.Load());
   // The broker's own replica (maintainer decisions from review): bound to the broker's
@@ -85,11 +110,18 @@ Status BrokerCore::Load() {
   return referrals_.Load();
 }
 
+// ---------- messages ----------
+
 void BrokerCore::Send(const std::string& peer, const proto::Message& m,
                       std::vector<Outgoing>* out) {
-  out->push_back(Outgoing{peer, proto::EncodeEnvelope(m)});
-  stats_.bytes_out += out->back().bytes.size();
   if (std::holds_alternative<proto::Updates>(m)) stats_.updates_out++;
+  SendShared(peer, std::make_shared<const std::string>(proto::EncodeEnvelope(m)), out);
+}
+
+void BrokerCore::SendShared(const std::string& peer, SharedBytes bytes,
+                            std::vector<Outgoing>* out) {
+  stats_.bytes_out += bytes->size();
+  out->push_back(Outgoing{peer, std::move(bytes)});
 }
 
 void BrokerCore::Refuse(const std::string& peer, const std::string& code,
@@ -185,7 +217,7 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
     return Refuse(peer, "hello_first", "send Hello before anything else", out);
   }
   Session& s = it->second;
-  if (auto* p = std::get_if<proto::Push>(&*msg)) return OnPush(peer, s, *p, out);
+  if (auto* p = std::get_if<proto::Push>(&*msg)) return StagePush(peer, s, *p, out);
   if (auto* rp = std::get_if<proto::ReferralPost>(&*msg)) {
     std::vector<ReferralRelay::Outbound> updates;
     proto::ReferralPostAck ack = referrals_.OnPost(org, *rp, &updates);
@@ -197,15 +229,12 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
     Send(peer, ack, out);
     return RouteReferrals(std::move(updates), out);
   }
-  if (auto* c = std::get_if<proto::Credit>(&*msg)) {
-    s.credits = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{s.credits} + c->credits, 1u << 20));
-    // Kept in memory: a restart learns each agent's position from its next Hello.
-    if (c->cursor > s.acked && c->cursor <= s.sent) s.acked = c->cursor;
-    return;
-  }
+  if (auto* c = std::get_if<proto::Credit>(&*msg)) return OnCredit(s, *c);
   WarnOrg(org, "broker: org=" + org + " sent an unexpected " + proto::MessageName(*msg));
   Refuse(peer, "unexpected", std::string("a broker does not accept ") + proto::MessageName(*msg), out);
 }
+
+// ---------- sessions ----------
 
 void BrokerCore::OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
                          std::vector<Outgoing>* out) {
@@ -227,19 +256,57 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     return Refuse(peer, "cursor", "the agent's cursor is ahead of this broker's log (was the "
                                   "broker restored from an older backup?)", out);
   }
-  // One session per replica: a reconnect replaces the old one.
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    it = (it->second.replica == h.replica && it->first != peer) ? sessions_.erase(it) : std::next(it);
-  }
+  stats_.hellos++;
   Member m = *roster_->Find(org);
+  uint32_t window_bytes = h.window_bytes ? h.window_bytes : options_.default_window_bytes;
+  window_bytes = std::clamp(window_bytes, kMinWindowBytes, options_.max_window_bytes);
+  uint32_t window = std::clamp<uint32_t>(h.credits ? h.credits : 1024, 1, 1u << 20);
+  auto it = sessions_.find(peer);
+  if (it != sessions_.end() && it->second.replica == h.replica && h.resume) {
+    // A repeat on a live connection: what is in flight still arrives; carry on.
+    Session& s = it->second;
+    stats_.resumes++;
+    s.window = window;
+    s.window_bytes = window_bytes;
+    OnCredit(s, proto::Credit{0, h.cursor, false, 0});
+    Send(peer,
+         proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_,
+                        s.checkpoint != nullptr, true},
+         out);
+    SendRoster(peer, s, out);
+    Result<std::vector<proto::ReferralUpdate>> missed = referrals_.Since(org, h.referral_cursor);
+    if (missed.ok()) {
+      for (proto::ReferralUpdate& u : *missed) Send(peer, u, out);
+    }
+    return;
+  }
+  // A new session: a new connection, or an agent that asks to start over.
+  bool restart = false;
+  for (auto o = sessions_.begin(); o != sessions_.end();) {
+    if (o->second.replica == h.replica) {
+      restart = true;
+      o = sessions_.erase(o);
+    } else {
+      ++o;
+    }
+  }
+  if (restart) stats_.restarts++;
   Session& s = sessions_[peer];
-  s = Session{org, m.role, h.replica, h.cursor, h.cursor, h.credits, 0};
-  bool snapshot = h.cursor + 1 < log_start_;
-  Send(peer, proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_, snapshot}, out);
+  s = Session{};
+  s.org = org;
+  s.role = m.role;
+  s.replica = h.replica;
+  s.acked = s.sent = s.cursor_saved = h.cursor;
+  s.window = window;
+  s.window_bytes = window_bytes;
+  bool checkpoint = WantsCheckpoint(h.cursor);
+  if (checkpoint) StartCheckpoint(s);
+  Send(peer,
+       proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_, checkpoint, false},
+       out);
   spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
-               h.cursor, log_head_, snapshot ? " (snapshot)" : "");
+               h.cursor, log_head_, checkpoint ? " (checkpoint)" : "");
   SendRoster(peer, s, out);
-  if (snapshot) SendSnapshot(peer, s, out);
   // Referrals this organization has not seen: sealed ones held for it, and status changes.
   Result<std::vector<proto::ReferralUpdate>> missed = referrals_.Since(org, h.referral_cursor);
   if (!missed.ok()) {
@@ -249,47 +316,69 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   }
 }
 
+void BrokerCore::OnCredit(Session& s, const proto::Credit& c) {
+  if (c.credits > 0) s.window = std::min<uint32_t>(c.credits, 1u << 20);
+  if (c.cursor > log_head_) return;  // nonsense: ignore rather than believe it
+  if (c.rewind) {
+    // The agent dropped what came after its cursor: send it again from there.
+    stats_.rewinds++;
+    s.acked = s.sent = c.cursor;
+    s.in_flight.clear();
+    s.in_flight_bytes = 0;
+    s.checkpoint.reset();
+    if (WantsCheckpoint(c.cursor)) StartCheckpoint(s);
+    return;
+  }
+  if (s.checkpoint) {
+    s.chunks_acked = std::max(s.chunks_acked, c.chunks);
+    if (s.closing_sent && c.cursor >= s.checkpoint->log_seq) s.checkpoint.reset();  // done
+  }
+  if (c.cursor > s.acked) {
+    s.acked = c.cursor;
+    s.sent = std::max(s.sent, c.cursor);
+    while (!s.in_flight.empty() && s.in_flight.front().first <= s.acked) {
+      s.in_flight_bytes -= std::min<uint64_t>(s.in_flight_bytes, s.in_flight.front().second);
+      s.in_flight.pop_front();
+    }
+  }
+}
+
+void BrokerCore::OnDisconnected(const std::string& peer) {
+  auto it = sessions_.find(peer);
+  if (it == sessions_.end()) return;
+  if (pump_from_ == peer) pump_from_.clear();
+  sessions_.erase(it);
+}
+
 void BrokerCore::RouteReferrals(std::vector<ReferralRelay::Outbound> updates,
                                 std::vector<Outgoing>* out) {
   for (auto& [org, update] : updates) {
+    SharedBytes bytes;
     for (const auto& [peer, s] : sessions_) {
-      if (s.org == org) Send(peer, update, out);
+      if (s.org != org) continue;
+      if (!bytes) bytes = std::make_shared<const std::string>(proto::EncodeEnvelope(update));
+      SendShared(peer, bytes, out);
     }
   }
 }
 
 void BrokerCore::SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
-  proto::Roster r;
-  for (const Member& m : roster_->List()) {
-    r.entries.push_back(proto::RosterEntry{m.identity.org, RoleName(m.role), m.identity.sign_public,
-                                           m.identity.box_public, m.revoked});
+  uint64_t version = roster_->version();
+  if (!roster_message_ || roster_message_version_ != version) {
+    proto::Roster r;
+    for (const Member& m : roster_->List()) {
+      r.entries.push_back(proto::RosterEntry{m.identity.org, RoleName(m.role),
+                                             m.identity.sign_public, m.identity.box_public,
+                                             m.revoked});
+    }
+    roster_message_ = std::make_shared<const std::string>(proto::EncodeEnvelope(r));
+    roster_message_version_ = version;
   }
-  s.roster_version = roster_->version();
-  Send(peer, r, out);
+  s.roster_version = version;
+  SendShared(peer, roster_message_, out);  // the same bytes for every session
 }
 
-void BrokerCore::SendSnapshot(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
-  uint64_t id = ++snapshot_counter_;
-  stats_.snapshots++;
-  Delta chunk{0, hlc_.Now(clock_->NowMillis()), {}};
-  chunk.author = 0;
-  uint32_t index = 0;
-  auto lookup = [this](const std::string& rid) { return Lookup(rid); };
-  auto flush = [&](bool last) {
-    bool filtered = false;
-    Delta visible = FilterFor(chunk, s.org, s.role, lookup, &filtered);
-    visible.author = 1;  // the broker; snapshots are not attributed to a replica
-    std::string bytes = EncodeDelta(visible);
-    Send(peer, proto::SnapshotChunk{id, index++, last, log_head_, bytes, Sign(broker_, bytes)}, out);
-    chunk.records.clear();
-  };
-  for (const auto& [rid, r] : dir_.records()) {
-    chunk.records.push_back(r);
-    if (chunk.records.size() == options_.snapshot_chunk_records) flush(false);
-  }
-  flush(true);
-  s.sent = log_head_;
-}
+// ---------- ingest, with group commit ----------
 
 bool BrokerCore::TakeToken(const std::string& org) {
   uint64_t now = clock_->MonotonicMillis();
@@ -302,22 +391,19 @@ bool BrokerCore::TakeToken(const std::string& org) {
   return true;
 }
 
-void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& p,
-                        std::vector<Outgoing>* out) {
+void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Push& p,
+                           std::vector<Outgoing>*) {
+  if (staged_.size() >= options_.group_commit_pushes) CommitStaged();
   stats_.pushes++;
   Author who{s.org, s.role, s.replica};
   uint64_t now = clock_->NowMillis();
-  // Records as they will be once this push is durable.
-  std::map<std::string, Record> overlay;
+  // Records as they will be once the staged batch is durable.
   auto lookup = [&](const std::string& id) -> const Record* {
-    if (auto it = overlay.find(id); it != overlay.end()) return &it->second;
+    if (auto it = staged_state_.find(id); it != staged_state_.end()) return &it->second;
     return dir_.Find(id);
   };
-  WriteBatch batch;
-  proto::PushAck ack{p.batch, {}};
-  std::vector<Delta> accepted;
+  StagedPush staged{peer, s.org, proto::PushAck{p.batch, {}}, {}, s.role};
   std::set<std::string> backfill;  // records whose audience widened for partners
-  uint64_t seq = log_head_;
   for (const proto::PushItem& item : p.items) {
     if (!TakeToken(s.org)) {
       // Not acknowledged either way: the agent keeps it and pushes again later.
@@ -338,7 +424,8 @@ void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& 
       stats_.rejected++;
       WarnOrg(s.org, "broker: org=" + s.org + " delta " + std::to_string(item.outbox_seq) +
                          " refused: " + d.status().message());
-      journal_.StageRefusal(&batch, now, s.org, s.replica, d.status().message(), item.delta.delta);
+      journal_.StageRefusal(&staged_batch_, now, s.org, s.replica, d.status().message(),
+                            item.delta.delta);
       // Send back the broker's state of what the delta touched, for the agent to take it back.
       Delta current{1, hlc_.Now(now), {}};
       if (Result<Delta> raw = DecodeDelta(item.delta.delta); raw.ok()) {
@@ -348,87 +435,359 @@ void BrokerCore::OnPush(const std::string& peer, Session& s, const proto::Push& 
       }
       bool filtered = false;
       Delta visible = FilterFor(current, s.org, s.role, lookup, &filtered);
-      // log_seq: the log position this state reflects (with the earlier items of this push).
-      ack.results.push_back(proto::PushResult{item.outbox_seq, false, d.status().message(), seq,
-                                              EncodeDelta(visible)});
+      // log_seq: the log position this state reflects (with what is staged before it).
+      staged.ack.results.push_back(proto::PushResult{item.outbox_seq, false,
+                                                     d.status().message(), staged_head_,
+                                                     EncodeDelta(visible)});
       continue;
     }
-    if (AlreadyKnown(*d, dir_) ) {
-      ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", 0, ""});
+    if (AlreadyKnown(*d, lookup)) {
+      staged.ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", 0, ""});
       continue;
     }
     (void)hlc_.Observe(d->stamp, now);
     for (const Record& r : d->records) {
-      batch.MergeRecord(r);
+      staged_batch_.MergeRecord(r);
       const Record* before = lookup(r.id());
       Record next = before ? *before : Record(r.id(), r.kind());
       next.Join(r);
       if (before && WidensForPartners(*before, next)) backfill.insert(r.id());
-      overlay[r.id()] = std::move(next);
+      staged_state_[r.id()] = std::move(next);
     }
-    ++seq;
-    batch.Put(Cf::kLog, EncodeSeq(seq), EncodeLog(proto::LogEntry{seq, item.delta}));
-    ReviewJournal::StageHistory(&batch, *d, s.org, seq, "push");
-    ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", seq, ""});
-    accepted.push_back(std::move(d).value());
+    uint64_t seq = ++staged_head_;
+    proto::LogEntry entry{seq, item.delta};
+    std::string logged = EncodeLog(entry);
+    staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
+    ReviewJournal::StageHistory(&staged_batch_, *d, s.org, seq, "push");
+    staged.ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", seq, ""});
+    staged_entries_.emplace_back(logged.size(), std::move(entry), std::make_shared<const Delta>(*d));
+    staged.accepted.push_back(std::move(d).value());
   }
   // Fields that partners could not see before this push and now may (a location's address
   // whose address_confidential was cleared): they were filtered out of earlier updates, so
-  // the whole record follows in a broker entry, filtered for each recipient as it is sent.
+  // the whole record follows in a broker entry, projected for each view as it is sent.
   for (const std::string& id : backfill) {
-    Delta whole{1, hlc_.Now(now), {overlay[id]}};
+    Delta whole{1, hlc_.Now(now), {staged_state_[id]}};
     std::string bytes = EncodeDelta(whole);
     std::string sig = Sign(broker_, bytes);
-    ++seq;
-    batch.Put(Cf::kLog, EncodeSeq(seq),
-              EncodeLog(proto::LogEntry{seq, proto::SignedDelta{bytes, "broker", "broker", sig}}));
+    uint64_t seq = ++staged_head_;
+    proto::LogEntry entry{seq, proto::SignedDelta{bytes, "broker", "broker", sig}};
+    std::string logged = EncodeLog(entry);
+    staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
+    staged_entries_.emplace_back(logged.size(), std::move(entry),
+                                 std::make_shared<const Delta>(std::move(whole)));
   }
-  if (batch.count() > 0) {  // accepted deltas, or refusals kept for review
-    if (seq != log_head_) batch.Put(Cf::kMeta, kLogHead, EncodeSeq(seq));
-    Status st = store_->Commit(std::move(batch));
-    if (!st.ok()) {
-      spdlog::error("broker: cannot save a push from org={}: {}", s.org, st.ToString());
-      return Refuse(peer, "unavailable", "the broker could not save the push; retry", out);
+  staged_.push_back(std::move(staged));
+}
+
+void BrokerCore::CommitStaged() {
+  if (staged_.empty()) return;
+  std::vector<StagedPush> staged = std::move(staged_);
+  std::vector<StagedEntry> entries = std::move(staged_entries_);
+  staged_.clear();
+  staged_entries_.clear();
+  staged_state_.clear();
+  WriteBatch batch = std::move(staged_batch_);
+  staged_batch_ = WriteBatch();
+  if (staged_head_ != log_head_) batch.Put(Cf::kMeta, kLogHead, EncodeSeq(staged_head_));
+  Status st = batch.count() > 0 ? store_->Commit(std::move(batch)) : Status::Ok();
+  if (!st.ok()) {
+    spdlog::error("broker: cannot save {} push(es): {}", staged.size(), st.ToString());
+    staged_head_ = log_head_;
+    for (const StagedPush& p : staged) {
+      Send(p.peer, proto::Refusal{"unavailable", "the broker could not save the push; retry"},
+           &pending_);
     }
-    log_head_ = seq;
-    for (const Delta& d : accepted) dir_.Join(d);
-    stats_.accepted += accepted.size();
-    if (s.role == Role::kMaintainer) PublishMaintainerWrites(accepted, s.org);
+    return;
   }
-  Send(peer, ack, out);
+  stats_.group_commits++;
+  stats_.pushes_committed += staged.size();
+  for (StagedEntry& staged_entry : entries) {
+    log_bytes_.push_back((log_bytes_.empty() ? 0 : log_bytes_.back()) + staged_entry.bytes);
+    auto e = std::make_shared<LoggedEntry>();
+    e->seq = staged_entry.entry.seq;
+    e->bytes = staged_entry.bytes;
+    e->logged = std::move(staged_entry.entry.delta);
+    e->delta = std::move(staged_entry.delta);
+    RememberEntry(std::move(e));
+  }
+  log_head_ = staged_head_;
+  for (StagedPush& p : staged) {
+    for (const Delta& d : p.accepted) JoinCommitted(d);
+    stats_.accepted += p.accepted.size();
+  }
+  // The broker's backfill entries carry whole records already joined above.
+  for (StagedPush& p : staged) {
+    Send(p.peer, p.ack, &pending_);
+    if (p.role == Role::kMaintainer && !p.accepted.empty()) PublishMaintainerWrites(p.accepted, p.org);
+  }
   if (log_head_ >= log_start_ + options_.log_retention + options_.log_retention / 10) {
-    Status st = TrimLog(options_.log_retention);
-    if (!st.ok()) spdlog::error("broker: cannot trim the log: {}", st.ToString());
+    Status trimmed = TrimLog(options_.log_retention);
+    if (!trimmed.ok()) spdlog::error("broker: cannot trim the log: {}", trimmed.ToString());
   }
 }
 
-proto::SignedDelta BrokerCore::ForRecipient(const proto::SignedDelta& sd, const Session& s) {
-  Result<Delta> d = DecodeDelta(sd.delta);
-  if (!d.ok()) return proto::SignedDelta{"", sd.author, "", ""};
-  bool filtered = false;
-  Delta visible = FilterFor(*d, s.org, s.role,
-                            [this](const std::string& id) { return Lookup(id); }, &filtered);
-  if (!filtered) return sd;
-  if (visible.records.empty()) return proto::SignedDelta{"", sd.author, "", ""};
-  std::string bytes = EncodeDelta(visible);
-  std::string sig = Sign(broker_, bytes);
-  return proto::SignedDelta{std::move(bytes), sd.author, "broker", std::move(sig)};
+void BrokerCore::JoinCommitted(const Delta& d) {
+  for (const Record& r : d.records) {
+    auto before = AudienceOf(dir_.Find(r.id()));
+    dir_.Join(r);
+    if (AudienceOf(dir_.Find(r.id())) != before) audience_epoch_++;
+  }
 }
 
-void BrokerCore::Pump(std::vector<Outgoing>* out) {
-  if (uint64_t now = clock_->MonotonicMillis(); now >= next_expiry_check_ms_) {
+// ---------- streaming ----------
+
+bool BrokerCore::CanSend(const Session& s) const {
+  return s.sent - s.acked < s.window && s.in_flight_bytes < s.window_bytes;
+}
+
+void BrokerCore::NoteSent(Session& s, uint64_t last_seq, size_t bytes) {
+  s.sent = std::max(s.sent, last_seq);
+  s.in_flight.emplace_back(last_seq, static_cast<uint32_t>(std::min<size_t>(bytes, UINT32_MAX)));
+  s.in_flight_bytes += bytes;
+}
+
+uint64_t BrokerCore::LogBytesAfter(uint64_t cursor) const {
+  if (cursor + 1 < log_start_) return UINT64_MAX;
+  if (log_bytes_.empty() || cursor >= log_head_) return 0;
+  uint64_t before = cursor >= log_start_ ? log_bytes_[cursor - log_start_] : 0;
+  return log_bytes_.back() - before;
+}
+
+bool BrokerCore::WantsCheckpoint(uint64_t cursor) const {
+  if (cursor + 1 < log_start_) return true;  // what it lacks was trimmed
+  if (cursor >= log_head_ || dir_.size() == 0) return false;
+  // The log after the cursor against the state it builds: a checkpoint when the log is the
+  // larger (long-offline agents, history rewritten many times), or for a new agent joining
+  // a long log. Either way what is sent stays near what the agent needs.
+  uint64_t state_estimate = 0;
+  if (auto it = checkpoints_.find(View::Partners().Key()); it != checkpoints_.end()) {
+    state_estimate = it->second->bytes;
+  } else {
+    state_estimate = dir_.size() * 400;
+  }
+  // A short way behind, the log is always the better choice (and what an agent that was
+  // away a moment expects).
+  if (log_head_ - cursor < 64) return false;
+  return LogBytesAfter(cursor) > state_estimate + state_estimate / 2;
+}
+
+std::shared_ptr<const BrokerCore::Checkpoint> BrokerCore::CheckpointFor(const View& view) {
+  std::string key = view.Key();
+  uint64_t now = clock_->MonotonicMillis();
+  if (auto it = checkpoints_.find(key); it != checkpoints_.end()) {
+    const Checkpoint& cp = *it->second;
+    if (cp.epoch == audience_epoch_ && log_head_ - cp.log_seq <= options_.checkpoint_reuse_entries &&
+        now - cp.built_ms <= options_.checkpoint_reuse_ms) {
+      return it->second;
+    }
+  }
+  auto cp = std::make_shared<Checkpoint>();
+  cp->id = ++snapshot_counter_;
+  cp->log_seq = log_head_;
+  cp->epoch = audience_epoch_;
+  cp->built_ms = now;
+  auto lookup = [this](const std::string& id) { return Lookup(id); };
+  Delta chunk{1, hlc_.Now(clock_->NowMillis()), {}};
+  auto flush = [&] {
+    if (chunk.records.empty()) return;
+    Delta visible = chunk;
+    if (view.kind != View::Kind::kFull) {
+      bool filtered = false;
+      visible = FilterFor(chunk, kNoOrganization, Role::kPartner, lookup, &filtered);
+    }
+    visible.author = 1;  // the broker; checkpoints are not attributed to a replica
+    std::string bytes = EncodeDelta(visible);
+    std::string sig = Sign(broker_, bytes);
+    auto index = static_cast<uint32_t>(cp->chunks.size());
+    auto message = std::make_shared<const std::string>(proto::EncodeEnvelope(
+        proto::SnapshotChunk{cp->id, index, false, cp->log_seq, std::move(bytes), std::move(sig)}));
+    cp->bytes += message->size();
+    cp->chunks.push_back(std::move(message));
+    chunk.records.clear();
+  };
+  for (const auto& [rid, r] : dir_.records()) {
+    chunk.records.push_back(r);
+    if (chunk.records.size() == options_.snapshot_chunk_records) flush();
+  }
+  flush();
+  stats_.checkpoints_built++;
+  checkpoints_[key] = cp;
+  return cp;
+}
+
+void BrokerCore::StartCheckpoint(Session& s) {
+  stats_.snapshots++;
+  s.checkpoint = CheckpointFor(s.role == Role::kMaintainer ? View::Full() : View::Partners());
+  s.chunk_next = 0;
+  s.chunks_acked = 0;
+  s.closing_sent = false;
+  s.in_flight.clear();
+  s.in_flight_bytes = 0;
+}
+
+SharedBytes BrokerCore::ClosingChunk(const Session& s) {
+  // The session's own records, whole (the shared chunks left out what only owners read).
+  Delta own{1, hlc_.Now(clock_->NowMillis()), {}};
+  if (s.role != Role::kMaintainer) {
+    for (const auto& [rid, r] : dir_.records()) {
+      if (r.Owner() == s.org) own.records.push_back(r);
+    }
+  }
+  std::string bytes = EncodeDelta(own);
+  std::string sig = Sign(broker_, bytes);
+  const Checkpoint& cp = *s.checkpoint;
+  return std::make_shared<const std::string>(proto::EncodeEnvelope(proto::SnapshotChunk{
+      cp.id, static_cast<uint32_t>(cp.chunks.size()), true, cp.log_seq, std::move(bytes),
+      std::move(sig)}));
+}
+
+size_t BrokerCore::PumpCheckpoint(const std::string& peer, Session& s,
+                                  std::vector<Outgoing>* out) {
+  const Checkpoint& cp = *s.checkpoint;
+  size_t cost = 0;
+  while (s.chunk_next < cp.chunks.size() && s.chunk_next - s.chunks_acked < kMaxChunksInFlight &&
+         cost < options_.session_turn_bytes) {
+    SharedBytes chunk = cp.chunks[s.chunk_next++];
+    cost += chunk->size();
+    SendShared(peer, std::move(chunk), out);
+  }
+  if (s.chunk_next == cp.chunks.size() && !s.closing_sent &&
+      s.chunk_next - s.chunks_acked < kMaxChunksInFlight) {
+    SharedBytes closing = ClosingChunk(s);
+    cost += closing->size();
+    SendShared(peer, closing, out);
+    s.closing_sent = true;
+    // The log continues after the checkpoint once the agent confirms it.
+    s.sent = std::max(s.sent, cp.log_seq);
+  }
+  return cost;
+}
+
+View BrokerCore::ViewOf(const Session& s, LoggedEntry& e) {
+  if (s.role == Role::kMaintainer) return View::Full();
+  if (!e.delta) return View::Partners();
+  if (e.owners_epoch != audience_epoch_) {
+    e.owners = OwnersOf(*e.delta, [this](const std::string& id) { return Lookup(id); });
+    e.owners_epoch = audience_epoch_;
+  }
+  return std::binary_search(e.owners.begin(), e.owners.end(), s.org) ? View::Owner(s.org)
+                                                                       : View::Partners();
+}
+
+size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
+  size_t cost = 0;
+  proto::Updates batch;
+  size_t batch_bytes = 0;
+  auto flush = [&] {
+    if (batch.entries.empty()) return;
+    batch.head = log_head_;
+    uint64_t last = batch.entries.back().seq;
+    auto bytes = std::make_shared<const std::string>(proto::EncodeEnvelope(batch));
+    stats_.updates_out++;
+    NoteSent(s, last, bytes->size());
+    cost += bytes->size();
+    SendShared(peer, std::move(bytes), out);
+    batch.entries.clear();
+    batch_bytes = 0;
+  };
+  auto lookup = [this](const std::string& id) { return Lookup(id); };
+  uint64_t next = s.sent + 1;
+  while (next <= log_head_ && cost < options_.session_turn_bytes) {
+    // The window counts what is in this unsent batch too.
+    if (next - 1 - s.acked >= s.window || s.in_flight_bytes + batch_bytes >= s.window_bytes) break;
+    std::shared_ptr<LoggedEntry> e = Entry(next);
+    if (!e) {
+      flush();
+      if (next < log_start_) {  // trimmed under the session's feet
+        StartCheckpoint(s);
+      } else {
+        spdlog::error("broker: log entry {} is unreadable; org={} waits", next, s.org);
+      }
+      return cost;
+    }
+    // The agent's own writes: only the position, not the bytes it already has.
+    if (e->logged.author == s.org && e->delta && e->delta->author == s.replica) {
+      batch.entries.push_back(proto::LogEntry{next, proto::SignedDelta{"", e->logged.author, "", ""}});
+      batch_bytes += 32;
+    } else {
+      std::shared_ptr<ProjectedEntry> p = fanout_.Get(*e, ViewOf(s, *e), audience_epoch_, lookup);
+      bool last_available = next == log_head_;
+      if (p->bytes > options_.batch_entry_bytes || (batch.entries.empty() && last_available)) {
+        // Large entries, and a live session's newest entry, go as the view's shared message.
+        flush();
+        SharedBytes single = fanout_.Single(*p, log_head_);
+        NoteSent(s, next, single->size());
+        cost += single->size();
+        stats_.updates_out++;
+        SendShared(peer, std::move(single), out);
+        ++next;
+        continue;
+      }
+      batch.entries.push_back(p->entry);
+      batch_bytes += p->bytes + 32;
+    }
+    ++next;
+    if (batch_bytes >= options_.batch_bytes || batch.entries.size() >= options_.max_entries_per_update) {
+      flush();
+    }
+  }
+  flush();
+  return cost;
+}
+
+size_t BrokerCore::PumpSession(const std::string& peer, Session& s, uint64_t roster_version,
+                               bool* erase, std::vector<Outgoing>* out) {
+  size_t cost = 0;
+  if (s.roster_version != roster_version) {
+    std::optional<Member> m = roster_->Find(s.org);
+    if (!m || m->revoked) {
+      spdlog::warn("broker: org={} revoked; cutting its agent off", s.org);
+      Refuse(peer, "revoked", "this organization's enrollment was revoked", out);
+      *erase = true;
+      return 0;
+    }
+    s.role = m->role;
+    SendRoster(peer, s, out);
+  }
+  if (s.checkpoint) {
+    if (!s.closing_sent || s.acked < s.checkpoint->log_seq) {
+      return cost + PumpCheckpoint(peer, s, out);
+    }
+    s.checkpoint.reset();
+  }
+  return cost + PumpLog(peer, s, out);
+}
+
+bool BrokerCore::Pump(std::vector<Outgoing>* out) {
+  CommitStaged();
+  for (Outgoing& o : pending_) out->push_back(std::move(o));
+  pending_.clear();
+  uint64_t now = clock_->MonotonicMillis();
+  if (now >= next_expiry_check_ms_) {
     next_expiry_check_ms_ = now + 1000;
     std::vector<ReferralRelay::Outbound> expired;
     Status st = referrals_.ExpireDue(&expired);
     if (!st.ok()) spdlog::error("broker: cannot expire referrals: {}", st.ToString());
     RouteReferrals(std::move(expired), out);
   }
+  if (now >= next_cursor_flush_ms_) {
+    next_cursor_flush_ms_ = now + options_.cursor_flush_ms;
+    SaveCursors(false);
+  }
   uint64_t roster_version = roster_->version();
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
+  bool more = false;
+  size_t spent = 0;
+  // Round-robin: start after the session served last, so that every session gets its turn
+  // whatever the budget.
+  auto it = sessions_.upper_bound(pump_from_);
+  for (size_t visited = 0, n = sessions_.size(); visited < n; ++visited) {
+    if (it == sessions_.end()) it = sessions_.begin();
     bool erase = false;
     size_t sent_before = out->size();
+    std::string peer = it->first;
     try {
-      PumpSession(it->first, it->second, roster_version, &erase, out);
+      spent += PumpSession(peer, it->second, roster_version, &erase, out);
     } catch (const std::exception& e) {
       // Not this session's fault necessarily, but nothing else can be done for it: drop it
       // (its agent says Hello again) and go on with the others.
@@ -438,65 +797,80 @@ void BrokerCore::Pump(std::vector<Outgoing>* out) {
                                   ": cannot stream to its agent: " + Printable(e.what(), 300));
       erase = true;
     }
+    pump_from_ = peer;
     it = erase ? sessions_.erase(it) : std::next(it);
-  }
-}
-
-void BrokerCore::PumpSession(const std::string& peer, Session& s, uint64_t roster_version,
-                             bool* erase, std::vector<Outgoing>* out) {
-  if (s.roster_version != roster_version) {
-    std::optional<Member> m = roster_->Find(s.org);
-    if (!m || m->revoked) {
-      spdlog::warn("broker: org={} revoked; cutting its agent off", s.org);
-      Refuse(peer, "revoked", "this organization's enrollment was revoked", out);
-      *erase = true;
-      return;
-    }
-    s.role = m->role;
-    SendRoster(peer, s, out);
-  }
-  if (s.sent + 1 < log_start_ && s.credits > 0) SendSnapshot(peer, s, out);
-  if (s.credits > 0 && s.sent < log_head_) {
-    proto::Updates u;
-    u.head = log_head_;
-    uint32_t n = std::min<uint32_t>(s.credits, options_.max_entries_per_update);
-    size_t bytes = 0;
-    Status scanned = store_->Scan(Cf::kLog, "", EncodeSeq(s.sent + 1),
-                                  [&](std::string_view, std::string_view v) {
-      Result<proto::LogEntry> e = DecodeLog(v);
-      if (!e.ok()) return false;
-      // The agent's own writes: only the position, not the bytes it already has.
-      Result<Delta> head = e->delta.author == s.org ? DecodeDelta(e->delta.delta)
-                                                    : Result<Delta>(Status::NotFound(""));
-      if (head.ok() && head->author == s.replica) {
-        u.entries.push_back(proto::LogEntry{e->seq, proto::SignedDelta{"", e->delta.author, "", ""}});
-      } else {
-        u.entries.push_back(proto::LogEntry{e->seq, ForRecipient(e->delta, s)});
-      }
-      bytes += u.entries.back().delta.delta.size();
-      // Stay well below the message size limit (imported chunks are large).
-      return u.entries.size() < n && bytes < proto::kMaxMessageBytes / 4;
-    });
-    if (!scanned.ok()) spdlog::error("broker: cannot read the log: {}", scanned.ToString());
-    if (!u.entries.empty()) {
-      s.sent = u.entries.back().seq;
-      s.credits -= static_cast<uint32_t>(u.entries.size());
-      Send(peer, u, out);
+    if (spent >= options_.turn_bytes) {
+      more = true;
+      break;
     }
   }
+  return more || !staged_.empty();
 }
 
-void BrokerCore::OnDisconnected(const std::string& peer) { sessions_.erase(peer); }
+// ---------- the log ----------
+
+std::shared_ptr<LoggedEntry> BrokerCore::Entry(uint64_t seq) {
+  if (seq < log_start_ || seq > log_head_) return nullptr;
+  if (auto it = entries_.find(seq); it != entries_.end()) return it->second;
+  Result<std::optional<std::string>> bytes = store_->Get(Cf::kLog, EncodeSeq(seq));
+  if (!bytes.ok() || !*bytes) return nullptr;
+  Result<proto::LogEntry> entry = DecodeLog(**bytes);
+  if (!entry.ok()) return nullptr;
+  auto e = std::make_shared<LoggedEntry>();
+  e->seq = seq;
+  e->bytes = (*bytes)->size();
+  e->logged = std::move(entry->delta);
+  if (Result<Delta> d = DecodeDelta(e->logged.delta); d.ok()) {
+    e->delta = std::make_shared<const Delta>(std::move(d).value());
+  }
+  RememberEntry(e);
+  return e;
+}
+
+void BrokerCore::RememberEntry(std::shared_ptr<LoggedEntry> e) {
+  size_t cost = e->bytes * 4 + 256;  // decoded, an entry takes a few times its encoding
+  auto [it, inserted] = entries_.emplace(e->seq, std::move(e));
+  if (!inserted) return;
+  entries_bytes_ += cost;
+  // Keep the newest: live sessions read the head; catch-up reads once and moves on.
+  while (entries_bytes_ > options_.entry_cache_bytes && entries_.size() > 1) {
+    entries_bytes_ -= std::min(entries_bytes_, entries_.begin()->second->bytes * 4 + 256);
+    entries_.erase(entries_.begin());
+  }
+}
 
 Status BrokerCore::TrimLog(uint64_t keep) {
   if (log_head_ < keep || log_head_ - keep < log_start_) return Status::Ok();
+  CommitStaged();
   uint64_t new_start = log_head_ - keep + 1;
   WriteBatch b;
   for (uint64_t s = log_start_; s < new_start; ++s) b.Delete(Cf::kLog, EncodeSeq(s));
   b.Put(Cf::kMeta, kLogStart, EncodeSeq(new_start));
   RETURN_IF_ERROR(store_->Commit(std::move(b)));
+  size_t drop = std::min<size_t>(new_start - log_start_, log_bytes_.size());
+  uint64_t base = drop > 0 ? log_bytes_[drop - 1] : 0;
+  log_bytes_.erase(log_bytes_.begin(), log_bytes_.begin() + static_cast<std::ptrdiff_t>(drop));
+  for (uint64_t& b2 : log_bytes_) b2 -= base;
+  entries_.erase(entries_.begin(), entries_.lower_bound(new_start));
   log_start_ = new_start;
   return Status::Ok();
+}
+
+void BrokerCore::SaveCursors(bool all) {
+  WriteBatch b;
+  std::vector<Session*> saved;
+  for (auto& [peer, s] : sessions_) {
+    if (!all && s.acked == s.cursor_saved) continue;
+    b.Put(Cf::kMeta, kCursorPrefix + ReplicaHex(s.replica), EncodeSeq(s.acked));
+    saved.push_back(&s);
+  }
+  if (b.count() == 0) return;
+  Status st = store_->Commit(std::move(b));
+  if (!st.ok()) {
+    spdlog::error("broker: cannot save agents' cursors: {}", st.ToString());
+    return;
+  }
+  for (Session* s : saved) s->cursor_saved = s->acked;
 }
 
 BrokerStats BrokerCore::stats() const {
@@ -504,20 +878,28 @@ BrokerStats BrokerCore::stats() const {
   s.log_head = log_head_;
   s.log_start = log_start_;
   s.records = dir_.size();
+  s.sessions = sessions_.size();
+  s.projections_made = fanout_.made();
+  s.projections_reused = fanout_.reused();
   return s;
 }
 
 std::vector<SessionInfo> BrokerCore::Sessions() const {
   std::vector<SessionInfo> out;
+  out.reserve(sessions_.size());
   for (const auto& [peer, s] : sessions_) {
-    out.push_back(SessionInfo{peer, s.org, RoleName(s.role), s.replica, s.sent, s.acked, s.credits});
+    out.push_back(SessionInfo{peer, s.org, RoleName(s.role), s.replica, s.sent, s.acked, s.window,
+                              s.in_flight_bytes, s.checkpoint != nullptr});
   }
   return out;
 }
 
+// ---------- maintainers' writes ----------
+
 Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
                                                   const std::string& maintainer_org,
                                                   const std::string& audit_action) {
+  CommitStaged();  // the log is written in order
   uint64_t now = clock_->NowMillis();
   Hlc stamp = hlc_.Now(now);
   ASSIGN_OR_RETURN(std::vector<Record> records, plan(dir_, review_replica_, stamp));
@@ -528,7 +910,8 @@ Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
   uint64_t seq = log_head_ + 1;
   WriteBatch batch;
   for (const Record& r : d.records) batch.MergeRecord(r);
-  batch.Put(Cf::kLog, EncodeSeq(seq), EncodeLog(proto::LogEntry{seq, sd}));
+  std::string logged = EncodeLog(proto::LogEntry{seq, sd});
+  batch.Put(Cf::kLog, EncodeSeq(seq), logged);
   batch.Put(Cf::kMeta, kLogHead, EncodeSeq(seq));
   ReviewJournal::StageHistory(&batch, d, maintainer_org, seq, "review");
   if (!audit_action.empty()) {
@@ -538,8 +921,15 @@ Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
     if (!audit_action.empty()) (void)audit().Load();  // the staged entries were not written
     return st;
   }
-  log_head_ = seq;
-  dir_.Join(d);
+  log_head_ = staged_head_ = seq;
+  log_bytes_.push_back((log_bytes_.empty() ? 0 : log_bytes_.back()) + logged.size());
+  auto e = std::make_shared<LoggedEntry>();
+  e->seq = seq;
+  e->bytes = logged.size();
+  e->logged = std::move(sd);
+  e->delta = std::make_shared<const Delta>(d);
+  RememberEntry(std::move(e));
+  JoinCommitted(d);
   spdlog::info("broker: maintainer write by org={} logged at {} ({} record(s))", maintainer_org,
                seq, d.records.size());
   return seq;

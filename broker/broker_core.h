@@ -1,26 +1,50 @@
-// The broker's logic, without sockets: sessions, ingest, the log, fan-out with credit-based
-// flow control, catch-up and snapshots. The event loop (broker_server.h, or the simulator)
-// feeds it messages from authenticated peers and sends what it returns. Everything here runs
-// on one thread; only the Roster is shared (it is thread-safe).
+// The broker's logic, without sockets: sessions, ingest with group commit, the log, fan-out
+// with flow control, checkpoints. The event loop (broker_server.h, or the simulator) feeds it
+// messages from authenticated peers and sends what it returns. Runs on one thread; the Roster
+// and the Quarantine it holds are thread-safe, nothing else is.
+//
+// Scale (DESIGN.md §11, issue 15):
+// - Sessions resume. A Hello with `resume` on the connection of a live session (a repeat while
+//   the Welcome was slow) changes nothing in flight; only a Hello on a new connection, or one
+//   without `resume`, starts the stream over from the agent's cursor. No timer restarts a
+//   session here.
+// - Flow control is a window, not a credit count: the agent says how many entries and bytes
+//   it takes in flight (Hello) and acknowledges its durable cursor (Credit); the broker never
+//   has more than that in flight for a session, so queues are bounded. A Credit with `rewind`
+//   asks for everything after its cursor again (the agent dropped a gap, or took a refused
+//   edit back).
+// - Fan-out costs once per audience view (fanout.h): every entry is projected and encoded once
+//   per view and the same bytes go to every session of that view.
+// - A new or far-behind agent gets a checkpoint — the current state in the partners' view,
+//   built once and shared by every agent that needs one within a while, plus its own records
+//   whole — then the log after it, instead of the whole log entry by entry.
+// - Pushes from all sessions that arrive in one turn are validated in order and committed in
+//   one synced batch (group commit), then acknowledged (Pump does the commit).
+// - Pump serves sessions round-robin with bounded work per turn, so no agent waits behind
+//   another and the loop gets back to its socket quickly.
+// - Each agent's acknowledged cursor is kept durably (meta "cursor/<replica>"), written in
+//   batches every few seconds.
 //
 // Log: Cf::kLog, seq (8 bytes BE) -> one encoded LogEntry (the signed delta as pushed).
-// Meta: "log_head", "log_start" (entries below log_start were trimmed; an agent whose cursor
-// is older gets a snapshot). Each agent's confirmed position lives in its session only.
+// Meta: "log_head", "log_start" (entries below log_start were trimmed).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/log_limiter.h"
+#include "broker/fanout.h"
 #include "broker/ingest.h"
 #include "broker/referral_relay.h"
 #include "broker/review_journal.h"
 #include "broker/roster.h"
-#include "conflict/edit.h"
 #include "conflict/directory.h"
+#include "conflict/edit.h"
 #include "conflict/hlc.h"
 #include "schemas/clock.h"
 #include "store/quarantine.h"
@@ -30,16 +54,21 @@
 
 namespace sb {
 
+// One message for one peer. The bytes may be shared with other peers' messages (the same
+// projection of a log entry, the same checkpoint chunk): never modify them.
 struct Outgoing {
-  std::string peer;   // ZeroMQ routing id
-  std::string bytes;  // an encoded envelope
+  std::string peer;     // ZeroMQ routing id
+  SharedBytes message;  // an encoded envelope
+  const std::string& bytes() const { return *message; }
 };
 
 struct SessionInfo {
   std::string peer, org, role;
   ReplicaId replica = 0;
   uint64_t sent = 0, acked = 0;
-  uint32_t credits = 0;
+  uint32_t window = 0;
+  uint64_t in_flight_bytes = 0;
+  bool checkpoint = false;
 };
 
 struct BrokerStats {
@@ -48,6 +77,11 @@ struct BrokerStats {
   uint64_t quarantined = 0;  // entries kept in the quarantine since the start
   uint64_t log_head = 0, log_start = 1, records = 0;
   uint64_t bytes_out = 0, updates_out = 0, snapshots = 0;
+  uint64_t sessions = 0;
+  uint64_t hellos = 0, resumes = 0, restarts = 0, rewinds = 0;  // session starts and repeats
+  uint64_t group_commits = 0, pushes_committed = 0;             // group commit
+  uint64_t projections_made = 0, projections_reused = 0;        // fan-out cache
+  uint64_t checkpoints_built = 0;
 };
 
 class BrokerCore {
@@ -60,6 +94,21 @@ class BrokerCore {
     size_t snapshot_chunk_records = 512;
     double rate_per_s = 2000;   // deltas per organization per second, sustained
     double rate_burst = 20000;  // and in a burst
+    // Flow control and fairness.
+    uint32_t default_window_bytes = 4 << 20;  // when the agent names none
+    uint32_t max_window_bytes = 16 << 20;
+    size_t batch_entry_bytes = 4 << 10;  // entries this small are batched per session; larger
+                                         // ones go alone, as shared messages
+    size_t batch_bytes = 64 << 10;       // a per-session batch message at most
+    size_t turn_bytes = 8 << 20;         // work per Pump before it returns (more_work)
+    size_t session_turn_bytes = 256 << 10;  // per session per Pump
+    size_t fanout_cache_bytes = 128 << 20;
+    size_t entry_cache_bytes = 256 << 20;   // decoded log entries kept
+    // Checkpoints: built once and shared while no more than this is newer.
+    uint64_t checkpoint_reuse_entries = 2000;
+    uint64_t checkpoint_reuse_ms = 60'000;
+    uint64_t cursor_flush_ms = 3'000;  // how often acknowledged cursors are made durable
+    size_t group_commit_pushes = 256;  // pushes committed together at most
   };
 
   BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster, Options options);
@@ -67,19 +116,23 @@ class BrokerCore {
 
   // A message from `peer`, authenticated as organization `org` (ZAP User-Id). Never throws
   // and never stops: a message whose handling fails for any reason is refused, counted,
-  // logged (rate-limited per organization) and quarantined, and the broker moves on.
+  // logged (rate-limited per organization) and quarantined, and the broker moves on. Pushes
+  // are staged: their acknowledgements come out of the next Pump, after the group commit.
   void OnMessage(const std::string& peer, const std::string& org, std::string_view bytes,
                  std::vector<Outgoing>* out);
-  // The peer is gone (send failed, or the loop noticed).
+  // The peer's connection is gone.
   void OnDisconnected(const std::string& peer);
-  // Streams log entries within each session's credits, resends the roster after changes, cuts
-  // off revoked sessions. Call after every message and periodically.
-  void Pump(std::vector<Outgoing>* out);
+  // Commits staged pushes (one synced batch) and sends their acks; streams log entries and
+  // checkpoint chunks within each session's window, round-robin, at most Options::turn_bytes;
+  // resends the roster after changes; cuts off revoked sessions; expires referrals. Returns
+  // true when work is left (call again soon rather than waiting for the socket).
+  bool Pump(std::vector<Outgoing>* out);
 
   const Directory& state() const { return dir_; }
   Quarantine& quarantine() { return quarantine_; }
   BrokerStats stats() const;
   std::vector<SessionInfo> Sessions() const;
+  size_t session_count() const { return sessions_.size(); }
   // Trims the log to the retention (also done as the log grows).
   Status TrimLog(uint64_t keep);
 
@@ -96,7 +149,7 @@ class BrokerCore {
   // batch, and reach every agent like an accepted push. Returns the log seq, or 0 when the
   // plan changes nothing. On error nothing changes. With `audit_action` ("review.approve"...),
   // the batch also appends one audit entry per record (actor: `maintainer_org`, subject: the
-  // record id; never values or reasons).
+  // record id; never values or reasons). Staged pushes are committed first.
   using MaintainerPlan =
       std::function<Result<std::vector<Record>>(const Directory&, ReplicaId, Hlc)>;
   Result<uint64_t> ApplyMaintainerWrite(const MaintainerPlan& plan,
@@ -112,14 +165,45 @@ class BrokerCore {
   uint64_t NowMillis() const { return clock_->NowMillis(); }
 
  private:
+  // A checkpoint: the state at `log_seq` in one view, as signed chunks every session of the
+  // view is sent (never marked last: each session's own closing chunk is).
+  struct Checkpoint {
+    uint64_t id = 0;
+    uint64_t log_seq = 0;
+    uint64_t epoch = 0;
+    uint64_t built_ms = 0;
+    std::vector<SharedBytes> chunks;
+    size_t bytes = 0;
+  };
   struct Session {
     std::string org;
     Role role = Role::kPartner;
     ReplicaId replica = 0;
-    uint64_t sent = 0;   // last seq sent
-    uint64_t acked = 0;  // last seq the agent confirmed applying
-    uint32_t credits = 0;
+    uint64_t acked = 0;  // the agent's durable cursor
+    uint64_t sent = 0;   // the last entry sent
+    uint32_t window = 1024;
+    uint32_t window_bytes = 4 << 20;
+    std::deque<std::pair<uint64_t, uint32_t>> in_flight;  // (last seq of a message, bytes)
+    uint64_t in_flight_bytes = 0;
     uint64_t roster_version = 0;
+    // A checkpoint being sent: its shared chunks, then the closing chunk.
+    std::shared_ptr<const Checkpoint> checkpoint;
+    uint32_t chunk_next = 0;   // the next chunk to send (== shared count: the closing one)
+    uint32_t chunks_acked = 0;
+    bool closing_sent = false;
+    uint64_t cursor_saved = 0;  // the acked cursor last made durable
+  };
+  struct StagedPush {
+    std::string peer;
+    std::string org;
+    proto::PushAck ack;
+    std::vector<Delta> accepted;
+    Role role = Role::kPartner;
+  };
+  struct StagedEntry {
+    size_t bytes = 0;  // of the logged envelope
+    proto::LogEntry entry;
+    std::shared_ptr<const Delta> delta;
   };
   struct Bucket {
     double tokens = 0;
@@ -136,24 +220,45 @@ class BrokerCore {
   // Logs a warning about `org`, at most one line per interval per organization (a hostile
   // peer cannot flood the log); the next line says how many were held back.
   void WarnOrg(const std::string& org, const std::string& line);
-  void PumpSession(const std::string& peer, Session& s, uint64_t roster_version, bool* erase,
-                   std::vector<Outgoing>* out);
   void Send(const std::string& peer, const proto::Message& m, std::vector<Outgoing>* out);
+  void SendShared(const std::string& peer, SharedBytes bytes, std::vector<Outgoing>* out);
   void Refuse(const std::string& peer, const std::string& code, const std::string& message,
               std::vector<Outgoing>* out);
   void OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
                std::vector<Outgoing>* out);
-  void OnPush(const std::string& peer, Session& s, const proto::Push& p,
-              std::vector<Outgoing>* out);
+  void OnCredit(Session& s, const proto::Credit& c);
+  // Validates the push against the staged state and stages what is accepted.
+  void StagePush(const std::string& peer, Session& s, const proto::Push& p,
+                 std::vector<Outgoing>* out);
+  // Commits every staged push in one batch and queues their acks (in pending_).
+  void CommitStaged();
   void SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out);
   // Sends referral updates to every session of their organization.
   void RouteReferrals(std::vector<ReferralRelay::Outbound> updates, std::vector<Outgoing>* out);
-  void SendSnapshot(const std::string& peer, Session& s, std::vector<Outgoing>* out);
+  // Streams what the session may have; returns the bytes it cost this turn.
+  size_t PumpSession(const std::string& peer, Session& s, uint64_t roster_version, bool* erase,
+                     std::vector<Outgoing>* out);
+  size_t PumpCheckpoint(const std::string& peer, Session& s, std::vector<Outgoing>* out);
+  size_t PumpLog(const std::string& peer, Session& s, std::vector<Outgoing>* out);
+  bool CanSend(const Session& s) const;
+  void NoteSent(Session& s, uint64_t last_seq, size_t bytes);
+  // Whether an agent at `cursor` gets a checkpoint instead of the log.
+  bool WantsCheckpoint(uint64_t cursor) const;
+  void StartCheckpoint(Session& s);
+  std::shared_ptr<const Checkpoint> CheckpointFor(const View& view);
+  SharedBytes ClosingChunk(const Session& s);
+  View ViewOf(const Session& s, LoggedEntry& e);
+  // The log entry at `seq` (cached, decoded once); null when trimmed or unreadable.
+  std::shared_ptr<LoggedEntry> Entry(uint64_t seq);
+  void RememberEntry(std::shared_ptr<LoggedEntry> e);
+  uint64_t LogBytesAfter(uint64_t cursor) const;
   bool TakeToken(const std::string& org);
   // A maintainer's own writes need no second opinion: publishes the moderated values it wrote
   // and vets the organizations it created (review.h, SelfPublication).
   void PublishMaintainerWrites(const std::vector<Delta>& accepted, const std::string& org);
-  proto::SignedDelta ForRecipient(const proto::SignedDelta& sd, const Session& s);
+  // Joins committed deltas into the state, noting audience changes (the epoch).
+  void JoinCommitted(const Delta& d);
+  void SaveCursors(bool all);
   const Record* Lookup(const std::string& id) const { return dir_.Find(id); }
 
   Store* store_;
@@ -164,17 +269,36 @@ class BrokerCore {
   HlcClock hlc_;
   Directory dir_;
   uint64_t log_head_ = 0, log_start_ = 1;
+  // Bytes of the log: log_bytes_[i] is the total size of entries log_start_ .. log_start_ + i.
+  std::vector<uint64_t> log_bytes_;
+  uint64_t audience_epoch_ = 0;  // bumped when who may read some record changes
   uint64_t snapshot_counter_ = 0;
   std::map<std::string, Session> sessions_;  // by routing id
+  std::string pump_from_;                    // round-robin position (a routing id)
   std::map<std::string, Bucket> buckets_;    // by organization
   BrokerStats stats_;
   ReferralRelay referrals_;
   uint64_t next_expiry_check_ms_ = 0;
+  uint64_t next_cursor_flush_ms_ = 0;
   ReviewJournal journal_{store_};
-  Quarantine quarantine_{store_};
-  LogLimiter log_limiter_;        // warnings per organization
-  LogLimiter quarantine_limiter_{6'000};  // quarantine writes per organization
   ReplicaId review_replica_ = 0;  // derived from the broker's signing key; bound to its org
+  Quarantine quarantine_{store_};
+  LogLimiter log_limiter_;                // warnings per organization
+  LogLimiter quarantine_limiter_{6'000};  // quarantine writes per organization
+  FanoutCache fanout_;
+  // Decoded log entries, newest kept (by bytes).
+  std::map<uint64_t, std::shared_ptr<LoggedEntry>> entries_;
+  size_t entries_bytes_ = 0;
+  std::map<std::string, std::shared_ptr<const Checkpoint>> checkpoints_;  // by view key
+  SharedBytes roster_message_;
+  uint64_t roster_message_version_ = ~uint64_t{0};
+  // Group commit: pushes validated this turn, waiting for one synced batch.
+  WriteBatch staged_batch_;
+  std::vector<StagedPush> staged_;
+  std::map<std::string, Record> staged_state_;  // records as they will be after the batch
+  uint64_t staged_head_ = 0;                    // the log head after the batch
+  std::vector<StagedEntry> staged_entries_;
+  std::vector<Outgoing> pending_;  // acks and refusals of the last commit
 };
 
 }  // namespace sb

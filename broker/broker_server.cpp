@@ -19,7 +19,7 @@ namespace sb {
 using nlohmann::json;
 
 struct BrokerServer::Zmq {
-  zmq::context_t ctx{1};
+  zmq::context_t ctx;
   std::unique_ptr<ZapAuthenticator> zap;
   zmq::socket_t router;
 };
@@ -40,6 +40,10 @@ BrokerServer::BrokerServer(Store* store, Clock* clock, const Identity& identity,
     : store_(store), clock_(clock), identity_(identity), options_(std::move(options)),
       roster_(store), core_(store, clock, identity, &roster_, options_.core),
       http_(std::make_unique<httplib::Server>()), zmq_(std::make_unique<Zmq>()) {
+  // CURVE encryption runs on ZeroMQ's I/O threads: one per core. Sockets: one per connection.
+  int cores = static_cast<int>(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
+  zmq_->ctx.set(zmq::ctxopt::io_threads, cores);
+  zmq_->ctx.set(zmq::ctxopt::max_sockets, 65535);
   Routes();
 }
 
@@ -106,11 +110,18 @@ void BrokerServer::Loop() {
   auto flush = [&] {
     for (Outgoing& o : out) {
       zmq::message_t id(o.peer.data(), o.peer.size());
-      zmq::message_t body(o.bytes.data(), o.bytes.size());
+      // The bytes may be shared by many peers' messages (one projection of a log entry for a
+      // whole view): ZeroMQ sends them without a copy and releases them when all are sent.
+      auto* hold = new SharedBytes(std::move(o.message));
+      zmq::message_t body(const_cast<char*>((*hold)->data()), (*hold)->size(),
+                          [](void*, void* hint) { delete static_cast<SharedBytes*>(hint); },
+                          hold);
       try {
         if (!router.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
             !router.send(body, zmq::send_flags::dontwait)) {
-          core_.OnDisconnected(o.peer);  // queue full: the agent starts over on reconnect
+          // The peer's queue is full: flow control keeps far below the high-water mark, so
+          // this peer is not reading at all. It starts over when it says Hello again.
+          core_.OnDisconnected(o.peer);
         }
       } catch (const zmq::error_t& e) {
         // EHOSTUNREACH (ROUTER_MANDATORY): the peer is gone.
@@ -120,41 +131,61 @@ void BrokerServer::Loop() {
     out.clear();
   };
   spdlog::info("broker: listening on {}", bound_endpoint_);
+  // Whether libzmq tells of disconnects (sockets.cpp asks; Debian's 4.3 build cannot).
+  int notify = 0;
+  size_t notify_size = sizeof notify;
+  bool notify_disconnect = zmq_getsockopt(router.handle(), 97 /* ZMQ_ROUTER_NOTIFY */, &notify,
+                                          &notify_size) == 0 &&
+                           (notify & 2 /* ZMQ_NOTIFY_DISCONNECT */) != 0;
+  bool more = false;
+  uint64_t next_snapshot_ms = 0;
   while (!stop_) {
     zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 1, std::chrono::milliseconds(50));
+      // Work left from the last turn: only look at the socket, do not wait on it.
+      zmq::poll(items, 1, std::chrono::milliseconds(more ? 0 : 50));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("broker: poll failed: {}", e.what());
       break;
     }
     std::lock_guard lock(core_mu_);
-    // One turn of the loop. BrokerCore never throws; a socket error (libzmq throws for any
+    // One turn of the loop: a bounded number of messages in, one group commit, a bounded
+    // amount of streaming out. BrokerCore never throws; a socket error (libzmq throws for any
     // errno but EAGAIN) is logged and the loop goes on: no message can stop the broker.
     try {
       if (items[0].revents & ZMQ_POLLIN) {
-        for (int i = 0; i < 256; ++i) {
+        for (int i = 0; i < 1024; ++i) {
           zmq::message_t id, body;
           if (!router.recv(id, zmq::recv_flags::dontwait)) break;
-          bool more = router.get(zmq::sockopt::rcvmore);
-          if (!more) continue;  // a ROUTER message always has the routing id first
+          bool frame_more = router.get(zmq::sockopt::rcvmore);
+          if (!frame_more) continue;  // a ROUTER message always has the routing id first
           if (!router.recv(body, zmq::recv_flags::dontwait)) break;
           while (router.get(zmq::sockopt::rcvmore)) {  // extra frames: not our protocol
             zmq::message_t extra;
             (void)router.recv(extra, zmq::recv_flags::dontwait);
           }
+          std::string peer(static_cast<const char*>(id.data()), id.size());
+          if (body.size() == 0 && notify_disconnect) {
+            // ZMQ_ROUTER_NOTIFY: the peer's connection is gone (an empty message is never
+            // our protocol, so a peer sending one only ends its own session).
+            core_.OnDisconnected(peer);
+            continue;
+          }
           const char* user = body.gets("User-Id");
           std::string org = user ? user : "";
-          std::string peer(static_cast<const char*>(id.data()), id.size());
           if (org.empty()) continue;  // impossible with ZAP enforced; never trust it anyway
           core_.OnMessage(peer, org,
                           std::string_view(static_cast<const char*>(body.data()), body.size()),
                           &out);
-          flush();
         }
       }
-      core_.Pump(&out);
+      more = core_.Pump(&out);
+      // Counters every turn (before the acks go out, so a reader who saw an ack sees its
+      // effect); the session list, O(sessions), at most every 200 ms.
+      uint64_t now = clock_->MonotonicMillis();
+      PublishStatus(now >= next_snapshot_ms);
+      if (now >= next_snapshot_ms) next_snapshot_ms = now + 200;
       flush();
     } catch (const zmq::error_t& e) {
       out.clear();
@@ -165,6 +196,22 @@ void BrokerServer::Loop() {
       spdlog::error("broker: unexpected error in the event loop: {}", Printable(e.what(), 300));
     }
   }
+}
+
+void BrokerServer::PublishStatus(bool with_sessions) {
+  auto snapshot = std::make_shared<StatusSnapshot>();
+  snapshot->stats = core_.stats();
+  if (with_sessions) {
+    snapshot->sessions = std::make_shared<const std::vector<SessionInfo>>(core_.Sessions());
+  }
+  std::lock_guard lock(status_mu_);
+  if (!with_sessions && status_) snapshot->sessions = status_->sessions;
+  status_ = std::move(snapshot);
+}
+
+std::shared_ptr<const BrokerServer::StatusSnapshot> BrokerServer::LastStatus() const {
+  std::lock_guard lock(status_mu_);
+  return status_;
 }
 
 void BrokerServer::Routes() {
@@ -185,15 +232,19 @@ void BrokerServer::Routes() {
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     ReplyJson(res, 200, {{"status", "ok"}});
   });
+  // Read from the snapshot the event loop publishes (every 200 ms): a status request never
+  // waits for the loop, however busy it is.
   auto status_json = [this] {
-    std::lock_guard lock(core_mu_);
-    BrokerStats st = core_.stats();
+    std::shared_ptr<const StatusSnapshot> snap = LastStatus();
+    if (!snap) snap = std::make_shared<StatusSnapshot>();
+    const BrokerStats& st = snap->stats;
     json sessions = json::array();
-    for (const SessionInfo& si : core_.Sessions()) {
-      char rep[20];
-      std::snprintf(rep, sizeof rep, "%016llx", static_cast<unsigned long long>(si.replica));
-      sessions.push_back({{"org", si.org}, {"role", si.role}, {"replica", rep},
-                          {"sent", si.sent}, {"acked", si.acked}, {"credits", si.credits}});
+    static const std::vector<SessionInfo> kNone;
+    for (const SessionInfo& si : snap->sessions ? *snap->sessions : kNone) {
+      sessions.push_back({{"org", si.org}, {"role", si.role}, {"replica", ReplicaHex(si.replica)},
+                          {"sent", si.sent}, {"acked", si.acked}, {"window", si.window},
+                          {"in_flight_bytes", si.in_flight_bytes},
+                          {"checkpoint", si.checkpoint}});
     }
     return json{{"listen", bound_endpoint_},
                 {"log_head", st.log_head},
@@ -209,6 +260,16 @@ void BrokerServer::Routes() {
                 {"bytes_out", st.bytes_out},
                 {"updates_out", st.updates_out},
                 {"snapshots", st.snapshots},
+                {"sessions", st.sessions},
+                {"hellos", st.hellos},
+                {"session_resumes", st.resumes},
+                {"session_restarts", st.restarts},
+                {"rewinds", st.rewinds},
+                {"group_commits", st.group_commits},
+                {"pushes_committed", st.pushes_committed},
+                {"projections_made", st.projections_made},
+                {"projections_reused", st.projections_reused},
+                {"checkpoints_built", st.checkpoints_built},
                 {"agents", sessions}};
   };
   s.Get("/v1/status", [status_json](const httplib::Request&, httplib::Response& res) {
@@ -219,10 +280,12 @@ void BrokerServer::Routes() {
     std::string m;
     for (const char* k : {"log_head", "records", "pushes", "accepted", "rejected", "throttled",
                           "malformed", "failed", "quarantined", "bytes_out", "updates_out",
-                          "snapshots"}) {
+                          "snapshots", "sessions", "hellos", "session_resumes",
+                          "session_restarts", "rewinds", "group_commits", "pushes_committed",
+                          "projections_made", "projections_reused", "checkpoints_built"}) {
       m += std::string("switchboard_broker_") + k + " " + std::to_string(st[k].get<uint64_t>()) + "\n";
     }
-    m += "switchboard_broker_agents_connected " + std::to_string(st["agents"].size()) + "\n";
+    m += "switchboard_broker_agents_connected " + std::to_string(st["sessions"].get<uint64_t>()) + "\n";
     res.set_content(m, "text/plain; version=0.0.4");
   });
   s.Get("/v1/quarantine", [this](const httplib::Request&, httplib::Response& res) {

@@ -55,15 +55,22 @@ class BrokerServer {
   void Stop();
 
  private:
+  // What GET /v1/status and /metrics read: published by the event loop.
+  struct StatusSnapshot {
+    BrokerStats stats;
+    std::shared_ptr<const std::vector<SessionInfo>> sessions;
+  };
   void Loop();
   void Routes();
+  void PublishStatus(bool with_sessions);
+  std::shared_ptr<const StatusSnapshot> LastStatus() const;
 
   Store* store_;
   Clock* clock_;
   const Identity& identity_;
   Options options_;
   Roster roster_;
-  std::mutex core_mu_;  // guards core_ (the event loop and API status reads)
+  std::mutex core_mu_;  // guards core_ (the event loop, and review writes from the API threads)
   BrokerCore core_;
   ReviewService review_{&core_, &core_mu_, identity_.pub.org};
   std::unique_ptr<Console> console_;
@@ -71,6 +78,8 @@ class BrokerServer {
   std::unique_ptr<httplib::Server> http_;
   std::thread api_thread_;
   std::string bound_endpoint_;
+  mutable std::mutex status_mu_;  // guards status_ (the pointer, not what it points to)
+  std::shared_ptr<const StatusSnapshot> status_;
   std::atomic<bool> stop_{false}, api_done_{false};
   struct Zmq;
   std::unique_ptr<Zmq> zmq_;

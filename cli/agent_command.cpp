@@ -159,6 +159,11 @@ int RunAgent(const AgentArgs& args) {
             {"bytes_in", st.bytes_in},
             {"referral_queue", refs ? refs->queue_depth() : 0},
             {"quarantined", st.quarantined},
+            {"connects", st.connects},
+            {"session_restarts", st.session_restarts},
+            {"hello_repeats", st.hello_repeats},
+            {"rewinds", st.rewinds},
+            {"checkpoints", st.checkpoints},
             {"last_error", st.last_error}};
   };
   ApiServer server(local->get(), SystemClock::Get(), ao);

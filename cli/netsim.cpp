@@ -475,7 +475,7 @@ class NetSimulation {
         continue;
       }
       AgentNode& a = *agents_[it->second];
-      network_.Send(a.index, a.epoch, /*to_broker=*/false, std::move(o.bytes), now_);
+      network_.Send(a.index, a.epoch, /*to_broker=*/false, std::string(o.bytes()), now_);
     }
   }
 

@@ -19,8 +19,11 @@ struct Hello {
   protocolVersion @0 :UInt32;
   replica @1 :UInt64;   # the agent's replica id (bound to its organization on first use)
   cursor @2 :UInt64;    # the last broker log sequence the agent has applied (0: none)
-  credits @3 :UInt32;   # how many log entries the broker may send before the next Credit
+  credits @3 :UInt32;   # the window: log entries the broker may have in flight past `cursor`
   referralCursor @4 :UInt64;  # the last referral version the agent has durably applied
+  windowBytes @5 :UInt32;     # and the bytes it may have in flight (0: the broker's default)
+  resume @6 :Bool;      # true: a repeat on the same connection (the Welcome was slow); the
+                        # broker keeps streaming where it is instead of starting over
 }
 
 struct Welcome {
@@ -28,7 +31,8 @@ struct Welcome {
   org @1 :Text;         # the organization the broker authenticated (from the CURVE key)
   role @2 :Text;        # partner | maintainer
   logHead @3 :UInt64;   # the broker's last log sequence
-  snapshot @4 :Bool;    # true: the cursor is older than the retained log; a snapshot follows
+  snapshot @4 :Bool;    # true: a checkpoint (snapshot chunks) follows, then the log after it
+  resumed @5 :Bool;     # true: the session went on (entries already sent still arrive)
 }
 
 struct Refusal {
@@ -72,8 +76,11 @@ struct Updates {
 }
 
 struct Credit {
-  credits @0 :UInt32;   # additional entries the broker may send
+  credits @0 :UInt32;   # the window in entries from now on (0: unchanged)
   cursor @1 :UInt64;    # the last sequence the agent has durably applied
+  rewind @2 :Bool;      # true: the agent dropped what came after `cursor` (a gap, or it took
+                        # a refused edit back to an older state): send again from cursor + 1
+  chunks @3 :UInt32;    # checkpoint chunks of the current checkpoint applied so far
 }
 
 struct SnapshotChunk {

@@ -49,6 +49,8 @@ void Put(wire::Envelope::Builder env, const Hello& m) {
   b.setCursor(m.cursor);
   b.setCredits(m.credits);
   b.setReferralCursor(m.referral_cursor);
+  b.setWindowBytes(m.window_bytes);
+  b.setResume(m.resume);
 }
 
 void Put(wire::Envelope::Builder env, const Welcome& m) {
@@ -58,6 +60,7 @@ void Put(wire::Envelope::Builder env, const Welcome& m) {
   b.setRole(TextOf(m.role));
   b.setLogHead(m.log_head);
   b.setSnapshot(m.snapshot);
+  b.setResumed(m.resumed);
 }
 
 void Put(wire::Envelope::Builder env, const Refusal& m) {
@@ -104,6 +107,8 @@ void Put(wire::Envelope::Builder env, const Credit& m) {
   auto b = env.initCredit();
   b.setCredits(m.credits);
   b.setCursor(m.cursor);
+  b.setRewind(m.rewind);
+  b.setChunks(m.chunks);
 }
 
 void Put(wire::Envelope::Builder env, const SnapshotChunk& m) {
@@ -257,8 +262,9 @@ Message Get(wire::Envelope::Reader env) {
   switch (env.which()) {
     case wire::Envelope::HELLO: {
       auto r = env.getHello();
-      return Hello{r.getProtocolVersion(), r.getReplica(), r.getCursor(), r.getCredits(),
-                   r.getReferralCursor()};
+      return Hello{r.getProtocolVersion(), r.getReplica(),        r.getCursor(),
+                   r.getCredits(),         r.getReferralCursor(), r.getWindowBytes(),
+                   r.getResume()};
     }
     case wire::Envelope::WELCOME: {
       auto r = env.getWelcome();
@@ -268,6 +274,7 @@ Message Get(wire::Envelope::Reader env) {
       m.role = GetText(r.getRole(), kMaxNameBytes, "welcome.role");
       m.log_head = r.getLogHead();
       m.snapshot = r.getSnapshot();
+      m.resumed = r.getResumed();
       return m;
     }
     case wire::Envelope::REFUSAL: {
@@ -317,7 +324,7 @@ Message Get(wire::Envelope::Reader env) {
     }
     case wire::Envelope::CREDIT: {
       auto r = env.getCredit();
-      return Credit{r.getCredits(), r.getCursor()};
+      return Credit{r.getCredits(), r.getCursor(), r.getRewind(), r.getChunks()};
     }
     case wire::Envelope::SNAPSHOT_CHUNK: {
       auto r = env.getSnapshotChunk();

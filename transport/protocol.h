@@ -30,8 +30,10 @@ struct Hello {
   uint32_t protocol_version = kProtocolVersion;
   uint64_t replica = 0;
   uint64_t cursor = 0;
-  uint32_t credits = 0;
+  uint32_t credits = 0;  // window in entries
   uint64_t referral_cursor = 0;
+  uint32_t window_bytes = 0;
+  bool resume = false;
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -41,6 +43,7 @@ struct Welcome {
   std::string role;
   uint64_t log_head = 0;
   bool snapshot = false;
+  bool resumed = false;
   friend bool operator==(const Welcome&, const Welcome&) = default;
 };
 
@@ -90,8 +93,10 @@ struct Updates {
 };
 
 struct Credit {
-  uint32_t credits = 0;
+  uint32_t credits = 0;  // the window from now on (0: unchanged)
   uint64_t cursor = 0;
+  bool rewind = false;
+  uint32_t chunks = 0;
   friend bool operator==(const Credit&, const Credit&) = default;
 };
 

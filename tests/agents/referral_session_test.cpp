@@ -115,8 +115,8 @@ class ReferralSessionTest : public ::testing::Test {
           if (x->peer == o.peer) a = x.get();
         }
         if (!a || !a->connected) continue;
-        if (auto m = proto::DecodeEnvelope(o.bytes); m.ok()) a->received.push_back(*m);
-        for (std::string& b : a->sync->OnMessage(o.bytes)) up_.emplace_back(a, std::move(b));
+        if (auto m = proto::DecodeEnvelope(o.bytes()); m.ok()) a->received.push_back(*m);
+        for (std::string& b : a->sync->OnMessage(o.bytes())) up_.emplace_back(a, std::move(b));
       }
     }
     ADD_FAILURE() << "the network did not settle";
@@ -154,7 +154,7 @@ class ReferralSessionTest : public ::testing::Test {
     std::vector<Outgoing> out;
     core_->OnMessage(from.peer, from.id.pub.org, proto::EncodeEnvelope(p), &out);
     for (const Outgoing& o : out) {
-      auto m = proto::DecodeEnvelope(o.bytes);
+      auto m = proto::DecodeEnvelope(o.bytes());
       if (m.ok()) {
         if (auto* ack = std::get_if<proto::ReferralPostAck>(&*m)) return *ack;
       }

@@ -158,7 +158,7 @@ class BrokerCoreTest : public ::testing::Test {
   }
   void Deliver(const std::vector<Outgoing>& out) {
     for (const Outgoing& o : out) {
-      Result<proto::Message> m = proto::DecodeEnvelope(o.bytes);
+      Result<proto::Message> m = proto::DecodeEnvelope(o.bytes());
       ASSERT_TRUE(m.ok()) << "the broker sent undecodable bytes: " << m.status().ToString();
       mail_[o.peer].push_back(*m);
       if (auto* u = std::get_if<proto::Updates>(&*m)) {
@@ -243,7 +243,7 @@ TEST_F(BrokerCoreTest, HelloGetsWelcomeNamingTheAuthenticatedOrgThenTheRoster) {
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].org, kOrgA);
   EXPECT_EQ(sessions[0].replica, a_.replica);
-  EXPECT_EQ(sessions[0].credits, 16u);
+  EXPECT_EQ(sessions[0].window, 16u);
   EXPECT_EQ(Hello(m_).role, "maintainer");
 }
 
@@ -602,7 +602,9 @@ std::vector<uint64_t> Seqs(const std::vector<proto::Message>& got) {
   return out;
 }
 
-TEST_F(BrokerCoreTest, UpdatesStreamOnlyWithinCredits) {
+// Flow control is a window: the agent names how many entries may be in flight past its
+// acknowledged cursor; each Credit acknowledges a cursor (and may change the window).
+TEST_F(BrokerCoreTest, UpdatesStreamOnlyWithinTheWindow) {
   CreateOrgA();
   for (unsigned i = 0; i < 4; ++i) {
     ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
@@ -610,7 +612,7 @@ TEST_F(BrokerCoreTest, UpdatesStreamOnlyWithinCredits) {
                     .accepted);
   }
   ASSERT_EQ(core_->stats().log_head, 5u);
-  // Five entries wait; B grants two.
+  // Five entries wait; B's window is two.
   auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 2});
   EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2})) << Describe(got);
   for (const auto& u : All<proto::Updates>(got)) EXPECT_EQ(u.head, 5u);
@@ -623,7 +625,7 @@ TEST_F(BrokerCoreTest, UpdatesStreamOnlyWithinCredits) {
     return SessionInfo{};
   };
   EXPECT_EQ(session().sent, 2u);
-  EXPECT_EQ(session().credits, 0u);
+  EXPECT_EQ(session().window, 2u);
   got = Send(b_, proto::Credit{2, 2});
   EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{3, 4}));
   EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
@@ -754,7 +756,9 @@ TEST_F(BrokerCoreTest, AgentOlderThanTheLogGetsFilteredSnapshotChunks) {
   ASSERT_EQ(welcome.size(), 1u) << Describe(got);
   EXPECT_TRUE(welcome[0].snapshot);
   auto chunks = All<proto::SnapshotChunk>(got);
-  ASSERT_EQ(chunks.size(), 3u) << Describe(got);  // 5 records, 2 per chunk
+  // 5 records, 2 per chunk, shared by every partner; then B's own closing chunk (B owns no
+  // record: it is empty), the only one marked last.
+  ASSERT_EQ(chunks.size(), 4u) << Describe(got);
   Directory joined;
   for (size_t i = 0; i < chunks.size(); ++i) {
     EXPECT_EQ(chunks[i].index, i);

@@ -345,8 +345,9 @@ class ReviewBrokerTest : public ::testing::Test {
             ++batch_,
             {proto::PushItem{batch_, {bytes, who.pub.org, who.pub.org, Sign(who, bytes)}}}}),
         &out);
+    core_->Pump(&out);  // the group commit, and the ack
     for (const Outgoing& o : out) {
-      auto m = proto::DecodeEnvelope(o.bytes);
+      auto m = proto::DecodeEnvelope(o.bytes());
       if (m.ok()) {
         if (auto* ack = std::get_if<proto::PushAck>(&*m); ack && !ack->results.empty())
           return ack->results[0];
