@@ -10,6 +10,7 @@
 #include "bench/crdt_bench.h"
 #include "bench/store_bench.h"
 #include "bench/referral_bench.h"
+#include "bench/swarm_bench.h"
 #include "bench/sync_bench.h"
 #include "cli/commands.h"
 
@@ -57,6 +58,32 @@ void AddStoreBench(CLI::App& bench, int& exit_code) {
   store->add_flag("--json", options->json, "print one JSON object instead of a table");
   store->callback(
       [options, &exit_code] { exit_code = bench::RunStoreBench(*options, std::cout, Progress()); });
+}
+
+void AddSwarmBench(CLI::App& bench, int& exit_code) {
+  auto options = std::make_shared<bench::SwarmBenchOptions>();
+  CLI::App* swarm = bench.add_subcommand(
+      "swarm",
+      "one real broker process and N light protocol clients (real keys, CURVE, signature checks, "
+      "in-memory replicas) in this process: directory import and single edits to all N, bytes "
+      "per agent, broker CPU and RSS per session, restarts; next to the raw CURVE fan-out");
+  swarm->add_option("--agents", options->agents, "partner clients")
+      ->check(CLI::Range(size_t{1}, size_t{100'000}))
+      ->capture_default_str();
+  swarm->add_option("--directory", options->directory,
+                    "HSDS file to import (default examples/data/directory.json)");
+  swarm->add_option("--records", options->records, "import at most this many records (0: all)");
+  swarm->add_option("--edits", options->edits, "single edits timed after the import")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  swarm->add_option("--hold", options->hold_s, "then hold the sessions this many seconds");
+  swarm->add_option("--window-bytes", options->window_bytes, "each client's window in bytes")
+      ->capture_default_str();
+  swarm->add_option("--dir", options->dir, "where the broker's data goes (default $TMPDIR)");
+  swarm->add_flag("--skip-raw", options->skip_raw, "do not measure the raw CURVE ceiling");
+  swarm->add_flag("--json", options->json, "print one JSON object instead of a table");
+  swarm->callback(
+      [options, &exit_code] { exit_code = bench::RunSwarmBench(*options, std::cout, Progress()); });
 }
 
 void AddSyncBench(CLI::App& bench, int& exit_code) {
@@ -128,6 +155,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   AddCrdtBench(*bench, exit_code);
   AddStoreBench(*bench, exit_code);
   AddSyncBench(*bench, exit_code);
+  AddSwarmBench(*bench, exit_code);
   AddReferralBench(*bench, exit_code);
 }
 

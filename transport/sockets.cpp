@@ -131,7 +131,7 @@ Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent
       .Set(ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX", limits.reconnect_ivl_max_ms)
       // Queue nothing for a connection that is not up: the sync session resends after the
       // next handshake, so stale messages never arrive out of their session.
-      .Set(ZMQ_IMMEDIATE, "ZMQ_IMMEDIATE", 1);
+      .Set(ZMQ_IMMEDIATE, "ZMQ_IMMEDIATE", limits.immediate ? 1 : 0);
   RETURN_IF_ERROR(o.status());
   if (zmq_connect(socket.handle(), endpoint.c_str()) != 0) {
     return ZmqError("cannot connect to " + endpoint, zmq_errno());

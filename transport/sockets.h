@@ -18,6 +18,7 @@ struct SocketLimits {
   int reconnect_ivl_max_ms = 5000;  // agent: backoff cap
   int64_t max_message_bytes = 16 << 20;  // ZMQ_MAXMSGSIZE
   int sndhwm = 100000, rcvhwm = 100000;
+  bool immediate = true;  // agent: ZMQ_IMMEDIATE (queue nothing before the handshake)
 };
 
 // The broker's ROUTER: CURVE server with `broker`'s keys, ZAP domain kZapDomain with domain
