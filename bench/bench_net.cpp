@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -142,14 +143,23 @@ Network::~Network() {
 }
 
 // Messages/s from a DEALER to a ROUTER over CURVE with ZAP (see the top of this file).
-double RawCurve(size_t size) {
+double RawCurve(size_t size, int dealers, uint64_t batch) {
   Result<Identity> server = Identity::Generate("bench-router");
-  Result<Identity> client = Identity::Generate("bench-dealer");
-  if (!server.ok() || !client.ok()) return -1;
+  if (!server.ok() || dealers < 1 || batch < 1) return -1;
+  std::vector<Identity> clients;
+  for (int i = 0; i < dealers; ++i) {
+    Result<Identity> c = Identity::Generate("bench-dealer-" + std::to_string(i));
+    if (!c.ok()) return -1;
+    clients.push_back(std::move(c).value());
+  }
+  // Each DEALER sends a warm-up window (the handshake) and then `per` messages.
+  uint64_t per = std::max<uint64_t>(batch, kRawMessages / static_cast<uint64_t>(dealers) / batch * batch);
   try {
     zmq::context_t server_ctx(1), client_ctx(1);
     ZapAuthenticator zap(server_ctx, [&](const std::string& key) -> std::optional<std::string> {
-      if (key == client->pub.curve_public) return "bench-dealer";
+      for (const Identity& c : clients) {
+        if (key == c.pub.curve_public) return c.pub.org;
+      }
       return std::nullopt;
     });
     SocketLimits limits;
@@ -158,13 +168,15 @@ double RawCurve(size_t size) {
     if (!router.ok()) return -1;
     router->set(zmq::sockopt::rcvtimeo, 10'000);
     std::string endpoint = router->get(zmq::sockopt::last_endpoint);
-    uint64_t total = kAckWindow + kRawMessages;  // a warm-up window first (the handshake)
+    uint64_t total = (batch + per) * static_cast<uint64_t>(dealers);
     std::thread receiver([&] {
+      std::map<std::string, uint64_t> got;
       try {
-        for (uint64_t got = 0; got < total;) {
+        for (uint64_t n = 0; n < total; ++n) {
           zmq::message_t id, body;
           if (!router->recv(id) || !router->recv(body)) return;
-          if (++got % kAckWindow == 0) {
+          std::string peer(static_cast<const char*>(id.data()), id.size());
+          if (++got[peer] % batch == 0) {
             router->send(id, zmq::send_flags::sndmore);
             router->send(zmq::str_buffer("k"));
           }
@@ -172,27 +184,42 @@ double RawCurve(size_t size) {
       } catch (const zmq::error_t&) {
       }
     });
-    double rate = -1;
-    {
-      Result<zmq::socket_t> dealer =
-          MakeAgentSocket(client_ctx, *client, server->pub.curve_public, endpoint, limits);
-      if (dealer.ok()) {
+    std::atomic<bool> failed{false};
+    std::atomic<int> warm{0};
+    std::atomic<bool> go{false};
+    Steady::time_point t0;
+    std::vector<std::thread> senders;
+    for (int i = 0; i < dealers; ++i) {
+      senders.emplace_back([&, i] {
+        Result<zmq::socket_t> dealer =
+            MakeAgentSocket(client_ctx, clients[i], server->pub.curve_public, endpoint, limits);
+        if (!dealer.ok()) {
+          failed = true;
+          ++warm;
+          return;
+        }
         dealer->set(zmq::sockopt::rcvtimeo, 10'000);
         dealer->set(zmq::sockopt::sndtimeo, 10'000);
         std::string payload(size, 'd');
         auto window = [&] {
-          for (uint64_t i = 0; i < kAckWindow; ++i) {
+          for (uint64_t k = 0; k < batch; ++k) {
             if (!dealer->send(zmq::buffer(payload))) return false;
           }
           zmq::message_t ack;
           return dealer->recv(ack).has_value();
         };
         bool ok = window();
-        auto t0 = Steady::now();
-        for (uint64_t sent = 0; ok && sent < kRawMessages; sent += kAckWindow) ok = window();
-        if (ok) rate = kRawMessages / Seconds(t0, Steady::now());
-      }
+        ++warm;
+        while (!go) std::this_thread::yield();
+        for (uint64_t sent = 0; ok && sent < per; sent += batch) ok = window();
+        if (!ok) failed = true;
+      });
     }
+    while (warm < dealers) std::this_thread::yield();
+    t0 = Steady::now();
+    go = true;
+    for (auto& t : senders) t.join();
+    double rate = failed ? -1 : per * static_cast<double>(dealers) / Seconds(t0, Steady::now());
     receiver.join();
     return rate;
   } catch (const zmq::error_t&) {
@@ -200,7 +227,8 @@ double RawCurve(size_t size) {
   }
 }
 
-double RawSyncedPuts(const std::string& dir, int writers, uint64_t puts, size_t value_size) {
+double RawSyncedPuts(const std::string& dir, int writers, uint64_t puts, size_t value_size,
+                     uint64_t batch) {
   std::string path = TempDir(dir, "raw");
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -216,9 +244,11 @@ double RawSyncedPuts(const std::string& dir, int writers, uint64_t puts, size_t 
   std::vector<std::thread> threads;
   for (int t = 0; t < writers; ++t) {
     threads.emplace_back([&] {
-      for (uint64_t i; (i = next++) < puts;) {
+      for (uint64_t i; (i = next.fetch_add(batch)) < puts;) {
         rocksdb::WriteBatch b;
-        b.Put(Uuid(0, i), value).PermitUncheckedError();
+        for (uint64_t k = i; k < std::min(puts, i + batch); ++k) {
+          b.Put(Uuid(0, k), value).PermitUncheckedError();
+        }
         if (!db->Write(wo, &b).ok()) failed = true;
       }
     });

@@ -115,13 +115,16 @@ class Network {
 };
 
 
-// Messages/s from a DEALER to a ROUTER over CURVE with ZAP, `size` bytes each, the ROUTER
-// acknowledging every 128 messages (one Push batch in flight, as in the sync protocol).
-double RawCurve(size_t size);
+// Messages/s from `dealers` DEALERs (each its own key and thread) to one ROUTER over CURVE
+// with ZAP, `size` bytes each; the ROUTER acknowledges each DEALER's every `batch` messages
+// and a DEALER waits for that before sending on — one Push batch in flight per agent, as in
+// the sync protocol.
+double RawCurve(size_t size, int dealers = 1, uint64_t batch = 128);
 
-// RocksDB with default options, one Put of `value_size` bytes per WriteBatch with
+// RocksDB with default options, `batch` Puts of `value_size` bytes per WriteBatch with
 // WriteOptions.sync, `writers` threads making `puts` in all: puts/s (-1 on failure).
-double RawSyncedPuts(const std::string& dir, int writers, uint64_t puts, size_t value_size);
+double RawSyncedPuts(const std::string& dir, int writers, uint64_t puts, size_t value_size,
+                     uint64_t batch = 1);
 
 double Median(std::vector<double> v);
 // The nearest-rank percentile of `sorted`.

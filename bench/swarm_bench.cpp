@@ -3,6 +3,8 @@
 // sockets that have something, not with N.
 #include "bench/swarm_bench.h"
 
+#include "bench/bench_proc.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -72,85 +74,6 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-// CPU seconds (user + system) and resident bytes of a process, from /proc.
-struct ProcUsage {
-  double cpu_s = 0;
-  uint64_t rss = 0;
-};
-ProcUsage Usage(pid_t pid) {
-  ProcUsage u;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), {});
-  size_t close = text.rfind(')');
-  if (close != std::string::npos) {
-    std::istringstream rest(text.substr(close + 2));
-    std::string field;
-    unsigned long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 14) utime = std::stoul(field);
-      if (i == 15) stime = std::stoul(field);
-    }
-    u.cpu_s = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) u.rss = std::stoull(line.substr(6)) * 1024;
-  }
-  return u;
-}
-
-std::string SelfBinary() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-}
-
-// fork+exec with output appended to `log`; the child dies with this process.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (fd >= 0) ::close(fd);
-  return pid;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Raises the open-file limit as far as allowed: every client is a socket and a connection.
-size_t RaiseFileLimit(size_t want) {
-  rlimit r{};
-  ::getrlimit(RLIMIT_NOFILE, &r);
-  if (r.rlim_cur < want) {
-    rlimit up = r;
-    up.rlim_cur = std::min<rlim_t>(want, r.rlim_max);
-    if (want > r.rlim_max) {  // root may raise the hard limit too
-      rlimit root{want, want};
-      if (::setrlimit(RLIMIT_NOFILE, &root) == 0) return want;
-    }
-    ::setrlimit(RLIMIT_NOFILE, &up);
-    ::getrlimit(RLIMIT_NOFILE, &r);
-  }
-  return r.rlim_cur;
-}
-
 // ---------- what the clients share ----------
 
 // Every signed delta a client receives is checked: the first copy of given bytes is verified
@@ -202,6 +125,7 @@ struct SwarmClient {
   uint64_t hellos = 0, refusals = 0, rejected = 0;
   bool credit_due = false;
   uint64_t reached_ns = 0;  // when the cursor reached the current target
+  uint64_t last_in_ns = 0;  // when it last received anything
   std::vector<std::shared_ptr<const Delta>> replica_log;  // what it applied, in order
   std::vector<proto::PushAck> acks;                       // the maintainer's
 };
@@ -223,8 +147,6 @@ class Swarm {
     c->replica = replica;
     c->maintainer = maintainer;
     SocketLimits limits;
-    limits.heartbeat_ivl_ms = 10'000;  // like a deployed agent on a quiet link
-    limits.heartbeat_timeout_ms = 30'000;
     limits.immediate = false;  // queue the Hello until the handshake completes (no monitor)
     ASSIGN_OR_RETURN(c->socket, MakeAgentSocket(ctx_, c->id, broker_curve_, endpoint_, limits));
     int fd = -1;
@@ -255,7 +177,18 @@ class Swarm {
       // ZMQ_FD is an edge notification that sends and receives can consume: look at every
       // socket now and then so that nothing waits for a notification that already passed.
       if (now >= next_sweep) {
-        for (auto& c : clients_) Service(*c);
+        for (auto& c : clients_) {
+          Service(*c);
+          // As an agent does: behind and nothing from the broker for 30 s (its connection
+          // was replaced without this client noticing): start the session over.
+          if (c->ready && target_ != 0 && c->cursor < target_ && c->last_in_ns != 0 &&
+              now - c->last_in_ns > 30'000'000'000ull) {
+            Send(*c, proto::Hello{proto::kProtocolVersion, c->replica, c->cursor, 1 << 16, 0,
+                                  window_bytes_, false});
+            ++c->hellos;
+            c->last_in_ns = now;
+          }
+        }
         next_sweep = now + 50'000'000;
       }
     }
@@ -297,6 +230,7 @@ class Swarm {
       }
       c.bytes_in += msg.size();
       ++c.messages_in;
+      c.last_in_ns = NowNs();
       std::string_view bytes(static_cast<const char*>(msg.data()), msg.size());
       Result<proto::Message> m = proto::DecodeEnvelope(bytes);
       if (!m.ok()) continue;
@@ -738,12 +672,23 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
         if (c->cursor < import_head) return false;
       }
       return true;
-    }, 3'600'000);
+    }, o.import_timeout_s * 1000);
     double import_s = static_cast<double>(NowNs() - t_import) / 1e9;
     swarm.record_sizes = false;
     sizes = swarm.message_sizes;
     ProcUsage after_import = Usage(broker);
-    if (!arrived) return fail("the directory did not reach every client within an hour");
+    if (!arrived) {
+      std::map<uint64_t, size_t> cursors;
+      uint64_t stuck_messages = 0;
+      for (auto& c : clients) {
+        ++cursors[c->cursor];
+        if (c->cursor < import_head) stuck_messages += c->messages_in;
+      }
+      std::string dist;
+      for (auto& [cur, k] : cursors) dist += " " + std::to_string(cur) + ":" + std::to_string(k);
+      return fail("the directory did not reach every client (cursor:clients" + dist +
+                  "; messages received by those behind: " + std::to_string(stuck_messages) + ")");
+    }
     say("the directory reached all " + std::to_string(o.agents) + " clients in " +
         std::to_string(import_s) + " s");
 

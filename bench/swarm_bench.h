@@ -32,6 +32,7 @@ struct SwarmBenchOptions {
   std::string binary;       // the switchboard binary (default: this process's)
   std::string dir;          // where the broker's data goes (default $TMPDIR)
   bool skip_raw = false;    // skip the raw CURVE ceiling
+  uint64_t import_timeout_s = 1800;
   bool json = false;
 };
 

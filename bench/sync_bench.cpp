@@ -64,8 +64,9 @@ using namespace std::chrono_literals;
 
 constexpr size_t kRecords = 256;           // seeded records: one outbox entry, one log entry
 
-std::string RecordId(uint64_t n) {
-  return Uuid(0, n % kRecords);
+// Agent `agent`'s records: each pushing agent edits its own.
+std::string RecordId(uint64_t n, uint32_t agent = 0) {
+  return Uuid(agent, n % kRecords);
 }
 
 std::string Text(const std::string& tag, uint64_t i) {
@@ -73,15 +74,15 @@ std::string Text(const std::string& tag, uint64_t i) {
          std::to_string(i);
 }
 
-RecordEdit Describe(uint64_t record, const std::string& text) {
-  return RecordEdit{RecordId(record), "phone", {{"description", text}}, {}, false, false};
+RecordEdit Describe(uint64_t record, const std::string& text, uint32_t agent = 0) {
+  return RecordEdit{RecordId(record, agent), "phone", {{"description", text}}, {}, false, false};
 }
 
 // `kRecords` new phone records owned by `org`.
-std::vector<RecordEdit> SeedEdits(const std::string& org) {
+std::vector<RecordEdit> SeedEdits(const std::string& org, uint32_t agent = 0) {
   std::vector<RecordEdit> seed;
   for (uint64_t i = 0; i < kRecords; ++i) {
-    seed.push_back(RecordEdit{RecordId(i),
+    seed.push_back(RecordEdit{RecordId(i, agent),
                               "phone",
                               {{"number", std::string("+14155550100")}, {"owner", org}},
                               {},
@@ -152,54 +153,89 @@ double ApplyOnly(const SyncBenchOptions& o, Clock* clock, const std::string& org
 
 struct ThroughputRun {
   double e2e = -1;      // updates/s into the broker's durable log
-  double local = 0;     // the writer's own durable edits/s meanwhile
+  double local = 0;     // the writers' own durable edits/s meanwhile
   double per_push = 0;  // updates per Push batch
+  double per_commit = 0;  // pushes per broker commit (group commit across sessions)
   size_t delta_bytes = 0;
 };
 
 ThroughputRun Throughput(const SyncBenchOptions& o, Clock* clock, std::string* error) {
   ThroughputRun run;
   Network net(o.dir, clock);
-  Status st = net.Start(1);
-  if (st.ok()) st = net.Connect(net.agent(0));
+  size_t pushers = static_cast<size_t>(std::max(1, o.pushers));
+  Status st = net.Start(pushers);
+  for (size_t i = 0; st.ok() && i < pushers; ++i) st = net.Connect(net.agent(i));
   if (!st.ok()) {
     *error = st.ToString();
     return run;
   }
-  Agent& w = net.agent(0);
-  if (!WaitFor([&] { return w.Ready(); }, 10'000ms)) {
-    *error = "the agent did not connect: " + w.client->status().last_error;
+  for (size_t i = 0; i < pushers; ++i) {
+    Agent& a = net.agent(i);
+    if (!WaitFor([&] { return a.Ready(); }, 30'000ms)) {
+      *error = "agent " + std::to_string(i) + " did not connect: " + a.client->status().last_error;
+      return run;
+    }
+  }
+  // Each agent creates its records (one Apply, one log entry each); then all are logged.
+  for (size_t i = 0; i < pushers; ++i) {
+    Agent& a = net.agent(i);
+    Result<std::vector<EditOutcome>> seeded =
+        a.local->Apply(SeedEdits(a.id.pub.org, static_cast<uint32_t>(i)), "bench");
+    if (!seeded.ok()) {
+      *error = "seeding failed at agent " + std::to_string(i) + ": " + seeded.status().ToString();
+      return run;
+    }
+  }
+  uint64_t head0 = 0;
+  if (!WaitFor([&] { return (head0 = net.LogHead()) >= pushers; }, 60'000ms, 2ms)) {
+    *error = "the seed records did not all reach the broker (log head " + std::to_string(head0) +
+             " of " + std::to_string(pushers) + "): " + net.agent(0).client->status().last_error;
     return run;
   }
-  uint64_t head0 = Seed(net, w);
-  if (head0 == 0) {
-    *error = "seeding failed: " + w.client->status().last_error;
-    return run;
-  }
-  uint64_t pushes0 = net.BrokerStatus().value("pushes", uint64_t{0});
+  json before = net.BrokerStatus();
+  uint64_t pushes0 = before.value("pushes", uint64_t{0});
+  uint64_t commits0 = before.value("group_commits", uint64_t{0});
   auto t0 = Steady::now();
-  double local = Writers(o, [&](uint64_t i) {
-    return w.local->Apply({Describe(i, Text("update", i))}, "bench").ok();
-  });
+  // `writers` threads per agent, every agent at once.
+  std::atomic<uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  for (size_t a = 0; a < pushers; ++a) {
+    for (int t = 0; t < o.writers; ++t) {
+      threads.emplace_back([&, a] {
+        Agent& w = net.agent(a);
+        for (uint64_t i; (i = next++) < o.updates;) {
+          if (!w.local->Apply({Describe(i, Text("update", i), static_cast<uint32_t>(a))}, "bench").ok()) {
+            failed = true;
+          }
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  double local = failed ? -1 : o.updates / Seconds(t0, Steady::now());
   bool synced = WaitFor([&] { return net.LogHead() >= head0 + o.updates; }, 120'000ms, 2ms);
   auto t1 = Steady::now();
   json status = net.BrokerStatus();
   if (local < 0 || !synced || status.value("rejected", 0) != 0 ||
       status.value("throttled", 0) != 0) {
-    *error = "updates were lost or refused: " + status.dump() + " " + w.client->status().last_error;
+    *error = "updates were lost or refused: " + status.dump() + " " +
+             net.agent(0).client->status().last_error;
     return run;
   }
   run.e2e = o.updates / Seconds(t0, t1);
   run.local = local;
   uint64_t pushes = status.value("pushes", uint64_t{0}) - pushes0;
+  uint64_t commits = status.value("group_commits", uint64_t{0}) - commits0;
   run.per_push = pushes ? static_cast<double>(o.updates) / pushes : 0;
-  run.delta_bytes = DeltaSize(w, clock);
+  run.per_commit = commits ? static_cast<double>(pushes) / commits : 0;
+  run.delta_bytes = DeltaSize(net.agent(0), clock);
   return run;
 }
 
-// Synced RocksDB puts/s (see the top of this file).
-double RawRocks(const SyncBenchOptions& o, size_t value_size) {
-  return RawSyncedPuts(o.dir, o.writers, o.updates, value_size);
+// Synced RocksDB puts/s, `pushers` writers, each WriteBatch as large as a Push batch was.
+double RawRocks(const SyncBenchOptions& o, size_t value_size, uint64_t batch) {
+  return RawSyncedPuts(o.dir, std::max(1, o.pushers), o.updates, value_size, batch);
 }
 
 // Propagation latencies of one series of edits.
@@ -365,7 +401,7 @@ void Row(std::ostream& out, const std::string& figure, const std::string& sb,
 int RunSyncBench(const SyncBenchOptions& o, Clock* clock, std::ostream& out,
                  std::ostream* progress) {
   auto started = Steady::now();
-  std::vector<double> e2e, local, per_push, curve, rocks, apply_only;
+  std::vector<double> e2e, local, per_push, per_commit, curve, rocks, apply_only;
   size_t delta_bytes = 0;
   for (int r = 0; r < o.runs; ++r) {
     if (progress) *progress << "throughput run " << r + 1 << "/" << o.runs << "...\n";
@@ -378,9 +414,13 @@ int RunSyncBench(const SyncBenchOptions& o, Clock* clock, std::ostream& out,
     e2e.push_back(run.e2e);
     local.push_back(run.local);
     per_push.push_back(run.per_push);
+    per_commit.push_back(run.per_commit);
     delta_bytes = run.delta_bytes;
-    curve.push_back(RawCurve(delta_bytes));
-    rocks.push_back(RawRocks(o, delta_bytes));
+    // The baselines have the run's shape: as many senders as pushing agents, each with one
+    // batch of the run's Push size in flight; as many RocksDB writers, each write a batch.
+    uint64_t batch = std::max<uint64_t>(1, static_cast<uint64_t>(std::lround(run.per_push)));
+    curve.push_back(RawCurve(delta_bytes, std::max(1, o.pushers), batch));
+    rocks.push_back(RawRocks(o, delta_bytes, batch));
     apply_only.push_back(ApplyOnly(o, clock, OrgId(0)));
     if (curve.back() < 0 || rocks.back() < 0 || apply_only.back() < 0) {
       out << "bench sync: a baseline failed\n";
@@ -422,6 +462,8 @@ int RunSyncBench(const SyncBenchOptions& o, Clock* clock, std::ostream& out,
               {"writer_edits_per_s_sync_off", Median(apply_only)},
               {"writer_sync_on_off_ratio", Median(vs_off)},
               {"updates_per_push", Median(per_push)},
+              {"pushes_per_broker_commit", Median(per_commit)},
+              {"pushing_agents", o.pushers},
               {"agents", f.agents},
               {"latency_isolated", LatencyJson(f.isolated)},
               {"latency_back_to_back", LatencyJson(f.back_to_back)},
@@ -438,22 +480,24 @@ int RunSyncBench(const SyncBenchOptions& o, Clock* clock, std::ostream& out,
     out << j.dump(2) << "\n";
     return 0;
   }
-  out << "switchboard bench sync — " << o.updates << " updates by " << o.writers
-      << " writers, delta " << delta_bytes << " bytes, median of " << o.runs << " runs; "
-      << f.agents << " agents\n";
+  out << "switchboard bench sync — " << o.updates << " updates by " << o.pushers
+      << " agents pushing at once (" << o.writers << " writer threads each), delta "
+      << delta_bytes << " bytes, median of " << o.runs << " runs; " << f.agents << " agents\n";
   char header[256];
   std::snprintf(header, sizeof header, "%-50s %13s %14s %7s\n", "figure", "switchboard",
                 "raw baseline", "ratio");
   out << header;
   Row(out, "durable updates/s, agent edit -> broker log", Fmt(sb), "", -1);
-  Row(out, "  vs raw synced RocksDB puts/s, " + std::to_string(o.writers) + " writers", "",
-      Fmt(raw_rocks), Median(vs_rocks));
-  Row(out, "  vs raw CURVE DEALER->ROUTER msgs/s, ack per 128", "", Fmt(raw_curve),
-      Median(vs_curve));
+  std::string batch_text = Fmt(Median(per_push), 0);
+  Row(out, "  vs raw synced RocksDB puts/s, " + std::to_string(o.pushers) + " writers x " +
+               batch_text + "/batch", "", Fmt(raw_rocks), Median(vs_rocks));
+  Row(out, "  vs raw CURVE msgs/s, " + std::to_string(o.pushers) + " DEALERs, ack per " +
+               batch_text, "", Fmt(raw_curve), Median(vs_curve));
   double off = Median(apply_only);
   Row(out, "writer's durable edits/s meanwhile vs sync off", Fmt(Median(local)), Fmt(off),
       Median(vs_off));
-  Row(out, "updates per Push batch (one broker commit each)", Fmt(Median(per_push), 1));
+  Row(out, "updates per Push batch", Fmt(Median(per_push), 1));
+  Row(out, "pushes per broker commit (group commit)", Fmt(Median(per_commit), 1));
   std::string to = "to " + std::to_string(f.agents - 1) + " agents";
   Row(out, "propagation p50 / p99 ms " + to + ", isolated", LatencyCell(f.isolated));
   Row(out, "  edits back to back", LatencyCell(f.back_to_back));
@@ -472,8 +516,9 @@ int RunSyncBench(const SyncBenchOptions& o, Clock* clock, std::ostream& out,
       << (ratio >= 0.5 ? " (target >= 0.5 met)\n" : " (target >= 0.5 NOT met)\n");
   out << "throughput ratios: median over runs of each run's figure / the baselines measured "
          "right after it\n";
-  out << "raw CURVE: a DEALER streams delta-sized messages, the ROUTER acks every 128 (one "
-         "Push batch in flight)\n"
+  out << "raw CURVE: one DEALER per pushing agent streams delta-sized messages, the ROUTER "
+         "acks each one's every Push-batch-size messages (one batch in flight each)\n"
+         "raw RocksDB: one writer per pushing agent, Push-batch-size puts per synced WriteBatch\n"
          "latency: from the writer's Apply call until an agent's directory shows the value; "
          "isolated: each edit\n"
          "  once the broker has recorded every agent's ack of the previous; back to back: as "

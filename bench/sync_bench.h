@@ -18,9 +18,9 @@
 namespace sb::bench {
 
 struct SyncBenchOptions {
-  uint64_t updates = 2000;  // edits per throughput run (all writer threads together)
-  int writers = 4;          // threads calling Apply on the writing agent; the raw RocksDB
-                            // baseline uses as many
+  uint64_t updates = 4000;  // edits per throughput run (all writer threads together)
+  int pushers = 16;         // agents editing and pushing at once in the throughput runs
+  int writers = 2;          // threads calling Apply on each pushing agent
   int agents = 100;         // agents connected for the latency and catch-up figures
   int probes = 20;          // edits whose propagation is timed
   uint64_t missed = 200;    // changes an offline agent misses before it reconnects

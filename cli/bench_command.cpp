@@ -10,6 +10,7 @@
 #include "bench/crdt_bench.h"
 #include "bench/store_bench.h"
 #include "bench/referral_bench.h"
+#include "bench/scale_bench.h"
 #include "bench/swarm_bench.h"
 #include "bench/sync_bench.h"
 #include "cli/commands.h"
@@ -86,6 +87,23 @@ void AddSwarmBench(CLI::App& bench, int& exit_code) {
       [options, &exit_code] { exit_code = bench::RunSwarmBench(*options, std::cout, Progress()); });
 }
 
+void AddScaleBench(CLI::App& bench, int& exit_code) {
+  auto options = std::make_shared<bench::ScaleBenchOptions>();
+  CLI::App* scale = bench.add_subcommand(
+      "scale",
+      "real processes: a broker and N agents (each with RocksDB), a maintainer imports the "
+      "sample directory; time to reach all, bytes per agent, restarts");
+  scale->add_option("--agents", options->agents, "partner agent processes")
+      ->check(CLI::Range(size_t{1}, size_t{5000}))
+      ->capture_default_str();
+  scale->add_option("--directory", options->directory,
+                    "HSDS file to import (default examples/data/directory.json)");
+  scale->add_option("--dir", options->dir, "where the data directories go (default $TMPDIR)");
+  scale->add_flag("--json", options->json, "print one JSON object instead of a table");
+  scale->callback(
+      [options, &exit_code] { exit_code = bench::RunScaleBench(*options, std::cout, Progress()); });
+}
+
 void AddSyncBench(CLI::App& bench, int& exit_code) {
   auto options = std::make_shared<bench::SyncBenchOptions>();
   CLI::App* sync = bench.add_subcommand(
@@ -96,7 +114,10 @@ void AddSyncBench(CLI::App& bench, int& exit_code) {
   sync->add_option("--updates", options->updates, "edits per throughput run")
       ->check(CLI::Range(uint64_t{10}, uint64_t{10'000'000}))
       ->capture_default_str();
-  sync->add_option("--writers", options->writers, "threads editing on the writing agent")
+  sync->add_option("--pushers", options->pushers, "agents pushing at once in the throughput runs")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  sync->add_option("--writers", options->writers, "threads editing on each pushing agent")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   sync->add_option("--agents", options->agents,
@@ -156,6 +177,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   AddStoreBench(*bench, exit_code);
   AddSyncBench(*bench, exit_code);
   AddSwarmBench(*bench, exit_code);
+  AddScaleBench(*bench, exit_code);
   AddReferralBench(*bench, exit_code);
 }
 

@@ -12,8 +12,13 @@
 namespace sb {
 
 struct SocketLimits {
-  int heartbeat_ivl_ms = 2000;      // ZMQ_HEARTBEAT_IVL
-  int heartbeat_timeout_ms = 6000;  // ZMQ_HEARTBEAT_TIMEOUT: peer dead after this silence
+  // A peer is dead after `heartbeat_timeout_ms` without an answer to a ping. Generous on
+  // purpose: a peer that is slow because it is busy (a broker serving thousands, an agent
+  // applying a large import on a small machine) must not be cut off and made to start over —
+  // that is how a loaded network livelocks. A killed process is noticed at once anyway (its
+  // connections close).
+  int heartbeat_ivl_ms = 5000;       // ZMQ_HEARTBEAT_IVL
+  int heartbeat_timeout_ms = 30000;  // ZMQ_HEARTBEAT_TIMEOUT and _TTL
   int reconnect_ivl_ms = 100;       // agent: first reconnect delay
   int reconnect_ivl_max_ms = 5000;  // agent: backoff cap
   int64_t max_message_bytes = 16 << 20;  // ZMQ_MAXMSGSIZE
