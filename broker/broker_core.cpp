@@ -19,7 +19,6 @@ constexpr char kLogHead[] = "log_head";
 constexpr char kLogStart[] = "log_start";
 constexpr char kCursorPrefix[] = "cursor/";
 constexpr uint32_t kMaxChunksInFlight = 4;
-constexpr uint32_t kMinWindowBytes = 64 << 10;
 
 std::string EncodeLog(const proto::LogEntry& e) {
   return proto::EncodeEnvelope(proto::Updates{{e}, e.seq});
@@ -259,7 +258,8 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   stats_.hellos++;
   Member m = *roster_->Find(org);
   uint32_t window_bytes = h.window_bytes ? h.window_bytes : options_.default_window_bytes;
-  window_bytes = std::clamp(window_bytes, kMinWindowBytes, options_.max_window_bytes);
+  window_bytes = std::clamp(window_bytes, options_.min_window_bytes,
+                            std::max(options_.min_window_bytes, options_.max_window_bytes));
   uint32_t window = std::clamp<uint32_t>(h.credits ? h.credits : 1024, 1, 1u << 20);
   auto it = sessions_.find(peer);
   if (it != sessions_.end() && it->second.replica == h.replica && h.resume) {

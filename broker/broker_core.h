@@ -97,6 +97,7 @@ class BrokerCore {
     // Flow control and fairness.
     uint32_t default_window_bytes = 4 << 20;  // when the agent names none
     uint32_t max_window_bytes = 16 << 20;
+    uint32_t min_window_bytes = 64 << 10;  // an agent's smaller window is raised to this
     size_t batch_entry_bytes = 4 << 10;  // entries this small are batched per session; larger
                                          // ones go alone, as shared messages
     size_t batch_bytes = 64 << 10;       // a per-session batch message at most

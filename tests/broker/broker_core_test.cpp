@@ -811,3 +811,175 @@ TEST_F(BrokerCoreTest, RevocationCutsTheSessionOffAtOnce) {
 
 }  // namespace
 }  // namespace sb
+
+namespace sb {
+namespace {
+
+// ---------- scale (issue 15): resume, rewind, shared projections, checkpoints, group commit --
+
+class BrokerScaleTest : public BrokerCoreTest {
+ protected:
+  void LogEdits(unsigned n, const std::string& text = "v") {
+    CreateOrgA();
+    for (unsigned i = 0; i < n; ++i) {
+      ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                              {{"description", text + std::to_string(i)}})))
+                      .accepted);
+    }
+  }
+  SessionInfo SessionOf(const std::string& org) {
+    for (const auto& s : core_->Sessions()) {
+      if (s.org == org) return s;
+    }
+    return SessionInfo{};
+  }
+};
+
+// A Hello repeated on the same connection (the Welcome was slow) changes nothing in flight:
+// no entry is sent twice, and the stream goes on when the agent acknowledges.
+TEST_F(BrokerScaleTest, AHelloRepeatedOnTheSameConnectionResumesWithoutSendingAgain) {
+  LogEdits(4);
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 2});
+  ASSERT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2}));
+  got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 2, 0, 0, /*resume=*/true});
+  auto welcome = All<proto::Welcome>(got);
+  ASSERT_EQ(welcome.size(), 1u) << Describe(got);
+  EXPECT_TRUE(welcome[0].resumed);
+  EXPECT_TRUE(Seqs(got).empty()) << "entries 1 and 2 are in flight; nothing is sent again";
+  EXPECT_EQ(SessionOf(kOrgB).sent, 2u);
+  got = Send(b_, proto::Credit{0, 2});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{3, 4}));
+  BrokerStats st = core_->stats();
+  EXPECT_EQ(st.resumes, 1u);
+  EXPECT_EQ(st.restarts, 0u);
+}
+
+// Without `resume` (an agent that starts over), or on a new connection, the stream starts
+// again from the agent's cursor, and the old connection's session is gone.
+TEST_F(BrokerScaleTest, AHelloOnANewConnectionStartsOverFromTheCursor) {
+  LogEdits(2);
+  ASSERT_EQ(Seqs(Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 10})),
+            (std::vector<uint64_t>{1, 2, 3}));
+  Peer b2{"peer-b-again", b_.id, b_.replica};
+  auto got = Send(b2, proto::Hello{proto::kProtocolVersion, b_.replica, 1, 10});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{2, 3}));
+  ASSERT_EQ(core_->Sessions().size(), 2u);  // A's and B's new one
+  EXPECT_EQ(core_->stats().restarts, 1u);
+}
+
+// A Credit with `rewind` (the agent dropped a gap) sends everything after its cursor again.
+TEST_F(BrokerScaleTest, ARewindSendsEverythingAfterTheCursorAgain) {
+  LogEdits(3);
+  ASSERT_EQ(Seqs(Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 10})),
+            (std::vector<uint64_t>{1, 2, 3, 4}));
+  auto got = Send(b_, proto::Credit{0, 1, /*rewind=*/true, 0});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_EQ(core_->stats().rewinds, 1u);
+}
+
+// The window also counts bytes: with a window smaller than one entry, one entry at a time is
+// in flight, and the next goes only when the agent acknowledges.
+TEST_F(BrokerScaleTest, TheWindowInBytesHoldsEntriesBackUntilAcknowledged) {
+  BrokerCore::Options o = options_;
+  o.min_window_bytes = 1024;
+  Start(o);
+  LogEdits(3, std::string(2000, 'x'));
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 1000, 0, 1024});
+  // The small organization entry and the first large one fill the window.
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2}));
+  EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
+  EXPECT_GT(SessionOf(kOrgB).in_flight_bytes, 1024u);
+  EXPECT_EQ(Seqs(Send(b_, proto::Credit{0, 2})), (std::vector<uint64_t>{3}));
+  EXPECT_EQ(Seqs(Send(b_, proto::Credit{0, 3})), (std::vector<uint64_t>{4}));
+  Send(b_, proto::Credit{0, 4});
+  EXPECT_EQ(SessionOf(kOrgB).in_flight_bytes, 0u);
+}
+
+// Every partner that owns none of an entry's records reads the same projection: it is made
+// once and its bytes shared, however many sessions read it.
+TEST_F(BrokerScaleTest, AnEntryIsProjectedOncePerViewNotOncePerSession) {
+  CreateOrgA();
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+                                          {{"name", std::string("Safe house")},
+                                           {"address_1", std::string("12 rue Secrète")},
+                                           {"address_confidential", Value(true)},
+                                           {"owner", kOrgA}})))
+                  .accepted);
+  std::vector<std::unique_ptr<Peer>> partners;
+  for (int i = 0; i < 6; ++i) {
+    std::string org = Uuid(0xb00 + i);
+    partners.push_back(std::make_unique<Peer>("peer-p" + std::to_string(i), Gen(org), 0xb100 + i));
+    ASSERT_TRUE(roster_->Enroll(partners.back()->id.pub, Role::kPartner, kStart).ok());
+  }
+  uint64_t made = core_->stats().projections_made;
+  for (auto& p : partners) Hello(*p);
+  // Two entries, one projection each for all six partners (the location's for partners
+  // leaves the address out; the broker re-signed it once).
+  EXPECT_EQ(core_->stats().projections_made - made, 2u);
+  EXPECT_GE(core_->stats().projections_reused, 10u);
+  for (auto& p : partners) {
+    ASSERT_EQ(Entries(*p).count(2), 1u);
+    EXPECT_EQ(Entries(*p).at(2).signer, "broker");
+    EXPECT_EQ(Entries(*p).at(2), Entries(*partners[0]).at(2));
+    Result<Delta> d = DecodeDelta(Entries(*p).at(2).delta);
+    ASSERT_TRUE(d.ok());
+    EXPECT_FALSE(d->records[0].Displayed("address_1").has_value());
+  }
+}
+
+// Pushes that arrive from several sessions in one turn are committed in one batch.
+TEST_F(BrokerScaleTest, PushesFromSeveralSessionsAreCommittedTogether) {
+  CreateOrgA();
+  Hello(b_);
+  ASSERT_TRUE(PushOne(b_, b_.Item(b_.Edit(clock_, kOrgB, "organization",
+                                          {{"name", std::string("Legal Aid")}, {"owner", kOrgB}})))
+                  .accepted);
+  uint64_t commits = core_->stats().group_commits;
+  std::vector<Outgoing> out;
+  core_->OnMessage(a_.routing, kOrgA,
+                   proto::EncodeEnvelope(proto::Push{++batches_, {a_.Item(a_.Edit(
+                       clock_, kOrgA, "organization", {{"description", std::string("a")}}))}}),
+                   &out);
+  core_->OnMessage(b_.routing, kOrgB,
+                   proto::EncodeEnvelope(proto::Push{++batches_, {b_.Item(b_.Edit(
+                       clock_, kOrgB, "organization", {{"description", std::string("b")}}))}}),
+                   &out);
+  EXPECT_TRUE(out.empty()) << "acks wait for the commit";
+  core_->Pump(&out);
+  Deliver(out);
+  EXPECT_EQ(core_->stats().group_commits, commits + 1);
+  EXPECT_EQ(All<proto::PushAck>(Take(a_)).size(), 1u);
+  EXPECT_EQ(All<proto::PushAck>(Take(b_)).size(), 1u);
+  EXPECT_EQ(BrokerValue(kOrgA, "description"), Value(std::string("a")));
+  EXPECT_EQ(BrokerValue(kOrgB, "description"), Value(std::string("b")));
+}
+
+// A new agent joining a long log whose history outweighs the directory gets a checkpoint,
+// built once and shared with the next agent that needs one, then the log after it.
+TEST_F(BrokerScaleTest, NewAgentsAfterALongHistoryShareOneCheckpoint) {
+  LogEdits(200, std::string(200, 'h'));  // 201 entries rewriting one record
+  for (Peer* p : {&b_}) {
+    auto got = Send(*p, proto::Hello{proto::kProtocolVersion, p->replica, 0, 1024});
+    auto w = All<proto::Welcome>(got);
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_TRUE(w[0].snapshot);
+    auto chunks = All<proto::SnapshotChunk>(got);
+    ASSERT_FALSE(chunks.empty());
+    EXPECT_TRUE(chunks.back().last);
+    EXPECT_EQ(chunks.back().log_seq, 201u);
+    EXPECT_TRUE(Seqs(got).empty());
+  }
+  Peer b2{"peer-b2", b_.id, 0xb2};
+  auto got = Send(b2, proto::Hello{proto::kProtocolVersion, b2.replica, 0, 1024});
+  EXPECT_FALSE(All<proto::SnapshotChunk>(got).empty());
+  EXPECT_EQ(core_->stats().checkpoints_built, 1u);
+  // After the checkpoint is acknowledged, the log continues.
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                          {{"description", std::string("after")}})))
+                  .accepted);
+  got = Send(b_, proto::Credit{0, 201, false, 2});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{202}));
+}
+
+}  // namespace
+}  // namespace sb
