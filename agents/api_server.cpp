@@ -195,7 +195,7 @@ void ApiServer::Routes() {
       // The sync session's counters (sync_session.h): restarts and repeats with their reasons
       // are in the log; here, how many.
       json st = options_.sync_status();
-      for (const char* k : {"connects", "session_restarts", "hello_repeats", "rewinds",
+      for (const char* k : {"connects", "session_restarts", "hello_repeats", "stalls", "rewinds",
                             "checkpoints", "applied", "pushed", "accepted", "refused"}) {
         if (!st.is_object() || !st.contains(k) || !st[k].is_number_unsigned()) continue;
         m += std::string("# TYPE switchboard_sync_") + k + "_total counter\nswitchboard_sync_" +

@@ -37,18 +37,22 @@ void AgentSync::Note(const std::string& what, const std::string& why,
   ++(status_.*counter);
 }
 
+void AgentSync::ResetStream() {
+  // The stream starts over: what was in flight is not coming, and the roster follows the
+  // Welcome again.
+  in_flight_batch_ = 0;
+  roster_seen_ = false;
+  referral_last_posted_ = 0;
+  rewind_pending_ = false;
+  checkpoint_id_ = 0;
+  checkpoint_next_ = 0;
+}
+
 std::string AgentSync::Hello(bool resume) {
   hello_at_ = clock_->MonotonicMillis();
   last_heard_at_ = hello_at_;
   if (!resume) {
-    // The stream starts over: what was in flight is not coming, and the roster follows the
-    // Welcome again.
-    in_flight_batch_ = 0;
-    roster_seen_ = false;
-    referral_last_posted_ = 0;
-    rewind_pending_ = false;
-    checkpoint_id_ = 0;
-    checkpoint_next_ = 0;
+    ResetStream();
     hello_wait_ms_ = options_.hello_retry_ms;
   }
   proto::Hello h{proto::kProtocolVersion, dir_->replica(), dir_->sync_cursor(),
@@ -182,6 +186,9 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
       Error("the broker authenticated us as " + w->org + ", not " + me_.pub.org);
     }
     bool was_ready = state_ == State::kReady;
+    // A Hello that asked to resume found no session (the broker dropped it, or this is a
+    // new connection): the broker starts one at our cursor, so start over here too.
+    if (!w->resumed) ResetStream();
     SetState(State::kReady);
     known_head_ = std::max(known_head_, w->log_head);
     if (!was_ready) {
@@ -461,16 +468,20 @@ std::vector<std::string> AgentSync::Tick() {
     return {Hello(/*resume=*/true)};
   }
   if (state_ != State::kReady) return {};
-  // Behind the broker and nothing at all came from it for a long while: the stream is stuck
-  // (not slow — a slow broker still sends something), so start it over from the cursor.
+  // Behind the broker and nothing at all came from it for a long while. Ask it to resume,
+  // not to start over: an overloaded broker (thousands of sessions) may take this long and
+  // still have the stream in flight on this connection, and a restart would send it all again
+  // behind the first copy — the feedback loop that once kept 100 agents from converging. A
+  // broker that lost the session (a full queue, a new connection) starts one at the cursor.
   if (known_head_ > dir_->sync_cursor() && now - last_heard_at_ > options_.stall_ms) {
     SetState(State::kHelloSent);
-    Note("session restart",
+    last_heard_at_ = now;
+    Note("stalled",
          "behind the broker (" + std::to_string(dir_->sync_cursor()) + " of " +
              std::to_string(known_head_) + ") and nothing from it for " +
-             std::to_string(options_.stall_ms / 1000) + " s",
-         &SyncStatus::session_restarts);
-    return {Hello(/*resume=*/false)};
+             std::to_string(options_.stall_ms / 1000) + " s; asking it to resume",
+         &SyncStatus::stalls);
+    return {Hello(/*resume=*/true)};
   }
   std::vector<std::string> referral_posts;
   PostReferrals(&referral_posts);

@@ -11,7 +11,9 @@
 // - a gap in the log (an entry past cursor + 1) is dropped and answered with one Credit that
 //   asks for everything after the cursor again (`rewind`); so is an entry whose author is not
 //   in the roster yet, and taking a refused edit back to an older state;
-// - only a broker silent for `stall_ms` while the agent is behind starts the session over.
+// - a broker silent for `stall_ms` while the agent is behind is asked to resume, never to
+//   start over: a slow broker still has the stream in flight, and a broker that lost the
+//   session (or a new connection) starts one at the cursor anyway.
 // Every restart, repeat and rewind is logged with its reason and counted (status()).
 //
 // In kReady it pushes the outbox (one batch in flight), applies Updates durably before
@@ -48,6 +50,7 @@ struct SyncStatus {
   uint64_t connects = 0;          // handshakes completed
   uint64_t session_restarts = 0;  // Hellos that started the stream over on a live connection
   uint64_t hello_repeats = 0;     // Hellos repeated (resume) while waiting for a Welcome
+  uint64_t stalls = 0;            // resumed Hellos after a long silence while behind
   uint64_t rewinds = 0;           // Credits asking for a gap to be sent again
   uint64_t checkpoints = 0;       // checkpoints applied
   std::string last_error;
@@ -62,7 +65,7 @@ class AgentSync {
     uint64_t resend_after_ms = 10'000;  // re-push when unanswered this long
     uint64_t hello_retry_ms = 1'000;    // repeat a Hello with no Welcome after this (doubling)
     uint64_t hello_retry_max_ms = 30'000;
-    uint64_t stall_ms = 30'000;         // behind and nothing from the broker this long: restart
+    uint64_t stall_ms = 30'000;         // behind and nothing from the broker this long: resume
   };
 
   AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me,
@@ -97,6 +100,7 @@ class AgentSync {
   std::vector<std::string> OnSnapshot(const proto::SnapshotChunk& c);
   void OnPushAck(const proto::PushAck& a);
   // A Hello: `resume` repeats it on this connection; otherwise the stream starts over.
+  void ResetStream();
   std::string Hello(bool resume);
   std::string Credit(bool rewind);
   // Asks for everything after the cursor again, once until it comes.

@@ -179,12 +179,12 @@ class Swarm {
       if (now >= next_sweep) {
         for (auto& c : clients_) {
           Service(*c);
-          // As an agent does: behind and nothing from the broker for 30 s (its connection
-          // was replaced without this client noticing): start the session over.
+          // As an agent does: behind and nothing from the broker for 30 s: ask it to resume
+          // (a broker that lost the session starts one at the cursor).
           if (c->ready && target_ != 0 && c->cursor < target_ && c->last_in_ns != 0 &&
               now - c->last_in_ns > 30'000'000'000ull) {
             Send(*c, proto::Hello{proto::kProtocolVersion, c->replica, c->cursor, 1 << 16, 0,
-                                  window_bytes_, false});
+                                  window_bytes_, true});
             ++c->hellos;
             c->last_in_ns = now;
           }
@@ -249,7 +249,11 @@ class Swarm {
   void Handle(SwarmClient& c, const proto::Message& m, size_t size) {
     if (auto* w = std::get_if<proto::Welcome>(&m)) {
       c.ready = true;
-      (void)w;
+      if (!w->resumed) {  // a new session at our cursor: what was in flight is not coming
+        c.checkpoint = 0;
+        c.chunk_next = 0;
+        c.rewind_pending = false;
+      }
     } else if (auto* r = std::get_if<proto::Roster>(&m)) {
       if (!roster_ || r->entries.size() != roster_->size()) {
         roster_ = std::make_shared<std::map<std::string, std::string>>();

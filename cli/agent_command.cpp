@@ -162,6 +162,7 @@ int RunAgent(const AgentArgs& args) {
             {"connects", st.connects},
             {"session_restarts", st.session_restarts},
             {"hello_repeats", st.hello_repeats},
+            {"stalls", st.stalls},
             {"rewinds", st.rewinds},
             {"checkpoints", st.checkpoints},
             {"last_error", st.last_error}};
