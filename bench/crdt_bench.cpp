@@ -156,6 +156,21 @@ Result<double> TimeCrdtCodec(const Workload& w) {
   return PerSecond(w.deltas.size(), elapsed);
 }
 
+// The same loop with format version 1 (Cap'n Proto) on the wire: what the codec did before
+// version 2, measured in the same run.
+Result<double> TimeCrdtCodecV1(const Workload& w) {
+  Directory dir;
+  auto start = SteadyClock::now();
+  for (const Delta& d : w.deltas) {
+    Result<Delta> back = DecodeDelta(EncodeDeltaV1(d));
+    if (!back.ok()) return back.status().WithContext("decoding a version 1 delta just encoded");
+    dir.Join(*back);
+  }
+  auto elapsed = SteadyClock::now() - start;
+  g_sink = g_sink + dir.size();
+  return PerSecond(w.deltas.size(), elapsed);
+}
+
 // The same deltas, `batch` to a message: encode the batch, decode it, join each delta.
 Result<double> TimeCrdtBatchCodec(const Workload& w, uint64_t batch) {
   Directory dir;
@@ -306,7 +321,7 @@ std::string Row(const std::string& figure, const std::string& ours, const std::s
 }
 
 struct Figures {
-  double crdt_join, raw_join, crdt_codec, raw_codec, crdt_batch;
+  double crdt_join, raw_join, crdt_codec, raw_codec, crdt_batch, crdt_codec_v1;
   Sizes sizes;
   YjsFigures yjs;
 };
@@ -324,6 +339,8 @@ void PrintTable(const CrdtBenchOptions& o, const Figures& f, std::ostream& out) 
              Ratio(f.sizes.crdt / f.sizes.raw_capnp),
              "raw: capnp of id/field/value; id+field+value alone: " +
                  Fixed(f.sizes.raw_payload, 1) + "; format version 1: " + Fixed(f.sizes.crdt_v1, 1));
+  out << Row("  the same, format version 1", Grouped(f.crdt_codec_v1), Grouped(f.raw_codec),
+             Ratio(f.crdt_codec_v1 / f.raw_codec), "Cap'n Proto deltas, as before version 2");
   std::string n = std::to_string(o.batch);
   out << Row("batch of " + n + ": bytes/delta", Fixed(f.sizes.batched, 1),
              Fixed(f.sizes.raw_payload, 1), Ratio(f.sizes.batched / f.sizes.raw_payload),
@@ -356,6 +373,7 @@ void PrintJson(const CrdtBenchOptions& o, const Figures& f, std::ostream& out) {
   j["delta_bytes"] = figure(f.sizes.crdt, f.sizes.raw_capnp);
   j["delta_bytes"]["raw_payload"] = f.sizes.raw_payload;
   j["delta_bytes"]["format_v1"] = f.sizes.crdt_v1;
+  j["encode_decode_joins_per_s"]["format_v1"] = f.crdt_codec_v1;
   j["batch"] = {{"deltas_per_message", o.batch},
                 {"bytes_per_delta", f.sizes.batched},
                 {"encode_decode_joins_per_s", f.crdt_batch}};
@@ -387,7 +405,7 @@ int RunCrdtBench(const CrdtBenchOptions& options, std::ostream& out, std::ostrea
     return 1;
   }
   const Workload& w = *workload;
-  std::vector<double> crdt_join, raw_join, crdt_codec, raw_codec, crdt_batch;
+  std::vector<double> crdt_join, raw_join, crdt_codec, raw_codec, crdt_batch, crdt_codec_v1;
   for (int run = 1; run <= options.runs; ++run) {
     if (progress) *progress << "run " << run << "/" << options.runs << "..." << std::endl;
     crdt_join.push_back(TimeCrdtJoin(w));
@@ -405,10 +423,16 @@ int RunCrdtBench(const CrdtBenchOptions& options, std::ostream& out, std::ostrea
       return 1;
     }
     crdt_batch.push_back(*batch);
+    Result<double> v1 = TimeCrdtCodecV1(w);
+    if (!v1.ok()) {
+      std::cerr << "switchboard bench crdt: " << v1.status().ToString() << "\n";
+      return 1;
+    }
+    crdt_codec_v1.push_back(*v1);
   }
   Figures f{Median(crdt_join), Median(raw_join),   Median(crdt_codec),
-            Median(raw_codec), Median(crdt_batch), MeasureSizes(w, options.batch),
-            {}};
+            Median(raw_codec), Median(crdt_batch), Median(crdt_codec_v1),
+            MeasureSizes(w, options.batch), {}};
   if (options.yjs) {
     if (progress) *progress << "running Yjs on the same workload (bench/yjs)..." << std::endl;
     f.yjs = RunYjs(options);
