@@ -16,6 +16,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <span>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -154,6 +156,37 @@ Result<double> TimeCrdtCodec(const Workload& w) {
   return PerSecond(w.deltas.size(), elapsed);
 }
 
+// The same loop with format version 1 (Cap'n Proto) on the wire: what the codec did before
+// version 2, measured in the same run.
+Result<double> TimeCrdtCodecV1(const Workload& w) {
+  Directory dir;
+  auto start = SteadyClock::now();
+  for (const Delta& d : w.deltas) {
+    Result<Delta> back = DecodeDelta(EncodeDeltaV1(d));
+    if (!back.ok()) return back.status().WithContext("decoding a version 1 delta just encoded");
+    dir.Join(*back);
+  }
+  auto elapsed = SteadyClock::now() - start;
+  g_sink = g_sink + dir.size();
+  return PerSecond(w.deltas.size(), elapsed);
+}
+
+// The same deltas, `batch` to a message: encode the batch, decode it, join each delta.
+Result<double> TimeCrdtBatchCodec(const Workload& w, uint64_t batch) {
+  Directory dir;
+  auto start = SteadyClock::now();
+  for (size_t i = 0; i < w.deltas.size(); i += batch) {
+    size_t n = std::min<size_t>(batch, w.deltas.size() - i);
+    Result<std::vector<Delta>> back =
+        DecodeDeltaBatch(EncodeDeltaBatch(std::span<const Delta>(w.deltas).subspan(i, n)));
+    if (!back.ok()) return back.status().WithContext("decoding a batch just encoded");
+    for (const Delta& d : *back) dir.Join(d);
+  }
+  auto elapsed = SteadyClock::now() - start;
+  g_sink = g_sink + dir.size();
+  return PerSecond(w.deltas.size(), elapsed);
+}
+
 // The baseline message: the write's id, field and value in the same schema, with no kind,
 // context, dot or stamp.
 kj::Array<capnp::word> EncodeRaw(const Write& x) {
@@ -187,18 +220,69 @@ double TimeRawCodec(const Workload& w) {
 }
 
 struct Sizes {
-  double crdt = 0, raw_capnp = 0, raw_payload = 0;  // mean bytes per write
+  // Mean bytes per write: one delta per message (format version 2 and 1), `batch` to a
+  // message, the raw Cap'n Proto baseline, and the id, field and value alone.
+  double crdt = 0, crdt_v1 = 0, batched = 0, raw_capnp = 0, raw_payload = 0;
 };
 
-Sizes MeasureSizes(const Workload& w) {
-  uint64_t crdt = 0, capnp = 0, payload = 0;
-  for (const Delta& d : w.deltas) crdt += EncodeDelta(d).size();
+Sizes MeasureSizes(const Workload& w, uint64_t batch) {
+  uint64_t crdt = 0, v1 = 0, batched = 0, capnp = 0, payload = 0;
+  for (const Delta& d : w.deltas) {
+    crdt += EncodeDelta(d).size();
+    v1 += EncodeDeltaV1(d).size();
+  }
+  for (size_t i = 0; i < w.deltas.size(); i += batch) {
+    size_t n = std::min<size_t>(batch, w.deltas.size() - i);
+    batched += EncodeDeltaBatch(std::span<const Delta>(w.deltas).subspan(i, n)).size();
+  }
   for (const Write& x : w.writes) {
     capnp += EncodeRaw(x).asBytes().size();
     payload += x.id.size() + x.field.size() + x.value.size();
   }
   double n = static_cast<double>(w.deltas.size());
-  return {crdt / n, capnp / n, payload / n};
+  return {crdt / n, v1 / n, batched / n, capnp / n, payload / n};
+}
+
+// Yjs on the same workload, run by Node.js from bench/yjs (see crdt_workload.mjs there).
+struct YjsFigures {
+  bool ran = false;
+  std::string why_not;  // when it did not run: what to do instead
+  std::string version;
+  double updates_per_s = 0, update_bytes = 0;
+};
+
+YjsFigures RunYjs(const CrdtBenchOptions& o) {
+  YjsFigures y;
+  std::string dir = SB_YJS_BENCH_DIR;
+  std::string how = "cd " + dir + " && npm ci && node crdt_workload.mjs --deltas " +
+                    std::to_string(o.deltas) + " --runs " + std::to_string(o.runs);
+  if (std::system("command -v node >/dev/null 2>&1") != 0) {
+    y.why_not = "node not found; to measure Yjs beside this: " + how;
+    return y;
+  }
+  if (std::system(("test -d '" + dir + "/node_modules/yjs'").c_str()) != 0) {
+    y.why_not = "bench/yjs has no node_modules; to measure Yjs beside this: " + how;
+    return y;
+  }
+  std::string cmd = "cd '" + dir + "' && node crdt_workload.mjs --json --deltas " +
+                    std::to_string(o.deltas) + " --runs " + std::to_string(o.runs);
+  std::string text;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+    if (pclose(p) != 0) text.clear();
+  }
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("apply_updates_per_s")) {
+    y.why_not = "the Yjs script failed; run it by hand: " + how;
+    return y;
+  }
+  y.ran = true;
+  y.version = j.value("yjs_version", "?") + std::string(" on Node ") + j.value("node_version", "?");
+  y.updates_per_s = j["apply_updates_per_s"].get<double>();
+  y.update_bytes = j["mean_update_bytes"].get<double>();
+  return y;
 }
 
 double Median(std::vector<double> v) {
@@ -237,8 +321,9 @@ std::string Row(const std::string& figure, const std::string& ours, const std::s
 }
 
 struct Figures {
-  double crdt_join, raw_join, crdt_codec, raw_codec;
+  double crdt_join, raw_join, crdt_codec, raw_codec, crdt_batch, crdt_codec_v1;
   Sizes sizes;
+  YjsFigures yjs;
 };
 
 void PrintTable(const CrdtBenchOptions& o, const Figures& f, std::ostream& out) {
@@ -252,7 +337,25 @@ void PrintTable(const CrdtBenchOptions& o, const Figures& f, std::ostream& out) 
              Ratio(f.crdt_codec / f.raw_codec), "raw: capnp of id/field/value, then std::map");
   out << Row("one-field delta size (bytes)", Fixed(f.sizes.crdt, 1), Fixed(f.sizes.raw_capnp, 1),
              Ratio(f.sizes.crdt / f.sizes.raw_capnp),
-             "raw: capnp of id/field/value; those alone: " + Fixed(f.sizes.raw_payload, 1));
+             "raw: capnp of id/field/value; id+field+value alone: " +
+                 Fixed(f.sizes.raw_payload, 1) + "; format version 1: " + Fixed(f.sizes.crdt_v1, 1));
+  out << Row("  the same, format version 1", Grouped(f.crdt_codec_v1), Grouped(f.raw_codec),
+             Ratio(f.crdt_codec_v1 / f.raw_codec), "Cap'n Proto deltas, as before version 2");
+  std::string n = std::to_string(o.batch);
+  out << Row("batch of " + n + ": bytes/delta", Fixed(f.sizes.batched, 1),
+             Fixed(f.sizes.raw_payload, 1), Ratio(f.sizes.batched / f.sizes.raw_payload),
+             "raw: id+field+value alone");
+  out << Row("batch of " + n + ": enc+dec+join/s", Grouped(f.crdt_batch), Grouped(f.raw_codec),
+             Ratio(f.crdt_batch / f.raw_codec), "raw: capnp of id/field/value, then std::map");
+  if (!f.yjs.ran) {
+    out << "Yjs: not measured (" << f.yjs.why_not << ")\n";
+    return;
+  }
+  out << Row("vs Yjs applyUpdate/s", Grouped(f.crdt_codec), Grouped(f.yjs.updates_per_s),
+             Ratio(f.crdt_codec / f.yjs.updates_per_s),
+             "Yjs " + f.yjs.version + ", same workload, Y.applyUpdate into a fresh doc");
+  out << Row("vs Yjs update size (bytes)", Fixed(f.sizes.crdt, 1), Fixed(f.yjs.update_bytes, 1),
+             Ratio(f.sizes.crdt / f.yjs.update_bytes), "Yjs: one update per edit");
 }
 
 void PrintJson(const CrdtBenchOptions& o, const Figures& f, std::ostream& out) {
@@ -269,14 +372,27 @@ void PrintJson(const CrdtBenchOptions& o, const Figures& f, std::ostream& out) {
   j["encode_decode_joins_per_s"] = figure(f.crdt_codec, f.raw_codec);
   j["delta_bytes"] = figure(f.sizes.crdt, f.sizes.raw_capnp);
   j["delta_bytes"]["raw_payload"] = f.sizes.raw_payload;
+  j["delta_bytes"]["format_v1"] = f.sizes.crdt_v1;
+  j["encode_decode_joins_per_s"]["format_v1"] = f.crdt_codec_v1;
+  j["batch"] = {{"deltas_per_message", o.batch},
+                {"bytes_per_delta", f.sizes.batched},
+                {"encode_decode_joins_per_s", f.crdt_batch}};
+  if (f.yjs.ran) {
+    j["yjs"] = {{"version", f.yjs.version},
+                {"apply_updates_per_s", f.yjs.updates_per_s},
+                {"mean_update_bytes", f.yjs.update_bytes},
+                {"ratio", f.crdt_codec / f.yjs.updates_per_s}};
+  } else {
+    j["yjs"] = {{"not_measured", f.yjs.why_not}};
+  }
   out << j.dump() << "\n";
 }
 
 }  // namespace
 
 int RunCrdtBench(const CrdtBenchOptions& options, std::ostream& out, std::ostream* progress) {
-  if (options.deltas == 0 || options.runs < 1) {
-    std::cerr << "switchboard bench crdt: --deltas and --runs must be at least 1\n";
+  if (options.deltas == 0 || options.runs < 1 || options.batch == 0) {
+    std::cerr << "switchboard bench crdt: --deltas, --runs and --batch must be at least 1\n";
     return 2;
   }
   if (progress) {
@@ -289,7 +405,7 @@ int RunCrdtBench(const CrdtBenchOptions& options, std::ostream& out, std::ostrea
     return 1;
   }
   const Workload& w = *workload;
-  std::vector<double> crdt_join, raw_join, crdt_codec, raw_codec;
+  std::vector<double> crdt_join, raw_join, crdt_codec, raw_codec, crdt_batch, crdt_codec_v1;
   for (int run = 1; run <= options.runs; ++run) {
     if (progress) *progress << "run " << run << "/" << options.runs << "..." << std::endl;
     crdt_join.push_back(TimeCrdtJoin(w));
@@ -301,9 +417,28 @@ int RunCrdtBench(const CrdtBenchOptions& options, std::ostream& out, std::ostrea
     }
     crdt_codec.push_back(*codec);
     raw_codec.push_back(TimeRawCodec(w));
+    Result<double> batch = TimeCrdtBatchCodec(w, options.batch);
+    if (!batch.ok()) {
+      std::cerr << "switchboard bench crdt: " << batch.status().ToString() << "\n";
+      return 1;
+    }
+    crdt_batch.push_back(*batch);
+    Result<double> v1 = TimeCrdtCodecV1(w);
+    if (!v1.ok()) {
+      std::cerr << "switchboard bench crdt: " << v1.status().ToString() << "\n";
+      return 1;
+    }
+    crdt_codec_v1.push_back(*v1);
   }
-  Figures f{Median(crdt_join), Median(raw_join), Median(crdt_codec), Median(raw_codec),
-            MeasureSizes(w)};
+  Figures f{Median(crdt_join), Median(raw_join),   Median(crdt_codec),
+            Median(raw_codec), Median(crdt_batch), Median(crdt_codec_v1),
+            MeasureSizes(w, options.batch), {}};
+  if (options.yjs) {
+    if (progress) *progress << "running Yjs on the same workload (bench/yjs)..." << std::endl;
+    f.yjs = RunYjs(options);
+  } else {
+    f.yjs.why_not = "--no-yjs";
+  }
   if (options.json) {
     PrintJson(options, f, out);
   } else {

@@ -34,6 +34,10 @@ void AddCrdtBench(CLI::App& bench, int& exit_code) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   crdt->add_flag("--json", options->json, "print one JSON object instead of a table");
+  crdt->add_option("--batch", options->batch, "deltas per message for the batch figure")
+      ->check(CLI::PositiveNumber);
+  crdt->add_flag("!--no-yjs", options->yjs,
+                 "do not run bench/yjs (Yjs on the same workload with Node.js) beside it");
   crdt->callback(
       [options, &exit_code] { exit_code = bench::RunCrdtBench(*options, std::cout, Progress()); });
 }

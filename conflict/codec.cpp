@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/utf8.h"
+#include "conflict/codec_internal.h"
 #include "schemas/crdt.capnp.h"
 
 namespace sb {
@@ -30,7 +31,7 @@ uint32_t Crc32(std::string_view bytes) {
 
 namespace {
 
-enum class Tag : char { kDelta = 'D', kState = 'S', kRecord = 'R' };
+enum class Tag : char { kDelta = 'D', kState = 'S', kRecord = 'R', kBatch = 'B' };
 constexpr size_t kHeader = 4, kTrailer = 4;
 
 // ---------- encoding ----------
@@ -96,6 +97,20 @@ void PutRecord(wire::Record::Builder b, const Record& r) {
   }
 }
 
+// Version 2: `body` writes the message after the header; the CRC follows.
+template <typename Fn>
+std::string FrameV2(Tag tag, size_t reserve, Fn body) {
+  std::string out;
+  out.reserve(kHeader + reserve + kTrailer);
+  out.append("SB");
+  out.push_back(static_cast<char>(tag));
+  out.push_back(static_cast<char>(kFormatVersion));
+  body(&out);
+  uint32_t crc = Crc32(out);
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xFF));
+  return out;
+}
+
 std::string Frame(Tag tag, capnp::MessageBuilder& msg) {
   kj::Array<capnp::word> words = capnp::messageToFlatArray(msg);
   kj::ArrayPtr<const char> bytes = words.asChars();
@@ -103,7 +118,7 @@ std::string Frame(Tag tag, capnp::MessageBuilder& msg) {
   out.reserve(kHeader + bytes.size() + kTrailer);
   out.append("SB");
   out.push_back(static_cast<char>(tag));
-  out.push_back(static_cast<char>(kFormatVersion));
+  out.push_back(static_cast<char>(kOldestFormatVersion));
   out.append(bytes.begin(), bytes.size());
   uint32_t crc = Crc32(out);
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xFF));
@@ -112,18 +127,8 @@ std::string Frame(Tag tag, capnp::MessageBuilder& msg) {
 
 // ---------- decoding ----------
 
-// Invariant violations found after Cap'n Proto accepted the structure.
-struct DecodeError {
-  std::string what;
-};
-
-// What a decoder checks of the texts it reads. Deltas and directory states come from other
-// processes: every text must be UTF-8 (ids, kinds and field names also without control
-// characters; values get their field's rules from the schema later). A stored record's state
-// was built only from deltas checked that way, so its decoder (the store's reads and its
-// merge operator) does not check again: a value stored by an older build stays readable, and
-// the JSON and log writers make it printable.
-enum class TextCheck { kWire, kStored };
+using codec::DecodeError;
+using codec::TextCheck;
 
 Dot GetDot(wire::Dot::Reader r) {
   if (r.getReplica() == 0 || r.getCounter() == 0) throw DecodeError{"dot with zero replica or counter"};
@@ -146,10 +151,7 @@ CausalContext GetContext(wire::CausalContext::Reader r) {
 std::string GetText(capnp::Text::Reader t, TextCheck check, const char* what,
                     TextKind kind = TextKind::kName) {
   std::string_view s(t.cStr(), t.size());
-  if (check == TextCheck::kWire) {
-    Status st = CheckText(s, what, kind);
-    if (!st.ok()) throw DecodeError{st.message()};
-  }
+  codec::CheckWireText(s, check, what, kind);
   return std::string(s);
 }
 
@@ -218,10 +220,14 @@ Record GetRecord(wire::Record::Reader r, TextCheck check) {
   return rec;
 }
 
-// Checks the frame and runs `read` on the message inside a catch boundary.
-template <typename T, typename Fn>
-Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, Fn read) {
-  const char* what = tag == Tag::kDelta ? "delta" : tag == Tag::kState ? "directory state" : "record";
+// Checks the frame and decodes its body inside a catch boundary: a version 1 body through
+// Cap'n Proto with `read_v1`, a version 2 body with `read_v2`.
+template <typename T, typename FnV1, typename FnV2>
+Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, FnV1 read_v1, FnV2 read_v2) {
+  const char* what = tag == Tag::kDelta   ? "delta"
+                     : tag == Tag::kState ? "directory state"
+                     : tag == Tag::kBatch ? "delta batch"
+                                          : "record";
   auto corrupt = [&](const std::string& why) {
     return Status::Corruption(std::string("cannot decode ") + what + ": " + why);
   };
@@ -229,7 +235,7 @@ Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, Fn read) {
     return Status::ResourceExhausted(std::string(what) + " of " + std::to_string(bytes.size()) +
                                      " bytes exceeds the limit of " + std::to_string(max_bytes));
   }
-  if (bytes.size() < kHeader + kTrailer + sizeof(capnp::word)) return corrupt("truncated");
+  if (bytes.size() < kHeader + kTrailer) return corrupt("truncated");
   if (bytes[0] != 'S' || bytes[1] != 'B') return corrupt("not a Switchboard encoding");
   if (bytes[2] != static_cast<char>(tag)) return corrupt("holds another kind of object");
   std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
@@ -240,23 +246,27 @@ Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, Fn read) {
   if (Crc32(body) != want) return corrupt("checksum mismatch (truncated or corrupted)");
   // After the checksum, so that a damaged version byte reads as damage, not as a newer format.
   auto version = static_cast<uint8_t>(bytes[3]);
-  if (version != kFormatVersion) {
-    return Status::FailedPrecondition(std::string(what) + " has format version " +
-                                      std::to_string(version) + "; this build reads version " +
-                                      std::to_string(kFormatVersion) +
-                                      (version > kFormatVersion ? " (upgrade switchboard)" : ""));
+  bool v1 = version == kOldestFormatVersion && tag != Tag::kBatch;
+  if (!v1 && version != kFormatVersion) {
+    return Status::FailedPrecondition(
+        std::string(what) + " has format version " + std::to_string(version) +
+        "; this build reads version" +
+        (tag == Tag::kBatch ? " " : "s " + std::to_string(kOldestFormatVersion) + " and ") +
+        std::to_string(kFormatVersion) + (version > kFormatVersion ? " (upgrade switchboard)" : ""));
   }
   std::string_view payload = body.substr(kHeader);
-  if (payload.size() % sizeof(capnp::word) != 0) return corrupt("misaligned message");
-  // Copy into word-aligned memory: the caller's buffer has no alignment guarantee.
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(payload.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), payload.data(), payload.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = words.size() * 4 + 1024;  // bounds amplification
-  options.nestingLimit = 16;
   try {
+    if (!v1) return read_v2(payload);
+    if (payload.size() < sizeof(capnp::word)) return corrupt("truncated");
+    if (payload.size() % sizeof(capnp::word) != 0) return corrupt("misaligned message");
+    // Copy into word-aligned memory: the caller's buffer has no alignment guarantee.
+    kj::Array<capnp::word> words = kj::heapArray<capnp::word>(payload.size() / sizeof(capnp::word));
+    std::memcpy(words.begin(), payload.data(), payload.size());
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = words.size() * 4 + 1024;  // bounds amplification
+    options.nestingLimit = 16;
     capnp::FlatArrayMessageReader reader(words.asPtr(), options);
-    return read(reader);
+    return read_v1(reader);
   } catch (const kj::Exception& e) {
     return corrupt(e.getDescription().cStr());
   } catch (const DecodeError& e) {
@@ -266,14 +276,94 @@ Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, Fn read) {
   }
 }
 
+size_t RecordsSizeHint(const std::vector<Record>& records) {
+  return 32 + 96 * records.size();
+}
+
 }  // namespace
 
-// A first segment sized for a typical small delta: the default (8 KiB, zeroed) would cost more
-// than the encoding itself; larger messages simply grow more segments.
-constexpr unsigned kFirstSegmentWords = 128;
-
 std::string EncodeDelta(const Delta& delta) {
-  capnp::MallocMessageBuilder msg(kFirstSegmentWords);
+  return FrameV2(Tag::kDelta, RecordsSizeHint(delta.records),
+                 [&](std::string* out) { codec::EncodeDeltaV2(delta, out); });
+}
+
+Result<Delta> DecodeDelta(std::string_view bytes) {
+  return Unframe<Delta>(
+      bytes, Tag::kDelta, kMaxDeltaBytes,
+      [](capnp::MessageReader& reader) {
+        auto root = reader.getRoot<wire::Delta>();
+        Delta d;
+        d.author = root.getAuthor();
+        if (d.author == 0) throw DecodeError{"delta without author"};
+        d.stamp = Hlc{root.getStamp().getPacked()};
+        for (auto r : root.getRecords()) {
+          d.records.push_back(GetRecord(r, TextCheck::kWire));
+          for (const auto& [name, f] : d.records.back().fields()) {
+            if (const auto* reg = std::get_if<MvRegister>(&f)) {
+              for (const auto& [dot, e] : reg->entries()) {
+                if (e.stamp > d.stamp) throw DecodeError{"entry stamped after its delta"};
+              }
+            }
+          }
+        }
+        return d;
+      },
+      [](std::string_view body) { return codec::DecodeDeltaV2(body); });
+}
+
+std::string EncodeDeltaBatch(std::span<const Delta> deltas) {
+  size_t hint = 16;
+  for (const Delta& d : deltas) hint += RecordsSizeHint(d.records);
+  return FrameV2(Tag::kBatch, hint,
+                 [&](std::string* out) { codec::EncodeDeltaBatchV2(deltas, out); });
+}
+
+Result<std::vector<Delta>> DecodeDeltaBatch(std::string_view bytes) {
+  return Unframe<std::vector<Delta>>(
+      bytes, Tag::kBatch, kMaxDeltaBytes,
+      [](capnp::MessageReader&) -> std::vector<Delta> {
+        throw DecodeError{"a delta batch has no version 1 form"};  // unreachable: refused above
+      },
+      [](std::string_view body) { return codec::DecodeDeltaBatchV2(body); });
+}
+
+std::string EncodeDirectory(const Directory& dir) {
+  return FrameV2(Tag::kState, 64 + 160 * dir.size(),
+                 [&](std::string* out) { codec::EncodeDirectoryV2(dir, out); });
+}
+
+Result<Directory> DecodeDirectory(std::string_view bytes) {
+  return Unframe<Directory>(
+      bytes, Tag::kState, kMaxStateBytes,
+      [](capnp::MessageReader& reader) {
+        Directory dir;
+        std::string last;
+        for (auto r : reader.getRoot<wire::DirectoryState>().getRecords()) {
+          Record rec = GetRecord(r, TextCheck::kWire);
+          if (!last.empty() && rec.id() <= last) throw DecodeError{"records out of order"};
+          last = rec.id();
+          dir.Join(rec);
+        }
+        return dir;
+      },
+      [](std::string_view body) { return codec::DecodeDirectoryV2(body); });
+}
+
+std::string EncodeRecord(const Record& record) {
+  return FrameV2(Tag::kRecord, 160, [&](std::string* out) { codec::EncodeRecordV2(record, out); });
+}
+
+Result<Record> DecodeRecord(std::string_view bytes) {
+  return Unframe<Record>(
+      bytes, Tag::kRecord, kMaxDeltaBytes * 4,
+      [](capnp::MessageReader& reader) {
+        return GetRecord(reader.getRoot<wire::Record>(), TextCheck::kStored);
+      },
+      [](std::string_view body) { return codec::DecodeRecordV2(body, TextCheck::kStored); });
+}
+
+std::string EncodeDeltaV1(const Delta& delta) {
+  capnp::MallocMessageBuilder msg(128);
   auto root = msg.initRoot<wire::Delta>();
   root.setAuthor(delta.author);
   root.initStamp().setPacked(delta.stamp.packed);
@@ -282,60 +372,19 @@ std::string EncodeDelta(const Delta& delta) {
   return Frame(Tag::kDelta, msg);
 }
 
-Result<Delta> DecodeDelta(std::string_view bytes) {
-  return Unframe<Delta>(bytes, Tag::kDelta, kMaxDeltaBytes, [](capnp::MessageReader& reader) {
-    auto root = reader.getRoot<wire::Delta>();
-    Delta d;
-    d.author = root.getAuthor();
-    if (d.author == 0) throw DecodeError{"delta without author"};
-    d.stamp = Hlc{root.getStamp().getPacked()};
-    for (auto r : root.getRecords()) {
-      d.records.push_back(GetRecord(r, TextCheck::kWire));
-      for (const auto& [name, f] : d.records.back().fields()) {
-        if (const auto* reg = std::get_if<MvRegister>(&f)) {
-          for (const auto& [dot, e] : reg->entries()) {
-            if (e.stamp > d.stamp) throw DecodeError{"entry stamped after its delta"};
-          }
-        }
-      }
-    }
-    return d;
-  });
+std::string EncodeRecordV1(const Record& record) {
+  capnp::MallocMessageBuilder msg(128);
+  PutRecord(msg.initRoot<wire::Record>(), record);
+  return Frame(Tag::kRecord, msg);
 }
 
-std::string EncodeDirectory(const Directory& dir) {
+std::string EncodeDirectoryV1(const Directory& dir) {
   capnp::MallocMessageBuilder msg;
   auto root = msg.initRoot<wire::DirectoryState>();
   auto records = root.initRecords(dir.records().size());
   unsigned i = 0;
   for (const auto& [id, r] : dir.records()) PutRecord(records[i++], r);
   return Frame(Tag::kState, msg);
-}
-
-Result<Directory> DecodeDirectory(std::string_view bytes) {
-  return Unframe<Directory>(bytes, Tag::kState, kMaxStateBytes, [](capnp::MessageReader& reader) {
-    Directory dir;
-    std::string last;
-    for (auto r : reader.getRoot<wire::DirectoryState>().getRecords()) {
-      Record rec = GetRecord(r, TextCheck::kWire);
-      if (!last.empty() && rec.id() <= last) throw DecodeError{"records out of order"};
-      last = rec.id();
-      dir.Join(rec);
-    }
-    return dir;
-  });
-}
-
-std::string EncodeRecord(const Record& record) {
-  capnp::MallocMessageBuilder msg(kFirstSegmentWords);
-  PutRecord(msg.initRoot<wire::Record>(), record);
-  return Frame(Tag::kRecord, msg);
-}
-
-Result<Record> DecodeRecord(std::string_view bytes) {
-  return Unframe<Record>(bytes, Tag::kRecord, kMaxDeltaBytes * 4, [](capnp::MessageReader& reader) {
-    return GetRecord(reader.getRoot<wire::Record>(), TextCheck::kStored);
-  });
 }
 
 }  // namespace sb
