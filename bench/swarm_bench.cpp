@@ -181,8 +181,9 @@ class Swarm {
           Service(*c);
           // As an agent does: behind and nothing from the broker for 30 s: ask it to resume
           // (a broker that lost the session starts one at the cursor).
+          // (Service may just have stamped last_in_ns later than `now`.)
           if (c->ready && target_ != 0 && c->cursor < target_ && c->last_in_ns != 0 &&
-              now - c->last_in_ns > 30'000'000'000ull) {
+              now > c->last_in_ns && now - c->last_in_ns > 30'000'000'000ull) {
             Send(*c, proto::Hello{proto::kProtocolVersion, c->replica, c->cursor, 1 << 16, 0,
                                   window_bytes_, true});
             ++c->hellos;
