@@ -122,7 +122,7 @@ struct SwarmClient {
   uint64_t checkpoint = 0;
   uint32_t chunk_next = 0;
   uint64_t bytes_in = 0, messages_in = 0;
-  uint64_t hellos = 0, refusals = 0, rejected = 0;
+  uint64_t hellos = 0, refusals = 0, rejected = 0, starts_over = 0;
   bool credit_due = false;
   uint64_t reached_ns = 0;  // when the cursor reached the current target
   uint64_t last_in_ns = 0;  // when it last received anything
@@ -308,8 +308,19 @@ class Swarm {
       Reached(c);
     } else if (auto* a = std::get_if<proto::PushAck>(&m)) {
       c.acks.push_back(*a);
-    } else if (std::holds_alternative<proto::Refusal>(m)) {
+    } else if (auto* f = std::get_if<proto::Refusal>(&m)) {
       ++c.refusals;
+      if (f->code == "hello_first") {
+        // As an agent does: the broker dropped this session (its connection went away and
+        // came back); start one at the cursor.
+        c.checkpoint = 0;
+        c.chunk_next = 0;
+        c.rewind_pending = false;
+        Send(c, proto::Hello{proto::kProtocolVersion, c.replica, c.cursor, 1 << 16, 0,
+                             window_bytes_, false});
+        ++c.hellos;
+        ++c.starts_over;
+      }
     }
   }
 
@@ -790,11 +801,12 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     }
     size_t state_bytes = EncodeDelta(partner_view.AsDelta(1, Hlc{})).size();
     std::vector<double> bytes_in;
-    uint64_t hellos = 0, refusals = 0, rejected = 0;
+    uint64_t hellos = 0, refusals = 0, rejected = 0, started_over = 0;
     for (auto& c : clients) {
       if (c.get() == &m) continue;
       bytes_in.push_back(static_cast<double>(c->bytes_in));
       hellos += c->hellos;
+      started_over += c->starts_over;
       refusals += c->refusals;
       rejected += c->rejected;
     }
@@ -833,6 +845,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
         {"rss_per_session_kb", (static_cast<double>(held.rss) - idle.rss) / 1024.0 / o.agents},
         {"sessions", U64(final_status, "sessions")},
         {"session_restarts", U64(final_status, "session_restarts")},
+        {"sessions_dropped", U64(final_status, "sessions_dropped")},
         {"session_restarts_during_hold", U64(final_status, "session_restarts") - restarts_before},
         {"hellos", U64(final_status, "hellos")},
         {"rewinds", U64(final_status, "rewinds")},
@@ -840,7 +853,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
         {"projections_reused", U64(final_status, "projections_reused")},
         {"checkpoints_built", U64(final_status, "checkpoints_built")},
         {"group_commits", U64(final_status, "group_commits")}};
-    summary["clients"] = {{"hellos", hellos}, {"refusals", refusals}, {"rejected_entries", rejected},
+    summary["clients"] = {{"hellos", hellos}, {"started_over", started_over}, {"refusals", refusals}, {"rejected_entries", rejected},
                           {"rewinds", swarm.rewinds()},
                           {"distinct_signed_deltas_verified", swarm.distinct_checks()}};
     summary["converged"] = converged;
@@ -899,6 +912,8 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       << " MiB at the end\n"
       << "  session restarts                   " << b["session_restarts"] << " (hellos " << b["hellos"]
       << ", rewinds " << b["rewinds"] << ")\n"
+      << "  sessions dropped (peer gone)       " << b["sessions_dropped"]
+      << " (clients that started over: " << summary["clients"]["started_over"] << ")\n"
       << "  fan-out projections                " << b["projections_made"] << " made, "
       << b["projections_reused"] << " reused; checkpoints " << b["checkpoints_built"] << "\n"
       << "  converged                          " << (summary["converged"].get<bool>() ? "yes" : "NO") << "\n";

@@ -348,6 +348,7 @@ void BrokerCore::OnDisconnected(const std::string& peer) {
   if (it == sessions_.end()) return;
   if (pump_from_ == peer) pump_from_.clear();
   sessions_.erase(it);
+  stats_.dropped++;
 }
 
 void BrokerCore::RouteReferrals(std::vector<ReferralRelay::Outbound> updates,

@@ -79,6 +79,7 @@ struct BrokerStats {
   uint64_t bytes_out = 0, updates_out = 0, snapshots = 0;
   uint64_t sessions = 0;
   uint64_t hellos = 0, resumes = 0, restarts = 0, rewinds = 0;  // session starts and repeats
+  uint64_t dropped = 0;  // sessions ended because their peer was gone (a send could not be queued)
   uint64_t group_commits = 0, pushes_committed = 0;             // group commit
   uint64_t projections_made = 0, projections_reused = 0;        // fan-out cache
   uint64_t checkpoints_built = 0;

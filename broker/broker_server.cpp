@@ -264,6 +264,7 @@ void BrokerServer::Routes() {
                 {"hellos", st.hellos},
                 {"session_resumes", st.resumes},
                 {"session_restarts", st.restarts},
+                {"sessions_dropped", st.dropped},
                 {"rewinds", st.rewinds},
                 {"group_commits", st.group_commits},
                 {"pushes_committed", st.pushes_committed},
@@ -281,7 +282,7 @@ void BrokerServer::Routes() {
     for (const char* k : {"log_head", "records", "pushes", "accepted", "rejected", "throttled",
                           "malformed", "failed", "quarantined", "bytes_out", "updates_out",
                           "snapshots", "sessions", "hellos", "session_resumes",
-                          "session_restarts", "rewinds", "group_commits", "pushes_committed",
+                          "session_restarts", "sessions_dropped", "rewinds", "group_commits", "pushes_committed",
                           "projections_made", "projections_reused", "checkpoints_built"}) {
       m += std::string("switchboard_broker_") + k + " " + std::to_string(st[k].get<uint64_t>()) + "\n";
     }
