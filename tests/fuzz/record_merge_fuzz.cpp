@@ -19,7 +19,7 @@ using rocksdb::Slice;
 bool Full(const sb::RecordMergeOperator& op, const Slice* existing,
           const std::vector<Slice>& operands, std::string* out) {
   rocksdb::MergeOperator::MergeOperationInput in(Slice("k"), existing, operands, nullptr);
-  Slice existing_operand;
+  Slice existing_operand(nullptr, 0);  // as RocksDB's merge helper passes it
   rocksdb::MergeOperator::MergeOperationOutput res(*out, existing_operand);
   if (!op.FullMergeV2(in, &res)) return false;
   if (existing_operand.data() != nullptr) *out = existing_operand.ToString();
