@@ -475,8 +475,8 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
     proto::LogEntry entry{seq, proto::SignedDelta{bytes, "broker", "broker", sig}};
     std::string logged = EncodeLog(entry);
     staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
-    staged_entries_.emplace_back(logged.size(), std::move(entry),
-                                 std::make_shared<const Delta>(std::move(whole)));
+    staged_entries_.push_back(StagedEntry{logged.size(), std::move(entry),
+                                          std::make_shared<const Delta>(std::move(whole))});
   }
   staged_.push_back(std::move(staged));
 }
