@@ -134,8 +134,9 @@ for t in json.load(sys.stdin):
         continue
     names.append(t["name"])
     for arg in t["cmd"]:  # the test executable, or the fuzz target run_fuzz.sh runs
-        if os.path.realpath(arg).startswith(dir + os.sep):
-            targets.add(os.path.relpath(os.path.realpath(arg), dir))
+        path = os.path.realpath(os.path.join(dir, arg))  # arguments may be relative to dir
+        if path.startswith(dir + os.sep):
+            targets.add(os.path.relpath(path, dir))
 print("\n".join(names)); print("--"); print("\n".join(sorted(targets)))
 ' "$dir" "$*" "${SAN_EXCLUDE[*]}"
 }
