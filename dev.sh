@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Switchboard developer entry point. On a fresh Debian 12 machine:
 #   ./dev.sh build   install missing packages, configure, build
-#   ./dev.sh test    ... then run every test
+#   ./dev.sh test    ... then run every test, then the unit, property and fuzz suites again
+#                    under AddressSanitizer + UndefinedBehaviorSanitizer (clang, build-san)
+#   ./dev.sh test --sanitize   the whole suite in build-san only
+#   ./dev.sh test --tsan       the broker and agents suites under ThreadSanitizer (build-tsan)
+#   ./dev.sh fuzz [SECONDS]    every fuzz target for SECONDS (default 60) each, from its corpus
 #   ./dev.sh demo    ... then run the demo
-# Environment: BUILD_DIR (default build), RC_PARAMS (RapidCheck; default max_success=1000),
-# SB_SKIP_APT=1 to skip the package check.
+# Environment: BUILD_DIR (default build), SAN_DIR (default build-san), TSAN_DIR (default
+# build-tsan), RC_PARAMS (RapidCheck; default max_success=1000), SB_FUZZ_SECONDS (the fuzz
+# suite's time-boxed run per target; default 20), SB_SKIP_APT=1 to skip the package check.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,6 +22,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libsodium-dev librapidcheck-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev zlib1g-dev
   chromium
+  clang libfuzzer-14-dev
 )
 # The review console's browser test (tests/browser) runs Debian's chromium, driven by
 # playwright-core from npm (installed there with `npm ci`). Node.js and npm: the machine's if
@@ -62,14 +68,9 @@ build() {
   fi
 }
 
-run_tests() {
-  build
-  export RC_PARAMS=${RC_PARAMS:-max_success=1000}
-  log "running tests (RC_PARAMS=$RC_PARAMS)"
-  local rc=0
-  meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || rc=$?
-  # A plain closing line that any CI reader understands.
-  python3 - "$BUILD_DIR/meson-logs/testlog.json" <<'PY'
+# A plain closing line that any CI reader understands, from a build directory's test log.
+summarize() {
+  python3 - "$1/meson-logs/testlog.json" <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for line in open(sys.argv[1]):
@@ -79,12 +80,165 @@ for line in open(sys.argv[1]):
     else: failed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
+}
+
+run_tests() {
+  build
+  export RC_PARAMS=${RC_PARAMS:-max_success=1000}
+  log "running tests (RC_PARAMS=$RC_PARAMS)"
+  local rc=0
+  meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || rc=$?
+  summarize "$BUILD_DIR"
+  return $rc
+}
+
+# ---- Sanitizers and fuzzing (issue 10): clang, in their own build directories ----
+SAN_DIR=${SAN_DIR:-build-san}
+TSAN_DIR=${TSAN_DIR:-build-tsan}
+# The suites of unit and property tests (no process or network tests): what CI runs under
+# ASan + UBSan. agents_api and agents_agent_lifecycle run real agent processes: left out.
+SAN_SUITES=(conflict base transport store broker agents fuzz)
+SAN_EXCLUDE=(agents_api agents_agent_lifecycle)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+# configure_clang DIR meson-options...: a clang build directory (with ccache when present).
+configure_clang() {
+  local dir=$1
+  shift
+  [ -f "$dir/build.ninja" ] && return 0
+  local cc=clang cxx=clang++
+  command -v ccache >/dev/null 2>&1 && cc="ccache clang" cxx="ccache clang++"
+  log "configuring $dir (clang $*)"
+  CC="$cc" CXX="$cxx" meson setup "$dir" --buildtype=debugoptimized -Db_lundef=false "$@" >/dev/null
+}
+
+configure_san() {
+  configure_clang "$SAN_DIR" -Db_sanitize=address,undefined -Dfuzz=true
+}
+
+# tests_of DIR SUITE...: the names of the tests in those suites (minus SAN_EXCLUDE), then a
+# line "--", then the build targets they run (relative to DIR).
+tests_of() {
+  local dir=$1
+  shift
+  ninja -C "$dir" build.ninja >/dev/null  # reconfigures if a meson.build changed
+  meson introspect "$dir" --tests | python3 -c '
+import json, os, sys
+dir = os.path.realpath(sys.argv[1])
+suites = set(sys.argv[2].split())
+exclude = set(sys.argv[3].split())
+names, targets = [], set()
+for t in json.load(sys.stdin):
+    if t["name"] in exclude or not suites & {s.split(":")[-1] for s in t["suite"]}:
+        continue
+    names.append(t["name"])
+    for arg in t["cmd"]:  # the test executable, or the fuzz target run_fuzz.sh runs
+        path = os.path.realpath(os.path.join(dir, arg))  # arguments may be relative to dir
+        if path.startswith(dir + os.sep):
+            targets.add(os.path.relpath(path, dir))
+print("\n".join(names)); print("--"); print("\n".join(sorted(targets)))
+' "$dir" "$*" "${SAN_EXCLUDE[*]}"
+}
+
+# run_sanitized: the unit, property and fuzz suites under ASan + UBSan, building only what they
+# run.
+run_sanitized() {
+  setup
+  configure_san
+  local list names=() targets=() seen=0
+  list=$(tests_of "$SAN_DIR" "${SAN_SUITES[@]}")
+  while IFS= read -r line; do
+    if [ "$line" = "--" ]; then seen=1; continue; fi
+    [ -z "$line" ] && continue
+    if [ $seen = 0 ]; then names+=("$line"); else targets+=("$line"); fi
+  done <<<"$list"
+  log "building ${#targets[@]} test and fuzz targets in $SAN_DIR"
+  ninja -C "$SAN_DIR" "${targets[@]}" | grep -v '^\[' || true
+  ninja -C "$SAN_DIR" "${targets[@]}" >/dev/null
+  export RC_PARAMS=${RC_PARAMS:-max_success=1000}
+  log "running ${#names[@]} unit, property and fuzz tests under ASan+UBSan (SB_FUZZ_SECONDS=${SB_FUZZ_SECONDS:-20})"
+  local rc=0
+  meson test -C "$SAN_DIR" --no-rebuild --print-errorlogs --num-processes 2 "${names[@]}" || rc=$?
+  summarize "$SAN_DIR"
+  return $rc
+}
+
+# run_sanitized_all: everything in build-san, the whole suite (process tests included).
+run_sanitized_all() {
+  setup
+  configure_san
+  log "building $SAN_DIR"
+  ninja -C "$SAN_DIR" | grep -v '^\[' || true
+  ninja -C "$SAN_DIR" >/dev/null
+  if [ ! -f examples/data/directory.json ]; then
+    python3 examples/data/generate.py --out examples/data/directory.json
+  fi
+  export RC_PARAMS=${RC_PARAMS:-max_success=1000}
+  log "running every test under ASan+UBSan"
+  local rc=0
+  meson test -C "$SAN_DIR" --no-rebuild --print-errorlogs --num-processes 2 "$@" || rc=$?
+  summarize "$SAN_DIR"
+  return $rc
+}
+
+# run_tsan: the broker and agents suites under ThreadSanitizer.
+run_tsan() {
+  setup
+  configure_clang "$TSAN_DIR" -Db_sanitize=thread
+  log "building $TSAN_DIR"
+  ninja -C "$TSAN_DIR" | grep -v '^\[' || true
+  ninja -C "$TSAN_DIR" >/dev/null
+  export RC_PARAMS=${RC_PARAMS:-max_success=100}
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+  local rc=0
+  meson test -C "$TSAN_DIR" --no-rebuild --print-errorlogs --num-processes 2 \
+    --suite broker --suite agents "$@" || rc=$?
+  summarize "$TSAN_DIR"
+  return $rc
+}
+
+# run_fuzz SECONDS: every fuzz target for SECONDS each (two at a time), then execs and coverage.
+run_fuzz() {
+  local seconds=${1:-60}
+  setup
+  configure_san
+  local list targets=() seen=0
+  list=$(tests_of "$SAN_DIR" fuzz)
+  while IFS= read -r line; do
+    if [ "$line" = "--" ]; then seen=1; continue; fi
+    [ $seen = 1 ] && [ -n "$line" ] && targets+=("$line")
+  done <<<"$list"
+  log "building ${#targets[@]} fuzz targets in $SAN_DIR"
+  ninja -C "$SAN_DIR" "${targets[@]}" | grep -v '^\[' || true
+  ninja -C "$SAN_DIR" "${targets[@]}" >/dev/null
+  local summary
+  summary=$(realpath "$SAN_DIR")/fuzz-summary.txt
+  : >"$summary"
+  log "fuzzing each target for ${seconds}s (crashes go to $SAN_DIR/fuzz-artifacts/)"
+  local rc=0
+  SB_FUZZ_SECONDS=$seconds SB_FUZZ_SUMMARY=$summary SB_FUZZ_ARTIFACTS=$(realpath "$SAN_DIR")/fuzz-artifacts \
+    meson test -C "$SAN_DIR" --no-rebuild --print-errorlogs --num-processes 2 \
+    --timeout-multiplier 0 --suite fuzz || rc=$?
+  log "per target: executions and coverage (cov: edges, ft: features)"
+  sort "$summary"
   return $rc
 }
 
 case "${1:-}" in
   build) build ;;
-  test) shift; run_tests "$@" ;;
+  test)
+    shift
+    case "${1:-}" in
+      --sanitize) shift; run_sanitized_all "$@" ;;
+      --tsan) shift; run_tsan "$@" ;;
+      *)
+        rc=0
+        run_tests "$@" || rc=$?
+        run_sanitized || rc=$?
+        exit $rc ;;
+    esac ;;
+  fuzz) shift; run_fuzz "${1:-60}" ;;
   demo) build; log "running the demo"; "$BUILD_DIR/cli/switchboard" demo ;;
-  *) echo "usage: ./dev.sh build|test|demo" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh build|test [--sanitize|--tsan]|fuzz [SECONDS]|demo" >&2; exit 2 ;;
 esac

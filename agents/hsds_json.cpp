@@ -76,7 +76,8 @@ Result<RecordEdit> EditFromJson(const FieldSchema& schema, const std::string& ki
     if (!spec || name == kDeletedField) {
       return Status::InvalidArgument(where + ": unknown field");
     }
-    auto wrong = [&](const char* want) {
+    // (clang 14 cannot capture a structured binding implicitly; hence &v = v.)
+    auto wrong = [&, &v = v](const char* want) {
       return Status::InvalidArgument(where + ": must be " + std::string(want) + ", got " +
                                      JsonTypeName(v));
     };
@@ -226,7 +227,7 @@ Result<std::vector<RecordEdit>> ParseHsds(const FieldSchema& schema, const json&
   for (const auto& [key, value] : doc.items()) {
     if (key == "hsds_version" || key == "generator" || key == "description") continue;
     auto top = std::find_if(kTopLevel.begin(), kTopLevel.end(),
-                            [&](const auto& p) { return p.first == key; });
+                            [&key = key](const auto& p) { return p.first == key; });
     if (top == kTopLevel.end()) {
       reader.Problem(key, "", "unknown top-level key (expected organizations, services, ...)");
       continue;

@@ -328,7 +328,7 @@ std::vector<std::string> FieldNames(const Record& r) {
 
 Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cursor) {
   if (deltas.empty() && cursor == 0) return Status::Ok();
-  return RunJob([&, this](const Directory&, uint64_t* seq, JobResult* r) {
+  return RunJob([&](const Directory&, uint64_t* seq, JobResult* r) {
     for (const RemoteDelta& rd : deltas) {
       for (const Record& rec : rd.delta.records) {
         r->batch.MergeRecord(rec);

@@ -24,6 +24,7 @@ using nlohmann::json;
 
 constexpr uint64_t kAckWindow = 128;       // raw CURVE: messages per ack (AgentSync's batch)
 constexpr uint64_t kRawMessages = 50'048;  // raw CURVE messages per run (a whole number of windows)
+static_assert(kRawMessages % kAckWindow == 0);  // (also keeps clang from calling kAckWindow unused)
 
 double Seconds(Steady::time_point a, Steady::time_point b) {
   return std::chrono::duration<double>(b - a).count();

@@ -461,7 +461,8 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
     staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
     ReviewJournal::StageHistory(&staged_batch_, *d, s.org, seq, "push");
     staged.ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", seq, ""});
-    staged_entries_.emplace_back(logged.size(), std::move(entry), std::make_shared<const Delta>(*d));
+    staged_entries_.push_back(
+        StagedEntry{logged.size(), std::move(entry), std::make_shared<const Delta>(*d)});
     staged.accepted.push_back(std::move(d).value());
   }
   // Fields that partners could not see before this push and now may (a location's address
@@ -475,8 +476,8 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
     proto::LogEntry entry{seq, proto::SignedDelta{bytes, "broker", "broker", sig}};
     std::string logged = EncodeLog(entry);
     staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
-    staged_entries_.emplace_back(logged.size(), std::move(entry),
-                                 std::make_shared<const Delta>(std::move(whole)));
+    staged_entries_.push_back(StagedEntry{logged.size(), std::move(entry),
+                                          std::make_shared<const Delta>(std::move(whole))});
   }
   staged_.push_back(std::move(staged));
 }

@@ -65,7 +65,7 @@ class BrokerServer {
   void PublishStatus(bool with_sessions);
   std::shared_ptr<const StatusSnapshot> LastStatus() const;
 
-  Store* store_;
+  [[maybe_unused]] Store* store_;  // kept for the server's lifetime; not read yet
   Clock* clock_;
   const Identity& identity_;
   Options options_;
