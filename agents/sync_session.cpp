@@ -205,10 +205,17 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
   // The stream continues while a repeated Hello waits for its Welcome (same connection).
   if (state_ != State::kReady && state_ != State::kHelloSent) return {};
   if (auto* r = std::get_if<proto::Roster>(msg)) {
-    sign_keys_.clear();
-    for (const auto& e : r->entries) sign_keys_[e.org] = e.sign_key;
+    // Parts are put together; the roster is taken whole when the last part arrives.
+    if (r->part == 0) roster_parts_.clear();
+    else if (r->part != roster_next_part_) return {};  // a part went missing: wait for the next roster
+    roster_next_part_ = r->part + 1;
+    for (const auto& e : r->entries) roster_parts_[e.org] = e.sign_key;
+    if (referrals_) referrals_->OnRoster(*r);  // keys are added, never removed: a part will do
+    if (r->more) return {};
+    sign_keys_ = std::move(roster_parts_);
+    roster_parts_.clear();
+    roster_next_part_ = 0;
     roster_seen_ = true;
-    if (referrals_) referrals_->OnRoster(*r);
     return {};
   }
   if (auto* u = std::get_if<proto::Updates>(msg)) return OnUpdates(*u);

@@ -138,6 +138,8 @@ class AgentSync {
   // org -> Ed25519 public key, from the roster. Revoked organizations stay: their entries
   // in the log were accepted while they were enrolled and must still verify.
   std::map<std::string, std::string> sign_keys_;
+  std::map<std::string, std::string> roster_parts_;  // a roster arriving in parts
+  uint32_t roster_next_part_ = 0;
   bool roster_seen_ = false;  // the roster arrived in this session (it follows Welcome)
   ReferralBook* referrals_ = nullptr;
   Quarantine* quarantine_ = nullptr;

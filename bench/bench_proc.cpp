@@ -31,6 +31,7 @@ ProcUsage Usage(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("VmRSS:", 0) == 0) u.rss = std::stoull(line.substr(6)) * 1024;
+    if (line.rfind("VmHWM:", 0) == 0) u.peak_rss = std::stoull(line.substr(6)) * 1024;
   }
   return u;
 }

@@ -19,6 +19,7 @@ std::string SelfBinary();
 
 // CPU seconds (user + system) and resident bytes of a process, from /proc.
 struct ProcUsage {
+  uint64_t peak_rss = 0;  // VmHWM: the most resident memory so far
   double cpu_s = 0;
   uint64_t rss = 0;
 };

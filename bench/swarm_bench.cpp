@@ -256,8 +256,9 @@ class Swarm {
         c.rewind_pending = false;
       }
     } else if (auto* r = std::get_if<proto::Roster>(&m)) {
-      if (!roster_ || r->entries.size() != roster_->size()) {
-        roster_ = std::make_shared<std::map<std::string, std::string>>();
+      // The clients share one roster: parts add keys (the bench never revokes).
+      if (!roster_) roster_ = std::make_shared<std::map<std::string, std::string>>();
+      if (roster_parts_seen_.insert(r->part).second) {
         for (const auto& e : r->entries) (*roster_)[e.org] = e.sign_key;
       }
     } else if (auto* u = std::get_if<proto::Updates>(&m)) {
@@ -330,6 +331,7 @@ class Swarm {
   int ep_;
   std::vector<std::unique_ptr<SwarmClient>> clients_;
   std::shared_ptr<std::map<std::string, std::string>> roster_;
+  std::set<uint32_t> roster_parts_seen_;
   CheckCache checks_;
   uint64_t target_ = 0;
   uint64_t distinct_ = 0, rewinds_ = 0;
@@ -842,6 +844,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
         {"rss_idle_mb", idle.rss / 1048576.0},
         {"rss_connected_mb", held.rss / 1048576.0},
         {"rss_end_mb", end.rss / 1048576.0},
+        {"rss_peak_mb", end.peak_rss / 1048576.0},
         {"rss_per_session_kb", (static_cast<double>(held.rss) - idle.rss) / 1024.0 / o.agents},
         {"sessions", U64(final_status, "sessions")},
         {"session_restarts", U64(final_status, "session_restarts")},
@@ -909,7 +912,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       << "  broker RSS                         " << f(b["rss_idle_mb"].get<double>(), 0) << " MiB idle, "
       << f(b["rss_connected_mb"].get<double>(), 0) << " MiB with the sessions ("
       << f(b["rss_per_session_kb"].get<double>(), 1) << " KiB each), " << f(b["rss_end_mb"].get<double>(), 0)
-      << " MiB at the end\n"
+      << " MiB at the end, " << f(b["rss_peak_mb"].get<double>(), 0) << " MiB at the peak\n"
       << "  session restarts                   " << b["session_restarts"] << " (hellos " << b["hellos"]
       << ", rewinds " << b["rewinds"] << ")\n"
       << "  sessions dropped (peer gone)       " << b["sessions_dropped"]

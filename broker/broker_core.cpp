@@ -365,18 +365,29 @@ void BrokerCore::RouteReferrals(std::vector<ReferralRelay::Outbound> updates,
 
 void BrokerCore::SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
   uint64_t version = roster_->version();
-  if (!roster_message_ || roster_message_version_ != version) {
-    proto::Roster r;
-    for (const Member& m : roster_->List()) {
-      r.entries.push_back(proto::RosterEntry{m.identity.org, RoleName(m.role),
-                                             m.identity.sign_public, m.identity.box_public,
-                                             m.revoked});
+  if (roster_parts_.empty() || roster_message_version_ != version) {
+    // In parts of kRosterPartEntries: with thousands of members the roster is megabytes, and
+    // every peer's connection encrypts its own copy of the message it is sending — small
+    // parts keep that copy small (and let other messages through between them).
+    roster_parts_.clear();
+    std::vector<Member> members = roster_->List();
+    size_t parts = std::max<size_t>(1, (members.size() + kRosterPartEntries - 1) / kRosterPartEntries);
+    for (size_t p = 0; p < parts; ++p) {
+      proto::Roster r;
+      r.part = static_cast<uint32_t>(p);
+      r.more = p + 1 < parts;
+      for (size_t i = p * kRosterPartEntries; i < std::min(members.size(), (p + 1) * kRosterPartEntries); ++i) {
+        const Member& m = members[i];
+        r.entries.push_back(proto::RosterEntry{m.identity.org, RoleName(m.role),
+                                               m.identity.sign_public, m.identity.box_public,
+                                               m.revoked});
+      }
+      roster_parts_.push_back(std::make_shared<const std::string>(proto::EncodeEnvelope(r)));
     }
-    roster_message_ = std::make_shared<const std::string>(proto::EncodeEnvelope(r));
     roster_message_version_ = version;
   }
   s.roster_version = version;
-  SendShared(peer, roster_message_, out);  // the same bytes for every session
+  for (const SharedBytes& part : roster_parts_) SendShared(peer, part, out);  // same bytes for all
 }
 
 // ---------- ingest, with group commit ----------

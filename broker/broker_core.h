@@ -292,7 +292,8 @@ class BrokerCore {
   std::map<uint64_t, std::shared_ptr<LoggedEntry>> entries_;
   size_t entries_bytes_ = 0;
   std::map<std::string, std::shared_ptr<const Checkpoint>> checkpoints_;  // by view key
-  SharedBytes roster_message_;
+  static constexpr size_t kRosterPartEntries = 256;
+  std::vector<SharedBytes> roster_parts_;  // the roster's messages, shared by every session
   uint64_t roster_message_version_ = ~uint64_t{0};
   // Group commit: pushes validated this turn, waiting for one synced batch.
   WriteBatch staged_batch_;

@@ -102,6 +102,11 @@ struct RosterEntry {
 
 struct Roster {
   entries @0 :List(RosterEntry);
+  # A large roster comes in parts (a few hundred entries each, so that no peer's copy of it is
+  # large): `part` counts from 0 and `more` says that another part follows. An agent puts the
+  # parts together and takes the roster when a part without `more` arrives.
+  part @1 :UInt32;
+  more @2 :Bool;
 }
 
 # ---- Referral handoffs (schemas/PROTOCOL.md, "Referrals"; DESIGN.md §7) ----

@@ -132,6 +132,8 @@ void Put(wire::Envelope::Builder env, const Roster& m) {
     entries[i].setBoxKey(DataOf(e.box_key));
     entries[i].setRevoked(e.revoked);
   }
+  b.setPart(m.part);
+  b.setMore(m.more);
 }
 
 void PutSigned(wire::Signed::Builder b, const Signed& s) {
@@ -351,6 +353,8 @@ Message Get(wire::Envelope::Reader env) {
         x.revoked = e.getRevoked();
         m.entries.push_back(std::move(x));
       }
+      m.part = env.getRoster().getPart();
+      m.more = env.getRoster().getMore();
       return m;
     }
     case wire::Envelope::REFERRAL_POST: {

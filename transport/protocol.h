@@ -121,6 +121,8 @@ struct RosterEntry {
 
 struct Roster {
   std::vector<RosterEntry> entries;
+  uint32_t part = 0;  // parts of one roster count from 0
+  bool more = false;  // another part follows
   friend bool operator==(const Roster&, const Roster&) = default;
 };
 

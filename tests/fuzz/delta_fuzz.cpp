@@ -1,5 +1,5 @@
-// The delta codec (conflict/codec.h DecodeDelta): what decodes re-encodes canonically and
-// decodes again equal; the broker's checks (ValidateDelta) refuse cleanly or accept; joining a
+// The delta codec (conflict/codec.h DecodeDelta, and DecodeDeltaBatch on the same bytes): what
+// decodes re-encodes canonically and decodes again equal; the broker's checks (ValidateDelta) refuse cleanly or accept; joining a
 // decoded delta is idempotent.
 #include "conflict/codec.h"
 #include "conflict/replica.h"
@@ -25,11 +25,24 @@ void Try(std::string_view bytes) {
   FUZZ_CHECK(twice == dir);
 }
 
+void TryBatch(std::string_view bytes) {
+  using namespace sb;
+  Result<std::vector<Delta>> b = DecodeDeltaBatch(bytes);
+  if (!b.ok()) return;
+  std::string enc = EncodeDeltaBatch(*b);
+  Result<std::vector<Delta>> again = DecodeDeltaBatch(enc);
+  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK(*again == *b);
+  FUZZ_CHECK(EncodeDeltaBatch(*again) == enc);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in = sb::fuzz::AsView(data, size);
   Try(in);
   Try(sb::fuzz::WithFixedCrc(in));
+  TryBatch(in);
+  TryBatch(sb::fuzz::WithFixedCrc(in));
   return 0;
 }

@@ -193,6 +193,9 @@ void Messages(Seeds& s, const Replicas& r) {
 void Codec(Seeds& s, const Replicas& r) {
   for (const Delta& d : r.deltas) s.Add("delta", EncodeDelta(d));
   s.Add("delta", EncodeDelta(r.b.state().AsDelta(2, Hlc{(kT0 + 9) << 16})));
+  // Format version 1 (still decoded: stored data and older peers) and the batch form.
+  for (const Delta& d : r.deltas) s.Add("delta", EncodeDeltaV1(d));
+  s.Add("delta", EncodeDeltaBatch(r.deltas));
   s.Add("directory", EncodeDirectory(r.a.state()));
   s.Add("directory", EncodeDirectory(r.b.state()));
   s.Add("directory", EncodeDirectory(Directory{}));
