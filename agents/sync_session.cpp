@@ -218,8 +218,14 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     roster_seen_ = true;
     return {};
   }
-  if (auto* u = std::get_if<proto::Updates>(msg)) return OnUpdates(*u);
-  if (auto* c = std::get_if<proto::SnapshotChunk>(msg)) return OnSnapshot(*c);
+  if (auto* u = std::get_if<proto::Updates>(msg)) {
+    stalled_ = false;  // the stream moves (a resumed Welcome alone does not say so)
+    return OnUpdates(*u);
+  }
+  if (auto* c = std::get_if<proto::SnapshotChunk>(msg)) {
+    stalled_ = false;
+    return OnSnapshot(*c);
+  }
   if (auto* a = std::get_if<proto::PushAck>(msg)) {
     uint64_t cursor = dir_->sync_cursor();
     OnPushAck(*a);
@@ -480,14 +486,21 @@ std::vector<std::string> AgentSync::Tick() {
   // still have the stream in flight on this connection, and a restart would send it all again
   // behind the first copy — the feedback loop that once kept 100 agents from converging. A
   // broker that lost the session (a full queue, a new connection) starts one at the cursor.
+  // Still nothing a whole stall later: something was lost after all (ZeroMQ does not lose
+  // messages on a live connection, but this must not hang if it did): start over.
   if (known_head_ > dir_->sync_cursor() && now - last_heard_at_ > options_.stall_ms) {
     SetState(State::kHelloSent);
-    last_heard_at_ = now;
-    Note("stalled",
-         "behind the broker (" + std::to_string(dir_->sync_cursor()) + " of " +
-             std::to_string(known_head_) + ") and nothing from it for " +
-             std::to_string(options_.stall_ms / 1000) + " s; asking it to resume",
-         &SyncStatus::stalls);
+    std::string behind = "behind the broker (" + std::to_string(dir_->sync_cursor()) + " of " +
+                         std::to_string(known_head_) + ") and nothing from it for " +
+                         std::to_string(options_.stall_ms / 1000) + " s";
+    if (stalled_) {
+      Note("session restart", behind + " after asking it to resume",
+           &SyncStatus::session_restarts);
+      stalled_ = false;
+      return {Hello(/*resume=*/false)};
+    }
+    Note("stalled", behind + "; asking it to resume", &SyncStatus::stalls);
+    stalled_ = true;
     return {Hello(/*resume=*/true)};
   }
   std::vector<std::string> referral_posts;

@@ -128,6 +128,7 @@ class AgentSync {
   uint64_t in_flight_last_seq_ = 0;
   size_t in_flight_items_ = 0;
   uint64_t last_heard_at_ = 0;   // when the broker last sent anything
+  bool stalled_ = false;         // asked to resume after a stall, and no entries since
   uint64_t known_head_ = 0;      // the broker's log head as last announced
   bool rewind_pending_ = false;  // a rewind was asked for and has not been answered yet
   uint64_t throttled_until_ = 0;  // the broker left items out (rate limit): wait till then

@@ -412,6 +412,68 @@ TEST_F(SyncSessionTest, LostRosterDoesNotMakeTheAgentSkipEntries) {
   EXPECT_EQ(hellos, 2u);  // the Hello was repeated once (resumed) to bring the roster
 }
 
+// A stall (behind, nothing heard for stall_ms) asks the broker to resume — a busy broker
+// still has the stream in flight — and only a second stall in a row starts over.
+TEST_F(SyncSessionTest, AStallAsksToResumeAndOnlyASecondStallStartsOver) {
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(b);
+  Run();
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  Run();
+  // The network loses what the broker streams to `a` (it cannot on a live ZeroMQ
+  // connection; this stands for anything that could).
+  bool lose = true;
+  drop_down_ = [&](Agent& to, const proto::Message& m) {
+    return lose && &to == &a && std::holds_alternative<proto::Updates>(m);
+  };
+  b.Apply({NewOrg(kOrgB, "Legal Aid North")});
+  Run();
+  ASSERT_EQ(core_->stats().log_head, 1u);
+  ASSERT_EQ(a.dir->sync_cursor(), 0u);
+  // Nothing heard, but the agent does not yet know it is behind: it learns the head from a
+  // resumed Welcome after the next stall check, so drive one.
+  a.sync->OnMessage(proto::EncodeEnvelope(proto::Welcome{proto::kProtocolVersion, kOrgA,
+                                                           "partner", 1, false, true}));
+  uint64_t resumes = core_->stats().resumes, restarts = core_->stats().restarts;
+  clock_.Advance(AgentSync::Options{}.stall_ms + 1);
+  Run();
+  EXPECT_EQ(a.sync->status().stalls, 1u);
+  EXPECT_EQ(core_->stats().resumes, resumes + 1);   // resumed: nothing sent again
+  EXPECT_EQ(core_->stats().restarts, restarts);
+  EXPECT_EQ(a.dir->sync_cursor(), 0u);
+  lose = false;
+  clock_.Advance(AgentSync::Options{}.stall_ms + 1);
+  Run();
+  EXPECT_EQ(a.sync->status().session_restarts, 1u);
+  EXPECT_EQ(core_->stats().restarts, restarts + 1);
+  EXPECT_EQ(a.dir->sync_cursor(), 1u);
+  EXPECT_EQ(a.Displayed(kOrgB, "name"), Value(std::string("Legal Aid North")));
+}
+
+// A roster in parts is taken whole; with a part lost the agent asks again and skips nothing.
+TEST_F(SyncSessionTest, ARosterInPartsIsTakenWholeAndALostPartIsAskedFor) {
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_TRUE(roster_->Enroll(Gen(Uuid(0xd000 + i)).pub, Role::kPartner, kStart).ok());
+  }
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(b);
+  Run();
+  b.Apply({NewOrg(kOrgB, "Legal Aid North")});
+  Run();
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  int parts = 0;
+  drop_down_ = [&](Agent& to, const proto::Message& m) {
+    auto* r = std::get_if<proto::Roster>(&m);
+    return &to == &a && r && r->part == 1 && parts++ == 0;
+  };
+  Connect(a);
+  Run();
+  EXPECT_EQ(parts, 2);  // the second part lost once, then sent again with the whole roster
+  EXPECT_EQ(a.dir->sync_cursor(), 1u);
+  EXPECT_EQ(a.Displayed(kOrgB, "name"), Value(std::string("Legal Aid North")));
+}
+
 TEST_F(SyncSessionTest, SmallCreditWindowStillDeliversEverything) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   AgentSync::Options small;

@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 
 #include "conflict/codec.h"
 #include "tests/integration/agent_process.h"
@@ -925,6 +926,29 @@ TEST_F(BrokerScaleTest, AnEntryIsProjectedOncePerViewNotOncePerSession) {
     ASSERT_TRUE(d.ok());
     EXPECT_FALSE(d->records[0].Displayed("address_1").has_value());
   }
+}
+
+// A roster of thousands would be one message of megabytes that every connection encrypts
+// its own copy of: it goes in parts of 256, which together are the whole roster.
+TEST_F(BrokerScaleTest, ALargeRosterGoesInPartsThatMakeTheWhole) {
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_TRUE(roster_->Enroll(Gen(Uuid(0xc000 + i)).pub, Role::kPartner, kStart).ok());
+  }
+  auto got = Send(a_, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
+  std::vector<proto::Roster> parts;
+  for (const auto& m : got) {
+    if (auto* r = std::get_if<proto::Roster>(&m)) parts.push_back(*r);
+  }
+  ASSERT_EQ(parts.size(), 3u) << Describe(got);  // 603 members
+  std::set<std::string> orgs;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    EXPECT_EQ(parts[p].part, p);
+    EXPECT_EQ(parts[p].more, p + 1 < parts.size());
+    EXPECT_LE(parts[p].entries.size(), 256u);
+    for (const auto& e : parts[p].entries) EXPECT_TRUE(orgs.insert(e.org).second) << e.org;
+  }
+  EXPECT_EQ(orgs.size(), 603u);
+  EXPECT_TRUE(orgs.count(kOrgA));
 }
 
 // Pushes that arrive from several sessions in one turn are committed in one batch.
