@@ -98,7 +98,8 @@ Result<zmq::socket_t> MakeBrokerSocket(zmq::context_t& ctx, const Identity& brok
       .Set(ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", *secret)
       .Set(ZMQ_ZAP_DOMAIN, "ZMQ_ZAP_DOMAIN", std::string(kZapDomain))
       .Set(ZMQ_ZAP_ENFORCE_DOMAIN, "ZMQ_ZAP_ENFORCE_DOMAIN", 1)
-      .Set(ZMQ_ROUTER_MANDATORY, "ZMQ_ROUTER_MANDATORY", 1);
+      .Set(ZMQ_ROUTER_MANDATORY, "ZMQ_ROUTER_MANDATORY", 1)
+      .Set(ZMQ_BACKLOG, "ZMQ_BACKLOG", limits.backlog);
   // Where libzmq was built with it: an empty message from a peer's routing id when its
   // connection ends, so the broker forgets the session at once. Debian's libzmq 4.3 refuses
   // the option (EINVAL); then a gone peer is noticed at the next send to it (heartbeats

@@ -23,6 +23,10 @@ struct SocketLimits {
   int reconnect_ivl_max_ms = 5000;  // agent: backoff cap
   int64_t max_message_bytes = 16 << 20;  // ZMQ_MAXMSGSIZE
   int sndhwm = 100000, rcvhwm = 100000;
+  // Connections waiting to be accepted (ZMQ_BACKLOG; libzmq's default is 100). After a broker
+  // restart thousands of agents reconnect at once; with a short queue their SYNs are dropped
+  // and TCP retries them with backoff growing to minutes. The kernel caps it at somaxconn.
+  int backlog = 4096;
   bool immediate = true;  // agent: ZMQ_IMMEDIATE (queue nothing before the handshake)
 };
 
