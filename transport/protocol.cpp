@@ -31,6 +31,14 @@ constexpr unsigned kFirstSegmentWords = 128;
 
 kj::StringPtr TextOf(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
 
+// The unsigned explanations a peer sends (refusal message, push and referral-post reasons) are
+// often built from what a hostile peer sent; the receiver refuses prose with control characters
+// or bad UTF-8 (GetProse), so the sender makes them printable and short enough first.
+std::string SafeProse(const std::string& s) {
+  if (CheckText(s, "", TextKind::kProse, kMaxProseBytes).ok()) return s;
+  return Printable(s, kMaxProseBytes - 8);
+}
+
 capnp::Data::Reader DataOf(const std::string& s) {
   return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
 }
@@ -66,7 +74,8 @@ void Put(wire::Envelope::Builder env, const Welcome& m) {
 void Put(wire::Envelope::Builder env, const Refusal& m) {
   auto b = env.initRefusal();
   b.setCode(TextOf(m.code));
-  b.setMessage(TextOf(m.message));
+  std::string message = SafeProse(m.message);
+  b.setMessage(TextOf(message));
 }
 
 void Put(wire::Envelope::Builder env, const Push& m) {
@@ -87,7 +96,8 @@ void Put(wire::Envelope::Builder env, const PushAck& m) {
     const PushResult& r = m.results[i];
     results[i].setOutboxSeq(r.outbox_seq);
     results[i].setAccepted(r.accepted);
-    results[i].setReason(TextOf(r.reason));
+    std::string reason = SafeProse(r.reason);
+    results[i].setReason(TextOf(reason));
     results[i].setLogSeq(r.log_seq);
     results[i].setCurrent(DataOf(r.current));
   }
@@ -153,7 +163,8 @@ void Put(wire::Envelope::Builder env, const ReferralPostAck& m) {
   b.setSeq(m.seq);
   b.setAccepted(m.accepted);
   b.setCode(TextOf(m.code));
-  b.setReason(TextOf(m.reason));
+  std::string reason = SafeProse(m.reason);
+  b.setReason(TextOf(reason));
 }
 
 void Put(wire::Envelope::Builder env, const ReferralUpdate& m) {

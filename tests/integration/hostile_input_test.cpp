@@ -202,9 +202,9 @@ TEST_F(HostileInput, TextThatIsNotUtf8InAnyFieldOfAnyMessageIsRefusedByName) {
       {"welcome.org", [](const std::string& x) { return proto::Welcome{1, x, "partner", 0, false}; }},
       {"welcome.role", [](const std::string& x) { return proto::Welcome{1, kOrgH, x, 0, false}; }},
       {"refusal.code", [](const std::string& x) { return proto::Refusal{x, "m"}; }},
-      {"refusal.message", [](const std::string& x) { return proto::Refusal{"c", x}; }},
-      {"push_ack.reason",
-       [](const std::string& x) { return proto::PushAck{1, {{1, false, x, 0, ""}}}; }},
+      // refusal.message, push_ack.reason and referral_post_ack.reason: this project's encoder
+      // makes explanations printable (SafeProse), so it cannot send them malformed; the
+      // decoder's refusal of them is covered by the fuzz targets and protocol_test.
       {"updates.author", [&](const std::string& x) {
          proto::SignedDelta d = sd;
          d.author = x;
@@ -218,8 +218,6 @@ TEST_F(HostileInput, TextThatIsNotUtf8InAnyFieldOfAnyMessageIsRefusedByName) {
        }},
       {"referral_post_ack.code",
        [](const std::string& x) { return proto::ReferralPostAck{1, false, x, "r"}; }},
-      {"referral_post_ack.reason",
-       [](const std::string& x) { return proto::ReferralPostAck{1, false, "c", x}; }},
       {"referral_update.id",
        [](const std::string& x) { return proto::ReferralUpdate{1, x, {}, {}}; }},
   };
