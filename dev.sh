@@ -114,7 +114,8 @@ configure_clang() {
 }
 
 configure_san() {
-  configure_clang "$SAN_DIR" -Db_sanitize=address,undefined -Dfuzz=true
+  # -O1, as AddressSanitizer's documentation advises: fast enough to run, quicker to build.
+  configure_clang "$SAN_DIR" -Db_sanitize=address,undefined -Dfuzz=true -Doptimization=1
 }
 
 # tests_of DIR SUITE...: the names of the tests in those suites (minus SAN_EXCLUDE), then a
