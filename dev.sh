@@ -46,6 +46,13 @@ setup() {
     "${missing[@]}" >/dev/null
 }
 
+# quiet_ninja DIR [TARGETS...]: build, showing only what is not a progress line. ninja's exit
+# status is lost in the pipe, so a second, quiet run checks it (and fails the script).
+quiet_ninja() {
+  ninja -C "$@" | grep -v '^\[' || true
+  ninja -C "$@" >/dev/null
+}
+
 build() {
   setup
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
@@ -53,9 +60,7 @@ build() {
     meson setup "$BUILD_DIR" --buildtype=debugoptimized >/dev/null
   fi
   log "building"
-  ninja -C "$BUILD_DIR" | grep -v '^\[' || true
-  # ninja's exit status is lost in the pipe above; check it again quietly.
-  ninja -C "$BUILD_DIR" >/dev/null
+  quiet_ninja "$BUILD_DIR"
   # The sample directory (fictional, ~1.5 MB) is generated, not committed.
   if [ ! -f examples/data/directory.json ]; then
     log "generating the sample directory (examples/data/directory.json)"
@@ -155,8 +160,7 @@ run_sanitized() {
     if [ $seen = 0 ]; then names+=("$line"); else targets+=("$line"); fi
   done <<<"$list"
   log "building ${#targets[@]} test and fuzz targets in $SAN_DIR"
-  ninja -C "$SAN_DIR" "${targets[@]}" | grep -v '^\[' || true
-  ninja -C "$SAN_DIR" "${targets[@]}" >/dev/null
+  quiet_ninja "$SAN_DIR" "${targets[@]}"
   export RC_PARAMS=${RC_PARAMS:-max_success=1000}
   log "running ${#names[@]} unit, property and fuzz tests under ASan+UBSan (SB_FUZZ_SECONDS=${SB_FUZZ_SECONDS:-20})"
   local rc=0
@@ -170,8 +174,7 @@ run_sanitized_all() {
   setup
   configure_san
   log "building $SAN_DIR"
-  ninja -C "$SAN_DIR" | grep -v '^\[' || true
-  ninja -C "$SAN_DIR" >/dev/null
+  quiet_ninja "$SAN_DIR"
   if [ ! -f examples/data/directory.json ]; then
     python3 examples/data/generate.py --out examples/data/directory.json
   fi
@@ -188,8 +191,7 @@ run_tsan() {
   setup
   configure_clang "$TSAN_DIR" -Db_sanitize=thread
   log "building $TSAN_DIR"
-  ninja -C "$TSAN_DIR" | grep -v '^\[' || true
-  ninja -C "$TSAN_DIR" >/dev/null
+  quiet_ninja "$TSAN_DIR"
   export RC_PARAMS=${RC_PARAMS:-max_success=100}
   export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
   local rc=0
@@ -211,8 +213,7 @@ run_fuzz() {
     [ $seen = 1 ] && [ -n "$line" ] && targets+=("$line")
   done <<<"$list"
   log "building ${#targets[@]} fuzz targets in $SAN_DIR"
-  ninja -C "$SAN_DIR" "${targets[@]}" | grep -v '^\[' || true
-  ninja -C "$SAN_DIR" "${targets[@]}" >/dev/null
+  quiet_ninja "$SAN_DIR" "${targets[@]}"
   local summary
   summary=$(realpath "$SAN_DIR")/fuzz-summary.txt
   : >"$summary"

@@ -4,27 +4,7 @@
 #include "tests/fuzz/codec_util.h"
 #include "tests/fuzz/fuzz_util.h"
 
-namespace {
-
-void Try(std::string_view bytes) {
-  using namespace sb;
-  Result<Directory> d = DecodeDirectory(bytes);
-  if (!d.ok()) return;
-  std::string enc = EncodeDirectory(*d);
-  Result<Directory> again = DecodeDirectory(enc);
-  FUZZ_CHECK(again.ok());
-  FUZZ_CHECK(*again == *d);
-  FUZZ_CHECK(EncodeDirectory(*again) == enc);
-  Directory joined = *d;
-  joined.Join(*d);
-  FUZZ_CHECK(joined == *d);
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view in = sb::fuzz::AsView(data, size);
-  Try(in);
-  Try(sb::fuzz::WithFixedCrc(in));
+  sb::fuzz::CheckState<sb::Directory>(sb::fuzz::AsView(data, size), sb::DecodeDirectory, sb::EncodeDirectory);
   return 0;
 }

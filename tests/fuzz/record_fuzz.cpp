@@ -4,27 +4,7 @@
 #include "tests/fuzz/codec_util.h"
 #include "tests/fuzz/fuzz_util.h"
 
-namespace {
-
-void Try(std::string_view bytes) {
-  using namespace sb;
-  Result<Record> r = DecodeRecord(bytes);
-  if (!r.ok()) return;
-  std::string enc = EncodeRecord(*r);
-  Result<Record> again = DecodeRecord(enc);
-  FUZZ_CHECK(again.ok());
-  FUZZ_CHECK(*again == *r);
-  FUZZ_CHECK(EncodeRecord(*again) == enc);
-  Record joined = *r;
-  joined.Join(*r);
-  FUZZ_CHECK(joined == *r);
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view in = sb::fuzz::AsView(data, size);
-  Try(in);
-  Try(sb::fuzz::WithFixedCrc(in));
+  sb::fuzz::CheckState<sb::Record>(sb::fuzz::AsView(data, size), sb::DecodeRecord, sb::EncodeRecord);
   return 0;
 }
