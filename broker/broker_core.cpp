@@ -590,8 +590,10 @@ std::shared_ptr<const BrokerCore::Checkpoint> BrokerCore::CheckpointFor(const Vi
   uint64_t now = clock_->MonotonicMillis();
   if (auto it = checkpoints_.find(key); it != checkpoints_.end()) {
     const Checkpoint& cp = *it->second;
+    // Reusable only while the log still holds every entry after it: an agent brought to a
+    // checkpoint whose next entries were trimmed would be sent the same checkpoint again.
     if (cp.epoch == audience_epoch_ && log_head_ - cp.log_seq <= options_.checkpoint_reuse_entries &&
-        now - cp.built_ms <= options_.checkpoint_reuse_ms) {
+        cp.log_seq + 1 >= log_start_ && now - cp.built_ms <= options_.checkpoint_reuse_ms) {
       return it->second;
     }
   }
