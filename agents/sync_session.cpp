@@ -205,6 +205,14 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
   // The stream continues while a repeated Hello waits for its Welcome (same connection).
   if (state_ != State::kReady && state_ != State::kHelloSent) return {};
   if (auto* r = std::get_if<proto::Roster>(msg)) {
+    if (r->changes) {
+      // Members that changed since the last roster: merged part by part. Before the whole
+      // roster has arrived there is nothing to merge into (it follows every Welcome).
+      if (!roster_seen_) return {};
+      for (const auto& e : r->entries) sign_keys_[e.org] = e.sign_key;
+      if (referrals_) referrals_->OnRoster(*r);
+      return {};
+    }
     // Parts are put together; the roster is taken whole when the last part arrives.
     if (r->part == 0) roster_parts_.clear();
     else if (r->part != roster_next_part_) return {};  // a part went missing: wait for the next roster
@@ -265,9 +273,16 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
       gap = "entry " + std::to_string(e.seq) + " came after " + std::to_string(cursor);
       break;
     }
-    if (!e.delta.delta.empty() && e.delta.signer != "broker" && !sign_keys_.count(e.delta.author) &&
-        !roster_seen_) {
-      // The roster has not arrived (lost or overtaken): stop before this entry.
+    bool unknown_author = !e.delta.delta.empty() && e.delta.signer != "broker" &&
+                          !sign_keys_.count(e.delta.author);
+    if (unknown_author && (!roster_seen_ || roster_asked_for_ != e.seq)) {
+      // The roster has not arrived (lost or overtaken), or a change to it was lost: stop
+      // before this entry and ask for the whole roster, once for this entry. An author still
+      // unknown after that is not enrolled: the entry is set aside below.
+      if (roster_seen_) {
+        roster_asked_for_ = e.seq;
+        roster_seen_ = false;
+      }
       gap = "entry " + std::to_string(e.seq) + "'s author is not in the roster yet";
       break;
     }

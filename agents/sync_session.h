@@ -142,6 +142,7 @@ class AgentSync {
   std::map<std::string, std::string> roster_parts_;  // a roster arriving in parts
   uint32_t roster_next_part_ = 0;
   bool roster_seen_ = false;  // the roster arrived in this session (it follows Welcome)
+  uint64_t roster_asked_for_ = 0;  // the log entry whose unknown author made us ask for it again
   ReferralBook* referrals_ = nullptr;
   Quarantine* quarantine_ = nullptr;
   uint64_t referral_posted_at_ = 0;    // when the in-flight referral posts went out

@@ -258,7 +258,7 @@ class Swarm {
     } else if (auto* r = std::get_if<proto::Roster>(&m)) {
       // The clients share one roster: parts add keys (the bench never revokes).
       if (!roster_) roster_ = std::make_shared<std::map<std::string, std::string>>();
-      if (roster_parts_seen_.insert(r->part).second) {
+      if (r->changes || roster_parts_seen_.insert(r->part).second) {
         for (const auto& e : r->entries) (*roster_)[e.org] = e.sign_key;
       }
     } else if (auto* u = std::get_if<proto::Updates>(&m)) {

@@ -273,7 +273,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
          proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_,
                         s.checkpoint != nullptr, true},
          out);
-    SendRoster(peer, s, out);
+    SendRoster(peer, s, RosterSend::kWhole, out);
     Result<std::vector<proto::ReferralUpdate>> missed = referrals_.Since(org, h.referral_cursor);
     if (missed.ok()) {
       for (proto::ReferralUpdate& u : *missed) Send(peer, u, out);
@@ -306,7 +306,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
        out);
   spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
                h.cursor, log_head_, checkpoint ? " (checkpoint)" : "");
-  SendRoster(peer, s, out);
+  SendRoster(peer, s, RosterSend::kWhole, out);
   // Referrals this organization has not seen: sealed ones held for it, and status changes.
   Result<std::vector<proto::ReferralUpdate>> missed = referrals_.Since(org, h.referral_cursor);
   if (!missed.ok()) {
@@ -363,31 +363,55 @@ void BrokerCore::RouteReferrals(std::vector<ReferralRelay::Outbound> updates,
   }
 }
 
-void BrokerCore::SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
+namespace {
+
+// `members` as roster messages of at most `per_part` entries each.
+std::vector<SharedBytes> RosterParts(const std::vector<Member>& members, size_t per_part,
+                                     bool changes) {
+  std::vector<SharedBytes> parts;
+  size_t n = std::max<size_t>(1, (members.size() + per_part - 1) / per_part);
+  for (size_t p = 0; p < n; ++p) {
+    proto::Roster r;
+    r.part = static_cast<uint32_t>(p);
+    r.more = p + 1 < n;
+    r.changes = changes;
+    for (size_t i = p * per_part; i < std::min(members.size(), (p + 1) * per_part); ++i) {
+      const Member& m = members[i];
+      r.entries.push_back(proto::RosterEntry{m.identity.org, RoleName(m.role),
+                                             m.identity.sign_public, m.identity.box_public,
+                                             m.revoked});
+    }
+    parts.push_back(std::make_shared<const std::string>(proto::EncodeEnvelope(r)));
+  }
+  return parts;
+}
+
+}  // namespace
+
+void BrokerCore::SendRoster(const std::string& peer, Session& s, RosterSend what,
+                            std::vector<Outgoing>* out) {
   uint64_t version = roster_->version();
-  if (roster_parts_.empty() || roster_message_version_ != version) {
+  if (roster_message_version_ != version) {
+    roster_parts_.clear();
+    roster_changes_.clear();
+    roster_message_version_ = version;
+  }
+  const std::vector<SharedBytes>* parts = &roster_parts_;
+  if (what == RosterSend::kChanges && s.roster_version != 0) {
+    // Only what changed: one enrollment costs one entry per session, not the whole roster.
+    auto [it, fresh] = roster_changes_.try_emplace(s.roster_version);
+    if (fresh) {
+      it->second = RosterParts(roster_->ChangedSince(s.roster_version), kRosterPartEntries, true);
+    }
+    parts = &it->second;
+  } else if (roster_parts_.empty()) {
     // In parts of kRosterPartEntries: with thousands of members the roster is megabytes, and
     // every peer's connection encrypts its own copy of the message it is sending — small
     // parts keep that copy small (and let other messages through between them).
-    roster_parts_.clear();
-    std::vector<Member> members = roster_->List();
-    size_t parts = std::max<size_t>(1, (members.size() + kRosterPartEntries - 1) / kRosterPartEntries);
-    for (size_t p = 0; p < parts; ++p) {
-      proto::Roster r;
-      r.part = static_cast<uint32_t>(p);
-      r.more = p + 1 < parts;
-      for (size_t i = p * kRosterPartEntries; i < std::min(members.size(), (p + 1) * kRosterPartEntries); ++i) {
-        const Member& m = members[i];
-        r.entries.push_back(proto::RosterEntry{m.identity.org, RoleName(m.role),
-                                               m.identity.sign_public, m.identity.box_public,
-                                               m.revoked});
-      }
-      roster_parts_.push_back(std::make_shared<const std::string>(proto::EncodeEnvelope(r)));
-    }
-    roster_message_version_ = version;
+    roster_parts_ = RosterParts(roster_->List(), kRosterPartEntries, false);
   }
   s.roster_version = version;
-  for (const SharedBytes& part : roster_parts_) SendShared(peer, part, out);  // same bytes for all
+  for (const SharedBytes& part : *parts) SendShared(peer, part, out);  // same bytes for all
 }
 
 // ---------- ingest, with group commit ----------
@@ -763,7 +787,7 @@ size_t BrokerCore::PumpSession(const std::string& peer, Session& s, uint64_t ros
       return 0;
     }
     s.role = m->role;
-    SendRoster(peer, s, out);
+    SendRoster(peer, s, RosterSend::kChanges, out);
   }
   if (s.checkpoint) {
     if (!s.closing_sent || s.acked < s.checkpoint->log_seq) {

@@ -234,7 +234,10 @@ class BrokerCore {
                  std::vector<Outgoing>* out);
   // Commits every staged push in one batch and queues their acks (in pending_).
   void CommitStaged();
-  void SendRoster(const std::string& peer, Session& s, std::vector<Outgoing>* out);
+  // The whole roster (after a Welcome), or only what changed since the session's last one.
+  enum class RosterSend { kWhole, kChanges };
+  void SendRoster(const std::string& peer, Session& s, RosterSend what,
+                  std::vector<Outgoing>* out);
   // Sends referral updates to every session of their organization.
   void RouteReferrals(std::vector<ReferralRelay::Outbound> updates, std::vector<Outgoing>* out);
   // Streams what the session may have; returns the bytes it cost this turn.
@@ -295,6 +298,8 @@ class BrokerCore {
   static constexpr size_t kRosterPartEntries = 256;
   std::vector<SharedBytes> roster_parts_;  // the roster's messages, shared by every session
   uint64_t roster_message_version_ = ~uint64_t{0};
+  // The changes since a version (sessions are nearly always all at one), at roster_message_version_.
+  std::map<uint64_t, std::vector<SharedBytes>> roster_changes_;
   // Group commit: pushes validated this turn, waiting for one synced batch.
   WriteBatch staged_batch_;
   std::vector<StagedPush> staged_;

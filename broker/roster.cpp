@@ -113,7 +113,7 @@ Status Roster::Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms
   }
   by_curve_[identity.curve_public] = identity.org;
   members_[identity.org] = std::move(m);
-  ++version_;
+  changed_at_[identity.org] = ++version_;
   return Status::Ok();
 }
 
@@ -128,7 +128,7 @@ Status Roster::Revoke(const std::string& org) {
   RETURN_IF_ERROR(store_->Commit(std::move(b)));
   by_curve_.erase(m.identity.curve_public);
   it->second = std::move(m);
-  ++version_;
+  changed_at_[org] = ++version_;
   return Status::Ok();
 }
 
@@ -156,6 +156,15 @@ std::vector<Member> Roster::List() const {
 uint64_t Roster::version() const {
   std::lock_guard lock(mu_);
   return version_;
+}
+
+std::vector<Member> Roster::ChangedSince(uint64_t version) const {
+  std::lock_guard lock(mu_);
+  std::vector<Member> out;
+  for (const auto& [org, at] : changed_at_) {
+    if (at > version) out.push_back(members_.at(org));
+  }
+  return out;
 }
 
 Status Roster::BindReplica(ReplicaId replica, const std::string& org) {

@@ -43,8 +43,11 @@ class Roster {
   // The organization of an enrolled, unrevoked CURVE key (Z85).
   std::optional<std::string> AuthorizeCurve(const std::string& curve_z85) const;
   std::vector<Member> List() const;
-  // Bumps on every change, so sessions know to resend the roster.
+  // Bumps on every change, so sessions know to send what changed.
   uint64_t version() const;
+  // The members enrolled, re-enrolled or revoked after `version` (what a session that was
+  // sent the roster at `version` has not seen), in organization order.
+  std::vector<Member> ChangedSince(uint64_t version) const;
 
   // Binds `replica` to `org` on first use; refuses a replica already bound to another org.
   Status BindReplica(ReplicaId replica, const std::string& org);
@@ -57,6 +60,7 @@ class Roster {
   std::map<std::string, Member> members_;
   std::map<std::string, std::string> by_curve_;  // curve Z85 -> org
   std::map<ReplicaId, std::string> replicas_;
+  std::map<std::string, uint64_t> changed_at_;  // org -> the version its last change made
   uint64_t version_ = 1;
 };
 

@@ -107,6 +107,11 @@ struct Roster {
   # parts together and takes the roster when a part without `more` arrives.
   part @1 :UInt32;
   more @2 :Bool;
+  # A roster with `changes` set holds only the members enrolled, re-keyed or revoked since the
+  # last roster this session was sent (the whole roster comes first in every session, and again
+  # on every Hello); the agent merges each part into the roster it has. With thousands of
+  # members, one enrollment then costs one entry per session, not the whole roster.
+  changes @3 :Bool;
 }
 
 # ---- Referral handoffs (schemas/PROTOCOL.md, "Referrals"; DESIGN.md §7) ----

@@ -144,6 +144,7 @@ void Put(wire::Envelope::Builder env, const Roster& m) {
   }
   b.setPart(m.part);
   b.setMore(m.more);
+  b.setChanges(m.changes);
 }
 
 void PutSigned(wire::Signed::Builder b, const Signed& s) {
@@ -366,6 +367,7 @@ Message Get(wire::Envelope::Reader env) {
       }
       m.part = env.getRoster().getPart();
       m.more = env.getRoster().getMore();
+      m.changes = env.getRoster().getChanges();
       return m;
     }
     case wire::Envelope::REFERRAL_POST: {

@@ -123,6 +123,7 @@ struct Roster {
   std::vector<RosterEntry> entries;
   uint32_t part = 0;  // parts of one roster count from 0
   bool more = false;  // another part follows
+  bool changes = false;  // only the members that changed since the last roster this session sent
   friend bool operator==(const Roster&, const Roster&) = default;
 };
 

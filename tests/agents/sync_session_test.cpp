@@ -474,6 +474,38 @@ TEST_F(SyncSessionTest, ARosterInPartsIsTakenWholeAndALostPartIsAskedFor) {
   EXPECT_EQ(a.Displayed(kOrgB, "name"), Value(std::string("Legal Aid North")));
 }
 
+// An organization enrolled while an agent is connected reaches it as a change (the member
+// alone), which the agent merges; a change lost on the way is asked for by a resumed Hello
+// when a delta of the new member arrives.
+class RosterChangeTest : public SyncSessionTest {
+ protected:
+  void Check(bool lose) {
+    Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+    Connect(a);
+    Run();
+    int changes = 0;
+    drop_down_ = [&](Agent& to, const proto::Message& m) {
+      auto* r = std::get_if<proto::Roster>(&m);
+      if (&to != &a || !r || !r->changes) return false;
+      EXPECT_EQ(r->entries.size(), 1u);
+      ++changes;
+      return lose;
+    };
+    Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+    Connect(b);
+    Run();
+    b.Apply({NewOrg(kOrgB, "Legal Aid North")});
+    Run();
+    EXPECT_EQ(changes, 1);
+    EXPECT_EQ(a.dir->sync_cursor(), 1u);
+    EXPECT_EQ(a.Displayed(kOrgB, "name"), Value(std::string("Legal Aid North")));
+    EXPECT_EQ(a.sync->status().hello_repeats, lose ? 1u : 0u);
+  }
+};
+
+TEST_F(RosterChangeTest, AnEnrollmentArrivesAsAChange) { Check(false); }
+TEST_F(RosterChangeTest, ALostChangeIsAskedForByAResumedHello) { Check(true); }
+
 TEST_F(SyncSessionTest, SmallCreditWindowStillDeliversEverything) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   AgentSync::Options small;

@@ -799,10 +799,13 @@ TEST_F(BrokerCoreTest, RevocationCutsTheSessionOffAtOnce) {
   EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
   ASSERT_EQ(core_->Sessions().size(), 1u);
   EXPECT_EQ(core_->Sessions()[0].org, kOrgA);
-  // A learns the new roster, with B revoked.
+  // A learns what changed: B, revoked.
   auto rosters = All<proto::Roster>(Take(a_));
   ASSERT_EQ(rosters.size(), 1u);
-  for (const auto& e : rosters[0].entries) EXPECT_EQ(e.revoked, e.org == kOrgB);
+  EXPECT_TRUE(rosters[0].changes);
+  ASSERT_EQ(rosters[0].entries.size(), 1u);
+  EXPECT_EQ(rosters[0].entries[0].org, kOrgB);
+  EXPECT_TRUE(rosters[0].entries[0].revoked);
   // Whatever B sends now is refused.
   got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
@@ -949,6 +952,53 @@ TEST_F(BrokerScaleTest, ALargeRosterGoesInPartsThatMakeTheWhole) {
   }
   EXPECT_EQ(orgs.size(), 603u);
   EXPECT_TRUE(orgs.count(kOrgA));
+}
+
+// With thousands of members, one enrollment must not send every session the whole roster
+// again (10,000 sessions x 1.3 MB): sessions get the change alone; a Hello gets the whole.
+TEST_F(BrokerScaleTest, AnEnrollmentReachesSessionsAsTheChangeAlone) {
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_TRUE(roster_->Enroll(Gen(Uuid(0xc000 + i)).pub, Role::kPartner, kStart).ok());
+  }
+  Hello(a_);
+  Hello(b_);
+  Take(a_);
+  Take(b_);
+  Identity late = Gen(Uuid(0xcfff));
+  ASSERT_TRUE(roster_->Enroll(late.pub, Role::kPartner, kStart).ok());
+  std::vector<Outgoing> out;
+  core_->Pump(&out);
+  Deliver(out);
+  for (Peer* p : {&a_, &b_}) {
+    auto rosters = All<proto::Roster>(Take(*p));
+    ASSERT_EQ(rosters.size(), 1u);
+    EXPECT_TRUE(rosters[0].changes);
+    EXPECT_FALSE(rosters[0].more);
+    ASSERT_EQ(rosters[0].entries.size(), 1u);
+    EXPECT_EQ(rosters[0].entries[0].org, late.pub.org);
+    EXPECT_EQ(rosters[0].entries[0].sign_key, late.pub.sign_public);
+  }
+  // A revocation and a second enrollment: the next change holds both, and only them.
+  ASSERT_TRUE(roster_->Revoke(Uuid(0xc000)).ok());
+  ASSERT_TRUE(roster_->Enroll(Gen(Uuid(0xcffe)).pub, Role::kPartner, kStart).ok());
+  out.clear();
+  core_->Pump(&out);
+  Deliver(out);
+  auto rosters = All<proto::Roster>(Take(a_));
+  ASSERT_EQ(rosters.size(), 1u);
+  std::set<std::string> orgs;
+  for (const auto& e : rosters[0].entries) orgs.insert(e.org);
+  EXPECT_EQ(orgs, (std::set<std::string>{Uuid(0xc000), Uuid(0xcffe)}));
+  // A resumed Hello (how an agent that missed something asks again) brings the whole roster.
+  proto::Hello again{proto::kProtocolVersion, a_.replica, 0, 16};
+  again.resume = true;
+  auto got = Send(a_, again);
+  size_t members = 0;
+  for (const auto& r : All<proto::Roster>(got)) {
+    EXPECT_FALSE(r.changes);
+    members += r.entries.size();
+  }
+  EXPECT_EQ(members, 605u);
 }
 
 // Pushes that arrive from several sessions in one turn are committed in one batch.
