@@ -209,8 +209,12 @@ class ReferralTest : public ::testing::Test {
   }
 
   void StopAgent(const std::string& name) {
+    std::string log = Agent(name).LogPath();
     Result<int> code = Agent(name).Stop();
-    ASSERT_TRUE(code.ok() && *code == 0) << name << " did not stop cleanly";
+    ASSERT_TRUE(code.ok() && *code == 0)
+        << name << " did not stop cleanly: "
+        << (code.ok() ? "exit status " + std::to_string(*code) : code.status().ToString())
+        << "; log:\n" << Tail(log);
     agents_.erase(name);
   }
 

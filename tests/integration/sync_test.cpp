@@ -172,8 +172,12 @@ TEST_F(SyncTest, OfflineCatchUpCostGrowsWithTheChangesMissedNotTheDirectorySize)
   int round = 0;
   auto catch_up_bytes = [&](int k, uint64_t* broker_bytes) -> uint64_t {
     ++round;
+    std::string log = Agent("c").LogPath();
     Result<int> stopped = Agent("c").Stop();
-    EXPECT_TRUE(stopped.ok() && *stopped == 0) << "C did not stop cleanly";
+    EXPECT_TRUE(stopped.ok() && *stopped == 0)
+        << "C did not stop cleanly: "
+        << (stopped.ok() ? "exit status " + std::to_string(*stopped) : stopped.status().ToString())
+        << "; log:\n" << Tail(log);
     uint64_t head = U64(broker_->ApiStatus(), "log_head");
     std::string last;
     for (int i = 0; i < k; ++i) {
