@@ -107,8 +107,11 @@ int RunAgent(const AgentArgs& args) {
 
   // Syncing needs the keys `switchboard init` made, and the broker's public identity.
   std::optional<Identity> identity;
-  std::unique_ptr<SyncClient> sync;
+  // The referral book outlives the sync client, whose destructor unhooks itself from it
+  // (declared the other way round, that was a use after free at every shutdown: found by
+  // `./dev.sh test --sanitize`).
   std::unique_ptr<ReferralBook> referrals;
+  std::unique_ptr<SyncClient> sync;
   if (!args.broker.empty() || !args.broker_key.empty()) {
     if (args.broker.empty() || args.broker_key.empty()) {
       return Fail(Status::InvalidArgument("--broker and --broker-key go together"));

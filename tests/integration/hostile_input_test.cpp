@@ -110,7 +110,7 @@ class HostileInput : public ::testing::Test {
 
   void TearDown() override {
     if (!HasFailure()) return;
-    std::cerr << "--- broker.log ---\n" << Tail(broker_->LogPath(), 4000) << "\n";
+    if (broker_) std::cerr << "--- broker.log ---\n" << Tail(broker_->LogPath(), 4000) << "\n";
     std::cerr << "--- a.log ---\n" << Tail(a_->LogPath(), 3000) << "\n";
   }
 

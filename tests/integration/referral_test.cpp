@@ -183,7 +183,7 @@ class ReferralTest : public ::testing::Test {
 
   void TearDown() override {
     if (!HasFailure()) return;
-    std::cerr << "--- broker.log ---\n" << Tail(broker_->LogPath(), 3000) << "\n";
+    if (broker_) std::cerr << "--- broker.log ---\n" << Tail(broker_->LogPath(), 3000) << "\n";
     for (const auto& [name, org] : orgs_) {
       std::cerr << "--- " << name << ".log ---\n" << Tail(tmp_ / (name + ".log"), 3000) << "\n";
     }
