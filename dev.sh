@@ -196,7 +196,8 @@ run_tsan() {
   log "building $TSAN_DIR"
   quiet_ninja "$TSAN_DIR"
   export RC_PARAMS=${RC_PARAMS:-max_success=100}
-  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+  # tests/tsan.supp: reports wholly inside uninstrumented libraries, each with its reason.
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp}
   local rc=0
   meson test -C "$TSAN_DIR" --no-rebuild --print-errorlogs --num-processes 2 \
     --suite broker --suite agents "$@" || rc=$?
