@@ -65,21 +65,32 @@ void SyncClient::Run() {
     if (socket) zmq_socket_monitor(socket->handle(), nullptr, 0);
     monitor.reset();
     socket.reset();
+    // The monitor is attached, and its reader connected, before the socket connects: a
+    // handshake that completed first was never reported, and the agent then waited for it
+    // forever without saying Hello (seen once in CI as an agent that never connected).
+    std::string monitor_ep = "inproc://sync-monitor-" + std::to_string(++generation);
+    auto attach = [&](zmq::socket_t& s) -> Status {
+      if (zmq_socket_monitor(s.handle(), monitor_ep.c_str(),
+                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+        return Status::IoError("cannot monitor the sync socket: " +
+                               std::string(zmq_strerror(zmq_errno())));
+      }
+      monitor.emplace(ctx, zmq::socket_type::pair);
+      monitor->connect(monitor_ep);
+      return Status::Ok();
+    };
     Result<zmq::socket_t> made = MakeAgentSocket(ctx, me_, options_.broker.curve_public,
-                                                 options_.endpoint, options_.limits);
+                                                 options_.endpoint, options_.limits, attach);
     if (!made.ok()) {
+      monitor.reset();
       spdlog::error("sync: {}", made.status().ToString());
       session_.OnDisconnected(made.status().message());
       return false;
     }
     socket.emplace(std::move(made).value());
-    std::string monitor_ep = "inproc://sync-monitor-" + std::to_string(++generation);
-    zmq_socket_monitor(socket->handle(), monitor_ep.c_str(),
-                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-    monitor.emplace(ctx, zmq::socket_type::pair);
-    monitor->connect(monitor_ep);
     return true;
   };
   if (!open()) return;

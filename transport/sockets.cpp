@@ -115,7 +115,8 @@ Result<zmq::socket_t> MakeBrokerSocket(zmq::context_t& ctx, const Identity& brok
 
 Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent,
                                       const std::string& broker_curve_public,
-                                      const std::string& endpoint, const SocketLimits& limits) {
+                                      const std::string& endpoint, const SocketLimits& limits,
+                                      const std::function<Status(zmq::socket_t&)>& before_connect) {
   Result<std::string> server = Z85Decode32(broker_curve_public);
   if (!server.ok()) return server.status().WithContext("the broker's curve public key");
   Result<std::string> pub = Z85Decode32(agent.pub.curve_public);
@@ -134,6 +135,7 @@ Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent
       // next handshake, so stale messages never arrive out of their session.
       .Set(ZMQ_IMMEDIATE, "ZMQ_IMMEDIATE", limits.immediate ? 1 : 0);
   RETURN_IF_ERROR(o.status());
+  if (before_connect) RETURN_IF_ERROR(before_connect(socket));
   if (zmq_connect(socket.handle(), endpoint.c_str()) != 0) {
     return ZmqError("cannot connect to " + endpoint, zmq_errno());
   }

@@ -2,6 +2,7 @@
 // there is no plaintext option.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <zmq.hpp>
@@ -43,8 +44,12 @@ Result<zmq::socket_t> MakeBrokerSocket(zmq::context_t& ctx, const Identity& brok
 // refused (a monitor sees ZMQ_EVENT_HANDSHAKE_FAILED_AUTH with the status code, 400): the
 // caller must make a new socket to try again. A wrong broker key shows only as
 // ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, and libzmq retries it every reconnect_ivl.
+// `before_connect`, when given, runs on the configured socket before it connects: the place to
+// attach a monitor (and connect its reader), since a handshake that completes before the
+// monitor is there is never reported.
 Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent,
                                       const std::string& broker_curve_public,
-                                      const std::string& endpoint, const SocketLimits& limits);
+                                      const std::string& endpoint, const SocketLimits& limits,
+                                      const std::function<Status(zmq::socket_t&)>& before_connect = {});
 
 }  // namespace sb
