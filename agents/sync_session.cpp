@@ -406,6 +406,9 @@ void AgentSync::PostReferrals(std::vector<std::string>* out) {
 std::vector<std::string> AgentSync::OnSnapshot(const proto::SnapshotChunk& c) {
   // Chunks of one checkpoint arrive in order, from index 0; anything else (a chunk lost, or
   // one from a checkpoint that was superseded) starts the checkpoint over.
+  // Every chunk says where the log continues after it: an agent that then hears nothing
+  // knows it is behind (and asks again after a stall) even if the rest was lost.
+  known_head_ = std::max(known_head_, c.log_seq);
   if (c.index == 0) {
     checkpoint_id_ = c.snapshot;
     checkpoint_next_ = 0;
@@ -503,11 +506,16 @@ std::vector<std::string> AgentSync::Tick() {
   // broker that lost the session (a full queue, a new connection) starts one at the cursor.
   // Still nothing a whole stall later: something was lost after all (ZeroMQ does not lose
   // messages on a live connection, but this must not hang if it did): start over.
-  if (known_head_ > dir_->sync_cursor() && now - last_heard_at_ > options_.stall_ms) {
+  // In the middle of a checkpoint counts as behind too.
+  bool waiting = known_head_ > dir_->sync_cursor() || checkpoint_id_ != 0;
+  if (waiting && now - last_heard_at_ > options_.stall_ms) {
     SetState(State::kHelloSent);
-    std::string behind = "behind the broker (" + std::to_string(dir_->sync_cursor()) + " of " +
-                         std::to_string(known_head_) + ") and nothing from it for " +
-                         std::to_string(options_.stall_ms / 1000) + " s";
+    std::string behind =
+        (known_head_ > dir_->sync_cursor()
+             ? "behind the broker (" + std::to_string(dir_->sync_cursor()) + " of " +
+                   std::to_string(known_head_) + ")"
+             : std::string("in the middle of a checkpoint")) +
+        " and nothing from it for " + std::to_string(options_.stall_ms / 1000) + " s";
     if (stalled_) {
       Note("session restart", behind + " after asking it to resume",
            &SyncStatus::session_restarts);

@@ -6,17 +6,20 @@
 #include "bench/bench_proc.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -26,9 +29,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <zmq.hpp>
 
 #include "agents/data_dir.h"
@@ -209,8 +215,15 @@ class Swarm {
   SwarmClient& maintainer() { return *clients_.back(); }
   void set_target(uint64_t seq) {
     target_ = seq;
-    for (auto& c : clients_) c->reached_ns = c->cursor >= seq ? NowNs() : 0;
+    reached_ = 0;
+    for (auto& c : clients_) {
+      c->reached_ns = c->cursor >= seq ? NowNs() : 0;
+      reached_ += c->reached_ns != 0;
+    }
   }
+  // Every client welcomed / at the target (counted as it happens: the loops ask every turn).
+  bool all_ready() const { return ready_ == clients_.size(); }
+  bool all_reached() const { return reached_ == clients_.size(); }
   uint64_t distinct_checks() const { return distinct_; }
   uint64_t rewinds() const { return rewinds_; }
   std::vector<size_t> message_sizes;  // of one client's Updates and checkpoint chunks, in order
@@ -244,11 +257,15 @@ class Swarm {
   }
 
   void Reached(SwarmClient& c) {
-    if (target_ != 0 && c.reached_ns == 0 && c.cursor >= target_) c.reached_ns = NowNs();
+    if (target_ != 0 && c.reached_ns == 0 && c.cursor >= target_) {
+      c.reached_ns = NowNs();
+      ++reached_;
+    }
   }
 
   void Handle(SwarmClient& c, const proto::Message& m, size_t size) {
     if (auto* w = std::get_if<proto::Welcome>(&m)) {
+      ready_ += !c.ready;
       c.ready = true;
       if (!w->resumed) {  // a new session at our cursor: what was in flight is not coming
         c.checkpoint = 0;
@@ -334,15 +351,353 @@ class Swarm {
   std::set<uint32_t> roster_parts_seen_;
   CheckCache checks_;
   uint64_t target_ = 0;
+  size_t ready_ = 0, reached_ = 0;
   uint64_t distinct_ = 0, rewinds_ = 0;
 };
 
+// ---------- clients in more than one process ----------
+//
+// A process may hold only so many open files (every client is a connection and its socket's
+// mailbox), and an unprivileged process cannot raise that limit. Beyond it the clients are
+// shared among forked worker processes, each driving its share with the same loop; the parent
+// keeps the first share and the maintainer, and speaks with each worker in lines over a socket
+// pair. Times are steady-clock nanoseconds (CLOCK_MONOTONIC), the same in every process.
+//
+//   parent -> worker: "target S" (report when every client has log entry S), "stats", "quit"
+//   worker -> parent: "ready" (every client welcomed), "reached S NS NS ..." (when each client
+//                     got there), "stats {json}", "fail WHY"
+
+class Channel {
+ public:
+  explicit Channel(int fd) : fd_(fd) { ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK); }
+  Channel(Channel&& o) noexcept : fd_(std::exchange(o.fd_, -1)), in_(std::move(o.in_)) {}
+  Channel& operator=(Channel&&) = delete;
+  ~Channel() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // A whole line, if one has arrived; never blocks. "" with *closed set when the peer is gone.
+  std::optional<std::string> Poll(bool* closed = nullptr) {
+    for (;;) {
+      size_t nl = in_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = in_.substr(0, nl);
+        in_.erase(0, nl + 1);
+        return line;
+      }
+      char buf[65536];
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n > 0) {
+        in_.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0 && closed) *closed = true;
+      return std::nullopt;
+    }
+  }
+
+  // Writes a whole line (waiting for room: the other side reads as it runs its loop).
+  void Send(const std::string& line) {
+    std::string data = line + "\n";
+    for (size_t off = 0; off < data.size();) {
+      ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
+      if (n > 0) {
+        off += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EAGAIN) {
+        pollfd p{fd_, POLLOUT, 0};
+        ::poll(&p, 1, 100);
+      } else {
+        return;  // the other side is gone; its Wait reports that
+      }
+    }
+  }
+
+ private:
+  int fd_;
+  std::string in_;
+};
+
+struct SwarmConfig {
+  std::string broker_curve, broker_sign, endpoint;
+  uint32_t window_bytes = 0;
+};
+
+ReplicaId RandomReplica() {
+  return (static_cast<uint64_t>(randombytes_random()) << 32 | randombytes_random()) | 1;
+}
+
+// What a share of clients has to say at the end: sums, and one client's replica (encoded) so
+// the parent can check that it converged.
+json ShareStats(Swarm& swarm) {
+  json j;
+  uint64_t bytes = 0, hellos = 0, starts_over = 0, refusals = 0, rejected = 0;
+  std::map<uint64_t, size_t> cursors;
+  for (auto& c : swarm.clients()) {
+    if (c->maintainer) continue;
+    bytes += c->bytes_in;
+    hellos += c->hellos;
+    starts_over += c->starts_over;
+    refusals += c->refusals;
+    rejected += c->rejected;
+    ++cursors[c->cursor];
+  }
+  json dist = json::object();
+  for (auto& [cursor, k] : cursors) dist[std::to_string(cursor)] = k;
+  j["bytes_in"] = bytes;
+  j["hellos"] = hellos;
+  j["started_over"] = starts_over;
+  j["refusals"] = refusals;
+  j["rejected"] = rejected;
+  j["rewinds"] = swarm.rewinds();
+  j["distinct"] = swarm.distinct_checks();
+  j["cursors"] = dist;
+  return j;
+}
+
+std::string Hex(const std::string& bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+std::string Unhex(const std::string& hex) {
+  auto v = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(v(hex[i]) << 4 | v(hex[i + 1])));
+  }
+  return out;
+}
+
+// A worker process: its clients until the parent says quit. Never returns.
+[[noreturn]] void RunWorker(int fd, const SwarmConfig& config, const std::vector<Identity>& ids,
+                            size_t from, size_t to) {
+  Channel parent(fd);
+  {
+    zmq::context_t ctx(1);
+    ctx.set(zmq::ctxopt::max_sockets, 65535);
+    Swarm swarm(ctx, config.broker_curve, config.broker_sign, config.endpoint,
+                config.window_bytes);
+    for (size_t i = from; i < to; ++i) {
+      if (Status s = swarm.Add(ids[i], false, RandomReplica()); !s.ok()) {
+        parent.Send("fail " + s.ToString());
+        ::_exit(1);
+      }
+    }
+    bool announced = false, reported = true, quit = false;
+    uint64_t target = 0;
+    while (!quit) {
+      std::optional<std::string> line;
+      bool closed = false;
+      swarm.RunUntil([&] {
+        if (!announced && swarm.all_ready()) return true;
+        if (!reported && swarm.all_reached()) return true;
+        line = parent.Poll(&closed);
+        return line.has_value() || closed;
+      }, 365ull * 24 * 3600 * 1000);
+      if (closed) break;
+      if (!announced && swarm.all_ready()) {
+        parent.Send("ready");
+        announced = true;
+      }
+      if (!reported && swarm.all_reached()) {
+        std::string r = "reached " + std::to_string(target);
+        for (auto& c : swarm.clients()) r += " " + std::to_string(c->reached_ns);
+        parent.Send(r);
+        reported = true;
+      }
+      if (!line) continue;
+      if (line->rfind("target ", 0) == 0) {
+        target = std::stoull(line->substr(7));
+        swarm.set_target(target);
+        reported = false;
+      } else if (*line == "stats") {
+        json j = ShareStats(swarm);
+        Directory view;
+        for (const auto& d : swarm.clients().front()->replica_log) view.Join(*d);
+        // Stamped now: a delta may not hold entries stamped after it.
+        j["replica"] = Hex(EncodeDelta(view.AsDelta(1, Hlc::Make(WallMs(), 0))));
+        parent.Send("stats " + DumpJson(j));
+      } else if (*line == "quit") {
+        quit = true;
+      }
+    }
+  }
+  ::_exit(0);
+}
+
+struct Worker {
+  pid_t pid = -1;
+  Channel channel;
+  std::optional<std::string> reply;  // the awaited line, once it came
+};
+
+// Forks a worker for clients [from, to) of `ids`. Must run before this process makes a ZeroMQ
+// context (a forked child must not inherit one).
+Result<Worker> ForkWorker(const SwarmConfig& config, const std::vector<Identity>& ids,
+                          size_t from, size_t to) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return Status::IoError("socketpair failed");
+  }
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::IoError("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    ::close(sv[0]);
+    RunWorker(sv[1], config, ids, from, to);
+  }
+  ::close(sv[1]);
+  return Worker{pid, Channel(sv[0]), std::nullopt};
+}
+
+// Sends `command` (if any) to every worker, then runs this process's clients until `local()`
+// holds and every worker has answered with a line starting with `word`; the answers (the rest
+// of each line) are left in each worker's `reply`. False on timeout or a failed worker (`why`).
+bool AwaitWorkers(Swarm& swarm, std::vector<Worker>& workers, const std::string& command,
+                  const std::string& word, const std::function<bool()>& local,
+                  uint64_t timeout_ms, std::string* why) {
+  for (Worker& w : workers) {
+    w.reply.reset();
+    if (!command.empty()) w.channel.Send(command);
+  }
+  bool failed = false;
+  bool ok = swarm.RunUntil([&] {
+    bool all = true;
+    for (Worker& w : workers) {
+      if (w.reply) continue;
+      bool closed = false;
+      while (std::optional<std::string> line = w.channel.Poll(&closed)) {
+        if (line->rfind(word + " ", 0) == 0 || *line == word) {
+          w.reply = line->size() > word.size() ? line->substr(word.size() + 1) : "";
+          break;
+        }
+        if (line->rfind("fail ", 0) == 0) {
+          *why = "a worker process failed: " + line->substr(5);
+          failed = true;
+        }
+      }
+      if (closed && !w.reply) {
+        *why = "a worker process exited";
+        failed = true;
+      }
+      all = all && w.reply.has_value();
+    }
+    return failed || (all && local());
+  }, timeout_ms);
+  return ok && !failed;
+}
+
 // ---------- the raw CURVE ceiling ----------
+
+// One process's share of the raw ceiling's DEALERs: connects `n`, says "connected", waits for
+// "go", reads until each has `total` bytes, says "done NS" (when the last one had them).
+[[noreturn]] void RawDealers(int fd, size_t n, const std::string& endpoint,
+                             const char* server_public, uint64_t total, bool starter) {
+  Channel parent(fd);
+  {
+    zmq::context_t ctx(1);
+    ctx.set(zmq::ctxopt::max_sockets, 65535);
+    std::vector<zmq::socket_t> dealers;
+    dealers.reserve(n);
+    std::vector<uint64_t> received(n, 0);
+    std::vector<bool> finished(n, false);
+    for (size_t i = 0; i < n; ++i) {
+      char pub[41], sec[41];
+      zmq_curve_keypair(pub, sec);
+      zmq::socket_t d(ctx, zmq::socket_type::dealer);
+      zmq_setsockopt(d.handle(), ZMQ_CURVE_SERVERKEY, server_public, 40);
+      zmq_setsockopt(d.handle(), ZMQ_CURVE_PUBLICKEY, pub, 40);
+      zmq_setsockopt(d.handle(), ZMQ_CURVE_SECRETKEY, sec, 40);
+      int hwm = 1 << 20;
+      zmq_setsockopt(d.handle(), ZMQ_RCVHWM, &hwm, sizeof hwm);
+      d.connect(endpoint);
+      d.send(zmq::str_buffer("ready"), zmq::send_flags::none);
+      dealers.push_back(std::move(d));
+    }
+    size_t oks = 0;
+    std::vector<zmq::pollitem_t> items;
+    for (auto& d : dealers) items.push_back({d.handle(), 0, ZMQ_POLLIN, 0});
+    auto deadline = Clock::now() + std::chrono::seconds(170);
+    while (oks < n && Clock::now() < deadline) {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+      for (size_t i = 0; i < n; ++i) {
+        zmq::message_t m;
+        while (dealers[i].recv(m, zmq::recv_flags::dontwait)) ++oks;
+      }
+    }
+    if (oks < n) ::_exit(1);
+    parent.Send("connected");
+    for (;;) {  // blocking wait for "go"
+      bool closed = false;
+      std::optional<std::string> line = parent.Poll(&closed);
+      if (closed) ::_exit(1);
+      if (line && *line == "go") break;
+      pollfd p{fd, POLLIN, 0};
+      ::poll(&p, 1, 100);
+    }
+    // The same event loop as the swarm's clients: epoll over each socket's ZMQ_FD.
+    int ep = ::epoll_create1(0);
+    for (size_t i = 0; i < n; ++i) {
+      int zfd = -1;
+      size_t size = sizeof zfd;
+      zmq_getsockopt(dealers[i].handle(), ZMQ_FD, &zfd, &size);
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLET;
+      ev.data.u64 = i;
+      ::epoll_ctl(ep, EPOLL_CTL_ADD, zfd, &ev);
+    }
+    size_t done = 0;
+    uint64_t last = 0;
+    auto service = [&](size_t i) {
+      if (finished[i]) return;
+      for (;;) {
+        int events = 0;
+        size_t size = sizeof events;
+        if (zmq_getsockopt(dealers[i].handle(), ZMQ_EVENTS, &events, &size) != 0) break;
+        if (!(events & ZMQ_POLLIN)) break;
+        zmq::message_t m;
+        if (!dealers[i].recv(m, zmq::recv_flags::dontwait)) break;
+        received[i] += m.size();
+      }
+      if (received[i] >= total) {
+        finished[i] = true;
+        ++done;
+        last = NowNs();
+        dealers[i].send(zmq::str_buffer("done"), zmq::send_flags::dontwait);
+      }
+    };
+    if (starter) dealers[0].send(zmq::str_buffer("start"), zmq::send_flags::none);
+    deadline = Clock::now() + std::chrono::seconds(600);
+    uint64_t next_sweep = 0;
+    epoll_event events[1024];
+    while (done < n && Clock::now() < deadline) {
+      int k = ::epoll_wait(ep, events, 1024, 5);
+      for (int i = 0; i < k; ++i) service(events[i].data.u64);
+      if (NowNs() >= next_sweep) {
+        for (size_t i = 0; i < n; ++i) service(i);
+        next_sweep = NowNs() + 50'000'000;
+      }
+    }
+    ::close(ep);
+    if (done < n) ::_exit(1);
+    parent.Send("done " + std::to_string(last));
+  }
+  ::_exit(0);
+}
 
 // A raw ROUTER (CURVE server, no ZAP, no Switchboard) in a child process sends `sizes` (one
 // message each, the bytes shared, as the broker sends a projection) to each of N CURVE
 // DEALERs here. Returns the seconds from the start signal until every DEALER has all bytes.
-Result<double> RawCurveFanout(size_t n, const std::vector<size_t>& sizes, std::ostream* progress) {
+Result<double> RawCurveFanout(size_t n, size_t processes, const std::vector<size_t>& sizes,
+                              std::ostream* progress) {
   char server_public[41], server_secret[41];
   zmq_curve_keypair(server_public, server_secret);
   int port_pipe[2];
@@ -404,91 +759,80 @@ Result<double> RawCurveFanout(size_t n, const std::vector<size_t>& sizes, std::o
   ::close(port_pipe[0]);
   if (got <= 0) return Status::IoError("the raw server did not start");
   std::string endpoint(buf, static_cast<size_t>(got));
-  zmq::context_t ctx(1);
-  ctx.set(zmq::ctxopt::max_sockets, 65535);
-  std::vector<zmq::socket_t> dealers;
-  dealers.reserve(n);
   uint64_t total = 0;
   for (size_t s : sizes) total += s;
-  std::vector<uint64_t> received(n, 0);
-  std::vector<bool> finished(n, false);
-  for (size_t i = 0; i < n; ++i) {
-    char pub[41], sec[41];
-    zmq_curve_keypair(pub, sec);
-    zmq::socket_t d(ctx, zmq::socket_type::dealer);
-    zmq_setsockopt(d.handle(), ZMQ_CURVE_SERVERKEY, server_public, 40);
-    zmq_setsockopt(d.handle(), ZMQ_CURVE_PUBLICKEY, pub, 40);
-    zmq_setsockopt(d.handle(), ZMQ_CURVE_SECRETKEY, sec, 40);
-    int hwm = 1 << 20;
-    zmq_setsockopt(d.handle(), ZMQ_RCVHWM, &hwm, sizeof hwm);
-    d.connect(endpoint);
-    d.send(zmq::str_buffer("ready"), zmq::send_flags::none);
-    dealers.push_back(std::move(d));
-  }
-  size_t oks = 0;
-  std::vector<zmq::pollitem_t> items;
-  for (auto& d : dealers) items.push_back({d.handle(), 0, ZMQ_POLLIN, 0});
-  auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (oks < n && Clock::now() < deadline) {
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
-    for (size_t i = 0; i < n; ++i) {
-      zmq::message_t m;
-      while (dealers[i].recv(m, zmq::recv_flags::dontwait)) ++oks;
-    }
-  }
-  if (oks < n) {
+  // The DEALERs, shared among `processes` processes as the swarm's clients are.
+  std::vector<Worker> dealers;
+  auto stop = [&](Status s) {
     ::kill(child, SIGKILL);
     Wait(child);
-    return Status::Unavailable("the raw CURVE clients did not all connect");
-  }
-  if (progress) *progress << "raw CURVE fan-out to " << n << " DEALERs...\n";
-  // The same event loop as the swarm's clients: epoll over each socket's ZMQ_FD.
-  int ep = ::epoll_create1(0);
-  for (size_t i = 0; i < n; ++i) {
-    int fd = -1;
-    size_t size = sizeof fd;
-    zmq_getsockopt(dealers[i].handle(), ZMQ_FD, &fd, &size);
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLET;
-    ev.data.u64 = i;
-    ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-  }
-  size_t done = 0;
-  auto service = [&](size_t i) {
-    if (finished[i]) return;
-    for (;;) {
-      int events = 0;
-      size_t size = sizeof events;
-      if (zmq_getsockopt(dealers[i].handle(), ZMQ_EVENTS, &events, &size) != 0) break;
-      if (!(events & ZMQ_POLLIN)) break;
-      zmq::message_t m;
-      if (!dealers[i].recv(m, zmq::recv_flags::dontwait)) break;
-      received[i] += m.size();
+    for (Worker& d : dealers) {
+      ::kill(d.pid, SIGKILL);
+      Wait(d.pid);
     }
-    if (received[i] >= total) {
-      finished[i] = true;
-      ++done;
-      dealers[i].send(zmq::str_buffer("done"), zmq::send_flags::dontwait);
+    return s;
+  };
+  for (size_t k = 0; k < processes; ++k) {
+    size_t count = (k + 1) * n / processes - k * n / processes;
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      return stop(Status::IoError("socketpair failed"));
+    }
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) return stop(Status::IoError("fork failed"));
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(126);
+      ::close(sv[0]);
+      RawDealers(sv[1], count, endpoint, server_public, total, /*starter=*/k == 0);
+    }
+    ::close(sv[1]);
+    dealers.push_back(Worker{pid, Channel(sv[0]), std::nullopt});
+  }
+  // Every DEALER connected and greeted; then "go" (the first process's first DEALER tells the
+  // ROUTER to start, last, so that every other process is already reading).
+  auto await = [&](const std::string& word, uint64_t timeout_s) {
+    uint64_t deadline = NowNs() + timeout_s * 1'000'000'000;
+    for (Worker& d : dealers) d.reply.reset();
+    for (;;) {
+      bool all = true;
+      for (Worker& d : dealers) {
+        bool closed = false;
+        while (!d.reply) {
+          std::optional<std::string> line = d.channel.Poll(&closed);
+          if (!line) break;
+          if (line->rfind(word, 0) == 0) d.reply = line->substr(word.size());
+        }
+        if (closed && !d.reply) return false;
+        all = all && d.reply.has_value();
+      }
+      if (all) return true;
+      if (NowNs() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   };
-  uint64_t t0 = NowNs();
-  dealers[0].send(zmq::str_buffer("start"), zmq::send_flags::none);
-  deadline = Clock::now() + std::chrono::seconds(600);
-  uint64_t next_sweep = 0;
-  epoll_event events[1024];
-  while (done < n && Clock::now() < deadline) {
-    int k = ::epoll_wait(ep, events, 1024, 5);
-    for (int i = 0; i < k; ++i) service(events[i].data.u64);
-    if (NowNs() >= next_sweep) {
-      for (size_t i = 0; i < n; ++i) service(i);
-      next_sweep = NowNs() + 50'000'000;
-    }
+  if (!await("connected", 180)) {
+    return stop(Status::Unavailable("the raw CURVE clients did not all connect"));
   }
-  ::close(ep);
-  double seconds = static_cast<double>(NowNs() - t0) / 1e9;
+  if (progress) {
+    *progress << "raw CURVE fan-out to " << n << " DEALERs"
+              << (processes > 1 ? " in " + std::to_string(processes) + " processes" : std::string())
+              << "...\n";
+  }
+  uint64_t t0 = 0;
+  for (size_t k = dealers.size(); k-- > 0;) {
+    if (k == 0) t0 = NowNs();
+    dealers[k].channel.Send("go");
+  }
+  if (!await("done ", 600)) {
+    return stop(Status::Unavailable("the raw CURVE fan-out did not finish"));
+  }
+  uint64_t last = t0;
+  for (Worker& d : dealers) last = std::max<uint64_t>(last, std::stoull(*d.reply));
+  for (Worker& d : dealers) Wait(d.pid);
   Wait(child);
-  if (done < n) return Status::Unavailable("the raw CURVE fan-out did not finish");
-  return seconds;
+  return static_cast<double>(last - t0) / 1e9;
 }
 
 // ---------- the import ----------
@@ -556,11 +900,21 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     return 2;
   }
   if (sodium_init() < 0) return fail("libsodium failed to initialise");
-  size_t fds = RaiseFileLimit(o.agents * 3 + 256);
-  if (fds < o.agents * 2 + 64) {
-    return fail("the open-file limit is " + std::to_string(fds) + "; " +
-                std::to_string(o.agents) + " clients need about " +
-                std::to_string(o.agents * 2 + 64) + " (raise it: ulimit -n)");
+  // Every client holds two descriptors (its connection and its socket's mailbox); beyond what
+  // one process may hold, the clients are shared among worker processes.
+  size_t fds = RaiseFileLimit(o.agents * 2 + 512);
+  size_t per_process = fds > 512 ? (fds - 256) / 2 : 0;
+  size_t processes = o.processes;
+  if (processes == 0 && per_process > 0) processes = (o.agents + 1 + per_process - 1) / per_process;
+  if (processes > o.agents) {
+    out << "bench swarm: --processes may not exceed --agents\n";
+    return 2;
+  }
+  if (per_process == 0 || (o.agents + 1 + processes - 1) / processes > per_process) {
+    return fail("the open-file limit is " + std::to_string(fds) + "; " + std::to_string(o.agents) +
+                " clients in " + std::to_string(std::max<size_t>(processes, 1)) +
+                " process(es) need about " + std::to_string(2 * o.agents + 256) +
+                " in all (raise it: ulimit -n, or give --processes)");
   }
   std::string binary = o.binary.empty() ? SelfBinary() : o.binary;
   std::string directory = o.directory.empty() ? "examples/data/directory.json" : o.directory;
@@ -597,10 +951,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       ids.push_back(std::move(id).value());
     }
   }
-  auto random_replica = [] {
-    return (static_cast<uint64_t>(randombytes_random()) << 32 | randombytes_random()) | 1;
-  };
-  ReplicaId maintainer_replica = random_replica();
+  ReplicaId maintainer_replica = RandomReplica();
   size_t records = 0;
   Result<std::vector<Delta>> deltas = ImportDeltas(directory, o.records, maintainer_replica, &records);
   if (!deltas.ok()) return fail(deltas.status().ToString());
@@ -628,26 +979,38 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
   std::vector<size_t> sizes;
   int code = 0;
   {
+    SwarmConfig config{broker_id->pub.curve_public, broker_id->pub.sign_public, endpoint,
+                       o.window_bytes};
+    say("connecting " + std::to_string(o.agents) + " clients over CURVE" +
+        (processes > 1 ? " from " + std::to_string(processes) + " processes" : std::string()) +
+        "...");
+    uint64_t t_connect = NowNs();
+    // This process keeps the first share of partners and the maintainer.
+    std::vector<Worker> workers;
+    for (size_t k = 1; k < processes; ++k) {
+      Result<Worker> w = ForkWorker(config, ids, k * o.agents / processes,
+                                    (k + 1) * o.agents / processes);
+      if (!w.ok()) return fail(w.status().ToString());
+      workers.push_back(std::move(w).value());
+    }
     zmq::context_t ctx(1);
     ctx.set(zmq::ctxopt::max_sockets, 65535);
-    Swarm swarm(ctx, broker_id->pub.curve_public, broker_id->pub.sign_public, endpoint,
-                o.window_bytes);
-    say("connecting " + std::to_string(o.agents) + " clients over CURVE...");
-    uint64_t t_connect = NowNs();
-    for (size_t i = 0; i <= o.agents; ++i) {
-      bool maintainer = i == o.agents;
-      Status s = swarm.Add(ids[i], maintainer, maintainer ? maintainer_replica : random_replica());
-      if (!s.ok()) return fail(s.ToString());
+    Swarm swarm(ctx, config.broker_curve, config.broker_sign, endpoint, o.window_bytes);
+    for (size_t i = 0; i < o.agents / processes; ++i) {
+      if (Status s = swarm.Add(ids[i], false, RandomReplica()); !s.ok()) return fail(s.ToString());
+    }
+    if (Status s = swarm.Add(ids[o.agents], true, maintainer_replica); !s.ok()) {
+      return fail(s.ToString());
     }
     auto& clients = swarm.clients();
-    bool connected = swarm.RunUntil([&] {
-      for (auto& c : clients) {
-        if (!c->ready) return false;
-      }
-      return true;
-    }, 600'000);
+    std::string why;
+    bool connected = AwaitWorkers(swarm, workers, "", "ready", [&] { return swarm.all_ready(); },
+                                  600'000, &why);
     double connect_s = static_cast<double>(NowNs() - t_connect) / 1e9;
-    if (!connected) return fail("not every client was welcomed within 600 s; see " + log);
+    if (!connected) {
+      return fail("not every client was welcomed within 600 s" + (why.empty() ? "" : ": " + why) +
+                  "; see " + log);
+    }
     ProcUsage held = Usage(broker);
     say("all welcomed in " + std::to_string(connect_s) + " s; importing " +
         std::to_string(records) + " records...");
@@ -685,12 +1048,9 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     json st = api.Status();
     import_head = std::max(import_head, U64(st, "log_head"));
     swarm.set_target(import_head);
-    bool arrived = swarm.RunUntil([&] {
-      for (auto& c : clients) {
-        if (c->cursor < import_head) return false;
-      }
-      return true;
-    }, o.import_timeout_s * 1000);
+    bool arrived = AwaitWorkers(swarm, workers, "target " + std::to_string(import_head), "reached",
+                                [&] { return swarm.all_reached(); }, o.import_timeout_s * 1000,
+                                &why);
     double import_s = static_cast<double>(NowNs() - t_import) / 1e9;
     swarm.record_sizes = false;
     sizes = swarm.message_sizes;
@@ -702,10 +1062,19 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
         ++cursors[c->cursor];
         if (c->cursor < import_head) stuck_messages += c->messages_in;
       }
+      if (why.empty() && AwaitWorkers(swarm, workers, "stats", "stats", [] { return true; },
+                                      60'000, &why)) {
+        for (Worker& w : workers) {
+          json j = ParseStoredJson(*w.reply, JsonLimits{w.reply->size(), 16});
+          if (!j.is_object()) continue;
+          for (auto& [cur, k] : j["cursors"].items()) cursors[std::stoull(cur)] += k.get<size_t>();
+        }
+      }
       std::string dist;
       for (auto& [cur, k] : cursors) dist += " " + std::to_string(cur) + ":" + std::to_string(k);
       return fail("the directory did not reach every client (cursor:clients" + dist +
-                  "; messages received by those behind: " + std::to_string(stuck_messages) + ")");
+                  "; messages received by those behind in this process: " +
+                  std::to_string(stuck_messages) + ")" + (why.empty() ? "" : "; " + why));
     }
     say("the directory reached all " + std::to_string(o.agents) + " clients in " +
         std::to_string(import_s) + " s");
@@ -738,19 +1107,24 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       uint64_t seq = m.acks.back().results.empty() ? 0 : m.acks.back().results[0].log_seq;
       if (seq == 0) return fail("an edit was refused: " + (m.acks.back().results.empty() ? std::string("throttled") : m.acks.back().results[0].reason));
       swarm.set_target(seq);
-      if (!swarm.RunUntil([&] {
-            for (auto& c : clients) {
-              if (c->cursor < seq) return false;
-            }
-            return true;
-          }, 120'000)) {
-        return fail("an edit did not reach every client within 120 s");
+      if (!AwaitWorkers(swarm, workers, "target " + std::to_string(seq), "reached",
+                        [&] { return swarm.all_reached(); }, 120'000, &why)) {
+        return fail("an edit did not reach every client within 120 s" +
+                    (why.empty() ? "" : ": " + why));
       }
       uint64_t last = 0;
+      auto reached_at = [&](uint64_t ns) {
+        per_client_ms.push_back(static_cast<double>(ns - t0) / 1e6);
+        last = std::max(last, ns);
+      };
       for (auto& c : clients) {
-        if (c.get() == &m) continue;
-        per_client_ms.push_back(static_cast<double>(c->reached_ns - t0) / 1e6);
-        last = std::max(last, c->reached_ns);
+        if (c.get() != &m) reached_at(c->reached_ns);
+      }
+      for (Worker& w : workers) {  // "S NS NS ..."
+        std::istringstream in(*w.reply);
+        uint64_t s = 0, ns = 0;
+        in >> s;
+        while (in >> ns) reached_at(ns);
       }
       to_all_ms.push_back(static_cast<double>(last - t0) / 1e6);
     }
@@ -769,12 +1143,10 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       swarm.Send(m, proto::Push{++batch, {proto::PushItem{next + 1000, proto::SignedDelta{enc, m.id.pub.org, m.id.pub.org, Sign(m.id, enc)}}}});
       swarm.RunUntil([&] { return m.acks.size() > acks; }, 60'000);
       uint64_t seq = m.acks.size() > acks && !m.acks.back().results.empty() ? m.acks.back().results[0].log_seq : 0;
-      bool reached = seq > 0 && swarm.RunUntil([&] {
-        for (auto& c : clients) {
-          if (c->cursor < seq) return false;
-        }
-        return true;
-      }, 120'000);
+      if (seq > 0) swarm.set_target(seq);
+      bool reached = seq > 0 &&
+                     AwaitWorkers(swarm, workers, "target " + std::to_string(seq), "reached",
+                                  [&] { return swarm.all_reached(); }, 120'000, &why);
       summary["hold"] = {{"seconds", o.hold_s}, {"edit_after_hold_reached_all", reached}};
     }
     json final_status = api.Status();
@@ -792,27 +1164,41 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
                             [&](const std::string& id) { return mstate.Find(id); }, &filtered));
     }
     bool converged = true;
-    for (size_t i : {size_t{0}, clients.size() / 2, clients.size() - 2}) {
-      Directory v;
-      for (const auto& d : clients[i]->replica_log) v.Join(*d);
+    auto check = [&](const Directory& v) {
       converged = converged && v.records().size() == expect.records().size();
       for (const auto& [id, r] : expect.records()) {
         const Record* got = v.Find(id);
         converged = converged && got && got->fields() == r.fields();
       }
+    };
+    for (size_t i : {size_t{0}, clients.size() / 2, clients.size() - 2}) {
+      Directory v;
+      for (const auto& d : clients[i]->replica_log) v.Join(*d);
+      check(v);
     }
+    // The sums over every share, and one replica from each worker.
+    json totals = ShareStats(swarm);
+    if (!AwaitWorkers(swarm, workers, "stats", "stats", [] { return true; }, 120'000, &why)) {
+      return fail("the worker processes did not report" + (why.empty() ? "" : ": " + why));
+    }
+    for (Worker& w : workers) {
+      json j = ParseStoredJson(*w.reply, JsonLimits{w.reply->size(), 16});
+      if (!j.is_object() || !j["replica"].is_string()) return fail("a worker's report is unreadable");
+      for (const char* k : {"bytes_in", "hellos", "started_over", "refusals", "rejected",
+                            "rewinds", "distinct"}) {
+        totals[k] = totals[k].get<uint64_t>() + j[k].get<uint64_t>();
+      }
+      Result<Delta> replica = DecodeDelta(Unhex(j["replica"].get<std::string>()));
+      Directory v;
+      if (replica.ok()) v.Join(*replica);
+      check(v);
+    }
+    for (Worker& w : workers) w.channel.Send("quit");
+    for (Worker& w : workers) Wait(w.pid);
     size_t state_bytes = EncodeDelta(partner_view.AsDelta(1, Hlc{})).size();
-    std::vector<double> bytes_in;
-    uint64_t hellos = 0, refusals = 0, rejected = 0, started_over = 0;
-    for (auto& c : clients) {
-      if (c.get() == &m) continue;
-      bytes_in.push_back(static_cast<double>(c->bytes_in));
-      hellos += c->hellos;
-      started_over += c->starts_over;
-      refusals += c->refusals;
-      rejected += c->rejected;
-    }
-    double mean_in = std::accumulate(bytes_in.begin(), bytes_in.end(), 0.0) / bytes_in.size();
+    uint64_t hellos = totals["hellos"], refusals = totals["refusals"],
+             rejected = totals["rejected"], started_over = totals["started_over"];
+    double mean_in = totals["bytes_in"].get<double>() / static_cast<double>(o.agents);
     size_t roster_bytes = 0;
     {
       proto::Roster r;
@@ -857,15 +1243,16 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
         {"checkpoints_built", U64(final_status, "checkpoints_built")},
         {"group_commits", U64(final_status, "group_commits")}};
     summary["clients"] = {{"hellos", hellos}, {"started_over", started_over}, {"refusals", refusals}, {"rejected_entries", rejected},
-                          {"rewinds", swarm.rewinds()},
-                          {"distinct_signed_deltas_verified", swarm.distinct_checks()}};
+                          {"rewinds", totals["rewinds"]},
+                          {"distinct_signed_deltas_verified", totals["distinct"]},
+                          {"processes", processes}};
     summary["converged"] = converged;
     if (!converged) code = 1;
   }
   // The raw ceiling, with the same N and the same messages.
   double raw_s = 0;
   if (!o.skip_raw && !sizes.empty()) {
-    Result<double> raw = RawCurveFanout(o.agents, sizes, progress);
+    Result<double> raw = RawCurveFanout(o.agents, processes, sizes, progress);
     if (!raw.ok()) return fail(raw.status().ToString());
     raw_s = *raw;
   }
@@ -873,7 +1260,8 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
   Wait(broker);
   uint64_t dir_bytes = summary["import_bytes_per_agent"].get<uint64_t>();
   summary["raw_curve"] = {
-      {"shape", "one CURVE ROUTER process to N CURVE DEALERs in one process, the same N and the "
+      {"shape", "one CURVE ROUTER process to N CURVE DEALERs in as many processes as the swarm's "
+                "clients, the same N and the "
                 "same message sizes as the import, each message's bytes shared"},
       {"fanout_s", raw_s},
       {"bytes_per_s", raw_s > 0 ? static_cast<double>(dir_bytes) * o.agents / raw_s : 0}};
@@ -892,8 +1280,9 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     return s.str();
   };
   const json& b = summary["broker"];
-  out << "bench swarm: " << o.agents << " partner clients (+1 maintainer) in one process against a "
-      << "real broker process; CURVE over loopback TCP\n"
+  out << "bench swarm: " << o.agents << " partner clients (+1 maintainer) in "
+      << (processes == 1 ? std::string("one process") : std::to_string(processes) + " processes")
+      << " against a real broker process; CURVE over loopback TCP\n"
       << "  directory: " << records << " records, " << f(summary["state_bytes"].get<double>() / 1048576.0)
       << " MiB encoded as partners read it; roster " << f(summary["roster_bytes"].get<double>() / 1048576.0)
       << " MiB\n"

@@ -1,7 +1,8 @@
 // `switchboard bench swarm`: one broker for a national network (DESIGN.md §11, issue 15).
 //
 // A real `switchboard broker` process with a fresh data directory, and N lightweight protocol
-// clients in this process: each with its own enrolled keys, its own CURVE handshake over
+// clients in this process (or, beyond what one process may hold open, shared among forked
+// worker processes): each with its own enrolled keys, its own CURVE handshake over
 // loopback TCP (a real DEALER socket), the real protocol (Hello, windowed Credits, rewind,
 // checkpoints), a check of every signed delta it receives, and an in-memory replica (the
 // decoded deltas it applied, shared between clients that received the same bytes) instead of
@@ -31,6 +32,8 @@ struct SwarmBenchOptions {
   uint32_t window_bytes = 512 << 10;  // each client's flow-control window
   std::string binary;       // the switchboard binary (default: this process's)
   std::string dir;          // where the broker's data goes (default $TMPDIR)
+  size_t processes = 0;     // share the clients among this many processes (0: as few as the
+                            // open-file limit allows)
   bool skip_raw = false;    // skip the raw CURVE ceiling
   uint64_t import_timeout_s = 1800;
   bool json = false;

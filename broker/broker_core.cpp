@@ -198,7 +198,7 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
   std::optional<Member> member = roster_->Find(org);
   if (!member || member->revoked) {
     WarnOrg(org, "broker: org=" + Printable(org) + " refused: not enrolled or revoked");
-    sessions_.erase(peer);
+    if (auto it = sessions_.find(peer); it != sessions_.end()) EndSession(it);
     return Refuse(peer, "revoked", "this organization's key is not enrolled (or was revoked)", out);
   }
   Result<proto::Message> msg = proto::DecodeEnvelope(bytes);
@@ -228,7 +228,10 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
     Send(peer, ack, out);
     return RouteReferrals(std::move(updates), out);
   }
-  if (auto* c = std::get_if<proto::Credit>(&*msg)) return OnCredit(s, *c);
+  if (auto* c = std::get_if<proto::Credit>(&*msg)) {
+    OnCredit(s, *c);
+    return MarkDue(peer, s);
+  }
   WarnOrg(org, "broker: org=" + org + " sent an unexpected " + proto::MessageName(*msg));
   Refuse(peer, "unexpected", std::string("a broker does not accept ") + proto::MessageName(*msg), out);
 }
@@ -269,6 +272,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     s.window = window;
     s.window_bytes = window_bytes;
     OnCredit(s, proto::Credit{0, h.cursor, false, 0});
+    MarkDue(peer, s);
     Send(peer,
          proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_,
                         s.checkpoint != nullptr, true},
@@ -281,18 +285,13 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     return;
   }
   // A new session: a new connection, or an agent that asks to start over.
-  bool restart = false;
-  for (auto o = sessions_.begin(); o != sessions_.end();) {
-    if (o->second.replica == h.replica) {
-      restart = true;
-      o = sessions_.erase(o);
-    } else {
-      ++o;
-    }
+  if (auto r = peer_of_replica_.find(h.replica); r != peer_of_replica_.end()) {
+    stats_.restarts++;
+    if (auto o = sessions_.find(r->second); o != sessions_.end()) EndSession(o);
   }
-  if (restart) stats_.restarts++;
+  if (auto o = sessions_.find(peer); o != sessions_.end()) EndSession(o);
   Session& s = sessions_[peer];
-  s = Session{};
+  peer_of_replica_[h.replica] = peer;
   s.org = org;
   s.role = m.role;
   s.replica = h.replica;
@@ -301,6 +300,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   s.window_bytes = window_bytes;
   bool checkpoint = WantsCheckpoint(h.cursor);
   if (checkpoint) StartCheckpoint(s);
+  MarkDue(peer, s);
   Send(peer,
        proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_, checkpoint, false},
        out);
@@ -346,9 +346,23 @@ void BrokerCore::OnCredit(Session& s, const proto::Credit& c) {
 void BrokerCore::OnDisconnected(const std::string& peer) {
   auto it = sessions_.find(peer);
   if (it == sessions_.end()) return;
-  if (pump_from_ == peer) pump_from_.clear();
-  sessions_.erase(it);
+  EndSession(it);
   stats_.dropped++;
+}
+
+void BrokerCore::MarkDue(const std::string& peer, Session& s) {
+  if (s.due) return;
+  s.due = true;
+  due_.push_back(peer);
+}
+
+std::map<std::string, BrokerCore::Session>::iterator BrokerCore::EndSession(
+    std::map<std::string, Session>::iterator it) {
+  if (auto r = peer_of_replica_.find(it->second.replica);
+      r != peer_of_replica_.end() && r->second == it->first) {
+    peer_of_replica_.erase(r);
+  }
+  return sessions_.erase(it);
 }
 
 void BrokerCore::RouteReferrals(std::vector<ReferralRelay::Outbound> updates,
@@ -815,35 +829,45 @@ bool BrokerCore::Pump(std::vector<Outgoing>* out) {
     SaveCursors(false);
   }
   uint64_t roster_version = roster_->version();
-  bool more = false;
+  if (log_head_ != pumped_head_ || roster_version != pumped_roster_version_) {
+    pumped_head_ = log_head_;
+    pumped_roster_version_ = roster_version;
+    for (auto& [peer, s] : sessions_) MarkDue(peer, s);
+  }
   size_t spent = 0;
-  // Round-robin: start after the session served last, so that every session gets its turn
-  // whatever the budget.
-  auto it = sessions_.upper_bound(pump_from_);
-  for (size_t visited = 0, n = sessions_.size(); visited < n; ++visited) {
-    if (it == sessions_.end()) it = sessions_.begin();
+  // Round-robin over the due sessions: one visit each per pass (a session that sent something
+  // goes to the back, to be visited again), until the turn's budget is spent.
+  for (size_t n = due_.size(); n > 0 && spent < options_.turn_bytes; --n) {
+    std::string peer = std::move(due_.front());
+    due_.pop_front();
+    auto it = sessions_.find(peer);
+    if (it == sessions_.end() || !it->second.due) continue;
+    Session& s = it->second;
+    s.due = false;
     bool erase = false;
     size_t sent_before = out->size();
-    std::string peer = it->first;
+    size_t cost = 0;
+    // What a visit may change without sending (a checkpoint started for a trimmed log).
+    const Checkpoint* checkpoint_before = s.checkpoint.get();
     try {
-      spent += PumpSession(peer, it->second, roster_version, &erase, out);
+      cost = PumpSession(peer, s, roster_version, &erase, out);
     } catch (const std::exception& e) {
       // Not this session's fault necessarily, but nothing else can be done for it: drop it
       // (its agent says Hello again) and go on with the others.
       out->resize(sent_before);
       stats_.failed++;
-      WarnOrg(it->second.org, "broker: org=" + it->second.org +
-                                  ": cannot stream to its agent: " + Printable(e.what(), 300));
+      WarnOrg(s.org, "broker: org=" + s.org + ": cannot stream to its agent: " +
+                         Printable(e.what(), 300));
       erase = true;
     }
-    pump_from_ = peer;
-    it = erase ? sessions_.erase(it) : std::next(it);
-    if (spent >= options_.turn_bytes) {
-      more = true;
-      break;
+    spent += cost;
+    if (erase) {
+      EndSession(it);
+    } else if (cost > 0 || s.checkpoint.get() != checkpoint_before) {
+      MarkDue(peer, s);
     }
   }
-  return more || !staged_.empty();
+  return !due_.empty() || !staged_.empty();
 }
 
 // ---------- the log ----------

@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/log_limiter.h"
@@ -194,6 +195,7 @@ class BrokerCore {
     uint32_t chunks_acked = 0;
     bool closing_sent = false;
     uint64_t cursor_saved = 0;  // the acked cursor last made durable
+    bool due = false;           // in due_: Pump visits it
   };
   struct StagedPush {
     std::string peer;
@@ -229,6 +231,9 @@ class BrokerCore {
   void OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
                std::vector<Outgoing>* out);
   void OnCredit(Session& s, const proto::Credit& c);
+  void MarkDue(const std::string& peer, Session& s);
+  // Ends a session (keeping the replica index true); returns the next one.
+  std::map<std::string, Session>::iterator EndSession(std::map<std::string, Session>::iterator it);
   // Validates the push against the staged state and stages what is accepted.
   void StagePush(const std::string& peer, Session& s, const proto::Push& p,
                  std::vector<Outgoing>* out);
@@ -279,7 +284,14 @@ class BrokerCore {
   uint64_t audience_epoch_ = 0;  // bumped when who may read some record changes
   uint64_t snapshot_counter_ = 0;
   std::map<std::string, Session> sessions_;  // by routing id
-  std::string pump_from_;                    // round-robin position (a routing id)
+  std::unordered_map<ReplicaId, std::string> peer_of_replica_;  // at most one session each
+  // Sessions that may have something to send, in the order they became due: Pump visits only
+  // these (round-robin), not every session — with thousands of idle sessions, a turn that
+  // walked them all cost more than the work. A session is due when it starts or resumes, when
+  // credits arrive, when the log grows and when the roster changes; it stays due while a
+  // visit sends something. (Routing ids of ended sessions are skipped.)
+  std::deque<std::string> due_;
+  uint64_t pumped_head_ = 0, pumped_roster_version_ = 0;
   std::map<std::string, Bucket> buckets_;    // by organization
   BrokerStats stats_;
   ReferralRelay referrals_;

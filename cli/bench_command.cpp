@@ -70,8 +70,9 @@ void AddSwarmBench(CLI::App& bench, int& exit_code) {
   CLI::App* swarm = bench.add_subcommand(
       "swarm",
       "one real broker process and N light protocol clients (real keys, CURVE, signature checks, "
-      "in-memory replicas) in this process: directory import and single edits to all N, bytes "
-      "per agent, broker CPU and RSS per session, restarts; next to the raw CURVE fan-out");
+      "in-memory replicas) in this process (or several, past the open-file limit): directory "
+      "import and single edits to all N, bytes per agent, broker CPU and RSS per session, "
+      "restarts; next to the raw CURVE fan-out");
   swarm->add_option("--agents", options->agents, "partner clients")
       ->check(CLI::Range(size_t{1}, size_t{100'000}))
       ->capture_default_str();
@@ -85,6 +86,9 @@ void AddSwarmBench(CLI::App& bench, int& exit_code) {
   swarm->add_option("--window-bytes", options->window_bytes, "each client's window in bytes")
       ->capture_default_str();
   swarm->add_option("--dir", options->dir, "where the broker's data goes (default $TMPDIR)");
+  swarm->add_option("--processes", options->processes,
+                    "share the clients among this many processes (default: as few as the "
+                    "open-file limit allows; each client holds 2 descriptors)");
   swarm->add_flag("--skip-raw", options->skip_raw, "do not measure the raw CURVE ceiling");
   swarm->add_flag("--json", options->json, "print one JSON object instead of a table");
   swarm->callback(

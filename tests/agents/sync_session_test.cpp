@@ -451,6 +451,30 @@ TEST_F(SyncSessionTest, AStallAsksToResumeAndOnlyASecondStallStartsOver) {
   EXPECT_EQ(a.Displayed(kOrgB, "name"), Value(std::string("Legal Aid North")));
 }
 
+// A checkpoint chunk says where the log continues after it: an agent that gets part of a
+// checkpoint and then nothing knows it is behind, and asks again after a stall — even when
+// no Updates told it the head (a checkpoint started by a rewind on a live session).
+TEST_F(SyncSessionTest, APartOfACheckpointAndThenSilenceIsAStall) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  Run();
+  ASSERT_EQ(a.dir->sync_cursor(), 1u);
+  // A chunk of a checkpoint at log entry 40, and nothing more of it.
+  std::vector<std::string> reply = a.sync->OnMessage(proto::EncodeEnvelope(
+      proto::SnapshotChunk{77, 1, false, 40, "", ""}));
+  ASSERT_FALSE(reply.empty());  // out of order: a rewind is asked for
+  EXPECT_EQ(a.sync->status().rewinds, 1u);
+  clock_.Advance(AgentSync::Options{}.stall_ms + 1);
+  std::vector<std::string> tick = a.sync->Tick();
+  EXPECT_EQ(a.sync->status().stalls, 1u);
+  ASSERT_EQ(tick.size(), 1u);
+  Result<proto::Message> hello = proto::DecodeEnvelope(tick[0]);
+  ASSERT_TRUE(hello.ok());
+  ASSERT_TRUE(std::holds_alternative<proto::Hello>(*hello));
+  EXPECT_TRUE(std::get<proto::Hello>(*hello).resume);
+}
+
 // A roster in parts is taken whole; with a part lost the agent asks again and skips nothing.
 TEST_F(SyncSessionTest, ARosterInPartsIsTakenWholeAndALostPartIsAskedFor) {
   for (int i = 0; i < 600; ++i) {
