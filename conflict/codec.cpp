@@ -136,15 +136,16 @@ Dot GetDot(wire::Dot::Reader r) {
 }
 
 CausalContext GetContext(wire::CausalContext::Reader r) {
-  std::map<ReplicaId, uint64_t> vec;
+  FlatMap<ReplicaId, uint64_t> vec;
+  vec.reserve(r.getVector().size());
   for (auto e : r.getVector()) {
     if (e.getReplica() == 0) throw DecodeError{"version vector names replica 0"};
     if (!vec.emplace(e.getReplica(), e.getCounter()).second) {
       throw DecodeError{"version vector names a replica twice"};
     }
   }
-  std::set<Dot> cloud;
-  for (auto d : r.getCloud()) cloud.insert(GetDot(d));
+  FlatSet<Dot> cloud;
+  for (auto d : r.getCloud()) cloud.insert(cloud.end(), GetDot(d));
   return CausalContext::FromParts(std::move(vec), std::move(cloud));
 }
 
@@ -194,11 +195,11 @@ Record GetRecord(wire::Record::Reader r, TextCheck check) {
       case wire::Field::SET: {
         AwSet set;
         for (auto e : f.getSet()) {
-          std::set<Dot> dots;
+          FlatSet<Dot> dots;
           for (auto d : e.getDots()) {
             Dot dot = GetDot(d);
             if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": element outside context"};
-            dots.insert(dot);
+            dots.insert(dots.end(), dot);
           }
           if (dots.empty()) continue;
           std::string element = GetText(e.getElement(), check, "a set element", TextKind::kAny);

@@ -227,6 +227,11 @@ class Reader {
   const char* end_;
 };
 
+// Room to reserve for `n` items a message announces: all of them when few (the usual case,
+// one allocation), a bounded start when many, so a hostile count cannot make the decoder
+// allocate much more than the message holds.
+size_t ReserveFor(size_t n) { return std::min<size_t>(n, 64); }
+
 std::vector<ReplicaId> GetTable(Reader& in) {
   size_t n = in.Count();
   if (n > in.left() / 8) throw DecodeError{"truncated replica table"};
@@ -299,16 +304,20 @@ Hlc GetStamp(Reader& in, Hlc base) {
 }
 
 CausalContext GetContext(Reader& in, const std::vector<ReplicaId>& table) {
-  std::map<ReplicaId, uint64_t> vec;
-  for (size_t n = in.Count(); n > 0; --n) {
+  FlatMap<ReplicaId, uint64_t> vec;
+  size_t n_vec = in.Count();
+  vec.reserve(ReserveFor(n_vec));
+  for (size_t n = n_vec; n > 0; --n) {
     ReplicaId r = GetReplica(in, table);
     if (!vec.empty() && r <= vec.rbegin()->first) {
       throw DecodeError{"version vector not sorted by replica, or names one twice"};
     }
     vec.emplace_hint(vec.end(), r, in.Varint());
   }
-  std::set<Dot> cloud;
-  for (size_t n = in.Count(); n > 0; --n) cloud.insert(cloud.end(), GetDot(in, table));
+  FlatSet<Dot> cloud;
+  size_t n_cloud = in.Count();
+  cloud.reserve(ReserveFor(n_cloud));
+  for (size_t n = n_cloud; n > 0; --n) cloud.insert(cloud.end(), GetDot(in, table));
   return CausalContext::FromParts(std::move(vec), std::move(cloud));
 }
 
@@ -343,11 +352,11 @@ Record GetRecord(Reader& in, const std::vector<ReplicaId>& table, Hlc base, Text
       AwSet set;
       for (; n > 0; --n) {
         std::string element = GetString(in, check, "a set element", TextKind::kAny);
-        std::set<Dot> dots;
+        FlatSet<Dot> dots;
         for (size_t nd = in.Count(); nd > 0; --nd) {
           Dot dot = GetDot(in, table);
           if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": element outside context"};
-          dots.insert(dot);
+          dots.insert(dots.end(), dot);
         }
         if (dots.empty()) continue;
         if (!set.mutable_raw().emplace(std::move(element), std::move(dots)).second) {

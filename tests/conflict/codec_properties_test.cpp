@@ -96,12 +96,13 @@ Record GenRecord(const std::string& id, uint64_t max_stamp) {
            *rc::gen::nonEmpty(rc::gen::container<std::set<std::string>>(GenText(8)))) {
         std::set<Dot> dots = *rc::gen::nonEmpty(rc::gen::container<std::set<Dot>>(GenDot()));
         seen.insert(dots.begin(), dots.end());
-        set.mutable_raw()[e] = dots;
+        set.mutable_raw()[e] = FlatSet<Dot>(dots.begin(), dots.end());
       }
       r.mutable_fields()[name] = set;
     }
   }
-  r.mutable_context() = CausalContext::FromParts(vector, seen);
+  r.mutable_context() = CausalContext::FromParts(
+      FlatMap<ReplicaId, uint64_t>(vector.begin(), vector.end()), FlatSet<Dot>(seen.begin(), seen.end()));
   return r;
 }
 
