@@ -1,9 +1,15 @@
 #include "conflict/causal_context.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
 namespace sb {
+
+namespace {
+// Replicas that write to one record, in the usual case: room a version vector starts with.
+constexpr size_t kUsualWriters = 4;
+}  // namespace
 
 std::string ReplicaHex(ReplicaId r) {
   char buf[17];
@@ -79,9 +85,19 @@ Dot CausalContext::Next(ReplicaId replica) const {
 
 void CausalContext::Join(const CausalContext& other) {
   if (&other == this) return;
+  size_t fresh = 0;  // replicas only `other` names
   for (const auto& [replica, n] : other.vector_) {
-    uint64_t& top = vector_[replica];
-    if (n > top) top = n;
+    auto it = vector_.find(replica);
+    if (it == vector_.end()) {
+      ++fresh;
+    } else if (n > it->second) {
+      it->second = n;
+    }
+  }
+  if (fresh > 0) {
+    // One allocation for them all, with room for the few writers a record usually has.
+    vector_.reserve(std::max<size_t>(vector_.size() + fresh, kUsualWriters));
+    for (const auto& [replica, n] : other.vector_) vector_.try_emplace(replica, n);
   }
   if (!other.cloud_.empty()) cloud_.insert(other.cloud_.begin(), other.cloud_.end());
   Compact();
