@@ -98,6 +98,14 @@ void PutValue(std::string* out, const Value& v) {
   }
 }
 
+// A hint that memory will be read soon: a delta's parts are separate allocations, often out
+// of cache when it is encoded, and asking for them together overlaps the misses.
+void Prefetch(const char* p) { __builtin_prefetch(p); }
+template <typename Items>
+void Prefetch(const Items& items) {
+  if (!items.empty()) __builtin_prefetch(&*items.begin());
+}
+
 // Replica ids, inline while few: a delta names one to a handful, and neither encoding nor
 // decoding one should allocate for them. Grows onto the heap past kInline.
 class IdList {
@@ -145,12 +153,19 @@ class ReplicaTable {
     for (const Dot& d : c.cloud()) Note(d.replica);
   }
   void NoteRecord(const Record& r) {
+    // The first pass over the record: ask for what PutRecord reads next, in parallel.
+    Prefetch(r.id().data());
+    Prefetch(r.context().cloud());
+    Prefetch(r.fields());
     // Every entry's dot lies in the record's context, so its replicas are already noted;
     // records built without that invariant (bad input) are covered too.
     NoteContext(r.context());
     for (const auto& [name, field] : r.fields()) {
       if (const auto* reg = std::get_if<MvRegister>(&field)) {
-        for (const auto& [dot, e] : reg->entries()) Note(dot.replica);
+        for (const auto& [dot, e] : reg->entries()) {
+          Note(dot.replica);
+          if (const auto* text = std::get_if<std::string>(&e.value)) Prefetch(text->data());
+        }
       } else {
         for (const auto& [element, dots] : std::get<AwSet>(field).raw()) {
           for (const Dot& d : dots) Note(d.replica);

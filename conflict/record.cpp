@@ -9,6 +9,20 @@ bool FieldEmpty(const Field& f) {
 void CollectFieldDots(const Field& f, CausalContext* ctx) {
   std::visit([ctx](const auto& x) { x.CollectDots(ctx); }, f);
 }
+// A hint that `items` (a field's entries or elements, or a context's vector) will be read
+// soon. A join reads every field of a record, each from its own allocation; asking for them
+// all first lets the cache misses overlap instead of following one another.
+template <typename Items>
+void Prefetch(const Items& items) {
+  if (!items.empty()) __builtin_prefetch(&*items.begin());
+}
+void PrefetchField(const Field& f) {
+  if (const auto* reg = std::get_if<MvRegister>(&f)) {
+    Prefetch(reg->entries());
+  } else {
+    Prefetch(std::get<AwSet>(f).raw());
+  }
+}
 }  // namespace
 
 Record Record::WriteDelta(const std::string& field, Value value, ReplicaId replica,
@@ -57,6 +71,8 @@ void Record::Join(const Record& other) {
   if (&other == this) return;  // idempotent
   if (id_.empty()) id_ = other.id_;
   if (other.kind_ > kind_) kind_ = other.kind_;
+  Prefetch(context_.vector());
+  for (const auto& [name, field] : fields_) PrefetchField(field);
   // Fields I hold: joined with the other's field of the same type, or with an empty one (so
   // entries the other side has seen and dropped go).
   static const MvRegister kNoRegister;
