@@ -29,8 +29,8 @@ bool CausalContext::Contains(const Dot& dot) const {
 
 void CausalContext::Add(const Dot& dot) {
   auto it = vector_.find(dot.replica);
+  if (it != vector_.end() && dot.counter <= it->second) return;  // contained
   uint64_t top = it == vector_.end() ? 0 : it->second;
-  if (dot.counter <= top) return;
   if (dot.counter != top + 1) {
     cloud_.insert(dot);  // a gap remains: nothing to fold (a dot already there stays once)
     return;
@@ -117,8 +117,7 @@ bool CausalContext::Includes(const CausalContext& other) const {
   return true;
 }
 
-CausalContext CausalContext::FromParts(FlatMap<ReplicaId, uint64_t> vector,
-                                       FlatSet<Dot> cloud) {
+CausalContext CausalContext::FromParts(FlatMap<ReplicaId, uint64_t> vector, FlatSet<Dot> cloud) {
   CausalContext c;
   c.vector_ = std::move(vector);
   c.cloud_ = std::move(cloud);

@@ -100,7 +100,9 @@ void PutValue(std::string* out, const Value& v) {
 
 // A hint that memory will be read soon: a delta's parts are separate allocations, often out
 // of cache when it is encoded, and asking for them together overlaps the misses.
-void Prefetch(const char* p) { __builtin_prefetch(p); }
+void Prefetch(const char* p) {
+  __builtin_prefetch(p);
+}
 template <typename Items>
 void Prefetch(const Items& items) {
   if (!items.empty()) __builtin_prefetch(&*items.begin());
@@ -287,7 +289,9 @@ class Reader {
 // Room to reserve for `n` items a message announces: all of them when few (the usual case,
 // one allocation), a bounded start when many, so a hostile count cannot make the decoder
 // allocate much more than the message holds.
-size_t ReserveFor(size_t n) { return std::min<size_t>(n, 64); }
+size_t ReserveFor(size_t n) {
+  return std::min<size_t>(n, 64);
+}
 
 // A message's replica table; GetReplica reads indexes into it.
 using Table = std::span<const ReplicaId>;

@@ -32,7 +32,9 @@ void Directory::Reindex() {
   for (auto& [id, r] : records_) index_.Insert(&r);
 }
 
-const Record* Directory::Find(const std::string& id) const { return index_.Find(id); }
+const Record* Directory::Find(const std::string& id) const {
+  return index_.Find(id);
+}
 
 Record& Directory::Slot(const std::string& id, const std::string& kind) {
   if (Record* r = index_.Find(id)) return *r;

@@ -6,7 +6,9 @@
 
 namespace sb {
 
-uint64_t RecordIndex::Hash(std::string_view id) { return std::hash<std::string_view>()(id); }
+uint64_t RecordIndex::Hash(std::string_view id) {
+  return std::hash<std::string_view>()(id);
+}
 
 RecordIndex::Slot RecordIndex::MakeSlot(uint64_t hash, Record* record) {
   Slot s;

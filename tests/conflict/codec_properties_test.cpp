@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "conflict/codec.h"
@@ -103,8 +103,9 @@ Record GenRecord(const std::string& id, uint64_t max_stamp) {
       r.mutable_fields()[name] = set;
     }
   }
-  r.mutable_context() = CausalContext::FromParts(
-      FlatMap<ReplicaId, uint64_t>(vector.begin(), vector.end()), FlatSet<Dot>(seen.begin(), seen.end()));
+  r.mutable_context() =
+      CausalContext::FromParts(FlatMap<ReplicaId, uint64_t>(vector.begin(), vector.end()),
+                               FlatSet<Dot>(seen.begin(), seen.end()));
   return r;
 }
 

@@ -50,7 +50,8 @@ TEST(RecordIndex, EraseKeepsTheOtherRecordsReachable) {
 
 // Against std::map as a model, over a small id space so that erases hit and probe runs
 // collide and wrap around the table.
-RC_GTEST_PROP(RecordIndex, BehavesLikeAMapOfIds, (const std::vector<std::pair<bool, uint8_t>>& ops)) {
+RC_GTEST_PROP(RecordIndex, BehavesLikeAMapOfIds,
+              (const std::vector<std::pair<bool, uint8_t>>& ops)) {
   std::map<std::string, std::unique_ptr<Record>> model;
   RecordIndex index;
   for (const auto& [insert, n] : ops) {
