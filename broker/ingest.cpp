@@ -63,8 +63,8 @@ Status CheckRecord(const Record& d, const Record* current, const Author& who,
       return Status::PermissionDenied(rid + "carries a write attributed to another replica");
     }
   }
-  std::map<ReplicaId, uint64_t> others_vector;
-  std::set<Dot> others_cloud;
+  FlatMap<ReplicaId, uint64_t> others_vector;
+  FlatSet<Dot> others_cloud;
   for (const auto& [replica, n] : d.context().vector()) {
     if (replica != who.replica) others_vector[replica] = n;
   }

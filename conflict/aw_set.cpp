@@ -26,15 +26,15 @@ void AwSet::CollectDots(CausalContext* context) const {
 
 void AwSet::Join(const CausalContext& my_ctx, const AwSet& other,
                  const CausalContext& other_ctx) {
-  static const std::set<Dot> kNone;
-  for (auto it = elements_.begin(); it != elements_.end();) {
-    auto o = other.elements_.find(it->first);
-    const std::set<Dot>& theirs = o == other.elements_.end() ? kNone : o->second;
-    for (auto d = it->second.begin(); d != it->second.end();) {
-      d = (!theirs.count(*d) && other_ctx.Contains(*d)) ? it->second.erase(d) : std::next(d);
-    }
-    it = it->second.empty() ? elements_.erase(it) : std::next(it);
-  }
+  if (&other == this) return;  // idempotent
+  static const FlatSet<Dot> kNone;
+  erase_if(elements_, [&](auto& mine) {
+    auto o = other.elements_.find(mine.first);
+    const FlatSet<Dot>& theirs = o == other.elements_.end() ? kNone : o->second;
+    erase_if(mine.second,
+             [&](const Dot& d) { return !theirs.contains(d) && other_ctx.Contains(d); });
+    return mine.second.empty();
+  });
   for (const auto& [element, dots] : other.elements_) {
     for (const Dot& d : dots) {
       if (!my_ctx.Contains(d)) elements_[element].insert(d);

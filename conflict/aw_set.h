@@ -3,12 +3,11 @@
 // concurrent with a remove wins. Shares its record's causal context, like MvRegister.
 #pragma once
 
-#include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "conflict/causal_context.h"
+#include "conflict/flat_map.h"
 
 namespace sb {
 
@@ -23,17 +22,17 @@ class AwSet {
 
   void Join(const CausalContext& my_ctx, const AwSet& other, const CausalContext& other_ctx);
 
-  bool Contains(const std::string& element) const { return elements_.count(element) > 0; }
+  bool Contains(const std::string& element) const { return elements_.contains(element); }
   std::vector<std::string> Elements() const;  // sorted
   bool empty() const { return elements_.empty(); }
 
-  const std::map<std::string, std::set<Dot>>& raw() const { return elements_; }
-  std::map<std::string, std::set<Dot>>& mutable_raw() { return elements_; }
+  const FlatMap<std::string, FlatSet<Dot>>& raw() const { return elements_; }
+  FlatMap<std::string, FlatSet<Dot>>& mutable_raw() { return elements_; }
 
   friend bool operator==(const AwSet&, const AwSet&) = default;
 
  private:
-  std::map<std::string, std::set<Dot>> elements_;  // element -> live add dots, never empty
+  FlatMap<std::string, FlatSet<Dot>> elements_;  // element -> live add dots, never empty
 };
 
 }  // namespace sb

@@ -1,6 +1,15 @@
 #include "conflict/causal_context.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
 namespace sb {
+
+namespace {
+// Replicas that write to one record, in the usual case: room a version vector starts with.
+constexpr size_t kUsualWriters = 4;
+}  // namespace
 
 std::string ReplicaHex(ReplicaId r) {
   char buf[17];
@@ -15,32 +24,44 @@ std::string Dot::ToString() const {
 bool CausalContext::Contains(const Dot& dot) const {
   auto it = vector_.find(dot.replica);
   if (it != vector_.end() && dot.counter <= it->second) return true;
-  return cloud_.count(dot) > 0;
+  return !cloud_.empty() && cloud_.contains(dot);
 }
 
 void CausalContext::Add(const Dot& dot) {
-  if (Contains(dot)) return;
   auto it = vector_.find(dot.replica);
+  if (it != vector_.end() && dot.counter <= it->second) return;  // contained
   uint64_t top = it == vector_.end() ? 0 : it->second;
   if (dot.counter != top + 1) {
-    cloud_.insert(dot);  // a gap remains: nothing to fold
+    cloud_.insert(dot);  // a gap remains: nothing to fold (a dot already there stays once)
     return;
   }
-  // The dot continues the vector: fold in the cloud dots of this replica that now follow.
+  // The dot continues the vector (so it is not in the cloud): fold in the cloud dots of this
+  // replica that now follow.
   top = dot.counter;
-  for (auto c = cloud_.lower_bound(Dot{dot.replica, top + 1});
-       c != cloud_.end() && c->replica == dot.replica && c->counter == top + 1;) {
-    top = c->counter;
-    c = cloud_.erase(c);
+  if (!cloud_.empty()) {
+    auto first = cloud_.lower_bound(Dot{dot.replica, top + 1});
+    auto last = first;
+    while (last != cloud_.end() && last->replica == dot.replica && last->counter == top + 1) {
+      top = last->counter;
+      ++last;
+    }
+    cloud_.erase(first, last);
   }
-  vector_[dot.replica] = top;
+  if (it != vector_.end()) {
+    it->second = top;
+  } else {
+    vector_.emplace(dot.replica, top);
+  }
 }
 
 void CausalContext::Remove(const Dot& dot) {
   if (cloud_.erase(dot) > 0) return;
   auto it = vector_.find(dot.replica);
   if (it == vector_.end() || dot.counter == 0 || dot.counter > it->second) return;
-  for (uint64_t c = dot.counter + 1; c <= it->second; ++c) cloud_.insert(Dot{dot.replica, c});
+  std::vector<Dot> later;
+  later.reserve(it->second - dot.counter);
+  for (uint64_t c = dot.counter + 1; c <= it->second; ++c) later.push_back(Dot{dot.replica, c});
+  cloud_.insert(later.begin(), later.end());
   if (dot.counter == 1) {
     vector_.erase(it);
     // The cloud's dots of this replica now start at 2: nothing folds back.
@@ -63,11 +84,22 @@ Dot CausalContext::Next(ReplicaId replica) const {
 }
 
 void CausalContext::Join(const CausalContext& other) {
+  if (&other == this) return;
+  size_t fresh = 0;  // replicas only `other` names
   for (const auto& [replica, n] : other.vector_) {
-    uint64_t& top = vector_[replica];
-    if (n > top) top = n;
+    auto it = vector_.find(replica);
+    if (it == vector_.end()) {
+      ++fresh;
+    } else if (n > it->second) {
+      it->second = n;
+    }
   }
-  cloud_.insert(other.cloud_.begin(), other.cloud_.end());
+  if (fresh > 0) {
+    // One allocation for them all, with room for the few writers a record usually has.
+    vector_.reserve(std::max<size_t>(vector_.size() + fresh, kUsualWriters));
+    for (const auto& [replica, n] : other.vector_) vector_.try_emplace(replica, n);
+  }
+  if (!other.cloud_.empty()) cloud_.insert(other.cloud_.begin(), other.cloud_.end());
   Compact();
 }
 
@@ -76,7 +108,7 @@ bool CausalContext::Includes(const CausalContext& other) const {
     auto it = vector_.find(replica);
     uint64_t have = it == vector_.end() ? 0 : it->second;
     for (uint64_t c = have + 1; c <= n; ++c) {
-      if (!cloud_.count(Dot{replica, c})) return false;
+      if (!cloud_.contains(Dot{replica, c})) return false;
     }
   }
   for (const Dot& d : other.cloud_) {
@@ -85,8 +117,7 @@ bool CausalContext::Includes(const CausalContext& other) const {
   return true;
 }
 
-CausalContext CausalContext::FromParts(std::map<ReplicaId, uint64_t> vector,
-                                       std::set<Dot> cloud) {
+CausalContext CausalContext::FromParts(FlatMap<ReplicaId, uint64_t> vector, FlatSet<Dot> cloud) {
   CausalContext c;
   c.vector_ = std::move(vector);
   c.cloud_ = std::move(cloud);
@@ -95,21 +126,15 @@ CausalContext CausalContext::FromParts(std::map<ReplicaId, uint64_t> vector,
 }
 
 void CausalContext::Compact() {
-  for (auto it = cloud_.begin(); it != cloud_.end();) {
-    auto v = vector_.find(it->replica);
+  // In dot order, so a run of cloud dots that continues the vector folds in whole.
+  erase_if(cloud_, [this](const Dot& d) {
+    auto v = vector_.find(d.replica);
     uint64_t top = v == vector_.end() ? 0 : v->second;
-    if (it->counter <= top) {
-      it = cloud_.erase(it);
-    } else if (it->counter == top + 1) {
-      vector_[it->replica] = it->counter;
-      it = cloud_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto it = vector_.begin(); it != vector_.end();) {
-    it = it->second == 0 ? vector_.erase(it) : std::next(it);
-  }
+    if (d.counter > top + 1) return false;
+    if (d.counter == top + 1) vector_[d.replica] = d.counter;
+    return true;
+  });
+  erase_if(vector_, [](const auto& entry) { return entry.second == 0; });
 }
 
 std::string CausalContext::ToString() const {

@@ -5,9 +5,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <set>
 #include <string>
+
+#include "conflict/flat_map.h"
 
 namespace sb {
 
@@ -42,11 +42,11 @@ class CausalContext {
 
   // Inspection, for encoding and tests. After any mutation the representation is canonical:
   // no cloud dot is covered by the vector or continues it, and no vector entry is zero.
-  const std::map<ReplicaId, uint64_t>& vector() const { return vector_; }
-  const std::set<Dot>& cloud() const { return cloud_; }
+  const FlatMap<ReplicaId, uint64_t>& vector() const { return vector_; }
+  const FlatSet<Dot>& cloud() const { return cloud_; }
 
   // Builds a context from raw parts (decoding); the result is compacted.
-  static CausalContext FromParts(std::map<ReplicaId, uint64_t> vector, std::set<Dot> cloud);
+  static CausalContext FromParts(FlatMap<ReplicaId, uint64_t> vector, FlatSet<Dot> cloud);
 
   friend bool operator==(const CausalContext&, const CausalContext&) = default;
   std::string ToString() const;
@@ -54,8 +54,8 @@ class CausalContext {
  private:
   void Compact();
 
-  std::map<ReplicaId, uint64_t> vector_;  // replica -> every counter 1..n seen
-  std::set<Dot> cloud_;                   // seen dots beyond a gap
+  FlatMap<ReplicaId, uint64_t> vector_;  // replica -> every counter 1..n seen
+  FlatSet<Dot> cloud_;                   // seen dots beyond a gap
 };
 
 }  // namespace sb

@@ -2,7 +2,9 @@
 // are written once per message in a sorted table and referred to by index; counters, lengths
 // and stamp differences are LEB128 varints; canonical UUIDs travel as 16 raw bytes.
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <span>
 
 #include "conflict/codec_internal.h"
 
@@ -96,6 +98,54 @@ void PutValue(std::string* out, const Value& v) {
   }
 }
 
+// A hint that memory will be read soon: a delta's parts are separate allocations, often out
+// of cache when it is encoded, and asking for them together overlaps the misses.
+void Prefetch(const char* p) {
+  __builtin_prefetch(p);
+}
+template <typename Items>
+void Prefetch(const Items& items) {
+  if (!items.empty()) __builtin_prefetch(&*items.begin());
+}
+
+// Replica ids, inline while few: a delta names one to a handful, and neither encoding nor
+// decoding one should allocate for them. Grows onto the heap past kInline.
+class IdList {
+ public:
+  void push_back(ReplicaId r) {
+    if (size_ < kInline) {
+      inline_[size_++] = r;
+      return;
+    }
+    if (size_ == kInline) heap_.assign(inline_.begin(), inline_.end());
+    heap_.push_back(r);
+    ++size_;
+  }
+  // Keeps the first n ids (n <= size()).
+  void truncate(size_t n) {
+    if (size_ > kInline && n <= kInline) {
+      std::copy_n(heap_.begin(), n, inline_.begin());
+      heap_.clear();
+    } else if (size_ > kInline) {
+      heap_.resize(n);
+    }
+    size_ = n;
+  }
+  std::span<ReplicaId> span() {
+    return size_ <= kInline ? std::span<ReplicaId>(inline_.data(), size_) : std::span(heap_);
+  }
+  std::span<const ReplicaId> span() const {
+    return size_ <= kInline ? std::span<const ReplicaId>(inline_.data(), size_)
+                            : std::span<const ReplicaId>(heap_);
+  }
+
+ private:
+  static constexpr size_t kInline = 16;
+  std::array<ReplicaId, kInline> inline_{};
+  std::vector<ReplicaId> heap_;  // all the ids, once there are more than kInline
+  size_t size_ = 0;
+};
+
 // The sorted, distinct replica ids a message names; indexes are positions in it.
 class ReplicaTable {
  public:
@@ -105,12 +155,19 @@ class ReplicaTable {
     for (const Dot& d : c.cloud()) Note(d.replica);
   }
   void NoteRecord(const Record& r) {
+    // The first pass over the record: ask for what PutRecord reads next, in parallel.
+    Prefetch(r.id().data());
+    Prefetch(r.context().cloud());
+    Prefetch(r.fields());
     // Every entry's dot lies in the record's context, so its replicas are already noted;
     // records built without that invariant (bad input) are covered too.
     NoteContext(r.context());
     for (const auto& [name, field] : r.fields()) {
       if (const auto* reg = std::get_if<MvRegister>(&field)) {
-        for (const auto& [dot, e] : reg->entries()) Note(dot.replica);
+        for (const auto& [dot, e] : reg->entries()) {
+          Note(dot.replica);
+          if (const auto* text = std::get_if<std::string>(&e.value)) Prefetch(text->data());
+        }
       } else {
         for (const auto& [element, dots] : std::get<AwSet>(field).raw()) {
           for (const Dot& d : dots) Note(d.replica);
@@ -119,19 +176,21 @@ class ReplicaTable {
     }
   }
   void Seal() {
-    std::sort(ids_.begin(), ids_.end());
-    ids_.erase(std::unique(ids_.begin(), ids_.end()), ids_.end());
+    std::span<ReplicaId> ids = ids_.span();
+    std::sort(ids.begin(), ids.end());
+    ids_.truncate(static_cast<size_t>(std::unique(ids.begin(), ids.end()) - ids.begin()));
   }
   uint64_t Index(ReplicaId r) const {
-    return static_cast<uint64_t>(std::lower_bound(ids_.begin(), ids_.end(), r) - ids_.begin());
+    std::span<const ReplicaId> ids = ids_.span();
+    return static_cast<uint64_t>(std::lower_bound(ids.begin(), ids.end(), r) - ids.begin());
   }
   void Put(std::string* out) const {
-    PutVarint(out, ids_.size());
-    for (ReplicaId r : ids_) PutFixed64(out, r);
+    PutVarint(out, ids_.span().size());
+    for (ReplicaId r : ids_.span()) PutFixed64(out, r);
   }
 
  private:
-  std::vector<ReplicaId> ids_;
+  IdList ids_;
 };
 
 void PutDot(std::string* out, const ReplicaTable& t, const Dot& d) {
@@ -227,25 +286,38 @@ class Reader {
   const char* end_;
 };
 
-std::vector<ReplicaId> GetTable(Reader& in) {
+// Room to reserve for `n` items a message announces: all of them when few (the usual case,
+// one allocation), a bounded start when many, so a hostile count cannot make the decoder
+// allocate much more than the message holds.
+size_t ReserveFor(size_t n) {
+  return std::min<size_t>(n, 64);
+}
+
+// A message's replica table; GetReplica reads indexes into it.
+using Table = std::span<const ReplicaId>;
+
+IdList GetTable(Reader& in) {
   size_t n = in.Count();
   if (n > in.left() / 8) throw DecodeError{"truncated replica table"};
-  std::vector<ReplicaId> ids(n);
+  IdList ids;
+  ReplicaId last = 0;
   for (size_t i = 0; i < n; ++i) {
-    ids[i] = in.Fixed64();
-    if (ids[i] == 0) throw DecodeError{"replica table names replica 0"};
-    if (i > 0 && ids[i] <= ids[i - 1]) throw DecodeError{"replica table not sorted and distinct"};
+    ReplicaId r = in.Fixed64();
+    if (r == 0) throw DecodeError{"replica table names replica 0"};
+    if (i > 0 && r <= last) throw DecodeError{"replica table not sorted and distinct"};
+    ids.push_back(r);
+    last = r;
   }
   return ids;
 }
 
-ReplicaId GetReplica(Reader& in, const std::vector<ReplicaId>& table) {
+ReplicaId GetReplica(Reader& in, Table table) {
   uint64_t i = in.Varint();
   if (i >= table.size()) throw DecodeError{"replica index outside the table"};
   return table[static_cast<size_t>(i)];
 }
 
-Dot GetDot(Reader& in, const std::vector<ReplicaId>& table) {
+Dot GetDot(Reader& in, Table table) {
   ReplicaId r = GetReplica(in, table);
   uint64_t c = in.Varint();
   if (c == 0) throw DecodeError{"dot with zero counter"};
@@ -268,13 +340,12 @@ std::string GetId(Reader& in, TextCheck check) {
   }
   static const char kHex[] = "0123456789abcdef";
   std::string_view raw = in.Bytes(kUuidBytes);
-  std::string id;
-  id.reserve(kUuidText);
-  for (size_t k = 0; k < kUuidBytes; ++k) {
-    if (id.size() == 8 || id.size() == 13 || id.size() == 18 || id.size() == 23) id.push_back('-');
+  std::string id(kUuidText, '-');
+  for (size_t k = 0, i = 0; k < kUuidBytes; ++k) {
+    if (IsUuidDash(i)) ++i;
     auto b = static_cast<unsigned char>(raw[k]);
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 0xF]);
+    id[i++] = kHex[b >> 4];
+    id[i++] = kHex[b & 0xF];
   }
   return id;
 }
@@ -298,24 +369,29 @@ Hlc GetStamp(Reader& in, Hlc base) {
   return Hlc{base.packed - static_cast<uint64_t>(UnZigZag(in.Varint()))};
 }
 
-CausalContext GetContext(Reader& in, const std::vector<ReplicaId>& table) {
-  std::map<ReplicaId, uint64_t> vec;
-  for (size_t n = in.Count(); n > 0; --n) {
+CausalContext GetContext(Reader& in, Table table) {
+  FlatMap<ReplicaId, uint64_t> vec;
+  size_t n_vec = in.Count();
+  vec.reserve(ReserveFor(n_vec));
+  for (size_t n = n_vec; n > 0; --n) {
     ReplicaId r = GetReplica(in, table);
     if (!vec.empty() && r <= vec.rbegin()->first) {
       throw DecodeError{"version vector not sorted by replica, or names one twice"};
     }
     vec.emplace_hint(vec.end(), r, in.Varint());
   }
-  std::set<Dot> cloud;
-  for (size_t n = in.Count(); n > 0; --n) cloud.insert(cloud.end(), GetDot(in, table));
+  FlatSet<Dot> cloud;
+  size_t n_cloud = in.Count();
+  cloud.reserve(ReserveFor(n_cloud));
+  for (size_t n = n_cloud; n > 0; --n) cloud.insert(cloud.end(), GetDot(in, table));
   return CausalContext::FromParts(std::move(vec), std::move(cloud));
 }
 
-Record GetRecord(Reader& in, const std::vector<ReplicaId>& table, Hlc base, TextCheck check) {
-  std::string id = GetId(in, check);
-  if (id.empty()) throw DecodeError{"record without id"};
-  Record rec(id, GetString(in, check, "a record kind"));
+Record GetRecord(Reader& in, Table table, Hlc base, TextCheck check) {
+  std::string id_read = GetId(in, check);
+  if (id_read.empty()) throw DecodeError{"record without id"};
+  Record rec(std::move(id_read), GetString(in, check, "a record kind"));
+  const std::string& id = rec.id();
   rec.mutable_context() = GetContext(in, table);
   const CausalContext& ctx = rec.context();
   auto& fields = rec.mutable_fields();
@@ -343,11 +419,11 @@ Record GetRecord(Reader& in, const std::vector<ReplicaId>& table, Hlc base, Text
       AwSet set;
       for (; n > 0; --n) {
         std::string element = GetString(in, check, "a set element", TextKind::kAny);
-        std::set<Dot> dots;
+        FlatSet<Dot> dots;
         for (size_t nd = in.Count(); nd > 0; --nd) {
           Dot dot = GetDot(in, table);
           if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": element outside context"};
-          dots.insert(dot);
+          dots.insert(dots.end(), dot);
         }
         if (dots.empty()) continue;
         if (!set.mutable_raw().emplace(std::move(element), std::move(dots)).second) {
@@ -365,7 +441,7 @@ Record GetRecord(Reader& in, const std::vector<ReplicaId>& table, Hlc base, Text
 }
 
 // The records of one delta, whose entries may not be stamped after the delta.
-void GetDeltaRecords(Reader& in, const std::vector<ReplicaId>& table, Delta* d) {
+void GetDeltaRecords(Reader& in, Table table, Delta* d) {
   size_t n = in.Count();
   d->records.reserve(n);
   for (; n > 0; --n) {
@@ -384,6 +460,8 @@ void GetDeltaRecords(Reader& in, const std::vector<ReplicaId>& table, Delta* d) 
 
 void CheckWireText(std::string_view s, TextCheck check, const char* what, TextKind kind) {
   if (check != TextCheck::kWire) return;
+  // Printable ASCII passes every kind's check: most texts are, and need no UTF-8 walk.
+  if (std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F; })) return;
   Status st = CheckText(s, what, kind);
   if (!st.ok()) throw DecodeError{st.message()};
 }
@@ -404,7 +482,8 @@ void EncodeDeltaV2(const Delta& delta, std::string* out) {
 
 Delta DecodeDeltaV2(std::string_view body) {
   Reader in(body);
-  std::vector<ReplicaId> table = GetTable(in);
+  IdList ids = GetTable(in);
+  Table table = ids.span();
   Delta d;
   d.author = GetReplica(in, table);
   d.stamp = Hlc{in.Fixed64()};
@@ -436,7 +515,8 @@ void EncodeDeltaBatchV2(std::span<const Delta> deltas, std::string* out) {
 
 std::vector<Delta> DecodeDeltaBatchV2(std::string_view body) {
   Reader in(body);
-  std::vector<ReplicaId> table = GetTable(in);
+  IdList ids = GetTable(in);
+  Table table = ids.span();
   std::vector<Delta> out;
   size_t n = in.Count();
   out.reserve(n);
@@ -465,7 +545,8 @@ void EncodeRecordV2(const Record& record, std::string* out) {
 
 Record DecodeRecordV2(std::string_view body, TextCheck check) {
   Reader in(body);
-  std::vector<ReplicaId> table = GetTable(in);
+  IdList ids = GetTable(in);
+  Table table = ids.span();
   Hlc base{in.Fixed64()};
   Record r = GetRecord(in, table, base, check);
   in.ExpectEnd();
@@ -489,7 +570,8 @@ void EncodeDirectoryV2(const Directory& dir, std::string* out) {
 
 Directory DecodeDirectoryV2(std::string_view body) {
   Reader in(body);
-  std::vector<ReplicaId> table = GetTable(in);
+  IdList ids = GetTable(in);
+  Table table = ids.span();
   Hlc base{in.Fixed64()};
   Directory dir;
   std::string last;

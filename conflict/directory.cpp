@@ -13,7 +13,7 @@ Directory& Directory::operator=(const Directory& other) {
 Directory::Directory(Directory&& other) noexcept
     : records_(std::move(other.records_)), index_(std::move(other.index_)) {
   other.records_.clear();
-  other.index_.clear();
+  other.index_.Clear();
 }
 
 Directory& Directory::operator=(Directory&& other) noexcept {
@@ -21,26 +21,25 @@ Directory& Directory::operator=(Directory&& other) noexcept {
     records_ = std::move(other.records_);
     index_ = std::move(other.index_);
     other.records_.clear();
-    other.index_.clear();
+    other.index_.Clear();
   }
   return *this;
 }
 
 void Directory::Reindex() {
-  index_.clear();
-  index_.reserve(records_.size());
-  for (auto& [id, r] : records_) index_.emplace(id, &r);
+  index_.Clear();
+  index_.Reserve(records_.size());
+  for (auto& [id, r] : records_) index_.Insert(&r);
 }
 
 const Record* Directory::Find(const std::string& id) const {
-  auto it = index_.find(id);
-  return it == index_.end() ? nullptr : it->second;
+  return index_.Find(id);
 }
 
 Record& Directory::Slot(const std::string& id, const std::string& kind) {
-  if (auto it = index_.find(id); it != index_.end()) return *it->second;
+  if (Record* r = index_.Find(id)) return *r;
   auto [node, inserted] = records_.try_emplace(id, id, kind);
-  index_.emplace(node->first, &node->second);
+  index_.Insert(&node->second);
   return node->second;
 }
 
@@ -59,7 +58,7 @@ void Directory::Replace(const Record& record) {
 }
 
 void Directory::Erase(const std::string& id) {
-  index_.erase(id);  // before the node (whose key the index views) goes
+  index_.Erase(id);  // before the record (whose id the index reads) goes
   records_.erase(id);
 }
 

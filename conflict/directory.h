@@ -4,10 +4,9 @@
 
 #include <map>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 
 #include "conflict/record.h"
+#include "conflict/record_index.h"
 
 namespace sb {
 
@@ -46,9 +45,9 @@ class Directory {
 
   std::map<std::string, Record> records_;  // in id order, for whoever lists them
   // The same records by id, hashed: every join finds its record here, not by walking the
-  // tree with a string comparison per level (that walk was a third of a join's time). The keys
-  // view records_' own keys; map nodes do not move, so the views hold until an erase.
-  std::unordered_map<std::string_view, Record*> index_;
+  // tree with a string comparison per level (that walk was a third of a join's time). Map
+  // nodes do not move, so the pointers hold until an erase.
+  RecordIndex index_;
 };
 
 }  // namespace sb

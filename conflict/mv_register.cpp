@@ -19,14 +19,11 @@ void MvRegister::CollectDots(CausalContext* context) const {
 
 void MvRegister::Join(const CausalContext& my_ctx, const MvRegister& other,
                       const CausalContext& other_ctx) {
+  if (&other == this) return;  // idempotent
   // Drop my entries that the other side has seen and no longer holds.
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (!other.entries_.count(it->first) && other_ctx.Contains(it->first)) {
-      it = entries_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  erase_if(entries_, [&](const auto& mine) {
+    return !other.entries_.contains(mine.first) && other_ctx.Contains(mine.first);
+  });
   // Take the other's entries that I have not seen.
   for (const auto& [dot, entry] : other.entries_) {
     if (!my_ctx.Contains(dot)) entries_.emplace(dot, entry);

@@ -6,11 +6,11 @@
 // join is defined relative to both sides' contexts.
 #pragma once
 
-#include <map>
 #include <optional>
 #include <vector>
 
 #include "conflict/causal_context.h"
+#include "conflict/flat_map.h"
 #include "conflict/hlc.h"
 #include "conflict/value.h"
 
@@ -42,13 +42,13 @@ class MvRegister {
   // Siblings, displayed one first, then by descending (stamp, replica).
   std::vector<std::pair<Dot, RegisterEntry>> Siblings() const;
 
-  const std::map<Dot, RegisterEntry>& entries() const { return entries_; }
-  std::map<Dot, RegisterEntry>& mutable_entries() { return entries_; }
+  const FlatMap<Dot, RegisterEntry>& entries() const { return entries_; }
+  FlatMap<Dot, RegisterEntry>& mutable_entries() { return entries_; }
 
   friend bool operator==(const MvRegister&, const MvRegister&) = default;
 
  private:
-  std::map<Dot, RegisterEntry> entries_;
+  FlatMap<Dot, RegisterEntry> entries_;
 };
 
 }  // namespace sb

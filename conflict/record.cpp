@@ -9,6 +9,20 @@ bool FieldEmpty(const Field& f) {
 void CollectFieldDots(const Field& f, CausalContext* ctx) {
   std::visit([ctx](const auto& x) { x.CollectDots(ctx); }, f);
 }
+// A hint that `items` (a field's entries or elements, or a context's vector) will be read
+// soon. A join reads every field of a record, each from its own allocation; asking for them
+// all first lets the cache misses overlap instead of following one another.
+template <typename Items>
+void Prefetch(const Items& items) {
+  if (!items.empty()) __builtin_prefetch(&*items.begin());
+}
+void PrefetchField(const Field& f) {
+  if (const auto* reg = std::get_if<MvRegister>(&f)) {
+    Prefetch(reg->entries());
+  } else {
+    Prefetch(std::get<AwSet>(f).raw());
+  }
+}
 }  // namespace
 
 Record Record::WriteDelta(const std::string& field, Value value, ReplicaId replica,
@@ -54,30 +68,36 @@ Record Record::DeleteDelta(ReplicaId replica, Hlc stamp) const {
 }
 
 void Record::Join(const Record& other) {
+  if (&other == this) return;  // idempotent
   if (id_.empty()) id_ = other.id_;
   if (other.kind_ > kind_) kind_ = other.kind_;
-  // Fields only I hold: entries the other side has seen are dropped.
-  // Fields both hold, or only the other holds: joined with both contexts.
+  Prefetch(context_.vector());
+  for (const auto& [name, field] : fields_) PrefetchField(field);
+  // Fields I hold: joined with the other's field of the same type, or with an empty one (so
+  // entries the other side has seen and dropped go).
   static const MvRegister kNoRegister;
   static const AwSet kNoSet;
-  for (auto it = fields_.begin(); it != fields_.end(); ++it) {
-    auto o = other.fields_.find(it->first);
-    if (std::holds_alternative<MvRegister>(it->second)) {
+  for (auto& [name, mine] : fields_) {
+    auto o = other.fields_.find(name);
+    if (auto* reg = std::get_if<MvRegister>(&mine)) {
       const MvRegister* theirs =
           o == other.fields_.end() ? &kNoRegister : std::get_if<MvRegister>(&o->second);
-      std::get<MvRegister>(it->second).Join(context_, theirs ? *theirs : kNoRegister,
-                                            other.context_);
+      reg->Join(context_, theirs ? *theirs : kNoRegister, other.context_);
     } else {
       const AwSet* theirs = o == other.fields_.end() ? &kNoSet : std::get_if<AwSet>(&o->second);
-      std::get<AwSet>(it->second).Join(context_, theirs ? *theirs : kNoSet, other.context_);
+      std::get<AwSet>(mine).Join(context_, theirs ? *theirs : kNoSet, other.context_);
     }
   }
+  // Fields only the other holds: joined into an empty field of their type. A field both hold
+  // with the same type was joined above (joining it again would change nothing).
   for (const auto& [name, field] : other.fields_) {
     auto [it, inserted] = fields_.try_emplace(name);
     if (inserted) {
       // Start from an empty field of the other's type.
       if (std::holds_alternative<AwSet>(field)) it->second = AwSet();
-    } else if (it->second.index() != field.index()) {
+    } else if (it->second.index() == field.index()) {
+      continue;
+    } else {
       // Type clash (bad input only): the register kind wins, deterministically.
       // The register side was already joined against an empty register above.
       if (std::holds_alternative<MvRegister>(it->second)) continue;
@@ -90,9 +110,7 @@ void Record::Join(const Record& other) {
     }
   }
   context_.Join(other.context_);
-  for (auto it = fields_.begin(); it != fields_.end();) {
-    it = FieldEmpty(it->second) ? fields_.erase(it) : std::next(it);
-  }
+  erase_if(fields_, [](const auto& f) { return FieldEmpty(f.second); });
 }
 
 const MvRegister* Record::Register(const std::string& field) const {

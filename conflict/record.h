@@ -8,7 +8,6 @@
 // state. Joining is commutative, associative and idempotent.
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -16,6 +15,7 @@
 
 #include "conflict/aw_set.h"
 #include "conflict/causal_context.h"
+#include "conflict/flat_map.h"
 #include "conflict/hlc.h"
 #include "conflict/mv_register.h"
 
@@ -35,7 +35,7 @@ class Record {
   const std::string& id() const { return id_; }
   const std::string& kind() const { return kind_; }
   const CausalContext& context() const { return context_; }
-  const std::map<std::string, Field>& fields() const { return fields_; }
+  const FlatMap<std::string, Field>& fields() const { return fields_; }
 
   // --- Mutations: each returns a delta; nothing changes until the delta is joined. ---
   Record WriteDelta(const std::string& field, Value value, ReplicaId replica, Hlc stamp) const;
@@ -60,7 +60,7 @@ class Record {
   // Raw access for decoding; the caller is responsible for the invariant that every entry's
   // dot is in the context (codec.cpp checks it).
   CausalContext& mutable_context() { return context_; }
-  std::map<std::string, Field>& mutable_fields() { return fields_; }
+  FlatMap<std::string, Field>& mutable_fields() { return fields_; }
 
   friend bool operator==(const Record&, const Record&) = default;
 
@@ -70,7 +70,7 @@ class Record {
   std::string id_;
   std::string kind_;
   CausalContext context_;
-  std::map<std::string, Field> fields_;  // no empty fields are kept
+  FlatMap<std::string, Field> fields_;  // no empty fields are kept
 };
 
 // A delta as replicas exchange it: the author's replica and clock, and record deltas.

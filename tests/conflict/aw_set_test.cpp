@@ -76,7 +76,7 @@ TEST(AwSet, AddDeltaReplacesTheElementsEarlierDots) {
   b.Join(da);
   State db = b.Add("es", 2);  // re-add: supersedes (1,1)
   EXPECT_TRUE(db.ctx.Contains(Dot{1, 1}));
-  EXPECT_EQ(b.set.raw().at("es"), (std::set<Dot>{{2, 1}}));
+  EXPECT_EQ(b.set.raw().at("es"), (FlatSet<Dot>{{2, 1}}));
   a.Join(db);
   EXPECT_EQ(a, b);
 }
@@ -91,7 +91,7 @@ TEST(AwSet, AddWinsOverConcurrentRemove) {
   b.Join(removal);
   EXPECT_EQ(a, b);
   EXPECT_TRUE(a.set.Contains("legal"));
-  EXPECT_EQ(a.set.raw().at("legal"), (std::set<Dot>{{2, 1}}));
+  EXPECT_EQ(a.set.raw().at("legal"), (FlatSet<Dot>{{2, 1}}));
 }
 
 TEST(AwSet, ConcurrentAddsOfTheSameElementAreAllRemovedByARemoveThatSawThem) {
@@ -116,7 +116,7 @@ TEST(AwSet, RemoveThatSawOnlyOneOfTwoConcurrentAddsKeepsTheElement) {
   b.Join(da);
   b.Join(removal);
   EXPECT_TRUE(b.set.Contains("fr"));
-  EXPECT_EQ(b.set.raw().at("fr"), (std::set<Dot>{{2, 1}}));
+  EXPECT_EQ(b.set.raw().at("fr"), (FlatSet<Dot>{{2, 1}}));
 }
 
 TEST(AwSet, ReAddAfterRemoveIsPresentEverywhere) {

@@ -56,26 +56,26 @@ TEST(CausalContext, AddedDotIsContainedAndOthersAreNot) {
 
 TEST(CausalContext, ConsecutiveDotsExtendTheVector) {
   CausalContext c = Of({{1, 1}, {1, 2}, {1, 3}});
-  EXPECT_EQ(c.vector(), (std::map<ReplicaId, uint64_t>{{1, 3}}));
+  EXPECT_EQ(c.vector(), (FlatMap<ReplicaId, uint64_t>{{1, 3}}));
   EXPECT_TRUE(c.cloud().empty());
 }
 
 TEST(CausalContext, DotBeyondAGapWaitsInTheCloudUntilTheGapFills) {
   CausalContext c = Of({{1, 1}, {1, 3}, {1, 4}});
-  EXPECT_EQ(c.vector(), (std::map<ReplicaId, uint64_t>{{1, 1}}));
-  EXPECT_EQ(c.cloud(), (std::set<Dot>{{1, 3}, {1, 4}}));
+  EXPECT_EQ(c.vector(), (FlatMap<ReplicaId, uint64_t>{{1, 1}}));
+  EXPECT_EQ(c.cloud(), (FlatSet<Dot>{{1, 3}, {1, 4}}));
   EXPECT_FALSE(c.Contains(Dot{1, 2}));
   EXPECT_TRUE(c.Contains(Dot{1, 4}));
 
   c.Add(Dot{1, 2});
-  EXPECT_EQ(c.vector(), (std::map<ReplicaId, uint64_t>{{1, 4}}));
+  EXPECT_EQ(c.vector(), (FlatMap<ReplicaId, uint64_t>{{1, 4}}));
   EXPECT_TRUE(c.cloud().empty());
 }
 
 TEST(CausalContext, DotOfAnUnseenReplicaBeyondOneLeavesNoZeroVectorEntry) {
   CausalContext c = Of({{2, 5}});
   EXPECT_TRUE(c.vector().empty());
-  EXPECT_EQ(c.cloud(), (std::set<Dot>{{2, 5}}));
+  EXPECT_EQ(c.cloud(), (FlatSet<Dot>{{2, 5}}));
 }
 
 TEST(CausalContext, AddingASeenDotChangesNothing) {
@@ -108,8 +108,8 @@ TEST(CausalContext, JoinIsTheUnionAndCompacts) {
   ab.Join(b);
   ba.Join(a);
   EXPECT_EQ(ab, ba);
-  EXPECT_EQ(ab.vector(), (std::map<ReplicaId, uint64_t>{{1, 3}}));
-  EXPECT_EQ(ab.cloud(), (std::set<Dot>{{2, 2}}));
+  EXPECT_EQ(ab.vector(), (FlatMap<ReplicaId, uint64_t>{{1, 3}}));
+  EXPECT_EQ(ab.cloud(), (FlatSet<Dot>{{2, 2}}));
 }
 
 TEST(CausalContext, JoinWithItselfChangesNothing) {
@@ -141,8 +141,8 @@ TEST(CausalContext, IncludesAcceptsAVectorRangeCoveredByTheCloud) {
 TEST(CausalContext, FromPartsCanonicalizes) {
   CausalContext c = CausalContext::FromParts(
       {{1, 0}, {2, 3}}, {{1, 1}, {2, 2}, {2, 4}, {2, 5}, {3, 1}, {3, 3}, {5, 9}});
-  EXPECT_EQ(c.vector(), (std::map<ReplicaId, uint64_t>{{1, 1}, {2, 5}, {3, 1}}));
-  EXPECT_EQ(c.cloud(), (std::set<Dot>{{3, 3}, {5, 9}}));
+  EXPECT_EQ(c.vector(), (FlatMap<ReplicaId, uint64_t>{{1, 1}, {2, 5}, {3, 1}}));
+  EXPECT_EQ(c.cloud(), (FlatSet<Dot>{{3, 3}, {5, 9}}));
   EXPECT_EQ(c, Of({{1, 1}, {2, 1}, {2, 2}, {2, 3}, {2, 4}, {2, 5}, {3, 1}, {3, 3}, {5, 9}}));
 }
 
@@ -197,8 +197,8 @@ RC_GTEST_PROP(CausalContext, BehavesLikeTheSetOfItsDots,
   // Insertion order does not matter: equal dot sets give equal (canonical) contexts.
   std::vector<Dot> reversed(dots.rbegin(), dots.rend());
   RC_ASSERT(Build(reversed) == c);
-  std::map<ReplicaId, uint64_t> no_vector;
-  RC_ASSERT(CausalContext::FromParts(no_vector, model) == c);
+  FlatMap<ReplicaId, uint64_t> no_vector;
+  RC_ASSERT(CausalContext::FromParts(no_vector, FlatSet<Dot>(model.begin(), model.end())) == c);
 }
 
 RC_GTEST_PROP(CausalContext, JoinIsUnionAndIncludesIsSubset,
