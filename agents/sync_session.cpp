@@ -58,6 +58,8 @@ std::string AgentSync::Hello(bool resume) {
   proto::Hello h{proto::kProtocolVersion, dir_->replica(), dir_->sync_cursor(),
                  options_.credit_window, referrals_ ? referrals_->cursor() : 0,
                  options_.window_bytes, resume};
+  // A resume keeps the roster this session has (only changes come); without one it comes whole.
+  h.has_roster = resume && roster_seen_;
   return proto::EncodeEnvelope(h);
 }
 

@@ -122,7 +122,8 @@ struct SwarmClient {
   ReplicaId replica = 0;
   zmq::socket_t socket;
   bool maintainer = false;
-  bool ready = false;
+  bool ready = false;          // welcomed, and the whole roster has arrived
+  bool welcomed = false;
   bool rewind_pending = false;
   uint64_t cursor = 0;
   uint64_t checkpoint = 0;
@@ -191,7 +192,7 @@ class Swarm {
           if (c->ready && target_ != 0 && c->cursor < target_ && c->last_in_ns != 0 &&
               now > c->last_in_ns && now - c->last_in_ns > 30'000'000'000ull) {
             Send(*c, proto::Hello{proto::kProtocolVersion, c->replica, c->cursor, 1 << 16, 0,
-                                  window_bytes_, true});
+                                  window_bytes_, true, /*has_roster=*/c->ready});
             ++c->hellos;
             c->last_in_ns = now;
           }
@@ -265,8 +266,7 @@ class Swarm {
 
   void Handle(SwarmClient& c, const proto::Message& m, size_t size) {
     if (auto* w = std::get_if<proto::Welcome>(&m)) {
-      ready_ += !c.ready;
-      c.ready = true;
+      c.welcomed = true;
       if (!w->resumed) {  // a new session at our cursor: what was in flight is not coming
         c.checkpoint = 0;
         c.chunk_next = 0;
@@ -277,6 +277,12 @@ class Swarm {
       if (!roster_) roster_ = std::make_shared<std::map<std::string, std::string>>();
       if (r->changes || roster_parts_seen_.insert(r->part).second) {
         for (const auto& e : r->entries) (*roster_)[e.org] = e.sign_key;
+      }
+      // Ready once the last part of the whole roster came (a new member's keys arrive later
+      // as a change; the bench enrolls everyone first).
+      if (!r->changes && !r->more && c.welcomed && !c.ready) {
+        c.ready = true;
+        ++ready_;
       }
     } else if (auto* u = std::get_if<proto::Updates>(&m)) {
       if (record_sizes && &c == clients_.front().get()) message_sizes.push_back(size);
@@ -1008,7 +1014,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
                                   600'000, &why);
     double connect_s = static_cast<double>(NowNs() - t_connect) / 1e9;
     if (!connected) {
-      return fail("not every client was welcomed within 600 s" + (why.empty() ? "" : ": " + why) +
+      return fail("not every client was welcomed and had the roster within 600 s" + (why.empty() ? "" : ": " + why) +
                   "; see " + log);
     }
     ProcUsage held = Usage(broker);
@@ -1036,7 +1042,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       }
       size_t acks = m.acks.size();
       swarm.Send(m, push);
-      if (!swarm.RunUntil([&] { return m.acks.size() > acks; }, 120'000)) {
+      if (!swarm.RunUntil([&] { return m.acks.size() > acks; }, o.import_timeout_s * 1000)) {
         return fail("the broker did not acknowledge the import; see " + log);
       }
       for (const proto::PushResult& r : m.acks.back().results) {
@@ -1286,7 +1292,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       << "  directory: " << records << " records, " << f(summary["state_bytes"].get<double>() / 1048576.0)
       << " MiB encoded as partners read it; roster " << f(summary["roster_bytes"].get<double>() / 1048576.0)
       << " MiB\n"
-      << "  connect + welcome, all clients     " << f(summary["connect_s"].get<double>()) << " s\n"
+      << "  connect, welcome, roster, all      " << f(summary["connect_s"].get<double>()) << " s\n"
       << "  directory import to all clients    " << f(summary["import_s"].get<double>()) << " s\n"
       << "  raw CURVE fan-out, same shape      " << f(raw_s) << " s  ("
       << f(summary["raw_curve"]["bytes_per_s"].get<double>() / 1048576.0, 0) << " MiB/s)\n"

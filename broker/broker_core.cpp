@@ -277,7 +277,9 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
          proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_,
                         s.checkpoint != nullptr, true},
          out);
-    SendRoster(peer, s, RosterSend::kWhole, out);
+    // An agent that has this session's roster needs only what changed since (at 10,000
+    // agents a stall's resume that cost a whole roster each was gigabytes).
+    SendRoster(peer, s, h.has_roster ? RosterSend::kChanges : RosterSend::kWhole, out);
     Result<std::vector<proto::ReferralUpdate>> missed = referrals_.Since(org, h.referral_cursor);
     if (missed.ok()) {
       for (proto::ReferralUpdate& u : *missed) Send(peer, u, out);

@@ -24,6 +24,9 @@ struct Hello {
   windowBytes @5 :UInt32;     # and the bytes it may have in flight (0: the broker's default)
   resume @6 :Bool;      # true: a repeat on the same connection (the Welcome was slow); the
                         # broker keeps streaming where it is instead of starting over
+  hasRoster @7 :Bool;   # with resume: the agent has this session's whole roster, so the
+                        # broker sends only what changed since (a stall's resume at 10,000
+                        # agents must not cost a whole roster each); false: send it whole
 }
 
 struct Welcome {

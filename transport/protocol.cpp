@@ -59,6 +59,7 @@ void Put(wire::Envelope::Builder env, const Hello& m) {
   b.setReferralCursor(m.referral_cursor);
   b.setWindowBytes(m.window_bytes);
   b.setResume(m.resume);
+  b.setHasRoster(m.has_roster);
 }
 
 void Put(wire::Envelope::Builder env, const Welcome& m) {
@@ -278,7 +279,7 @@ Message Get(wire::Envelope::Reader env) {
       auto r = env.getHello();
       return Hello{r.getProtocolVersion(), r.getReplica(),        r.getCursor(),
                    r.getCredits(),         r.getReferralCursor(), r.getWindowBytes(),
-                   r.getResume()};
+                   r.getResume(),          r.getHasRoster()};
     }
     case wire::Envelope::WELCOME: {
       auto r = env.getWelcome();

@@ -34,6 +34,7 @@ struct Hello {
   uint64_t referral_cursor = 0;
   uint32_t window_bytes = 0;
   bool resume = false;
+  bool has_roster = false;  // with resume: only roster changes are needed
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 

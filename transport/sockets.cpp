@@ -66,11 +66,11 @@ class Options {
   Status status_;
 };
 
-void Common(Options& o, const SocketLimits& limits) {
+void Common(Options& o, const SocketLimits& limits, int heartbeat_ivl_ms) {
   o.Set(ZMQ_LINGER, "ZMQ_LINGER", 0)
-      .Set(ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", limits.heartbeat_ivl_ms)
+      .Set(ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", heartbeat_ivl_ms)
       .Set(ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT", limits.heartbeat_timeout_ms)
-      .Set(ZMQ_HEARTBEAT_TTL, "ZMQ_HEARTBEAT_TTL", limits.heartbeat_timeout_ms)
+      .Set(ZMQ_HEARTBEAT_TTL, "ZMQ_HEARTBEAT_TTL", 0)
       .Set(ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", static_cast<int64_t>(limits.max_message_bytes))
       .Set(ZMQ_SNDHWM, "ZMQ_SNDHWM", limits.sndhwm)
       .Set(ZMQ_RCVHWM, "ZMQ_RCVHWM", limits.rcvhwm);
@@ -93,7 +93,7 @@ Result<zmq::socket_t> MakeBrokerSocket(zmq::context_t& ctx, const Identity& brok
   if (!secret.ok()) return secret.status().WithContext("the broker's curve secret key");
   ASSIGN_OR_RETURN(zmq::socket_t socket, NewSocket(ctx, zmq::socket_type::router, endpoint));
   Options o(socket, endpoint);
-  Common(o, limits);
+  Common(o, limits, limits.broker_heartbeat_ivl_ms);
   o.Set(ZMQ_CURVE_SERVER, "ZMQ_CURVE_SERVER", 1)
       .Set(ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", *secret)
       .Set(ZMQ_ZAP_DOMAIN, "ZMQ_ZAP_DOMAIN", std::string(kZapDomain))
@@ -125,7 +125,7 @@ Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent
   if (!secret.ok()) return secret.status().WithContext("the agent's curve secret key");
   ASSIGN_OR_RETURN(zmq::socket_t socket, NewSocket(ctx, zmq::socket_type::dealer, endpoint));
   Options o(socket, endpoint);
-  Common(o, limits);
+  Common(o, limits, limits.heartbeat_ivl_ms);
   o.Set(ZMQ_CURVE_SERVERKEY, "ZMQ_CURVE_SERVERKEY", *server)
       .Set(ZMQ_CURVE_PUBLICKEY, "ZMQ_CURVE_PUBLICKEY", *pub)
       .Set(ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", *secret)

@@ -18,8 +18,15 @@ struct SocketLimits {
   // applying a large import on a small machine) must not be cut off and made to start over —
   // that is how a loaded network livelocks. A killed process is noticed at once anyway (its
   // connections close).
-  int heartbeat_ivl_ms = 5000;       // ZMQ_HEARTBEAT_IVL
-  int heartbeat_timeout_ms = 30000;  // ZMQ_HEARTBEAT_TIMEOUT and _TTL
+  //
+  // The broker pings far less often than agents do: libzmq (4.3) keeps an I/O thread's timers
+  // in one ordered map and cancels a timer by walking it, and every answered ping cancels
+  // one; with 10,000 connections, 5-second pings from the broker side took most of its I/O
+  // threads (measured with bench swarm). For the same reason no side asks the other to keep
+  // a timer for it (ZMQ_HEARTBEAT_TTL 0): each side notices a silent peer by its own pings.
+  int heartbeat_ivl_ms = 5000;          // ZMQ_HEARTBEAT_IVL (agents)
+  int broker_heartbeat_ivl_ms = 30000;  // ZMQ_HEARTBEAT_IVL (the broker)
+  int heartbeat_timeout_ms = 30000;     // ZMQ_HEARTBEAT_TIMEOUT
   int reconnect_ivl_ms = 100;       // agent: first reconnect delay
   int reconnect_ivl_max_ms = 5000;  // agent: backoff cap
   int64_t max_message_bytes = 16 << 20;  // ZMQ_MAXMSGSIZE

@@ -41,6 +41,7 @@ std::vector<Message> Samples() {
   Signed signed_step{EncodeEnvelope(step), std::string(64, 'h')};
   return {
       Hello{kProtocolVersion, 0x1234567890abcdefULL, 99, 500, 17},
+      Hello{kProtocolVersion, 0x1234567890abcdefULL, 99, 500, 17, 1 << 20, true, true},
       Welcome{kProtocolVersion, "org-a", "partner", 1001, true},
       Refusal{"revoked", "the key of org-a was revoked"},
       push,
