@@ -47,6 +47,7 @@
 #include "conflict/edit.h"
 #include "transport/identity.h"
 #include "transport/protocol.h"
+#include "transport/sealed.h"
 #include "transport/sockets.h"
 
 namespace sb::bench {
@@ -460,26 +461,6 @@ json ShareStats(Swarm& swarm) {
   return j;
 }
 
-std::string Hex(const std::string& bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
-
-std::string Unhex(const std::string& hex) {
-  auto v = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(v(hex[i]) << 4 | v(hex[i + 1])));
-  }
-  return out;
-}
-
 // A worker process: its clients until the parent says quit. Never returns.
 [[noreturn]] void RunWorker(int fd, const SwarmConfig& config, const std::vector<Identity>& ids,
                             size_t from, size_t to) {
@@ -527,7 +508,7 @@ std::string Unhex(const std::string& hex) {
         Directory view;
         for (const auto& d : swarm.clients().front()->replica_log) view.Join(*d);
         // Stamped now: a delta may not hold entries stamped after it.
-        j["replica"] = Hex(EncodeDelta(view.AsDelta(1, Hlc::Make(WallMs(), 0))));
+        j["replica"] = ToHex(EncodeDelta(view.AsDelta(1, Hlc::Make(WallMs(), 0))));
         parent.Send("stats " + DumpJson(j));
       } else if (*line == "quit") {
         quit = true;
@@ -543,10 +524,10 @@ struct Worker {
   std::optional<std::string> reply;  // the awaited line, once it came
 };
 
-// Forks a worker for clients [from, to) of `ids`. Must run before this process makes a ZeroMQ
-// context (a forked child must not inherit one).
-Result<Worker> ForkWorker(const SwarmConfig& config, const std::vector<Identity>& ids,
-                          size_t from, size_t to) {
+// Forks a child that runs `body` (which never returns) with its end of a socket pair; the child
+// dies with this process. Must run before this process makes a ZeroMQ context (a forked child
+// must not inherit one).
+Result<Worker> ForkChild(const std::function<void(int fd)>& body) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return Status::IoError("socketpair failed");
@@ -558,7 +539,8 @@ Result<Worker> ForkWorker(const SwarmConfig& config, const std::vector<Identity>
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(126);
     ::close(sv[0]);
-    RunWorker(sv[1], config, ids, from, to);
+    body(sv[1]);
+    ::_exit(1);
   }
   ::close(sv[1]);
   return Worker{pid, Channel(sv[0]), std::nullopt};
@@ -780,21 +762,11 @@ Result<double> RawCurveFanout(size_t n, size_t processes, const std::vector<size
   };
   for (size_t k = 0; k < processes; ++k) {
     size_t count = (k + 1) * n / processes - k * n / processes;
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-      return stop(Status::IoError("socketpair failed"));
-    }
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) return stop(Status::IoError("fork failed"));
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(126);
-      ::close(sv[0]);
-      RawDealers(sv[1], count, endpoint, server_public, total, /*starter=*/k == 0);
-    }
-    ::close(sv[1]);
-    dealers.push_back(Worker{pid, Channel(sv[0]), std::nullopt});
+    Result<Worker> w = ForkChild([&](int fd) {
+      RawDealers(fd, count, endpoint, server_public, total, /*starter=*/k == 0);
+    });
+    if (!w.ok()) return stop(w.status());
+    dealers.push_back(std::move(w).value());
   }
   // Every DEALER connected and greeted; then "go" (the first process's first DEALER tells the
   // ROUTER to start, last, so that every other process is already reading).
@@ -994,8 +966,9 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     // This process keeps the first share of partners and the maintainer.
     std::vector<Worker> workers;
     for (size_t k = 1; k < processes; ++k) {
-      Result<Worker> w = ForkWorker(config, ids, k * o.agents / processes,
-                                    (k + 1) * o.agents / processes);
+      Result<Worker> w = ForkChild([&](int fd) {
+        RunWorker(fd, config, ids, k * o.agents / processes, (k + 1) * o.agents / processes);
+      });
       if (!w.ok()) return fail(w.status().ToString());
       workers.push_back(std::move(w).value());
     }
@@ -1194,7 +1167,8 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
                             "rewinds", "distinct"}) {
         totals[k] = totals[k].get<uint64_t>() + j[k].get<uint64_t>();
       }
-      Result<Delta> replica = DecodeDelta(Unhex(j["replica"].get<std::string>()));
+      Result<std::string> bytes = FromHex(j["replica"].get<std::string>());
+      Result<Delta> replica = bytes.ok() ? DecodeDelta(*bytes) : Result<Delta>(bytes.status());
       Directory v;
       if (replica.ok()) v.Join(*replica);
       check(v);
