@@ -322,7 +322,15 @@ Status Fanout(const SyncBenchOptions& o, Clock* clock, std::ostream* progress, F
   if (!WaitFor(all_ready, 60'000ms, 10ms)) return Status::Unavailable("not every agent connected");
   Agent& w = net.agent(0);
   uint64_t head = Seed(net, w);
-  if (head == 0) return Status::Unavailable("seeding failed: " + w.client->status().last_error);
+  if (head == 0) {
+    SyncStatus s = w.client->status();
+    return Status::Unavailable(
+        "seeding failed: the broker's log stayed empty for 30 s after agent 0's edit (agent: " +
+        s.state + ", outbox " + std::to_string(s.outbox_depth) + ", pushed " +
+        std::to_string(s.pushed) + ", accepted " + std::to_string(s.accepted) + ", refused " +
+        std::to_string(s.refused) + ", restarts " + std::to_string(s.session_restarts) +
+        ", last error '" + s.last_error + "'; broker status " + net.BrokerStatus().dump() + ")");
+  }
   auto all_at = [&](uint64_t seq) {
     return [&net, seq] {
       for (size_t i = 0; i < net.size(); ++i) {
