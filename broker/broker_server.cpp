@@ -84,7 +84,7 @@ Result<int> BrokerServer::Start() {
     Console::Options co;
     co.port = options_.console_port;
     co.tokens = options_.console_tokens;
-    console_ = std::make_unique<Console>(&review_, &core_, &core_mu_, clock_, co);
+    console_ = std::make_unique<Console>(&review_, &core_, &tasks_, clock_, co);
     ASSIGN_OR_RETURN(console_port_, console_->Start());
   }
   return port;
@@ -139,21 +139,31 @@ void BrokerServer::Loop() {
                            (notify & 2 /* ZMQ_NOTIFY_DISCONNECT */) != 0;
   bool more = false;
   uint64_t next_snapshot_ms = 0;
+  // From here until the loop ends, the API's and console's work runs on this thread.
+  tasks_.Start();
+  struct FinishTasks {
+    LoopTasks& tasks;
+    ~FinishTasks() { tasks.Finish(); }
+  } finish_tasks{tasks_};
   while (!stop_) {
-    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, tasks_.wake_fd(), ZMQ_POLLIN, 0}};
     try {
       // Work left from the last turn: only look at the socket, do not wait on it.
-      zmq::poll(items, 1, std::chrono::milliseconds(more ? 0 : 50));
+      zmq::poll(items, tasks_.wake_fd() >= 0 ? 2 : 1, std::chrono::milliseconds(more ? 0 : 50));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("broker: poll failed: {}", e.what());
       break;
     }
-    std::lock_guard lock(core_mu_);
-    // One turn of the loop: a bounded number of messages in, one group commit, a bounded
-    // amount of streaming out. BrokerCore never throws; a socket error (libzmq throws for any
-    // errno but EAGAIN) is logged and the loop goes on: no message can stop the broker.
+    // One turn of the loop: the tasks other threads posted, a bounded number of messages in,
+    // one group commit, a bounded amount of streaming out. BrokerCore never throws; a socket error
+    // (libzmq throws for any errno but EAGAIN) is logged and the loop goes on: no message can stop
+    // the broker.
     try {
+      // Decisions, enrollments and reads posted by the API and console threads; what a
+      // decision wrote is streamed by this turn's Pump.
+      tasks_.RunPending();
       if (items[0].revents & ZMQ_POLLIN) {
         for (int i = 0; i < 1024; ++i) {
           zmq::message_t id, body;
@@ -318,7 +328,8 @@ void BrokerServer::Routes() {
     if (id->curve_public == identity_.pub.curve_public) {
       return ReplyError(res, Status::InvalidArgument("that is the broker's own identity"));
     }
-    Status st = roster_.Enroll(*id, *role, clock_->NowMillis());
+    // On the loop: the enrollment's synced write is the loop's, never one it waits for.
+    Status st = tasks_.Call([&] { return roster_.Enroll(*id, *role, clock_->NowMillis()); });
     if (!st.ok()) return ReplyError(res, st);
     spdlog::info("broker: enrolled org={} as {}", id->org, RoleName(*role));
     ReplyJson(res, 200, MemberJson(*roster_.Find(id->org)));
@@ -326,7 +337,7 @@ void BrokerServer::Routes() {
   s.Post(R"(/v1/roster/([^/]+)/revoke)", [this](const httplib::Request& req,
                                                  httplib::Response& res) {
     std::string org = req.matches[1];
-    Status st = roster_.Revoke(org);
+    Status st = tasks_.Call([&] { return roster_.Revoke(org); });
     if (!st.ok()) return ReplyError(res, st);
     spdlog::warn("broker: revoked org={}", org);
     ReplyJson(res, 200, MemberJson(*roster_.Find(org)));

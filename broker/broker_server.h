@@ -1,5 +1,6 @@
 // The broker process: the ZAP handler and CURVE ROUTER socket driving BrokerCore on one event
-// loop thread, and the broker's local HTTP API (127.0.0.1, bearer token):
+// loop thread, which alone owns the core (other threads post work to it: loop_tasks.h), and
+// the broker's local HTTP API (127.0.0.1, bearer token):
 //   GET  /healthz
 //   GET  /metrics                      Prometheus text
 //   GET  /v1/status                    log position, records, counters, connected agents
@@ -18,6 +19,7 @@
 
 #include "broker/broker_core.h"
 #include "broker/console.h"
+#include "broker/loop_tasks.h"
 #include "broker/review_service.h"
 #include "broker/roster.h"
 #include "transport/sockets.h"
@@ -70,9 +72,11 @@ class BrokerServer {
   const Identity& identity_;
   Options options_;
   Roster roster_;
-  std::mutex core_mu_;  // guards core_ (the event loop, and review writes from the API threads)
+  // The event loop owns core_: the API's and the console's threads hand it work through
+  // tasks_ (review decisions, enrollments, reads of the core) and never touch it themselves.
+  LoopTasks tasks_;
   BrokerCore core_;
-  ReviewService review_{&core_, &core_mu_, identity_.pub.org};
+  ReviewService review_{&core_, &tasks_, identity_.pub.org};
   std::unique_ptr<Console> console_;
   int console_port_ = 0;
   std::unique_ptr<httplib::Server> http_;

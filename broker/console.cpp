@@ -45,11 +45,11 @@ void SecurityHeaders(httplib::Response& res) {
 
 }  // namespace
 
-Console::Console(ReviewService* review, BrokerCore* core, std::mutex* core_mu, Clock* clock,
+Console::Console(ReviewService* review, BrokerCore* core, LoopTasks* loop, Clock* clock,
                  Options options)
     : review_(review),
       core_(core),
-      core_mu_(core_mu),
+      loop_(loop),
       clock_(clock),
       options_(std::move(options)),
       http_(std::make_unique<httplib::Server>()) {
@@ -290,10 +290,8 @@ void Console::Routes() {
           ReplyJson(res, 200, *r);
         });
   s.Get("/api/referrals", [this](const httplib::Request&, httplib::Response& res) {
-    Result<std::map<std::string, uint64_t>> counts = [&] {
-      std::lock_guard lock(*core_mu_);
-      return core_->ReferralCountsByStatus();
-    }();
+    Result<std::map<std::string, uint64_t>> counts =
+        loop_->Call([&] { return core_->ReferralCountsByStatus(); });
     if (!counts.ok()) {
       return ReplyJson(res, 200, {{"available", false}, {"message", counts.status().message()}});
     }
@@ -312,25 +310,27 @@ void Console::Routes() {
       }
       limit = std::stoul(l);
     }
-    std::lock_guard lock(*core_mu_);
-    Result<std::vector<AuditEntry>> tail = core_->audit().Tail(limit);
-    if (!tail.ok()) {
-      return ReplyJson(res, 200, {{"available", false}, {"message", tail.status().message()}});
-    }
-    json entries = json::array();
-    for (const AuditEntry& e : *tail) {
-      entries.push_back({{"seq", e.seq},
-                         {"at", IsoTime(e.at_ms)},
-                         {"actor", e.actor},
-                         {"action", e.action},
-                         {"subject", e.subject},
-                         {"hash", e.hash}});
-    }
-    json chain = nullptr;
-    if (Result<AuditCheck> check = AuditLog::Verify(core_->store()); check.ok()) {
-      chain = {{"ok", check->ok}, {"entries", check->entries}, {"problem", check->problem}};
-    }
-    ReplyJson(res, 200, {{"available", true}, {"entries", entries}, {"chain", chain}});
+    // Read on the loop; the reply is written here.
+    json reply = loop_->Call([&]() -> json {
+      Result<std::vector<AuditEntry>> tail = core_->audit().Tail(limit);
+      if (!tail.ok()) return {{"available", false}, {"message", tail.status().message()}};
+      json entries = json::array();
+      for (const AuditEntry& e : *tail) {
+        entries.push_back({{"seq", e.seq},
+                           {"at", IsoTime(e.at_ms)},
+                           {"actor", e.actor},
+                           {"action", e.action},
+                           {"subject", e.subject},
+                           {"hash", e.hash}});
+      }
+      // On the loop too: the chain's head and its entries are read as one state.
+      json chain = nullptr;
+      if (Result<AuditCheck> check = AuditLog::Verify(core_->store()); check.ok()) {
+        chain = {{"ok", check->ok}, {"entries", check->entries}, {"problem", check->problem}};
+      }
+      return {{"available", true}, {"entries", entries}, {"chain", chain}};
+    });
+    ReplyJson(res, 200, reply);
   });
 }
 

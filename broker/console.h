@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "broker/broker_core.h"
+#include "broker/loop_tasks.h"
 #include "broker/review_service.h"
 #include "schemas/clock.h"
 
@@ -62,8 +63,7 @@ class Console {
     size_t max_sessions = 64;
   };
 
-  Console(ReviewService* review, BrokerCore* core, std::mutex* core_mu, Clock* clock,
-          Options options);
+  Console(ReviewService* review, BrokerCore* core, LoopTasks* loop, Clock* clock, Options options);
   ~Console();
   Console(const Console&) = delete;
   Console& operator=(const Console&) = delete;
@@ -86,7 +86,7 @@ class Console {
 
   ReviewService* review_;
   BrokerCore* core_;
-  std::mutex* core_mu_;
+  LoopTasks* loop_;  // the core is read on the broker's event loop only
   Clock* clock_;
   Options options_;
   int port_ = 0;

@@ -67,22 +67,23 @@ const ReviewItem* ReviewService::Find(const std::string& id) {
 }
 
 Result<json> ReviewService::List(const ReviewFilter& filter, size_t limit) {
-  std::lock_guard lock(*core_mu_);
-  uint64_t now = core_->NowMillis();
-  json items = json::array();
-  json counts = json::object();
-  for (ReviewKind k : {ReviewKind::kConflict, ReviewKind::kNewOrganization,
-                       ReviewKind::kModeratedChange, ReviewKind::kRefusedPush}) {
-    counts[ReviewKindName(k)] = 0;
-  }
-  size_t total = 0;
-  for (const ReviewItem& it : Queue()) {
-    counts[ReviewKindName(it.kind)] = counts[ReviewKindName(it.kind)].get<int>() + 1;
-    if (!filter.Matches(it, now)) continue;
-    ++total;
-    if (items.size() < limit) items.push_back(ItemJson(it, now));
-  }
-  return json{{"items", items}, {"total", total}, {"counts", counts}};
+  return loop_->Call([&]() -> Result<json> {
+    uint64_t now = core_->NowMillis();
+    json items = json::array();
+    json counts = json::object();
+    for (ReviewKind k : {ReviewKind::kConflict, ReviewKind::kNewOrganization,
+                         ReviewKind::kModeratedChange, ReviewKind::kRefusedPush}) {
+      counts[ReviewKindName(k)] = 0;
+    }
+    size_t total = 0;
+    for (const ReviewItem& it : Queue()) {
+      counts[ReviewKindName(it.kind)] = counts[ReviewKindName(it.kind)].get<int>() + 1;
+      if (!filter.Matches(it, now)) continue;
+      ++total;
+      if (items.size() < limit) items.push_back(ItemJson(it, now));
+    }
+    return json{{"items", items}, {"total", total}, {"counts", counts}};
+  });
 }
 
 json ReviewService::RecordJson(const sb::Record& r) {
@@ -149,52 +150,55 @@ json ReviewService::RecordJson(const sb::Record& r) {
 }
 
 Result<json> ReviewService::Show(const std::string& id) {
-  std::lock_guard lock(*core_mu_);
-  const ReviewItem* it = Find(id);
-  if (!it) {
-    return Status::NotFound("no review item " + Printable(id, 64) +
-                            " (it was decided, or what it names changed since; list again)");
-  }
-  json out = ItemJson(*it, core_->NowMillis());
-  if (const sb::Record* r = it->record.empty() ? nullptr : core_->state().Find(it->record)) {
-    out["record_view"] = RecordJson(*r);
-  } else {
-    out["record_view"] = nullptr;
-  }
-  return out;
+  return loop_->Call([&]() -> Result<json> {
+    const ReviewItem* it = Find(id);
+    if (!it) {
+      return Status::NotFound("no review item " + Printable(id, 64) +
+                              " (it was decided, or what it names changed since; list again)");
+    }
+    json out = ItemJson(*it, core_->NowMillis());
+    if (const sb::Record* r = it->record.empty() ? nullptr : core_->state().Find(it->record)) {
+      out["record_view"] = RecordJson(*r);
+    } else {
+      out["record_view"] = nullptr;
+    }
+    return out;
+  });
 }
 
 Result<json> ReviewService::Decide(const std::string& id, const Decision& d,
                                    const std::string& via) {
-  std::lock_guard lock(*core_mu_);
-  const ReviewItem* found = Find(id);
-  if (!found) {
-    return Status::NotFound("no review item " + Printable(id, 64) +
-                            " (it was decided, or what it names changed since; list again)");
-  }
-  ReviewItem item = *found;  // the cache may be rebuilt below
-  uint64_t seq = 0;
-  if (item.kind == ReviewKind::kRefusedPush && d.action == ReviewAction::kReject) {
-    std::string reason = d.reason;
-    if (reason.size() > 1000) return Status::InvalidArgument("reason: longer than 1000 bytes");
-    RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "dismissed", reason, maintainer_org_,
-                                            core_->NowMillis(), &core_->audit()));
-  } else {
-    ASSIGN_OR_RETURN(seq,
-                     core_->ApplyMaintainerWrite(
-                         [&](const Directory& dir, ReplicaId replica, Hlc stamp) {
-                           return PlanDecision(item, d, dir, FieldSchema::Hsds(), replica, stamp);
-                         },
-                         maintainer_org_, std::string("review.") + ReviewActionName(d.action)));
-    if (item.kind == ReviewKind::kRefusedPush) {
-      RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "applied", "", maintainer_org_,
-                                              core_->NowMillis(), &core_->audit()));
+  return loop_->Call([&]() -> Result<json> {
+    const ReviewItem* found = Find(id);
+    if (!found) {
+      return Status::NotFound("no review item " + Printable(id, 64) +
+                              " (it was decided, or what it names changed since; list again)");
     }
-  }
-  spdlog::info("review: {} {} ({} record={} field={}) via {}, logged at {}",
-               ReviewActionName(d.action), item.id, ReviewKindName(item.kind), item.record,
-               item.field, via, seq);
-  return json{{"id", item.id}, {"action", ReviewActionName(d.action)}, {"seq", seq}};
+    ReviewItem item = *found;  // the cache may be rebuilt below
+    uint64_t seq = 0;
+    if (item.kind == ReviewKind::kRefusedPush && d.action == ReviewAction::kReject) {
+      std::string reason = d.reason;
+      if (reason.size() > 1000) return Status::InvalidArgument("reason: longer than 1000 bytes");
+      RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "dismissed", reason,
+                                              maintainer_org_, core_->NowMillis(),
+                                              &core_->audit()));
+    } else {
+      ASSIGN_OR_RETURN(seq,
+                       core_->ApplyMaintainerWrite(
+                           [&](const Directory& dir, ReplicaId replica, Hlc stamp) {
+                             return PlanDecision(item, d, dir, FieldSchema::Hsds(), replica, stamp);
+                           },
+                           maintainer_org_, std::string("review.") + ReviewActionName(d.action)));
+      if (item.kind == ReviewKind::kRefusedPush) {
+        RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "applied", "", maintainer_org_,
+                                                core_->NowMillis(), &core_->audit()));
+      }
+    }
+    spdlog::info("review: {} {} ({} record={} field={}) via {}, logged at {}",
+                 ReviewActionName(d.action), item.id, ReviewKindName(item.kind), item.record,
+                 item.field, via, seq);
+    return json{{"id", item.id}, {"action", ReviewActionName(d.action)}, {"seq", seq}};
+  });
 }
 
 json ReviewService::BulkApprove(const std::vector<std::string>& ids, const std::string& via) {
@@ -212,39 +216,42 @@ json ReviewService::BulkApprove(const std::vector<std::string>& ids, const std::
 
 Result<json> ReviewService::Search(const std::string& q, const std::string& kind, size_t limit) {
   if (!kind.empty()) RETURN_IF_ERROR(FieldSchema::Hsds().ValidateKind(kind));
-  std::lock_guard lock(*core_mu_);
-  std::string needle = Lower(q);
-  json out = json::array();
-  size_t total = 0;
-  const Directory& dir = core_->state();
-  for (const auto& [id, r] : dir.records()) {
-    if (!kind.empty() && r.kind() != kind) continue;
-    if (!Contains(r, needle)) continue;
-    ++total;
-    if (out.size() >= limit) continue;
-    const sb::Record* owner = dir.Find(r.Owner());
-    std::string name = Text(&r, "name");
-    if (name.empty()) name = Text(&r, "number");
-    size_t pending = 0;
-    for (const auto& [fname, f] : ProposedView(r, FieldSchema::Hsds()).fields) pending += f.pending;
-    out.push_back({{"id", id},
-                   {"kind", r.kind()},
-                   {"name", name},
-                   {"owner", r.Owner()},
-                   {"owner_name", Text(owner, "name")},
-                   {"published", owner != nullptr && IsVetted(*owner)},
-                   {"deleted", r.IsDeleted()},
-                   {"pending", pending},
-                   {"conflicts", Conflicts(r, FieldSchema::Hsds()).size()}});
-  }
-  return json{{"records", out}, {"total", total}};
+  return loop_->Call([&]() -> Result<json> {
+    std::string needle = Lower(q);
+    json out = json::array();
+    size_t total = 0;
+    const Directory& dir = core_->state();
+    for (const auto& [id, r] : dir.records()) {
+      if (!kind.empty() && r.kind() != kind) continue;
+      if (!Contains(r, needle)) continue;
+      ++total;
+      if (out.size() >= limit) continue;
+      const sb::Record* owner = dir.Find(r.Owner());
+      std::string name = Text(&r, "name");
+      if (name.empty()) name = Text(&r, "number");
+      size_t pending = 0;
+      for (const auto& [fname, f] : ProposedView(r, FieldSchema::Hsds()).fields)
+        pending += f.pending;
+      out.push_back({{"id", id},
+                     {"kind", r.kind()},
+                     {"name", name},
+                     {"owner", r.Owner()},
+                     {"owner_name", Text(owner, "name")},
+                     {"published", owner != nullptr && IsVetted(*owner)},
+                     {"deleted", r.IsDeleted()},
+                     {"pending", pending},
+                     {"conflicts", Conflicts(r, FieldSchema::Hsds()).size()}});
+    }
+    return json{{"records", out}, {"total", total}};
+  });
 }
 
 Result<json> ReviewService::Record(const std::string& id) {
-  std::lock_guard lock(*core_mu_);
-  const sb::Record* r = core_->state().Find(id);
-  if (!r) return Status::NotFound("no record " + Printable(id, 64));
-  return RecordJson(*r);
+  return loop_->Call([&]() -> Result<json> {
+    const sb::Record* r = core_->state().Find(id);
+    if (!r) return Status::NotFound("no record " + Printable(id, 64));
+    return RecordJson(*r);
+  });
 }
 
 }  // namespace sb

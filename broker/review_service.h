@@ -2,17 +2,17 @@
 // broker's state (review.h), carries out maintainers' decisions through BrokerCore, and shows
 // records with their history. One instance per broker process.
 //
-// Thread safety: every method may be called from any thread; each takes `core_mu` (the lock
-// BrokerServer holds around BrokerCore) for as long as it reads or changes the core.
+// Thread safety: every method may be called from any thread; each runs its work on the broker's
+// event loop (loop_tasks.h), which owns the core, and waits for the answer.
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "broker/broker_core.h"
+#include "broker/loop_tasks.h"
 #include "broker/review.h"
 
 namespace sb {
@@ -20,8 +20,8 @@ namespace sb {
 class ReviewService {
  public:
   // `maintainer_org`: whom decisions are attributed to (the broker's organization).
-  ReviewService(BrokerCore* core, std::mutex* core_mu, std::string maintainer_org)
-      : core_(core), core_mu_(core_mu), maintainer_org_(std::move(maintainer_org)) {}
+  ReviewService(BrokerCore* core, LoopTasks* loop, std::string maintainer_org)
+      : core_(core), loop_(loop), maintainer_org_(std::move(maintainer_org)) {}
   ReviewService(const ReviewService&) = delete;
   ReviewService& operator=(const ReviewService&) = delete;
 
@@ -34,7 +34,8 @@ class ReviewService {
   // {"id", "action", "seq"} (seq: the broker log position of the maintainer's write; 0 when
   // nothing had to be written, e.g. a dismissed refusal).
   Result<nlohmann::json> Decide(const std::string& id, const Decision& d, const std::string& via);
-  // Approves each id in turn; {"results": [{"id", "ok", "seq" | "error"}]}.
+  // Approves each id in turn (one task on the loop per id, so other work goes on between
+  // them); {"results": [{"id", "ok", "seq" | "error"}]}.
   nlohmann::json BulkApprove(const std::vector<std::string>& ids, const std::string& via);
 
   // Directory search for the console: summaries of records whose id, name or displayed text
@@ -44,15 +45,15 @@ class ReviewService {
   Result<nlohmann::json> Record(const std::string& id);
 
  private:
-  // The derived queue; recomputed only when the log or the refusals changed. Needs core_mu_.
+  // On the loop. The derived queue; recomputed only when the log or the refusals changed.
   const std::vector<ReviewItem>& Queue();
   const ReviewItem* Find(const std::string& id);
   nlohmann::json RecordJson(const sb::Record& r);
 
   BrokerCore* core_;
-  std::mutex* core_mu_;
+  LoopTasks* loop_;
   std::string maintainer_org_;
-  // Cache (guarded by core_mu_): the queue as of this log head and journal version.
+  // Cache (the loop's): the queue as of this log head and journal version.
   std::vector<ReviewItem> queue_;
   uint64_t queue_head_ = UINT64_MAX, queue_journal_ = UINT64_MAX;
 };

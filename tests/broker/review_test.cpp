@@ -328,7 +328,7 @@ class ReviewBrokerTest : public ::testing::Test {
                                          BrokerCore::Options{});
     Status st = core_->Load();
     ASSERT_TRUE(st.ok()) << st.ToString();
-    service_ = std::make_unique<ReviewService>(core_.get(), &mu_, "coordinator");
+    service_ = std::make_unique<ReviewService>(core_.get(), &tasks_, "coordinator");
   }
   // Connects `who` (its replica) and pushes one delta; returns the push's result.
   proto::PushResult Push(const Identity& who, ReplicaId replica, const Delta& d) {
@@ -373,7 +373,7 @@ class ReviewBrokerTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Roster> roster_;
   std::unique_ptr<BrokerCore> core_;
-  std::mutex mu_;
+  LoopTasks tasks_;  // no loop runs here: the service's work runs on the calling thread
   std::unique_ptr<ReviewService> service_;
   uint64_t batch_ = 0;
   uint16_t counter_ = 0;
