@@ -12,9 +12,9 @@
 #include "agents/hsds_json.h"
 #include "agents/referral_api.h"
 #include "conflict/views.h"
+#include "http/http_auth.h"
+#include "http/http_reply.h"
 #include "store/quarantine.h"
-#include "transport/http_auth.h"
-#include "transport/http_reply.h"
 
 namespace sb {
 

@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
+#include "base/files.h"  // ReadFile, ReadSecretFile, WriteSecretFile, WriteFileAtomic
+#include "base/status.h"
 #include "conflict/causal_context.h"
-#include "schemas/status.h"
 #include "store/store.h"
-#include "transport/files.h"  // ReadFile, ReadSecretFile, WriteSecretFile, WriteFileAtomic
 
 namespace sb {
 

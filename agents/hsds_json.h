@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "conflict/directory.h"
 #include "conflict/edit.h"
 #include "conflict/field_schema.h"
-#include "schemas/clock.h"
 
 namespace sb {
 

@@ -23,10 +23,10 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "conflict/directory.h"
 #include "conflict/edit.h"
 #include "conflict/hlc.h"
-#include "schemas/clock.h"
 #include "store/store.h"
 
 namespace sb {

@@ -7,8 +7,8 @@
 #include "agents/hsds_json.h"
 #include "base/json.h"
 #include "base/utf8.h"
-#include "transport/http_auth.h"
-#include "transport/http_reply.h"
+#include "http/http_auth.h"
+#include "http/http_reply.h"
 
 namespace sb {
 

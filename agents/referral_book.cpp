@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "base/hex.h"
 #include "base/json.h"
 #include "base/utf8.h"
 #include "conflict/referral_state.h"

@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "schemas/clock.h"
+#include "base/clock.h"
+#include "crypto/identity.h"
 #include "store/audit.h"
 #include "store/quarantine.h"
 #include "store/store.h"
-#include "transport/identity.h"
 #include "transport/protocol.h"
 #include "transport/referral_rules.h"
 

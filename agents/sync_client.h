@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "agents/sync_session.h"
-#include "transport/identity.h"
+#include "crypto/identity.h"
 #include "transport/sockets.h"
 
 namespace sb {

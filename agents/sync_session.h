@@ -31,9 +31,9 @@
 
 #include "agents/local_directory.h"
 #include "agents/referral_book.h"
-#include "schemas/clock.h"
+#include "base/clock.h"
+#include "crypto/identity.h"
 #include "store/quarantine.h"
-#include "transport/identity.h"
 #include "transport/protocol.h"
 
 namespace sb {

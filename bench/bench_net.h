@@ -17,7 +17,7 @@
 #include "agents/referral_book.h"
 #include "agents/sync_client.h"
 #include "broker/broker_server.h"
-#include "transport/identity.h"
+#include "crypto/identity.h"
 
 namespace sb::bench {
 

@@ -18,7 +18,7 @@
 #include "bench/bench_net.h"
 #include "bench/bench_proc.h"
 #include "broker/roster.h"
-#include "transport/identity.h"
+#include "crypto/identity.h"
 
 namespace sb::bench {
 

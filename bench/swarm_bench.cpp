@@ -39,15 +39,15 @@
 
 #include "agents/data_dir.h"
 #include "agents/hsds_json.h"
+#include "base/hex.h"
 #include "base/json.h"
 #include "broker/fanout.h"
 #include "broker/ingest.h"
 #include "broker/roster.h"
 #include "conflict/codec.h"
 #include "conflict/edit.h"
-#include "transport/identity.h"
+#include "crypto/identity.h"
 #include "transport/protocol.h"
-#include "transport/sealed.h"
 #include "transport/sockets.h"
 
 namespace sb::bench {

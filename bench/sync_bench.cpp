@@ -50,7 +50,7 @@
 #include "broker/roster.h"
 #include "conflict/codec.h"
 #include "conflict/edit.h"
-#include "transport/identity.h"
+#include "crypto/identity.h"
 #include "transport/sockets.h"
 #include "transport/zap.h"
 

@@ -13,7 +13,7 @@
 #include <ostream>
 #include <string>
 
-#include "schemas/clock.h"
+#include "base/clock.h"
 
 namespace sb::bench {
 

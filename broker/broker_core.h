@@ -38,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/log_limiter.h"
 #include "broker/fanout.h"
 #include "broker/ingest.h"
@@ -47,10 +48,9 @@
 #include "conflict/directory.h"
 #include "conflict/edit.h"
 #include "conflict/hlc.h"
-#include "schemas/clock.h"
+#include "crypto/identity.h"
 #include "store/quarantine.h"
 #include "store/store.h"
-#include "transport/identity.h"
 #include "transport/protocol.h"
 
 namespace sb {

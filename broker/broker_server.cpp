@@ -10,8 +10,8 @@
 #include "base/json.h"
 #include "base/utf8.h"
 #include "broker/review_api.h"
-#include "transport/http_auth.h"
-#include "transport/http_reply.h"
+#include "http/http_auth.h"
+#include "http/http_reply.h"
 #include "transport/zap.h"
 
 namespace sb {

@@ -9,9 +9,9 @@
 #include "base/json.h"
 #include "broker/console_assets.h"
 #include "broker/review_api.h"
+#include "http/http_auth.h"
+#include "http/http_reply.h"
 #include "store/audit.h"
-#include "transport/http_auth.h"
-#include "transport/http_reply.h"
 
 namespace sb {
 

@@ -40,10 +40,10 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "broker/broker_core.h"
 #include "broker/loop_tasks.h"
 #include "broker/review_service.h"
-#include "schemas/clock.h"
 
 namespace httplib {
 class Server;

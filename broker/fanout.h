@@ -27,7 +27,7 @@
 
 #include "broker/roster.h"
 #include "conflict/directory.h"
-#include "transport/identity.h"
+#include "crypto/identity.h"
 #include "transport/protocol.h"
 
 namespace sb {

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include "base/hex.h"
 #include "base/json.h"
 #include "conflict/referral_state.h"
 #include "transport/referral_rules.h"

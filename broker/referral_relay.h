@@ -19,11 +19,11 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "broker/roster.h"
-#include "schemas/clock.h"
+#include "crypto/identity.h"
 #include "store/audit.h"
 #include "store/store.h"
-#include "transport/identity.h"
 #include "transport/protocol.h"
 
 namespace sb {

@@ -30,12 +30,12 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "broker/review_journal.h"
 #include "conflict/directory.h"
 #include "conflict/edit.h"
 #include "conflict/field_schema.h"
 #include "conflict/hlc.h"
-#include "schemas/clock.h"
 
 namespace sb {
 

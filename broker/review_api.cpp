@@ -6,7 +6,7 @@
 
 #include "base/json.h"
 #include "base/utf8.h"
-#include "transport/http_auth.h"
+#include "http/http_auth.h"
 
 namespace sb {
 

@@ -18,7 +18,7 @@
 
 #include "broker/review.h"
 #include "broker/review_service.h"
-#include "transport/http_reply.h"
+#include "http/http_reply.h"
 
 namespace httplib {
 class Server;

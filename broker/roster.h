@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "conflict/causal_context.h"
+#include "crypto/identity.h"
 #include "store/store.h"
-#include "transport/identity.h"
 
 namespace sb {
 

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb::cli {
 

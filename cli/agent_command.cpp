@@ -18,9 +18,9 @@
 #include "agents/referral_book.h"
 #include "agents/sync_client.h"
 #include "base/json.h"
-#include "store/quarantine.h"
-#include "transport/identity.h"
 #include "cli/commands.h"
+#include "crypto/identity.h"
+#include "store/quarantine.h"
 
 namespace sb::cli {
 namespace {

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
 #include "conflict/field_schema.h"
-#include "schemas/status.h"
 
 namespace sb::cli {
 

@@ -31,6 +31,7 @@
 
 #include "agents/local_directory.h"
 #include "agents/sync_session.h"
+#include "base/clock.h"
 #include "broker/broker_core.h"
 #include "broker/ingest.h"
 #include "broker/roster.h"
@@ -38,9 +39,8 @@
 #include "conflict/codec.h"
 #include "conflict/field_schema.h"
 #include "conflict/views.h"
-#include "schemas/clock.h"
+#include "crypto/identity.h"
 #include "store/store.h"
-#include "transport/identity.h"
 #include "transport/protocol.h"
 
 namespace sb::sim {

@@ -17,7 +17,7 @@
 #include "cli/agent_client.h"
 #include "cli/commands.h"
 #include "cli/dir_format.h"
-#include "transport/identity.h"
+#include "crypto/identity.h"
 
 namespace sb::cli {
 namespace {

@@ -20,8 +20,8 @@
 #include <vector>
 #include <string_view>
 
+#include "base/status.h"
 #include "conflict/directory.h"
-#include "schemas/status.h"
 
 namespace sb {
 

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "conflict/value.h"
-#include "schemas/status.h"
 
 namespace sb {
 

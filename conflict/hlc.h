@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb {
 

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb {
 

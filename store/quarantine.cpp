@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "base/clock.h"
 #include "base/json.h"
-#include "schemas/clock.h"
 
 namespace sb {
 

@@ -25,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "conflict/record.h"
-#include "schemas/status.h"
 
 namespace rocksdb {
 class DB;

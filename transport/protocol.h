@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb::proto {
 

@@ -54,24 +54,6 @@ bool IsUuid(std::string_view s) {
   return true;
 }
 
-std::string ToHex(std::string_view bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), U(bytes), bytes.size());
-  out.pop_back();
-  return out;
-}
-
-Result<std::string> FromHex(std::string_view hex) {
-  std::string out(hex.size() / 2, '\0');
-  size_t len = 0;
-  if (hex.size() % 2 != 0 ||
-      sodium_hex2bin(U(out), out.size(), hex.data(), hex.size(), nullptr, &len, nullptr) != 0 ||
-      len != out.size()) {
-    return Status::Corruption("malformed hex");
-  }
-  return out;
-}
-
 Status SealPayload(proto::ReferralBody* body, std::string_view plaintext,
                    std::string_view data_key, const Identity& sender,
                    std::string_view recipient_box_public) {

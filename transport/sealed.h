@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "schemas/status.h"
-#include "transport/identity.h"
+#include "base/status.h"
+#include "crypto/identity.h"
 #include "transport/protocol.h"
 
 namespace sb {
@@ -39,9 +39,5 @@ proto::Signed SignBody(const Identity& id, const proto::Message& body);
 std::string NewUuid();
 // Lower-case 8-4-4-4-12 hex.
 bool IsUuid(std::string_view s);
-
-// Binary fields in the JSON that stores referrals.
-std::string ToHex(std::string_view bytes);
-Result<std::string> FromHex(std::string_view hex);
 
 }  // namespace sb

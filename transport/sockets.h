@@ -7,8 +7,8 @@
 
 #include <zmq.hpp>
 
-#include "schemas/status.h"
-#include "transport/identity.h"
+#include "base/status.h"
+#include "crypto/identity.h"
 
 namespace sb {
 

@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "transport/identity.h"
+#include "crypto/identity.h"
 
 namespace sb {
 

@@ -1,7 +1,7 @@
-// identity.pub (transport/identity.h ParsePublicIdentity): the file a partner sends to the
+// identity.pub (crypto/identity.h ParsePublicIdentity): the file a partner sends to the
 // maintainers. What parses writes back (PublicIdentityJson) and parses again equal.
+#include "crypto/identity.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "transport/identity.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sb;

@@ -16,8 +16,8 @@
 #include "base/json.h"
 #include "conflict/codec.h"
 #include "conflict/replica.h"
+#include "crypto/identity.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "transport/identity.h"
 #include "transport/protocol.h"
 
 namespace fs = std::filesystem;

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb::testing {
 

@@ -17,9 +17,9 @@
 
 #include "base/json.h"
 #include "conflict/codec.h"
+#include "crypto/identity.h"
 #include "tests/integration/raw_client.h"
 #include "tests/integration/sync_process.h"
-#include "transport/identity.h"
 #include "transport/referral_rules.h"
 #include "transport/sealed.h"
 

@@ -24,9 +24,9 @@
 #include <zmq.hpp>
 
 #include "conflict/codec.h"
+#include "crypto/identity.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/raw_client.h"
-#include "transport/identity.h"
 #include "transport/protocol.h"
 #include "transport/sockets.h"
 

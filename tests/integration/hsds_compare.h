@@ -8,8 +8,8 @@
 #include <set>
 #include <string>
 
+#include "base/status.h"
 #include "conflict/value.h"
-#include "schemas/status.h"
 
 namespace sb::testing {
 

@@ -10,7 +10,7 @@
 #include <zmq.hpp>
 
 #include "conflict/record.h"
-#include "transport/identity.h"
+#include "crypto/identity.h"
 #include "transport/protocol.h"
 
 namespace sb::testing {

@@ -16,10 +16,11 @@
 #include <set>
 #include <sstream>
 
+#include "base/hex.h"
+#include "crypto/identity.h"
 #include "store/store.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/sync_process.h"
-#include "transport/identity.h"
 #include "transport/protocol.h"
 #include "transport/sealed.h"
 #include "transport/sockets.h"

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "schemas/status.h"
+#include "base/status.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb::testing {

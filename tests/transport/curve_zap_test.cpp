@@ -17,7 +17,7 @@
 #include <random>
 #include <zmq.hpp>
 
-#include "transport/identity.h"
+#include "crypto/identity.h"
 #include "transport/sockets.h"
 #include "transport/zap.h"
 

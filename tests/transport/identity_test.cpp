@@ -1,4 +1,4 @@
-#include "transport/identity.h"
+#include "crypto/identity.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "transport/files.h"
+#include "base/files.h"
 
 namespace sb {
 namespace {

@@ -1,4 +1,5 @@
 #include "transport/sealed.h"
+#include "base/hex.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 
 #include <string_view>
 
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb {
 

@@ -12,8 +12,8 @@
 
 #include "base/json.h"
 #include "base/utf8.h"
-#include "schemas/status.h"
-#include "transport/http_auth.h"
+#include "base/status.h"
+#include "http/http_auth.h"
 
 namespace sb {
 

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb {
 

@@ -1,4 +1,4 @@
-#include "transport/identity.h"
+#include "crypto/identity.h"
 
 #include <sodium.h>
 #include <zmq.h>
@@ -11,7 +11,7 @@
 
 #include "base/json.h"
 #include "base/utf8.h"
-#include "transport/files.h"
+#include "base/files.h"
 
 namespace sb {
 

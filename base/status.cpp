@@ -1,4 +1,4 @@
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb {
 

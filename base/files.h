@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "schemas/status.h"
+#include "base/status.h"
 
 namespace sb {
 

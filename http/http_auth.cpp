@@ -1,4 +1,4 @@
-#include "transport/http_auth.h"
+#include "http/http_auth.h"
 
 #include <sodium.h>
 

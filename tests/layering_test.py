@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The build's include rule: each folder of the project includes only from the folders below it.
+
+    base      the error model, clocks, files, hex, text and JSON checks: nothing of ours
+    schemas   the Cap'n Proto schemas and the wire and format documents: nothing of ours
+    crypto    identities, keys, signatures                     -> base
+    http      bearer auth, JSON replies, the error handler     -> base
+    conflict  the CRDT core (pure)                             -> base, schemas
+    store     RocksDB, the merge operator, audit, quarantine   -> base, conflict
+    transport the wire protocol, CURVE sockets, ZAP, sealing   -> base, crypto, schemas
+    broker / agents  the two daemons (never each other)        -> all of the above
+    bench     benchmarks                                       -> anything but cli/ and tests/
+    cli       the command line                                 -> anything but tests/
+
+A wrong include fails this test with the file, the line and the rule it breaks.
+Usage: layering_test.py SOURCE_ROOT
+"""
+import pathlib
+import re
+import sys
+
+LOW = {"base", "schemas", "crypto", "http", "conflict", "store", "transport"}
+ALLOWED = {
+    "base": set(),
+    "schemas": set(),
+    "crypto": {"base"},
+    "http": {"base"},
+    "conflict": {"base", "schemas"},
+    "store": {"base", "conflict"},
+    "transport": {"base", "crypto", "schemas"},
+    "broker": LOW,
+    "agents": LOW,
+    "bench": LOW | {"broker", "agents", "bench"},
+    "cli": LOW | {"broker", "agents", "bench", "cli"},
+}
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
+
+
+def main() -> int:
+    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    known = set(ALLOWED) | {"tests"}
+    problems, checked = [], 0
+    for folder, allowed in sorted(ALLOWED.items()):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix not in (".h", ".cpp") or not path.is_file():
+                continue
+            checked += 1
+            for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                m = INCLUDE.match(line)
+                if not m:
+                    continue
+                target = m.group(1)
+                if target == folder or target not in known:
+                    continue  # its own folder, or a library's header ("capnp/...")
+                if target not in allowed:
+                    rule = ", ".join(sorted(allowed)) or "nothing of the project's"
+                    problems.append(f"{path.relative_to(root)}:{n}: includes {target}/ "
+                                    f"({folder}/ may include {rule})")
+    if checked == 0:
+        print(f"layering: no sources under {root}", file=sys.stderr)
+        return 1
+    for p in problems:
+        print(p, file=sys.stderr)
+    print(f"layering: {checked} files, {len(problems)} wrong includes")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
