@@ -1,5 +1,5 @@
 // `switchboard demo [--keep] [--sample FILE]`: the sync network for real — a broker and four
-// agents as child processes on 127.0.0.1 (cli/demo_network.h), narrated step by step with
+// agents as child processes on 127.0.0.1 (demo/demo_network.h), narrated step by step with
 // measured timings — then a short run of the deterministic network simulator. Exits 0 only
 // when every step succeeded and the simulator converged.
 #include <iostream>
@@ -7,8 +7,8 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "cli/demo_network.h"
-#include "cli/simulator.h"
+#include "demo/demo_network.h"
+#include "sim/simulator.h"
 
 namespace sb::cli {
 namespace {

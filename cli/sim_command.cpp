@@ -1,7 +1,7 @@
 // `switchboard sim`: runs the deterministic simulator and prints its report; the last line of
 // stdout is "converged <digest>" (exit 0) or "DIVERGED <digest>" (exit 1). With --network it
-// runs the real broker and agents over a simulated network instead (cli/netsim.h). Bad option values
-// are CLI11 validation errors, which main() reports with usage and exit status 2.
+// runs the real broker and agents over a simulated network instead (sim/netsim.h). Bad option
+// values are CLI11 validation errors, which main() reports with usage and exit status 2.
 #include <unistd.h>
 
 #include <charconv>
@@ -12,8 +12,8 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "cli/netsim.h"
-#include "cli/simulator.h"
+#include "sim/netsim.h"
+#include "sim/simulator.h"
 
 namespace sb::cli {
 namespace {

@@ -9,8 +9,10 @@
     store     RocksDB, the merge operator, audit, quarantine   -> base, conflict
     transport the wire protocol, CURVE sockets, ZAP, sealing   -> base, crypto, schemas
     broker / agents  the two daemons (never each other)        -> all of the above
-    bench     benchmarks                                       -> anything but cli/ and tests/
-    cli       the command line                                 -> anything but tests/
+    bench     benchmarks                                       -> the above
+    sim       the CRDT and protocol simulators                 -> the above (not bench/)
+    demo      the narrated demo (real child processes)         -> base
+    cli       main() and the commands                          -> anything but tests/
 
 A wrong include fails this test with the file, the line and the rule it breaks.
 Usage: layering_test.py SOURCE_ROOT
@@ -30,8 +32,10 @@ ALLOWED = {
     "transport": {"base", "crypto", "schemas"},
     "broker": LOW,
     "agents": LOW,
-    "bench": LOW | {"broker", "agents", "bench"},
-    "cli": LOW | {"broker", "agents", "bench", "cli"},
+    "bench": LOW | {"broker", "agents"},
+    "sim": LOW | {"broker", "agents"},
+    "demo": {"base"},
+    "cli": LOW | {"broker", "agents", "bench", "sim", "demo"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 

@@ -1,4 +1,4 @@
-#include "cli/netsim.h"
+#include "sim/netsim.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

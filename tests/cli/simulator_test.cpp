@@ -1,4 +1,4 @@
-#include "cli/simulator.h"
+#include "sim/simulator.h"
 
 #include <gtest/gtest.h>
 

@@ -3,9 +3,9 @@
 //
 // Determinism: every random choice comes from the one Rng below, consumed in a fixed order;
 // containers are ordered; time is an integer counter. Nothing reads the wall clock.
-#include "cli/simulator.h"
+#include "sim/simulator.h"
 
-#include "cli/sim_random.h"
+#include "sim/sim_random.h"
 
 #include <sodium.h>
 
@@ -616,7 +616,6 @@ class Simulation {
     }
     return out;
   }
-
 
   // The replicas `from` asks in a round: all others, or kAntiEntropyPeers picked at random.
   std::vector<size_t> Peers(size_t from) {

@@ -1,4 +1,4 @@
-#include "cli/demo_network.h"
+#include "demo/demo_network.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

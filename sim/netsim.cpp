@@ -7,7 +7,7 @@
 // driving thread; containers are ordered; time is an integer the simulator sets on every
 // node's ManualClock. Identity keys are random, but nothing that reaches the digest depends on
 // them (signatures are deterministic Ed25519 and never stored in records).
-#include "cli/netsim.h"
+#include "sim/netsim.h"
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -35,7 +35,7 @@
 #include "broker/broker_core.h"
 #include "broker/ingest.h"
 #include "broker/roster.h"
-#include "cli/netsim_workload.h"
+#include "sim/netsim_workload.h"
 #include "conflict/codec.h"
 #include "conflict/field_schema.h"
 #include "conflict/views.h"

@@ -1,4 +1,4 @@
-#include "cli/netsim_workload.h"
+#include "sim/netsim_workload.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -65,7 +65,6 @@ const std::vector<std::string> kDomains = {"safeharbor.org", "newdawn.ngo", "pol
                                            "haven.example.org"};
 
 }  // namespace
-
 
 Workload::Workload(Rng& rng, bool planted, bool removals)
     : rng_(rng), schema_(FieldSchema::Hsds()), planted_(planted), removals_(removals) {}

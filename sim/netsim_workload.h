@@ -5,7 +5,7 @@
 // same edits.
 #pragma once
 
-#include "cli/sim_random.h"
+#include "sim/sim_random.h"
 
 #include <array>
 #include <cstdint>
