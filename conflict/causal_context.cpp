@@ -6,11 +6,6 @@
 
 namespace sb {
 
-namespace {
-// Replicas that write to one record, in the usual case: room a version vector starts with.
-constexpr size_t kUsualWriters = 4;
-}  // namespace
-
 std::string ReplicaHex(ReplicaId r) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(r));
@@ -95,8 +90,8 @@ void CausalContext::Join(const CausalContext& other) {
     }
   }
   if (fresh > 0) {
-    // One allocation for them all, with room for the few writers a record usually has.
-    vector_.reserve(std::max<size_t>(vector_.size() + fresh, kUsualWriters));
+    // One allocation for them all (none while they fit inline).
+    vector_.reserve(vector_.size() + fresh);
     for (const auto& [replica, n] : other.vector_) vector_.try_emplace(replica, n);
   }
   if (!other.cloud_.empty()) cloud_.insert(other.cloud_.begin(), other.cloud_.end());
@@ -117,7 +112,7 @@ bool CausalContext::Includes(const CausalContext& other) const {
   return true;
 }
 
-CausalContext CausalContext::FromParts(FlatMap<ReplicaId, uint64_t> vector, FlatSet<Dot> cloud) {
+CausalContext CausalContext::FromParts(VersionVector vector, FlatSet<Dot> cloud) {
   CausalContext c;
   c.vector_ = std::move(vector);
   c.cloud_ = std::move(cloud);

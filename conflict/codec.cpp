@@ -168,7 +168,7 @@ Dot GetDot(wire::Dot::Reader r) {
 }
 
 CausalContext GetContext(wire::CausalContext::Reader r) {
-  FlatMap<ReplicaId, uint64_t> vec;
+  CausalContext::VersionVector vec;
   vec.reserve(r.getVector().size());
   for (auto e : r.getVector()) {
     if (e.getReplica() == 0) throw DecodeError{"version vector names replica 0"};

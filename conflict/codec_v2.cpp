@@ -370,7 +370,7 @@ Hlc GetStamp(Reader& in, Hlc base) {
 }
 
 CausalContext GetContext(Reader& in, Table table) {
-  FlatMap<ReplicaId, uint64_t> vec;
+  CausalContext::VersionVector vec;
   size_t n_vec = in.Count();
   vec.reserve(ReserveFor(n_vec));
   for (size_t n = n_vec; n > 0; --n) {

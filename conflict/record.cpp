@@ -9,20 +9,6 @@ bool FieldEmpty(const Field& f) {
 void CollectFieldDots(const Field& f, CausalContext* ctx) {
   std::visit([ctx](const auto& x) { x.CollectDots(ctx); }, f);
 }
-// A hint that `items` (a field's entries or elements, or a context's vector) will be read
-// soon. A join reads every field of a record, each from its own allocation; asking for them
-// all first lets the cache misses overlap instead of following one another.
-template <typename Items>
-void Prefetch(const Items& items) {
-  if (!items.empty()) __builtin_prefetch(&*items.begin());
-}
-void PrefetchField(const Field& f) {
-  if (const auto* reg = std::get_if<MvRegister>(&f)) {
-    Prefetch(reg->entries());
-  } else {
-    Prefetch(std::get<AwSet>(f).raw());
-  }
-}
 }  // namespace
 
 Record Record::WriteDelta(const std::string& field, Value value, ReplicaId replica,
@@ -71,46 +57,56 @@ void Record::Join(const Record& other) {
   if (&other == this) return;  // idempotent
   if (id_.empty()) id_ = other.id_;
   if (other.kind_ > kind_) kind_ = other.kind_;
-  Prefetch(context_.vector());
-  for (const auto& [name, field] : fields_) PrefetchField(field);
-  // Fields I hold: joined with the other's field of the same type, or with an empty one (so
-  // entries the other side has seen and dropped go).
+  // Fields I hold: joined with the other's field of the same name and type, or with an empty
+  // one (so entries the other side has seen and dropped go). Both lists are in name order, so
+  // one walk pairs them up.
   static const MvRegister kNoRegister;
   static const AwSet kNoSet;
+  bool other_only = false;  // the other holds a field I lack, or a register where I hold a set
+  bool emptied = false;
+  auto o = other.fields_.begin();
+  const auto o_end = other.fields_.end();
   for (auto& [name, mine] : fields_) {
-    auto o = other.fields_.find(name);
+    for (; o != o_end && o->first < name; ++o) other_only = true;
+    const Field* theirs = nullptr;
+    if (o != o_end && o->first == name) theirs = &(o++)->second;
     if (auto* reg = std::get_if<MvRegister>(&mine)) {
-      const MvRegister* theirs =
-          o == other.fields_.end() ? &kNoRegister : std::get_if<MvRegister>(&o->second);
-      reg->Join(context_, theirs ? *theirs : kNoRegister, other.context_);
+      const MvRegister* r = theirs ? std::get_if<MvRegister>(theirs) : nullptr;
+      reg->Join(context_, r ? *r : kNoRegister, other.context_);
     } else {
-      const AwSet* theirs = o == other.fields_.end() ? &kNoSet : std::get_if<AwSet>(&o->second);
-      std::get<AwSet>(mine).Join(context_, theirs ? *theirs : kNoSet, other.context_);
+      const AwSet* s = theirs ? std::get_if<AwSet>(theirs) : nullptr;
+      if (theirs && !s) other_only = true;  // type clash: the register replaces the set below
+      std::get<AwSet>(mine).Join(context_, s ? *s : kNoSet, other.context_);
     }
+    emptied = emptied || FieldEmpty(mine);
   }
+  if (o != o_end) other_only = true;
   // Fields only the other holds: joined into an empty field of their type. A field both hold
   // with the same type was joined above (joining it again would change nothing).
-  for (const auto& [name, field] : other.fields_) {
-    auto [it, inserted] = fields_.try_emplace(name);
-    if (inserted) {
-      // Start from an empty field of the other's type.
-      if (std::holds_alternative<AwSet>(field)) it->second = AwSet();
-    } else if (it->second.index() == field.index()) {
-      continue;
-    } else {
-      // Type clash (bad input only): the register kind wins, deterministically.
-      // The register side was already joined against an empty register above.
-      if (std::holds_alternative<MvRegister>(it->second)) continue;
-      it->second = MvRegister();
-    }
-    if (auto* mine = std::get_if<MvRegister>(&it->second)) {
-      mine->Join(context_, std::get<MvRegister>(field), other.context_);
-    } else {
-      std::get<AwSet>(it->second).Join(context_, std::get<AwSet>(field), other.context_);
+  if (other_only) {
+    for (const auto& [name, field] : other.fields_) {
+      auto [it, inserted] = fields_.try_emplace(name);
+      if (inserted) {
+        // Start from an empty field of the other's type.
+        if (std::holds_alternative<AwSet>(field)) it->second = AwSet();
+      } else if (it->second.index() == field.index()) {
+        continue;
+      } else {
+        // Type clash (bad input only): the register kind wins, deterministically.
+        // The register side was already joined against an empty register above.
+        if (std::holds_alternative<MvRegister>(it->second)) continue;
+        it->second = MvRegister();
+      }
+      if (auto* mine = std::get_if<MvRegister>(&it->second)) {
+        mine->Join(context_, std::get<MvRegister>(field), other.context_);
+      } else {
+        std::get<AwSet>(it->second).Join(context_, std::get<AwSet>(field), other.context_);
+      }
+      emptied = emptied || FieldEmpty(it->second);
     }
   }
   context_.Join(other.context_);
-  erase_if(fields_, [](const auto& f) { return FieldEmpty(f.second); });
+  if (emptied) erase_if(fields_, [](const auto& f) { return FieldEmpty(f.second); });
 }
 
 const MvRegister* Record::Register(const std::string& field) const {
