@@ -6,6 +6,11 @@
 
 namespace sb {
 
+namespace {
+// Up to this many dots of another context's cloud are added one by one in a join.
+constexpr size_t kFewDots = 4;
+}  // namespace
+
 std::string ReplicaHex(ReplicaId r) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(r));
@@ -94,7 +99,13 @@ void CausalContext::Join(const CausalContext& other) {
     vector_.reserve(vector_.size() + fresh);
     for (const auto& [replica, n] : other.vector_) vector_.try_emplace(replica, n);
   }
-  if (!other.cloud_.empty()) cloud_.insert(other.cloud_.begin(), other.cloud_.end());
+  if (other.cloud_.size() <= kFewDots) {
+    // A delta's context has a dot or two beyond a gap (the values its write superseded): each
+    // is added (folding into the vector where it continues it) without sorting and merging.
+    for (const Dot& d : other.cloud_) Add(d);
+  } else {
+    cloud_.insert(other.cloud_.begin(), other.cloud_.end());
+  }
   Compact();
 }
 

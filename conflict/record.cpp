@@ -9,6 +9,17 @@ bool FieldEmpty(const Field& f) {
 void CollectFieldDots(const Field& f, CausalContext* ctx) {
   std::visit([ctx](const auto& x) { x.CollectDots(ctx); }, f);
 }
+// A hint that all of `fields` will be read soon. A join reads every field of a record in turn,
+// a few cache lines each, and a record of a large directory is seldom in cache: asking for
+// every line first lets the misses overlap instead of following one another.
+void PrefetchBytes(const void* data, size_t n) {
+  const auto* first = static_cast<const char*>(data);
+  for (const char* p = first; p < first + n; p += 64) __builtin_prefetch(p);
+  __builtin_prefetch(first + n - 1);
+}
+void PrefetchAll(const FlatMap<std::string, Field>& fields) {
+  if (!fields.empty()) PrefetchBytes(&*fields.begin(), fields.size() * sizeof(*fields.begin()));
+}
 }  // namespace
 
 Record Record::WriteDelta(const std::string& field, Value value, ReplicaId replica,
@@ -55,6 +66,7 @@ Record Record::DeleteDelta(ReplicaId replica, Hlc stamp) const {
 
 void Record::Join(const Record& other) {
   if (&other == this) return;  // idempotent
+  PrefetchBytes(this, sizeof(*this));  // all its lines, while the first is on its way
   if (id_.empty()) id_ = other.id_;
   if (other.kind_ > kind_) kind_ = other.kind_;
   // Fields I hold: joined with the other's field of the same name and type, or with an empty
@@ -64,12 +76,17 @@ void Record::Join(const Record& other) {
   static const AwSet kNoSet;
   bool other_only = false;  // the other holds a field I lack, or a register where I hold a set
   bool emptied = false;
+  PrefetchAll(fields_);
   auto o = other.fields_.begin();
   const auto o_end = other.fields_.end();
   for (auto& [name, mine] : fields_) {
-    for (; o != o_end && o->first < name; ++o) other_only = true;
+    int order = 1;  // of the other's next field against mine
+    while (o != o_end && (order = o->first.compare(name)) < 0) {
+      other_only = true;
+      ++o;
+    }
     const Field* theirs = nullptr;
-    if (o != o_end && o->first == name) theirs = &(o++)->second;
+    if (o != o_end && order == 0) theirs = &(o++)->second;
     if (auto* reg = std::get_if<MvRegister>(&mine)) {
       const MvRegister* r = theirs ? std::get_if<MvRegister>(theirs) : nullptr;
       reg->Join(context_, r ? *r : kNoRegister, other.context_);
