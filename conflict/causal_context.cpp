@@ -7,8 +7,8 @@
 namespace sb {
 
 namespace {
-// Replicas that write to one record, in the usual case: room a version vector starts with.
-constexpr size_t kUsualWriters = 4;
+// Up to this many dots of another context's cloud are added one by one in a join.
+constexpr size_t kFewDots = 4;
 }  // namespace
 
 std::string ReplicaHex(ReplicaId r) {
@@ -95,11 +95,17 @@ void CausalContext::Join(const CausalContext& other) {
     }
   }
   if (fresh > 0) {
-    // One allocation for them all, with room for the few writers a record usually has.
-    vector_.reserve(std::max<size_t>(vector_.size() + fresh, kUsualWriters));
+    // One allocation for them all (none while they fit inline).
+    vector_.reserve(vector_.size() + fresh);
     for (const auto& [replica, n] : other.vector_) vector_.try_emplace(replica, n);
   }
-  if (!other.cloud_.empty()) cloud_.insert(other.cloud_.begin(), other.cloud_.end());
+  if (other.cloud_.size() <= kFewDots) {
+    // A delta's context has a dot or two beyond a gap (the values its write superseded): each
+    // is added (folding into the vector where it continues it) without sorting and merging.
+    for (const Dot& d : other.cloud_) Add(d);
+  } else {
+    cloud_.insert(other.cloud_.begin(), other.cloud_.end());
+  }
   Compact();
 }
 
@@ -117,7 +123,7 @@ bool CausalContext::Includes(const CausalContext& other) const {
   return true;
 }
 
-CausalContext CausalContext::FromParts(FlatMap<ReplicaId, uint64_t> vector, FlatSet<Dot> cloud) {
+CausalContext CausalContext::FromParts(VersionVector vector, FlatSet<Dot> cloud) {
   CausalContext c;
   c.vector_ = std::move(vector);
   c.cloud_ = std::move(cloud);

@@ -25,6 +25,10 @@ struct Dot {
 
 class CausalContext {
  public:
+  // replica -> every counter 1..n seen. The few replicas that write to one record are held
+  // inline, so a context costs no allocation of its own until more have written.
+  using VersionVector = SmallFlatMap<ReplicaId, uint64_t, 4>;
+
   bool Contains(const Dot& dot) const;
   // Adds one dot; compacts.
   void Add(const Dot& dot);
@@ -42,11 +46,11 @@ class CausalContext {
 
   // Inspection, for encoding and tests. After any mutation the representation is canonical:
   // no cloud dot is covered by the vector or continues it, and no vector entry is zero.
-  const FlatMap<ReplicaId, uint64_t>& vector() const { return vector_; }
+  const VersionVector& vector() const { return vector_; }
   const FlatSet<Dot>& cloud() const { return cloud_; }
 
   // Builds a context from raw parts (decoding); the result is compacted.
-  static CausalContext FromParts(FlatMap<ReplicaId, uint64_t> vector, FlatSet<Dot> cloud);
+  static CausalContext FromParts(VersionVector vector, FlatSet<Dot> cloud);
 
   friend bool operator==(const CausalContext&, const CausalContext&) = default;
   std::string ToString() const;
@@ -54,7 +58,7 @@ class CausalContext {
  private:
   void Compact();
 
-  FlatMap<ReplicaId, uint64_t> vector_;  // replica -> every counter 1..n seen
+  VersionVector vector_;                 // replica -> every counter 1..n seen
   FlatSet<Dot> cloud_;                   // seen dots beyond a gap
 };
 

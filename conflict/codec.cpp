@@ -129,11 +129,12 @@ void PutRecord(wire::Record::Builder b, const Record& r) {
   }
 }
 
-// Version 2: `body` writes the message after the header; the CRC follows.
+// Version 2: `body` writes the message after the header; the CRC follows. The header fits the
+// string's inline buffer, so the body's writer makes the only allocation (with room for the
+// CRC).
 template <typename Fn>
-std::string FrameV2(Tag tag, size_t reserve, Fn body) {
+std::string FrameV2(Tag tag, Fn body) {
   std::string out;
-  out.reserve(kHeader + reserve + kTrailer);
   out.append("SB");
   out.push_back(static_cast<char>(tag));
   out.push_back(static_cast<char>(kFormatVersion));
@@ -168,7 +169,7 @@ Dot GetDot(wire::Dot::Reader r) {
 }
 
 CausalContext GetContext(wire::CausalContext::Reader r) {
-  FlatMap<ReplicaId, uint64_t> vec;
+  CausalContext::VersionVector vec;
   vec.reserve(r.getVector().size());
   for (auto e : r.getVector()) {
     if (e.getReplica() == 0) throw DecodeError{"version vector names replica 0"};
@@ -309,15 +310,10 @@ Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, FnV1 read_v
   }
 }
 
-size_t RecordsSizeHint(const std::vector<Record>& records) {
-  return 32 + 96 * records.size();
-}
-
 }  // namespace
 
 std::string EncodeDelta(const Delta& delta) {
-  return FrameV2(Tag::kDelta, RecordsSizeHint(delta.records),
-                 [&](std::string* out) { codec::EncodeDeltaV2(delta, out); });
+  return FrameV2(Tag::kDelta, [&](std::string* out) { codec::EncodeDeltaV2(delta, out); });
 }
 
 Result<Delta> DecodeDelta(std::string_view bytes) {
@@ -345,10 +341,7 @@ Result<Delta> DecodeDelta(std::string_view bytes) {
 }
 
 std::string EncodeDeltaBatch(std::span<const Delta> deltas) {
-  size_t hint = 16;
-  for (const Delta& d : deltas) hint += RecordsSizeHint(d.records);
-  return FrameV2(Tag::kBatch, hint,
-                 [&](std::string* out) { codec::EncodeDeltaBatchV2(deltas, out); });
+  return FrameV2(Tag::kBatch, [&](std::string* out) { codec::EncodeDeltaBatchV2(deltas, out); });
 }
 
 Result<std::vector<Delta>> DecodeDeltaBatch(std::string_view bytes) {
@@ -361,8 +354,7 @@ Result<std::vector<Delta>> DecodeDeltaBatch(std::string_view bytes) {
 }
 
 std::string EncodeDirectory(const Directory& dir) {
-  return FrameV2(Tag::kState, 64 + 160 * dir.size(),
-                 [&](std::string* out) { codec::EncodeDirectoryV2(dir, out); });
+  return FrameV2(Tag::kState, [&](std::string* out) { codec::EncodeDirectoryV2(dir, out); });
 }
 
 Result<Directory> DecodeDirectory(std::string_view bytes) {
@@ -383,7 +375,7 @@ Result<Directory> DecodeDirectory(std::string_view bytes) {
 }
 
 std::string EncodeRecord(const Record& record) {
-  return FrameV2(Tag::kRecord, 160, [&](std::string* out) { codec::EncodeRecordV2(record, out); });
+  return FrameV2(Tag::kRecord, [&](std::string* out) { codec::EncodeRecordV2(record, out); });
 }
 
 Result<Record> DecodeRecord(std::string_view bytes) {

@@ -30,7 +30,8 @@ void CheckWireText(std::string_view s, TextCheck check, const char* what,
                    TextKind kind = TextKind::kName);
 
 // Version 2 bodies (schemas/FORMATS.md, "Version 2"): everything between the 4-byte header and
-// the CRC. Encoders append to `out`; decoders read the whole body or throw DecodeError (also
+// the CRC. Encoders append to `out`, growing it once to about the message's size with room
+// for a checksum after it; decoders read the whole body or throw DecodeError (also
 // std::bad_alloc), never returning a partial result.
 void EncodeDeltaV2(const Delta& delta, std::string* out);
 void EncodeDeltaBatchV2(std::span<const Delta> deltas, std::string* out);

@@ -3,6 +3,7 @@
 // and stamp differences are LEB128 varints; canonical UUIDs travel as 16 raw bytes.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <span>
 
@@ -13,88 +14,140 @@ namespace {
 
 // ---------- writing ----------
 
-void PutVarint(std::string* out, uint64_t v) {
-  char buf[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    buf[n++] = static_cast<char>((v & 0x7F) | 0x80);
-    v >>= 7;
+// Appends to a string through a cursor: one room check per item written, where appending to
+// the string itself kept its length and terminator up to date byte by byte. The string is
+// sized once from an estimate of the message and grows (doubling) only if that falls short;
+// the destructor trims it to what was written.
+class Writer {
+ public:
+  Writer(std::string* out, size_t expected) : out_(out), p_(out->data() + out->size()), end_(p_) {
+    Grow(expected);
   }
-  buf[n++] = static_cast<char>(v);
-  out->append(buf, n);
+  ~Writer() { out_->resize(static_cast<size_t>(p_ - out_->data())); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void Varint(uint64_t v) {
+    Need(10);
+    while (v >= 0x80) {
+      *p_++ = static_cast<char>((v & 0x7F) | 0x80);
+      v >>= 7;
+    }
+    *p_++ = static_cast<char>(v);
+  }
+  void Byte(uint8_t b) {
+    Need(1);
+    *p_++ = static_cast<char>(b);
+  }
+  void Bytes(const void* data, size_t n) {
+    Need(n);
+    std::memcpy(p_, data, n);
+    p_ += n;
+  }
+  void Fixed64(uint64_t v) {
+    Need(8);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(p_, &v, 8);
+      p_ += 8;
+    } else {
+      for (int i = 0; i < 8; ++i) *p_++ = static_cast<char>((v >> (8 * i)) & 0xFF);
+    }
+  }
+
+ private:
+  void Need(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) Grow(n);
+  }
+  [[gnu::noinline]] void Grow(size_t n) {
+    size_t used = static_cast<size_t>(p_ - out_->data());
+    out_->resize(std::max(used + n, 2 * out_->size()));
+    p_ = out_->data() + used;
+    end_ = out_->data() + out_->size();
+  }
+
+  std::string* out_;
+  char* p_;    // the next byte to write
+  char* end_;  // the end of the room made so far
+};
+
+void PutVarint(Writer& out, uint64_t v) {
+  out.Varint(v);
 }
 
-void PutFixed64(std::string* out, uint64_t v) {
-  char buf[8];
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-  out->append(buf, 8);
+void PutFixed64(Writer& out, uint64_t v) {
+  out.Fixed64(v);
 }
 
 uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 // A stamp relative to `base`, modulo 2^64 (exact both ways for any pair of values).
-void PutStamp(std::string* out, Hlc stamp, Hlc base) {
+void PutStamp(Writer& out, Hlc stamp, Hlc base) {
   PutVarint(out, ZigZag(static_cast<int64_t>(base.packed - stamp.packed)));
 }
 
-void PutString(std::string* out, std::string_view s) {
+void PutString(Writer& out, std::string_view s) {
   PutVarint(out, s.size());
-  out->append(s);
+  out.Bytes(s.data(), s.size());
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+// Each byte's value as a lower-case hex digit, or 0xFF.
+struct HexValues {
+  uint8_t of[256];
+};
+constexpr HexValues MakeHexValues() {
+  HexValues h{};
+  for (int c = 0; c < 256; ++c) {
+    h.of[c] = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0xFF;
+  }
+  return h;
 }
+constexpr HexValues kHexValues = MakeHexValues();
 
 constexpr size_t kUuidText = 36, kUuidBytes = 16;
-bool IsUuidDash(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
 // True (and fills `raw`) when `id` is a UUID in canonical lower-case 8-4-4-4-12 form.
 bool PackUuid(std::string_view id, unsigned char raw[kUuidBytes]) {
   if (id.size() != kUuidText) return false;
-  size_t k = 0;
-  for (size_t i = 0; i < kUuidText;) {
-    if (IsUuidDash(i)) {
-      if (id[i] != '-') return false;
-      ++i;
-      continue;
-    }
-    int hi = HexDigit(id[i]), lo = HexDigit(id[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    raw[k++] = static_cast<unsigned char>(hi << 4 | lo);
-    i += 2;
+  if (id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-') return false;
+  const char* p = id.data();
+  unsigned bad = 0;  // 0xFF bits from any digit that is not one
+  for (size_t k = 0; k < kUuidBytes; ++k) {
+    if (k == 4 || k == 6 || k == 8 || k == 10) ++p;  // over a dash
+    unsigned hi = kHexValues.of[static_cast<unsigned char>(p[0])];
+    unsigned lo = kHexValues.of[static_cast<unsigned char>(p[1])];
+    bad |= hi | lo;
+    raw[k] = static_cast<unsigned char>(hi << 4 | lo);
+    p += 2;
   }
-  return true;
+  return bad < 16;
 }
 
 // An id: varint 0 then 16 bytes (a canonical UUID), or varint length+1 then the text.
-void PutId(std::string* out, std::string_view id) {
+void PutId(Writer& out, std::string_view id) {
   unsigned char raw[kUuidBytes];
   if (PackUuid(id, raw)) {
-    out->push_back(0);
-    out->append(reinterpret_cast<const char*>(raw), kUuidBytes);
+    out.Byte(0);
+    out.Bytes(raw, kUuidBytes);
   } else {
     PutVarint(out, id.size() + 1);
-    out->append(id);
+    out.Bytes(id.data(), id.size());
   }
 }
 
 // Value header: 0 null, 1 false, 2 true, 3 integer (zig-zag varint follows), 4 + n text of n
 // bytes.
-void PutValue(std::string* out, const Value& v) {
+void PutValue(Writer& out, const Value& v) {
   if (const auto* s = std::get_if<std::string>(&v)) {
     PutVarint(out, 4 + s->size());
-    out->append(*s);
+    out.Bytes(s->data(), s->size());
   } else if (const auto* i = std::get_if<int64_t>(&v)) {
-    out->push_back(3);
+    out.Byte(3);
     PutVarint(out, ZigZag(*i));
   } else if (const auto* b = std::get_if<bool>(&v)) {
-    out->push_back(*b ? 2 : 1);
+    out.Byte(*b ? 2 : 1);
   } else {
-    out->push_back(0);
+    out.Byte(0);
   }
 }
 
@@ -162,19 +215,31 @@ class ReplicaTable {
     // Every entry's dot lies in the record's context, so its replicas are already noted;
     // records built without that invariant (bad input) are covered too.
     NoteContext(r.context());
+    const CausalContext& c = r.context();
+    expected_ += (r.id().size() == kUuidText ? 1 + kUuidBytes : 2 + r.id().size()) + 1 +
+                 r.kind().size() + 2 + kDotBytes * (c.vector().size() + c.cloud().size()) + 1;
     for (const auto& [name, field] : r.fields()) {
+      expected_ += 2 + name.size();
       if (const auto* reg = std::get_if<MvRegister>(&field)) {
         for (const auto& [dot, e] : reg->entries()) {
           Note(dot.replica);
-          if (const auto* text = std::get_if<std::string>(&e.value)) Prefetch(text->data());
+          expected_ += kDotBytes + 4;
+          if (const auto* text = std::get_if<std::string>(&e.value)) {
+            Prefetch(text->data());
+            expected_ += text->size();
+          }
         }
       } else {
         for (const auto& [element, dots] : std::get<AwSet>(field).raw()) {
+          expected_ += 2 + element.size() + kDotBytes * dots.size();
           for (const Dot& d : dots) Note(d.replica);
         }
       }
     }
   }
+  // The bytes the noted records, the table and a message's header (and a frame's checksum
+  // after it) take, give or take a few: what a Writer makes room for at once.
+  size_t ExpectedBytes() const { return expected_ + 1 + 8 * ids_.span().size() + 40; }
   void Seal() {
     std::span<ReplicaId> ids = ids_.span();
     std::sort(ids.begin(), ids.end());
@@ -184,21 +249,24 @@ class ReplicaTable {
     std::span<const ReplicaId> ids = ids_.span();
     return static_cast<uint64_t>(std::lower_bound(ids.begin(), ids.end(), r) - ids.begin());
   }
-  void Put(std::string* out) const {
+  void Put(Writer& out) const {
     PutVarint(out, ids_.span().size());
     for (ReplicaId r : ids_.span()) PutFixed64(out, r);
   }
 
  private:
+  static constexpr size_t kDotBytes = 4;  // a replica index and a counter, as usually written
+
   IdList ids_;
+  size_t expected_ = 0;
 };
 
-void PutDot(std::string* out, const ReplicaTable& t, const Dot& d) {
+void PutDot(Writer& out, const ReplicaTable& t, const Dot& d) {
   PutVarint(out, t.Index(d.replica));
   PutVarint(out, d.counter);
 }
 
-void PutRecord(std::string* out, const ReplicaTable& t, const Record& r, Hlc base) {
+void PutRecord(Writer& out, const ReplicaTable& t, const Record& r, Hlc base) {
   PutId(out, r.id());
   PutString(out, r.kind());
   const CausalContext& c = r.context();
@@ -248,23 +316,18 @@ class Reader {
     if (p_ != end_) throw DecodeError{"trailing bytes after the message"};
   }
   uint64_t Varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ == end_) throw DecodeError{"truncated"};
-      auto b = static_cast<unsigned char>(*p_++);
-      if (shift == 63 && b > 1) throw DecodeError{"varint overflows 64 bits"};
-      v |= uint64_t(b & 0x7F) << shift;
-      if (!(b & 0x80)) {
-        if (b == 0 && shift > 0) throw DecodeError{"varint not in its shortest form"};
-        return v;
-      }
-    }
-    throw DecodeError{"varint overflows 64 bits"};
+    // Most varints (indexes, counts, lengths, small differences) are one byte.
+    if (p_ != end_ && !(*p_ & 0x80)) return static_cast<unsigned char>(*p_++);
+    return LongVarint();
   }
   uint64_t Fixed64() {
     std::string_view b = Bytes(8);
     uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<unsigned char>(b[i])) << (8 * i);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&v, b.data(), 8);
+    } else {
+      for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<unsigned char>(b[i])) << (8 * i);
+    }
     return v;
   }
   std::string_view Bytes(uint64_t n) {
@@ -282,6 +345,21 @@ class Reader {
   }
 
  private:
+  [[gnu::noinline]] uint64_t LongVarint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) throw DecodeError{"truncated"};
+      auto b = static_cast<unsigned char>(*p_++);
+      if (shift == 63 && b > 1) throw DecodeError{"varint overflows 64 bits"};
+      v |= uint64_t(b & 0x7F) << shift;
+      if (!(b & 0x80)) {
+        if (b == 0 && shift > 0) throw DecodeError{"varint not in its shortest form"};
+        return v;
+      }
+    }
+    throw DecodeError{"varint overflows 64 bits"};
+  }
+
   const char* p_;
   const char* end_;
 };
@@ -331,6 +409,20 @@ std::string GetString(Reader& in, TextCheck check, const char* what,
   return std::string(s);
 }
 
+// Each byte's two lower-case hex digits.
+struct HexPairs {
+  char pair[256][2];
+};
+constexpr HexPairs MakeHexPairs() {
+  HexPairs h{};
+  for (int b = 0; b < 256; ++b) {
+    h.pair[b][0] = "0123456789abcdef"[b >> 4];
+    h.pair[b][1] = "0123456789abcdef"[b & 0xF];
+  }
+  return h;
+}
+constexpr HexPairs kHexPairs = MakeHexPairs();
+
 std::string GetId(Reader& in, TextCheck check) {
   uint64_t h = in.Varint();
   if (h != 0) {
@@ -338,14 +430,13 @@ std::string GetId(Reader& in, TextCheck check) {
     CheckWireText(s, check, "a record id");
     return std::string(s);
   }
-  static const char kHex[] = "0123456789abcdef";
   std::string_view raw = in.Bytes(kUuidBytes);
   std::string id(kUuidText, '-');
-  for (size_t k = 0, i = 0; k < kUuidBytes; ++k) {
-    if (IsUuidDash(i)) ++i;
-    auto b = static_cast<unsigned char>(raw[k]);
-    id[i++] = kHex[b >> 4];
-    id[i++] = kHex[b & 0xF];
+  char* out = id.data();
+  for (size_t k = 0; k < kUuidBytes; ++k) {
+    if (k == 4 || k == 6 || k == 8 || k == 10) ++out;  // keep a dash
+    std::memcpy(out, kHexPairs.pair[static_cast<unsigned char>(raw[k])], 2);
+    out += 2;
   }
   return id;
 }
@@ -370,7 +461,7 @@ Hlc GetStamp(Reader& in, Hlc base) {
 }
 
 CausalContext GetContext(Reader& in, Table table) {
-  FlatMap<ReplicaId, uint64_t> vec;
+  CausalContext::VersionVector vec;
   size_t n_vec = in.Count();
   vec.reserve(ReserveFor(n_vec));
   for (size_t n = n_vec; n > 0; --n) {
@@ -395,28 +486,29 @@ Record GetRecord(Reader& in, Table table, Hlc base, TextCheck check) {
   rec.mutable_context() = GetContext(in, table);
   const CausalContext& ctx = rec.context();
   auto& fields = rec.mutable_fields();
-  for (size_t nf = in.Count(); nf > 0; --nf) {
+  size_t n_fields = in.Count();
+  fields.reserve(ReserveFor(n_fields));
+  for (size_t nf = n_fields; nf > 0; --nf) {
     std::string name = GetString(in, check, "a field name");
     if (name.empty()) throw DecodeError{"record " + id + ": field without name"};
     uint64_t header = in.Varint();
     uint64_t n = header >> 1;
     if (n > in.left()) throw DecodeError{"count exceeds the message"};
-    Field field;
+    Field field;  // a register
     if (!(header & 1)) {
-      MvRegister reg;
+      auto& entries = std::get<MvRegister>(field).mutable_entries();
       for (; n > 0; --n) {
         Dot dot = GetDot(in, table);
         if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": entry outside context"};
         Value value = GetValue(in, check);
         Hlc stamp = GetStamp(in, base);
-        if (!reg.mutable_entries().emplace(dot, RegisterEntry{std::move(value), stamp}).second) {
+        if (!entries.emplace(dot, RegisterEntry{std::move(value), stamp}).second) {
           throw DecodeError{"record " + id + ": duplicate dot in field " + name};
         }
       }
-      if (reg.empty()) continue;
-      field = std::move(reg);
+      if (entries.empty()) continue;
     } else {
-      AwSet set;
+      AwSet& set = field.emplace<AwSet>();
       for (; n > 0; --n) {
         std::string element = GetString(in, check, "a set element", TextKind::kAny);
         FlatSet<Dot> dots;
@@ -431,7 +523,6 @@ Record GetRecord(Reader& in, Table table, Hlc base, TextCheck check) {
         }
       }
       if (set.empty()) continue;
-      field = std::move(set);
     }
     if (!fields.emplace(std::move(name), std::move(field)).second) {
       throw DecodeError{"record " + id + ": field appears twice"};
@@ -456,12 +547,33 @@ void GetDeltaRecords(Reader& in, Table table, Delta* d) {
   }
 }
 
+// True when every byte is in 0x20..0x7E; eight bytes at a time.
+bool IsPrintableAscii(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    // A byte below 0x20 (exact for any x: Mycroft's "has less than" test), or one of 0x7F and
+    // above (its low seven bits plus one carry into the high bit, or the high bit is set).
+    uint64_t low = (x - 0x20 * kOnes) & ~x & kHigh;
+    uint64_t high = (((x & ~kHigh) + kOnes) | x) & kHigh;
+    if (low | high) return false;
+  }
+  if (i == s.size()) return true;
+  if (s.size() >= 8) return IsPrintableAscii(s.substr(s.size() - 8));  // the last 8 again
+  for (; i < s.size(); ++i) {
+    if (s[i] < 0x20 || s[i] >= 0x7F) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void CheckWireText(std::string_view s, TextCheck check, const char* what, TextKind kind) {
   if (check != TextCheck::kWire) return;
   // Printable ASCII passes every kind's check: most texts are, and need no UTF-8 walk.
-  if (std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F; })) return;
+  if (IsPrintableAscii(s)) return;
   Status st = CheckText(s, what, kind);
   if (!st.ok()) throw DecodeError{st.message()};
 }
@@ -473,11 +585,12 @@ void EncodeDeltaV2(const Delta& delta, std::string* out) {
   t.Note(delta.author);
   for (const Record& r : delta.records) t.NoteRecord(r);
   t.Seal();
-  t.Put(out);
-  PutVarint(out, t.Index(delta.author));
-  PutFixed64(out, delta.stamp.packed);
-  PutVarint(out, delta.records.size());
-  for (const Record& r : delta.records) PutRecord(out, t, r, delta.stamp);
+  Writer w(out, t.ExpectedBytes());
+  t.Put(w);
+  PutVarint(w, t.Index(delta.author));
+  PutFixed64(w, delta.stamp.packed);
+  PutVarint(w, delta.records.size());
+  for (const Record& r : delta.records) PutRecord(w, t, r, delta.stamp);
 }
 
 Delta DecodeDeltaV2(std::string_view body) {
@@ -501,15 +614,16 @@ void EncodeDeltaBatchV2(std::span<const Delta> deltas, std::string* out) {
     for (const Record& r : d.records) t.NoteRecord(r);
   }
   t.Seal();
-  t.Put(out);
-  PutVarint(out, deltas.size());
+  Writer w(out, t.ExpectedBytes() + 8 * deltas.size());  // and each delta's own header
+  t.Put(w);
+  PutVarint(w, deltas.size());
   Hlc prev;
   for (const Delta& d : deltas) {
-    PutVarint(out, t.Index(d.author));
-    PutStamp(out, d.stamp, prev);
+    PutVarint(w, t.Index(d.author));
+    PutStamp(w, d.stamp, prev);
     prev = d.stamp;
-    PutVarint(out, d.records.size());
-    for (const Record& r : d.records) PutRecord(out, t, r, d.stamp);
+    PutVarint(w, d.records.size());
+    for (const Record& r : d.records) PutRecord(w, t, r, d.stamp);
   }
 }
 
@@ -537,10 +651,11 @@ void EncodeRecordV2(const Record& record, std::string* out) {
   ReplicaTable t;
   t.NoteRecord(record);
   t.Seal();
-  t.Put(out);
+  Writer w(out, t.ExpectedBytes());
+  t.Put(w);
   Hlc base = MaxStamp(record, Hlc{});
-  PutFixed64(out, base.packed);
-  PutRecord(out, t, record, base);
+  PutFixed64(w, base.packed);
+  PutRecord(w, t, record, base);
 }
 
 Record DecodeRecordV2(std::string_view body, TextCheck check) {
@@ -562,10 +677,11 @@ void EncodeDirectoryV2(const Directory& dir, std::string* out) {
     base = MaxStamp(r, base);
   }
   t.Seal();
-  t.Put(out);
-  PutFixed64(out, base.packed);
-  PutVarint(out, dir.records().size());
-  for (const auto& [id, r] : dir.records()) PutRecord(out, t, r, base);
+  Writer w(out, t.ExpectedBytes());
+  t.Put(w);
+  PutFixed64(w, base.packed);
+  PutVarint(w, dir.records().size());
+  for (const auto& [id, r] : dir.records()) PutRecord(w, t, r, base);
 }
 
 Directory DecodeDirectoryV2(std::string_view body) {

@@ -10,6 +10,11 @@
 // reference into the container, and both cost O(n) moves — fine for tens of items, not for
 // thousands. Keys compare with a transparent std::less<>, so a std::string key can be looked
 // up by std::string_view or a literal without building a string.
+//
+// SmallFlatMap<K, V, N> is a FlatMap that holds up to N items inside itself (a SmallVector)
+// and allocates only past them, for the containers that nearly always hold one or a few. It
+// converts to and from the plain FlatMap of the same K and V, and compares equal to one with
+// the same items.
 #pragma once
 
 #include <algorithm>
@@ -21,12 +26,14 @@
 #include <utility>
 #include <vector>
 
+#include "conflict/small_vector.h"
+
 namespace sb {
 
 namespace flat_internal {
 // std::erase_if with the order of calls stated: once per item, front to back.
-template <typename T, typename Pred>
-size_t EraseIf(std::vector<T>& items, Pred& pred) {
+template <typename Items, typename Pred>
+size_t EraseIf(Items& items, Pred& pred) {
   auto out = items.begin();
   for (auto it = items.begin(); it != items.end(); ++it) {
     if (pred(*it)) continue;
@@ -37,15 +44,19 @@ size_t EraseIf(std::vector<T>& items, Pred& pred) {
   items.erase(out, items.end());
   return erased;
 }
+
+// Items: in a std::vector, or inline up to N (N > 0) in a SmallVector.
+template <typename T, size_t N>
+using FlatStorage = std::conditional_t<N == 0, std::vector<T>, SmallVector<T, N>>;
 }  // namespace flat_internal
 
-template <typename K, typename V, typename Compare = std::less<>>
+template <typename K, typename V, typename Compare = std::less<>, size_t N = 0>
 class FlatMap {
  public:
   using key_type = K;
   using mapped_type = V;
   using value_type = std::pair<K, V>;
-  using container_type = std::vector<value_type>;
+  using container_type = flat_internal::FlatStorage<value_type, N>;
   using iterator = typename container_type::iterator;
   using const_iterator = typename container_type::const_iterator;
   using size_type = size_t;
@@ -58,6 +69,14 @@ class FlatMap {
     std::stable_sort(items_.begin(), items_.end(), KeyLess());
     items_.erase(std::unique(items_.begin(), items_.end(), KeyEqual()), items_.end());
   }
+  // From a map of the same items stored otherwise (already sorted and distinct).
+  template <size_t M>
+    requires(M != N)
+  FlatMap(const FlatMap<K, V, Compare, M>& other) : items_(other.begin(), other.end()) {}
+  template <size_t M>
+    requires(M != N)
+  FlatMap(FlatMap<K, V, Compare, M>&& other)
+      : items_(std::make_move_iterator(other.begin()), std::make_move_iterator(other.end())) {}
 
   iterator begin() { return items_.begin(); }
   iterator end() { return items_.end(); }
@@ -151,7 +170,11 @@ class FlatMap {
     return flat_internal::EraseIf(m.items_, pred);
   }
 
-  friend bool operator==(const FlatMap&, const FlatMap&) = default;
+  // Equal when the items are, however each side stores them.
+  template <size_t M>
+  bool operator==(const FlatMap<K, V, Compare, M>& other) const {
+    return std::equal(begin(), end(), other.begin(), other.end());
+  }
 
  private:
   struct KeyLess {
@@ -171,6 +194,9 @@ class FlatMap {
 
   container_type items_;  // sorted by key, keys distinct
 };
+
+template <typename K, typename V, size_t N>
+using SmallFlatMap = FlatMap<K, V, std::less<>, N>;
 
 template <typename K, typename Compare = std::less<>>
 class FlatSet {

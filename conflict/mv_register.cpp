@@ -20,6 +20,17 @@ void MvRegister::CollectDots(CausalContext* context) const {
 void MvRegister::Join(const CausalContext& my_ctx, const MvRegister& other,
                       const CausalContext& other_ctx) {
   if (&other == this) return;  // idempotent
+  // The usual write: one entry each, and the other's supersedes mine. The general case below
+  // would erase mine and copy theirs in; assigning in place keeps my value's buffer.
+  if (entries_.size() == 1 && other.entries_.size() == 1) {
+    auto& [dot, entry] = *entries_.begin();
+    const auto& [their_dot, their_entry] = *other.entries_.begin();
+    if (dot != their_dot && other_ctx.Contains(dot) && !my_ctx.Contains(their_dot)) {
+      dot = their_dot;  // the only item: no order to keep
+      entry = their_entry;
+      return;
+    }
+  }
   // Drop my entries that the other side has seen and no longer holds.
   erase_if(entries_, [&](const auto& mine) {
     return !other.entries_.contains(mine.first) && other_ctx.Contains(mine.first);

@@ -24,6 +24,10 @@ struct RegisterEntry {
 
 class MvRegister {
  public:
+  // A register holds one entry unless writes were concurrent: that one is kept inline, so a
+  // register costs no allocation of its own.
+  using Entries = SmallFlatMap<Dot, RegisterEntry, 1>;
+
   // The delta of writing `value` with `dot`; `delta_context` receives the new dot and the
   // dots of every entry the write supersedes (all entries of this register).
   MvRegister WriteDelta(const Dot& dot, Value value, Hlc stamp,
@@ -42,13 +46,13 @@ class MvRegister {
   // Siblings, displayed one first, then by descending (stamp, replica).
   std::vector<std::pair<Dot, RegisterEntry>> Siblings() const;
 
-  const FlatMap<Dot, RegisterEntry>& entries() const { return entries_; }
-  FlatMap<Dot, RegisterEntry>& mutable_entries() { return entries_; }
+  const Entries& entries() const { return entries_; }
+  Entries& mutable_entries() { return entries_; }
 
   friend bool operator==(const MvRegister&, const MvRegister&) = default;
 
  private:
-  FlatMap<Dot, RegisterEntry> entries_;
+  Entries entries_;
 };
 
 }  // namespace sb

@@ -9,19 +9,16 @@ bool FieldEmpty(const Field& f) {
 void CollectFieldDots(const Field& f, CausalContext* ctx) {
   std::visit([ctx](const auto& x) { x.CollectDots(ctx); }, f);
 }
-// A hint that `items` (a field's entries or elements, or a context's vector) will be read
-// soon. A join reads every field of a record, each from its own allocation; asking for them
-// all first lets the cache misses overlap instead of following one another.
-template <typename Items>
-void Prefetch(const Items& items) {
-  if (!items.empty()) __builtin_prefetch(&*items.begin());
+// A hint that all of `fields` will be read soon. A join reads every field of a record in turn,
+// a few cache lines each, and a record of a large directory is seldom in cache: asking for
+// every line first lets the misses overlap instead of following one another.
+void PrefetchBytes(const void* data, size_t n) {
+  const auto* first = static_cast<const char*>(data);
+  for (const char* p = first; p < first + n; p += 64) __builtin_prefetch(p);
+  __builtin_prefetch(first + n - 1);
 }
-void PrefetchField(const Field& f) {
-  if (const auto* reg = std::get_if<MvRegister>(&f)) {
-    Prefetch(reg->entries());
-  } else {
-    Prefetch(std::get<AwSet>(f).raw());
-  }
+void PrefetchAll(const FlatMap<std::string, Field>& fields) {
+  if (!fields.empty()) PrefetchBytes(&*fields.begin(), fields.size() * sizeof(*fields.begin()));
 }
 }  // namespace
 
@@ -69,48 +66,64 @@ Record Record::DeleteDelta(ReplicaId replica, Hlc stamp) const {
 
 void Record::Join(const Record& other) {
   if (&other == this) return;  // idempotent
+  PrefetchBytes(this, sizeof(*this));  // all its lines, while the first is on its way
   if (id_.empty()) id_ = other.id_;
   if (other.kind_ > kind_) kind_ = other.kind_;
-  Prefetch(context_.vector());
-  for (const auto& [name, field] : fields_) PrefetchField(field);
-  // Fields I hold: joined with the other's field of the same type, or with an empty one (so
-  // entries the other side has seen and dropped go).
+  // Fields I hold: joined with the other's field of the same name and type, or with an empty
+  // one (so entries the other side has seen and dropped go). Both lists are in name order, so
+  // one walk pairs them up.
   static const MvRegister kNoRegister;
   static const AwSet kNoSet;
+  bool other_only = false;  // the other holds a field I lack, or a register where I hold a set
+  bool emptied = false;
+  PrefetchAll(fields_);
+  auto o = other.fields_.begin();
+  const auto o_end = other.fields_.end();
   for (auto& [name, mine] : fields_) {
-    auto o = other.fields_.find(name);
-    if (auto* reg = std::get_if<MvRegister>(&mine)) {
-      const MvRegister* theirs =
-          o == other.fields_.end() ? &kNoRegister : std::get_if<MvRegister>(&o->second);
-      reg->Join(context_, theirs ? *theirs : kNoRegister, other.context_);
-    } else {
-      const AwSet* theirs = o == other.fields_.end() ? &kNoSet : std::get_if<AwSet>(&o->second);
-      std::get<AwSet>(mine).Join(context_, theirs ? *theirs : kNoSet, other.context_);
+    int order = 1;  // of the other's next field against mine
+    while (o != o_end && (order = o->first.compare(name)) < 0) {
+      other_only = true;
+      ++o;
     }
+    const Field* theirs = nullptr;
+    if (o != o_end && order == 0) theirs = &(o++)->second;
+    if (auto* reg = std::get_if<MvRegister>(&mine)) {
+      const MvRegister* r = theirs ? std::get_if<MvRegister>(theirs) : nullptr;
+      reg->Join(context_, r ? *r : kNoRegister, other.context_);
+    } else {
+      const AwSet* s = theirs ? std::get_if<AwSet>(theirs) : nullptr;
+      if (theirs && !s) other_only = true;  // type clash: the register replaces the set below
+      std::get<AwSet>(mine).Join(context_, s ? *s : kNoSet, other.context_);
+    }
+    emptied = emptied || FieldEmpty(mine);
   }
+  if (o != o_end) other_only = true;
   // Fields only the other holds: joined into an empty field of their type. A field both hold
   // with the same type was joined above (joining it again would change nothing).
-  for (const auto& [name, field] : other.fields_) {
-    auto [it, inserted] = fields_.try_emplace(name);
-    if (inserted) {
-      // Start from an empty field of the other's type.
-      if (std::holds_alternative<AwSet>(field)) it->second = AwSet();
-    } else if (it->second.index() == field.index()) {
-      continue;
-    } else {
-      // Type clash (bad input only): the register kind wins, deterministically.
-      // The register side was already joined against an empty register above.
-      if (std::holds_alternative<MvRegister>(it->second)) continue;
-      it->second = MvRegister();
-    }
-    if (auto* mine = std::get_if<MvRegister>(&it->second)) {
-      mine->Join(context_, std::get<MvRegister>(field), other.context_);
-    } else {
-      std::get<AwSet>(it->second).Join(context_, std::get<AwSet>(field), other.context_);
+  if (other_only) {
+    for (const auto& [name, field] : other.fields_) {
+      auto [it, inserted] = fields_.try_emplace(name);
+      if (inserted) {
+        // Start from an empty field of the other's type.
+        if (std::holds_alternative<AwSet>(field)) it->second = AwSet();
+      } else if (it->second.index() == field.index()) {
+        continue;
+      } else {
+        // Type clash (bad input only): the register kind wins, deterministically.
+        // The register side was already joined against an empty register above.
+        if (std::holds_alternative<MvRegister>(it->second)) continue;
+        it->second = MvRegister();
+      }
+      if (auto* mine = std::get_if<MvRegister>(&it->second)) {
+        mine->Join(context_, std::get<MvRegister>(field), other.context_);
+      } else {
+        std::get<AwSet>(it->second).Join(context_, std::get<AwSet>(field), other.context_);
+      }
+      emptied = emptied || FieldEmpty(it->second);
     }
   }
   context_.Join(other.context_);
-  erase_if(fields_, [](const auto& f) { return FieldEmpty(f.second); });
+  if (emptied) erase_if(fields_, [](const auto& f) { return FieldEmpty(f.second); });
 }
 
 const MvRegister* Record::Register(const std::string& field) const {

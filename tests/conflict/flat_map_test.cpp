@@ -120,5 +120,81 @@ RC_GTEST_PROP(FlatSet, BehavesLikeStdSet,
             std::vector<uint8_t>(model.begin(), model.end()));
 }
 
+TEST(SmallFlatMap, HoldsItsFirstItemsInlineAndSpillsPastThem) {
+  SmallFlatMap<int, std::string, 2> m;
+  m.emplace(2, "two");
+  m.emplace(1, "one");
+  EXPECT_EQ(m.size(), 2u);
+  m.emplace(3, "a value too long for any small-string buffer");
+  m.emplace(0, "zero");
+  std::vector<int> keys;
+  for (const auto& [k, v] : m) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(m.at(3), "a value too long for any small-string buffer");
+  erase_if(m, [](const auto& item) { return item.first != 1; });
+  EXPECT_EQ(m, (SmallFlatMap<int, std::string, 2>{{1, "one"}}));
+}
+
+TEST(SmallFlatMap, CopiesAndMovesKeepTheItemsInlineOrNot) {
+  for (int n : {1, 2, 5}) {
+    SmallFlatMap<int, std::string, 2> m;
+    for (int i = 0; i < n; ++i) m.emplace(i, std::string(20, static_cast<char>('a' + i)));
+    SmallFlatMap<int, std::string, 2> copy = m;
+    EXPECT_EQ(copy, m);
+    SmallFlatMap<int, std::string, 2> moved = std::move(copy);
+    EXPECT_EQ(moved, m);
+    EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+    SmallFlatMap<int, std::string, 2> assigned{{9, "nine"}, {8, "eight"}, {7, "seven"}};
+    assigned = m;
+    EXPECT_EQ(assigned, m);
+    assigned = std::move(moved);
+    EXPECT_EQ(assigned, m);
+    copy = assigned;  // a moved-from map is usable again
+    EXPECT_EQ(copy, m);
+  }
+}
+
+TEST(SmallFlatMap, ConvertsToAndComparesWithAPlainFlatMap) {
+  FlatMap<int, int> plain{{1, 10}, {2, 20}};
+  SmallFlatMap<int, int, 4> small = plain;
+  EXPECT_EQ(small, plain);
+  EXPECT_EQ(plain, small);
+  small.emplace(3, 30);
+  EXPECT_FALSE(small == plain);
+  FlatMap<int, int> back = std::move(small);
+  EXPECT_EQ(back, (FlatMap<int, int>{{1, 10}, {2, 20}, {3, 30}}));
+}
+
+TEST(SmallVector, InsertingAnItemOfItselfWhileGrowingCopiesItFirst) {
+  SmallVector<std::string, 1> v;
+  v.push_back(std::string(40, 'x'));
+  v.push_back(v[0]);  // grows: the argument must be read before the items move
+  v.insert(v.begin(), v[1]);
+  EXPECT_EQ(v.size(), 3u);
+  for (const std::string& s : v) EXPECT_EQ(s, std::string(40, 'x'));
+}
+
+// As FlatMap above, with items inline and spilled, and values that own memory.
+RC_GTEST_PROP(SmallFlatMap, BehavesLikeStdMap, (const std::vector<std::pair<uint8_t, int>>& ops)) {
+  SmallFlatMap<uint8_t, std::string, 2> flat;
+  std::map<uint8_t, std::string> model;
+  for (const auto& [key, value] : ops) {
+    std::string text(static_cast<size_t>(value & 31), 'v');
+    if (value % 3 == 0) {
+      RC_ASSERT(flat.erase(key) == model.erase(key));
+    } else if (value % 3 == 1) {
+      RC_ASSERT(flat.emplace(key, text).second == model.emplace(key, text).second);
+    } else {
+      flat[key] = text;
+      model[key] = text;
+    }
+    RC_ASSERT(flat.size() == model.size());
+  }
+  using Items = std::vector<std::pair<uint8_t, std::string>>;
+  RC_ASSERT(Items(flat.begin(), flat.end()) == Items(model.begin(), model.end()));
+  SmallFlatMap<uint8_t, std::string, 2> copy = flat;
+  RC_ASSERT(copy == flat);
+}
+
 }  // namespace
 }  // namespace sb
