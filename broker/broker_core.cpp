@@ -591,7 +591,12 @@ void BrokerCore::JoinCommitted(const Delta& d) {
 // ---------- streaming ----------
 
 bool BrokerCore::CanSend(const Session& s) const {
-  return s.sent - s.acked < s.window && s.in_flight_bytes < s.window_bytes;
+  return s.sent - s.acked < s.window && s.in_flight_bytes < WindowBytes(s);
+}
+
+uint64_t BrokerCore::WindowBytes(const Session& s) const {
+  uint64_t share = options_.in_flight_budget_bytes / std::max<size_t>(1, sessions_.size());
+  return std::min<uint64_t>(s.window_bytes, std::max<uint64_t>(options_.min_window_bytes, share));
 }
 
 void BrokerCore::NoteSent(Session& s, uint64_t last_seq, size_t bytes) {
@@ -750,7 +755,9 @@ size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outg
   uint64_t next = s.sent + 1;
   while (next <= log_head_ && cost < options_.session_turn_bytes) {
     // The window counts what is in this unsent batch too.
-    if (next - 1 - s.acked >= s.window || s.in_flight_bytes + batch_bytes >= s.window_bytes) break;
+    if (next - 1 - s.acked >= s.window || s.in_flight_bytes + batch_bytes >= WindowBytes(s)) {
+      break;
+    }
     std::shared_ptr<LoggedEntry> e = Entry(next);
     if (!e) {
       flush();

@@ -899,6 +899,29 @@ TEST_F(BrokerScaleTest, TheWindowInBytesHoldsEntriesBackUntilAcknowledged) {
   EXPECT_EQ(SessionOf(kOrgB).in_flight_bytes, 0u);
 }
 
+// However large a window the agent asks for, a session has at most its equal share of the
+// broker's in-flight budget in flight: here 2 sessions share 4 KiB, so B's 1 MiB window is 2 KiB.
+TEST_F(BrokerScaleTest, AWindowIsAtMostAnEqualShareOfTheInFlightBudget) {
+  BrokerCore::Options o = options_;
+  o.min_window_bytes = 1024;
+  o.in_flight_budget_bytes = 4096;
+  Start(o);
+  LogEdits(3, std::string(2000, 'x'));
+  ASSERT_EQ(core_->Sessions().size(), 1u);  // A's
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 1000, 0, 1 << 20});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2}));
+  EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
+  EXPECT_EQ(Seqs(Send(b_, proto::Credit{0, 2})), (std::vector<uint64_t>{3}));
+  EXPECT_EQ(Seqs(Send(b_, proto::Credit{0, 3})), (std::vector<uint64_t>{4}));
+}
+
+// The same with the default budget: the whole log goes at once.
+TEST_F(BrokerScaleTest, WithinItsShareTheWholeWindowIsUsed) {
+  LogEdits(3, std::string(2000, 'x'));
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 1000, 0, 1 << 20});
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2, 3, 4}));
+}
+
 // Every partner that owns none of an entry's records reads the same projection: it is made
 // once and its bytes shared, however many sessions read it.
 TEST_F(BrokerScaleTest, AnEntryIsProjectedOncePerViewNotOncePerSession) {
