@@ -225,8 +225,11 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
                        " refused (" + ack.code + "): " + ack.reason);
       if (ack.code == "malformed") SetAside(org, bytes, "a malformed referral post: " + ack.reason);
     }
-    Send(peer, ack, out);
-    return RouteReferrals(std::move(updates), out);
+    // The history first, then the ack: the agent settles its post at the ack, and in between
+    // it would hold neither the step waiting nor the step taken (its status a step behind; a
+    // next step refused as "cannot start a referral that is delivered").
+    RouteReferrals(std::move(updates), out);
+    return Send(peer, ack, out);
   }
   if (auto* c = std::get_if<proto::Credit>(&*msg)) {
     OnCredit(s, *c);

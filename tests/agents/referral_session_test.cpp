@@ -232,6 +232,41 @@ TEST_F(ReferralSessionTest, AHandoffClosesItsLoopOnBothSides) {
   EXPECT_EQ(broker_check->entries, 5u);  // sent, deliver, accept, start, complete
 }
 
+// A step is never lost from view between the broker's answer and its history: after every
+// message the broker sends back for B's accept, B holds "accept" either waiting or taken, so a
+// next step ("start") can be planned at any moment (the broker once acked before it sent the
+// history, and a `refer start` in between was refused as "a referral that is delivered").
+TEST_F(ReferralSessionTest, AStepStaysInViewBetweenTheAckAndTheHistory) {
+  Agent& a = AddAgent(kOrgA, 0xa1);
+  Agent& b = AddAgent(kOrgB, 0xb1);
+  Connect(a);
+  Connect(b);
+  Run();
+  std::string id = SendFrom(a, kOrgB);
+  Run();
+  ASSERT_EQ(Status(b, id), "delivered");
+  Step(b, id, "accept");
+  std::vector<std::string> posts = b.sync->Tick();
+  ASSERT_FALSE(posts.empty());
+  std::vector<Outgoing> down;
+  for (const std::string& p : posts) core_->OnMessage(b.peer, b.id.pub.org, p, &down);
+  core_->Pump(&down);
+  size_t to_b = 0;
+  for (Outgoing& o : down) {
+    if (o.peer != b.peer) continue;
+    ++to_b;
+    (void)b.sync->OnMessage(o.bytes());
+    Result<ReferralInfo> r = b.book->Get(id);
+    ASSERT_TRUE(r.ok());
+    bool waiting = std::find(r->waiting.begin(), r->waiting.end(), "accept") != r->waiting.end();
+    EXPECT_TRUE(r->status == "accepted" || waiting)
+        << "after message " << to_b << ": status " << r->status
+        << ", accept neither waiting nor taken";
+  }
+  EXPECT_GE(to_b, 2u);  // the ack and the history
+  EXPECT_EQ(Status(b, id), "accepted");
+}
+
 TEST_F(ReferralSessionTest, UpdatesInAnyOrderSettleToTheSameState) {
   Agent& a = AddAgent(kOrgA, 0xa1);
   Agent& b = AddAgent(kOrgB, 0xb1);
