@@ -6,7 +6,7 @@
 #   ./dev.sh test --sanitize   the whole suite in build-san only
 #   ./dev.sh test --tsan       the broker and agents suites under ThreadSanitizer (build-tsan)
 #   ./dev.sh fuzz [SECONDS]    every fuzz target for SECONDS (default 60) each, from its corpus
-#   ./dev.sh demo    ... then run the demo
+#   ./dev.sh demo    install, configure, build the switchboard binary only, run the demo
 # Environment: BUILD_DIR (default build), SAN_DIR (default build-san), TSAN_DIR (default
 # build-tsan), RC_PARAMS (RapidCheck; default max_success=1000), SB_FUZZ_SECONDS (the fuzz
 # suite's time-boxed run per target; default 20), SB_SKIP_APT=1 to skip the package check.
@@ -53,19 +53,22 @@ quiet_ninja() {
   ninja -C "$@" >/dev/null
 }
 
+# build [TARGETS...]: everything, or only TARGETS (the demo needs only the switchboard binary,
+# not the test programs, and not the browser test's npm packages).
 build() {
   setup
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     log "configuring $BUILD_DIR"
     meson setup "$BUILD_DIR" --buildtype=debugoptimized >/dev/null
   fi
-  log "building"
-  quiet_ninja "$BUILD_DIR"
+  log "building${1:+ $*}"
+  quiet_ninja "$BUILD_DIR" "$@"
   # The sample directory (fictional, ~1.5 MB) is generated, not committed.
   if [ ! -f examples/data/directory.json ]; then
     log "generating the sample directory (examples/data/directory.json)"
     python3 examples/data/generate.py --out examples/data/directory.json
   fi
+  [ $# -eq 0 ] || return 0
   if [ ! -d tests/browser/node_modules/playwright-core ] ||
      [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
     log "installing the browser test's npm packages (tests/browser)"
@@ -245,6 +248,6 @@ case "${1:-}" in
         exit $rc ;;
     esac ;;
   fuzz) shift; run_fuzz "${1:-60}" ;;
-  demo) build; log "running the demo"; "$BUILD_DIR/cli/switchboard" demo ;;
+  demo) build cli/switchboard; log "running the demo"; "$BUILD_DIR/cli/switchboard" demo ;;
   *) echo "usage: ./dev.sh build|test [--sanitize|--tsan]|fuzz [SECONDS]|demo" >&2; exit 2 ;;
 esac
