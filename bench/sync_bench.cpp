@@ -527,12 +527,17 @@ int RunSyncBench(const SyncBenchOptions& o, Clock* clock, std::ostream& out,
   out << "raw CURVE: one DEALER per pushing agent streams delta-sized messages, the ROUTER "
          "acks each one's every Push-batch-size messages (one batch in flight each)\n"
          "raw RocksDB: one writer per pushing agent, Push-batch-size puts per synced WriteBatch\n"
+         "not in the baselines: each update is made durable on its writer's agent first (one "
+         "synced write per edit),\n"
+         "  signed by its author, verified by the broker and again by every other connected "
+         "agent, and fanned out\n"
+         "  to them, all on this machine's cores\n"
          "latency: from the writer's Apply call until an agent's directory shows the value; "
          "isolated: each edit\n"
          "  once the broker has recorded every agent's ack of the previous; back to back: as "
          "soon as all show it\n"
-         "catch-up baseline: one delta as the outbox holds it; a snapshot would carry the full "
-         "directory\n";
+         "catch-up baseline: one delta as the outbox holds it (without the entry's signature and "
+         "ids); a snapshot would carry the full directory\n";
   out << "took " << Fmt(seconds, 1) << " s (fan-out setup " << Fmt(f.setup_s, 1) << " s, catch-up "
       << Fmt(f.catchup_s * 1000, 0) << " ms)\n";
   return 0;
