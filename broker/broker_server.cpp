@@ -161,9 +161,10 @@ void BrokerServer::Loop() {
     // (libzmq throws for any errno but EAGAIN) is logged and the loop goes on: no message can stop
     // the broker.
     try {
-      // Decisions, enrollments and reads posted by the API and console threads; what a
-      // decision wrote is streamed by this turn's Pump.
-      tasks_.RunPending();
+      // Decisions, enrollments and reads posted by the API and console threads, when the wake
+      // fd says there are some (no read of it on every turn); what a decision wrote is streamed
+      // by this turn's Pump.
+      if (tasks_.wake_fd() < 0 || (items[1].revents & ZMQ_POLLIN)) tasks_.RunPending();
       if (items[0].revents & ZMQ_POLLIN) {
         for (int i = 0; i < 1024; ++i) {
           zmq::message_t id, body;
