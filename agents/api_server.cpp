@@ -58,9 +58,7 @@ struct Viewer {
   std::string org;
   bool maintainer = false;
 
-  bool SeesProposed(const Record& r) const {
-    return org.empty() || maintainer || r.Owner() == org;
-  }
+  bool SeesProposed(const Record& r) const { return org.empty() || maintainer || r.Owner() == org; }
   static bool Published(const Record& r, const Directory& d) {
     const Record* owner = d.Find(r.Owner());
     return owner != nullptr && IsVetted(*owner);
@@ -81,17 +79,21 @@ struct Viewer {
 }  // namespace
 
 ApiServer::ApiServer(LocalDirectory* dir, Clock* clock, Options options)
-    : dir_(dir), clock_(clock), options_(std::move(options)),
+    : dir_(dir),
+      clock_(clock),
+      options_(std::move(options)),
       http_(std::make_unique<httplib::Server>()) {
   Routes();
 }
 
-ApiServer::~ApiServer() { Stop(); }
+ApiServer::~ApiServer() {
+  Stop();
+}
 
 Result<int> ApiServer::Bind() {
   if (options_.host != "127.0.0.1" && options_.host != "localhost" && options_.host != "::1") {
-    return Status::InvalidArgument("the local API listens on 127.0.0.1 only (got " +
-                                   options_.host + ")");
+    return Status::InvalidArgument("the local API listens on 127.0.0.1 only (got " + options_.host +
+                                   ")");
   }
   std::string host = options_.host == "localhost" ? "127.0.0.1" : options_.host;
   if (options_.port == 0) {
@@ -154,8 +156,8 @@ void ApiServer::Routes() {
       spdlog::warn("api: refused {} {}: {} token", req.method, req.path,
                    auth.empty() ? "missing" : "wrong");
       ReplyError(res, Status::Unauthenticated(
-                    "missing or wrong token: send 'Authorization: Bearer <token>' with the "
-                    "token from the data directory's api.token"));
+                          "missing or wrong token: send 'Authorization: Bearer <token>' with the "
+                          "token from the data directory's api.token"));
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -171,8 +173,9 @@ void ApiServer::Routes() {
       if (!list.ok()) return ReplyError(res, list.status());
       for (const QuarantineEntry& e : *list) out.push_back(QuarantineJson(e));
     }
-    ReplyJson(res, 200, {{"quarantine", out},
-                         {"kept", options_.quarantine ? options_.quarantine->kept() : 0}});
+    ReplyJson(
+        res, 200,
+        {{"quarantine", out}, {"kept", options_.quarantine ? options_.quarantine->kept() : 0}});
   });
 
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
@@ -198,8 +201,8 @@ void ApiServer::Routes() {
       for (const char* k : {"connects", "session_restarts", "hello_repeats", "stalls", "rewinds",
                             "checkpoints", "applied", "pushed", "accepted", "refused"}) {
         if (!st.is_object() || !st.contains(k) || !st[k].is_number_unsigned()) continue;
-        m += std::string("# TYPE switchboard_sync_") + k + "_total counter\nswitchboard_sync_" +
-             k + "_total " + std::to_string(st[k].get<uint64_t>()) + "\n";
+        m += std::string("# TYPE switchboard_sync_") + k + "_total counter\nswitchboard_sync_" + k +
+             "_total " + std::to_string(st[k].get<uint64_t>()) + "\n";
       }
     }
     if (options_.quarantine) {
@@ -222,7 +225,8 @@ void ApiServer::Routes() {
       const std::string& l = req.get_param_value("limit");
       if (l.empty() || l.size() > 6 || !std::all_of(l.begin(), l.end(), ::isdigit) ||
           std::stoul(l) == 0 || std::stoul(l) > 1000) {
-        return ReplyError(res, Status::InvalidArgument("limit: must be a whole number from 1 to 1000"));
+        return ReplyError(res,
+                          Status::InvalidArgument("limit: must be a whole number from 1 to 1000"));
       }
       limit = std::stoul(l);
     }
@@ -255,32 +259,34 @@ void ApiServer::Routes() {
     ReplyJson(res, 200, out);
   });
 
-  s.Get(R"(/v1/records/([^/]+))", [this, CurrentViewer](const httplib::Request& req, httplib::Response& res) {
-    std::string id = req.matches[1];
-    Viewer viewer = CurrentViewer();
-    auto found = dir_->Read([&](const Directory& d) -> std::optional<json> {
-      const Record* r = d.Find(id);
-      if (!r) return std::nullopt;
-      return viewer.Show(*r, d);
-    });
-    if (!found) return ReplyError(res, Status::NotFound("no record " + id));
-    ReplyJson(res, 200, *found);
-  });
+  s.Get(R"(/v1/records/([^/]+))",
+        [this, CurrentViewer](const httplib::Request& req, httplib::Response& res) {
+          std::string id = req.matches[1];
+          Viewer viewer = CurrentViewer();
+          auto found = dir_->Read([&](const Directory& d) -> std::optional<json> {
+            const Record* r = d.Find(id);
+            if (!r) return std::nullopt;
+            return viewer.Show(*r, d);
+          });
+          if (!found) return ReplyError(res, Status::NotFound("no record " + id));
+          ReplyJson(res, 200, *found);
+        });
 
-  s.Put(R"(/v1/records/([^/]+))", [this, CurrentViewer](const httplib::Request& req, httplib::Response& res) {
+  s.Put(R"(/v1/records/([^/]+))", [this, CurrentViewer](const httplib::Request& req,
+                                                        httplib::Response& res) {
     std::string id = req.matches[1];
     if (req.body.size() > options_.max_record_bytes) {
       refused_++;
-      return ReplyError(res, Status::ResourceExhausted("a record update may be at most " +
-                                                 std::to_string(options_.max_record_bytes) +
-                                                 " bytes"));
+      return ReplyError(
+          res, Status::ResourceExhausted("a record update may be at most " +
+                                         std::to_string(options_.max_record_bytes) + " bytes"));
     }
     Result<json> body = ParseBody(req, JsonLimits{options_.max_body_bytes, 64});
     if (!body.ok()) return refused_++, ReplyError(res, body.status());
     if (!body->is_object() || !body->contains("fields")) {
       refused_++;
       return ReplyError(res, Status::InvalidArgument(
-                           "body must be {\"kind\": KIND, \"fields\": {FIELD: VALUE, ...}}"));
+                                 "body must be {\"kind\": KIND, \"fields\": {FIELD: VALUE, ...}}"));
     }
     for (const auto& [k, v] : body->items()) {
       if (k != "kind" && k != "fields") {
@@ -307,8 +313,10 @@ void ApiServer::Routes() {
     json fields = (*body)["fields"];
     // A new record without an owner belongs to the organization it names (or is one).
     if (existing_kind.empty() && fields.is_object() && !fields.contains("owner")) {
-      if (!options_.org.empty()) fields["owner"] = options_.org;
-      else if (kind == "organization") fields["owner"] = id;
+      if (!options_.org.empty())
+        fields["owner"] = options_.org;
+      else if (kind == "organization")
+        fields["owner"] = id;
       else if (fields.contains("organization_id") && fields["organization_id"].is_string())
         fields["owner"] = fields["organization_id"];
     }
@@ -346,34 +354,34 @@ void ApiServer::Routes() {
     spdlog::info("api: {} {} {}", outcome->front().op, kind, id);
     ReplyJson(res, 200, {{"id", id}, {"op", outcome->front().op}});
   };
-  s.Delete(R"(/v1/records/([^/]+))", [remove_or_restore](const httplib::Request& req,
-                                                          httplib::Response& res) {
-    remove_or_restore(req, res, false);
-  });
-  s.Post(R"(/v1/records/([^/]+)/restore)", [remove_or_restore](const httplib::Request& req,
-                                                                httplib::Response& res) {
-    remove_or_restore(req, res, true);
-  });
+  s.Delete(R"(/v1/records/([^/]+))",
+           [remove_or_restore](const httplib::Request& req, httplib::Response& res) {
+             remove_or_restore(req, res, false);
+           });
+  s.Post(R"(/v1/records/([^/]+)/restore)",
+         [remove_or_restore](const httplib::Request& req, httplib::Response& res) {
+           remove_or_restore(req, res, true);
+         });
 
-  s.Get(R"(/v1/records/([^/]+)/history)", [this](const httplib::Request& req,
-                                                  httplib::Response& res) {
-    std::string id = req.matches[1];
-    bool exists = dir_->Read([&](const Directory& d) { return d.Find(id) != nullptr; });
-    if (!exists) return ReplyError(res, Status::NotFound("no record " + id));
-    auto h = dir_->History(id);
-    if (!h.ok()) return ReplyError(res, h.status());
-    json out = json::array();
-    for (const HistoryEntry& e : *h) {
-      out.push_back({{"seq", e.seq},
-                     {"at", IsoTime(e.at_ms)},
-                     {"hlc", e.hlc},
-                     {"by", e.replica},
-                     {"actor", e.actor},
-                     {"op", e.op},
-                     {"fields", e.fields}});
-    }
-    ReplyJson(res, 200, {{"id", id}, {"history", out}});
-  });
+  s.Get(R"(/v1/records/([^/]+)/history)",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          std::string id = req.matches[1];
+          bool exists = dir_->Read([&](const Directory& d) { return d.Find(id) != nullptr; });
+          if (!exists) return ReplyError(res, Status::NotFound("no record " + id));
+          auto h = dir_->History(id);
+          if (!h.ok()) return ReplyError(res, h.status());
+          json out = json::array();
+          for (const HistoryEntry& e : *h) {
+            out.push_back({{"seq", e.seq},
+                           {"at", IsoTime(e.at_ms)},
+                           {"hlc", e.hlc},
+                           {"by", e.replica},
+                           {"actor", e.actor},
+                           {"op", e.op},
+                           {"fields", e.fields}});
+          }
+          ReplyJson(res, 200, {{"id", id}, {"history", out}});
+        });
 
   s.Post("/v1/import", [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> body = ParseBody(req, JsonLimits{options_.max_body_bytes, 64});
@@ -401,10 +409,11 @@ void ApiServer::Routes() {
     for (const auto& o : *outcome) by_op[o.op]++;
     spdlog::info("api: imported {} records ({} created, {} updated, {} unchanged)", n,
                  by_op["create"], by_op["update"], by_op["unchanged"]);
-    ReplyJson(res, 200, {{"records", n},
-                     {"created", by_op["create"]},
-                     {"updated", by_op["update"]},
-                     {"unchanged", by_op["unchanged"]}});
+    ReplyJson(res, 200,
+              {{"records", n},
+               {"created", by_op["create"]},
+               {"updated", by_op["update"]},
+               {"unchanged", by_op["unchanged"]}});
   });
 
   s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) {
@@ -423,7 +432,9 @@ void ApiServer::Routes() {
     if (!list.ok()) return ReplyError(res, list.status());
     json out = json::array();
     for (const Rejection& r : *list) {
-      out.push_back({{"outbox_seq", r.outbox_seq}, {"at", IsoTime(r.at_ms)}, {"reason", r.reason},
+      out.push_back({{"outbox_seq", r.outbox_seq},
+                     {"at", IsoTime(r.at_ms)},
+                     {"reason", r.reason},
                      {"records", r.records}});
     }
     ReplyJson(res, 200, {{"rejections", out}});

@@ -20,8 +20,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -43,8 +43,8 @@ class ApiServer {
     std::string host = "127.0.0.1";
     int port = 7420;  // 0 picks a free port
     std::string token;
-    size_t max_body_bytes = 64 << 20;    // import documents
-    size_t max_record_bytes = 1 << 20;   // one PUT
+    size_t max_body_bytes = 64 << 20;   // import documents
+    size_t max_record_bytes = 1 << 20;  // one PUT
     // The organization this agent belongs to ("" for a stand-alone agent): new records
     // belong to it unless the request names an owner.
     std::string org;

@@ -69,21 +69,22 @@ Result<DataDir> DataDir::OpenOrCreate(const std::string& path, const std::string
     std::getline(in, magic);
     if (magic != kMagic || !(in >> word >> version) || word != "format" ||
         !(in >> word >> file_role) || word != "role") {
-      return Status::Corruption(format_file + " is damaged or not ours; restore the data "
+      return Status::Corruption(format_file +
+                                " is damaged or not ours; restore the data "
                                 "directory from a backup");
     }
     if (version > kDataDirFormat) {
       return Status::FailedPrecondition(path + " was written by a newer switchboard (format " +
                                         std::to_string(version) + "); this build reads format " +
-                                        std::to_string(kDataDirFormat) +
-                                        " — upgrade switchboard");
+                                        std::to_string(kDataDirFormat) + " — upgrade switchboard");
     }
     if (file_role != role) {
-      return Status::FailedPrecondition(path + " is a " + file_role +
-                                        " data directory, not an " + role + " one");
+      return Status::FailedPrecondition(path + " is a " + file_role + " data directory, not an " +
+                                        role + " one");
     }
     if (!fs::exists(path + "/db/CURRENT", ec)) {
-      return Status::Corruption(path + "/db is missing or damaged; restore the data directory "
+      return Status::Corruption(path +
+                                "/db is missing or damaged; restore the data directory "
                                 "from a backup");
     }
   }
@@ -103,7 +104,8 @@ Result<DataDir> DataDir::OpenOrCreate(const std::string& path, const std::string
     b.Put(Cf::kMeta, kReplicaKey, EncodeSeq(d.replica));
     RETURN_IF_ERROR(d.store->Commit(std::move(b)));
   }
-  if (!fs::exists(d.TokenPath(), ec)) RETURN_IF_ERROR(WriteSecretFile(d.TokenPath(), RandomToken() + "\n"));
+  if (!fs::exists(d.TokenPath(), ec))
+    RETURN_IF_ERROR(WriteSecretFile(d.TokenPath(), RandomToken() + "\n"));
   ASSIGN_OR_RETURN(std::string token, ReadSecretFile(d.TokenPath()));
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   if (token.size() < 32) return Status::Corruption(d.TokenPath() + " holds no valid token");

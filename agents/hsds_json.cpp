@@ -22,15 +22,23 @@ namespace {
 
 const char* JsonTypeName(const json& j) {
   switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return "number with a fraction";
-    case json::value_t::string: return "text";
-    case json::value_t::array: return "list";
-    case json::value_t::object: return "object";
-    default: return "something else";
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number with a fraction";
+    case json::value_t::string:
+      return "text";
+    case json::value_t::array:
+      return "list";
+    case json::value_t::object:
+      return "object";
+    default:
+      return "something else";
   }
 }
 
@@ -82,8 +90,10 @@ Result<RecordEdit> EditFromJson(const FieldSchema& schema, const std::string& ki
                                      JsonTypeName(v));
     };
     if (v.is_null()) {
-      if (spec->type == FieldType::kTextSet) e.sets[name] = {};
-      else e.values[name] = Null{};
+      if (spec->type == FieldType::kTextSet)
+        e.sets[name] = {};
+      else
+        e.values[name] = Null{};
       continue;
     }
     switch (spec->type) {
@@ -151,8 +161,9 @@ class HsdsReader {
     if (!parent_id.empty()) {
       std::string link = LinkField(parent_kind);
       if (fields.contains(link) && fields[link] != parent_id) {
-        return Problem(where, id, kind + "." + link + ": differs from the enclosing " +
-                                      parent_kind + " " + parent_id);
+        return Problem(
+            where, id,
+            kind + "." + link + ": differs from the enclosing " + parent_kind + " " + parent_id);
       }
       fields[link] = parent_id;
     }
@@ -209,9 +220,12 @@ class HsdsReader {
 };
 
 const std::vector<std::pair<std::string, std::string>> kTopLevel = {
-    {"organizations", "organization"}, {"services", "service"},
-    {"locations", "location"},         {"phones", "phone"},
-    {"schedules", "schedule"},         {"languages", "language"},
+    {"organizations", "organization"},
+    {"services", "service"},
+    {"locations", "location"},
+    {"phones", "phone"},
+    {"schedules", "schedule"},
+    {"languages", "language"},
     {"service_at_locations", "service_at_location"}};
 
 }  // namespace
@@ -319,9 +333,8 @@ json ExportHsds(const Directory& dir, const FieldSchema& schema) {
         o.erase(LinkField(kinds[parent]));
         objs[parent][key].push_back(std::move(o));
       } else {
-        std::string top_key = kind == std::string("service_at_location")
-                                  ? "service_at_locations"
-                                  : std::string(kind) + "s";
+        std::string top_key = kind == std::string("service_at_location") ? "service_at_locations"
+                                                                         : std::string(kind) + "s";
         top[top_key].push_back(std::move(o));
       }
     }
@@ -347,7 +360,8 @@ json RecordJson(const Record& r, const FieldSchema& schema) {
       jf["value"] = f.value ? ValueJson(*f.value) : json(nullptr);
       auto pub = published.fields.find(name);
       if (spec && spec->moderated) {
-        jf["published"] = pub == published.fields.end() ? json(nullptr) : ValueJson(*pub->second.value);
+        jf["published"] =
+            pub == published.fields.end() ? json(nullptr) : ValueJson(*pub->second.value);
         jf["pending"] = f.pending;
         // A maintainer's rejection of an earlier proposal, for the owner to read.
         if (auto rejected = r.Displayed(RejectedFieldName(name));
@@ -384,7 +398,8 @@ json RecordJson(const Record& r, const FieldSchema& schema) {
               {"owner", proposed.owner.empty() ? json(nullptr) : json(proposed.owner)},
               {"deleted", proposed.deleted},
               {"fields", std::move(fields)}};
-  if (last_by != 0) out["last_change"] = {{"by", ReplicaHex(last_by)}, {"at", IsoTime(last.millis())}};
+  if (last_by != 0)
+    out["last_change"] = {{"by", ReplicaHex(last_by)}, {"at", IsoTime(last.millis())}};
   json conflicts = json::array();
   for (const Conflict& c : Conflicts(r, schema)) {
     conflicts.push_back({{"field", c.field}, {"kind", ConflictKindName(c.kind)}});

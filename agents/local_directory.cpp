@@ -123,8 +123,8 @@ void LocalDirectory::CommitLoop() {
       }
     } catch (const std::exception& e) {
       spdlog::error("store: a write failed unexpectedly: {}", Printable(e.what(), 300));
-      FailGroup(group, Status::Internal(std::string("the write failed: ") +
-                                        Printable(e.what(), 300)));
+      FailGroup(group,
+                Status::Internal(std::string("the write failed: ") + Printable(e.what(), 300)));
     } catch (...) {
       FailGroup(group, Status::Internal("the write failed"));
     }
@@ -168,8 +168,10 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
     Status failed;
     for (const RecordEdit& e : req->edits) {
       const Record* base = nullptr;
-      if (auto it = mine.find(e.id); it != mine.end()) base = &it->second;
-      else base = current(e.id);
+      if (auto it = mine.find(e.id); it != mine.end())
+        base = &it->second;
+      else
+        base = current(e.id);
       Result<PlannedEdit> p = PlanEdit(FieldSchema::Hsds(), base, e, options_.replica, stamp);
       if (!p.ok()) {
         const std::string& m = p.status().message();
@@ -250,29 +252,31 @@ Result<std::vector<HistoryEntry>> LocalDirectory::History(const std::string& id)
   std::string prefix = id;
   prefix.push_back('\0');
   Status parse;
-  RETURN_IF_ERROR(store_->Scan(Cf::kHistory, prefix, "", [&](std::string_view k,
-                                                              std::string_view v) {
-    auto j = ParseStoredJson(v);
-    if (j.is_discarded() || !j.is_object()) {
-      parse = Status::Corruption("history entry of " + id + " is malformed");
-      return false;
-    }
-    HistoryEntry e;
-    e.seq = DecodeSeq(k.substr(prefix.size()));
-    e.at_ms = j.value("at_ms", uint64_t{0});
-    e.hlc = j.value("hlc", "");
-    e.replica = j.value("replica", "");
-    e.actor = j.value("actor", "");
-    e.op = j.value("op", "");
-    e.fields = j.value("fields", std::vector<std::string>{});
-    out.push_back(std::move(e));
-    return true;
-  }));
+  RETURN_IF_ERROR(
+      store_->Scan(Cf::kHistory, prefix, "", [&](std::string_view k, std::string_view v) {
+        auto j = ParseStoredJson(v);
+        if (j.is_discarded() || !j.is_object()) {
+          parse = Status::Corruption("history entry of " + id + " is malformed");
+          return false;
+        }
+        HistoryEntry e;
+        e.seq = DecodeSeq(k.substr(prefix.size()));
+        e.at_ms = j.value("at_ms", uint64_t{0});
+        e.hlc = j.value("hlc", "");
+        e.replica = j.value("replica", "");
+        e.actor = j.value("actor", "");
+        e.op = j.value("op", "");
+        e.fields = j.value("fields", std::vector<std::string>{});
+        out.push_back(std::move(e));
+        return true;
+      }));
   RETURN_IF_ERROR(parse);
   return out;
 }
 
-uint64_t LocalDirectory::outbox_depth() const { return outbox_depth_.load(); }
+uint64_t LocalDirectory::outbox_depth() const {
+  return outbox_depth_.load();
+}
 
 Status LocalDirectory::RunJob(Job job) {
   auto req = std::make_unique<Request>();
@@ -312,9 +316,9 @@ Result<std::vector<OutboxEntry>> LocalDirectory::Outbox(uint64_t after, size_t m
   std::vector<OutboxEntry> out;
   RETURN_IF_ERROR(store_->Scan(Cf::kOutbox, "", EncodeSeq(after + 1),
                                [&](std::string_view k, std::string_view v) {
-    out.push_back(OutboxEntry{DecodeSeq(k), std::string(v)});
-    return out.size() < max;
-  }));
+                                 out.push_back(OutboxEntry{DecodeSeq(k), std::string(v)});
+                                 return out.size() < max;
+                               }));
   return out;
 }
 
@@ -367,11 +371,12 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
     if (!refused.empty()) {
       // Every other entry, accepted ones included: the broker's state in a refusal was taken
       // before later items of the same push were applied.
-      RETURN_IF_ERROR(store_->Scan(Cf::kOutbox, "", "", [&](std::string_view k, std::string_view v) {
-        if (refused.count(DecodeSeq(k))) return true;
-        if (Result<Delta> d = DecodeDelta(v); d.ok()) remaining.push_back(std::move(d).value());
-        return true;
-      }));
+      RETURN_IF_ERROR(
+          store_->Scan(Cf::kOutbox, "", "", [&](std::string_view k, std::string_view v) {
+            if (refused.count(DecodeSeq(k))) return true;
+            if (Result<Delta> d = DecodeDelta(v); d.ok()) remaining.push_back(std::move(d).value());
+            return true;
+          }));
     }
     for (const PushOutcome& o : outcomes) {
       r->batch.Delete(Cf::kOutbox, EncodeSeq(o.outbox_seq));
@@ -439,18 +444,18 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
 
 Result<std::vector<Rejection>> LocalDirectory::Rejections(size_t max) const {
   std::vector<Rejection> out;
-  RETURN_IF_ERROR(store_->Scan(Cf::kMeta, kRejectionPrefix, "", [&](std::string_view,
-                                                                     std::string_view v) {
-    auto j = ParseStoredJson(v);
-    if (j.is_discarded() || !j.is_object()) return true;
-    Rejection r;
-    r.outbox_seq = j.value("seq", uint64_t{0});
-    r.at_ms = j.value("at_ms", uint64_t{0});
-    r.reason = j.value("reason", "");
-    r.records = j.value("records", std::vector<std::string>{});
-    out.push_back(std::move(r));
-    return out.size() < max;
-  }));
+  RETURN_IF_ERROR(
+      store_->Scan(Cf::kMeta, kRejectionPrefix, "", [&](std::string_view, std::string_view v) {
+        auto j = ParseStoredJson(v);
+        if (j.is_discarded() || !j.is_object()) return true;
+        Rejection r;
+        r.outbox_seq = j.value("seq", uint64_t{0});
+        r.at_ms = j.value("at_ms", uint64_t{0});
+        r.reason = j.value("reason", "");
+        r.records = j.value("records", std::vector<std::string>{});
+        out.push_back(std::move(r));
+        return out.size() < max;
+      }));
   return out;
 }
 

@@ -34,11 +34,11 @@ namespace sb {
 // One history entry: who changed which fields of a record, when.
 struct HistoryEntry {
   uint64_t seq = 0;
-  uint64_t at_ms = 0;         // wall time of the change (the HLC's milliseconds)
-  std::string hlc;            // full HLC, "millis.counter"
-  std::string replica;        // the replica that made the change (hex)
-  std::string actor;          // who asked for it locally: "api", "import", ...
-  std::string op;             // "create", "update", "delete", "restore"
+  uint64_t at_ms = 0;   // wall time of the change (the HLC's milliseconds)
+  std::string hlc;      // full HLC, "millis.counter"
+  std::string replica;  // the replica that made the change (hex)
+  std::string actor;    // who asked for it locally: "api", "import", ...
+  std::string op;       // "create", "update", "delete", "restore"
   std::vector<std::string> fields;
 };
 
@@ -58,8 +58,8 @@ struct RemoteDelta {
 struct PushOutcome {
   uint64_t outbox_seq = 0;
   bool accepted = false;
-  std::string reason;   // refused: why
-  Delta current;        // refused: the broker's state of the records the entry touched
+  std::string reason;     // refused: why
+  Delta current;          // refused: the broker's state of the records the entry touched
   uint64_t state_at = 0;  // refused: the broker's log position that state reflects (0: unknown)
 };
 
@@ -85,8 +85,7 @@ class LocalDirectory {
   };
 
   // Loads the state from `store` (which must outlive this object) and starts the committer.
-  static Result<std::unique_ptr<LocalDirectory>> Open(Store* store, Clock* clock,
-                                                      Options options);
+  static Result<std::unique_ptr<LocalDirectory>> Open(Store* store, Clock* clock, Options options);
   ~LocalDirectory();  // finishes queued requests, then stops
   LocalDirectory(const LocalDirectory&) = delete;
   LocalDirectory& operator=(const LocalDirectory&) = delete;
@@ -133,11 +132,11 @@ class LocalDirectory {
   // What a job (a sync step) asks the committer to do once its batch is durable.
   struct JobResult {
     WriteBatch batch;
-    std::vector<Record> joins;     // joined into the state
-    std::vector<Record> replaces;  // replace the state's record (refused edits taken back)
+    std::vector<Record> joins;        // joined into the state
+    std::vector<Record> replaces;     // replace the state's record (refused edits taken back)
     std::vector<std::string> erases;  // forget the record (a refused creation)
     uint64_t outbox_removed = 0;
-    uint64_t cursor = 0;           // new sync cursor, if > 0
+    uint64_t cursor = 0;  // new sync cursor, if > 0
   };
   using Job = std::function<Status(const Directory& committed, uint64_t* next_seq, JobResult*)>;
 

@@ -30,7 +30,8 @@ Result<ReferralRequest> ParseRequest(const json& body) {
   }
   ReferralRequest r;
   r.to = Text(body, "to");
-  if (r.to.empty()) return Status::InvalidArgument("\"to\" (the recipient organization) is required");
+  if (r.to.empty())
+    return Status::InvalidArgument("\"to\" (the recipient organization) is required");
   r.service = Text(body, "service");
   r.urgency = Text(body, "urgency");
   if (r.urgency.empty()) r.urgency = "routine";
@@ -82,8 +83,8 @@ json ReferralJson(const ReferralInfo& r) {
           {"urgency", r.urgency},
           {"created", IsoTime(r.created_ms)},
           {"expires", IsoTime(r.expires_ms)},
-          {"consent", {{"scope", r.consent_scope}, {"by", r.consent_by},
-                       {"at", IsoTime(r.consent_at_ms)}}},
+          {"consent",
+           {{"scope", r.consent_scope}, {"by", r.consent_by}, {"at", IsoTime(r.consent_at_ms)}}},
           {"steps", steps},
           {"waiting", r.waiting},
           {"refused", r.refused},
@@ -152,7 +153,8 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
            if (!req.body.empty()) {
              json body = ParseStoredJson(req.body, JsonLimits{16 << 10, 4});
              if (!body.is_object() || (body.contains("reason") && !body["reason"].is_string())) {
-               return ReplyError(res, Status::InvalidArgument("the body must be {\"reason\": text}"));
+               return ReplyError(res,
+                                 Status::InvalidArgument("the body must be {\"reason\": text}"));
              }
              reason = Text(body, "reason");
            }
@@ -162,14 +164,14 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
            ReplyJson(res, 200, ReferralJson(*r));
          });
 
-  s.Post(R"(/v1/referrals/([^/]+)/purge)", [book](const httplib::Request& req,
-                                                  httplib::Response& res) {
-    std::string id = req.matches[1];
-    Status st = book->Purge(id);
-    if (!st.ok()) return ReplyError(res, st);
-    spdlog::info("api: referral {} purged", id);
-    ReplyJson(res, 200, {{"id", id}, {"purged", true}});
-  });
+  s.Post(R"(/v1/referrals/([^/]+)/purge)",
+         [book](const httplib::Request& req, httplib::Response& res) {
+           std::string id = req.matches[1];
+           Status st = book->Purge(id);
+           if (!st.ok()) return ReplyError(res, st);
+           spdlog::info("api: referral {} purged", id);
+           ReplyJson(res, 200, {{"id", id}, {"purged", true}});
+         });
 
   s.Get("/v1/audit", [book](const httplib::Request& req, httplib::Response& res) {
     size_t limit = 100;
@@ -184,8 +186,12 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
     if (!tail.ok()) return ReplyError(res, tail.status());
     json out = json::array();
     for (const AuditEntry& e : *tail) {
-      out.push_back({{"seq", e.seq}, {"at", IsoTime(e.at_ms)}, {"actor", e.actor},
-                     {"action", e.action}, {"subject", e.subject}, {"hash", e.hash}});
+      out.push_back({{"seq", e.seq},
+                     {"at", IsoTime(e.at_ms)},
+                     {"actor", e.actor},
+                     {"action", e.action},
+                     {"subject", e.subject},
+                     {"hash", e.hash}});
     }
     ReplyJson(res, 200, {{"entries", out}});
   });

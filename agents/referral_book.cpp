@@ -1,8 +1,8 @@
 #include "agents/referral_book.h"
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -18,9 +18,15 @@ namespace {
 
 constexpr char kCursorKey[] = "referral_cursor";
 
-std::string RecordKey(const std::string& id) { return "r/" + id; }
-std::string DataKeyKey(const std::string& id) { return "k/" + id; }
-std::string QueueKey(uint64_t seq) { return "q/" + EncodeSeq(seq); }
+std::string RecordKey(const std::string& id) {
+  return "r/" + id;
+}
+std::string DataKeyKey(const std::string& id) {
+  return "k/" + id;
+}
+std::string QueueKey(uint64_t seq) {
+  return "q/" + EncodeSeq(seq);
+}
 
 }  // namespace
 
@@ -51,24 +57,23 @@ struct ReferralBook::Entry {
     }
     nlohmann::json waiting_j = nlohmann::json::array();
     for (const auto& [seq, action] : waiting) waiting_j.push_back({seq, action});
-    return DumpJson(nlohmann::json{{"id", id},
-                          {"box", box},
-                          {"sender", sender},
-                          {"recipient", recipient},
-                          {"service", service},
-                          {"urgency", urgency},
-                          {"created_ms", created_ms},
-                          {"expires_ms", expires_ms},
-                          {"consent", {{"scope", consent_scope},
-                                       {"by", consent_by},
-                                       {"at_ms", consent_at_ms}}},
-                          {"body", ToHex(body.body)},
-                          {"body_signature", ToHex(body.signature)},
-                          {"steps", steps_j},
-                          {"waiting", waiting_j},
-                          {"refused", refused},
-                          {"at_broker", at_broker},
-                          {"purged", purged}});
+    return DumpJson(nlohmann::json{
+        {"id", id},
+        {"box", box},
+        {"sender", sender},
+        {"recipient", recipient},
+        {"service", service},
+        {"urgency", urgency},
+        {"created_ms", created_ms},
+        {"expires_ms", expires_ms},
+        {"consent", {{"scope", consent_scope}, {"by", consent_by}, {"at_ms", consent_at_ms}}},
+        {"body", ToHex(body.body)},
+        {"body_signature", ToHex(body.signature)},
+        {"steps", steps_j},
+        {"waiting", waiting_j},
+        {"refused", refused},
+        {"at_broker", at_broker},
+        {"purged", purged}});
   }
 
   static Result<Entry> Parse(std::string_view bytes) {
@@ -93,10 +98,9 @@ struct ReferralBook::Entry {
         ASSIGN_OR_RETURN(sig.body, FromHex(s.at("body").get<std::string>()));
         ASSIGN_OR_RETURN(sig.signature, FromHex(s.at("signature").get<std::string>()));
         e.steps.push_back(std::move(sig));
-        e.step_info.push_back(ReferralStep{s.at("action").get<std::string>(),
-                                           s.at("actor").get<std::string>(),
-                                           s.at("reason").get<std::string>(),
-                                           s.at("at_ms").get<uint64_t>()});
+        e.step_info.push_back(
+            ReferralStep{s.at("action").get<std::string>(), s.at("actor").get<std::string>(),
+                         s.at("reason").get<std::string>(), s.at("at_ms").get<uint64_t>()});
         e.actions.push_back(e.step_info.back().action);
       }
       for (const auto& w : j.at("waiting")) {
@@ -114,7 +118,10 @@ struct ReferralBook::Entry {
 
 ReferralBook::ReferralBook(Store* store, Clock* clock, const Identity& me,
                            std::string broker_sign_public)
-    : store_(store), clock_(clock), me_(me), broker_sign_public_(std::move(broker_sign_public)),
+    : store_(store),
+      clock_(clock),
+      me_(me),
+      broker_sign_public_(std::move(broker_sign_public)),
       audit_(store) {}
 
 Status ReferralBook::Load() {
@@ -141,15 +148,16 @@ Status ReferralBook::Load() {
   // A stored referral this build cannot read is set aside, never a reason not to start: an
   // agent must not crash-loop on something it stored.
   std::vector<std::pair<std::string, Status>> unreadable;
-  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "r/", "", [&](std::string_view k, std::string_view v) {
-    Result<Entry> e = Entry::Parse(v);
-    if (!e.ok()) {
-      unreadable.emplace_back(std::string(k.substr(2)), e.status());
-      return true;
-    }
-    Index(*e);
-    return true;
-  }));
+  RETURN_IF_ERROR(
+      store_->Scan(Cf::kReferrals, "r/", "", [&](std::string_view k, std::string_view v) {
+        Result<Entry> e = Entry::Parse(v);
+        if (!e.ok()) {
+          unreadable.emplace_back(std::string(k.substr(2)), e.status());
+          return true;
+        }
+        Index(*e);
+        return true;
+      }));
   for (const auto& [id, why] : unreadable) {
     spdlog::error("referrals: stored referral {} is unreadable ({}); set aside", Printable(id),
                   why.message());
@@ -223,8 +231,8 @@ Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
         "a referral needs the client's consent: say what it covers (--consent SCOPE) and who "
         "obtained it (--consent-by NAME)");
   }
-  RETURN_IF_ERROR(CheckText(req.consent_scope, "consent.scope", TextKind::kProse,
-                            kMaxConsentScopeBytes));
+  RETURN_IF_ERROR(
+      CheckText(req.consent_scope, "consent.scope", TextKind::kProse, kMaxConsentScopeBytes));
   RETURN_IF_ERROR(CheckText(req.consent_by, "consent.by", TextKind::kName, kMaxConsentByBytes));
   if (req.consent_at_ms > now + kMaxReferralSkewMs) {
     // The broker refuses it: say so now rather than after queueing it.
@@ -354,8 +362,9 @@ Result<std::vector<ReferralInfo>> ReferralBook::List(const std::string& box,
     ASSIGN_OR_RETURN(auto e, Read(id));
     if (e) out.push_back(Info(*e));
   }
-  std::sort(out.begin(), out.end(),
-            [](const ReferralInfo& a, const ReferralInfo& b) { return a.created_ms > b.created_ms; });
+  std::sort(out.begin(), out.end(), [](const ReferralInfo& a, const ReferralInfo& b) {
+    return a.created_ms > b.created_ms;
+  });
   return out;
 }
 
@@ -423,9 +432,9 @@ void ReferralBook::OnRoster(const proto::Roster& r) {
     roster_[e.org] = k;
     b.Put(Cf::kRoster, e.org,
           DumpJson(nlohmann::json{{"role", k.role},
-                         {"sign", ToHex(k.sign)},
-                         {"box", ToHex(k.box)},
-                         {"revoked", k.revoked}}));
+                                  {"sign", ToHex(k.sign)},
+                                  {"box", ToHex(k.box)},
+                                  {"revoked", k.revoked}}));
   }
   if (b.count() == 0) return;
   Status s = store_->Commit(std::move(b));
@@ -559,7 +568,8 @@ Status ReferralBook::ApplyUpdate(const proto::ReferralUpdate& u) {
     }
     ASSIGN_OR_RETURN(proto::ReferralBody body, proto::DecodeReferralBody(u.referral.body));
     if (body.id != u.id || body.recipient != me_.pub.org) {
-      return Status::PermissionDenied("referral " + u.id + " is not addressed to this organization");
+      return Status::PermissionDenied("referral " + u.id +
+                                      " is not addressed to this organization");
     }
     auto sender = roster_.find(body.sender);
     if (sender == roster_.end()) {
@@ -608,7 +618,8 @@ Status ReferralBook::ApplyUpdate(const proto::ReferralUpdate& u) {
       ASSIGN_OR_RETURN(proto::TransitionBody t, proto::DecodeTransitionBody(u.transitions[i].body));
       if (t.referral != u.id || !VerifyStep(u.transitions[i], t, e.sender, e.recipient)) {
         return Status::PermissionDenied("referral " + u.id + ": step " + std::to_string(i + 1) +
-                                        " (" + t.action + ") is not signed by the party that may "
+                                        " (" + t.action +
+                                        ") is not signed by the party that may "
                                         "take it; refused");
       }
       steps.push_back(u.transitions[i]);

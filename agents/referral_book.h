@@ -35,9 +35,9 @@
 namespace sb {
 
 struct ReferralRequest {
-  std::string to;       // recipient organization id
-  std::string service;  // optional
-  std::string urgency;  // emergency | urgent | routine
+  std::string to;           // recipient organization id
+  std::string service;      // optional
+  std::string urgency;      // emergency | urgent | routine
   uint64_t expires_ms = 0;  // 0: 14 days from now
   std::string consent_scope, consent_by;
   uint64_t consent_at_ms = 0;  // 0: now
@@ -55,10 +55,10 @@ struct ReferralInfo {
   uint64_t created_ms = 0, expires_ms = 0;
   std::string consent_scope, consent_by;
   uint64_t consent_at_ms = 0;
-  std::vector<ReferralStep> steps;      // as the broker ordered them
-  std::vector<std::string> waiting;     // our steps not yet confirmed by the broker
-  std::string refused;                  // the broker's reason, if it refused our last post
-  bool at_broker = false;               // the broker has confirmed the referral itself
+  std::vector<ReferralStep> steps;   // as the broker ordered them
+  std::vector<std::string> waiting;  // our steps not yet confirmed by the broker
+  std::string refused;               // the broker's reason, if it refused our last post
+  bool at_broker = false;            // the broker has confirmed the referral itself
   bool purged = false;
 };
 
@@ -125,8 +125,8 @@ class ReferralBook {
                          const Status& why);
   Status SaveCursor(uint64_t version);
   Status SetAsideLocked(const proto::ReferralUpdate& u, const Status& why);
-  bool VerifyStep(const proto::Signed& s, const proto::TransitionBody& t,
-                  const std::string& sender, const std::string& recipient) const;
+  bool VerifyStep(const proto::Signed& s, const proto::TransitionBody& t, const std::string& sender,
+                  const std::string& recipient) const;
 
   Store* store_;
   Clock* clock_;

@@ -16,7 +16,9 @@
 namespace sb {
 
 SyncClient::SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Options options)
-    : options_(std::move(options)), me_(me), dir_(dir),
+    : options_(std::move(options)),
+      me_(me),
+      dir_(dir),
       session_(dir, clock, me, options_.broker.sign_public, options_.session),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   session_.set_referrals(options_.referrals);
@@ -135,8 +137,8 @@ void SyncClient::Run() {
             send_all(session_.OnConnected());
           } else if (event == ZMQ_EVENT_DISCONNECTED) {
             // After a refusal the disconnect follows; keep the refusal as the reason shown.
-            session_.OnDisconnected(recreate_at != 0 ? ""
-                                                     : "disconnected from the broker; reconnecting");
+            session_.OnDisconnected(
+                recreate_at != 0 ? "" : "disconnected from the broker; reconnecting");
           } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
             session_.OnDisconnected(
                 "the broker refused this agent's key: it is not enrolled, or was revoked "
@@ -154,7 +156,8 @@ void SyncClient::Run() {
           zmq::message_t msg;
           auto got = socket->recv(msg, zmq::recv_flags::dontwait);
           if (!got) break;
-          send_all(session_.OnMessage(std::string_view(static_cast<const char*>(msg.data()), msg.size())));
+          send_all(session_.OnMessage(
+              std::string_view(static_cast<const char*>(msg.data()), msg.size())));
         }
       }
       send_all(session_.Tick());

@@ -17,8 +17,8 @@ namespace sb {
 class SyncClient {
  public:
   struct Options {
-    std::string endpoint;            // tcp://HOST:PORT
-    PublicIdentity broker;           // from the broker's identity.pub (curve and sign keys)
+    std::string endpoint;   // tcp://HOST:PORT
+    PublicIdentity broker;  // from the broker's identity.pub (curve and sign keys)
     SocketLimits limits;
     AgentSync::Options session;
     ReferralBook* referrals = nullptr;  // carries referrals too (not owned)

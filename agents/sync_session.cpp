@@ -11,7 +11,10 @@ namespace sb {
 
 AgentSync::AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me,
                      std::string broker_sign_public, Options options)
-    : dir_(dir), clock_(clock), me_(me), broker_sign_public_(std::move(broker_sign_public)),
+    : dir_(dir),
+      clock_(clock),
+      me_(me),
+      broker_sign_public_(std::move(broker_sign_public)),
       options_(options) {
   status_.org = me.pub.org;
   status_.cursor = dir->sync_cursor();
@@ -55,9 +58,13 @@ std::string AgentSync::Hello(bool resume) {
     ResetStream();
     hello_wait_ms_ = options_.hello_retry_ms;
   }
-  proto::Hello h{proto::kProtocolVersion, dir_->replica(), dir_->sync_cursor(),
-                 options_.credit_window, referrals_ ? referrals_->cursor() : 0,
-                 options_.window_bytes, resume};
+  proto::Hello h{proto::kProtocolVersion,
+                 dir_->replica(),
+                 dir_->sync_cursor(),
+                 options_.credit_window,
+                 referrals_ ? referrals_->cursor() : 0,
+                 options_.window_bytes,
+                 resume};
   // A resume keeps the roster this session has (only changes come); without one it comes whole.
   h.has_roster = resume && roster_seen_;
   return proto::EncodeEnvelope(h);
@@ -133,8 +140,9 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
       } catch (const std::exception&) {
       }
     }
-    SetAside("message", "", "broker", std::string("a ") + proto::MessageName(*msg) +
-                                          " could not be processed: " + why, bytes);
+    SetAside("message", "", "broker",
+             std::string("a ") + proto::MessageName(*msg) + " could not be processed: " + why,
+             bytes);
     return {};
   } catch (...) {
     SetAside("message", "", "broker", "a message could not be processed", bytes);
@@ -142,9 +150,8 @@ std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
   }
 }
 
-void AgentSync::SetAside(const std::string& source, const std::string& ref,
-                         const std::string& from, const std::string& reason,
-                         std::string_view bytes) {
+void AgentSync::SetAside(const std::string& source, const std::string& ref, const std::string& from,
+                         const std::string& reason, std::string_view bytes) {
   Error("quarantined " + source + (ref.empty() ? "" : " " + ref) + ": " + reason);
   {
     std::lock_guard lock(status_mu_);
@@ -170,7 +177,8 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     } else if (r->code == "hello_first") {
       // The broker has no session for this connection (it dropped it): start over.
       SetState(State::kHelloSent);
-      Note("session restart", "the broker no longer knew this session", &SyncStatus::session_restarts);
+      Note("session restart", "the broker no longer knew this session",
+           &SyncStatus::session_restarts);
       return {Hello(/*resume=*/false)};
     } else if (r->code == "unavailable") {
       in_flight_batch_ = 0;  // push again later
@@ -216,8 +224,10 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
       return {};
     }
     // Parts are put together; the roster is taken whole when the last part arrives.
-    if (r->part == 0) roster_parts_.clear();
-    else if (r->part != roster_next_part_) return {};  // a part went missing: wait for the next roster
+    if (r->part == 0)
+      roster_parts_.clear();
+    else if (r->part != roster_next_part_)
+      return {};  // a part went missing: wait for the next roster
     roster_next_part_ = r->part + 1;
     for (const auto& e : r->entries) roster_parts_[e.org] = e.sign_key;
     if (referrals_) referrals_->OnRoster(*r);  // keys are added, never removed: a part will do
@@ -275,8 +285,8 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
       gap = "entry " + std::to_string(e.seq) + " came after " + std::to_string(cursor);
       break;
     }
-    bool unknown_author = !e.delta.delta.empty() && e.delta.signer != "broker" &&
-                          !sign_keys_.count(e.delta.author);
+    bool unknown_author =
+        !e.delta.delta.empty() && e.delta.signer != "broker" && !sign_keys_.count(e.delta.author);
     if (unknown_author && (!roster_seen_ || roster_asked_for_ != e.seq)) {
       // The roster has not arrived (lost or overtaken), or a change to it was lost: stop
       // before this entry and ask for the whole roster, once for this entry. An author still
@@ -298,8 +308,7 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
     }
     Result<Delta> d = DecodeDelta(e.delta.delta);
     if (!d.ok()) {
-      SetAside("log", std::to_string(e.seq), e.delta.author, d.status().message(),
-               e.delta.delta);
+      SetAside("log", std::to_string(e.seq), e.delta.author, d.status().message(), e.delta.delta);
       continue;
     }
     deltas.push_back(RemoteDelta{std::move(d).value(), e.delta.author});
@@ -417,8 +426,8 @@ std::vector<std::string> AgentSync::OnSnapshot(const proto::SnapshotChunk& c) {
   }
   if (c.snapshot != checkpoint_id_ || c.index != checkpoint_next_) {
     if (checkpoint_id_ == 0 && rewind_pending_) return {};  // from before the rewind
-    return Rewind("checkpoint chunk " + std::to_string(c.snapshot) + "/" +
-                  std::to_string(c.index) + " came out of order");
+    return Rewind("checkpoint chunk " + std::to_string(c.snapshot) + "/" + std::to_string(c.index) +
+                  " came out of order");
   }
   ++checkpoint_next_;
   if (!VerifySignature(broker_sign_public_, c.records, c.signature)) {
@@ -430,8 +439,8 @@ std::vector<std::string> AgentSync::OnSnapshot(const proto::SnapshotChunk& c) {
       SetAside("snapshot", std::to_string(c.snapshot) + "/" + std::to_string(c.index), "broker",
                d.status().message(), c.records);
     } else {
-      Status s = dir_->ApplyRemote({RemoteDelta{std::move(d).value(), "broker"}},
-                                   c.last ? c.log_seq : 0);
+      Status s =
+          dir_->ApplyRemote({RemoteDelta{std::move(d).value(), "broker"}}, c.last ? c.log_seq : 0);
       if (!s.ok()) {
         Error("cannot save a checkpoint chunk: " + s.ToString());
         --checkpoint_next_;  // not applied: it must come again
@@ -472,8 +481,8 @@ void AgentSync::OnPushAck(const proto::PushAck& a) {
   // Items left out of the ack were throttled: back off before pushing again.
   uint64_t now = clock_->MonotonicMillis();
   if (a.results.size() < in_flight_items_) {
-    throttle_backoff_ms_ = std::min<uint64_t>(
-        throttle_backoff_ms_ == 0 ? 500 : throttle_backoff_ms_ * 2, 30'000);
+    throttle_backoff_ms_ =
+        std::min<uint64_t>(throttle_backoff_ms_ == 0 ? 500 : throttle_backoff_ms_ * 2, 30'000);
     throttled_until_ = now + throttle_backoff_ms_;
   } else {
     throttle_backoff_ms_ = 0;
@@ -512,15 +521,14 @@ std::vector<std::string> AgentSync::Tick() {
   bool waiting = known_head_ > dir_->sync_cursor() || checkpoint_id_ != 0;
   if (waiting && now - last_heard_at_ > options_.stall_ms) {
     SetState(State::kHelloSent);
-    std::string behind =
-        (known_head_ > dir_->sync_cursor()
-             ? "behind the broker (" + std::to_string(dir_->sync_cursor()) + " of " +
-                   std::to_string(known_head_) + ")"
-             : std::string("in the middle of a checkpoint")) +
-        " and nothing from it for " + std::to_string(options_.stall_ms / 1000) + " s";
+    std::string behind = (known_head_ > dir_->sync_cursor()
+                              ? "behind the broker (" + std::to_string(dir_->sync_cursor()) +
+                                    " of " + std::to_string(known_head_) + ")"
+                              : std::string("in the middle of a checkpoint")) +
+                         " and nothing from it for " + std::to_string(options_.stall_ms / 1000) +
+                         " s";
     if (stalled_) {
-      Note("session restart", behind + " after asking it to resume",
-           &SyncStatus::session_restarts);
+      Note("session restart", behind + " after asking it to resume", &SyncStatus::session_restarts);
       stalled_ = false;
       return {Hello(/*resume=*/false)};
     }

@@ -45,8 +45,8 @@ struct SyncStatus {
   uint64_t outbox_depth = 0;
   uint64_t last_sync_ms = 0;  // last message from the broker
   uint64_t pushed = 0, accepted = 0, refused = 0, applied = 0;
-  uint64_t bytes_in = 0;      // bytes of broker messages received
-  uint64_t quarantined = 0;   // items set aside by this session
+  uint64_t bytes_in = 0;          // bytes of broker messages received
+  uint64_t quarantined = 0;       // items set aside by this session
   uint64_t connects = 0;          // handshakes completed
   uint64_t session_restarts = 0;  // Hellos that started the stream over on a live connection
   uint64_t hello_repeats = 0;     // Hellos repeated (resume) while waiting for a Welcome
@@ -59,17 +59,17 @@ struct SyncStatus {
 class AgentSync {
  public:
   struct Options {
-    uint32_t credit_window = 1024;          // entries in flight
-    uint32_t window_bytes = 8 << 20;        // bytes in flight
+    uint32_t credit_window = 1024;    // entries in flight
+    uint32_t window_bytes = 8 << 20;  // bytes in flight
     size_t max_push_items = 128;
     uint64_t resend_after_ms = 10'000;  // re-push when unanswered this long
     uint64_t hello_retry_ms = 1'000;    // repeat a Hello with no Welcome after this (doubling)
     uint64_t hello_retry_max_ms = 30'000;
-    uint64_t stall_ms = 30'000;         // behind and nothing from the broker this long: resume
+    uint64_t stall_ms = 30'000;  // behind and nothing from the broker this long: resume
   };
 
-  AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me,
-            std::string broker_sign_public, Options options);
+  AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me, std::string broker_sign_public,
+            Options options);
 
   std::vector<std::string> OnConnected();
   void OnDisconnected(const std::string& why = "");
@@ -127,10 +127,10 @@ class AgentSync {
   uint64_t in_flight_at_ = 0;
   uint64_t in_flight_last_seq_ = 0;
   size_t in_flight_items_ = 0;
-  uint64_t last_heard_at_ = 0;   // when the broker last sent anything
-  bool stalled_ = false;         // asked to resume after a stall, and no entries since
-  uint64_t known_head_ = 0;      // the broker's log head as last announced
-  bool rewind_pending_ = false;  // a rewind was asked for and has not been answered yet
+  uint64_t last_heard_at_ = 0;    // when the broker last sent anything
+  bool stalled_ = false;          // asked to resume after a stall, and no entries since
+  uint64_t known_head_ = 0;       // the broker's log head as last announced
+  bool rewind_pending_ = false;   // a rewind was asked for and has not been answered yet
   uint64_t throttled_until_ = 0;  // the broker left items out (rate limit): wait till then
   uint64_t throttle_backoff_ms_ = 0;
   // The checkpoint being received: its id and the next chunk expected.
@@ -141,7 +141,7 @@ class AgentSync {
   std::map<std::string, std::string> sign_keys_;
   std::map<std::string, std::string> roster_parts_;  // a roster arriving in parts
   uint32_t roster_next_part_ = 0;
-  bool roster_seen_ = false;  // the roster arrived in this session (it follows Welcome)
+  bool roster_seen_ = false;       // the roster arrived in this session (it follows Welcome)
   uint64_t roster_asked_for_ = 0;  // the log entry whose unknown author made us ask for it again
   ReferralBook* referrals_ = nullptr;
   Quarantine* quarantine_ = nullptr;

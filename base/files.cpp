@@ -14,7 +14,9 @@ namespace sb {
 
 namespace {
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string Errno(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 // Writes `contents` to FILE.tmp with `mode` (whatever the umask), syncs it, and renames it over
 // `file`, so readers see the old or the new contents, never a mix.

@@ -5,7 +5,9 @@
 namespace sb {
 namespace {
 
-unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+unsigned char* U(std::string& s) {
+  return reinterpret_cast<unsigned char*>(s.data());
+}
 const unsigned char* U(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }

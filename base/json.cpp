@@ -18,9 +18,12 @@ int ScanDepth(std::string_view text, int limit) {
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') {
@@ -54,8 +57,8 @@ Result<json> ParseJson(std::string_view text, std::string_view what, JsonLimits 
     if (size_t p = why.find("] "); p != std::string::npos) why = why.substr(p + 2);
     return Status::InvalidArgument(std::string(what) + " is not valid JSON: " + why);
   } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string(what) + " is not valid JSON: " +
-                                   Printable(e.what(), 300));
+    return Status::InvalidArgument(std::string(what) +
+                                   " is not valid JSON: " + Printable(e.what(), 300));
   }
 }
 

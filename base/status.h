@@ -12,17 +12,17 @@ namespace sb {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,   // the caller's input breaks a rule; the message names field and rule
-  kCorruption,        // bytes that cannot be decoded or fail an integrity check
+  kInvalidArgument,  // the caller's input breaks a rule; the message names field and rule
+  kCorruption,       // bytes that cannot be decoded or fail an integrity check
   kNotFound,
   kAlreadyExists,
   kPermissionDenied,  // the authenticated identity may not do this
   kUnauthenticated,
   kFailedPrecondition,
-  kResourceExhausted, // a size or rate limit was hit
-  kUnavailable,       // transient: retry later
+  kResourceExhausted,  // a size or rate limit was hit
+  kUnavailable,        // transient: retry later
   kIoError,
-  kInternal,          // a bug or an unexpected library failure
+  kInternal,  // a bug or an unexpected library failure
 };
 
 const char* CodeName(Code code);
@@ -67,7 +67,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     if (status_.ok()) status_ = Status::Internal("Result built from an OK status without value");
   }
@@ -93,14 +93,15 @@ class [[nodiscard]] Result {
 #define SB_CONCAT(a, b) SB_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                 \
-  do {                                        \
-    ::sb::Status sb_status_ = (expr);         \
-    if (!sb_status_.ok()) return sb_status_;  \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::sb::Status sb_status_ = (expr);        \
+    if (!sb_status_.ok()) return sb_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, MakeX());` — binds the value or returns the error.
-#define ASSIGN_OR_RETURN(lhs, expr) ASSIGN_OR_RETURN_IMPL(SB_CONCAT(sb_result_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  ASSIGN_OR_RETURN_IMPL(SB_CONCAT(sb_result_, __LINE__), lhs, expr)
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                          \
   if (!tmp.ok()) return tmp.status();         \

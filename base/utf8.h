@@ -27,8 +27,7 @@ enum class TextKind {
 // InvalidArgument "<field>: is not valid UTF-8 (byte 12)" or "<field>: contains a control
 // character (byte 3)" or "<field>: longer than N bytes (M)"; OK otherwise. `max_bytes` 0 means
 // no length limit. The message never repeats the offending bytes.
-Status CheckText(std::string_view s, std::string_view field, TextKind kind,
-                 size_t max_bytes = 0);
+Status CheckText(std::string_view s, std::string_view field, TextKind kind, size_t max_bytes = 0);
 
 // `s` made safe for a log line or an error message: invalid bytes and control characters as
 // \xNN, cut at `max_bytes` (with "…" when cut). Always valid UTF-8.

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <map>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <zmq.hpp>
 
@@ -100,8 +100,8 @@ Status Network::OpenAgent(Agent& a) {
 
 Status Network::EnableReferrals() {
   for (auto& a : agents_) {
-    a->referrals = std::make_unique<ReferralBook>(a->store.get(), clock_, a->id,
-                                                  broker_id_.pub.sign_public);
+    a->referrals =
+        std::make_unique<ReferralBook>(a->store.get(), clock_, a->id, broker_id_.pub.sign_public);
     RETURN_IF_ERROR(a->referrals->Load());
   }
   return Status::Ok();
@@ -156,7 +156,8 @@ double RawCurve(size_t size, int dealers, uint64_t batch) {
     clients.push_back(std::move(c).value());
   }
   // Each DEALER sends a warm-up window (the handshake) and then `per` messages.
-  uint64_t per = std::max<uint64_t>(batch, kRawMessages / static_cast<uint64_t>(dealers) / batch * batch);
+  uint64_t per =
+      std::max<uint64_t>(batch, kRawMessages / static_cast<uint64_t>(dealers) / batch * batch);
   try {
     zmq::context_t server_ctx(1), client_ctx(1);
     ZapAuthenticator zap(server_ctx, [&](const std::string& key) -> std::optional<std::string> {
@@ -286,6 +287,5 @@ std::string Fmt(double v, int decimals) {
   }
   return s;
 }
-
 
 }  // namespace sb::bench

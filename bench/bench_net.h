@@ -64,7 +64,7 @@ struct Agent {
   std::unique_ptr<Store> store;
   std::unique_ptr<LocalDirectory> local;
   std::unique_ptr<ReferralBook> referrals;  // made by Network::EnableReferrals
-  std::unique_ptr<SyncClient> client;  // null while offline
+  std::unique_ptr<SyncClient> client;       // null while offline
 
   bool Ready() const { return client && client->status().state == "ready"; }
   bool Shows(const std::string& record, const std::string& text) const {
@@ -113,7 +113,6 @@ class Network {
   std::unique_ptr<httplib::Client> api_;
   std::vector<std::unique_ptr<Agent>> agents_;
 };
-
 
 // Messages/s from `dealers` DEALERs (each its own key and thread) to one ROUTER over CURVE
 // with ZAP, `size` bytes each; the ROUTER acknowledges each DEALER's every `batch` messages

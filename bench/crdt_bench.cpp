@@ -11,13 +11,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <span>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -335,10 +335,11 @@ void PrintTable(const CrdtBenchOptions& o, const Figures& f, std::ostream& out) 
              Ratio(f.crdt_join / f.raw_join), "raw: std::map LWW assignment");
   out << Row("encode+decode+join/s", Grouped(f.crdt_codec), Grouped(f.raw_codec),
              Ratio(f.crdt_codec / f.raw_codec), "raw: capnp of id/field/value, then std::map");
-  out << Row("one-field delta size (bytes)", Fixed(f.sizes.crdt, 1), Fixed(f.sizes.raw_capnp, 1),
-             Ratio(f.sizes.crdt / f.sizes.raw_capnp),
-             "raw: capnp of id/field/value; id+field+value alone: " +
-                 Fixed(f.sizes.raw_payload, 1) + "; format version 1: " + Fixed(f.sizes.crdt_v1, 1));
+  out << Row(
+      "one-field delta size (bytes)", Fixed(f.sizes.crdt, 1), Fixed(f.sizes.raw_capnp, 1),
+      Ratio(f.sizes.crdt / f.sizes.raw_capnp),
+      "raw: capnp of id/field/value; id+field+value alone: " + Fixed(f.sizes.raw_payload, 1) +
+          "; format version 1: " + Fixed(f.sizes.crdt_v1, 1));
   out << Row("  the same, format version 1", Grouped(f.crdt_codec_v1), Grouped(f.raw_codec),
              Ratio(f.crdt_codec_v1 / f.raw_codec), "Cap'n Proto deltas, as before version 2");
   std::string n = std::to_string(o.batch);
@@ -430,9 +431,14 @@ int RunCrdtBench(const CrdtBenchOptions& options, std::ostream& out, std::ostrea
     }
     crdt_codec_v1.push_back(*v1);
   }
-  Figures f{Median(crdt_join), Median(raw_join),   Median(crdt_codec),
-            Median(raw_codec), Median(crdt_batch), Median(crdt_codec_v1),
-            MeasureSizes(w, options.batch), {}};
+  Figures f{Median(crdt_join),
+            Median(raw_join),
+            Median(crdt_codec),
+            Median(raw_codec),
+            Median(crdt_batch),
+            Median(crdt_codec_v1),
+            MeasureSizes(w, options.batch),
+            {}};
   if (options.yjs) {
     if (progress) *progress << "running Yjs on the same workload (bench/yjs)..." << std::endl;
     f.yjs = RunYjs(options);

@@ -166,7 +166,8 @@ int RunReferralBench(const ReferralBenchOptions& o, Clock* clock, std::ostream& 
          " on 3 stores, 8 messages)\n\n";
   Row(out, "figure", "switchboard", "raw baseline", -1);
   Row(out, "handoffs/s, many in flight", Fmt(rate, 1), "", -1);
-  Row(out, "  vs raw synced RocksDB puts/s (1 writer)", "", Fmt(rocks), rocks > 0 ? rate / rocks : 0);
+  Row(out, "  vs raw synced RocksDB puts/s (1 writer)", "", Fmt(rocks),
+      rocks > 0 ? rate / rocks : 0);
   Row(out, "  vs raw CURVE DEALER->ROUTER msgs/s", "", Fmt(curve), curve > 0 ? rate / curve : 0);
   Row(out, "single handoff latency p50 (ms)", Fmt(Percentile(ms, 0.5), 1));
   Row(out, "single handoff latency p99 (ms)", Fmt(Percentile(ms, 0.99), 1));

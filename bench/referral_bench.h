@@ -22,7 +22,7 @@ struct ReferralBenchOptions {
   int handoffs = 200;  // per throughput run
   int probes = 50;     // single handoffs timed for latency
   int runs = 3;
-  std::string dir;     // where temporary databases go; empty: $TMPDIR or /tmp
+  std::string dir;  // where temporary databases go; empty: $TMPDIR or /tmp
   bool json = false;
 };
 

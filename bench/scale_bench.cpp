@@ -133,7 +133,8 @@ int RunScaleBench(const ScaleBenchOptions& o, std::ostream& out, std::ostream* p
   broker.dir = root + "/broker";
   broker.runtime_file = "broker.json";
   broker.pid = Spawn({binary, "broker", "--data", broker.dir, "--listen", "tcp://127.0.0.1:*",
-                      "--api", "127.0.0.1:0"}, root + "/broker.log");
+                      "--api", "127.0.0.1:0"},
+                     root + "/broker.log");
   for (int i = 0; i < 400 && !broker.Announced(); ++i) std::this_thread::sleep_for(25ms);
   if (broker.port == 0) return fail("the broker did not start; see " + root + "/broker.log");
   std::string endpoint = ParseStoredJson(ReadText(broker.dir + "/broker.json")).value("listen", "");
@@ -145,8 +146,8 @@ int RunScaleBench(const ScaleBenchOptions& o, std::ostream& out, std::ostream* p
   for (size_t i = 0; i <= o.agents; ++i) {
     agents[i].dir = dir_of(i);
     agents[i].runtime_file = "agent.json";
-    agents[i].pid = Spawn({binary, "agent", "--data", dir_of(i), "--api", "127.0.0.1:0",
-                           "--broker", endpoint, "--broker-key", broker.dir + "/identity.pub"},
+    agents[i].pid = Spawn({binary, "agent", "--data", dir_of(i), "--api", "127.0.0.1:0", "--broker",
+                           endpoint, "--broker-key", broker.dir + "/identity.pub"},
                           dir_of(i) + ".log");
   }
   auto ready = [&](Daemon& a) {
@@ -256,10 +257,11 @@ int RunScaleBench(const ScaleBenchOptions& o, std::ostream& out, std::ostream* p
         << "process, each with its own RocksDB, CURVE over loopback\n"
         << "  every agent connected             " << Fmt(connect_s, 1) << " s\n"
         << "  import of " << records << " records to all    " << Fmt(import_s, 1) << " s "
-        << (n_done == o.agents ? "(all converged)" : "(NOT all converged: " +
-                                                        std::to_string(n_done) + ")") << "\n"
-        << "  bytes received per agent (median) " << Fmt(mean_bytes / 1048576.0, 2) << " MiB = "
-        << Fmt(mean_bytes / json_text.size(), 2) << "x the directory's HSDS JSON ("
+        << (n_done == o.agents ? "(all converged)"
+                               : "(NOT all converged: " + std::to_string(n_done) + ")")
+        << "\n"
+        << "  bytes received per agent (median) " << Fmt(mean_bytes / 1048576.0, 2)
+        << " MiB = " << Fmt(mean_bytes / json_text.size(), 2) << "x the directory's HSDS JSON ("
         << Fmt(json_text.size() / 1048576.0, 2) << " MiB)\n"
         << "  broker                            " << Fmt(broker_end.cpu_s - broker_idle.cpu_s, 1)
         << " CPU s, RSS " << Fmt(broker_end.rss / 1048576.0, 0) << " MiB\n"

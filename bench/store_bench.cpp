@@ -167,7 +167,8 @@ std::string Fmt(double v, int decimals = 0) {
   std::string s = buf;
   // Thousands separators for whole numbers.
   if (decimals == 0) {
-    for (int i = static_cast<int>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3) s.insert(i, ",");
+    for (int i = static_cast<int>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3)
+      s.insert(i, ",");
   }
   return s;
 }
@@ -215,8 +216,8 @@ int RunStoreBench(const StoreBenchOptions& o, std::ostream& out, std::ostream* p
   char line[256];
   out << "switchboard bench store — " << o.writes << " durable writes, value " << value_size
       << " bytes, median of " << o.runs << " runs\n";
-  std::snprintf(line, sizeof line, "%-38s %14s %16s %7s\n", "figure", "switchboard",
-                "raw rocksdb", "ratio");
+  std::snprintf(line, sizeof line, "%-38s %14s %16s %7s\n", "figure", "switchboard", "raw rocksdb",
+                "ratio");
   out << line;
   std::snprintf(line, sizeof line, "%-38s %14s %16s %7.2f\n",
                 ("acked writes/s, " + std::to_string(o.writers) + " writers").c_str(),

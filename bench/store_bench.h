@@ -10,11 +10,11 @@
 namespace sb::bench {
 
 struct StoreBenchOptions {
-  uint64_t writes = 4000;     // acknowledged writes per measured run (all writers together)
-  int writers = 8;            // concurrent writers (API handler threads in the agent)
-  int runs = 3;               // the median run is reported
-  std::string sample;         // HSDS file to import; empty: examples/data/directory.json
-  std::string dir;            // where to put temporary databases; empty: $TMPDIR or /tmp
+  uint64_t writes = 4000;  // acknowledged writes per measured run (all writers together)
+  int writers = 8;         // concurrent writers (API handler threads in the agent)
+  int runs = 3;            // the median run is reported
+  std::string sample;      // HSDS file to import; empty: examples/data/directory.json
+  std::string dir;         // where to put temporary databases; empty: $TMPDIR or /tmp
   bool json = false;
 };
 

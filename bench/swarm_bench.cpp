@@ -17,14 +17,14 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <httplib.h>
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <httplib.h>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -59,7 +59,8 @@ using Clock = std::chrono::steady_clock;
 
 uint64_t NowNs() {
   return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+          .count());
 }
 
 uint64_t WallMs() {
@@ -96,7 +97,8 @@ class CheckCache {
  public:
   std::shared_ptr<const Delta> Check(const std::string& bytes, const std::string& signature,
                                      const std::string& key, uint64_t* distinct) {
-    size_t h = std::hash<std::string_view>()(bytes) ^ (std::hash<std::string_view>()(signature) << 1);
+    size_t h =
+        std::hash<std::string_view>()(bytes) ^ (std::hash<std::string_view>()(signature) << 1);
     auto it = cache_.find(h);
     if (it != cache_.end() && it->second.bytes == bytes && it->second.signature == signature &&
         it->second.signer_key == key) {
@@ -123,7 +125,7 @@ struct SwarmClient {
   ReplicaId replica = 0;
   zmq::socket_t socket;
   bool maintainer = false;
-  bool ready = false;          // welcomed, and the whole roster has arrived
+  bool ready = false;  // welcomed, and the whole roster has arrived
   bool welcomed = false;
   bool rewind_pending = false;
   uint64_t cursor = 0;
@@ -142,8 +144,12 @@ class Swarm {
  public:
   Swarm(zmq::context_t& ctx, std::string broker_curve, std::string broker_sign,
         std::string endpoint, uint32_t window_bytes)
-      : ctx_(ctx), broker_curve_(std::move(broker_curve)), broker_sign_(std::move(broker_sign)),
-        endpoint_(std::move(endpoint)), window_bytes_(window_bytes), ep_(::epoll_create1(0)) {}
+      : ctx_(ctx),
+        broker_curve_(std::move(broker_curve)),
+        broker_sign_(std::move(broker_sign)),
+        endpoint_(std::move(endpoint)),
+        window_bytes_(window_bytes),
+        ep_(::epoll_create1(0)) {}
   ~Swarm() {
     clients_.clear();
     if (ep_ >= 0) ::close(ep_);
@@ -166,7 +172,8 @@ class Swarm {
     ev.events = EPOLLIN | EPOLLET;
     ev.data.u64 = clients_.size();
     if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) return Status::IoError("epoll_ctl failed");
-    Send(*c, proto::Hello{proto::kProtocolVersion, c->replica, 0, 1 << 16, 0, window_bytes_, false});
+    Send(*c,
+         proto::Hello{proto::kProtocolVersion, c->replica, 0, 1 << 16, 0, window_bytes_, false});
     ++c->hellos;
     clients_.push_back(std::move(c));
     return Status::Ok();
@@ -307,8 +314,10 @@ class Swarm {
             key = it->second;
           }
           auto d = checks_.Check(e.delta.delta, e.delta.signature, key, &distinct_);
-          if (!d) ++c.rejected;
-          else c.replica_log.push_back(std::move(d));
+          if (!d)
+            ++c.rejected;
+          else
+            c.replica_log.push_back(std::move(d));
         }
         c.cursor = e.seq;
         c.credit_due = true;
@@ -323,8 +332,10 @@ class Swarm {
       if (k->snapshot != c.checkpoint || k->index != c.chunk_next) return;
       ++c.chunk_next;
       auto d = checks_.Check(k->records, k->signature, broker_sign_, &distinct_);
-      if (!d) ++c.rejected;
-      else c.replica_log.push_back(std::move(d));
+      if (!d)
+        ++c.rejected;
+      else
+        c.replica_log.push_back(std::move(d));
       if (k->last) {
         c.cursor = k->log_seq;
         c.checkpoint = 0;
@@ -468,8 +479,7 @@ json ShareStats(Swarm& swarm) {
   {
     zmq::context_t ctx(1);
     ctx.set(zmq::ctxopt::max_sockets, 65535);
-    Swarm swarm(ctx, config.broker_curve, config.broker_sign, config.endpoint,
-                config.window_bytes);
+    Swarm swarm(ctx, config.broker_curve, config.broker_sign, config.endpoint, config.window_bytes);
     for (size_t i = from; i < to; ++i) {
       if (Status s = swarm.Add(ids[i], false, RandomReplica()); !s.ok()) {
         parent.Send("fail " + s.ToString());
@@ -481,12 +491,14 @@ json ShareStats(Swarm& swarm) {
     while (!quit) {
       std::optional<std::string> line;
       bool closed = false;
-      swarm.RunUntil([&] {
-        if (!announced && swarm.all_ready()) return true;
-        if (!reported && swarm.all_reached()) return true;
-        line = parent.Poll(&closed);
-        return line.has_value() || closed;
-      }, 365ull * 24 * 3600 * 1000);
+      swarm.RunUntil(
+          [&] {
+            if (!announced && swarm.all_ready()) return true;
+            if (!reported && swarm.all_reached()) return true;
+            line = parent.Poll(&closed);
+            return line.has_value() || closed;
+          },
+          365ull * 24 * 3600 * 1000);
       if (closed) break;
       if (!announced && swarm.all_ready()) {
         parent.Send("ready");
@@ -550,36 +562,38 @@ Result<Worker> ForkChild(const std::function<void(int fd)>& body) {
 // holds and every worker has answered with a line starting with `word`; the answers (the rest
 // of each line) are left in each worker's `reply`. False on timeout or a failed worker (`why`).
 bool AwaitWorkers(Swarm& swarm, std::vector<Worker>& workers, const std::string& command,
-                  const std::string& word, const std::function<bool()>& local,
-                  uint64_t timeout_ms, std::string* why) {
+                  const std::string& word, const std::function<bool()>& local, uint64_t timeout_ms,
+                  std::string* why) {
   for (Worker& w : workers) {
     w.reply.reset();
     if (!command.empty()) w.channel.Send(command);
   }
   bool failed = false;
-  bool ok = swarm.RunUntil([&] {
-    bool all = true;
-    for (Worker& w : workers) {
-      if (w.reply) continue;
-      bool closed = false;
-      while (std::optional<std::string> line = w.channel.Poll(&closed)) {
-        if (line->rfind(word + " ", 0) == 0 || *line == word) {
-          w.reply = line->size() > word.size() ? line->substr(word.size() + 1) : "";
-          break;
+  bool ok = swarm.RunUntil(
+      [&] {
+        bool all = true;
+        for (Worker& w : workers) {
+          if (w.reply) continue;
+          bool closed = false;
+          while (std::optional<std::string> line = w.channel.Poll(&closed)) {
+            if (line->rfind(word + " ", 0) == 0 || *line == word) {
+              w.reply = line->size() > word.size() ? line->substr(word.size() + 1) : "";
+              break;
+            }
+            if (line->rfind("fail ", 0) == 0) {
+              *why = "a worker process failed: " + line->substr(5);
+              failed = true;
+            }
+          }
+          if (closed && !w.reply) {
+            *why = "a worker process exited";
+            failed = true;
+          }
+          all = all && w.reply.has_value();
         }
-        if (line->rfind("fail ", 0) == 0) {
-          *why = "a worker process failed: " + line->substr(5);
-          failed = true;
-        }
-      }
-      if (closed && !w.reply) {
-        *why = "a worker process exited";
-        failed = true;
-      }
-      all = all && w.reply.has_value();
-    }
-    return failed || (all && local());
-  }, timeout_ms);
+        return failed || (all && local());
+      },
+      timeout_ms);
   return ok && !failed;
 }
 
@@ -725,9 +739,12 @@ Result<double> RawCurveFanout(size_t n, size_t processes, const std::vector<size
     for (const std::string& p : *payloads) {
       for (const std::string& peer : peers) {
         auto* hold = new std::shared_ptr<std::vector<std::string>>(payloads);
-        zmq::message_t body(const_cast<char*>(p.data()), p.size(),
-                            [](void*, void* h) { delete static_cast<std::shared_ptr<std::vector<std::string>>*>(h); },
-                            hold);
+        zmq::message_t body(
+            const_cast<char*>(p.data()), p.size(),
+            [](void*, void* h) {
+              delete static_cast<std::shared_ptr<std::vector<std::string>>*>(h);
+            },
+            hold);
         router.send(zmq::buffer(peer), zmq::send_flags::sndmore);
         router.send(body, zmq::send_flags::none);
       }
@@ -762,9 +779,8 @@ Result<double> RawCurveFanout(size_t n, size_t processes, const std::vector<size
   };
   for (size_t k = 0; k < processes; ++k) {
     size_t count = (k + 1) * n / processes - k * n / processes;
-    Result<Worker> w = ForkChild([&](int fd) {
-      RawDealers(fd, count, endpoint, server_public, total, /*starter=*/k == 0);
-    });
+    Result<Worker> w = ForkChild(
+        [&](int fd) { RawDealers(fd, count, endpoint, server_public, total, /*starter=*/k == 0); });
     if (!w.ok()) return stop(w.status());
     dealers.push_back(std::move(w).value());
   }
@@ -906,7 +922,8 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
   };
 
   // The broker's data directory, and every client enrolled before it starts.
-  if (Wait(Spawn({binary, "init", "--broker", "--data", broker_dir, "--org", "coordinator"}, log)) != 0) {
+  if (Wait(Spawn({binary, "init", "--broker", "--data", broker_dir, "--org", "coordinator"},
+                 log)) != 0) {
     return fail("switchboard init --broker failed; see " + log);
   }
   Result<Identity> broker_id = Identity::Load(broker_dir);
@@ -931,11 +948,13 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
   }
   ReplicaId maintainer_replica = RandomReplica();
   size_t records = 0;
-  Result<std::vector<Delta>> deltas = ImportDeltas(directory, o.records, maintainer_replica, &records);
+  Result<std::vector<Delta>> deltas =
+      ImportDeltas(directory, o.records, maintainer_replica, &records);
   if (!deltas.ok()) return fail(deltas.status().ToString());
 
   pid_t broker = Spawn({binary, "broker", "--data", broker_dir, "--listen", "tcp://127.0.0.1:*",
-                        "--api", "127.0.0.1:0"}, log);
+                        "--api", "127.0.0.1:0"},
+                       log);
   BrokerApi api;
   std::string endpoint;
   for (int i = 0; i < 400 && endpoint.empty(); ++i) {
@@ -983,12 +1002,12 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     }
     auto& clients = swarm.clients();
     std::string why;
-    bool connected = AwaitWorkers(swarm, workers, "", "ready", [&] { return swarm.all_ready(); },
-                                  600'000, &why);
+    bool connected = AwaitWorkers(
+        swarm, workers, "", "ready", [&] { return swarm.all_ready(); }, 600'000, &why);
     double connect_s = static_cast<double>(NowNs() - t_connect) / 1e9;
     if (!connected) {
-      return fail("not every client was welcomed and had the roster within 600 s" + (why.empty() ? "" : ": " + why) +
-                  "; see " + log);
+      return fail("not every client was welcomed and had the roster within 600 s" +
+                  (why.empty() ? "" : ": " + why) + "; see " + log);
     }
     ProcUsage held = Usage(broker);
     say("all welcomed in " + std::to_string(connect_s) + " s; importing " +
@@ -1010,7 +1029,8 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       while (next < deltas->size() && push.items.size() < 128 && bytes < (8 << 20)) {
         std::string enc = EncodeDelta((*deltas)[next]);
         bytes += enc.size();
-        push.items.push_back(proto::PushItem{next + 1, proto::SignedDelta{enc, m.id.pub.org, m.id.pub.org, Sign(m.id, enc)}});
+        push.items.push_back(proto::PushItem{
+            next + 1, proto::SignedDelta{enc, m.id.pub.org, m.id.pub.org, Sign(m.id, enc)}});
         ++next;
       }
       size_t acks = m.acks.size();
@@ -1027,9 +1047,9 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     json st = api.Status();
     import_head = std::max(import_head, U64(st, "log_head"));
     swarm.set_target(import_head);
-    bool arrived = AwaitWorkers(swarm, workers, "target " + std::to_string(import_head), "reached",
-                                [&] { return swarm.all_reached(); }, o.import_timeout_s * 1000,
-                                &why);
+    bool arrived = AwaitWorkers(
+        swarm, workers, "target " + std::to_string(import_head), "reached",
+        [&] { return swarm.all_reached(); }, o.import_timeout_s * 1000, &why);
     double import_s = static_cast<double>(NowNs() - t_import) / 1e9;
     swarm.record_sizes = false;
     sizes = swarm.message_sizes;
@@ -1041,8 +1061,8 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
         ++cursors[c->cursor];
         if (c->cursor < import_head) stuck_messages += c->messages_in;
       }
-      if (why.empty() && AwaitWorkers(swarm, workers, "stats", "stats", [] { return true; },
-                                      60'000, &why)) {
+      if (why.empty() && AwaitWorkers(
+                             swarm, workers, "stats", "stats", [] { return true; }, 60'000, &why)) {
         for (Worker& w : workers) {
           json j = ParseStoredJson(*w.reply, JsonLimits{w.reply->size(), 16});
           if (!j.is_object()) continue;
@@ -1073,21 +1093,29 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     Record edited = *target;
     for (int e = 0; e < o.edits; ++e) {
       Hlc stamp = Hlc::Make(WallMs(), static_cast<uint16_t>(e + 2));
-      Record d = edited.WriteDelta("description", Value("edit " + std::to_string(e)), m.replica, stamp);
+      Record d =
+          edited.WriteDelta("description", Value("edit " + std::to_string(e)), m.replica, stamp);
       edited.Join(d);
       pushed.Join(d);
       std::string enc = EncodeDelta(Delta{m.replica, stamp, {d}});
       size_t acks = m.acks.size();
       uint64_t t0 = NowNs();
-      swarm.Send(m, proto::Push{++batch, {proto::PushItem{next + 1 + static_cast<size_t>(e), proto::SignedDelta{enc, m.id.pub.org, m.id.pub.org, Sign(m.id, enc)}}}});
+      swarm.Send(m, proto::Push{++batch,
+                                {proto::PushItem{next + 1 + static_cast<size_t>(e),
+                                                 proto::SignedDelta{enc, m.id.pub.org, m.id.pub.org,
+                                                                    Sign(m.id, enc)}}}});
       if (!swarm.RunUntil([&] { return m.acks.size() > acks; }, 60'000)) {
         return fail("an edit was not acknowledged; see " + log);
       }
       uint64_t seq = m.acks.back().results.empty() ? 0 : m.acks.back().results[0].log_seq;
-      if (seq == 0) return fail("an edit was refused: " + (m.acks.back().results.empty() ? std::string("throttled") : m.acks.back().results[0].reason));
+      if (seq == 0)
+        return fail("an edit was refused: " + (m.acks.back().results.empty()
+                                                   ? std::string("throttled")
+                                                   : m.acks.back().results[0].reason));
       swarm.set_target(seq);
-      if (!AwaitWorkers(swarm, workers, "target " + std::to_string(seq), "reached",
-                        [&] { return swarm.all_reached(); }, 120'000, &why)) {
+      if (!AwaitWorkers(
+              swarm, workers, "target " + std::to_string(seq), "reached",
+              [&] { return swarm.all_reached(); }, 120'000, &why)) {
         return fail("an edit did not reach every client within 120 s" +
                     (why.empty() ? "" : ": " + why));
       }
@@ -1114,18 +1142,24 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
       swarm.RunUntil([] { return false; }, o.hold_s * 1000);
       // And one more edit must still reach every client.
       Hlc stamp = Hlc::Make(WallMs(), 1);
-      Record d = edited.WriteDelta("description", Value(std::string("after the hold")), m.replica, stamp);
+      Record d =
+          edited.WriteDelta("description", Value(std::string("after the hold")), m.replica, stamp);
       edited.Join(d);
       pushed.Join(d);
       std::string enc = EncodeDelta(Delta{m.replica, stamp, {d}});
       size_t acks = m.acks.size();
-      swarm.Send(m, proto::Push{++batch, {proto::PushItem{next + 1000, proto::SignedDelta{enc, m.id.pub.org, m.id.pub.org, Sign(m.id, enc)}}}});
+      swarm.Send(m, proto::Push{++batch,
+                                {proto::PushItem{next + 1000,
+                                                 proto::SignedDelta{enc, m.id.pub.org, m.id.pub.org,
+                                                                    Sign(m.id, enc)}}}});
       swarm.RunUntil([&] { return m.acks.size() > acks; }, 60'000);
-      uint64_t seq = m.acks.size() > acks && !m.acks.back().results.empty() ? m.acks.back().results[0].log_seq : 0;
+      uint64_t seq = m.acks.size() > acks && !m.acks.back().results.empty()
+                         ? m.acks.back().results[0].log_seq
+                         : 0;
       if (seq > 0) swarm.set_target(seq);
-      bool reached = seq > 0 &&
-                     AwaitWorkers(swarm, workers, "target " + std::to_string(seq), "reached",
-                                  [&] { return swarm.all_reached(); }, 120'000, &why);
+      bool reached = seq > 0 && AwaitWorkers(
+                                    swarm, workers, "target " + std::to_string(seq), "reached",
+                                    [&] { return swarm.all_reached(); }, 120'000, &why);
       summary["hold"] = {{"seconds", o.hold_s}, {"edit_after_hold_reached_all", reached}};
     }
     json final_status = api.Status();
@@ -1139,8 +1173,9 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     Directory expect;
     {
       bool filtered = false;
-      expect.Join(FilterFor(mstate.AsDelta(1, Hlc{}), kNoOrganization, Role::kPartner,
-                            [&](const std::string& id) { return mstate.Find(id); }, &filtered));
+      expect.Join(FilterFor(
+          mstate.AsDelta(1, Hlc{}), kNoOrganization, Role::kPartner,
+          [&](const std::string& id) { return mstate.Find(id); }, &filtered));
     }
     bool converged = true;
     auto check = [&](const Directory& v) {
@@ -1157,14 +1192,16 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     }
     // The sums over every share, and one replica from each worker.
     json totals = ShareStats(swarm);
-    if (!AwaitWorkers(swarm, workers, "stats", "stats", [] { return true; }, 120'000, &why)) {
+    if (!AwaitWorkers(
+            swarm, workers, "stats", "stats", [] { return true; }, 120'000, &why)) {
       return fail("the worker processes did not report" + (why.empty() ? "" : ": " + why));
     }
     for (Worker& w : workers) {
       json j = ParseStoredJson(*w.reply, JsonLimits{w.reply->size(), 16});
-      if (!j.is_object() || !j["replica"].is_string()) return fail("a worker's report is unreadable");
-      for (const char* k : {"bytes_in", "hellos", "started_over", "refusals", "rejected",
-                            "rewinds", "distinct"}) {
+      if (!j.is_object() || !j["replica"].is_string())
+        return fail("a worker's report is unreadable");
+      for (const char* k :
+           {"bytes_in", "hellos", "started_over", "refusals", "rejected", "rewinds", "distinct"}) {
         totals[k] = totals[k].get<uint64_t>() + j[k].get<uint64_t>();
       }
       Result<std::string> bytes = FromHex(j["replica"].get<std::string>());
@@ -1196,8 +1233,10 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     summary["import_s"] = import_s;
     summary["import_messages_per_agent"] = sizes.size();
     summary["import_bytes_per_agent"] = dir_bytes_sent;
-    summary["edit_to_all_ms"] = {{"p50", Percentile(to_all_ms, 50)}, {"p99", Percentile(to_all_ms, 99)},
-                                 {"max", Percentile(to_all_ms, 100)}, {"edits", to_all_ms.size()}};
+    summary["edit_to_all_ms"] = {{"p50", Percentile(to_all_ms, 50)},
+                                 {"p99", Percentile(to_all_ms, 99)},
+                                 {"max", Percentile(to_all_ms, 100)},
+                                 {"edits", to_all_ms.size()}};
     summary["edit_per_agent_ms"] = {{"p50", Percentile(per_client_ms, 50)},
                                     {"p99", Percentile(per_client_ms, 99)}};
     summary["bytes_per_agent"] = mean_in;
@@ -1222,7 +1261,10 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
         {"projections_reused", U64(final_status, "projections_reused")},
         {"checkpoints_built", U64(final_status, "checkpoints_built")},
         {"group_commits", U64(final_status, "group_commits")}};
-    summary["clients"] = {{"hellos", hellos}, {"started_over", started_over}, {"refusals", refusals}, {"rejected_entries", rejected},
+    summary["clients"] = {{"hellos", hellos},
+                          {"started_over", started_over},
+                          {"refusals", refusals},
+                          {"rejected_entries", rejected},
                           {"rewinds", totals["rewinds"]},
                           {"distinct_signed_deltas_verified", totals["distinct"]},
                           {"processes", processes}};
@@ -1240,9 +1282,10 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
   Wait(broker);
   uint64_t dir_bytes = summary["import_bytes_per_agent"].get<uint64_t>();
   summary["raw_curve"] = {
-      {"shape", "one CURVE ROUTER process to N CURVE DEALERs in as many processes as the swarm's "
-                "clients, the same N and the "
-                "same message sizes as the import, each message's bytes shared"},
+      {"shape",
+       "one CURVE ROUTER process to N CURVE DEALERs in as many processes as the swarm's "
+       "clients, the same N and the "
+       "same message sizes as the import, each message's bytes shared"},
       {"fanout_s", raw_s},
       {"bytes_per_s", raw_s > 0 ? static_cast<double>(dir_bytes) * o.agents / raw_s : 0}};
   summary["import_over_raw"] = raw_s > 0 ? summary["import_s"].get<double>() / raw_s : 0;
@@ -1263,35 +1306,42 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
   out << "bench swarm: " << o.agents << " partner clients (+1 maintainer) in "
       << (processes == 1 ? std::string("one process") : std::to_string(processes) + " processes")
       << " against a real broker process; CURVE over loopback TCP\n"
-      << "  directory: " << records << " records, " << f(summary["state_bytes"].get<double>() / 1048576.0)
-      << " MiB encoded as partners read it; roster " << f(summary["roster_bytes"].get<double>() / 1048576.0)
-      << " MiB\n"
+      << "  directory: " << records << " records, "
+      << f(summary["state_bytes"].get<double>() / 1048576.0)
+      << " MiB encoded as partners read it; roster "
+      << f(summary["roster_bytes"].get<double>() / 1048576.0) << " MiB\n"
       << "  connect, welcome, roster, all      " << f(summary["connect_s"].get<double>()) << " s\n"
       << "  directory import to all clients    " << f(summary["import_s"].get<double>()) << " s\n"
       << "  raw CURVE fan-out, same shape      " << f(raw_s) << " s  ("
       << f(summary["raw_curve"]["bytes_per_s"].get<double>() / 1048576.0, 0) << " MiB/s)\n"
-      << "  ratio (import / raw)               " << f(summary["import_over_raw"].get<double>()) << "\n"
-      << "  single edit to all clients         p50 " << f(summary["edit_to_all_ms"]["p50"].get<double>(), 1)
-      << " ms  p99 " << f(summary["edit_to_all_ms"]["p99"].get<double>(), 1) << " ms  ("
-      << o.edits << " edits)\n"
-      << "  bytes received per agent           " << f(summary["bytes_per_agent"].get<double>() / 1048576.0)
-      << " MiB = " << f(summary["bytes_over_needed"].get<double>()) << "x the state + roster it needed\n"
-      << "  broker CPU                         " << f(b["cpu_s_import"].get<double>()) << " s for the import, "
-      << f(b["cpu_s_total"].get<double>()) << " s in all\n"
-      << "  broker RSS                         " << f(b["rss_idle_mb"].get<double>(), 0) << " MiB idle, "
-      << f(b["rss_connected_mb"].get<double>(), 0) << " MiB with the sessions ("
-      << f(b["rss_per_session_kb"].get<double>(), 1) << " KiB each), " << f(b["rss_end_mb"].get<double>(), 0)
-      << " MiB at the end, " << f(b["rss_peak_mb"].get<double>(), 0) << " MiB at the peak\n"
-      << "  session restarts                   " << b["session_restarts"] << " (hellos " << b["hellos"]
-      << ", rewinds " << b["rewinds"] << ")\n"
+      << "  ratio (import / raw)               " << f(summary["import_over_raw"].get<double>())
+      << "\n"
+      << "  single edit to all clients         p50 "
+      << f(summary["edit_to_all_ms"]["p50"].get<double>(), 1) << " ms  p99 "
+      << f(summary["edit_to_all_ms"]["p99"].get<double>(), 1) << " ms  (" << o.edits << " edits)\n"
+      << "  bytes received per agent           "
+      << f(summary["bytes_per_agent"].get<double>() / 1048576.0)
+      << " MiB = " << f(summary["bytes_over_needed"].get<double>())
+      << "x the state + roster it needed\n"
+      << "  broker CPU                         " << f(b["cpu_s_import"].get<double>())
+      << " s for the import, " << f(b["cpu_s_total"].get<double>()) << " s in all\n"
+      << "  broker RSS                         " << f(b["rss_idle_mb"].get<double>(), 0)
+      << " MiB idle, " << f(b["rss_connected_mb"].get<double>(), 0) << " MiB with the sessions ("
+      << f(b["rss_per_session_kb"].get<double>(), 1) << " KiB each), "
+      << f(b["rss_end_mb"].get<double>(), 0) << " MiB at the end, "
+      << f(b["rss_peak_mb"].get<double>(), 0) << " MiB at the peak\n"
+      << "  session restarts                   " << b["session_restarts"] << " (hellos "
+      << b["hellos"] << ", rewinds " << b["rewinds"] << ")\n"
       << "  sessions dropped (peer gone)       " << b["sessions_dropped"]
       << " (clients that started over: " << summary["clients"]["started_over"] << ")\n"
       << "  fan-out projections                " << b["projections_made"] << " made, "
       << b["projections_reused"] << " reused; checkpoints " << b["checkpoints_built"] << "\n"
-      << "  converged                          " << (summary["converged"].get<bool>() ? "yes" : "NO") << "\n";
+      << "  converged                          "
+      << (summary["converged"].get<bool>() ? "yes" : "NO") << "\n";
   if (summary.contains("hold")) {
-    out << "  held " << o.hold_s << " s: sessions " << b["sessions"] << ", restarts during the hold "
-        << b["session_restarts_during_hold"] << ", an edit after it reached all: "
+    out << "  held " << o.hold_s << " s: sessions " << b["sessions"]
+        << ", restarts during the hold " << b["session_restarts_during_hold"]
+        << ", an edit after it reached all: "
         << (summary["hold"]["edit_after_hold_reached_all"].get<bool>() ? "yes" : "NO") << "\n";
   }
   return code;

@@ -25,16 +25,16 @@ namespace sb::bench {
 
 struct SwarmBenchOptions {
   size_t agents = 100;
-  std::string directory;    // HSDS file (default examples/data/directory.json)
-  size_t records = 0;       // import at most this many records (0: all)
-  int edits = 20;           // single edits timed after the import
-  uint64_t hold_s = 0;      // then hold the sessions this long and check them
+  std::string directory;              // HSDS file (default examples/data/directory.json)
+  size_t records = 0;                 // import at most this many records (0: all)
+  int edits = 20;                     // single edits timed after the import
+  uint64_t hold_s = 0;                // then hold the sessions this long and check them
   uint32_t window_bytes = 512 << 10;  // each client's flow-control window
-  std::string binary;       // the switchboard binary (default: this process's)
-  std::string dir;          // where the broker's data goes (default $TMPDIR)
-  size_t processes = 0;     // share the clients among this many processes (0: as few as the
-                            // open-file limit allows)
-  bool skip_raw = false;    // skip the raw CURVE ceiling
+  std::string binary;                 // the switchboard binary (default: this process's)
+  std::string dir;                    // where the broker's data goes (default $TMPDIR)
+  size_t processes = 0;   // share the clients among this many processes (0: as few as the
+                          // open-file limit allows)
+  bool skip_raw = false;  // skip the raw CURVE ceiling
   uint64_t import_timeout_s = 1800;
   bool json = false;
 };

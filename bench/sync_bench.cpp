@@ -62,7 +62,7 @@ using nlohmann::json;
 using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr size_t kRecords = 256;           // seeded records: one outbox entry, one log entry
+constexpr size_t kRecords = 256;  // seeded records: one outbox entry, one log entry
 
 // Agent `agent`'s records: each pushing agent edits its own.
 std::string RecordId(uint64_t n, uint32_t agent = 0) {
@@ -152,9 +152,9 @@ double ApplyOnly(const SyncBenchOptions& o, Clock* clock, const std::string& org
 }
 
 struct ThroughputRun {
-  double e2e = -1;      // updates/s into the broker's durable log
-  double local = 0;     // the writers' own durable edits/s meanwhile
-  double per_push = 0;  // updates per Push batch
+  double e2e = -1;        // updates/s into the broker's durable log
+  double local = 0;       // the writers' own durable edits/s meanwhile
+  double per_push = 0;    // updates per Push batch
   double per_commit = 0;  // pushes per broker commit (group commit across sessions)
   size_t delta_bytes = 0;
 };
@@ -205,7 +205,8 @@ ThroughputRun Throughput(const SyncBenchOptions& o, Clock* clock, std::string* e
       threads.emplace_back([&, a] {
         Agent& w = net.agent(a);
         for (uint64_t i; (i = next++) < o.updates;) {
-          if (!w.local->Apply({Describe(i, Text("update", i), static_cast<uint32_t>(a))}, "bench").ok()) {
+          if (!w.local->Apply({Describe(i, Text("update", i), static_cast<uint32_t>(a))}, "bench")
+                   .ok()) {
             failed = true;
           }
         }
@@ -489,18 +490,21 @@ int RunSyncBench(const SyncBenchOptions& o, Clock* clock, std::ostream& out,
     return 0;
   }
   out << "switchboard bench sync — " << o.updates << " updates by " << o.pushers
-      << " agents pushing at once (" << o.writers << " writer threads each), delta "
-      << delta_bytes << " bytes, median of " << o.runs << " runs; " << f.agents << " agents\n";
+      << " agents pushing at once (" << o.writers << " writer threads each), delta " << delta_bytes
+      << " bytes, median of " << o.runs << " runs; " << f.agents << " agents\n";
   char header[256];
   std::snprintf(header, sizeof header, "%-50s %13s %14s %7s\n", "figure", "switchboard",
                 "raw baseline", "ratio");
   out << header;
   Row(out, "durable updates/s, agent edit -> broker log", Fmt(sb), "", -1);
   std::string batch_text = Fmt(Median(per_push), 0);
-  Row(out, "  vs raw synced RocksDB puts/s, " + std::to_string(o.pushers) + " writers x " +
-               batch_text + "/batch", "", Fmt(raw_rocks), Median(vs_rocks));
-  Row(out, "  vs raw CURVE msgs/s, " + std::to_string(o.pushers) + " DEALERs, ack per " +
-               batch_text, "", Fmt(raw_curve), Median(vs_curve));
+  Row(out,
+      "  vs raw synced RocksDB puts/s, " + std::to_string(o.pushers) + " writers x " + batch_text +
+          "/batch",
+      "", Fmt(raw_rocks), Median(vs_rocks));
+  Row(out,
+      "  vs raw CURVE msgs/s, " + std::to_string(o.pushers) + " DEALERs, ack per " + batch_text, "",
+      Fmt(raw_curve), Median(vs_curve));
   double off = Median(apply_only);
   Row(out, "writer's durable edits/s meanwhile vs sync off", Fmt(Median(local)), Fmt(off),
       Median(vs_off));

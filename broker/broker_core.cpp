@@ -70,8 +70,13 @@ std::pair<std::string, std::optional<Value>> AudienceOf(const Record* r) {
 
 BrokerCore::BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster,
                        Options options)
-    : store_(store), clock_(clock), broker_(broker), roster_(roster), options_(options),
-      hlc_(options.max_skew_ms), referrals_(store, clock, broker, roster),
+    : store_(store),
+      clock_(clock),
+      broker_(broker),
+      roster_(roster),
+      options_(options),
+      hlc_(options.max_skew_ms),
+      referrals_(store, clock, broker, roster),
       fanout_(broker, options.fanout_cache_bytes) {}
 
 Status BrokerCore::Load() {
@@ -128,8 +133,8 @@ void BrokerCore::Refuse(const std::string& peer, const std::string& code,
   Send(peer, proto::Refusal{code, message}, out);
 }
 
-void BrokerCore::OnMessage(const std::string& peer, const std::string& org,
-                           std::string_view bytes, std::vector<Outgoing>* out) {
+void BrokerCore::OnMessage(const std::string& peer, const std::string& org, std::string_view bytes,
+                           std::vector<Outgoing>* out) {
   size_t sent_before = out->size();
   try {
     Handle(peer, org, bytes, out);
@@ -211,8 +216,8 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
   if (auto* h = std::get_if<proto::Hello>(&*msg)) return OnHello(peer, org, *h, out);
   auto it = sessions_.find(peer);
   if (it == sessions_.end()) {
-    WarnOrg(org, "broker: org=" + org + " sent " + proto::MessageName(*msg) +
-                     " before hello; refused");
+    WarnOrg(org,
+            "broker: org=" + org + " sent " + proto::MessageName(*msg) + " before hello; refused");
     return Refuse(peer, "hello_first", "send Hello before anything else", out);
   }
   Session& s = it->second;
@@ -236,7 +241,8 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
     return MarkDue(peer, s);
   }
   WarnOrg(org, "broker: org=" + org + " sent an unexpected " + proto::MessageName(*msg));
-  Refuse(peer, "unexpected", std::string("a broker does not accept ") + proto::MessageName(*msg), out);
+  Refuse(peer, "unexpected", std::string("a broker does not accept ") + proto::MessageName(*msg),
+         out);
 }
 
 // ---------- sessions ----------
@@ -244,8 +250,8 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
 void BrokerCore::OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
                          std::vector<Outgoing>* out) {
   if (h.protocol_version != proto::kProtocolVersion) {
-    WarnOrg(org, "broker: org=" + org + " speaks protocol " +
-                     std::to_string(h.protocol_version) + ", refused");
+    WarnOrg(org, "broker: org=" + org + " speaks protocol " + std::to_string(h.protocol_version) +
+                     ", refused");
     return Refuse(peer, "version",
                   "protocol version " + std::to_string(h.protocol_version) +
                       " is not supported; this broker speaks version " +
@@ -258,8 +264,10 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     return Refuse(peer, "replica", bound.message(), out);
   }
   if (h.cursor > log_head_) {
-    return Refuse(peer, "cursor", "the agent's cursor is ahead of this broker's log (was the "
-                                  "broker restored from an older backup?)", out);
+    return Refuse(peer, "cursor",
+                  "the agent's cursor is ahead of this broker's log (was the "
+                  "broker restored from an older backup?)",
+                  out);
   }
   stats_.hellos++;
   Member m = *roster_->Find(org);
@@ -439,7 +447,8 @@ bool BrokerCore::TakeToken(const std::string& org) {
   uint64_t now = clock_->MonotonicMillis();
   auto [it, fresh] = buckets_.try_emplace(org, Bucket{options_.rate_burst, now});
   Bucket& b = it->second;
-  b.tokens = std::min(options_.rate_burst, b.tokens + (now - b.at_ms) * options_.rate_per_s / 1000.0);
+  b.tokens =
+      std::min(options_.rate_burst, b.tokens + (now - b.at_ms) * options_.rate_per_s / 1000.0);
   b.at_ms = now;
   if (b.tokens < 1) return false;
   b.tokens -= 1;
@@ -491,9 +500,8 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
       bool filtered = false;
       Delta visible = FilterFor(current, s.org, s.role, lookup, &filtered);
       // log_seq: the log position this state reflects (with what is staged before it).
-      staged.ack.results.push_back(proto::PushResult{item.outbox_seq, false,
-                                                     d.status().message(), staged_head_,
-                                                     EncodeDelta(visible)});
+      staged.ack.results.push_back(proto::PushResult{item.outbox_seq, false, d.status().message(),
+                                                     staged_head_, EncodeDelta(visible)});
       continue;
     }
     if (AlreadyKnown(*d, lookup)) {
@@ -575,7 +583,8 @@ void BrokerCore::CommitStaged() {
   // The broker's backfill entries carry whole records already joined above.
   for (StagedPush& p : staged) {
     Send(p.peer, p.ack, &pending_);
-    if (p.role == Role::kMaintainer && !p.accepted.empty()) PublishMaintainerWrites(p.accepted, p.org);
+    if (p.role == Role::kMaintainer && !p.accepted.empty())
+      PublishMaintainerWrites(p.accepted, p.org);
   }
   if (log_head_ >= log_start_ + options_.log_retention + options_.log_retention / 10) {
     Status trimmed = TrimLog(options_.log_retention);
@@ -640,7 +649,8 @@ std::shared_ptr<const BrokerCore::Checkpoint> BrokerCore::CheckpointFor(const Vi
     const Checkpoint& cp = *it->second;
     // Reusable only while the log still holds every entry after it: an agent brought to a
     // checkpoint whose next entries were trimmed would be sent the same checkpoint again.
-    if (cp.epoch == audience_epoch_ && log_head_ - cp.log_seq <= options_.checkpoint_reuse_entries &&
+    if (cp.epoch == audience_epoch_ &&
+        log_head_ - cp.log_seq <= options_.checkpoint_reuse_entries &&
         cp.log_seq + 1 >= log_start_ && now - cp.built_ms <= options_.checkpoint_reuse_ms) {
       return it->second;
     }
@@ -700,13 +710,12 @@ SharedBytes BrokerCore::ClosingChunk(const Session& s) {
   std::string bytes = EncodeDelta(own);
   std::string sig = Sign(broker_, bytes);
   const Checkpoint& cp = *s.checkpoint;
-  return std::make_shared<const std::string>(proto::EncodeEnvelope(proto::SnapshotChunk{
-      cp.id, static_cast<uint32_t>(cp.chunks.size()), true, cp.log_seq, std::move(bytes),
-      std::move(sig)}));
+  return std::make_shared<const std::string>(proto::EncodeEnvelope(
+      proto::SnapshotChunk{cp.id, static_cast<uint32_t>(cp.chunks.size()), true, cp.log_seq,
+                           std::move(bytes), std::move(sig)}));
 }
 
-size_t BrokerCore::PumpCheckpoint(const std::string& peer, Session& s,
-                                  std::vector<Outgoing>* out) {
+size_t BrokerCore::PumpCheckpoint(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
   const Checkpoint& cp = *s.checkpoint;
   size_t cost = 0;
   while (s.chunk_next < cp.chunks.size() && s.chunk_next - s.chunks_acked < kMaxChunksInFlight &&
@@ -735,7 +744,7 @@ View BrokerCore::ViewOf(const Session& s, LoggedEntry& e) {
     e.owners_epoch = audience_epoch_;
   }
   return std::binary_search(e.owners.begin(), e.owners.end(), s.org) ? View::Owner(s.org)
-                                                                       : View::Partners();
+                                                                     : View::Partners();
 }
 
 size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outgoing>* out) {
@@ -773,7 +782,8 @@ size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outg
     }
     // The agent's own writes: only the position, not the bytes it already has.
     if (e->logged.author == s.org && e->delta && e->delta->author == s.replica) {
-      batch.entries.push_back(proto::LogEntry{next, proto::SignedDelta{"", e->logged.author, "", ""}});
+      batch.entries.push_back(
+          proto::LogEntry{next, proto::SignedDelta{"", e->logged.author, "", ""}});
       batch_bytes += 32;
     } else {
       std::shared_ptr<ProjectedEntry> p = fanout_.Get(*e, ViewOf(s, *e), audience_epoch_, lookup);
@@ -793,7 +803,8 @@ size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outg
       batch_bytes += p->bytes + 32;
     }
     ++next;
-    if (batch_bytes >= options_.batch_bytes || batch.entries.size() >= options_.max_entries_per_update) {
+    if (batch_bytes >= options_.batch_bytes ||
+        batch.entries.size() >= options_.max_entries_per_update) {
       flush();
     }
   }
@@ -868,8 +879,8 @@ bool BrokerCore::Pump(std::vector<Outgoing>* out) {
       // (its agent says Hello again) and go on with the others.
       out->resize(sent_before);
       stats_.failed++;
-      WarnOrg(s.org, "broker: org=" + s.org + ": cannot stream to its agent: " +
-                         Printable(e.what(), 300));
+      WarnOrg(s.org,
+              "broker: org=" + s.org + ": cannot stream to its agent: " + Printable(e.what(), 300));
       erase = true;
     }
     spent += cost;
@@ -990,7 +1001,8 @@ Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
   batch.Put(Cf::kMeta, kLogHead, EncodeSeq(seq));
   ReviewJournal::StageHistory(&batch, d, maintainer_org, seq, "review");
   if (!audit_action.empty()) {
-    for (const Record& r : d.records) audit().Append(&batch, now, maintainer_org, audit_action, r.id());
+    for (const Record& r : d.records)
+      audit().Append(&batch, now, maintainer_org, audit_action, r.id());
   }
   if (Status st = store_->Commit(std::move(batch)); !st.ok()) {
     if (!audit_action.empty()) (void)audit().Load();  // the staged entries were not written
@@ -1045,7 +1057,8 @@ void BrokerCore::PublishMaintainerWrites(const std::vector<Delta>& accepted,
   if (edits.empty()) return;
   Result<uint64_t> seq = ApplyMaintainerEdit(std::move(edits), org);
   // Not fatal: what stays unpublished shows in the review queue.
-  if (!seq.ok()) spdlog::error("broker: cannot publish org={}'s writes: {}", org, seq.status().ToString());
+  if (!seq.ok())
+    spdlog::error("broker: cannot publish org={}'s writes: {}", org, seq.status().ToString());
 }
 
 }  // namespace sb

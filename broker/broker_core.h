@@ -81,8 +81,8 @@ struct BrokerStats {
   uint64_t sessions = 0;
   uint64_t hellos = 0, resumes = 0, restarts = 0, rewinds = 0;  // session starts and repeats
   uint64_t dropped = 0;  // sessions ended because their peer was gone (a send could not be queued)
-  uint64_t group_commits = 0, pushes_committed = 0;             // group commit
-  uint64_t projections_made = 0, projections_reused = 0;        // fan-out cache
+  uint64_t group_commits = 0, pushes_committed = 0;       // group commit
+  uint64_t projections_made = 0, projections_reused = 0;  // fan-out cache
   uint64_t checkpoints_built = 0;
 };
 
@@ -105,13 +105,13 @@ class BrokerCore {
     // hold for the stream stays bounded however many agents connect (at 4,000 agents with
     // 512 KiB windows the import's peak RSS was 1.1 GiB; with 128 KiB shares, 0.6 GiB).
     size_t in_flight_budget_bytes = 512 << 20;
-    size_t batch_entry_bytes = 4 << 10;  // entries this small are batched per session; larger
-                                         // ones go alone, as shared messages
-    size_t batch_bytes = 64 << 10;       // a per-session batch message at most
-    size_t turn_bytes = 8 << 20;         // work per Pump before it returns (more_work)
+    size_t batch_entry_bytes = 4 << 10;     // entries this small are batched per session; larger
+                                            // ones go alone, as shared messages
+    size_t batch_bytes = 64 << 10;          // a per-session batch message at most
+    size_t turn_bytes = 8 << 20;            // work per Pump before it returns (more_work)
     size_t session_turn_bytes = 256 << 10;  // per session per Pump
     size_t fanout_cache_bytes = 128 << 20;
-    size_t entry_cache_bytes = 256 << 20;   // decoded log entries kept
+    size_t entry_cache_bytes = 256 << 20;  // decoded log entries kept
     // Checkpoints: built once and shared while no more than this is newer.
     uint64_t checkpoint_reuse_entries = 2000;
     uint64_t checkpoint_reuse_ms = 60'000;
@@ -196,7 +196,7 @@ class BrokerCore {
     uint64_t roster_version = 0;
     // A checkpoint being sent: its shared chunks, then the closing chunk.
     std::shared_ptr<const Checkpoint> checkpoint;
-    uint32_t chunk_next = 0;   // the next chunk to send (== shared count: the closing one)
+    uint32_t chunk_next = 0;  // the next chunk to send (== shared count: the closing one)
     uint32_t chunks_acked = 0;
     bool closing_sent = false;
     uint64_t cursor_saved = 0;  // the acked cursor last made durable
@@ -248,8 +248,7 @@ class BrokerCore {
   void CommitStaged();
   // The whole roster (after a Welcome), or only what changed since the session's last one.
   enum class RosterSend { kWhole, kChanges };
-  void SendRoster(const std::string& peer, Session& s, RosterSend what,
-                  std::vector<Outgoing>* out);
+  void SendRoster(const std::string& peer, Session& s, RosterSend what, std::vector<Outgoing>* out);
   // Sends referral updates to every session of their organization.
   void RouteReferrals(std::vector<ReferralRelay::Outbound> updates, std::vector<Outgoing>* out);
   // Streams what the session may have; returns the bytes it cost this turn.
@@ -290,7 +289,7 @@ class BrokerCore {
   std::vector<uint64_t> log_bytes_;
   uint64_t audience_epoch_ = 0;  // bumped when who may read some record changes
   uint64_t snapshot_counter_ = 0;
-  std::map<std::string, Session> sessions_;  // by routing id
+  std::map<std::string, Session> sessions_;                     // by routing id
   std::unordered_map<ReplicaId, std::string> peer_of_replica_;  // at most one session each
   // Sessions that may have something to send, in the order they became due: Pump visits only
   // these (round-robin), not every session — with thousands of idle sessions, a turn that
@@ -299,7 +298,7 @@ class BrokerCore {
   // visit sends something. (Routing ids of ended sessions are skipped.)
   std::deque<std::string> due_;
   uint64_t pumped_head_ = 0, pumped_roster_version_ = 0;
-  std::map<std::string, Bucket> buckets_;    // by organization
+  std::map<std::string, Bucket> buckets_;  // by organization
   BrokerStats stats_;
   ReferralRelay referrals_;
   uint64_t next_expiry_check_ms_ = 0;
@@ -317,7 +316,8 @@ class BrokerCore {
   static constexpr size_t kRosterPartEntries = 256;
   std::vector<SharedBytes> roster_parts_;  // the roster's messages, shared by every session
   uint64_t roster_message_version_ = ~uint64_t{0};
-  // The changes since a version (sessions are nearly always all at one), at roster_message_version_.
+  // The changes since a version (sessions are nearly always all at one), at
+  // roster_message_version_.
   std::map<uint64_t, std::vector<SharedBytes>> roster_changes_;
   // Group commit: pushes validated this turn, waiting for one synced batch.
   WriteBatch staged_batch_;

@@ -37,9 +37,14 @@ json MemberJson(const Member& m) {
 }  // namespace
 
 BrokerServer::BrokerServer(Store* store, Clock* clock, const Identity& identity, Options options)
-    : store_(store), clock_(clock), identity_(identity), options_(std::move(options)),
-      roster_(store), core_(store, clock, identity, &roster_, options_.core),
-      http_(std::make_unique<httplib::Server>()), zmq_(std::make_unique<Zmq>()) {
+    : store_(store),
+      clock_(clock),
+      identity_(identity),
+      options_(std::move(options)),
+      roster_(store),
+      core_(store, clock, identity, &roster_, options_.core),
+      http_(std::make_unique<httplib::Server>()),
+      zmq_(std::make_unique<Zmq>()) {
   // CURVE encryption runs on ZeroMQ's I/O threads: one per core. Sockets: one per connection.
   int cores = static_cast<int>(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
   zmq_->ctx.set(zmq::ctxopt::io_threads, cores);
@@ -47,15 +52,16 @@ BrokerServer::BrokerServer(Store* store, Clock* clock, const Identity& identity,
   Routes();
 }
 
-BrokerServer::~BrokerServer() { Stop(); }
+BrokerServer::~BrokerServer() {
+  Stop();
+}
 
 Result<int> BrokerServer::Start() {
   RETURN_IF_ERROR(roster_.Load());
   RETURN_IF_ERROR(core_.Load());
   try {
     zmq_->zap = std::make_unique<ZapAuthenticator>(
-        zmq_->ctx,
-        [this](const std::string& key) { return roster_.AuthorizeCurve(key); },
+        zmq_->ctx, [this](const std::string& key) { return roster_.AuthorizeCurve(key); },
         [](const std::string& key, const std::string& why) {
           spdlog::warn("broker: refused a connection from key {}: {}", key, why);
         });
@@ -90,7 +96,9 @@ Result<int> BrokerServer::Start() {
   return port;
 }
 
-void BrokerServer::Run() { Loop(); }
+void BrokerServer::Run() {
+  Loop();
+}
 
 void BrokerServer::Stop() {
   stop_ = true;
@@ -113,9 +121,9 @@ void BrokerServer::Loop() {
       // The bytes may be shared by many peers' messages (one projection of a log entry for a
       // whole view): ZeroMQ sends them without a copy and releases them when all are sent.
       auto* hold = new SharedBytes(std::move(o.message));
-      zmq::message_t body(const_cast<char*>((*hold)->data()), (*hold)->size(),
-                          [](void*, void* hint) { delete static_cast<SharedBytes*>(hint); },
-                          hold);
+      zmq::message_t body(
+          const_cast<char*>((*hold)->data()), (*hold)->size(),
+          [](void*, void* hint) { delete static_cast<SharedBytes*>(hint); }, hold);
       try {
         if (!router.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
             !router.send(body, zmq::send_flags::dontwait)) {
@@ -134,9 +142,9 @@ void BrokerServer::Loop() {
   // Whether libzmq tells of disconnects (sockets.cpp asks; Debian's 4.3 build cannot).
   int notify = 0;
   size_t notify_size = sizeof notify;
-  bool notify_disconnect = zmq_getsockopt(router.handle(), 97 /* ZMQ_ROUTER_NOTIFY */, &notify,
-                                          &notify_size) == 0 &&
-                           (notify & 2 /* ZMQ_NOTIFY_DISCONNECT */) != 0;
+  bool notify_disconnect =
+      zmq_getsockopt(router.handle(), 97 /* ZMQ_ROUTER_NOTIFY */, &notify, &notify_size) == 0 &&
+      (notify & 2 /* ZMQ_NOTIFY_DISCONNECT */) != 0;
   bool more = false;
   uint64_t next_snapshot_ms = 0;
   // From here until the loop ends, the API's and console's work runs on this thread.
@@ -252,8 +260,12 @@ void BrokerServer::Routes() {
     json sessions = json::array();
     static const std::vector<SessionInfo> kNone;
     for (const SessionInfo& si : snap->sessions ? *snap->sessions : kNone) {
-      sessions.push_back({{"org", si.org}, {"role", si.role}, {"replica", ReplicaHex(si.replica)},
-                          {"sent", si.sent}, {"acked", si.acked}, {"window", si.window},
+      sessions.push_back({{"org", si.org},
+                          {"role", si.role},
+                          {"replica", ReplicaHex(si.replica)},
+                          {"sent", si.sent},
+                          {"acked", si.acked},
+                          {"window", si.window},
                           {"in_flight_bytes", si.in_flight_bytes},
                           {"checkpoint", si.checkpoint}});
     }
@@ -290,14 +302,19 @@ void BrokerServer::Routes() {
   s.Get("/metrics", [status_json](const httplib::Request&, httplib::Response& res) {
     json st = status_json();
     std::string m;
-    for (const char* k : {"log_head", "records", "pushes", "accepted", "rejected", "throttled",
-                          "malformed", "failed", "quarantined", "bytes_out", "updates_out",
-                          "snapshots", "sessions", "hellos", "session_resumes",
-                          "session_restarts", "sessions_dropped", "rewinds", "group_commits", "pushes_committed",
-                          "projections_made", "projections_reused", "checkpoints_built"}) {
-      m += std::string("switchboard_broker_") + k + " " + std::to_string(st[k].get<uint64_t>()) + "\n";
+    for (const char* k : {"log_head",           "records",          "pushes",
+                          "accepted",           "rejected",         "throttled",
+                          "malformed",          "failed",           "quarantined",
+                          "bytes_out",          "updates_out",      "snapshots",
+                          "sessions",           "hellos",           "session_resumes",
+                          "session_restarts",   "sessions_dropped", "rewinds",
+                          "group_commits",      "pushes_committed", "projections_made",
+                          "projections_reused", "checkpoints_built"}) {
+      m += std::string("switchboard_broker_") + k + " " + std::to_string(st[k].get<uint64_t>()) +
+           "\n";
     }
-    m += "switchboard_broker_agents_connected " + std::to_string(st["sessions"].get<uint64_t>()) + "\n";
+    m += "switchboard_broker_agents_connected " + std::to_string(st["sessions"].get<uint64_t>()) +
+         "\n";
     res.set_content(m, "text/plain; version=0.0.4");
   });
   s.Get("/v1/quarantine", [this](const httplib::Request&, httplib::Response& res) {
@@ -317,10 +334,11 @@ void BrokerServer::Routes() {
     Result<json> parsed = ParseBody(req, JsonLimits{64 << 10, 8});
     if (!parsed.ok()) return ReplyError(res, parsed.status());
     const json& body = *parsed;
-    if (!body.is_object() || !body.contains("identity") ||
-        !body["identity"].is_object() || !body.contains("role") || !body["role"].is_string()) {
-      return ReplyError(res, Status::InvalidArgument(
-                           "body must be {\"identity\": <identity.pub>, \"role\": partner|maintainer}"));
+    if (!body.is_object() || !body.contains("identity") || !body["identity"].is_object() ||
+        !body.contains("role") || !body["role"].is_string()) {
+      return ReplyError(
+          res, Status::InvalidArgument(
+                   "body must be {\"identity\": <identity.pub>, \"role\": partner|maintainer}"));
     }
     Result<PublicIdentity> id = ParsePublicIdentity(DumpJson(body["identity"]));
     if (!id.ok()) return ReplyError(res, id.status());
@@ -335,14 +353,14 @@ void BrokerServer::Routes() {
     spdlog::info("broker: enrolled org={} as {}", id->org, RoleName(*role));
     ReplyJson(res, 200, MemberJson(*roster_.Find(id->org)));
   });
-  s.Post(R"(/v1/roster/([^/]+)/revoke)", [this](const httplib::Request& req,
-                                                 httplib::Response& res) {
-    std::string org = req.matches[1];
-    Status st = tasks_.Call([&] { return roster_.Revoke(org); });
-    if (!st.ok()) return ReplyError(res, st);
-    spdlog::warn("broker: revoked org={}", org);
-    ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
-  });
+  s.Post(R"(/v1/roster/([^/]+)/revoke)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           std::string org = req.matches[1];
+           Status st = tasks_.Call([&] { return roster_.Revoke(org); });
+           if (!st.ok()) return ReplyError(res, st);
+           spdlog::warn("broker: revoked org={}", org);
+           ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
+         });
   AddReviewRoutes(s, review_, "/v1");
 }
 

@@ -5,9 +5,9 @@
 //   GET  /metrics                      Prometheus text
 //   GET  /v1/status                    log position, records, counters, connected agents
 //   GET  /v1/roster                    enrolled organizations
-//   POST /v1/roster                    {"identity": <identity.pub JSON>, "role": partner|maintainer}
-//   POST /v1/roster/{org}/revoke       cut the organization off
-//   /v1/review...                      the maintainers' review queue (review_api.h)
+//   POST /v1/roster                    {"identity": <identity.pub JSON>, "role":
+//   partner|maintainer} POST /v1/roster/{org}/revoke       cut the organization off /v1/review...
+//   the maintainers' review queue (review_api.h)
 // and, with Options::console_port >= 0, the maintainers' web console (console.h).
 #pragma once
 

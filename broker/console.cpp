@@ -278,8 +278,7 @@ void Console::Routes() {
     std::string q = req.get_param_value("q");
     if (q.size() > 200) q.resize(200);
     while (!IsUtf8(q)) q.pop_back();
-    Result<json> r = review_->Search(q,
-                                     req.get_param_value("kind"), limit);
+    Result<json> r = review_->Search(q, req.get_param_value("kind"), limit);
     if (!r.ok()) return ReplyError(res, r.status());
     ReplyJson(res, 200, *r);
   });

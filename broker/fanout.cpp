@@ -11,9 +11,12 @@ namespace sb {
 
 std::string View::Key() const {
   switch (kind) {
-    case Kind::kFull: return "F";
-    case Kind::kPartners: return "P";
-    case Kind::kOwner: return "O" + org;
+    case Kind::kFull:
+      return "F";
+    case Kind::kPartners:
+      return "P";
+    case Kind::kOwner:
+      return "O" + org;
   }
   return "?";
 }
@@ -62,7 +65,8 @@ std::shared_ptr<ProjectedEntry> FanoutCache::Get(const LoggedEntry& e, const Vie
     } else {
       std::string bytes = EncodeDelta(visible);
       std::string sig = Sign(broker_, bytes);
-      p->entry.delta = proto::SignedDelta{std::move(bytes), e.logged.author, "broker", std::move(sig)};
+      p->entry.delta =
+          proto::SignedDelta{std::move(bytes), e.logged.author, "broker", std::move(sig)};
     }
   }
   p->bytes = p->entry.delta.delta.size();

@@ -49,7 +49,7 @@ struct View {
 // One log entry as the broker knows it, decoded once.
 struct LoggedEntry {
   uint64_t seq = 0;
-  proto::SignedDelta logged;      // as pushed (or as the broker wrote it)
+  proto::SignedDelta logged;           // as pushed (or as the broker wrote it)
   std::shared_ptr<const Delta> delta;  // null when the bytes do not decode (never for our log)
   uint64_t owners_epoch = ~uint64_t{0};
   std::vector<std::string> owners;  // organizations owning a record it touches, sorted

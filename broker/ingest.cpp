@@ -71,7 +71,8 @@ Status CheckRecord(const Record& d, const Record* current, const Author& who,
   for (const Dot& dot : d.context().cloud()) {
     if (dot.replica != who.replica) others_cloud.insert(dot);
   }
-  CausalContext others = CausalContext::FromParts(std::move(others_vector), std::move(others_cloud));
+  CausalContext others =
+      CausalContext::FromParts(std::move(others_vector), std::move(others_cloud));
   if (!others.empty() && (!current || !current->context().Includes(others))) {
     return Status::PermissionDenied(rid + "claims to have seen writes the broker has not");
   }
@@ -81,14 +82,16 @@ Status CheckRecord(const Record& d, const Record* current, const Author& who,
   if (current) {
     std::string owner = current->Owner();
     if (owner != who.org) {
-      return Status::PermissionDenied(rid + "belongs to " +
-                                      (owner.empty() ? std::string("no organization")
-                                                     : "organization " + owner) +
-                                      "; only its owner or a maintainer may change it");
+      return Status::PermissionDenied(
+          rid + "belongs to " +
+          (owner.empty() ? std::string("no organization") : "organization " + owner) +
+          "; only its owner or a maintainer may change it");
     }
   } else if (DeltaText(d, kOwnerField) != who.org) {
-    return Status::PermissionDenied(rid + "a new record must belong to its creator's "
-                                          "organization (owner " + who.org + ")");
+    return Status::PermissionDenied(rid +
+                                    "a new record must belong to its creator's "
+                                    "organization (owner " +
+                                    who.org + ")");
   }
   // Maintainer-only fields: not written, and not erased through the context (a delete may
   // supersede them along with everything else).
@@ -115,8 +118,8 @@ Status CheckRecord(const Record& d, const Record* current, const Author& who,
   // Links to the organization must name the partner's own.
   std::string org_link = DeltaText(d, "organization_id");
   if (!org_link.empty() && org_link != who.org) {
-    return Status::PermissionDenied(rid + "organization_id must be the partner's own (" +
-                                    who.org + ")");
+    return Status::PermissionDenied(rid + "organization_id must be the partner's own (" + who.org +
+                                    ")");
   }
   // And links to other records must name the partner's own records, so nothing can be
   // attached to another organization's listing.
@@ -141,15 +144,16 @@ Result<Delta> ValidatePushImpl(const proto::SignedDelta& sd, const Author& who,
     return Status::PermissionDenied("the delta names author '" + Printable(sd.author, 64) +
                                     "' but the connection is authenticated as " + who.org);
   }
-  size_t limit = who.role == Role::kMaintainer ? limits.maintainer_delta_bytes
-                                               : limits.partner_delta_bytes;
+  size_t limit =
+      who.role == Role::kMaintainer ? limits.maintainer_delta_bytes : limits.partner_delta_bytes;
   if (sd.delta.size() > limit) {
     return Status::ResourceExhausted("delta of " + std::to_string(sd.delta.size()) +
                                      " bytes exceeds the limit of " + std::to_string(limit));
   }
   std::optional<Member> member = roster.Find(who.org);
   if (!member || member->revoked) return Status::PermissionDenied(who.org + " is not enrolled");
-  if (sd.signer != who.org || !VerifySignature(member->identity.sign_public, sd.delta, sd.signature)) {
+  if (sd.signer != who.org ||
+      !VerifySignature(member->identity.sign_public, sd.delta, sd.signature)) {
     return Status::PermissionDenied("the signature does not verify with " + who.org +
                                     "'s signing key");
   }
@@ -178,9 +182,11 @@ Result<Delta> ValidatePushImpl(const proto::SignedDelta& sd, const Author& who,
 bool Visible(Audience audience, bool is_owner, Role role) {
   switch (audience) {
     case Audience::kPublic:
-    case Audience::kPartners: return true;
+    case Audience::kPartners:
+      return true;
     case Audience::kMaintainers:
-    case Audience::kOwner: return is_owner || role == Role::kMaintainer;
+    case Audience::kOwner:
+      return is_owner || role == Role::kMaintainer;
   }
   return false;
 }

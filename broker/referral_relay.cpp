@@ -1,8 +1,8 @@
 #include "broker/referral_relay.h"
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "base/hex.h"
 #include "base/json.h"
@@ -17,7 +17,9 @@ namespace {
 constexpr char kVersionKey[] = "referral_version";
 constexpr uint64_t kMaxSkewMs = 60'000;
 
-std::string RecordKey(const std::string& id) { return "r/" + id; }
+std::string RecordKey(const std::string& id) {
+  return "r/" + id;
+}
 std::string IndexKey(const std::string& org, uint64_t version) {
   return "o/" + org + "/" + EncodeSeq(version);
 }
@@ -44,7 +46,7 @@ proto::ReferralPostAck Refused(uint64_t seq, std::string code, std::string reaso
 struct ReferralRelay::Stored {
   std::string id, sender, recipient;
   uint64_t expires_ms = 0;
-  proto::Signed body;  // emptied once delivered or over
+  proto::Signed body;     // emptied once delivered or over
   std::string body_hash;  // SHA-256 of body.body (kept: a repeat is recognised after delivery)
   std::vector<proto::Signed> transitions;
   std::vector<std::string> actions;
@@ -55,16 +57,16 @@ struct ReferralRelay::Stored {
     nlohmann::json t = nlohmann::json::array();
     for (const auto& s : transitions) t.push_back({ToHex(s.body), ToHex(s.signature)});
     return DumpJson(nlohmann::json{{"id", id},
-                          {"sender", sender},
-                          {"recipient", recipient},
-                          {"expires_ms", expires_ms},
-                          {"body", ToHex(body.body)},
-                          {"body_signature", ToHex(body.signature)},
-                          {"body_hash", body_hash},
-                          {"transitions", t},
-                          {"actions", actions},
-                          {"status", StatusName(status)},
-                          {"version", version}});
+                                   {"sender", sender},
+                                   {"recipient", recipient},
+                                   {"expires_ms", expires_ms},
+                                   {"body", ToHex(body.body)},
+                                   {"body_signature", ToHex(body.signature)},
+                                   {"body_hash", body_hash},
+                                   {"transitions", t},
+                                   {"actions", actions},
+                                   {"status", StatusName(status)},
+                                   {"version", version}});
   }
 
   static Result<Stored> Parse(std::string_view bytes) {
@@ -169,8 +171,8 @@ proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,
                    "the referral names " + b.sender + " as its sender, but it came from " + org);
   }
   std::optional<Member> sender = roster_->Find(org);
-  if (!sender || !VerifySignature(sender->identity.sign_public, post.referral.body,
-                                  post.referral.signature)) {
+  if (!sender ||
+      !VerifySignature(sender->identity.sign_public, post.referral.body, post.referral.signature)) {
     return Refused(post.seq, "signature", "the referral's signature does not verify");
   }
   uint64_t now = clock_->NowMillis();
@@ -247,8 +249,7 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
         return proto::ReferralPostAck{post.seq, true, "", ""};
       }
     }
-    return Refused(post.seq, next.status().code() == Code::kPermissionDenied ? "party"
-                                                                                    : "state",
+    return Refused(post.seq, next.status().code() == Code::kPermissionDenied ? "party" : "state",
                    next.status().message());
   }
   if (Status rules = CheckTransitionBody(*t, clock_->NowMillis()); !rules.ok()) {

@@ -11,7 +11,9 @@ namespace sb {
 
 using nlohmann::json;
 
-const char* RoleName(Role r) { return r == Role::kMaintainer ? "maintainer" : "partner"; }
+const char* RoleName(Role r) {
+  return r == Role::kMaintainer ? "maintainer" : "partner";
+}
 
 Result<Role> ParseRole(const std::string& s) {
   if (s == "partner") return Role::kPartner;

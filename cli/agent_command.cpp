@@ -5,11 +5,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <iostream>
-#include <optional>
-#include <nlohmann/json.hpp>
-#include <thread>
 #include <toml++/toml.h>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "agents/api_server.h"
 #include "agents/data_dir.h"
@@ -46,9 +46,12 @@ Result<AgentConfig> LoadConfig(const std::string& file) {
     toml::table t = toml::parse_file(file);
     for (auto&& [k, v] : t) {
       std::string key(k.str());
-      if (key == "api" && v.is_string()) c.api = *v.value<std::string>();
-      else if (key == "max_skew_ms" && v.is_integer()) c.max_skew_ms = *v.value<int64_t>();
-      else if (key == "log_level" && v.is_string()) c.log_level = *v.value<std::string>();
+      if (key == "api" && v.is_string())
+        c.api = *v.value<std::string>();
+      else if (key == "max_skew_ms" && v.is_integer())
+        c.max_skew_ms = *v.value<int64_t>();
+      else if (key == "log_level" && v.is_string())
+        c.log_level = *v.value<std::string>();
       else
         return Status::InvalidArgument(file + ": unknown or mistyped setting '" + key +
                                        "' (known: api, max_skew_ms, log_level)");
@@ -82,7 +85,8 @@ int RunAgent(const AgentArgs& args) {
   Result<AgentConfig> config = LoadConfig(args.config);
   if (!config.ok()) return Fail(config.status());
   spdlog::set_level(spdlog::level::from_str(config->log_level));
-  Result<std::pair<std::string, int>> api = ParseHostPort(args.api.empty() ? config->api : args.api);
+  Result<std::pair<std::string, int>> api =
+      ParseHostPort(args.api.empty() ? config->api : args.api);
   if (!api.ok()) return Fail(api.status());
 
   // Signals are handled by one thread with sigwait; block them everywhere else first.
@@ -118,8 +122,9 @@ int RunAgent(const AgentArgs& args) {
     }
     Result<Identity> me = Identity::Load(args.data);
     if (!me.ok()) {
-      return Fail(me.status().WithContext("this agent has no keys (create its data directory "
-                                          "with: switchboard init --data DIR --org ORG)"));
+      return Fail(
+          me.status().WithContext("this agent has no keys (create its data directory "
+                                  "with: switchboard init --data DIR --org ORG)"));
     }
     identity = std::move(me).value();
     Result<PublicIdentity> broker = ReadPublicIdentity(args.broker_key);
@@ -154,11 +159,16 @@ int RunAgent(const AgentArgs& args) {
   ao.sync_status = [sync_ptr, broker_ep, refs]() -> nlohmann::json {
     if (!sync_ptr) return nullptr;
     SyncStatus st = sync_ptr->status();
-    return {{"broker", broker_ep},        {"state", st.state},
-            {"role", st.role},            {"cursor", st.cursor},
-            {"broker_head", st.broker_head}, {"last_sync", st.last_sync_ms ? IsoTime(st.last_sync_ms) : ""},
-            {"pushed", st.pushed},        {"accepted", st.accepted},
-            {"refused", st.refused},      {"applied", st.applied},
+    return {{"broker", broker_ep},
+            {"state", st.state},
+            {"role", st.role},
+            {"cursor", st.cursor},
+            {"broker_head", st.broker_head},
+            {"last_sync", st.last_sync_ms ? IsoTime(st.last_sync_ms) : ""},
+            {"pushed", st.pushed},
+            {"accepted", st.accepted},
+            {"refused", st.refused},
+            {"applied", st.applied},
             {"bytes_in", st.bytes_in},
             {"referral_queue", refs ? refs->queue_depth() : 0},
             {"quarantined", st.quarantined},
@@ -174,8 +184,8 @@ int RunAgent(const AgentArgs& args) {
   Result<int> port = server.Bind();
   if (!port.ok()) return Fail(port.status());
   std::string where = ao.host + ":" + std::to_string(*port);
-  Status wrote = WriteFileAtomic(dir->RuntimePath(),
-                                 DumpJson(nlohmann::json{{"api", where}, {"pid", ::getpid()}}) + "\n");
+  Status wrote = WriteFileAtomic(
+      dir->RuntimePath(), DumpJson(nlohmann::json{{"api", where}, {"pid", ::getpid()}}) + "\n");
   if (!wrote.ok()) return Fail(wrote);
 
   size_t records = (*local)->Read([](const Directory& d) { return d.size(); });
@@ -215,7 +225,8 @@ void AddAgentCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", args->config,
                   "TOML config file (api = \"127.0.0.1:7420\", max_skew_ms, log_level)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--api", args->api, "where the local API listens, 127.0.0.1:PORT (0: any free port)");
+  cmd->add_option("--api", args->api,
+                  "where the local API listens, 127.0.0.1:PORT (0: any free port)");
   cmd->add_option("--broker", args->broker, "the broker to sync with, tcp://HOST:PORT");
   cmd->add_option("--broker-key", args->broker_key,
                   "the broker's identity.pub (its public keys; the connection is pinned to them)")

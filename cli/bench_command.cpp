@@ -8,9 +8,9 @@
 #include <memory>
 
 #include "bench/crdt_bench.h"
-#include "bench/store_bench.h"
 #include "bench/referral_bench.h"
 #include "bench/scale_bench.h"
+#include "bench/store_bench.h"
 #include "bench/swarm_bench.h"
 #include "bench/sync_bench.h"
 #include "cli/commands.h"

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
     std::cerr << "switchboard: " << e.what() << "\n\n";
     const CLI::App* shown = &app;
     for (const CLI::App* sub = app.get_subcommands().empty() ? nullptr : app.get_subcommands()[0];
-         sub != nullptr; sub = sub->get_subcommands().empty() ? nullptr : sub->get_subcommands()[0]) {
+         sub != nullptr;
+         sub = sub->get_subcommands().empty() ? nullptr : sub->get_subcommands()[0]) {
       shown = sub;
     }
     std::cerr << shown->help();

@@ -85,7 +85,8 @@ int RunBroker(const BrokerArgs& a) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   size_t colon = a.api.rfind(':');
-  if (colon == std::string::npos) return Fail("broker", Status::InvalidArgument("--api must be 127.0.0.1:PORT"));
+  if (colon == std::string::npos)
+    return Fail("broker", Status::InvalidArgument("--api must be 127.0.0.1:PORT"));
   std::string port_text = a.api.substr(colon + 1);
   if (port_text.empty() || port_text.find_first_not_of("0123456789") != std::string::npos ||
       port_text.size() > 5) {
@@ -95,9 +96,9 @@ int RunBroker(const BrokerArgs& a) {
   if (!dir.ok()) return Fail("broker", dir.status());
   Result<Identity> id = Identity::Load(a.data);
   if (!id.ok()) {
-    return Fail("broker", id.status().WithContext(
-                              "the broker has no keys (create its data directory with: "
-                              "switchboard init --broker --data DIR --org ORG)"));
+    return Fail("broker",
+                id.status().WithContext("the broker has no keys (create its data directory with: "
+                                        "switchboard init --broker --data DIR --org ORG)"));
   }
   BrokerServer::Options o;
   o.listen = a.listen;
@@ -153,9 +154,9 @@ Result<AgentClient> BrokerClient(const std::string& data) {
   o.runtime_file = "broker.json";
   Result<AgentClient> c = AgentClient::Open(data, o);
   if (!c.ok()) {
-    return Status(c.status().code(),
-                  "no broker is running for " + data +
-                      " (start it with: switchboard broker --data " + data + ")");
+    return Status(c.status().code(), "no broker is running for " + data +
+                                         " (start it with: switchboard broker --data " + data +
+                                         ")");
   }
   return c;
 }
@@ -165,8 +166,9 @@ int RunEnrollAdd(const EnrollArgs& a) {
   if (!id.ok()) return Fail("enroll add", id.status().WithContext(a.key));
   Result<AgentClient> c = BrokerClient(a.data);
   if (!c.ok()) return Fail("enroll add", c.status());
-  Result<json> r = c->Call("POST", "/v1/roster",
-                           json{{"identity", ParseStoredJson(PublicIdentityJson(*id))}, {"role", a.role}});
+  Result<json> r =
+      c->Call("POST", "/v1/roster",
+              json{{"identity", ParseStoredJson(PublicIdentityJson(*id))}, {"role", a.role}});
   if (!r.ok()) return Fail("enroll add", r.status());
   if (a.json) {
     std::cout << r->dump(2) << "\n";
@@ -188,7 +190,8 @@ int RunEnrollList(const EnrollArgs& a) {
   std::printf("%-38s %-11s %-8s %s\n", "ORGANIZATION", "ROLE", "STATE", "ENROLLED (UTC)");
   for (const auto& m : (*r)["roster"]) {
     std::printf("%-38s %-11s %-8s %s\n", m["org"].get<std::string>().c_str(),
-                m["role"].get<std::string>().c_str(), m["revoked"].get<bool>() ? "revoked" : "active",
+                m["role"].get<std::string>().c_str(),
+                m["revoked"].get<bool>() ? "revoked" : "active",
                 IsoTime(m["enrolled_at"].get<uint64_t>()).substr(0, 19).c_str());
   }
   return 0;
@@ -199,8 +202,10 @@ int RunEnrollRevoke(const EnrollArgs& a) {
   if (!c.ok()) return Fail("enroll revoke", c.status());
   Result<json> r = c->Call("POST", "/v1/roster/" + UrlEncode(a.org) + "/revoke", json::object());
   if (!r.ok()) return Fail("enroll revoke", r.status());
-  if (a.json) std::cout << r->dump(2) << "\n";
-  else std::cout << "revoked " << a.org << ": its key is refused and its agent cut off\n";
+  if (a.json)
+    std::cout << r->dump(2) << "\n";
+  else
+    std::cout << "revoked " << a.org << ": its key is refused and its agent cut off\n";
   return 0;
 }
 
@@ -230,11 +235,15 @@ int RunStatus(const StatusArgs& a) {
     std::cout << "sync        off (start the agent with --broker and --broker-key)\n";
   } else {
     const json& y = s["sync"];
-    std::cout << "broker      " << y["broker"].get<std::string>() << "  " << y["state"].get<std::string>()
+    std::cout << "broker      " << y["broker"].get<std::string>() << "  "
+              << y["state"].get<std::string>()
               << (y["role"].get<std::string>().empty() ? "" : " as " + y["role"].get<std::string>())
               << "\n"
               << "log         " << y["cursor"] << " of " << y["broker_head"] << "\n"
-              << "last sync   " << (y["last_sync"].get<std::string>().empty() ? "never" : y["last_sync"].get<std::string>()) << "\n"
+              << "last sync   "
+              << (y["last_sync"].get<std::string>().empty() ? "never"
+                                                            : y["last_sync"].get<std::string>())
+              << "\n"
               << "pushed      " << y["pushed"] << " (accepted " << y["accepted"] << ", refused "
               << y["refused"] << "), applied " << y["applied"] << " from others\n";
     if (y.contains("referral_queue")) {
@@ -257,9 +266,10 @@ int RunStatus(const StatusArgs& a) {
 void AddNetworkCommands(CLI::App& app, int& exit_code) {
   auto init = std::make_shared<InitArgs>();
   CLI::App* i = app.add_subcommand(
-      "init", "Create a data directory with its keys: CURVE, encryption and signing key pairs "
-              "(secret files mode 0600), the API token, and DIR/identity.pub to send to the "
-              "network's maintainers");
+      "init",
+      "Create a data directory with its keys: CURVE, encryption and signing key pairs "
+      "(secret files mode 0600), the API token, and DIR/identity.pub to send to the "
+      "network's maintainers");
   i->add_option("--data", init->data, "data directory to create")->required();
   i->add_option("--org", init->org, "the organization id this agent (or broker) speaks for")
       ->required();
@@ -269,7 +279,8 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
   auto broker = std::make_shared<BrokerArgs>();
   CLI::App* b = app.add_subcommand(
       "broker", "Run the broker: CURVE sync endpoint for enrolled agents, and its local API");
-  b->add_option("--data", broker->data, "the broker's data directory (from init --broker)")->required();
+  b->add_option("--data", broker->data, "the broker's data directory (from init --broker)")
+      ->required();
   b->add_option("--listen", broker->listen, "ZeroMQ endpoint for agents")->capture_default_str();
   b->add_option("--api", broker->api, "local API, 127.0.0.1:PORT (0: any free port)")
       ->capture_default_str();
@@ -282,8 +293,9 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
   b->callback([broker, &exit_code] { exit_code = RunBroker(*broker); });
 
   auto enroll = std::make_shared<EnrollArgs>();
-  CLI::App* e = app.add_subcommand("enroll", "Manage which organizations may connect (through "
-                                             "the running broker's local API)");
+  CLI::App* e = app.add_subcommand("enroll",
+                                   "Manage which organizations may connect (through "
+                                   "the running broker's local API)");
   e->require_subcommand(1);
   CLI::App* add = e->add_subcommand("add", "enroll an organization from its identity.pub");
   add->add_option("--data", enroll->data, "the broker's data directory")->required();
@@ -299,8 +311,9 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
   list->add_option("--data", enroll->data, "the broker's data directory")->required();
   list->add_flag("--json", enroll->json, "machine-readable output");
   list->callback([enroll, &exit_code] { exit_code = RunEnrollList(*enroll); });
-  CLI::App* revoke = e->add_subcommand("revoke", "revoke an organization: its key is refused "
-                                                 "and its agent cut off within seconds");
+  CLI::App* revoke = e->add_subcommand("revoke",
+                                       "revoke an organization: its key is refused "
+                                       "and its agent cut off within seconds");
   revoke->add_option("--data", enroll->data, "the broker's data directory")->required();
   revoke->add_option("ORG", enroll->org, "organization id")->required();
   revoke->add_flag("--json", enroll->json, "machine-readable output");

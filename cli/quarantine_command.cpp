@@ -44,7 +44,8 @@ int Run(const QuarantineArgs& a) {
     return 1;
   }
   json list = (*reply)["quarantine"];
-  if (list.size() > a.limit) list.erase(list.begin() + static_cast<std::ptrdiff_t>(a.limit), list.end());
+  if (list.size() > a.limit)
+    list.erase(list.begin() + static_cast<std::ptrdiff_t>(a.limit), list.end());
   if (a.json) {
     std::cout << DumpJson(json{{"quarantine", list}, {"kept", (*reply)["kept"]}}, 2) << "\n";
     return 0;
@@ -62,8 +63,8 @@ int Run(const QuarantineArgs& a) {
               << Truncate(ShortId(Clean(e.value("from", ""))), 10) << "  "
               << Clean(e.value("reason", "")) << "\n";
   }
-  std::cout << (*reply)["kept"].get<uint64_t>() << " kept (the newest "
-            << 1000 << " are kept; `--json` shows each one's first bytes)\n";
+  std::cout << (*reply)["kept"].get<uint64_t>() << " kept (the newest " << 1000
+            << " are kept; `--json` shows each one's first bytes)\n";
   return 0;
 }
 

@@ -11,12 +11,12 @@
 
 #include "agents/hsds_json.h"
 #include "base/json.h"
-#include "transport/referral_rules.h"
 #include "cli/agent_client.h"
 #include "cli/commands.h"
 #include "cli/dir_format.h"
 #include "store/audit.h"
 #include "store/store.h"
+#include "transport/referral_rules.h"
 
 namespace sb::cli {
 
@@ -34,9 +34,13 @@ struct ReferArgs {
   std::string status, id, reason;
 };
 
-void PrintJson(const json& j) { std::cout << DumpJson(j, 2) << "\n"; }
+void PrintJson(const json& j) {
+  std::cout << DumpJson(j, 2) << "\n";
+}
 
-std::string Who(const json& r, const std::string& key) { return cli::ShortId(r.value(key, "")); }
+std::string Who(const json& r, const std::string& key) {
+  return cli::ShortId(r.value(key, ""));
+}
 
 void PrintReferral(const json& r) {
   std::cout << "referral " << r.value("id", "") << "\n"
@@ -51,7 +55,8 @@ void PrintReferral(const json& r) {
   std::cout << "\n"
             << "  from      " << r.value("sender", "") << "\n"
             << "  to        " << r.value("recipient", "") << "\n";
-  if (!r.value("service", "").empty()) std::cout << "  service   " << r["service"].get<std::string>() << "\n";
+  if (!r.value("service", "").empty())
+    std::cout << "  service   " << r["service"].get<std::string>() << "\n";
   std::cout << "  urgency   " << r.value("urgency", "") << "\n"
             << "  created   " << cli::ShortTime(r.value("created", "")) << "\n"
             << "  expires   " << cli::ShortTime(r.value("expires", "")) << "\n";
@@ -60,7 +65,8 @@ void PrintReferral(const json& r) {
               << cli::Clean(r["consent"].value("by", "")) << ", "
               << cli::ShortTime(r["consent"].value("at", "")) << ")\n";
   }
-  if (!r.value("refused", "").empty()) std::cout << "  refused   " << cli::Clean(r["refused"].get<std::string>()) << "\n";
+  if (!r.value("refused", "").empty())
+    std::cout << "  refused   " << cli::Clean(r["refused"].get<std::string>()) << "\n";
   if (r.contains("payload")) {
     if (r["payload"].is_object()) {
       std::cout << "  payload (decrypted on this agent)\n";
@@ -128,16 +134,17 @@ Status Send(const ReferArgs& a) {
 Status List(const ReferArgs& a) {
   if (a.inbox && a.outbox) return Status::InvalidArgument("--inbox or --outbox, not both");
   ASSIGN_OR_RETURN(AgentClient client, AgentClient::Open(a.data, {}));
-  ASSIGN_OR_RETURN(json r, client.Call("GET", cli::WithQuery("/v1/referrals",
-                                                              {{"box", a.inbox ? "inbox"
-                                                                       : a.outbox ? "outbox"
-                                                                                  : ""},
-                                                               {"status", a.status}})));
+  ASSIGN_OR_RETURN(json r,
+                   client.Call("GET", cli::WithQuery("/v1/referrals", {{"box", a.inbox    ? "inbox"
+                                                                               : a.outbox ? "outbox"
+                                                                                          : ""},
+                                                                       {"status", a.status}})));
   if (a.json) {
     PrintJson(r);
     return Status::Ok();
   }
-  cli::Table t({"ID", "BOX", "STATUS", "FROM", "TO", "URGENCY", "CREATED"}, {36, 6, 12, 10, 10, 9, 19});
+  cli::Table t({"ID", "BOX", "STATUS", "FROM", "TO", "URGENCY", "CREATED"},
+               {36, 6, 12, 10, 10, 9, 19});
   for (const auto& x : r["referrals"]) {
     std::string status = x.value("status", "");
     if (!x["waiting"].empty()) status += "*";
@@ -166,14 +173,15 @@ Status Show(const ReferArgs& a) {
 
 Status Act(const ReferArgs& a, const std::string& action) {
   if (action == "decline" && a.reason.empty()) {
-    return Status::InvalidArgument("declining needs a reason: --reason TEXT (no personal data; "
-                                   "the broker sees it)");
+    return Status::InvalidArgument(
+        "declining needs a reason: --reason TEXT (no personal data; "
+        "the broker sees it)");
   }
   ASSIGN_OR_RETURN(AgentClient client, AgentClient::Open(a.data, {}));
   json body = json::object();
   if (!a.reason.empty()) body["reason"] = a.reason;
-  ASSIGN_OR_RETURN(json r, client.Call("POST", "/v1/referrals/" + cli::UrlEncode(a.id) + "/" +
-                                                   action, body));
+  ASSIGN_OR_RETURN(
+      json r, client.Call("POST", "/v1/referrals/" + cli::UrlEncode(a.id) + "/" + action, body));
   if (a.json) {
     PrintJson(r);
   } else {
@@ -214,8 +222,8 @@ Status AuditVerify(const ReferArgs& a) {
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenReadOnly(a.data));
   ASSIGN_OR_RETURN(AuditCheck c, AuditLog::Verify(*store));
   if (a.json) {
-    PrintJson({{"ok", c.ok}, {"entries", c.entries}, {"first_bad", c.first_bad},
-               {"problem", c.problem}});
+    PrintJson(
+        {{"ok", c.ok}, {"entries", c.entries}, {"first_bad", c.first_bad}, {"problem", c.problem}});
   } else if (c.ok) {
     std::cout << "audit log intact: " << c.entries << " entries, each linked to the one before\n";
   } else {
@@ -234,16 +242,19 @@ Status AuditShow(const ReferArgs& a) {
   if (a.json) {
     json out = json::array();
     for (const auto& e : tail) {
-      out.push_back({{"seq", e.seq}, {"at_ms", e.at_ms}, {"actor", e.actor},
-                     {"action", e.action}, {"subject", e.subject}, {"hash", e.hash}});
+      out.push_back({{"seq", e.seq},
+                     {"at_ms", e.at_ms},
+                     {"actor", e.actor},
+                     {"action", e.action},
+                     {"subject", e.subject},
+                     {"hash", e.hash}});
     }
     PrintJson({{"entries", out}});
     return Status::Ok();
   }
   cli::Table t({"SEQ", "AT", "ACTOR", "ACTION", "SUBJECT"}, {8, 19, 36, 22, 36});
   for (const auto& e : tail) {
-    t.Add({std::to_string(e.seq), cli::ShortTime(IsoTime(e.at_ms)), e.actor, e.action,
-           e.subject});
+    t.Add({std::to_string(e.seq), cli::ShortTime(IsoTime(e.at_ms)), e.actor, e.action, e.subject});
   }
   t.Print(std::cout);
   return Status::Ok();
@@ -279,8 +290,8 @@ void AddReferCommand(CLI::App& app, int& exit_code) {
       "the loop is closed.");
   refer->require_subcommand(1);
 
-  CLI::App* send = Sub(refer, "send", "Seal a referral for another organization and send it",
-                       args, exit_code, "refer", Send);
+  CLI::App* send = Sub(refer, "send", "Seal a referral for another organization and send it", args,
+                       exit_code, "refer", Send);
   send->add_option("--to", args->to, "the recipient organization id")->required();
   send->add_option("--service", args->service, "the recipient's service record id (optional)");
   send->add_option("--urgency", args->urgency, "emergency, urgent or routine (default routine)")
@@ -295,16 +306,16 @@ void AddReferCommand(CLI::App& app, int& exit_code) {
                    "- for standard input")
       ->required();
 
-  CLI::App* list = Sub(refer, "list", "List referrals sent and received", args, exit_code,
-                       "refer", List);
+  CLI::App* list =
+      Sub(refer, "list", "List referrals sent and received", args, exit_code, "refer", List);
   list->add_flag("--inbox", args->inbox, "only referrals to this organization");
   list->add_flag("--outbox", args->outbox, "only referrals from this organization");
   list->add_option("--status", args->status,
                    "only this status (sent, delivered, accepted, declined, expired, in_progress, "
                    "completed, cancelled)");
 
-  CLI::App* show = Sub(refer, "show", "Show a referral, its payload decrypted on this agent",
-                       args, exit_code, "refer", Show);
+  CLI::App* show = Sub(refer, "show", "Show a referral, its payload decrypted on this agent", args,
+                       exit_code, "refer", Show);
   show->add_option("ID", args->id, "referral id")->required();
 
   struct ActionHelp {
@@ -332,8 +343,8 @@ void AddReferCommand(CLI::App& app, int& exit_code) {
                         args, exit_code, "refer", Purge);
   purge->add_option("ID", args->id, "referral id")->required();
 
-  CLI::App* audit = app.add_subcommand(
-      "audit", "The hash-chained audit log of a broker or agent data directory");
+  CLI::App* audit =
+      app.add_subcommand("audit", "The hash-chained audit log of a broker or agent data directory");
   audit->require_subcommand(1);
   Sub(audit, "verify", "Check every entry's hash and link; names the first bad entry", args,
       exit_code, "audit", AuditVerify);

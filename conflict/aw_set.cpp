@@ -24,8 +24,7 @@ void AwSet::CollectDots(CausalContext* context) const {
   }
 }
 
-void AwSet::Join(const CausalContext& my_ctx, const AwSet& other,
-                 const CausalContext& other_ctx) {
+void AwSet::Join(const CausalContext& my_ctx, const AwSet& other, const CausalContext& other_ctx) {
   if (&other == this) return;  // idempotent
   static const FlatSet<Dot> kNone;
   erase_if(elements_, [&](auto& mine) {

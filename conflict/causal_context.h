@@ -58,8 +58,8 @@ class CausalContext {
  private:
   void Compact();
 
-  VersionVector vector_;                 // replica -> every counter 1..n seen
-  FlatSet<Dot> cloud_;                   // seen dots beyond a gap
+  VersionVector vector_;  // replica -> every counter 1..n seen
+  FlatSet<Dot> cloud_;    // seen dots beyond a gap
 };
 
 }  // namespace sb

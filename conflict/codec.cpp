@@ -69,7 +69,9 @@ constexpr size_t kHeader = 4, kTrailer = 4;
 // ---------- encoding ----------
 
 // With its length: a std::string converted implicitly would stop at an embedded NUL.
-capnp::Text::Reader TextOf(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+capnp::Text::Reader TextOf(const std::string& s) {
+  return capnp::Text::Reader(s.data(), s.size());
+}
 
 void PutDot(wire::Dot::Builder b, const Dot& d) {
   b.setReplica(d.replica);
@@ -90,10 +92,14 @@ void PutContext(wire::CausalContext::Builder b, const CausalContext& c) {
 }
 
 void PutValue(wire::FieldValue::Builder b, const Value& v) {
-  if (std::holds_alternative<std::string>(v)) b.setText(TextOf(std::get<std::string>(v)));
-  else if (std::holds_alternative<int64_t>(v)) b.setInteger(std::get<int64_t>(v));
-  else if (std::holds_alternative<bool>(v)) b.setBoolean(std::get<bool>(v));
-  else b.setNull();
+  if (std::holds_alternative<std::string>(v))
+    b.setText(TextOf(std::get<std::string>(v)));
+  else if (std::holds_alternative<int64_t>(v))
+    b.setInteger(std::get<int64_t>(v));
+  else if (std::holds_alternative<bool>(v))
+    b.setBoolean(std::get<bool>(v));
+  else
+    b.setNull();
 }
 
 void PutRecord(wire::Record::Builder b, const Record& r) {
@@ -164,7 +170,8 @@ using codec::DecodeError;
 using codec::TextCheck;
 
 Dot GetDot(wire::Dot::Reader r) {
-  if (r.getReplica() == 0 || r.getCounter() == 0) throw DecodeError{"dot with zero replica or counter"};
+  if (r.getReplica() == 0 || r.getCounter() == 0)
+    throw DecodeError{"dot with zero replica or counter"};
   return Dot{r.getReplica(), r.getCounter()};
 }
 
@@ -191,10 +198,14 @@ std::string GetText(capnp::Text::Reader t, TextCheck check, const char* what,
 
 Value GetValue(wire::FieldValue::Reader r, TextCheck check) {
   switch (r.which()) {
-    case wire::FieldValue::NULL_: return Null{};
-    case wire::FieldValue::TEXT: return GetText(r.getText(), check, "a text value", TextKind::kAny);
-    case wire::FieldValue::INTEGER: return static_cast<int64_t>(r.getInteger());
-    case wire::FieldValue::BOOLEAN: return r.getBoolean();
+    case wire::FieldValue::NULL_:
+      return Null{};
+    case wire::FieldValue::TEXT:
+      return GetText(r.getText(), check, "a text value", TextKind::kAny);
+    case wire::FieldValue::INTEGER:
+      return static_cast<int64_t>(r.getInteger());
+    case wire::FieldValue::BOOLEAN:
+      return r.getBoolean();
   }
   throw DecodeError{"unknown value type"};
 }
@@ -216,7 +227,8 @@ Record GetRecord(wire::Record::Reader r, TextCheck check) {
           Dot dot = GetDot(e.getDot());
           if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": entry outside context"};
           if (!reg.mutable_entries()
-                   .emplace(dot, RegisterEntry{GetValue(e.getValue(), check), Hlc{e.getStamp().getPacked()}})
+                   .emplace(dot, RegisterEntry{GetValue(e.getValue(), check),
+                                               Hlc{e.getStamp().getPacked()}})
                    .second) {
             throw DecodeError{"record " + id + ": duplicate dot in field " + name};
           }
@@ -286,7 +298,8 @@ Result<T> Unframe(std::string_view bytes, Tag tag, size_t max_bytes, FnV1 read_v
         std::string(what) + " has format version " + std::to_string(version) +
         "; this build reads version" +
         (tag == Tag::kBatch ? " " : "s " + std::to_string(kOldestFormatVersion) + " and ") +
-        std::to_string(kFormatVersion) + (version > kFormatVersion ? " (upgrade switchboard)" : ""));
+        std::to_string(kFormatVersion) +
+        (version > kFormatVersion ? " (upgrade switchboard)" : ""));
   }
   std::string_view payload = body.substr(kHeader);
   try {

@@ -78,8 +78,12 @@ void PutFixed64(Writer& out, uint64_t v) {
   out.Fixed64(v);
 }
 
-uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
 
 // A stamp relative to `base`, modulo 2^64 (exact both ways for any pair of values).
 void PutStamp(Writer& out, Hlc stamp, Hlc base) {
@@ -444,10 +448,14 @@ std::string GetId(Reader& in, TextCheck check) {
 Value GetValue(Reader& in, TextCheck check) {
   uint64_t h = in.Varint();
   switch (h) {
-    case 0: return Null{};
-    case 1: return false;
-    case 2: return true;
-    case 3: return UnZigZag(in.Varint());
+    case 0:
+      return Null{};
+    case 1:
+      return false;
+    case 2:
+      return true;
+    case 3:
+      return UnZigZag(in.Varint());
     default: {
       std::string_view s = in.Bytes(h - 4);
       CheckWireText(s, check, "a text value", TextKind::kAny);

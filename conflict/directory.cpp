@@ -43,7 +43,9 @@ Record& Directory::Slot(const std::string& id, const std::string& kind) {
   return node->second;
 }
 
-void Directory::Join(const Record& delta) { Slot(delta.id(), delta.kind()).Join(delta); }
+void Directory::Join(const Record& delta) {
+  Slot(delta.id(), delta.kind()).Join(delta);
+}
 
 void Directory::Join(const Delta& delta) {
   for (const Record& r : delta.records) Join(r);

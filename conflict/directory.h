@@ -36,7 +36,9 @@ class Directory {
   // The whole state as one delta: joining it elsewhere transfers everything (anti-entropy).
   Delta AsDelta(ReplicaId author, Hlc stamp) const;
 
-  friend bool operator==(const Directory& a, const Directory& b) { return a.records_ == b.records_; }
+  friend bool operator==(const Directory& a, const Directory& b) {
+    return a.records_ == b.records_;
+  }
 
  private:
   // The record with this id, created empty (of `kind`) when there is none.

@@ -12,12 +12,12 @@ namespace {
 Status CheckShape(const FieldSchema& schema, const Record* existing, const RecordEdit& e) {
   RETURN_IF_ERROR(schema.ValidateKind(e.kind));
   if (!MatchesPattern(Pattern::kUuid, e.id)) {
-    return Status::InvalidArgument("id '" + Printable(e.id, 64) + "': " +
-                                   PatternRule(Pattern::kUuid));
+    return Status::InvalidArgument("id '" + Printable(e.id, 64) +
+                                   "': " + PatternRule(Pattern::kUuid));
   }
   if (existing && existing->kind() != e.kind) {
-    return Status::InvalidArgument("record " + e.id + " is a " + existing->kind() +
-                                   ", not a " + e.kind);
+    return Status::InvalidArgument("record " + e.id + " is a " + existing->kind() + ", not a " +
+                                   e.kind);
   }
   if (e.remove && (e.restore || !e.values.empty() || !e.sets.empty())) {
     return Status::InvalidArgument("a delete carries no field values");
@@ -75,7 +75,8 @@ Result<PlannedEdit> PlanEdit(const FieldSchema& schema, const Record* existing,
     take(base.DeleteDelta(replica, stamp), kDeletedField);
     return plan;
   }
-  if (edit.restore) take(base.WriteDelta(kDeletedField, Value(false), replica, stamp), kDeletedField);
+  if (edit.restore)
+    take(base.WriteDelta(kDeletedField, Value(false), replica, stamp), kDeletedField);
   for (const auto& [name, v] : edit.values) {
     const MvRegister* reg = base.Register(name);
     bool same = reg ? (reg->size() == 1 && reg->Displayed()->second.value == v)
@@ -86,8 +87,7 @@ Result<PlannedEdit> PlanEdit(const FieldSchema& schema, const Record* existing,
     std::set<std::string> want(elements.begin(), elements.end());
     const AwSet* have = base.Set(name);
     // Copied: joining into `base` below may erase the field and invalidate `have`.
-    const std::vector<std::string> current =
-        have ? have->Elements() : std::vector<std::string>{};
+    const std::vector<std::string> current = have ? have->Elements() : std::vector<std::string>{};
     for (const auto& el : current) {
       if (!want.count(el)) take(base.RemoveDelta(name, el), name);
     }

@@ -15,16 +15,16 @@ namespace sb {
 struct RecordEdit {
   std::string id;
   std::string kind;
-  std::map<std::string, Value> values;                    // scalar fields; Null clears one
-  std::map<std::string, std::vector<std::string>> sets;   // set fields: their complete contents
+  std::map<std::string, Value> values;                   // scalar fields; Null clears one
+  std::map<std::string, std::vector<std::string>> sets;  // set fields: their complete contents
   bool remove = false;   // delete the record (values and sets must then be empty)
   bool restore = false;  // undelete a deleted record (may come with values)
 };
 
 struct PlannedEdit {
-  Record delta;                        // empty (no fields, empty context) when nothing changes
-  std::vector<std::string> changed;    // names of the fields the delta writes, sorted
-  bool created = false;                // the record did not exist before
+  Record delta;                      // empty (no fields, empty context) when nothing changes
+  std::vector<std::string> changed;  // names of the fields the delta writes, sorted
+  bool created = false;              // the record did not exist before
   bool empty() const { return delta.context().empty(); }
 };
 

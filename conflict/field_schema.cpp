@@ -9,21 +9,30 @@ namespace sb {
 
 const char* AudienceName(Audience a) {
   switch (a) {
-    case Audience::kPublic: return "public";
-    case Audience::kPartners: return "partners";
-    case Audience::kMaintainers: return "maintainers";
-    case Audience::kOwner: return "owner";
+    case Audience::kPublic:
+      return "public";
+    case Audience::kPartners:
+      return "partners";
+    case Audience::kMaintainers:
+      return "maintainers";
+    case Audience::kOwner:
+      return "owner";
   }
   return "?";
 }
 
 const char* FieldTypeName(FieldType t) {
   switch (t) {
-    case FieldType::kText: return "text";
-    case FieldType::kInt: return "integer";
-    case FieldType::kBool: return "boolean";
-    case FieldType::kEnum: return "enum";
-    case FieldType::kTextSet: return "set of text";
+    case FieldType::kText:
+      return "text";
+    case FieldType::kInt:
+      return "integer";
+    case FieldType::kBool:
+      return "boolean";
+    case FieldType::kEnum:
+      return "enum";
+    case FieldType::kTextSet:
+      return "set of text";
   }
   return "?";
 }
@@ -43,7 +52,9 @@ bool AllOf(std::string_view s, int (*pred)(int)) {
     return pred(static_cast<unsigned char>(c)) != 0;
   });
 }
-int IsLowerHex(int c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); }
+int IsLowerHex(int c) {
+  return std::isdigit(c) || (c >= 'a' && c <= 'f');
+}
 
 bool IsUuid(std::string_view s) {
   if (s.size() != 36) return false;
@@ -69,9 +80,12 @@ bool IsHostname(std::string_view h) {
 
 bool IsUrl(std::string_view s) {
   std::string_view rest;
-  if (s.rfind("https://", 0) == 0) rest = s.substr(8);
-  else if (s.rfind("http://", 0) == 0) rest = s.substr(7);
-  else return false;
+  if (s.rfind("https://", 0) == 0)
+    rest = s.substr(8);
+  else if (s.rfind("http://", 0) == 0)
+    rest = s.substr(7);
+  else
+    return false;
   size_t end = rest.find_first_of("/?#");
   std::string_view host = rest.substr(0, end);
   if (size_t colon = host.find(':'); colon != std::string_view::npos) {
@@ -132,33 +146,52 @@ bool IsDecimal(std::string_view s) {
 
 bool MatchesPattern(Pattern p, std::string_view s) {
   switch (p) {
-    case Pattern::kNone: return true;
-    case Pattern::kUuid: return IsUuid(s);
-    case Pattern::kE164: return IsE164(s);
-    case Pattern::kUrl: return IsUrl(s);
-    case Pattern::kEmail: return IsEmail(s);
-    case Pattern::kCountry: return s.size() == 2 && AllOf(s, [](int c) { return std::isupper(c); });
+    case Pattern::kNone:
+      return true;
+    case Pattern::kUuid:
+      return IsUuid(s);
+    case Pattern::kE164:
+      return IsE164(s);
+    case Pattern::kUrl:
+      return IsUrl(s);
+    case Pattern::kEmail:
+      return IsEmail(s);
+    case Pattern::kCountry:
+      return s.size() == 2 && AllOf(s, [](int c) { return std::isupper(c); });
     case Pattern::kLanguage:
       return s.size() == 2 && AllOf(s, [](int c) { return std::islower(c); });
-    case Pattern::kTime: return IsTime(s);
-    case Pattern::kDate: return IsDate(s);
-    case Pattern::kDecimal: return IsDecimal(s);
+    case Pattern::kTime:
+      return IsTime(s);
+    case Pattern::kDate:
+      return IsDate(s);
+    case Pattern::kDecimal:
+      return IsDecimal(s);
   }
   return false;
 }
 
 const char* PatternRule(Pattern p) {
   switch (p) {
-    case Pattern::kNone: return "";
-    case Pattern::kUuid: return "must be a lowercase UUID such as 1b4e28ba-2fa1-11d2-883f-0016d3cca427";
-    case Pattern::kE164: return "must be an E.164 phone number: '+' and 8 to 15 digits, such as +14155550123";
-    case Pattern::kUrl: return "must be an http:// or https:// URL with a host name";
-    case Pattern::kEmail: return "must be an email address such as help@example.org";
-    case Pattern::kCountry: return "must be an ISO 3166-1 alpha-2 country code such as NG";
-    case Pattern::kLanguage: return "must be an ISO 639-1 language code such as es";
-    case Pattern::kTime: return "must be a 24-hour time HH:MM such as 09:30";
-    case Pattern::kDate: return "must be a date YYYY-MM-DD";
-    case Pattern::kDecimal: return "must be a decimal number such as -12.5";
+    case Pattern::kNone:
+      return "";
+    case Pattern::kUuid:
+      return "must be a lowercase UUID such as 1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+    case Pattern::kE164:
+      return "must be an E.164 phone number: '+' and 8 to 15 digits, such as +14155550123";
+    case Pattern::kUrl:
+      return "must be an http:// or https:// URL with a host name";
+    case Pattern::kEmail:
+      return "must be an email address such as help@example.org";
+    case Pattern::kCountry:
+      return "must be an ISO 3166-1 alpha-2 country code such as NG";
+    case Pattern::kLanguage:
+      return "must be an ISO 639-1 language code such as es";
+    case Pattern::kTime:
+      return "must be a 24-hour time HH:MM such as 09:30";
+    case Pattern::kDate:
+      return "must be a date YYYY-MM-DD";
+    case Pattern::kDecimal:
+      return "must be a decimal number such as -12.5";
   }
   return "";
 }
@@ -175,7 +208,9 @@ std::string RejectionReasonFieldName(std::string_view field) {
   return std::string(field) + std::string(kReasonSuffix);
 }
 
-bool IsPublishedField(std::string_view name) { return HasSuffix(name, kPublishedSuffix); }
+bool IsPublishedField(std::string_view name) {
+  return HasSuffix(name, kPublishedSuffix);
+}
 
 bool IsShadowField(std::string_view name) {
   return HasSuffix(name, kPublishedSuffix) || HasSuffix(name, kRejectedSuffix) ||
@@ -254,8 +289,8 @@ Status TextRule(const std::string& where, const FieldSpec& spec, const std::stri
                                    " bytes (" + std::to_string(s.size()) + ")");
   }
   if (s.size() < spec.min_length) {
-    return Status::InvalidArgument(where + ": must be at least " +
-                                   std::to_string(spec.min_length) + " characters");
+    return Status::InvalidArgument(where + ": must be at least " + std::to_string(spec.min_length) +
+                                   " characters");
   }
   // UTF-8, and no control characters but tab and newline: every text is shown to people.
   RETURN_IF_ERROR(CheckText(s, where, TextKind::kProse));
@@ -295,10 +330,9 @@ Status FieldSchema::ValidateValue(std::string_view kind, std::string_view field,
       if (!std::holds_alternative<int64_t>(v)) break;
       int64_t i = std::get<int64_t>(v);
       if (i < spec->min_int || i > spec->max_int) {
-        return Status::InvalidArgument(where + ": must be between " +
-                                       std::to_string(spec->min_int) + " and " +
-                                       std::to_string(spec->max_int) + " (got " +
-                                       std::to_string(i) + ")");
+        return Status::InvalidArgument(
+            where + ": must be between " + std::to_string(spec->min_int) + " and " +
+            std::to_string(spec->max_int) + " (got " + std::to_string(i) + ")");
       }
       return Status::Ok();
     }

@@ -50,15 +50,15 @@ struct FieldSpec {
   std::string name;
   FieldType type = FieldType::kText;
   Pattern pattern = Pattern::kNone;
-  size_t max_length = 500;                // text and each set element, in bytes
+  size_t max_length = 500;  // text and each set element, in bytes
   size_t min_length = 0;
   int64_t min_int = INT64_MIN, max_int = INT64_MAX;
-  std::vector<std::string> enum_values;   // kEnum, and kTextSet elements when non-empty
-  size_t max_elements = 64;               // kTextSet
-  bool moderated = false;     // a partner's change waits for a maintainer before publication
+  std::vector<std::string> enum_values;  // kEnum, and kTextSet elements when non-empty
+  size_t max_elements = 64;              // kTextSet
+  bool moderated = false;        // a partner's change waits for a maintainer before publication
   bool maintainer_only = false;  // only maintainers may write it (approvals, owner)
   Audience audience = Audience::kPublic;
-  std::string help;           // one line for users
+  std::string help;  // one line for users
 };
 
 struct KindSpec {

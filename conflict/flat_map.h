@@ -71,11 +71,10 @@ class FlatMap {
   }
   // From a map of the same items stored otherwise (already sorted and distinct).
   template <size_t M>
-    requires(M != N)
-  FlatMap(const FlatMap<K, V, Compare, M>& other) : items_(other.begin(), other.end()) {}
+  requires(M != N) FlatMap(const FlatMap<K, V, Compare, M>& other)
+      : items_(other.begin(), other.end()) {}
   template <size_t M>
-    requires(M != N)
-  FlatMap(FlatMap<K, V, Compare, M>&& other)
+  requires(M != N) FlatMap(FlatMap<K, V, Compare, M>&& other)
       : items_(std::make_move_iterator(other.begin()), std::make_move_iterator(other.end())) {}
 
   iterator begin() { return items_.begin(); }
@@ -156,8 +155,7 @@ class FlatMap {
   iterator erase(const_iterator it) { return items_.erase(it); }
   iterator erase(const_iterator first, const_iterator last) { return items_.erase(first, last); }
   template <typename Key>
-    requires(!std::is_convertible_v<const Key&, const_iterator>)
-  size_t erase(const Key& key) {
+  requires(!std::is_convertible_v<const Key&, const_iterator>) size_t erase(const Key& key) {
     auto it = find(key);
     if (it == items_.end()) return 0;
     items_.erase(it);
@@ -270,8 +268,7 @@ class FlatSet {
   iterator erase(iterator it) { return items_.erase(it); }
   iterator erase(iterator first, iterator last) { return items_.erase(first, last); }
   template <typename Key>
-    requires(!std::is_convertible_v<const Key&, iterator>)
-  size_t erase(const Key& key) {
+  requires(!std::is_convertible_v<const Key&, iterator>) size_t erase(const Key& key) {
     auto it = find(key);
     if (it == items_.end()) return 0;
     items_.erase(it);
@@ -287,9 +284,7 @@ class FlatSet {
 
  private:
   struct Equal {
-    bool operator()(const K& a, const K& b) const {
-      return !Compare()(a, b) && !Compare()(b, a);
-    }
+    bool operator()(const K& a, const K& b) const { return !Compare()(a, b) && !Compare()(b, a); }
   };
 
   container_type items_;  // sorted, distinct

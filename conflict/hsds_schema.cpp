@@ -66,12 +66,13 @@ FieldSpec Seen(FieldSpec f, Audience a) {
 }
 
 const std::vector<std::string> kPopulations = {
-    "sex_trafficking", "labor_trafficking", "minors",  "adults",  "women", "men",
+    "sex_trafficking", "labor_trafficking", "minors",   "adults",  "women", "men",
     "lgbtq",           "foreign_nationals", "families", "disabled"};
 const std::vector<std::string> kCategories = {
-    "emergency_shelter", "long_term_housing", "legal",     "case_management",
-    "psychological_support", "medical",       "hotline",   "interpretation",
-    "employment",        "education",         "repatriation", "financial_aid"};
+    "emergency_shelter", "long_term_housing",     "legal",
+    "case_management",   "psychological_support", "medical",
+    "hotline",           "interpretation",        "employment",
+    "education",         "repatriation",          "financial_aid"};
 const std::vector<std::string> kDays = {"MO", "TU", "WE", "TH", "FR", "SA", "SU"};
 
 KindSpec MakeKind(std::string name, std::vector<FieldSpec> fields) {
@@ -108,8 +109,8 @@ std::vector<KindSpec> HsdsKinds() {
          return f;
        }(),
        [] {
-         FieldSpec f = Text(kVettingNoteField, 1000,
-                            "why a maintainer declined to publish the organization");
+         FieldSpec f =
+             Text(kVettingNoteField, 1000, "why a maintainer declined to publish the organization");
          f.maintainer_only = true;
          f.audience = Audience::kOwner;
          return f;
@@ -137,19 +138,18 @@ std::vector<KindSpec> HsdsKinds() {
        Enum("location_type", {"physical", "postal", "virtual"}, "HSDS location type"),
        Text("description", 2000, "directions or notes"),
        Moderated(Text("address_1", 200, "street address")),
-       Moderated(Text("address_2", 200, "second address line")),
-       Text("city", 100, "city"), Text("state_province", 100, "state or province"),
-       Text("postal_code", 20, "postal code"),
+       Moderated(Text("address_2", 200, "second address line")), Text("city", 100, "city"),
+       Text("state_province", 100, "state or province"), Text("postal_code", 20, "postal code"),
        Text("country", 2, "ISO 3166-1 alpha-2 country code", Pattern::kCountry),
        Text("latitude", 20, "WGS84 latitude", Pattern::kDecimal),
        Text("longitude", 20, "WGS84 longitude", Pattern::kDecimal),
        Bool("address_confidential",
             "when true the street address, coordinates and postal code reach only the owner "
             "and maintainers (a confidential shelter)")}));
-  kinds.push_back(MakeKind(
-      "service_at_location",
-      {Ref("service_id", "the service"), Ref("location_id", "where it is offered"),
-       Text("description", 1000, "notes for this place")}));
+  kinds.push_back(
+      MakeKind("service_at_location",
+               {Ref("service_id", "the service"), Ref("location_id", "where it is offered"),
+                Text("description", 1000, "notes for this place")}));
   FieldSpec ext = Text("extension", 10, "extension digits");
   kinds.push_back(MakeKind(
       "phone",
@@ -166,8 +166,8 @@ std::vector<KindSpec> HsdsKinds() {
        Text("opens_at", 5, "opening time", Pattern::kTime),
        Text("closes_at", 5, "closing time", Pattern::kTime),
        Text("valid_from", 10, "first day", Pattern::kDate),
-       Text("valid_to", 10, "last day", Pattern::kDate),
-       Text("description", 500, "hours in words"), Text("notes", 500, "exceptions")}));
+       Text("valid_to", 10, "last day", Pattern::kDate), Text("description", 500, "hours in words"),
+       Text("notes", 500, "exceptions")}));
   kinds.push_back(MakeKind(
       "language",
       {Ref("service_id", "service offered in the language"), Ref("location_id", "location"),

@@ -30,8 +30,7 @@ class MvRegister {
 
   // The delta of writing `value` with `dot`; `delta_context` receives the new dot and the
   // dots of every entry the write supersedes (all entries of this register).
-  MvRegister WriteDelta(const Dot& dot, Value value, Hlc stamp,
-                        CausalContext* delta_context) const;
+  MvRegister WriteDelta(const Dot& dot, Value value, Hlc stamp, CausalContext* delta_context) const;
   // Adds the dots of every current entry to `context` (they are superseded by a clear).
   void CollectDots(CausalContext* context) const;
 

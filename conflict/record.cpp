@@ -32,8 +32,9 @@ Record Record::WriteDelta(const std::string& field, Value value, ReplicaId repli
   if (auto it = fields_.find(field); it != fields_.end() && !current) {
     CollectFieldDots(it->second, &delta.context_);
   }
-  delta.fields_.emplace(field, (current ? *current : kEmpty)
-                                   .WriteDelta(dot, std::move(value), stamp, &delta.context_));
+  delta.fields_.emplace(
+      field,
+      (current ? *current : kEmpty).WriteDelta(dot, std::move(value), stamp, &delta.context_));
   return delta;
 }
 
@@ -46,7 +47,8 @@ Record Record::AddDelta(const std::string& field, const std::string& element,
   if (auto it = fields_.find(field); it != fields_.end() && !current) {
     CollectFieldDots(it->second, &delta.context_);
   }
-  delta.fields_.emplace(field, (current ? *current : kEmpty).AddDelta(element, dot, &delta.context_));
+  delta.fields_.emplace(field,
+                        (current ? *current : kEmpty).AddDelta(element, dot, &delta.context_));
   return delta;
 }
 
@@ -65,7 +67,7 @@ Record Record::DeleteDelta(ReplicaId replica, Hlc stamp) const {
 }
 
 void Record::Join(const Record& other) {
-  if (&other == this) return;  // idempotent
+  if (&other == this) return;          // idempotent
   PrefetchBytes(this, sizeof(*this));  // all its lines, while the first is on its way
   if (id_.empty()) id_ = other.id_;
   if (other.kind_ > kind_) kind_ = other.kind_;

@@ -23,7 +23,9 @@ const std::vector<Rule>& Rules() {
       {"decline", Party::kRecipient, S::kDeclined, {S::kSent, S::kDelivered}},
       {"start", Party::kRecipient, S::kInProgress, {S::kAccepted}},
       {"complete", Party::kRecipient, S::kCompleted, {S::kInProgress}},
-      {"cancel", Party::kSender, S::kCancelled,
+      {"cancel",
+       Party::kSender,
+       S::kCancelled,
        {S::kSent, S::kDelivered, S::kAccepted, S::kInProgress}},
       {"expire", Party::kBroker, S::kExpired, {S::kSent, S::kDelivered}},
   };
@@ -41,14 +43,22 @@ const Rule* Find(std::string_view action) {
 
 const char* StatusName(ReferralStatus s) {
   switch (s) {
-    case ReferralStatus::kSent: return "sent";
-    case ReferralStatus::kDelivered: return "delivered";
-    case ReferralStatus::kAccepted: return "accepted";
-    case ReferralStatus::kDeclined: return "declined";
-    case ReferralStatus::kExpired: return "expired";
-    case ReferralStatus::kInProgress: return "in_progress";
-    case ReferralStatus::kCompleted: return "completed";
-    case ReferralStatus::kCancelled: return "cancelled";
+    case ReferralStatus::kSent:
+      return "sent";
+    case ReferralStatus::kDelivered:
+      return "delivered";
+    case ReferralStatus::kAccepted:
+      return "accepted";
+    case ReferralStatus::kDeclined:
+      return "declined";
+    case ReferralStatus::kExpired:
+      return "expired";
+    case ReferralStatus::kInProgress:
+      return "in_progress";
+    case ReferralStatus::kCompleted:
+      return "completed";
+    case ReferralStatus::kCancelled:
+      return "cancelled";
   }
   return "?";
 }
@@ -63,9 +73,12 @@ std::optional<ReferralStatus> ParseStatus(std::string_view name) {
 
 const char* PartyName(Party p) {
   switch (p) {
-    case Party::kSender: return "the sender";
-    case Party::kRecipient: return "the recipient";
-    case Party::kBroker: return "the broker";
+    case Party::kSender:
+      return "the sender";
+    case Party::kRecipient:
+      return "the recipient";
+    case Party::kBroker:
+      return "the broker";
   }
   return "?";
 }

@@ -95,8 +95,8 @@ Result<Delta> Replica::Restore(const std::string& id, uint64_t now_ms) {
 }
 
 Status Replica::Apply(const Delta& delta, uint64_t now_ms) {
-  RETURN_IF_ERROR(clock_.CheckSkew(delta.stamp, now_ms).WithContext(
-      "delta from replica " + std::to_string(delta.author)));
+  RETURN_IF_ERROR(clock_.CheckSkew(delta.stamp, now_ms)
+                      .WithContext("delta from replica " + std::to_string(delta.author)));
   RETURN_IF_ERROR(ValidateDelta(delta, schema_, dir_));
   RETURN_IF_ERROR(clock_.Observe(delta.stamp, now_ms));
   dir_.Join(delta);
@@ -107,8 +107,8 @@ Status ValidateDelta(const Delta& delta, const FieldSchema& schema, const Direct
   for (const Record& r : delta.records) {
     RETURN_IF_ERROR(schema.ValidateKind(r.kind()).WithContext("record " + r.id()));
     if (!MatchesPattern(Pattern::kUuid, r.id())) {
-      return Status::InvalidArgument("record id '" + Printable(r.id(), 40) + "': " +
-                                     PatternRule(Pattern::kUuid));
+      return Status::InvalidArgument("record id '" + Printable(r.id(), 40) +
+                                     "': " + PatternRule(Pattern::kUuid));
     }
     if (const Record* existing = dir.Find(r.id()); existing && existing->kind() != r.kind()) {
       return Status::InvalidArgument("record " + r.id() + " is a " + existing->kind() +

@@ -6,9 +6,12 @@ namespace sb {
 
 const char* ConflictKindName(ConflictKind k) {
   switch (k) {
-    case ConflictKind::kSiblings: return "siblings";
-    case ConflictKind::kEditedWhileDeleted: return "edited_while_deleted";
-    case ConflictKind::kTooManySiblings: return "too_many_siblings";
+    case ConflictKind::kSiblings:
+      return "siblings";
+    case ConflictKind::kEditedWhileDeleted:
+      return "edited_while_deleted";
+    case ConflictKind::kTooManySiblings:
+      return "too_many_siblings";
   }
   return "?";
 }
@@ -59,7 +62,8 @@ RecordView ProposedView(const Record& r, const FieldSchema& schema) {
     if (IsShadowField(name)) continue;
     FieldView fv = ViewOf(f);
     const FieldSpec* spec = schema.Field(r.kind(), name);
-    if (spec && spec->moderated) fv.pending = Normalized(PublishedValue(r, name)) != Normalized(fv.value);
+    if (spec && spec->moderated)
+      fv.pending = Normalized(PublishedValue(r, name)) != Normalized(fv.value);
     v.fields.emplace(name, std::move(fv));
   }
   return v;
@@ -93,8 +97,8 @@ std::vector<Conflict> Conflicts(const Record& r, const FieldSchema& schema) {
   for (const auto& [name, f] : r.fields()) {
     const auto* reg = std::get_if<MvRegister>(&f);
     if (reg && reg->size() > 1) {
-      ConflictKind kind =
-          reg->size() > kSiblingReviewLimit ? ConflictKind::kTooManySiblings : ConflictKind::kSiblings;
+      ConflictKind kind = reg->size() > kSiblingReviewLimit ? ConflictKind::kTooManySiblings
+                                                            : ConflictKind::kSiblings;
       out.push_back(Conflict{r.id(), name, kind, SiblingsOf(*reg)});
     }
     // A deleted record still holding values other than its owner and deletion flag was edited
@@ -141,8 +145,8 @@ bool IsVetted(const Record& organization) {
 }
 
 Audience EffectiveAudience(const Record& r, const FieldSpec& spec) {
-  static const char* const kConfidential[] = {"address_1", "address_2", "postal_code",
-                                              "latitude", "longitude"};
+  static const char* const kConfidential[] = {"address_1", "address_2", "postal_code", "latitude",
+                                              "longitude"};
   std::string_view base = BaseFieldName(spec.name);
   if (r.kind() == "location") {
     // Any sibling saying "confidential" counts: while a true/false conflict waits for review,
@@ -153,8 +157,8 @@ Audience EffectiveAudience(const Record& r, const FieldSpec& spec) {
         if (e.value == Value(true)) confidential = true;
       }
     }
-    if (confidential &&
-        std::find(std::begin(kConfidential), std::end(kConfidential), base) != std::end(kConfidential)) {
+    if (confidential && std::find(std::begin(kConfidential), std::end(kConfidential), base) !=
+                            std::end(kConfidential)) {
       return Audience::kOwner;
     }
   }

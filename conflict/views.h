@@ -25,10 +25,10 @@ struct Sibling {
 };
 
 struct FieldView {
-  std::optional<Value> value;          // displayed value of a scalar field
-  std::vector<std::string> elements;   // a set field's elements, sorted
-  std::vector<Sibling> siblings;       // displayed first; more than one means a conflict
-  bool pending = false;                // moderated and proposed != published
+  std::optional<Value> value;         // displayed value of a scalar field
+  std::vector<std::string> elements;  // a set field's elements, sorted
+  std::vector<Sibling> siblings;      // displayed first; more than one means a conflict
+  bool pending = false;               // moderated and proposed != published
   friend bool operator==(const FieldView&, const FieldView&) = default;
 };
 
@@ -62,8 +62,8 @@ std::vector<Conflict> Conflicts(const Record& r, const FieldSchema& schema);
 // The record as a partner other than its owner may read it: each moderated field holds its
 // published value (and is absent when nothing was ever approved), and rejection notes and
 // fields whose effective audience is the owner or maintainers (a confidential location's
-// address) are left out. Its ProposedView equals its PublishedView, with nothing pending. The causal
-// context is unchanged: the projection is for reading, never for joining or editing.
+// address) are left out. Its ProposedView equals its PublishedView, with nothing pending. The
+// causal context is unchanged: the projection is for reading, never for joining or editing.
 Record PublishedProjection(const Record& r, const FieldSchema& schema);
 
 // True when `organization` is an organization record a maintainer vetted (approved = true).

@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "base/files.h"
 #include "base/json.h"
 #include "base/utf8.h"
-#include "base/files.h"
 
 namespace sb {
 
@@ -146,7 +146,8 @@ Status Identity::Save(const std::string& dir) const {
   for (const char* name : {kCurveFile, kBoxFile, kSignFile, kPublicFile}) {
     std::string file = dir + "/" + name;
     if (fs::exists(file, ec)) {
-      return Status::AlreadyExists(file + " exists; keys are never overwritten (move it away "
+      return Status::AlreadyExists(file +
+                                   " exists; keys are never overwritten (move it away "
                                    "first if you mean to replace this identity)");
     }
   }
@@ -182,8 +183,8 @@ Result<Identity> Identity::Load(const std::string& dir) {
   std::string box_public(crypto_box_PUBLICKEYBYTES, '\0');
   crypto_scalarmult_base(reinterpret_cast<unsigned char*>(box_public.data()), U(id.box_secret));
   if (box_public != id.pub.box_public) {
-    return Status::Corruption(box_file + " is not the secret half of the box key in " + dir +
-                              "/" + kPublicFile);
+    return Status::Corruption(box_file + " is not the secret half of the box key in " + dir + "/" +
+                              kPublicFile);
   }
 
   std::string sign_file = dir + "/" + kSignFile;
@@ -247,8 +248,7 @@ Result<PublicIdentity> ParseNamed(std::string_view json_text, const std::string&
   std::optional<std::string> box = Unhex(j["box"].get<std::string>(), crypto_box_PUBLICKEYBYTES);
   if (!box) return bad("box: must be 64 hex digits (a 32-byte X25519 public key)");
   p.box_public = std::move(*box);
-  std::optional<std::string> sign =
-      Unhex(j["sign"].get<std::string>(), crypto_sign_PUBLICKEYBYTES);
+  std::optional<std::string> sign = Unhex(j["sign"].get<std::string>(), crypto_sign_PUBLICKEYBYTES);
   if (!sign) return bad("sign: must be 64 hex digits (a 32-byte Ed25519 public key)");
   p.sign_public = std::move(*sign);
   return p;

@@ -37,7 +37,9 @@ struct DemoError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-[[noreturn]] void Fail(const std::string& why) { throw DemoError(why); }
+[[noreturn]] void Fail(const std::string& why) {
+  throw DemoError(why);
+}
 
 double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -45,9 +47,12 @@ double MsSince(Clock::time_point t) {
 
 std::string Took(double ms) {
   char buf[32];
-  if (ms < 10) std::snprintf(buf, sizeof buf, "%.1f ms", ms);
-  else if (ms < 1000) std::snprintf(buf, sizeof buf, "%.0f ms", ms);
-  else std::snprintf(buf, sizeof buf, "%.2f s", ms / 1000);
+  if (ms < 10)
+    std::snprintf(buf, sizeof buf, "%.1f ms", ms);
+  else if (ms < 1000)
+    std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f s", ms / 1000);
   return buf;
 }
 
@@ -88,10 +93,9 @@ std::string NewUuid() {
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
   char s[37];
-  std::snprintf(s, sizeof s,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
+  std::snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                b[13], b[14], b[15]);
   return s;
 }
 
@@ -166,7 +170,8 @@ struct Reply {
   json body;
   std::string error;
   std::string Describe() const {
-    return status == 0 ? "no reply (" + error + ")" : "HTTP " + std::to_string(status) + " " + body.dump();
+    return status == 0 ? "no reply (" + error + ")"
+                       : "HTTP " + std::to_string(status) + " " + body.dump();
   }
 };
 
@@ -191,9 +196,9 @@ struct Node {
     http.set_read_timeout(60, 0);
     http.set_write_timeout(60, 0);
     httplib::Headers headers = {{"Authorization", "Bearer " + token}};
-    httplib::Result res = method == "GET"    ? http.Get(path, headers)
-                          : method == "PUT"  ? http.Put(path, headers, body, "application/json")
-                                             : http.Post(path, headers, body, "application/json");
+    httplib::Result res = method == "GET"   ? http.Get(path, headers)
+                          : method == "PUT" ? http.Put(path, headers, body, "application/json")
+                                            : http.Post(path, headers, body, "application/json");
     Reply r;
     if (!res) {
       r.error = httplib::to_string(res.error());
@@ -204,7 +209,8 @@ struct Node {
     return r;
   }
   // The reply's body, or a failure naming the call.
-  json Must(const std::string& method, const std::string& path, const std::string& body = "") const {
+  json Must(const std::string& method, const std::string& path,
+            const std::string& body = "") const {
     Reply r = Call(method, path, body);
     if (r.status != 200) Fail(name + ": " + method + " " + path + ": " + r.Describe());
     return r.body;
@@ -304,17 +310,19 @@ class Demo {
     std::string runtime = n.dir + (n.is_broker ? "/broker.json" : "/agent.json");
     std::string api;
     bool exited = false;
-    bool ready = WaitUntil([&] {
-      int ws = 0;
-      if (::waitpid(n.pid, &ws, WNOHANG) == n.pid) return exited = true;
-      json j = json::parse(ReadAll(runtime), nullptr, false);
-      if (!j.is_object() || j.value("pid", -1L) != static_cast<long>(n.pid) ||
-          !j.contains("api") || !j["api"].is_string()) {
-        return false;
-      }
-      api = j["api"].get<std::string>();
-      return true;
-    }, 15);
+    bool ready = WaitUntil(
+        [&] {
+          int ws = 0;
+          if (::waitpid(n.pid, &ws, WNOHANG) == n.pid) return exited = true;
+          json j = json::parse(ReadAll(runtime), nullptr, false);
+          if (!j.is_object() || j.value("pid", -1L) != static_cast<long>(n.pid) ||
+              !j.contains("api") || !j["api"].is_string()) {
+            return false;
+          }
+          api = j["api"].get<std::string>();
+          return true;
+        },
+        15);
     if (exited) {
       n.pid = -1;
       Fail(n.name + " exited during start-up; its log:\n" + Tail(n.log, 10));
@@ -328,7 +336,12 @@ class Demo {
     n.token = token;
     httplib::Client probe(n.host, n.port);
     probe.set_connection_timeout(1, 0);
-    if (!WaitUntil([&] { auto r = probe.Get("/healthz"); return r && r->status == 200; }, 10)) {
+    if (!WaitUntil(
+            [&] {
+              auto r = probe.Get("/healthz");
+              return r && r->status == 200;
+            },
+            10)) {
       Fail(n.name + " does not answer /healthz; log:\n" + Tail(n.log, 10));
     }
   }
@@ -359,26 +372,28 @@ class Demo {
   // the broker's whole log. Returns the broker's log head then.
   uint64_t WaitSynced(const std::vector<Node*>& agents, double seconds, const std::string& what) {
     uint64_t head = 0;
-    bool ok = WaitUntil([&] {
-      std::vector<uint64_t> cursors;
-      for (const Node* a : agents) {
-        Reply r = a->Call("GET", "/v1/status");
-        if (r.status != 200) return false;
-        const json& s = r.body;
-        if (s.value("outbox_depth", 1) != 0 || !s["sync"].is_object() ||
-            s["sync"].value("state", "") != "ready") {
-          return false;
-        }
-        cursors.push_back(s.value("cursor", 0ULL));
-      }
-      Reply b = broker_.Call("GET", "/v1/status");
-      if (b.status != 200) return false;
-      head = b.body.value("log_head", 0ULL);
-      for (uint64_t c : cursors) {
-        if (c != head) return false;
-      }
-      return true;
-    }, seconds);
+    bool ok = WaitUntil(
+        [&] {
+          std::vector<uint64_t> cursors;
+          for (const Node* a : agents) {
+            Reply r = a->Call("GET", "/v1/status");
+            if (r.status != 200) return false;
+            const json& s = r.body;
+            if (s.value("outbox_depth", 1) != 0 || !s["sync"].is_object() ||
+                s["sync"].value("state", "") != "ready") {
+              return false;
+            }
+            cursors.push_back(s.value("cursor", 0ULL));
+          }
+          Reply b = broker_.Call("GET", "/v1/status");
+          if (b.status != 200) return false;
+          head = b.body.value("log_head", 0ULL);
+          for (uint64_t c : cursors) {
+            if (c != head) return false;
+          }
+          return true;
+        },
+        seconds);
     if (!ok) {
       std::string state;
       for (const Node* a : agents) {
@@ -411,8 +426,9 @@ class Demo {
                 tmp_ + "/setup.log");
       return file;
     }
-    Fail("no sample data: run from the repository root (examples/data/directory.json or "
-         "examples/data/generate.py)");
+    Fail(
+        "no sample data: run from the repository root (examples/data/directory.json or "
+        "examples/data/generate.py)");
   }
 
   void Setup() {
@@ -457,7 +473,8 @@ class Demo {
     }
     size_t orgs = doc["organizations"].size();
     std::vector<std::pair<std::string, std::string>> partner_orgs;  // id, name
-    for (const json* o : chosen) partner_orgs.emplace_back((*o)["id"].get<std::string>(), o->value("name", ""));
+    for (const json* o : chosen)
+      partner_orgs.emplace_back((*o)["id"].get<std::string>(), o->value("name", ""));
     chosen.clear();
     doc = json();  // free it
 
@@ -473,16 +490,18 @@ class Demo {
     broker_.is_broker = true;
     agent_node(maintainer_, "maintainer", "maintainer", NewUuid(), "network coordination desk");
     for (int i = 0; i < 3; ++i) {
-      agent_node(partners_[i], "partner " + std::to_string(i + 1), "partner-" + std::to_string(i + 1),
-                 partner_orgs[i].first, partner_orgs[i].second);
+      agent_node(partners_[i], "partner " + std::to_string(i + 1),
+                 "partner-" + std::to_string(i + 1), partner_orgs[i].first, partner_orgs[i].second);
     }
 
     Title("Setting up the network");
     auto t = Clock::now();
     std::string setup_log = tmp_ + "/setup.log";
     RunToExit({exe_, "init", "--broker", "--data", broker_.dir, "--org", broker_.org}, setup_log);
-    for (Node* a : Agents()) RunToExit({exe_, "init", "--data", a->dir, "--org", a->org}, setup_log);
-    Say("switchboard init: keys and API tokens for the broker and 4 agents (" + Took(MsSince(t)) + ")");
+    for (Node* a : Agents())
+      RunToExit({exe_, "init", "--data", a->dir, "--org", a->org}, setup_log);
+    Say("switchboard init: keys and API tokens for the broker and 4 agents (" + Took(MsSince(t)) +
+        ")");
     Say("maintainer  org " + maintainer_.org + "  (" + maintainer_.org_name + ")");
     for (const Node& p : partners_) Say(p.name + "   org " + p.org + "  " + p.org_name);
 
@@ -490,8 +509,8 @@ class Demo {
     t = Clock::now();
     for (int attempt = 1;; ++attempt) {
       listen_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
-      broker_.args = {exe_, "broker", "--data", broker_.dir, "--listen", listen_, "--api", "127.0.0.1:0",
-                      "--console", "0"};
+      broker_.args = {exe_,    "broker", "--data",      broker_.dir, "--listen",
+                      listen_, "--api",  "127.0.0.1:0", "--console", "0"};
       try {
         Start(broker_);
         break;
@@ -504,18 +523,21 @@ class Demo {
 
     t = Clock::now();
     RunToExit({exe_, "enroll", "add", "--data", broker_.dir, "--role", "maintainer", "--key",
-               maintainer_.dir + "/identity.pub"}, setup_log);
+               maintainer_.dir + "/identity.pub"},
+              setup_log);
     for (const Node& p : partners_) {
       RunToExit({exe_, "enroll", "add", "--data", broker_.dir, "--role", "partner", "--key",
-                 p.dir + "/identity.pub"}, setup_log);
+                 p.dir + "/identity.pub"},
+                setup_log);
     }
     Say("switchboard enroll add: the maintainer, and each partner bound to its organization (" +
         Took(MsSince(t)) + ")");
 
     t = Clock::now();
     for (Node* a : Agents()) {
-      a->args = {exe_, "agent", "--data", a->dir, "--api", "127.0.0.1:0", "--broker", listen_,
-                 "--broker-key", broker_.dir + "/identity.pub"};
+      a->args = {
+          exe_,          "agent",    "--data", a->dir,         "--api",
+          "127.0.0.1:0", "--broker", listen_,  "--broker-key", broker_.dir + "/identity.pub"};
       Start(*a);
       a->replica = a->Status().value("replica", "");
     }
@@ -537,8 +559,8 @@ class Demo {
         Fail(p.name + " has " + std::to_string(have) + " records, not " + std::to_string(records_));
       }
     }
-    Say("the broker accepted them and every partner has all " + Thousands(records_) +
-        " records (" + Took(MsSince(t)) + " after the import)");
+    Say("the broker accepted them and every partner has all " + Thousands(records_) + " records (" +
+        Took(MsSince(t)) + " after the import)");
   }
 
   // (1) Partner 1 changes its shelter's free beds; how long until partner 2 sees it.
@@ -551,7 +573,8 @@ class Demo {
     auto t = Clock::now();
     p1.Put(service_id_, {{"fields", {{"capacity_beds_available", now}}}});
     double local_ms = MsSince(t);
-    bool seen = WaitUntil([&] { return FieldOf(p2.Record(service_id_), "capacity_beds_available") == now; }, 10);
+    bool seen = WaitUntil(
+        [&] { return FieldOf(p2.Record(service_id_), "capacity_beds_available") == now; }, 10);
     if (!seen) Fail(p2.name + " did not see the new bed count within 10 s");
     double total_ms = MsSince(t);
     Say("durable at " + p1.name + " in " + Took(local_ms) + "; " + p2.name +
@@ -567,8 +590,10 @@ class Demo {
     Say(p1.name + " and the maintainer both rewrite " + p1.name +
         "'s description at the same moment (two PUTs in parallel, before either syncs)");
     for (int attempt = 1; attempt <= 3; ++attempt) {
-      std::string a = "Shelter for survivors, beds for women and minors; call ahead (v" + std::to_string(attempt) + ")";
-      std::string b = "Verified by the network desk: emergency shelter, 24/7 intake (v" + std::to_string(attempt) + ")";
+      std::string a = "Shelter for survivors, beds for women and minors; call ahead (v" +
+                      std::to_string(attempt) + ")";
+      std::string b = "Verified by the network desk: emergency shelter, 24/7 intake (v" +
+                      std::to_string(attempt) + ")";
       Reply ra, rb;
       std::atomic<int> ready{0};
       auto put = [&ready](const Node* n, const std::string& id, const std::string& text, Reply* r) {
@@ -586,29 +611,34 @@ class Demo {
       // Converged: every agent shows the same displayed value and the same siblings.
       json shown;
       bool conflict = false;
-      bool settled = WaitUntil([&] {
-        json first;
-        for (const Node* n : Agents()) {
-          json rec = n->Record(org);
-          const json& f = rec["fields"]["description"];
-          json sibs = f.value("siblings", json::array());
-          std::set<std::string> vals;
-          for (const json& s : sibs) vals.insert(s["value"].get<std::string>());
-          bool both = vals.count(a) && vals.count(b);
-          bool single = sibs.empty() && (f["value"] == a || f["value"] == b);
-          if (!both && !single) return false;  // not merged yet
-          json view = {f["value"], both};
-          if (first.is_null()) first = view;
-          else if (view != first) return false;
-        }
-        shown = first[0];
-        conflict = first[1].get<bool>();
-        return true;
-      }, 10);
+      bool settled = WaitUntil(
+          [&] {
+            json first;
+            for (const Node* n : Agents()) {
+              json rec = n->Record(org);
+              const json& f = rec["fields"]["description"];
+              json sibs = f.value("siblings", json::array());
+              std::set<std::string> vals;
+              for (const json& s : sibs) vals.insert(s["value"].get<std::string>());
+              bool both = vals.count(a) && vals.count(b);
+              bool single = sibs.empty() && (f["value"] == a || f["value"] == b);
+              if (!both && !single) return false;  // not merged yet
+              json view = {f["value"], both};
+              if (first.is_null())
+                first = view;
+              else if (view != first)
+                return false;
+            }
+            shown = first[0];
+            conflict = first[1].get<bool>();
+            return true;
+          },
+          10);
       if (!settled) Fail("the agents did not agree on the description within 10 s");
       double ms = MsSince(t);
       if (!conflict) {
-        Say("(attempt " + std::to_string(attempt) + ": one write arrived before the other was made, "
+        Say("(attempt " + std::to_string(attempt) +
+            ": one write arrived before the other was made, "
             "so it simply superseded it; trying again)");
         continue;
       }
@@ -641,8 +671,8 @@ class Demo {
     std::string p3_desc = "Listing checked by the network desk while " + p3.name + " was offline";
     maintainer_.Put(p3.org, {{"fields", {{"description", p3_desc}}}});
     beds_ = beds;
-    Say("while it is offline: " + p1.name + " sets beds to " + std::to_string(beds) + ", " + p2.name +
-        " sets its alternate_name, the maintainer edits " + p3.name + "'s description");
+    Say("while it is offline: " + p1.name + " sets beds to " + std::to_string(beds) + ", " +
+        p2.name + " sets its alternate_name, the maintainer edits " + p3.name + "'s description");
     WaitSynced({&maintainer_, &p1, &p2}, 10, "edits while offline");
     Say("the 3 online agents have all of it");
 
@@ -652,21 +682,23 @@ class Demo {
     double ms = MsSince(t);
     json s = p3.Status();
     const json& y = s["sync"];
-    Say(p3.name + " restarted and caught up in " + Took(ms) + " (process start included): " +
-        std::to_string(y.value("applied", 0ULL)) + " updates applied, " +
-        Thousands(y.value("bytes_in", 0ULL)) + " bytes from the broker — only what it missed, not the " +
-        Thousands(sample_.size()) + "-byte directory");
+    Say(p3.name + " restarted and caught up in " + Took(ms) +
+        " (process start included): " + std::to_string(y.value("applied", 0ULL)) +
+        " updates applied, " + Thousands(y.value("bytes_in", 0ULL)) +
+        " bytes from the broker — only what it missed, not the " + Thousands(sample_.size()) +
+        "-byte directory");
     json service = p3.Record(service_id_);
     json org = p3.Record(p3.org);
     json alt = p3.Record(p2.org);
-    if (FieldOf(service, "capacity_beds_available") != beds || FieldOf(org, "description") != p3_desc ||
-        FieldOf(alt, "alternate_name") != p2_alt) {
-      Fail(p3.name + " did not converge: beds " + FieldOf(service, "capacity_beds_available").dump() +
-           ", description " + FieldOf(org, "description").dump() + ", alternate_name " +
+    if (FieldOf(service, "capacity_beds_available") != beds ||
+        FieldOf(org, "description") != p3_desc || FieldOf(alt, "alternate_name") != p2_alt) {
+      Fail(p3.name + " did not converge: beds " +
+           FieldOf(service, "capacity_beds_available").dump() + ", description " +
+           FieldOf(org, "description").dump() + ", alternate_name " +
            FieldOf(alt, "alternate_name").dump());
     }
-    Say(p3.name + " now shows beds = " + std::to_string(beds) + ", the maintainer's description and " +
-        p2.name + "'s alternate_name: converged");
+    Say(p3.name + " now shows beds = " + std::to_string(beds) +
+        ", the maintainer's description and " + p2.name + "'s alternate_name: converged");
   }
 
   // (4) Partner 2 tries to rename partner 1's organization.
@@ -685,16 +717,18 @@ class Demo {
     Say(p2.name + " renames " + p1.name + "'s organization to \"" + hijack +
         "\"; its own agent takes the edit (HTTP 200) and pushes it");
     json rejection;
-    bool refused = WaitUntil([&] {
-      json list = p2.Must("GET", "/v1/rejections")["rejections"];
-      if (list.size() <= before) return false;
-      for (const json& x : list) {
-        for (const json& id : x.value("records", json::array())) {
-          if (id == p1.org) rejection = x;
-        }
-      }
-      return !rejection.is_null();
-    }, 10);
+    bool refused = WaitUntil(
+        [&] {
+          json list = p2.Must("GET", "/v1/rejections")["rejections"];
+          if (list.size() <= before) return false;
+          for (const json& x : list) {
+            for (const json& id : x.value("records", json::array())) {
+              if (id == p1.org) rejection = x;
+            }
+          }
+          return !rejection.is_null();
+        },
+        10);
     if (!refused) Fail("the broker's refusal did not reach " + p2.name + " within 10 s");
     double refused_ms = MsSince(t);
     Say("the broker refused it (" + Took(refused_ms) + "), " + p2.name + "'s GET /v1/rejections:");
@@ -719,23 +753,25 @@ class Demo {
     location_id_ = NewUuid();
     std::string street = "14 Demo Lane";
     auto t = Clock::now();
-    p1.Put(location_id_,
-           {{"kind", "location"},
-            {"fields",
-             {{"organization_id", p1.org},
-              {"name", "Confidential shelter (demo)"},
-              {"location_type", "physical"},
-              {"address_1", street},
-              {"city", "Springfield"},
-              {"country", "US"},
-              {"address_confidential", true}}}});
-    Say(p1.name + " adds a location with address_confidential = true and address_1 = \"" + street + "\"");
-    bool arrived = WaitUntil([&] {
-      for (const Node* n : Agents()) {
-        if (n->Call("GET", "/v1/records/" + location_id_).status != 200) return false;
-      }
-      return true;
-    }, 10);
+    p1.Put(location_id_, {{"kind", "location"},
+                          {"fields",
+                           {{"organization_id", p1.org},
+                            {"name", "Confidential shelter (demo)"},
+                            {"location_type", "physical"},
+                            {"address_1", street},
+                            {"city", "Springfield"},
+                            {"country", "US"},
+                            {"address_confidential", true}}}});
+    Say(p1.name + " adds a location with address_confidential = true and address_1 = \"" + street +
+        "\"");
+    bool arrived = WaitUntil(
+        [&] {
+          for (const Node* n : Agents()) {
+            if (n->Call("GET", "/v1/records/" + location_id_).status != 200) return false;
+          }
+          return true;
+        },
+        10);
     if (!arrived) Fail("the new location did not reach every agent within 10 s");
     Say("every agent has the location after " + Took(MsSince(t)));
     for (const Node* n : {&partners_[1], &partners_[2]}) {
@@ -765,14 +801,16 @@ class Demo {
     std::string secret = "Ana-" + NewUuid().substr(0, 8);  // the client alias: never at the broker
     json request = {{"to", p2.org},
                     {"urgency", "urgent"},
-                    {"consent", {{"scope", "share needs and safe contact with " + p2.org_name},
-                                 {"by", "caseworker J. Doe"}}},
-                    {"payload", {{"alias", secret},
-                                 {"contact", "through the shelter's front desk"},
-                                 {"contact_times", "weekdays 10:00-16:00"},
-                                 {"language", "es"},
-                                 {"needs", {"immigration lawyer", "interpreter"}},
-                                 {"notes", "prefers a female lawyer"}}}};
+                    {"consent",
+                     {{"scope", "share needs and safe contact with " + p2.org_name},
+                      {"by", "caseworker J. Doe"}}},
+                    {"payload",
+                     {{"alias", secret},
+                      {"contact", "through the shelter's front desk"},
+                      {"contact_times", "weekdays 10:00-16:00"},
+                      {"language", "es"},
+                      {"needs", {"immigration lawyer", "interpreter"}},
+                      {"notes", "prefers a female lawyer"}}}};
     auto t = Clock::now();
     Reply sent = p1.Call("POST", "/v1/referrals", request.dump());
     if (sent.status != 201) Fail(p1.name + ": POST /v1/referrals: " + sent.Describe());
@@ -802,8 +840,9 @@ class Demo {
       if (!WaitUntil([&] { return status_at(p1) == want; }, 10)) {
         Fail(p1.name + " did not see \"" + want + "\" within 10 s");
       }
-      Say(p2.name + " " + (std::string(action) == "start" ? "starts work" : std::string(action) + "s") +
-          "; " + p1.name + " sees \"" + want + "\" after " + Took(MsSince(t)));
+      Say(p2.name + " " +
+          (std::string(action) == "start" ? "starts work" : std::string(action) + "s") + "; " +
+          p1.name + " sees \"" + want + "\" after " + Took(MsSince(t)));
     }
     if (p3.Call("GET", "/v1/referrals/" + id).status != 404) {
       Fail(p3.name + " knows of a referral between two other organizations");
@@ -847,17 +886,19 @@ class Demo {
     std::string number = before == "+14155550199" ? "+14155550198" : "+14155550199";
     auto t = Clock::now();
     p1.Put(phone, {{"fields", {{"number", number}}}});
-    Say(p1.name + " changes its hotline " + phone.substr(0, 8) + "… from " + Quote(before) + " to \"" +
-        number + "\"; phone numbers are moderated, so its own agent marks it pending");
+    Say(p1.name + " changes its hotline " + phone.substr(0, 8) + "… from " + Quote(before) +
+        " to \"" + number + "\"; phone numbers are moderated, so its own agent marks it pending");
     json item;
-    bool listed = WaitUntil([&] {
-      Reply r = broker_.Call("GET", "/v1/review?kind=moderated_change&field=number");
-      if (r.status != 200) return false;
-      for (const json& it : r.body["items"]) {
-        if (it["record"] == phone && it["after"] == number) item = it;
-      }
-      return !item.is_null();
-    }, 10);
+    bool listed = WaitUntil(
+        [&] {
+          Reply r = broker_.Call("GET", "/v1/review?kind=moderated_change&field=number");
+          if (r.status != 200) return false;
+          for (const json& it : r.body["items"]) {
+            if (it["record"] == phone && it["after"] == number) item = it;
+          }
+          return !item.is_null();
+        },
+        10);
     if (!listed) Fail("the change did not reach the broker's review queue within 10 s");
     Say("the broker's review queue lists it (" + Took(MsSince(t)) + "): item " +
         item["id"].get<std::string>() + ", " + Quote(item["before"]) + " -> " +
@@ -940,8 +981,8 @@ class Demo {
           report("record " + id + " is missing");
           continue;
         }
-        bool confidential = fields.count("address_confidential") &&
-                            fields.at("address_confidential") == true;
+        bool confidential =
+            fields.count("address_confidential") && fields.at("address_confidential") == true;
         for (const auto& [k, v] : fields) {
           if (pi->second.count(k)) continue;
           if (confidential && IsConfidentialField(k) && owner_of(id) != p.org) {
@@ -956,10 +997,12 @@ class Demo {
     Say("broker log head " + std::to_string(head) + "; every agent has applied all of it");
     Say("broker " + Thousands(broker_records) + " records = maintainer " + Thousands(m_records) +
         " records (" + Thousands(m.size()) + " in its export)");
-    Say("3 partner exports: " + Thousands(compared) + " field values compared, each equal to the "
+    Say("3 partner exports: " + Thousands(compared) +
+        " field values compared, each equal to the "
         "maintainer's and to the other partners'");
-    Say(std::to_string(withheld_records.size()) + " confidential locations: their address fields (" +
-        Thousands(withheld) + " values in all) withheld from every partner but the owner, and "
+    Say(std::to_string(withheld_records.size()) +
+        " confidential locations: their address fields (" + Thousands(withheld) +
+        " values in all) withheld from every partner but the owner, and "
         "nothing else differs");
     Say(ok ? "converged" : "DIVERGED");
     return ok;
@@ -975,7 +1018,8 @@ class Demo {
         (clean ? "clean exits" : "NOT ALL EXITED CLEANLY") + " (" + Took(MsSince(t)) + ")");
     if (!clean) ok = false;
     if (options_.keep || !ok) {
-      Say("kept " + tmp_ + (ok ? "" : " (logs: broker.log, maintainer.log, partner-N.log, setup.log)"));
+      Say("kept " + tmp_ +
+          (ok ? "" : " (logs: broker.log, maintainer.log, partner-N.log, setup.log)"));
     } else {
       std::error_code ec;
       fs::remove_all(tmp_, ec);

@@ -15,15 +15,23 @@ bool BearerMatches(std::string_view authorization, std::string_view token) {
 
 int HttpStatusFor(Code code) {
   switch (code) {
-    case Code::kInvalidArgument: return 400;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kNotFound: return 404;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kNotFound:
+      return 404;
     case Code::kAlreadyExists:
-    case Code::kFailedPrecondition: return 409;
-    case Code::kResourceExhausted: return 413;
-    case Code::kUnavailable: return 503;
-    default: return 500;
+    case Code::kFailedPrecondition:
+      return 409;
+    case Code::kResourceExhausted:
+      return 413;
+    case Code::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 

@@ -4,15 +4,15 @@
 #pragma once
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <functional>
 #include <string>
 
 #include "base/json.h"
-#include "base/utf8.h"
 #include "base/status.h"
+#include "base/utf8.h"
 #include "http/http_auth.h"
 
 namespace sb {
@@ -54,20 +54,20 @@ inline Status CheckRequestText(const httplib::Request& req) {
 inline void HandleHttpErrors(httplib::Server& s, const std::string& who,
                              const std::string& not_found,
                              std::function<void(httplib::Response&)> decorate = {}) {
-  s.set_exception_handler([who, decorate](const httplib::Request& req, httplib::Response& res,
-                                          std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("{}: {} {} failed: {}", who, req.method, Printable(req.path, 200),
-                  Printable(what, 300));
-    ReplyError(res, Status::Internal("internal error; see the " + who + "'s log"));
-    if (decorate) decorate(res);
-  });
+  s.set_exception_handler(
+      [who, decorate](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("{}: {} {} failed: {}", who, req.method, Printable(req.path, 200),
+                      Printable(what, 300));
+        ReplyError(res, Status::Internal("internal error; see the " + who + "'s log"));
+        if (decorate) decorate(res);
+      });
   s.set_error_handler([not_found, decorate](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 413) {

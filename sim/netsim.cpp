@@ -35,11 +35,11 @@
 #include "broker/broker_core.h"
 #include "broker/ingest.h"
 #include "broker/roster.h"
-#include "sim/netsim_workload.h"
 #include "conflict/codec.h"
 #include "conflict/field_schema.h"
 #include "conflict/views.h"
 #include "crypto/identity.h"
+#include "sim/netsim_workload.h"
 #include "store/store.h"
 #include "transport/protocol.h"
 
@@ -801,10 +801,12 @@ void PrintNetReport(const NetSimOptions& options, const NetSimReport& report, st
       << " KiB), delivered " << report.messages_delivered << ", dropped " << report.messages_dropped
       << ", cut with their connection " << report.messages_cut << ", duplicated "
       << report.messages_duplicated << "; connections " << report.connects << "\n";
-  out << "log: head " << report.log_head << ", gaps seen (agents resynchronised) " << report.log_gaps
-      << "; records " << report.records << "; confidential address differences "
+  out << "log: head " << report.log_head << ", gaps seen (agents resynchronised) "
+      << report.log_gaps << "; records " << report.records << "; confidential address differences "
       << report.confidential_diffs
-      << " (held by partners since before the address became confidential, hidden from their views: " << report.confidential_leaks << ")\n";
+      << " (held by partners since before the address became confidential, hidden from their "
+         "views: "
+      << report.confidential_leaks << ")\n";
   out << "drain: " << (report.quiet ? "quiet" : "NOT quiet") << " after " << report.drain_ms
       << " ms simulated; agents differing from the broker " << report.diverged_agents << " ("
       << report.differing_records << " records)\n";

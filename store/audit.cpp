@@ -1,7 +1,7 @@
 #include "store/audit.h"
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <nlohmann/json.hpp>
 
 #include <deque>
 
@@ -26,9 +26,13 @@ std::string Hex(const unsigned char* p, size_t n) {
 }
 
 std::string ToJson(const AuditEntry& e) {
-  return DumpJson(nlohmann::json{{"seq", e.seq},         {"at_ms", e.at_ms},     {"actor", e.actor},
-                        {"action", e.action},   {"subject", e.subject}, {"prev", e.prev},
-                        {"hash", e.hash}});
+  return DumpJson(nlohmann::json{{"seq", e.seq},
+                                 {"at_ms", e.at_ms},
+                                 {"actor", e.actor},
+                                 {"action", e.action},
+                                 {"subject", e.subject},
+                                 {"prev", e.prev},
+                                 {"hash", e.hash}});
 }
 
 Result<AuditEntry> FromJson(std::string_view bytes) {
@@ -125,8 +129,9 @@ Result<AuditCheck> AuditLog::Verify(const Store& store) {
     }
     Result<AuditEntry> e = FromJson(v);
     if (!e.ok()) return bad(seq, "unreadable: " + e.status().message());
-    if (e->seq != seq) return bad(seq, "its key says " + std::to_string(seq) + ", its body " +
-                                           std::to_string(e->seq));
+    if (e->seq != seq)
+      return bad(seq,
+                 "its key says " + std::to_string(seq) + ", its body " + std::to_string(e->seq));
     if (e->prev != prev) return bad(seq, "it does not link to the entry before it");
     if (Hash(prev, *e) != e->hash) return bad(seq, "its contents do not match its hash");
     prev = e->hash;

@@ -27,9 +27,9 @@ namespace sb {
 struct AuditEntry {
   uint64_t seq = 0;
   uint64_t at_ms = 0;
-  std::string actor;    // organization id, or "broker"
-  std::string action;   // e.g. "referral.sent"
-  std::string subject;  // e.g. the referral id
+  std::string actor;       // organization id, or "broker"
+  std::string action;      // e.g. "referral.sent"
+  std::string subject;     // e.g. the referral id
   std::string prev, hash;  // hex
 };
 

@@ -11,7 +11,9 @@ namespace {
 
 constexpr char kPrefix[] = "quarantine/";
 
-std::string Key(uint64_t seq) { return kPrefix + EncodeSeq(seq); }
+std::string Key(uint64_t seq) {
+  return kPrefix + EncodeSeq(seq);
+}
 
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -25,8 +27,8 @@ std::string Hex(std::string_view bytes) {
 }
 
 nlohmann::json ToJson(const QuarantineEntry& e) {
-  return {{"seq", e.seq},       {"at_ms", e.at_ms},   {"source", e.source}, {"ref", e.ref},
-          {"from", e.from},     {"reason", e.reason}, {"bytes", e.bytes},   {"sample", e.sample}};
+  return {{"seq", e.seq},   {"at_ms", e.at_ms},   {"source", e.source}, {"ref", e.ref},
+          {"from", e.from}, {"reason", e.reason}, {"bytes", e.bytes},   {"sample", e.sample}};
 }
 
 bool FromJson(const nlohmann::json& j, QuarantineEntry* e) {

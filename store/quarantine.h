@@ -28,14 +28,14 @@
 namespace sb {
 
 struct QuarantineEntry {
-  uint64_t seq = 0;      // assigned by Add
+  uint64_t seq = 0;  // assigned by Add
   uint64_t at_ms = 0;
-  std::string source;    // "log", "snapshot", "referral", "message", "stored"
-  std::string ref;       // what it was: a log seq, a referral id, a message type
-  std::string from;      // the organization it came from ("" when unknown)
-  std::string reason;    // why it could not be used
-  uint64_t bytes = 0;    // its size
-  std::string sample;    // hex of its first bytes
+  std::string source;  // "log", "snapshot", "referral", "message", "stored"
+  std::string ref;     // what it was: a log seq, a referral id, a message type
+  std::string from;    // the organization it came from ("" when unknown)
+  std::string reason;  // why it could not be used
+  uint64_t bytes = 0;  // its size
+  std::string sample;  // hex of its first bytes
 };
 
 // The entry as the APIs show it (the stored shape, plus an ISO time).

@@ -37,8 +37,7 @@ bool RecordMergeOperator::FullMergeV2(const MergeOperationInput& in,
 
 bool RecordMergeOperator::PartialMergeMulti(const rocksdb::Slice&,
                                             const std::deque<rocksdb::Slice>& operands,
-                                            std::string* new_value,
-                                            rocksdb::Logger* logger) const {
+                                            std::string* new_value, rocksdb::Logger* logger) const {
   Record acc;
   if (!JoinAll(operands, &acc, logger)) return false;
   *new_value = EncodeRecord(acc);

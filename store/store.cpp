@@ -68,7 +68,9 @@ rocksdb::Options BaseOptions(const StoreOptions& o) {
 
 }  // namespace
 
-const char* CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
+const char* CfName(Cf cf) {
+  return kCfNames[static_cast<int>(cf)];
+}
 
 std::string EncodeSeq(uint64_t seq) {
   std::string out(8, '\0');
@@ -109,8 +111,12 @@ void WriteBatch::MergeRecord(const Record& delta) {
   ops_.push_back(Op{Op::kMerge, Cf::kRecords, delta.id(), std::move(value)});
 }
 
-size_t WriteBatch::count() const { return ops_.size(); }
-size_t WriteBatch::bytes() const { return bytes_; }
+size_t WriteBatch::count() const {
+  return ops_.size();
+}
+size_t WriteBatch::bytes() const {
+  return bytes_;
+}
 
 // ---------- Store ----------
 
@@ -150,10 +156,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     RETURN_IF_ERROR(store->Commit(std::move(b)));
   } else if (DecodeSeq(*version) != kFormatVersion) {
     uint64_t v = DecodeSeq(*version);
-    return Status::FailedPrecondition(
-        "the store in " + path + " has format version " + std::to_string(v) +
-        "; this build reads version " + std::to_string(kFormatVersion) +
-        (v > kFormatVersion ? " — upgrade switchboard" : ""));
+    return Status::FailedPrecondition("the store in " + path + " has format version " +
+                                      std::to_string(v) + "; this build reads version " +
+                                      std::to_string(kFormatVersion) +
+                                      (v > kFormatVersion ? " — upgrade switchboard" : ""));
   }
   return store;
 }
@@ -170,9 +176,15 @@ Status Store::Commit(WriteBatch batch) {
   for (const auto& op : batch.ops_) {
     rocksdb::Status s;
     switch (op.type) {
-      case WriteBatch::Op::kPut: s = wb.Put(Handle(op.cf), op.key, op.value); break;
-      case WriteBatch::Op::kDelete: s = wb.Delete(Handle(op.cf), op.key); break;
-      case WriteBatch::Op::kMerge: s = wb.Merge(Handle(op.cf), op.key, op.value); break;
+      case WriteBatch::Op::kPut:
+        s = wb.Put(Handle(op.cf), op.key, op.value);
+        break;
+      case WriteBatch::Op::kDelete:
+        s = wb.Delete(Handle(op.cf), op.key);
+        break;
+      case WriteBatch::Op::kMerge:
+        s = wb.Merge(Handle(op.cf), op.key, op.value);
+        break;
     }
     if (!s.ok()) return FromRocks(s, "building a write batch");
   }
@@ -227,9 +239,8 @@ Status Store::ForEachRecord(const std::function<bool(const Record&)>& fn) const 
 
 Status Store::CompactAll() {
   for (auto* h : handles_) {
-    RETURN_IF_ERROR(
-        FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr),
-                  "compacting"));
+    RETURN_IF_ERROR(FromRocks(
+        db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr), "compacting"));
   }
   return Status::Ok();
 }

@@ -45,9 +45,9 @@ std::string EncodeSeq(uint64_t seq);
 uint64_t DecodeSeq(std::string_view bytes);  // 0 unless exactly 8 bytes
 
 struct StoreOptions {
-  bool sync = true;              // sync the WAL on every commit (false only in benchmarks)
+  bool sync = true;  // sync the WAL on every commit (false only in benchmarks)
   bool create_if_missing = false;
-  bool read_only = false;        // open beside a running process (no lock, no writes)
+  bool read_only = false;  // open beside a running process (no lock, no writes)
   size_t block_cache_bytes = 16 << 20;
 };
 
@@ -112,7 +112,8 @@ class Store {
 
   StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Cf, then default; freed in ~Store
+  std::vector<rocksdb::ColumnFamilyHandle*>
+      handles_;  // indexed by Cf, then default; freed in ~Store
 };
 
 }  // namespace sb

@@ -29,7 +29,9 @@ constexpr unsigned kFirstSegmentWords = 128;
 
 // ---------- encoding ----------
 
-kj::StringPtr TextOf(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
+kj::StringPtr TextOf(const std::string& s) {
+  return kj::StringPtr(s.c_str(), s.size());
+}
 
 // The unsigned explanations a peer sends (refusal message, push and referral-post reasons) are
 // often built from what a hostile peer sent; the receiver refuses prose with control characters
@@ -277,9 +279,8 @@ Message Get(wire::Envelope::Reader env) {
   switch (env.which()) {
     case wire::Envelope::HELLO: {
       auto r = env.getHello();
-      return Hello{r.getProtocolVersion(), r.getReplica(),        r.getCursor(),
-                   r.getCredits(),         r.getReferralCursor(), r.getWindowBytes(),
-                   r.getResume(),          r.getHasRoster()};
+      return Hello{r.getProtocolVersion(), r.getReplica(),     r.getCursor(), r.getCredits(),
+                   r.getReferralCursor(),  r.getWindowBytes(), r.getResume(), r.getHasRoster()};
     }
     case wire::Envelope::WELCOME: {
       auto r = env.getWelcome();
@@ -333,7 +334,8 @@ Message Get(wire::Envelope::Reader env) {
       auto entries = r.getEntries();
       CheckCount(entries.size(), kMaxUpdateEntries, "updates.entries");
       m.entries.reserve(entries.size());
-      for (auto e : entries) m.entries.push_back(LogEntry{e.getSeq(), GetSignedDelta(e.getDelta())});
+      for (auto e : entries)
+        m.entries.push_back(LogEntry{e.getSeq(), GetSignedDelta(e.getDelta())});
       m.head = r.getHead();
       return m;
     }
@@ -427,8 +429,7 @@ Message Get(wire::Envelope::Reader env) {
       auto r = env.getTransitionBody();
       return TransitionBody{GetText(r.getReferral(), kMaxNameBytes, "transition.referral"),
                             GetText(r.getAction(), kMaxNameBytes, "transition.action"),
-                            GetText(r.getActor(), kMaxNameBytes, "transition.actor"),
-                            r.getAtMs(),
+                            GetText(r.getActor(), kMaxNameBytes, "transition.actor"), r.getAtMs(),
                             GetProse(r.getReason(), kMaxProseBytes, "transition.reason")};
     }
   }
@@ -438,12 +439,11 @@ Message Get(wire::Envelope::Reader env) {
 }  // namespace
 
 const char* MessageName(const Message& m) {
-  static constexpr const char* kNames[] = {"hello",   "welcome", "refusal",
-                                           "push",    "push_ack", "updates",
-                                           "credit",  "snapshot_chunk", "roster",
-                                           "referral_post", "referral_post_ack",
-                                           "referral_update", "referral_body",
-                                           "transition_body"};
+  static constexpr const char* kNames[] = {"hello",         "welcome",           "refusal",
+                                           "push",          "push_ack",          "updates",
+                                           "credit",        "snapshot_chunk",    "roster",
+                                           "referral_post", "referral_post_ack", "referral_update",
+                                           "referral_body", "transition_body"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }

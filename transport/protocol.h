@@ -122,8 +122,8 @@ struct RosterEntry {
 
 struct Roster {
   std::vector<RosterEntry> entries;
-  uint32_t part = 0;  // parts of one roster count from 0
-  bool more = false;  // another part follows
+  uint32_t part = 0;     // parts of one roster count from 0
+  bool more = false;     // another part follows
   bool changes = false;  // only the members that changed since the last roster this session sent
   friend bool operator==(const Roster&, const Roster&) = default;
 };
@@ -179,9 +179,9 @@ struct ReferralUpdate {
   friend bool operator==(const ReferralUpdate&, const ReferralUpdate&) = default;
 };
 
-using Message = std::variant<Hello, Welcome, Refusal, Push, PushAck, Updates, Credit,
-                             SnapshotChunk, Roster, ReferralPost, ReferralPostAck, ReferralUpdate,
-                             ReferralBody, TransitionBody>;
+using Message =
+    std::variant<Hello, Welcome, Refusal, Push, PushAck, Updates, Credit, SnapshotChunk, Roster,
+                 ReferralPost, ReferralPostAck, ReferralUpdate, ReferralBody, TransitionBody>;
 
 // "hello", "welcome", ... for logs.
 const char* MessageName(const Message& m);

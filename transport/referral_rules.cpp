@@ -57,15 +57,14 @@ Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool rec
   if (b.ciphertext.size() > kMaxSealedPayloadBytes) {
     *code = "too_large";
     return Status::InvalidArgument("referral: the sealed payload is " +
-                                   std::to_string(b.ciphertext.size()) +
-                                   " bytes; the limit is " +
+                                   std::to_string(b.ciphertext.size()) + " bytes; the limit is " +
                                    std::to_string(kMaxSealedPayloadBytes));
   }
   return Status::Ok();
 }
 
 Status CheckTransitionBody(const proto::TransitionBody& t, uint64_t now_ms) {
-  static constexpr std::string_view kActions[] = {"deliver", "accept",   "decline", "start",
+  static constexpr std::string_view kActions[] = {"deliver",  "accept", "decline", "start",
                                                   "complete", "cancel", "expire"};
   bool known = false;
   for (std::string_view a : kActions) known |= t.action == a;

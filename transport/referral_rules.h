@@ -17,7 +17,7 @@
 namespace sb {
 
 inline constexpr size_t kMaxReferralPayloadBytes = 64 << 10;  // the payload JSON, plaintext
-inline constexpr int kMaxReferralPayloadDepth = 8;           // its nesting
+inline constexpr int kMaxReferralPayloadDepth = 8;            // its nesting
 inline constexpr size_t kMaxConsentScopeBytes = 1000;
 inline constexpr size_t kMaxConsentByBytes = 128;
 inline constexpr size_t kMaxReferralReasonBytes = 500;

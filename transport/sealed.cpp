@@ -11,7 +11,9 @@ namespace {
 const unsigned char* U(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
-unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+unsigned char* U(std::string& s) {
+  return reinterpret_cast<unsigned char*>(s.data());
+}
 
 std::string Random(size_t n) {
   std::string out(n, '\0');
@@ -54,9 +56,8 @@ bool IsUuid(std::string_view s) {
   return true;
 }
 
-Status SealPayload(proto::ReferralBody* body, std::string_view plaintext,
-                   std::string_view data_key, const Identity& sender,
-                   std::string_view recipient_box_public) {
+Status SealPayload(proto::ReferralBody* body, std::string_view plaintext, std::string_view data_key,
+                   const Identity& sender, std::string_view recipient_box_public) {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialize");
   if (data_key.size() != kDataKeyBytes) return Status::InvalidArgument("a data key is 32 bytes");
   if (recipient_box_public.size() != crypto_box_PUBLICKEYBYTES ||
@@ -80,8 +81,8 @@ Status SealPayload(proto::ReferralBody* body, std::string_view plaintext,
   return Status::Ok();
 }
 
-Result<std::string> OpenDataKey(const proto::ReferralBody& body,
-                                std::string_view sender_box_public, const Identity& recipient) {
+Result<std::string> OpenDataKey(const proto::ReferralBody& body, std::string_view sender_box_public,
+                                const Identity& recipient) {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialize");
   if (body.key_nonce.size() != crypto_box_NONCEBYTES ||
       body.sealed_key.size() != kDataKeyBytes + crypto_box_MACBYTES ||
@@ -90,13 +91,11 @@ Result<std::string> OpenDataKey(const proto::ReferralBody& body,
     return Status::Corruption("the referral's sealed key is malformed");
   }
   std::string key(kDataKeyBytes, '\0');
-  if (crypto_box_open_easy(U(key), U(body.sealed_key), body.sealed_key.size(),
-                           U(body.key_nonce), U(sender_box_public),
-                           U(recipient.box_secret)) != 0) {
+  if (crypto_box_open_easy(U(key), U(body.sealed_key), body.sealed_key.size(), U(body.key_nonce),
+                           U(sender_box_public), U(recipient.box_secret)) != 0) {
     sodium_memzero(key.data(), key.size());
-    return Status::PermissionDenied(
-        "the referral's key does not open: it was not sealed by " + body.sender +
-        " for this organization, or it was altered");
+    return Status::PermissionDenied("the referral's key does not open: it was not sealed by " +
+                                    body.sender + " for this organization, or it was altered");
   }
   return key;
 }

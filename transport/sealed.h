@@ -21,13 +21,12 @@ std::string NewDataKey();
 
 // Fills body.nonce/ciphertext (under `data_key`) and body.key_nonce/sealed_key (to the
 // recipient). body.id, sender and recipient must be set first (associated data).
-Status SealPayload(proto::ReferralBody* body, std::string_view plaintext,
-                   std::string_view data_key, const Identity& sender,
-                   std::string_view recipient_box_public);
+Status SealPayload(proto::ReferralBody* body, std::string_view plaintext, std::string_view data_key,
+                   const Identity& sender, std::string_view recipient_box_public);
 
 // The recipient opens the data key; fails unless it was sealed by `sender_box_public`.
-Result<std::string> OpenDataKey(const proto::ReferralBody& body,
-                                std::string_view sender_box_public, const Identity& recipient);
+Result<std::string> OpenDataKey(const proto::ReferralBody& body, std::string_view sender_box_public,
+                                const Identity& recipient);
 
 // Decrypts the payload with the data key; fails if anything was altered.
 Result<std::string> OpenPayload(const proto::ReferralBody& body, std::string_view data_key);

@@ -24,11 +24,11 @@ struct SocketLimits {
   // one; with 10,000 connections, 5-second pings from the broker side took most of its I/O
   // threads (measured with bench swarm). For the same reason no side asks the other to keep
   // a timer for it (ZMQ_HEARTBEAT_TTL 0): each side notices a silent peer by its own pings.
-  int heartbeat_ivl_ms = 5000;          // ZMQ_HEARTBEAT_IVL (agents)
-  int broker_heartbeat_ivl_ms = 30000;  // ZMQ_HEARTBEAT_IVL (the broker)
-  int heartbeat_timeout_ms = 30000;     // ZMQ_HEARTBEAT_TIMEOUT
-  int reconnect_ivl_ms = 100;       // agent: first reconnect delay
-  int reconnect_ivl_max_ms = 5000;  // agent: backoff cap
+  int heartbeat_ivl_ms = 5000;           // ZMQ_HEARTBEAT_IVL (agents)
+  int broker_heartbeat_ivl_ms = 30000;   // ZMQ_HEARTBEAT_IVL (the broker)
+  int heartbeat_timeout_ms = 30000;      // ZMQ_HEARTBEAT_TIMEOUT
+  int reconnect_ivl_ms = 100;            // agent: first reconnect delay
+  int reconnect_ivl_max_ms = 5000;       // agent: backoff cap
   int64_t max_message_bytes = 16 << 20;  // ZMQ_MAXMSGSIZE
   int sndhwm = 100000, rcvhwm = 100000;
   // Connections waiting to be accepted (ZMQ_BACKLOG; libzmq's default is 100). After a broker
@@ -54,9 +54,9 @@ Result<zmq::socket_t> MakeBrokerSocket(zmq::context_t& ctx, const Identity& brok
 // `before_connect`, when given, runs on the configured socket before it connects: the place to
 // attach a monitor (and connect its reader), since a handshake that completes before the
 // monitor is there is never reported.
-Result<zmq::socket_t> MakeAgentSocket(zmq::context_t& ctx, const Identity& agent,
-                                      const std::string& broker_curve_public,
-                                      const std::string& endpoint, const SocketLimits& limits,
-                                      const std::function<Status(zmq::socket_t&)>& before_connect = {});
+Result<zmq::socket_t> MakeAgentSocket(
+    zmq::context_t& ctx, const Identity& agent, const std::string& broker_curve_public,
+    const std::string& endpoint, const SocketLimits& limits,
+    const std::function<Status(zmq::socket_t&)>& before_connect = {});
 
 }  // namespace sb

@@ -13,7 +13,9 @@ constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
 constexpr char kZapVersion[] = "1.0";
 constexpr int kPollMs = 100;  // how often the thread looks at stop_
 
-std::string Str(const zmq::message_t& m) { return m.to_string(); }
+std::string Str(const zmq::message_t& m) {
+  return m.to_string();
+}
 
 struct Reply {
   std::string code;  // "200", "400", "500"
@@ -30,10 +32,9 @@ ZapAuthenticator::ZapAuthenticator(zmq::context_t& ctx, Authorize authorize, OnR
     socket_.set(zmq::sockopt::linger, 0);
     socket_.bind(kZapEndpoint);
   } catch (const zmq::error_t& e) {
-    throw std::runtime_error(std::string("cannot start the ZAP handler on ") + kZapEndpoint +
-                             ": " + e.what() +
-                             (e.num() == EADDRINUSE ? " (another handler runs on this context)"
-                                                    : ""));
+    throw std::runtime_error(
+        std::string("cannot start the ZAP handler on ") + kZapEndpoint + ": " + e.what() +
+        (e.num() == EADDRINUSE ? " (another handler runs on this context)" : ""));
   }
   thread_ = std::thread([this] { Run(); });
 }

@@ -88,7 +88,8 @@ TEST(AgentLifecycle, SigtermRightAfterTheRuntimeFileAppearsStillStops) {
     ASSERT_TRUE(appeared) << Tail((*a)->LogPath());
     auto code = (*a)->WaitForExit(3s);
     ASSERT_TRUE(code.ok()) << "try " << i + 1 << ": SIGTERM sent right after agent.json appeared: "
-                           << code.status().message() << "\nlog:\n" << Tail((*a)->LogPath(), 600);
+                           << code.status().message() << "\nlog:\n"
+                           << Tail((*a)->LogPath(), 600);
     EXPECT_EQ(*code, 0);
   }
 }

@@ -17,11 +17,14 @@ constexpr char kOrg[] = "0a000000-0000-4000-8000-000000000001";
 constexpr char kService[] = "0b000000-0000-4000-8000-000000000001";
 constexpr char kPhone[] = "0c000000-0000-4000-8000-000000000001";
 
-std::string Rec(const std::string& id) { return "/v1/records/" + id; }
+std::string Rec(const std::string& id) {
+  return "/v1/records/" + id;
+}
 
 std::string Uuid(char prefix, int n) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%c%07x-0000-4000-8000-000000000000", prefix, static_cast<unsigned>(n));
+  std::snprintf(buf, sizeof buf, "%c%07x-0000-4000-8000-000000000000", prefix,
+                static_cast<unsigned>(n));
   return buf;
 }
 
@@ -114,18 +117,20 @@ class AgentApi : public ::testing::Test {
   }
 
   void CreateOrgServicePhone() {
-    Reply org = agent_->Put(Rec(kOrg), {{"kind", "organization"},
-                                        {"fields", {{"name", "Casa Segura"},
-                                                    {"website", "https://casa.example.org"}}}});
+    Reply org = agent_->Put(
+        Rec(kOrg),
+        {{"kind", "organization"},
+         {"fields", {{"name", "Casa Segura"}, {"website", "https://casa.example.org"}}}});
     ASSERT_EQ(org.status, 200) << org.Describe();
-    Reply svc = agent_->Put(Rec(kService), {{"kind", "service"},
-                                            {"fields", {{"organization_id", kOrg},
-                                                        {"name", "Shelter"},
-                                                        {"capacity_beds_available", 3}}}});
+    Reply svc = agent_->Put(
+        Rec(kService),
+        {{"kind", "service"},
+         {"fields",
+          {{"organization_id", kOrg}, {"name", "Shelter"}, {"capacity_beds_available", 3}}}});
     ASSERT_EQ(svc.status, 200) << svc.Describe();
-    Reply ph = agent_->Put(Rec(kPhone), {{"kind", "phone"},
-                                         {"fields", {{"organization_id", kOrg},
-                                                     {"number", "+14155550123"}}}});
+    Reply ph = agent_->Put(
+        Rec(kPhone),
+        {{"kind", "phone"}, {"fields", {{"organization_id", kOrg}, {"number", "+14155550123"}}}});
     ASSERT_EQ(ph.status, 200) << ph.Describe();
   }
 
@@ -135,9 +140,8 @@ class AgentApi : public ::testing::Test {
     Reply before = agent_->Get(Rec(id));
     Reply r = agent_->PutRaw(Rec(id), body);
     EXPECT_EQ(r.status, status) << body << " -> " << r.Describe();
-    std::string message = r.body.is_object() && r.body.contains("error")
-                              ? r.body["error"].value("message", "")
-                              : "";
+    std::string message =
+        r.body.is_object() && r.body.contains("error") ? r.body["error"].value("message", "") : "";
     for (const auto& n : needles) {
       EXPECT_NE(message.find(n), std::string::npos) << "'" << n << "' not in: " << message;
     }
@@ -163,7 +167,9 @@ TEST_F(AgentApi, EveryOtherRouteNeedsTheRightTokenAndWritesNothingWithout) {
   std::string wrong = "Bearer " + std::string(agent_->token().size(), 'f');
   std::string put = json{{"kind", "organization"}, {"fields", {{"name", "Intruder"}}}}.dump();
   std::string intruder = Uuid('9', 1);
-  struct Call { std::string method, path, body; };
+  struct Call {
+    std::string method, path, body;
+  };
   std::vector<Call> calls = {
       {"GET", "/metrics", ""},
       {"GET", "/v1/records", ""},
@@ -177,12 +183,13 @@ TEST_F(AgentApi, EveryOtherRouteNeedsTheRightTokenAndWritesNothingWithout) {
       {"POST", "/v1/import", SmallDocument().dump()},
       {"GET", "/no/such/route", ""},
   };
-  for (const auto& auth : {std::string(), wrong, std::string("Bearer"),
-                           "Bearer " + agent_->token() + "x", "Basic " + agent_->token(),
-                           agent_->token()}) {
+  for (const auto& auth :
+       {std::string(), wrong, std::string("Bearer"), "Bearer " + agent_->token() + "x",
+        "Basic " + agent_->token(), agent_->token()}) {
     for (const auto& c : calls) {
       Reply r = agent_->Send(c.method, c.path, c.body, auth);
-      EXPECT_EQ(r.status, 401) << c.method << " " << c.path << " with '" << auth << "': " << r.Describe();
+      EXPECT_EQ(r.status, 401) << c.method << " " << c.path << " with '" << auth
+                               << "': " << r.Describe();
       EXPECT_EQ(r.body["error"]["code"], "Unauthenticated") << r.Describe();
     }
   }
@@ -190,15 +197,17 @@ TEST_F(AgentApi, EveryOtherRouteNeedsTheRightTokenAndWritesNothingWithout) {
   EXPECT_EQ(agent_->Get(Rec(intruder)).status, 404);
   Reply metrics = agent_->Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.raw.find("switchboard_api_unauthorized_total 66"), std::string::npos) << metrics.raw;
+  EXPECT_NE(metrics.raw.find("switchboard_api_unauthorized_total 66"), std::string::npos)
+      << metrics.raw;
 }
 
 TEST_F(AgentApi, CreatedRecordShowsItsFieldsOwnerAndLastChange) {
   std::string replica = agent_->Send("GET", "/healthz", "", "").body["replica"];
   Reply put = agent_->Put(Rec(kOrg), {{"kind", "organization"},
-                                      {"fields", {{"name", "Casa Segura"},
-                                                  {"year_incorporated", 1999},
-                                                  {"countries_served", {"NG", "IT"}}}}});
+                                      {"fields",
+                                       {{"name", "Casa Segura"},
+                                        {"year_incorporated", 1999},
+                                        {"countries_served", {"NG", "IT"}}}}});
   ASSERT_EQ(put.status, 200) << put.Describe();
   EXPECT_EQ(put.body["op"], "create");
   EXPECT_EQ(put.body["changed"], json({"countries_served", "name", "owner", "year_incorporated"}));
@@ -219,8 +228,9 @@ TEST_F(AgentApi, CreatedRecordShowsItsFieldsOwnerAndLastChange) {
   EXPECT_EQ(r["conflicts"], json::array());
   EXPECT_EQ(put.body["record"], r);
 
-  Reply child = agent_->Put(Rec(kService), {{"kind", "service"},
-                                            {"fields", {{"organization_id", kOrg}, {"name", "Shelter"}}}});
+  Reply child = agent_->Put(
+      Rec(kService),
+      {{"kind", "service"}, {"fields", {{"organization_id", kOrg}, {"name", "Shelter"}}}});
   ASSERT_EQ(child.status, 200) << child.Describe();
   EXPECT_EQ(agent_->Get(Rec(kService)).body["owner"], kOrg);
 }
@@ -291,18 +301,21 @@ TEST_F(AgentApi, OversizeRecordBodyIsRefusedAs413) {
 // Regression: a deeply nested JSON value (100,000 brackets: 200 KB, well under the size
 // limits) overflowed the stack of the HTTP thread while the handler copied the body, and the
 // agent died with SIGSEGV. Hostile input must get a 400, not take the agent down.
-std::string DeeplyNested() { return std::string(100'000, '[') + std::string(100'000, ']'); }
+std::string DeeplyNested() {
+  return std::string(100'000, '[') + std::string(100'000, ']');
+}
 
 TEST_F(AgentApi, DeeplyNestedPutBodyIsRefusedAndTheAgentKeepsRunning) {
-  Reply r = agent_->PutRaw(Rec(kOrg), R"({"kind": "organization", "fields": {"name": )" +
-                                          DeeplyNested() + "}}");
+  Reply r = agent_->PutRaw(
+      Rec(kOrg), R"({"kind": "organization", "fields": {"name": )" + DeeplyNested() + "}}");
   EXPECT_EQ(r.status, 400) << r.Describe();
   EXPECT_EQ(agent_->Send("GET", "/healthz", "", "").status, 200) << "the agent died";
 }
 
 TEST_F(AgentApi, DeeplyNestedImportIsRefusedAndTheAgentKeepsRunning) {
-  std::string doc = R"({"organizations": [{"id": "1a000000-0000-4000-8000-000000000001", "name": )" +
-                    DeeplyNested() + "}]}";
+  std::string doc =
+      R"({"organizations": [{"id": "1a000000-0000-4000-8000-000000000001", "name": )" +
+      DeeplyNested() + "}]}";
   Reply r = agent_->Send("POST", "/v1/import", doc, "Bearer " + agent_->token());
   EXPECT_EQ(r.status, 400) << r.Describe();
   EXPECT_EQ(agent_->Send("GET", "/healthz", "", "").status, 200) << "the agent died";
@@ -316,8 +329,8 @@ TEST_F(AgentApi, ConcurrentWritersAreAllAcknowledgedAndVisible) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         std::string id = Uuid(static_cast<char>('1' + t), i);
-        statuses[t].push_back(agent_->Put(Rec(id), {{"kind", "organization"},
-                                                    {"fields", {{"name", id}}}}).status);
+        statuses[t].push_back(
+            agent_->Put(Rec(id), {{"kind", "organization"}, {"fields", {{"name", id}}}}).status);
       }
     });
   }
@@ -372,20 +385,25 @@ TEST_F(AgentApi, ListingPagesVisitEveryRecordExactlyOnce) {
   std::set<std::string> orgs, services;
   for (int i = 0; i < 23; ++i) {
     std::string id = Uuid('a', i);
-    ASSERT_EQ(agent_->Put(Rec(id), {{"kind", "organization"},
-                                    {"fields", {{"name", "Org " + std::to_string(i) +
-                                                             (i % 5 == 0 ? " Zebra" : "")}}}})
+    ASSERT_EQ(agent_
+                  ->Put(Rec(id),
+                        {{"kind", "organization"},
+                         {"fields",
+                          {{"name", "Org " + std::to_string(i) + (i % 5 == 0 ? " Zebra" : "")}}}})
                   .status,
               200);
     orgs.insert(id);
   }
   for (int i = 0; i < 11; ++i) {
     std::string id = Uuid('b', i);
-    ASSERT_EQ(agent_->Put(Rec(id), {{"kind", "service"},
-                                    {"fields", {{"organization_id", Uuid('a', i)},
-                                                {"name", "Service " + std::to_string(i)}}}})
-                  .status,
-              200);
+    ASSERT_EQ(
+        agent_
+            ->Put(Rec(id),
+                  {{"kind", "service"},
+                   {"fields",
+                    {{"organization_id", Uuid('a', i)}, {"name", "Service " + std::to_string(i)}}}})
+            .status,
+        200);
     services.insert(id);
   }
   for (int limit : {1, 5, 7, 34, 1000}) {
@@ -415,7 +433,8 @@ TEST_F(AgentApi, HistoryListsWhoWhenAndWhichFields) {
   const json& entries = h.body["history"];
   ASSERT_EQ(entries.size(), 3u) << h.raw;
   EXPECT_EQ(entries[0]["op"], "create");
-  EXPECT_EQ(entries[0]["fields"], json({"capacity_beds_available", "name", "organization_id", "owner"}));
+  EXPECT_EQ(entries[0]["fields"],
+            json({"capacity_beds_available", "name", "organization_id", "owner"}));
   EXPECT_EQ(entries[1]["op"], "update");
   EXPECT_EQ(entries[1]["fields"], json({"capacity_beds_available"}));
   EXPECT_EQ(entries[2]["op"], "delete");
@@ -437,7 +456,8 @@ TEST_F(AgentApi, ImportOfAValidDocumentCountsItsRecords) {
   Reply svc = agent_->Get(Rec("1b000000-0000-4000-8000-000000000001"));
   EXPECT_EQ(svc.body["owner"], "1a000000-0000-4000-8000-000000000001");
   EXPECT_EQ(svc.body["fields"]["organization_id"]["value"], "1a000000-0000-4000-8000-000000000001");
-  EXPECT_EQ(agent_->Get(Rec("1c000000-0000-4000-8000-000000000001")).body["fields"]["service_id"]["value"],
+  EXPECT_EQ(agent_->Get(Rec("1c000000-0000-4000-8000-000000000001"))
+                .body["fields"]["service_id"]["value"],
             "1b000000-0000-4000-8000-000000000001");
   Reply hist = agent_->Get(Rec("1a000000-0000-4000-8000-000000000001") + "/history");
   EXPECT_EQ(hist.body["history"][0]["actor"], "import");

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 
 mode_t ModeOf(const std::string& file) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
   return st.st_mode & 0777;
 }

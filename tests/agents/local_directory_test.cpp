@@ -54,7 +54,9 @@ class LocalDirectoryTest : public ::testing::Test {
       return r ? r->Displayed(field) : std::nullopt;
     });
   }
-  size_t Size() { return dir_->Read([](const Directory& d) { return d.size(); }); }
+  size_t Size() {
+    return dir_->Read([](const Directory& d) { return d.size(); });
+  }
 
   TempDir tmp_;
   ManualClock clock_{kStart};
@@ -87,8 +89,10 @@ TEST_F(LocalDirectoryTest, RequestWithOneBadEditWritesNothing) {
   auto out = dir_->Apply(edits, "import");
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(out.status().message().find("record " + Id(3)), std::string::npos) << out.status().message();
-  EXPECT_NE(out.status().message().find("phone.number"), std::string::npos) << out.status().message();
+  EXPECT_NE(out.status().message().find("record " + Id(3)), std::string::npos)
+      << out.status().message();
+  EXPECT_NE(out.status().message().find("phone.number"), std::string::npos)
+      << out.status().message();
   EXPECT_EQ(Size(), 0u);
   EXPECT_EQ(dir_->outbox_depth(), 0u);
   EXPECT_TRUE(dir_->History(Id(1))->empty());

@@ -75,8 +75,8 @@ class ReferralSessionTest : public ::testing::Test {
     a->dir = std::move(d).value();
     a->quarantine = std::make_unique<Quarantine>(a->store.get());
     EXPECT_TRUE(a->quarantine->Load().ok());
-    a->book = std::make_unique<ReferralBook>(a->store.get(), &clock_, a->id,
-                                             broker_.pub.sign_public);
+    a->book =
+        std::make_unique<ReferralBook>(a->store.get(), &clock_, a->id, broker_.pub.sign_public);
     a->book->set_quarantine(a->quarantine.get());
     EXPECT_TRUE(a->book->Load().ok());
     a->sync = std::make_unique<AgentSync>(a->dir.get(), &clock_, a->id, broker_.pub.sign_public,
@@ -216,10 +216,13 @@ TEST_F(ReferralSessionTest, AHandoffClosesItsLoopOnBothSides) {
   EXPECT_EQ((*counts)["completed"], 1u);
   // The broker dropped the ciphertext once delivered, and never had the key.
   bool canary = false;
-  ASSERT_TRUE(broker_store_->Scan(Cf::kReferrals, "", "", [&](std::string_view, std::string_view v) {
-    canary |= v.find("CANARY") != std::string_view::npos;
-    return true;
-  }).ok());
+  ASSERT_TRUE(broker_store_
+                  ->Scan(Cf::kReferrals, "", "",
+                         [&](std::string_view, std::string_view v) {
+                           canary |= v.find("CANARY") != std::string_view::npos;
+                           return true;
+                         })
+                  .ok());
   EXPECT_FALSE(canary);
   for (Agent* x : {&a, &b}) {
     auto check = AuditLog::Verify(*x->store);
@@ -293,8 +296,8 @@ TEST_F(ReferralSessionTest, UpdatesInAnyOrderSettleToTheSameState) {
     ASSERT_TRUE(copy.Load().ok());
     proto::Roster roster;
     for (const Member& m : roster_->List()) {
-      roster.entries.push_back({m.identity.org, "partner", m.identity.sign_public,
-                                m.identity.box_public, false});
+      roster.entries.push_back(
+          {m.identity.org, "partner", m.identity.sign_public, m.identity.box_public, false});
     }
     copy.OnRoster(roster);
     // The sealed referral comes first in any real session; the rest in any order.
@@ -631,7 +634,7 @@ TEST_F(ReferralSessionTest, PurgeAfterClosureMakesThePayloadUnreadable) {
   auto key = b.store->Get(Cf::kReferrals, "k/" + id);
   ASSERT_TRUE(key.ok());
   EXPECT_FALSE(*key);
-  EXPECT_EQ(Status(b, id), "declined");  // the history stays
+  EXPECT_EQ(Status(b, id), "declined");   // the history stays
   EXPECT_TRUE(a.book->Payload(id).ok());  // another agent's copy is its own business
   auto check = AuditLog::Verify(*b.store);
   ASSERT_TRUE(check.ok());

@@ -77,7 +77,9 @@ struct Agent {
       return r ? r->Displayed(field) : std::nullopt;
     });
   }
-  Directory State() const { return dir->Read([](const Directory& d) { return d; }); }
+  Directory State() const {
+    return dir->Read([](const Directory& d) { return d; });
+  }
   void Apply(std::vector<RecordEdit> edits) {
     auto out = dir->Apply(std::move(edits), "test");
     ASSERT_TRUE(out.ok()) << out.status().ToString();
@@ -120,7 +122,8 @@ class SyncSessionTest : public ::testing::Test {
     a->dir = std::move(d).value();
     a->quarantine = std::make_unique<Quarantine>(a->store.get());
     EXPECT_TRUE(a->quarantine->Load().ok());
-    a->sync = std::make_unique<AgentSync>(a->dir.get(), &clock_, a->id, broker_.pub.sign_public, so);
+    a->sync =
+        std::make_unique<AgentSync>(a->dir.get(), &clock_, a->id, broker_.pub.sign_public, so);
     a->sync->set_quarantine(a->quarantine.get());
     agents_.push_back(std::move(a));
     return *agents_.back();
@@ -179,8 +182,9 @@ class SyncSessionTest : public ::testing::Test {
   // The broker's state as `org` may read it.
   Directory BrokerStateFor(const std::string& org, Role role) {
     bool filtered = false;
-    Delta d = FilterFor(core_->state().AsDelta(1, Hlc{}), org, role,
-                        [&](const std::string& id) { return core_->state().Find(id); }, &filtered);
+    Delta d = FilterFor(
+        core_->state().AsDelta(1, Hlc{}), org, role,
+        [&](const std::string& id) { return core_->state().Find(id); }, &filtered);
     Directory out;
     out.Join(d);
     return out;
@@ -219,8 +223,10 @@ TEST_F(SyncSessionTest, VersionRefusalIsFinal) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Connect(a);
   up_.clear();  // the broker answers for another version instead
-  EXPECT_TRUE(a.sync->OnMessage(proto::EncodeEnvelope(
-      proto::Refusal{"version", "protocol version 1 is not supported; upgrade"})).empty());
+  EXPECT_TRUE(a.sync
+                  ->OnMessage(proto::EncodeEnvelope(
+                      proto::Refusal{"version", "protocol version 1 is not supported; upgrade"}))
+                  .empty());
   EXPECT_EQ(a.sync->status().state, "refused");
   EXPECT_NE(a.sync->status().last_error.find("upgrade"), std::string::npos);
   // It stays refused: reconnecting says nothing, ticking pushes nothing.
@@ -433,13 +439,13 @@ TEST_F(SyncSessionTest, AStallAsksToResumeAndOnlyASecondStallStartsOver) {
   ASSERT_EQ(a.dir->sync_cursor(), 0u);
   // Nothing heard, but the agent does not yet know it is behind: it learns the head from a
   // resumed Welcome after the next stall check, so drive one.
-  a.sync->OnMessage(proto::EncodeEnvelope(proto::Welcome{proto::kProtocolVersion, kOrgA,
-                                                           "partner", 1, false, true}));
+  a.sync->OnMessage(proto::EncodeEnvelope(
+      proto::Welcome{proto::kProtocolVersion, kOrgA, "partner", 1, false, true}));
   uint64_t resumes = core_->stats().resumes, restarts = core_->stats().restarts;
   clock_.Advance(AgentSync::Options{}.stall_ms + 1);
   Run();
   EXPECT_EQ(a.sync->status().stalls, 1u);
-  EXPECT_EQ(core_->stats().resumes, resumes + 1);   // resumed: nothing sent again
+  EXPECT_EQ(core_->stats().resumes, resumes + 1);  // resumed: nothing sent again
   EXPECT_EQ(core_->stats().restarts, restarts);
   EXPECT_EQ(a.dir->sync_cursor(), 0u);
   lose = false;
@@ -461,8 +467,8 @@ TEST_F(SyncSessionTest, APartOfACheckpointAndThenSilenceIsAStall) {
   Run();
   ASSERT_EQ(a.dir->sync_cursor(), 1u);
   // A chunk of a checkpoint at log entry 40, and nothing more of it.
-  std::vector<std::string> reply = a.sync->OnMessage(proto::EncodeEnvelope(
-      proto::SnapshotChunk{77, 1, false, 40, "", ""}));
+  std::vector<std::string> reply =
+      a.sync->OnMessage(proto::EncodeEnvelope(proto::SnapshotChunk{77, 1, false, 40, "", ""}));
   ASSERT_FALSE(reply.empty());  // out of order: a rewind is asked for
   EXPECT_EQ(a.sync->status().rewinds, 1u);
   clock_.Advance(AgentSync::Options{}.stall_ms + 1);
@@ -527,8 +533,12 @@ class RosterChangeTest : public SyncSessionTest {
   }
 };
 
-TEST_F(RosterChangeTest, AnEnrollmentArrivesAsAChange) { Check(false); }
-TEST_F(RosterChangeTest, ALostChangeIsAskedForByAResumedHello) { Check(true); }
+TEST_F(RosterChangeTest, AnEnrollmentArrivesAsAChange) {
+  Check(false);
+}
+TEST_F(RosterChangeTest, ALostChangeIsAskedForByAResumedHello) {
+  Check(true);
+}
 
 TEST_F(SyncSessionTest, SmallCreditWindowStillDeliversEverything) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
@@ -560,12 +570,12 @@ TEST_F(SyncSessionTest, ConfidentialAddressStaysWithTheOwnerAndMaintainers) {
   Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
   Agent& m = AddAgent(kOrgM, Role::kMaintainer, 0xc1);
   for (Agent* x : {&a, &b, &m}) Connect(*x);
-  a.Apply({NewOrg(kOrgA, "Casa Segura"),
-           Edit(kLocA, "location", {{"name", std::string("Safe house")},
-                                    {"address_1", std::string("12 rue Secrète")},
-                                    {"city", std::string("Lyon")},
-                                    {"address_confidential", Value(true)},
-                                    {"owner", kOrgA}})});
+  a.Apply({NewOrg(kOrgA, "Casa Segura"), Edit(kLocA, "location",
+                                              {{"name", std::string("Safe house")},
+                                               {"address_1", std::string("12 rue Secrète")},
+                                               {"city", std::string("Lyon")},
+                                               {"address_confidential", Value(true)},
+                                               {"owner", kOrgA}})});
   Run();
   EXPECT_EQ(b.Displayed(kLocA, "city"), Value(std::string("Lyon")));
   EXPECT_FALSE(b.Displayed(kLocA, "address_1").has_value());
@@ -584,12 +594,12 @@ TEST_F(SyncSessionTest, ClearingConfidentialityBackfillsTheAddress) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
   for (Agent* x : {&a, &b}) Connect(*x);
-  a.Apply({NewOrg(kOrgA, "Casa Segura"),
-           Edit(kLocA, "location", {{"name", std::string("Safe house")},
-                                    {"address_1", std::string("12 rue Secrète")},
-                                    {"city", std::string("Lyon")},
-                                    {"address_confidential", Value(true)},
-                                    {"owner", kOrgA}})});
+  a.Apply({NewOrg(kOrgA, "Casa Segura"), Edit(kLocA, "location",
+                                              {{"name", std::string("Safe house")},
+                                               {"address_1", std::string("12 rue Secrète")},
+                                               {"city", std::string("Lyon")},
+                                               {"address_confidential", Value(true)},
+                                               {"owner", kOrgA}})});
   Run();
   ASSERT_FALSE(b.Displayed(kLocA, "address_1").has_value());
   a.Apply({Edit(kLocA, "location", {{"address_confidential", Value(false)}})});
@@ -614,10 +624,11 @@ TEST_F(SyncSessionTest, AgentOlderThanTheLogCatchesUpFromASnapshot) {
   ASSERT_EQ(b.sync->status().cursor, 2u);
   Disconnect(b);
   // While B is away, A adds a confidential shelter and services; the log is trimmed.
-  a.Apply({Edit(kLocA, "location", {{"name", std::string("Safe house")},
-                                    {"address_1", std::string("12 rue Secrète")},
-                                    {"address_confidential", Value(true)},
-                                    {"owner", kOrgA}})});
+  a.Apply({Edit(kLocA, "location",
+                {{"name", std::string("Safe house")},
+                 {"address_1", std::string("12 rue Secrète")},
+                 {"address_confidential", Value(true)},
+                 {"owner", kOrgA}})});
   Run();
   for (unsigned i = 0; i < 4; ++i) {
     a.Apply({Edit(Uuid(0xa300 + i), "service", {{"name", std::string("svc")}, {"owner", kOrgA}})});
@@ -760,8 +771,9 @@ TEST_F(SyncSessionTest, AnEntryThatCannotBeUsedIsQuarantinedAndSteppedOver) {
   Identity impostor = Gen(kOrgB);  // another key claiming B
   proto::Updates u;
   u.entries.push_back(entry(cursor + 1, kOrgB, "forged", impostor, kOrgB));
-  u.entries.push_back(proto::LogEntry{cursor + 2, proto::SignedDelta{"SBD\x01junk", kOrgB, "broker",
-                                                                     Sign(broker_, "SBD\x01junk")}});
+  u.entries.push_back(proto::LogEntry{
+      cursor + 2,
+      proto::SignedDelta{"SBD\x01junk", kOrgB, "broker", Sign(broker_, "SBD\x01junk")}});
   u.entries.push_back(entry(cursor + 3, kOrgB, "genuine", broker_, "broker"));
   u.head = cursor + 3;
   std::vector<std::string> out = a.sync->OnMessage(proto::EncodeEnvelope(u));

@@ -11,17 +11,18 @@ namespace {
 TEST(Utf8, AcceptsEveryWellFormedSequence) {
   EXPECT_TRUE(IsUtf8(""));
   EXPECT_TRUE(IsUtf8("plain ASCII"));
-  EXPECT_TRUE(IsUtf8("Café"));                        // 2 bytes
-  EXPECT_TRUE(IsUtf8("ትግርኛ"));                       // Tigrinya, 3 bytes
-  EXPECT_TRUE(IsUtf8("\xF0\x9F\x99\x82"));            // U+1F642, 4 bytes
-  EXPECT_TRUE(IsUtf8("\xF4\x8F\xBF\xBF"));            // U+10FFFF, the last code point
-  EXPECT_TRUE(IsUtf8(std::string("a\0b", 3)));        // NUL is UTF-8; TextKind judges it
+  EXPECT_TRUE(IsUtf8("Café"));                  // 2 bytes
+  EXPECT_TRUE(IsUtf8("ትግርኛ"));                  // Tigrinya, 3 bytes
+  EXPECT_TRUE(IsUtf8("\xF0\x9F\x99\x82"));      // U+1F642, 4 bytes
+  EXPECT_TRUE(IsUtf8("\xF4\x8F\xBF\xBF"));      // U+10FFFF, the last code point
+  EXPECT_TRUE(IsUtf8(std::string("a\0b", 3)));  // NUL is UTF-8; TextKind judges it
 }
 
 TEST(Utf8, RefusesEveryIllFormedSequence) {
-  for (const char* bad : {"\x80", "\xBF", "\xC0\xAF", "\xC1\xBF", "\xE0\x80\xAF", "\xED\xA0\x80",
-                          "\xED\xBF\xBF", "\xF0\x80\x80\xAF", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80",
-                          "\xFE", "\xFF", "\xE2\x82", "\xF0\x9F\x99", "a\xC3"}) {
+  for (const char* bad :
+       {"\x80", "\xBF", "\xC0\xAF", "\xC1\xBF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xED\xBF\xBF",
+        "\xF0\x80\x80\xAF", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xFE", "\xFF", "\xE2\x82",
+        "\xF0\x9F\x99", "a\xC3"}) {
     EXPECT_FALSE(IsUtf8(bad)) << Printable(bad);
   }
 }

@@ -200,9 +200,9 @@ class BrokerCoreTest : public ::testing::Test {
   // A's organization record, accepted (log seq 1 unless more was logged before).
   void CreateOrgA() {
     Hello(a_);
-    auto r = PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
-                                          {{"name", std::string("Casa Segura")},
-                                           {"owner", kOrgA}})));
+    auto r =
+        PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                    {{"name", std::string("Casa Segura")}, {"owner", kOrgA}})));
     ASSERT_TRUE(r.accepted) << r.reason;
   }
 
@@ -254,17 +254,18 @@ TEST_F(BrokerCoreTest, HelloWithAnotherProtocolVersionIsRefusedWithAClearMessage
   auto r = std::get<proto::Refusal>(got[0]);
   EXPECT_EQ(r.code, "version");
   EXPECT_NE(r.message.find("protocol version " + std::to_string(proto::kProtocolVersion + 1)),
-            std::string::npos) << r.message;
+            std::string::npos)
+      << r.message;
   EXPECT_NE(r.message.find("upgrade"), std::string::npos) << r.message;
   EXPECT_TRUE(core_->Sessions().empty());
 }
 
 TEST_F(BrokerCoreTest, AnythingBeforeHelloIsRefusedHelloFirst) {
-  for (const proto::Message& m :
-       std::vector<proto::Message>{proto::Push{1, {a_.Item(a_.Edit(clock_, kOrgA, "organization",
-                                                                   {{"name", std::string("X")},
-                                                                    {"owner", kOrgA}}))}},
-                                   proto::Credit{100, 0}}) {
+  for (const proto::Message& m : std::vector<proto::Message>{
+           proto::Push{1,
+                       {a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                                        {{"name", std::string("X")}, {"owner", kOrgA}}))}},
+           proto::Credit{100, 0}}) {
     auto got = Send(a_, m);
     ASSERT_EQ(got.size(), 1u) << Describe(got);
     EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "hello_first");
@@ -276,9 +277,8 @@ TEST_F(BrokerCoreTest, AnythingBeforeHelloIsRefusedHelloFirst) {
 TEST_F(BrokerCoreTest, GarbledAndTruncatedBytesAreRefusedMalformed) {
   Hello(a_);
   std::string hello = proto::EncodeEnvelope(proto::Hello{1, a_.replica, 0, 1});
-  std::vector<std::string> inputs = {"", "garbage that is not an envelope",
-                                     std::string(64, '\xff'), hello.substr(0, hello.size() / 2),
-                                     hello.substr(0, 8)};
+  std::vector<std::string> inputs = {"", "garbage that is not an envelope", std::string(64, '\xff'),
+                                     hello.substr(0, hello.size() / 2), hello.substr(0, 8)};
   for (const std::string& bytes : inputs) {
     auto got = SendBytes(a_, bytes);
     ASSERT_EQ(got.size(), 1u) << Describe(got);
@@ -335,8 +335,8 @@ TEST_F(BrokerCoreTest, PartnerEditOfAnotherOrgsRecordIsRefusedWithTheBrokersStat
   CreateOrgA();
   Hello(b_);
   b_.view.Join(*core_->state().Find(kOrgA));
-  auto r = PushOne(b_, b_.Item(b_.Edit(clock_, kOrgA, "organization",
-                                       {{"name", std::string("Defaced")}})));
+  auto r = PushOne(
+      b_, b_.Item(b_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Defaced")}})));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("belongs to organization " + kOrgA), std::string::npos) << r.reason;
   Result<Delta> current = DecodeDelta(r.current);
@@ -354,9 +354,10 @@ TEST_F(BrokerCoreTest, PartnerCannotCreateRecordsForAnotherOrg) {
                                        {{"name", std::string("Ours?")}, {"owner", kOrgA}})));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("must belong to its creator"), std::string::npos) << r.reason;
-  r = PushOne(b_, b_.Item(b_.Edit(clock_, Uuid(0xb98), "service",
-                                  {{"name", std::string("Linked")}, {"owner", kOrgB},
-                                   {"organization_id", kOrgA}})));
+  r = PushOne(
+      b_, b_.Item(b_.Edit(
+              clock_, Uuid(0xb98), "service",
+              {{"name", std::string("Linked")}, {"owner", kOrgB}, {"organization_id", kOrgA}})));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("organization_id"), std::string::npos) << r.reason;
   EXPECT_EQ(core_->stats().log_head, 0u);
@@ -368,35 +369,40 @@ TEST_F(BrokerCoreTest, PartnerCannotAttachItsRecordsToAnotherOrgsService) {
   Hello(b_);
   const std::string service_b = Uuid(0xb01);
   ASSERT_TRUE(PushOne(b_, b_.Item(b_.Edit(clock_, service_b, "service",
-                                          {{"name", std::string("Hotline")}, {"owner", kOrgB},
+                                          {{"name", std::string("Hotline")},
+                                           {"owner", kOrgB},
                                            {"organization_id", kOrgB}})))
                   .accepted);
   Hello(a_);
-  auto r = PushOne(a_, a_.Item(a_.Edit(clock_, kPhoneA, "phone",
-                                       {{"number", std::string("+14155550199")},
-                                        {"owner", kOrgA}, {"service_id", service_b}})));
+  auto r = PushOne(
+      a_,
+      a_.Item(a_.Edit(
+          clock_, kPhoneA, "phone",
+          {{"number", std::string("+14155550199")}, {"owner", kOrgA}, {"service_id", service_b}})));
   EXPECT_FALSE(r.accepted) << "A's phone was attached to B's service " << service_b;
 }
 
 TEST_F(BrokerCoreTest, PartnerCannotWriteMaintainerOnlyFields) {
   CreateOrgA();
-  auto phone = PushOne(a_, a_.Item(a_.Edit(clock_, kPhoneA, "phone",
-                                           {{"number", std::string("+14155550123")},
-                                            {"owner", kOrgA}})));
+  auto phone =
+      PushOne(a_, a_.Item(a_.Edit(clock_, kPhoneA, "phone",
+                                  {{"number", std::string("+14155550123")}, {"owner", kOrgA}})));
   ASSERT_TRUE(phone.accepted) << phone.reason;
   struct Case {
     std::string id, kind, field;
     Value value;
   };
-  for (const Case& c : {Case{kOrgA, "organization", "approved", Value(true)},
-                        Case{kOrgA, "organization", "owner", Value(kOrgB)},
-                        Case{kPhoneA, "phone", "number@published", Value(std::string("+14155550123"))}}) {
+  for (const Case& c :
+       {Case{kOrgA, "organization", "approved", Value(true)},
+        Case{kOrgA, "organization", "owner", Value(kOrgB)},
+        Case{kPhoneA, "phone", "number@published", Value(std::string("+14155550123"))}}) {
     Peer attempt = a_;  // a copy, so a refused write does not enter A's view
     auto r = PushOne(a_, attempt.Item(attempt.Edit(clock_, c.id, c.kind, {{c.field, c.value}})));
     a_.outbox_seq = attempt.outbox_seq;
     EXPECT_FALSE(r.accepted) << c.field;
     EXPECT_NE(r.reason.find(c.kind + "." + c.field + " may be changed only by a maintainer"),
-              std::string::npos) << r.reason;
+              std::string::npos)
+        << r.reason;
   }
   EXPECT_EQ(core_->stats().log_head, 2u);
   EXPECT_EQ(BrokerValue(kOrgA, "owner"), Value(kOrgA));
@@ -404,7 +410,8 @@ TEST_F(BrokerCoreTest, PartnerCannotWriteMaintainerOnlyFields) {
   // A maintainer may.
   Hello(m_);
   m_.view.Join(*core_->state().Find(kOrgA));
-  auto r = PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization", {{"approved", Value(true)}})));
+  auto r =
+      PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization", {{"approved", Value(true)}})));
   EXPECT_TRUE(r.accepted) << r.reason;
   EXPECT_EQ(BrokerValue(kOrgA, "approved"), Value(true));
 }
@@ -413,8 +420,9 @@ TEST_F(BrokerCoreTest, PartnerCannotEraseAMaintainerOnlyFieldThroughTheContext) 
   CreateOrgA();
   Hello(m_);
   m_.view.Join(*core_->state().Find(kOrgA));
-  ASSERT_TRUE(PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization",
-                                          {{"approved", Value(true)}}))).accepted);
+  ASSERT_TRUE(
+      PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization", {{"approved", Value(true)}})))
+          .accepted);
   // A renames its organization but claims, in its context, the approval's dot.
   a_.view.Join(*core_->state().Find(kOrgA));
   Delta d = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Renamed")}});
@@ -422,7 +430,8 @@ TEST_F(BrokerCoreTest, PartnerCannotEraseAMaintainerOnlyFieldThroughTheContext) 
   auto r = PushOne(a_, a_.Item(d));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("organization.approved may be changed only by a maintainer"),
-            std::string::npos) << r.reason;
+            std::string::npos)
+      << r.reason;
   EXPECT_EQ(BrokerValue(kOrgA, "approved"), Value(true));
 }
 
@@ -480,7 +489,8 @@ TEST_F(BrokerCoreTest, ForgedContextCannotEraseOthersWrites) {
 
 TEST_F(BrokerCoreTest, ForgedSignaturesAreRefused) {
   Hello(a_);
-  Delta d = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa")}, {"owner", kOrgA}});
+  Delta d =
+      a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa")}, {"owner", kOrgA}});
   std::string bytes = EncodeDelta(d);
   struct Case {
     const char* what;
@@ -492,9 +502,12 @@ TEST_F(BrokerCoreTest, ForgedSignaturesAreRefused) {
   for (const Case& c : {
            Case{"signed with B's key", {bytes, kOrgA, kOrgA, Sign(b_.id, bytes)}, "signature"},
            Case{"signer B, author A", {bytes, kOrgA, kOrgB, Sign(b_.id, bytes)}, "signature"},
-           Case{"bytes changed after signing", {tampered, kOrgA, kOrgA, Sign(a_.id, bytes)}, "signature"},
+           Case{"bytes changed after signing",
+                {tampered, kOrgA, kOrgA, Sign(a_.id, bytes)},
+                "signature"},
            Case{"no signature", {bytes, kOrgA, kOrgA, ""}, "signature"},
-           Case{"author B over A's connection", {bytes, kOrgB, kOrgB, Sign(b_.id, bytes)},
+           Case{"author B over A's connection",
+                {bytes, kOrgB, kOrgB, Sign(b_.id, bytes)},
                 "authenticated as"},
        }) {
     auto r = PushOne(a_, proto::PushItem{++a_.outbox_seq, c.sd});
@@ -569,8 +582,8 @@ TEST_F(BrokerCoreTest, ThrottledItemsAreLeftOutOfTheAckAndGoThroughLater) {
 
 TEST_F(BrokerCoreTest, RepeatedPushOfALoggedEditIsAckedWithoutGrowingTheLog) {
   CreateOrgA();
-  proto::PushItem edit = a_.Item(a_.Edit(clock_, kOrgA, "organization",
-                                         {{"description", std::string("Shelter")}}));
+  proto::PushItem edit =
+      a_.Item(a_.Edit(clock_, kOrgA, "organization", {{"description", std::string("Shelter")}}));
   ASSERT_TRUE(PushOne(a_, edit).accepted);
   EXPECT_EQ(core_->stats().log_head, 2u);
   auto again = PushOne(a_, edit);  // the ack was lost; the agent pushes the same entry again
@@ -584,8 +597,8 @@ TEST_F(BrokerCoreTest, RepeatedPushOfALoggedEditIsAckedWithoutGrowingTheLog) {
 // be recognised as already logged, not refused as "owner may be changed only by a maintainer".
 TEST_F(BrokerCoreTest, RepeatedPushOfARecordCreationIsAckedNotRefused) {
   Hello(a_);
-  proto::PushItem create = a_.Item(a_.Edit(clock_, kOrgA, "organization",
-                                           {{"name", std::string("Casa")}, {"owner", kOrgA}}));
+  proto::PushItem create = a_.Item(
+      a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa")}, {"owner", kOrgA}}));
   ASSERT_TRUE(PushOne(a_, create).accepted);
   auto again = PushOne(a_, create);
   EXPECT_TRUE(again.accepted) << again.reason;
@@ -774,9 +787,9 @@ TEST_F(BrokerCoreTest, AgentOlderThanTheLogGetsFilteredSnapshotChunks) {
               All<proto::Updates>(got)[0].entries.empty());  // nothing after the snapshot
   // What B got is the broker's state, filtered for B.
   bool filtered = false;
-  Delta expect = FilterFor(core_->state().AsDelta(1, Hlc{}), kOrgB, Role::kPartner,
-                           [&](const std::string& id) { return core_->state().Find(id); },
-                           &filtered);
+  Delta expect = FilterFor(
+      core_->state().AsDelta(1, Hlc{}), kOrgB, Role::kPartner,
+      [&](const std::string& id) { return core_->state().Find(id); }, &filtered);
   EXPECT_TRUE(filtered);
   Directory expected;
   expected.Join(expect);
@@ -1033,14 +1046,18 @@ TEST_F(BrokerScaleTest, PushesFromSeveralSessionsAreCommittedTogether) {
                   .accepted);
   uint64_t commits = core_->stats().group_commits;
   std::vector<Outgoing> out;
-  core_->OnMessage(a_.routing, kOrgA,
-                   proto::EncodeEnvelope(proto::Push{++batches_, {a_.Item(a_.Edit(
-                       clock_, kOrgA, "organization", {{"description", std::string("a")}}))}}),
-                   &out);
-  core_->OnMessage(b_.routing, kOrgB,
-                   proto::EncodeEnvelope(proto::Push{++batches_, {b_.Item(b_.Edit(
-                       clock_, kOrgB, "organization", {{"description", std::string("b")}}))}}),
-                   &out);
+  core_->OnMessage(
+      a_.routing, kOrgA,
+      proto::EncodeEnvelope(proto::Push{
+          ++batches_,
+          {a_.Item(a_.Edit(clock_, kOrgA, "organization", {{"description", std::string("a")}}))}}),
+      &out);
+  core_->OnMessage(
+      b_.routing, kOrgB,
+      proto::EncodeEnvelope(proto::Push{
+          ++batches_,
+          {b_.Item(b_.Edit(clock_, kOrgB, "organization", {{"description", std::string("b")}}))}}),
+      &out);
   EXPECT_TRUE(out.empty()) << "acks wait for the commit";
   core_->Pump(&out);
   Deliver(out);

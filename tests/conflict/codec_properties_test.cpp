@@ -46,20 +46,22 @@ rc::Gen<std::string> GenText(int max_len, bool controls = true) {
       rc::gen::inRange<uint32_t>(0x800, 0xD800), rc::gen::inRange<uint32_t>(0xE000, 0x10000),
       rc::gen::inRange<uint32_t>(0x10000, 0x110000),
       rc::gen::inRange<uint32_t>(controls ? 1 : 0x20, controls ? 0x20 : 0x21));
-  return rc::gen::map(rc::gen::resize(max_len, rc::gen::container<std::vector<uint32_t>>(code_point)),
-                      [](const std::vector<uint32_t>& cps) {
-                        std::string s;
-                        for (uint32_t cp : cps) s += Utf8(cp);
-                        return s;
-                      });
+  return rc::gen::map(
+      rc::gen::resize(max_len, rc::gen::container<std::vector<uint32_t>>(code_point)),
+      [](const std::vector<uint32_t>& cps) {
+        std::string s;
+        for (uint32_t cp : cps) s += Utf8(cp);
+        return s;
+      });
 }
 
-rc::Gen<std::string> GenName(int max_len) { return GenText(max_len, false); }
+rc::Gen<std::string> GenName(int max_len) {
+  return GenText(max_len, false);
+}
 
 // Replica ids: small ones (so dots collide) and 64-bit ones like RandomReplicaId's.
 rc::Gen<ReplicaId> GenReplica() {
-  return rc::gen::element<ReplicaId>(1, 2, 3, 6, 0x9e3779b97f4a7c15, uint64_t{1} << 63,
-                                     UINT64_MAX);
+  return rc::gen::element<ReplicaId>(1, 2, 3, 6, 0x9e3779b97f4a7c15, uint64_t{1} << 63, UINT64_MAX);
 }
 
 rc::Gen<Dot> GenDot() {
@@ -113,19 +115,18 @@ Record GenRecord(const std::string& id, uint64_t max_stamp) {
 // upper case (which it must not), and arbitrary names.
 rc::Gen<std::string> GenId() {
   auto uuid = [](bool upper) {
-    return rc::gen::map(rc::gen::arbitrary<std::pair<uint64_t, uint64_t>>(),
-                        [upper](std::pair<uint64_t, uint64_t> p) {
-                          char buf[40];
-                          std::snprintf(buf, sizeof buf,
-                                        upper ? "%08llX-%04llX-%04llX-%04llX-%012llX"
-                                              : "%08llx-%04llx-%04llx-%04llx-%012llx",
-                                        (unsigned long long)(p.first >> 32),
-                                        (unsigned long long)((p.first >> 16) & 0xFFFF),
-                                        (unsigned long long)(p.first & 0xFFFF),
-                                        (unsigned long long)(p.second >> 48),
-                                        (unsigned long long)(p.second & 0xFFFFFFFFFFFFull));
-                          return std::string(buf);
-                        });
+    return rc::gen::map(
+        rc::gen::arbitrary<std::pair<uint64_t, uint64_t>>(),
+        [upper](std::pair<uint64_t, uint64_t> p) {
+          char buf[40];
+          std::snprintf(
+              buf, sizeof buf,
+              upper ? "%08llX-%04llX-%04llX-%04llX-%012llX" : "%08llx-%04llx-%04llx-%04llx-%012llx",
+              (unsigned long long)(p.first >> 32), (unsigned long long)((p.first >> 16) & 0xFFFF),
+              (unsigned long long)(p.first & 0xFFFF), (unsigned long long)(p.second >> 48),
+              (unsigned long long)(p.second & 0xFFFFFFFFFFFFull));
+          return std::string(buf);
+        });
   };
   return rc::gen::oneOf(uuid(false), uuid(false), uuid(true), rc::gen::nonEmpty(GenName(36)));
 }
@@ -136,8 +137,7 @@ rc::Gen<Delta> GenDelta() {
     d.author = *rc::gen::oneOf(rc::gen::inRange<ReplicaId>(1, 1000), GenReplica());
     d.stamp = Hlc{*rc::gen::inRange<uint64_t>(0, uint64_t{1} << 62)};
     int n = *rc::gen::inRange(0, 4);
-    for (int i = 0; i < n; ++i)
-      d.records.push_back(GenRecord(*GenId(), d.stamp.packed));
+    for (int i = 0; i < n; ++i) d.records.push_back(GenRecord(*GenId(), d.stamp.packed));
     return d;
   });
 }
@@ -146,8 +146,7 @@ rc::Gen<Directory> GenDirectory() {
   return rc::gen::exec([] {
     Directory dir;
     int n = *rc::gen::inRange(0, 5);
-    for (int i = 0; i < n; ++i)
-      dir.Join(GenRecord(*GenId(), UINT64_MAX - 1));
+    for (int i = 0; i < n; ++i) dir.Join(GenRecord(*GenId(), UINT64_MAX - 1));
     return dir;
   });
 }
@@ -210,9 +209,9 @@ RC_GTEST_PROP(CodecProperties, DirectoryAndRecordRoundTripExactly, ()) {
 // a code point above U+10FFFF, a truncated sequence, and bytes that never occur in UTF-8.
 rc::Gen<std::string> GenNotUtf8() {
   return rc::gen::map(
-      rc::gen::tuple(GenName(6), rc::gen::element<std::string>("\x80", "\xC0\xAF",
-                                                              "\xED\xA0\x80", "\xF4\x90\x80\x80",
-                                                              "\xE2\x82", "\xFF\xFE"),
+      rc::gen::tuple(GenName(6),
+                     rc::gen::element<std::string>("\x80", "\xC0\xAF", "\xED\xA0\x80",
+                                                   "\xF4\x90\x80\x80", "\xE2\x82", "\xFF\xFE"),
                      GenName(6)),
       [](const std::tuple<std::string, std::string, std::string>& t) {
         return std::get<0>(t) + std::get<1>(t) + std::get<2>(t);
@@ -228,11 +227,21 @@ RC_GTEST_PROP(CodecProperties, TextThatIsNotUtf8IsRefusedWhereverItStands, ()) {
   int where = *rc::gen::inRange(0, 5);
   Hlc stamp{100};
   switch (where) {
-    case 0: r = Record(bad, "service"); break;
-    case 1: r = Record(r.id(), bad); break;
-    case 2: r.Join(r.WriteDelta(bad, Value(std::string("x")), 1, stamp)); break;
-    case 3: r.Join(r.WriteDelta("name", Value(bad), 1, stamp)); break;
-    default: r.Join(r.AddDelta("languages", bad, 1)); break;
+    case 0:
+      r = Record(bad, "service");
+      break;
+    case 1:
+      r = Record(r.id(), bad);
+      break;
+    case 2:
+      r.Join(r.WriteDelta(bad, Value(std::string("x")), 1, stamp));
+      break;
+    case 3:
+      r.Join(r.WriteDelta("name", Value(bad), 1, stamp));
+      break;
+    default:
+      r.Join(r.AddDelta("languages", bad, 1));
+      break;
   }
   if (where < 2) r.Join(r.WriteDelta("name", Value(std::string("ok")), 1, stamp));
   std::string bytes = EncodeDelta(Delta{1, stamp, {r}});
@@ -314,7 +323,8 @@ RC_GTEST_PROP(CodecProperties, EqualStatesBuiltInAnyOrderEncodeToEqualBytes, ())
 }
 
 RC_GTEST_PROP(CodecProperties, BatchRoundTripsExactlyAndInOrder, ()) {
-  std::vector<Delta> deltas = *rc::gen::container<std::vector<Delta>>(*rc::gen::element<size_t>(0, 1, 2, 3, 5, 8), GenDelta());
+  std::vector<Delta> deltas = *rc::gen::container<std::vector<Delta>>(
+      *rc::gen::element<size_t>(0, 1, 2, 3, 5, 8), GenDelta());
   std::string bytes = EncodeDeltaBatch(deltas);
   Result<std::vector<Delta>> back = DecodeDeltaBatch(bytes);
   RC_ASSERT(back.ok());
@@ -346,7 +356,8 @@ RC_GTEST_PROP(CodecProperties, Version1BytesStillDecodeToTheSameState, ()) {
 }
 
 RC_GTEST_PROP(CodecProperties, EveryTruncationOfAVersion2BatchIsRefused, ()) {
-  std::vector<Delta> deltas = *rc::gen::container<std::vector<Delta>>(*rc::gen::element<size_t>(0, 1, 2, 4), GenDelta());
+  std::vector<Delta> deltas =
+      *rc::gen::container<std::vector<Delta>>(*rc::gen::element<size_t>(0, 1, 2, 4), GenDelta());
   std::string bytes = EncodeDeltaBatch(deltas);
   for (size_t n = 0; n < bytes.size(); ++n) {
     Result<std::vector<Delta>> back = DecodeDeltaBatch(bytes.substr(0, n));
@@ -359,7 +370,8 @@ RC_GTEST_PROP(CodecProperties, EveryTruncationOfAVersion2BatchIsRefused, ()) {
 // Corruption or is a valid set of deltas that re-encodes stably; it never crashes or returns
 // part of a batch.
 RC_GTEST_PROP(CodecProperties, CorruptedVersion2BatchIsRefusedOrValid, ()) {
-  std::vector<Delta> deltas = *rc::gen::container<std::vector<Delta>>(*rc::gen::element<size_t>(0, 1, 2, 4), GenDelta());
+  std::vector<Delta> deltas =
+      *rc::gen::container<std::vector<Delta>>(*rc::gen::element<size_t>(0, 1, 2, 4), GenDelta());
   std::string bytes = EncodeDeltaBatch(deltas);
   std::string payload = bytes.substr(4, bytes.size() - 8);
   if (payload.empty()) return;

@@ -10,11 +10,11 @@ using S = ReferralStatus;
 
 TEST(ReferralState, TheHappyPathEndsCompleted) {
   S s = S::kSent;
-  for (auto [action, party, want] :
-       std::vector<std::tuple<std::string, Party, S>>{{"deliver", Party::kRecipient, S::kDelivered},
-                                                      {"accept", Party::kRecipient, S::kAccepted},
-                                                      {"start", Party::kRecipient, S::kInProgress},
-                                                      {"complete", Party::kRecipient, S::kCompleted}}) {
+  for (auto [action, party, want] : std::vector<std::tuple<std::string, Party, S>>{
+           {"deliver", Party::kRecipient, S::kDelivered},
+           {"accept", Party::kRecipient, S::kAccepted},
+           {"start", Party::kRecipient, S::kInProgress},
+           {"complete", Party::kRecipient, S::kCompleted}}) {
     Result<S> next = NextStatus(s, action, party);
     ASSERT_TRUE(next.ok()) << action << ": " << next.status().ToString();
     EXPECT_EQ(*next, want);
@@ -62,8 +62,8 @@ TEST(ReferralState, ReplaySkipsStepsThatDoNotFollow) {
 // Replay is what every party computes from the broker's order: it agrees with taking the
 // steps one by one, whoever may take each.
 RC_GTEST_PROP(ReferralStateProps, ReplayAgreesWithNextStatus, ()) {
-  auto actions = *rc::gen::container<std::vector<std::string>>(
-      rc::gen::elementOf(ReferralActions()));
+  auto actions =
+      *rc::gen::container<std::vector<std::string>>(rc::gen::elementOf(ReferralActions()));
   S s = S::kSent;
   for (const std::string& a : actions) {
     Result<S> next = NextStatus(s, a, *ActionParty(a));

@@ -1,6 +1,6 @@
 // The delta codec (conflict/codec.h DecodeDelta, and DecodeDeltaBatch on the same bytes): what
-// decodes re-encodes canonically and decodes again equal; the broker's checks (ValidateDelta) refuse cleanly or accept; joining a
-// decoded delta is idempotent.
+// decodes re-encodes canonically and decodes again equal; the broker's checks (ValidateDelta)
+// refuse cleanly or accept; joining a decoded delta is idempotent.
 #include "conflict/codec.h"
 #include "conflict/replica.h"
 #include "tests/fuzz/codec_util.h"

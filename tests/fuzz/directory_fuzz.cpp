@@ -5,6 +5,7 @@
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  sb::fuzz::CheckState<sb::Directory>(sb::fuzz::AsView(data, size), sb::DecodeDirectory, sb::EncodeDirectory);
+  sb::fuzz::CheckState<sb::Directory>(sb::fuzz::AsView(data, size), sb::DecodeDirectory,
+                                      sb::EncodeDirectory);
   return 0;
 }

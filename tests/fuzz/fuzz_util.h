@@ -12,12 +12,12 @@
 #include <string>
 #include <string_view>
 
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
+#define FUZZ_CHECK(cond)                                                                    \
+  do {                                                                                      \
+    if (!(cond)) {                                                                          \
       std::fprintf(stderr, "%s:%d: fuzz property broken: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                      \
-    }                                                                                    \
+      std::abort();                                                                         \
+    }                                                                                       \
   } while (0)
 
 namespace sb::fuzz {
@@ -36,7 +36,8 @@ inline constexpr uint64_t kNowMs = kSeedTimeMs + 60'000;
 // false when `in` is exhausted. A short last piece takes what is left.
 inline bool NextPiece(std::string_view* in, std::string_view* piece) {
   if (in->size() < 2) return false;
-  size_t n = static_cast<uint8_t>((*in)[0]) | (static_cast<size_t>(static_cast<uint8_t>((*in)[1])) << 8);
+  size_t n =
+      static_cast<uint8_t>((*in)[0]) | (static_cast<size_t>(static_cast<uint8_t>((*in)[1])) << 8);
   in->remove_prefix(2);
   if (n > in->size()) n = in->size();
   *piece = in->substr(0, n);

@@ -71,7 +71,9 @@ void Must(const Status& s) {
   }
 }
 
-Value Text(const char* s) { return Value(std::string(s)); }
+Value Text(const char* s) {
+  return Value(std::string(s));
+}
 
 // Two replicas with concurrent edits (siblings, sets, a deletion, a context cloud), as in
 // tests/conflict/codec_test.cpp; the deltas they exchanged.
@@ -81,7 +83,8 @@ struct Replicas {
   std::vector<Delta> deltas;
 
   Replicas() {
-    Keep(a.Set(kC, "organization", {{"name", Text("Casa Luz")}, {"email", Text("hi@casaluz.org")}}, kT0));
+    Keep(a.Set(kC, "organization", {{"name", Text("Casa Luz")}, {"email", Text("hi@casaluz.org")}},
+               kT0));
     Keep(a.Set(kA, "service",
                {{"name", Text("Casa \"Luz\" — refugio")},
                 {"available_24_7", Value(true)},
@@ -125,7 +128,9 @@ TransitionBody Transition(const char* action, const char* reason = "") {
   return TransitionBody{kRef, action, "org-b", kT0 + 5000, reason};
 }
 
-proto::Signed SignedBody(const Message& m) { return proto::Signed{EncodeEnvelope(m), std::string(64, 'g')}; }
+proto::Signed SignedBody(const Message& m) {
+  return proto::Signed{EncodeEnvelope(m), std::string(64, 'g')};
+}
 
 void Messages(Seeds& s, const Replicas& r) {
   std::vector<std::string> enc;
@@ -145,26 +150,33 @@ void Messages(Seeds& s, const Replicas& r) {
   add("handshake", Credit{0, 1100, true, 2});
 
   Push push{41, {}};
-  for (size_t i = 0; i < enc.size(); ++i) push.items.push_back(PushItem{i + 1, Signed1(enc[i], "org-a")});
+  for (size_t i = 0; i < enc.size(); ++i)
+    push.items.push_back(PushItem{i + 1, Signed1(enc[i], "org-a")});
   add("push", push);
   add("push", Push{42, {PushItem{9, Signed1(enc[0], "org-a")}}});
   add("push", Push{43, {PushItem{10, SignedDelta{"", "org-a", "org-a", ""}}}});
 
-  add("push_ack", PushAck{41, {PushResult{1, true, "", 1001, ""}, PushResult{2, false, "field name: must be text", 0, enc[1]}}});
+  add("push_ack", PushAck{41,
+                          {PushResult{1, true, "", 1001, ""},
+                           PushResult{2, false, "field name: must be text", 0, enc[1]}}});
   add("push_ack", PushAck{42, {PushResult{9, true, "", 1002, ""}}});
 
   Updates up;
-  for (size_t i = 0; i < enc.size(); ++i) up.entries.push_back(LogEntry{1000 + i, Signed1(enc[i], i % 2 ? "org-b" : "org-a")});
+  for (size_t i = 0; i < enc.size(); ++i)
+    up.entries.push_back(LogEntry{1000 + i, Signed1(enc[i], i % 2 ? "org-b" : "org-a")});
   up.head = 1000 + enc.size();
   add("updates", up);
-  add("updates", Updates{{LogEntry{5, SignedDelta{enc[2], "org-c", "broker", std::string(64, 'b')}}}, 5});
+  add("updates",
+      Updates{{LogEntry{5, SignedDelta{enc[2], "org-c", "broker", std::string(64, 'b')}}}, 5});
 
   add("snapshot_chunk", SnapshotChunk{9, 0, false, 1001, state, std::string(64, 'k')});
   add("snapshot_chunk", SnapshotChunk{9, 1, true, 1001, enc[0], std::string(64, 'k')});
 
   Roster roster;
-  roster.entries.push_back(RosterEntry{"org-a", "partner", std::string(32, 'S'), std::string(32, 'B'), false});
-  roster.entries.push_back(RosterEntry{"maint", "maintainer", std::string(32, '\0'), std::string(32, '\xff'), true});
+  roster.entries.push_back(
+      RosterEntry{"org-a", "partner", std::string(32, 'S'), std::string(32, 'B'), false});
+  roster.entries.push_back(
+      RosterEntry{"maint", "maintainer", std::string(32, '\0'), std::string(32, '\xff'), true});
   add("roster", roster);
   add("roster", Roster{});
 
@@ -174,10 +186,15 @@ void Messages(Seeds& s, const Replicas& r) {
   add("referral_post", ReferralPost{3, {}, SignedBody(Transition("decline", "no beds tonight"))});
 
   add("referral_post_ack", ReferralPostAck{1, true, "", ""});
-  add("referral_post_ack", ReferralPostAck{2, false, "consent", "referral.consent: a referral needs the client's consent"});
+  add("referral_post_ack",
+      ReferralPostAck{2, false, "consent",
+                      "referral.consent: a referral needs the client's consent"});
 
-  add("referral_update", ReferralUpdate{3, kRef, SignedBody(body), {SignedBody(Transition("deliver"))}});
-  add("referral_update", ReferralUpdate{4, kRef, {}, {SignedBody(Transition("accept")), SignedBody(Transition("complete"))}});
+  add("referral_update",
+      ReferralUpdate{3, kRef, SignedBody(body), {SignedBody(Transition("deliver"))}});
+  add("referral_update",
+      ReferralUpdate{
+          4, kRef, {}, {SignedBody(Transition("accept")), SignedBody(Transition("complete"))}});
 
   add("referral_body", body);
   ReferralBody emergency = body;
@@ -228,22 +245,37 @@ void Json(Seeds& s, const Replicas& r) {
   // HSDS documents: the export of real states, and small hand-written ones.
   s.Add("hsds", DumpJson(ExportHsds(r.a.state(), r.a.schema()), 2));
   s.Add("hsds", DumpJson(ExportHsds(r.b.state(), r.b.schema())));
-  s.Add("hsds", R"({"hsds_version":"3.0","organizations":[{"id":"00000000-0000-4000-8000-00000000000a","name":"Harbor Food Bank","description":"Groceries on weekdays.","services":[{"id":"00000000-0000-4000-8000-00000000000b","name":"Pantry","status":"active","categories":["food"],"phones":[{"id":"00000000-0000-4000-8000-00000000000c","number":"+14155550100","type":"voice"}],"schedules":[{"id":"00000000-0000-4000-8000-00000000000d","freq":"WEEKLY","byday":["MO","WE"],"opens_at":"09:00","closes_at":"17:00"}]}],"locations":[{"id":"00000000-0000-4000-8000-00000000000e","name":"Pier 3","location_type":"physical","city":"Oakland","address_confidential":false}]}]})");
-  s.Add("hsds", R"({"hsds_version":"3.0","organizations":[],"services":[{"id":"00000000-0000-4000-8000-0000000000f1","name":"Hotline","available_24_7":true,"capacity_beds_total":40}],"phones":[],"languages":[{"id":"00000000-0000-4000-8000-0000000000f2","name":"Español","code":"es"}]})");
+  s.Add(
+      "hsds",
+      R"({"hsds_version":"3.0","organizations":[{"id":"00000000-0000-4000-8000-00000000000a","name":"Harbor Food Bank","description":"Groceries on weekdays.","services":[{"id":"00000000-0000-4000-8000-00000000000b","name":"Pantry","status":"active","categories":["food"],"phones":[{"id":"00000000-0000-4000-8000-00000000000c","number":"+14155550100","type":"voice"}],"schedules":[{"id":"00000000-0000-4000-8000-00000000000d","freq":"WEEKLY","byday":["MO","WE"],"opens_at":"09:00","closes_at":"17:00"}]}],"locations":[{"id":"00000000-0000-4000-8000-00000000000e","name":"Pier 3","location_type":"physical","city":"Oakland","address_confidential":false}]}]})");
+  s.Add(
+      "hsds",
+      R"({"hsds_version":"3.0","organizations":[],"services":[{"id":"00000000-0000-4000-8000-0000000000f1","name":"Hotline","available_24_7":true,"capacity_beds_total":40}],"phones":[],"languages":[{"id":"00000000-0000-4000-8000-0000000000f2","name":"Español","code":"es"}]})");
   s.Add("hsds", R"({"hsds_version":"3.0","organizations":[{"id":"bad","name":3}]})");
 
-  s.Add("referral_payload", R"({"alias":"J. D.","contact":{"phone":"+14155550199","best_time":"evenings"},"needs":["bed","meal"],"notes":"Prefers Spanish.\nHas a dog."})");
+  s.Add(
+      "referral_payload",
+      R"({"alias":"J. D.","contact":{"phone":"+14155550199","best_time":"evenings"},"needs":["bed","meal"],"notes":"Prefers Spanish.\nHas a dog."})");
   s.Add("referral_payload", R"({"alias":"Ana"})");
-  s.Add("referral_payload", R"({"alias":"K","history":[{"at":"2026-01-01","what":"intake"},{"at":"2026-01-02","what":"follow-up","by":{"org":"org-a"}}],"age":34,"verified":true,"score":0.5,"none":null})");
+  s.Add(
+      "referral_payload",
+      R"({"alias":"K","history":[{"at":"2026-01-01","what":"intake"},{"at":"2026-01-02","what":"follow-up","by":{"org":"org-a"}}],"age":34,"verified":true,"score":0.5,"none":null})");
   s.Add("referral_payload", R"({"contact":{}})");
 
   // API bodies: PUT /v1/records/ID, POST /v1/referrals, review and roster bodies.
-  s.Add("api_json", R"({"kind":"service","fields":{"name":"Night shelter","available_24_7":true,"capacity_beds_available":4,"categories":["shelter","food"],"description":null}})");
+  s.Add(
+      "api_json",
+      R"({"kind":"service","fields":{"name":"Night shelter","available_24_7":true,"capacity_beds_available":4,"categories":["shelter","food"],"description":null}})");
   s.Add("api_json", R"({"fields":{"number":"+14155550123","type":"cell"},"kind":"phone"})");
-  s.Add("api_json", R"({"kind":"schedule","fields":{"freq":"WEEKLY","byday":["SA","SU"],"opens_at":"08:00"}})");
-  s.Add("api_json", R"({"to":"org-b","service":"00000000-0000-4000-8000-000000000001","urgency":"urgent","expires_in_hours":48,"consent":{"scope":"share contact","by":"worker-7","at_ms":1700000000000},"payload":{"alias":"J.","notes":"ok"}})");
+  s.Add("api_json",
+        R"({"kind":"schedule","fields":{"freq":"WEEKLY","byday":["SA","SU"],"opens_at":"08:00"}})");
+  s.Add(
+      "api_json",
+      R"({"to":"org-b","service":"00000000-0000-4000-8000-000000000001","urgency":"urgent","expires_in_hours":48,"consent":{"scope":"share contact","by":"worker-7","at_ms":1700000000000},"payload":{"alias":"J.","notes":"ok"}})");
   s.Add("api_json", R"({"decision":"approve","note":"checked by phone"})");
-  s.Add("api_json", R"({"org":"org-c","role":"partner","identity":{"org":"org-c","curve":"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7","box":"00","sign":"00"}})");
+  s.Add(
+      "api_json",
+      R"({"org":"org-c","role":"partner","identity":{"org":"org-c","curve":"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7","box":"00","sign":"00"}})");
   s.Add("api_json", R"([1,-2.5e-3,"\u00e9\ud83d\ude00",{"a":[[],{}]},true,false,null])");
 
   for (const char* org : {"org-a", "maint", "00000000-0000-4000-8000-00000000000a"}) {

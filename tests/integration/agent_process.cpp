@@ -83,19 +83,20 @@ std::string AgentProcess::LogPath() const {
   return fs::path(data_dir_).lexically_normal().parent_path().string() + "/" + spec_.log_name;
 }
 
-Result<std::unique_ptr<AgentProcess>> AgentProcess::Start(const std::string& data_dir,
-                                                          const std::vector<std::string>& extra_args,
-                                                          const ProcessSpec& spec) {
+Result<std::unique_ptr<AgentProcess>> AgentProcess::Start(
+    const std::string& data_dir, const std::vector<std::string>& extra_args,
+    const ProcessSpec& spec) {
   ASSIGN_OR_RETURN(std::unique_ptr<AgentProcess> p, Launch(data_dir, extra_args, spec));
   RETURN_IF_ERROR(p->WaitUntilReady());
   return p;
 }
 
-Result<std::unique_ptr<AgentProcess>> AgentProcess::Launch(const std::string& data_dir,
-                                                           const std::vector<std::string>& extra_args,
-                                                           const ProcessSpec& spec) {
+Result<std::unique_ptr<AgentProcess>> AgentProcess::Launch(
+    const std::string& data_dir, const std::vector<std::string>& extra_args,
+    const ProcessSpec& spec) {
   std::string bin = SwitchboardBinary();
-  if (bin.empty()) return Status::FailedPrecondition("SWITCHBOARD_BIN is not set (run via meson test)");
+  if (bin.empty())
+    return Status::FailedPrecondition("SWITCHBOARD_BIN is not set (run via meson test)");
   std::unique_ptr<AgentProcess> p(new AgentProcess());
   p->data_dir_ = data_dir;
   p->spec_ = spec;
@@ -144,22 +145,26 @@ Status AgentProcess::WaitUntilReady(std::chrono::milliseconds deadline) {
   std::string api;
   int wstatus = 0;
   bool exited = false;
-  bool ready = WaitFor([&] {
-    if (Reaped(pid_, &wstatus)) return exited = true;
-    json j = json::parse(ReadAll(runtime), nullptr, false);
-    if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer() ||
-        j["pid"].get<pid_t>() != pid_ || !j.contains("api") || !j["api"].is_string()) {
-      return false;
-    }
-    api = j["api"].get<std::string>();
-    return true;
-  }, deadline);
+  bool ready = WaitFor(
+      [&] {
+        if (Reaped(pid_, &wstatus)) return exited = true;
+        json j = json::parse(ReadAll(runtime), nullptr, false);
+        if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer() ||
+            j["pid"].get<pid_t>() != pid_ || !j.contains("api") || !j["api"].is_string()) {
+          return false;
+        }
+        api = j["api"].get<std::string>();
+        return true;
+      },
+      deadline);
   if (exited) {
     pid_ = -1;
     return Status::Unavailable("the agent exited during start-up (status " +
                                std::to_string(wstatus) + "); log:\n" + Tail(log));
   }
-  if (!ready) return Status::Unavailable("the agent did not write " + runtime + " in time; log:\n" + Tail(log));
+  if (!ready)
+    return Status::Unavailable("the agent did not write " + runtime + " in time; log:\n" +
+                               Tail(log));
   size_t colon = api.rfind(':');
   port_ = colon == std::string::npos ? 0 : std::atoi(api.c_str() + colon + 1);
   if (port_ <= 0) return Status::Internal("bad api in agent.json: " + api);
@@ -202,8 +207,8 @@ Result<int> AgentProcess::WaitForExit(std::chrono::milliseconds deadline) {
   pid_t pid = pid_;
   if (!WaitFor([&] { return Reaped(pid, &wstatus); }, deadline)) {
     Kill();
-    return Status::Unavailable("the agent did not exit within " +
-                               std::to_string(deadline.count()) + " ms; killed it");
+    return Status::Unavailable("the agent did not exit within " + std::to_string(deadline.count()) +
+                               " ms; killed it");
   }
   pid_ = -1;
   if (WIFSIGNALED(wstatus)) {
@@ -221,10 +226,14 @@ Reply AgentProcess::Send(const std::string& method, const std::string& path,
   httplib::Headers headers;
   if (!authorization.empty()) headers.emplace("Authorization", authorization);
   httplib::Result r{nullptr, httplib::Error::Unknown};
-  if (method == "GET") r = client.Get(path, headers);
-  else if (method == "PUT") r = client.Put(path, headers, body, "application/json");
-  else if (method == "POST") r = client.Post(path, headers, body, "application/json");
-  else if (method == "DELETE") r = client.Delete(path, headers);
+  if (method == "GET")
+    r = client.Get(path, headers);
+  else if (method == "PUT")
+    r = client.Put(path, headers, body, "application/json");
+  else if (method == "POST")
+    r = client.Post(path, headers, body, "application/json");
+  else if (method == "DELETE")
+    r = client.Delete(path, headers);
   Reply reply;
   if (!r) {
     reply.error = httplib::to_string(r.error());

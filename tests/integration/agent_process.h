@@ -43,7 +43,7 @@ struct Reply {
   int status = 0;
   nlohmann::json body;  // parsed JSON, or null when the body was not JSON
   std::string raw;
-  std::string error;    // the transport error when status is 0
+  std::string error;             // the transport error when status is 0
   std::string Describe() const;  // for assertion messages
 };
 
@@ -58,13 +58,13 @@ struct ProcessSpec {
 
 class AgentProcess {
  public:
-  static Result<std::unique_ptr<AgentProcess>> Start(const std::string& data_dir,
-                                                     const std::vector<std::string>& extra_args = {},
-                                                     const ProcessSpec& spec = {});
+  static Result<std::unique_ptr<AgentProcess>> Start(
+      const std::string& data_dir, const std::vector<std::string>& extra_args = {},
+      const ProcessSpec& spec = {});
   // The two halves of Start: fork+exec without waiting, then wait until it serves.
-  static Result<std::unique_ptr<AgentProcess>> Launch(const std::string& data_dir,
-                                                      const std::vector<std::string>& extra_args = {},
-                                                      const ProcessSpec& spec = {});
+  static Result<std::unique_ptr<AgentProcess>> Launch(
+      const std::string& data_dir, const std::vector<std::string>& extra_args = {},
+      const ProcessSpec& spec = {});
   Status WaitUntilReady(std::chrono::milliseconds deadline = std::chrono::seconds(10));
   ~AgentProcess();  // kills the agent if still running
   AgentProcess(const AgentProcess&) = delete;

@@ -60,10 +60,10 @@ json Exported(const std::string& id, const json& fields) {
 
 // What the test knows about one record.
 struct Expected {
-  std::optional<json> acked;      // the last acknowledged fields
-  std::vector<json> in_flight;    // unacknowledged writes that may have landed
-  size_t writes = 0;              // writes known to have landed: one history entry each
-  bool touched = false;           // written in the current round
+  std::optional<json> acked;    // the last acknowledged fields
+  std::vector<json> in_flight;  // unacknowledged writes that may have landed
+  size_t writes = 0;            // writes known to have landed: one history entry each
+  bool touched = false;         // written in the current round
 };
 
 // One writer's stream within a round. Runs until a request gets no response.
@@ -74,7 +74,7 @@ struct Writer {
   // Results, read by the main thread after join:
   std::vector<std::pair<std::string, json>> acked;
   std::optional<std::pair<std::string, json>> in_flight;
-  std::string error;                  // an unexpected reply
+  std::string error;  // an unexpected reply
 };
 
 class CrashTest : public ::testing::Test {
@@ -133,16 +133,15 @@ class CrashTest : public ::testing::Test {
           if (landed) ++*landed;
         }
       }
-      EXPECT_TRUE(matched) << "round " << round << ": record " << id << " is "
-                           << it->second.dump() << "\nacked: "
-                           << (want.acked ? want.acked->dump() : "none") << "\nin flight: "
-                           << json(want.in_flight).dump();
+      EXPECT_TRUE(matched) << "round " << round << ": record " << id << " is " << it->second.dump()
+                           << "\nacked: " << (want.acked ? want.acked->dump() : "none")
+                           << "\nin flight: " << json(want.in_flight).dump();
       want.in_flight.clear();
     }
     for (const auto& id : lost_in_flight) model_.erase(id);
     for (const auto& [id, o] : present) {
-      EXPECT_TRUE(model_.count(id)) << "round " << round << ": unexpected record " << id << " "
-                                    << o.dump();
+      EXPECT_TRUE(model_.count(id))
+          << "round " << round << ": unexpected record " << id << " " << o.dump();
     }
     EXPECT_EQ(present.size(), model_.size());
   }
@@ -156,8 +155,8 @@ class CrashTest : public ::testing::Test {
       Reply h = agent_->Get("/v1/records/" + id + "/history");
       ASSERT_EQ(h.status, 200) << h.Describe();
       const json& entries = h.body["history"];
-      EXPECT_EQ(entries.size(), want.writes) << "round " << round << ": history of " << id << ": "
-                                             << h.raw.substr(0, 2000);
+      EXPECT_EQ(entries.size(), want.writes)
+          << "round " << round << ": history of " << id << ": " << h.raw.substr(0, 2000);
       for (size_t i = 1; i < entries.size(); ++i) {
         EXPECT_LT(entries[i - 1]["seq"].get<uint64_t>(), entries[i]["seq"].get<uint64_t>()) << id;
       }
@@ -193,7 +192,8 @@ TEST_F(CrashTest, AcknowledgedWritesSurviveSigkillAndInFlightOnesAreWholeOrAbsen
     int delay_ms = 20 + static_cast<int>(rng() % 281);
     std::vector<std::thread> threads;
     for (auto& w : writers) {
-      threads.emplace_back([&, r = static_cast<int>(round)] { RunWriter(w, r, updates, &version); });
+      threads.emplace_back(
+          [&, r = static_cast<int>(round)] { RunWriter(w, r, updates, &version); });
     }
     // The kill lands at a random moment of the stream (not a synchronization wait).
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
@@ -227,10 +227,10 @@ TEST_F(CrashTest, AcknowledgedWritesSurviveSigkillAndInFlightOnesAreWholeOrAbsen
     for (auto& ids : own_ids) {
       std::erase_if(ids, [&](const std::string& id) { return !model_.count(id); });
     }
-    std::printf("round %2llu: kill after %3d ms, %3zu writes acknowledged, %zu in flight, "
-                "%zu records (%zu before resolving)\n",
-                static_cast<unsigned long long>(round), delay_ms, acked, in_flight,
-                model_.size(), before);
+    std::printf(
+        "round %2llu: kill after %3d ms, %3zu writes acknowledged, %zu in flight, "
+        "%zu records (%zu before resolving)\n",
+        static_cast<unsigned long long>(round), delay_ms, acked, in_flight, model_.size(), before);
     total_acked += acked;
     total_in_flight += in_flight;
     if (HasFailure()) {
@@ -245,12 +245,12 @@ TEST_F(CrashTest, AcknowledgedWritesSurviveSigkillAndInFlightOnesAreWholeOrAbsen
   ASSERT_NO_FATAL_FAILURE(Verify(static_cast<int>(rounds)));
   ASSERT_NO_FATAL_FAILURE(VerifyHistory(static_cast<int>(rounds), true));
   auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  std::printf("crash test: %zu acknowledged writes, %zu in flight at a kill (%zu landed), "
-              "%zu records, %.1f s\n",
-              total_acked, total_in_flight, in_flight_landed, model_.size(), secs);
+  std::printf(
+      "crash test: %zu acknowledged writes, %zu in flight at a kill (%zu landed), "
+      "%zu records, %.1f s\n",
+      total_acked, total_in_flight, in_flight_landed, model_.size(), secs);
   EXPECT_GT(total_acked, 0u);
 }
-
 
 // An HSDS document of `orgs` organizations, each with a service that has a phone, and a
 // location: 4 records per organization, ids unique to `round`.
@@ -267,11 +267,12 @@ json ImportDocument(int round, int orgs) {
                     {"name", "Imported org " + std::to_string(round) + "/" + std::to_string(i)},
                     {"description", std::string(300, 'd')},
                     {"countries_served", {"NG", "GH"}},
-                    {"services", {{{"id", id(1)},
-                                   {"name", "Shelter"},
-                                   {"capacity_beds_available", i % 50},
-                                   {"categories", {"emergency_shelter"}},
-                                   {"phones", {{{"id", id(2)}, {"number", "+2348005550123"}}}}}}},
+                    {"services",
+                     {{{"id", id(1)},
+                       {"name", "Shelter"},
+                       {"capacity_beds_available", i % 50},
+                       {"categories", {"emergency_shelter"}},
+                       {"phones", {{{"id", id(2)}, {"number", "+2348005550123"}}}}}}},
                     {"locations", {{{"id", id(3)}, {"name", "Office"}, {"country", "NG"}}}}});
   }
   return {{"hsds_version", "3.0"}, {"organizations", list}};
@@ -281,8 +282,8 @@ TEST_F(CrashTest, ImportKilledMidwayIsWholeOrAbsent) {
   constexpr int kOrgs = 400;
   const uint64_t rounds = std::max<uint64_t>(2, EnvOr("SB_CRASH_ROUNDS", 20) / 2);
   const uint64_t seed = EnvOr("SB_CRASH_SEED", std::random_device{}());
-  std::printf("import crash test: %llu rounds, seed %llu\n", static_cast<unsigned long long>(rounds),
-              static_cast<unsigned long long>(seed));
+  std::printf("import crash test: %llu rounds, seed %llu\n",
+              static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(seed));
   std::mt19937_64 rng(seed);
   FlatDocument expected;
   int64_t import_ms = 0;
@@ -294,13 +295,15 @@ TEST_F(CrashTest, ImportKilledMidwayIsWholeOrAbsent) {
     std::string body = doc.dump();
     Reply reply;
     auto begin = std::chrono::steady_clock::now();
-    std::thread client([&] { reply = agent_->Send("POST", "/v1/import", body, "Bearer " + agent_->token()); });
+    std::thread client(
+        [&] { reply = agent_->Send("POST", "/v1/import", body, "Bearer " + agent_->token()); });
     // Round 0 runs to completion and calibrates the kill window of the others.
     int delay_ms = -1;
     if (round == 0) {
       client.join();
       import_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - begin).count();
+                      std::chrono::steady_clock::now() - begin)
+                      .count();
     } else {
       delay_ms = static_cast<int>(rng() % static_cast<uint64_t>(import_ms * 3 / 2 + 1));
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));

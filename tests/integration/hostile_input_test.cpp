@@ -41,8 +41,8 @@ const std::string kOrgB = "b2b2b2b2-0000-4000-8000-00000000000b";  // a bystande
 const std::string kOrgH = "44444444-0000-4000-8000-0000000000ff";  // the hostile partner
 
 // Byte sequences that are not UTF-8, one of each kind the decoders must refuse.
-const std::vector<std::string> kNotUtf8 = {"\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
-                                           "abc\xE2\x82", "\xFF\xFE"};
+const std::vector<std::string> kNotUtf8 = {
+    "\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "abc\xE2\x82", "\xFF\xFE"};
 
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -129,8 +129,8 @@ class HostileInput : public ::testing::Test {
       ASSERT_EQ(health.status, 200) << agent->data_dir() << " is down: " << health.Describe();
     }
     std::string name = "Harbor Light " + std::to_string(++edit);
-    Reply put = a_->Put("/v1/records/" + kOrgA,
-                        {{"kind", "organization"}, {"fields", {{"name", name}}}});
+    Reply put =
+        a_->Put("/v1/records/" + kOrgA, {{"kind", "organization"}, {"fields", {{"name", name}}}});
     ASSERT_EQ(put.status, 200) << put.Describe();
     EXPECT_TRUE(testing::WaitForValue(*b_, kOrgA, "name", name, 15s))
         << "B never saw A's edit: " << testing::RecordOf(*b_, kOrgA).dump();
@@ -189,42 +189,60 @@ TEST_F(HostileInput, TextThatIsNotUtf8InAnyFieldOfAnyMessageIsRefusedByName) {
   proto::SignedDelta sd = c->SignedBytes(delta);
   using Make = std::function<proto::Message(const std::string&)>;
   const std::vector<std::pair<std::string, Make>> cases = {
-      {"author", [&](const std::string& x) {
+      {"author",
+       [&](const std::string& x) {
          proto::SignedDelta d = sd;
          d.author = x;
          return proto::Push{1, {{1, d}}};
        }},
-      {"signer", [&](const std::string& x) {
+      {"signer",
+       [&](const std::string& x) {
          proto::SignedDelta d = sd;
          d.signer = x;
          return proto::Push{1, {{1, d}}};
        }},
-      {"welcome.org", [](const std::string& x) { return proto::Welcome{1, x, "partner", 0, false}; }},
-      {"welcome.role", [](const std::string& x) { return proto::Welcome{1, kOrgH, x, 0, false}; }},
-      {"refusal.code", [](const std::string& x) { return proto::Refusal{x, "m"}; }},
+      {"welcome.org",
+       [](const std::string& x) {
+         return proto::Welcome{1, x, "partner", 0, false};
+       }},
+      {"welcome.role",
+       [](const std::string& x) {
+         return proto::Welcome{1, kOrgH, x, 0, false};
+       }},
+      {"refusal.code",
+       [](const std::string& x) {
+         return proto::Refusal{x, "m"};
+       }},
       // refusal.message, push_ack.reason and referral_post_ack.reason: this project's encoder
       // makes explanations printable (SafeProse), so it cannot send them malformed; the
       // decoder's refusal of them is covered by the fuzz targets and protocol_test.
-      {"updates.author", [&](const std::string& x) {
+      {"updates.author",
+       [&](const std::string& x) {
          proto::SignedDelta d = sd;
          d.author = x;
          return proto::Updates{{{1, d}}, 1};
        }},
-      {"roster.org", [&](const std::string& x) {
+      {"roster.org",
+       [&](const std::string& x) {
          return proto::Roster{{{x, "partner", std::string(32, 'k'), std::string(32, 'b'), false}}};
        }},
-      {"roster.role", [&](const std::string& x) {
+      {"roster.role",
+       [&](const std::string& x) {
          return proto::Roster{{{kOrgH, x, std::string(32, 'k'), std::string(32, 'b'), false}}};
        }},
       {"referral_post_ack.code",
-       [](const std::string& x) { return proto::ReferralPostAck{1, false, x, "r"}; }},
+       [](const std::string& x) {
+         return proto::ReferralPostAck{1, false, x, "r"};
+       }},
       {"referral_update.id",
-       [](const std::string& x) { return proto::ReferralUpdate{1, x, {}, {}}; }},
+       [](const std::string& x) {
+         return proto::ReferralUpdate{1, x, {}, {}};
+       }},
   };
   std::vector<std::pair<std::string, Make>> all = cases;
   // Every text of a referral body and of a lifecycle step, as top-level envelopes.
-  for (const char* f : {"id", "sender", "recipient", "service", "urgency", "consent_scope",
-                        "consent_by"}) {
+  for (const char* f :
+       {"id", "sender", "recipient", "service", "urgency", "consent_scope", "consent_by"}) {
     all.emplace_back(std::string("referral.") + f, [this, f](const std::string& x) {
       proto::ReferralBody b = Referral(R"({"alias":"R."})");
       std::string field = f;
@@ -353,8 +371,8 @@ TEST_F(HostileInput, TheBrokerRefusesReferralsBeyondItsLimits) {
 TEST_F(HostileInput, TheRecipientRechecksThePayloadAndDeclinesWhatBreaksALimit) {
   auto c = Hostile();
   ASSERT_TRUE(c->Join());
-  std::string deep = R"({"alias":"R.","needs":)" + std::string(30'000, '[') +
-                     std::string(30'000, ']') + "}";
+  std::string deep =
+      R"({"alias":"R.","needs":)" + std::string(30'000, '[') + std::string(30'000, ']') + "}";
   ASSERT_LT(deep.size(), kMaxReferralPayloadBytes);
   proto::ReferralBody body = Referral(deep);
   proto::ReferralPostAck ack = PostReferral(*c, body);
@@ -392,8 +410,9 @@ TEST_F(HostileInput, TheRecipientRechecksThePayloadAndDeclinesWhatBreaksALimit) 
   Reply shown = a_->Get("/v1/referrals/" + body.id);
   ASSERT_EQ(shown.status, 200) << shown.Describe();
   EXPECT_TRUE(shown.body["payload"].is_null());
-  EXPECT_TRUE(WaitFor([&] { return a_->Get("/v1/referrals/" + body.id).body.value("status", "") ==
-                                   "declined"; }, 10s));
+  EXPECT_TRUE(WaitFor(
+      [&] { return a_->Get("/v1/referrals/" + body.id).body.value("status", "") == "declined"; },
+      10s));
   // A restart does not bring it back: the agent starts, and its cursor is past it.
   ASSERT_TRUE(a_->Stop().ok());
   delete a_;
@@ -414,8 +433,8 @@ TEST_F(HostileInput, DeepJsonAndBadBytesAtTheLocalApisGetA400) {
     EXPECT_NE(r.raw.find("nested"), std::string::npos) << r.raw;
   }
   std::string deep = std::string(130'000, '[') + std::string(130'000, ']');
-  Reply put = a_->Send("PUT", "/v1/records/" + kOrgA, R"({"kind":"organization","fields":)" +
-                                                          deep.substr(0, 1000) + "}",
+  Reply put = a_->Send("PUT", "/v1/records/" + kOrgA,
+                       R"({"kind":"organization","fields":)" + deep.substr(0, 1000) + "}",
                        "Bearer " + a_->token());
   EXPECT_EQ(put.status, 400) << put.Describe();
   Reply id = a_->Get("/v1/records/%FF%FE");
@@ -441,16 +460,23 @@ TEST_F(HostileInput, AFloodOfGarbageAndMutatedMessagesIsRefusedAndLoggedRateLimi
   std::vector<std::string> valid = {
       proto::EncodeEnvelope(c->Hello()),
       proto::EncodeEnvelope(proto::Push{9, {{1, c->SignedBytes(delta)}}}),
-      proto::EncodeEnvelope(proto::ReferralPost{9, SignBody(*h_, Referral(R"({"alias":"R."})")), {}}),
+      proto::EncodeEnvelope(
+          proto::ReferralPost{9, SignBody(*h_, Referral(R"({"alias":"R."})")), {}}),
       proto::EncodeEnvelope(proto::Credit{5, 0}),
   };
   constexpr int kMessages = 800;
   for (int i = 0; i < kMessages; ++i) {
     std::string m = valid[i % valid.size()];
     switch (rng() % 4) {
-      case 0: m[rng() % m.size()] = static_cast<char>(rng()); break;       // one byte
-      case 1: m.resize(rng() % m.size()); break;                            // truncated
-      case 2: m.insert(rng() % m.size(), kNotUtf8[rng() % kNotUtf8.size()]); break;
+      case 0:
+        m[rng() % m.size()] = static_cast<char>(rng());
+        break;  // one byte
+      case 1:
+        m.resize(rng() % m.size());
+        break;  // truncated
+      case 2:
+        m.insert(rng() % m.size(), kNotUtf8[rng() % kNotUtf8.size()]);
+        break;
       default:
         for (int k = 0; k < 8; ++k) m[rng() % m.size()] = static_cast<char>(rng());
     }
@@ -463,7 +489,8 @@ TEST_F(HostileInput, AFloodOfGarbageAndMutatedMessagesIsRefusedAndLoggedRateLimi
   EXPECT_GT(answers, kMessages / 2);
   std::string log = ReadAll(broker_->LogPath()).substr(log_before);
   size_t lines = 0;
-  for (size_t p = log.find("org=" + kOrgH); p != std::string::npos; p = log.find("org=" + kOrgH, p + 1)) {
+  for (size_t p = log.find("org=" + kOrgH); p != std::string::npos;
+       p = log.find("org=" + kOrgH, p + 1)) {
     ++lines;
   }
   EXPECT_LT(lines, 40u) << "the flood was logged line by line";

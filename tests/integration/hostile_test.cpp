@@ -85,30 +85,36 @@ class BrokerProcess {
  public:
   static Result<std::unique_ptr<BrokerProcess>> Start(const std::string& root) {
     std::string bin = testing::SwitchboardBinary();
-    if (bin.empty()) return Status::FailedPrecondition("SWITCHBOARD_BIN is not set (run via meson test)");
+    if (bin.empty())
+      return Status::FailedPrecondition("SWITCHBOARD_BIN is not set (run via meson test)");
     std::unique_ptr<BrokerProcess> b(new BrokerProcess());
     b->data_ = root + "/B";
     b->log_ = root + "/broker.log";
-    ASSIGN_OR_RETURN(pid_t init, Spawn({bin, "init", "--broker", "--data", b->data_, "--org",
-                                        Uuid(0xb0b)}, b->log_));
+    ASSIGN_OR_RETURN(
+        pid_t init,
+        Spawn({bin, "init", "--broker", "--data", b->data_, "--org", Uuid(0xb0b)}, b->log_));
     int wstatus = 0;
     if (::waitpid(init, &wstatus, 0) != init || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
       return Status::Internal("switchboard init --broker failed:\n" + Tail(b->log_));
     }
     ASSIGN_OR_RETURN(b->pub_, ReadPublicIdentity(b->data_ + "/identity.pub"));
     ASSIGN_OR_RETURN(b->pid_, Spawn({bin, "broker", "--data", b->data_, "--listen",
-                                     "tcp://127.0.0.1:*", "--api", "127.0.0.1:0"}, b->log_));
+                                     "tcp://127.0.0.1:*", "--api", "127.0.0.1:0"},
+                                    b->log_));
     // Ready once broker.json names this child.
     std::string api;
-    bool ready = WaitFor([&] {
-      if (!b->Alive()) return true;
-      json j = json::parse(ReadAll(b->data_ + "/broker.json"), nullptr, false);
-      if (!j.is_object() || j.value("pid", -1) != b->pid_) return false;
-      api = j.value("api", "");
-      b->endpoint_ = j.value("listen", "");
-      return true;
-    }, 10s);
-    if (!ready || !b->Alive()) return Status::Unavailable("the broker did not start:\n" + Tail(b->log_));
+    bool ready = WaitFor(
+        [&] {
+          if (!b->Alive()) return true;
+          json j = json::parse(ReadAll(b->data_ + "/broker.json"), nullptr, false);
+          if (!j.is_object() || j.value("pid", -1) != b->pid_) return false;
+          api = j.value("api", "");
+          b->endpoint_ = j.value("listen", "");
+          return true;
+        },
+        10s);
+    if (!ready || !b->Alive())
+      return Status::Unavailable("the broker did not start:\n" + Tail(b->log_));
     size_t colon = api.rfind(':');
     b->api_port_ = colon == std::string::npos ? 0 : std::atoi(api.c_str() + colon + 1);
     b->token_ = ReadAll(b->data_ + "/api.token");
@@ -153,15 +159,17 @@ class BrokerProcess {
   std::pair<int, std::string> Post(const std::string& path, const json& body) {
     httplib::Client c("127.0.0.1", api_port_);
     c.set_connection_timeout(2);
-    auto res = c.Post(path, {{"Authorization", "Bearer " + token_}}, body.dump(), "application/json");
+    auto res =
+        c.Post(path, {{"Authorization", "Bearer " + token_}}, body.dump(), "application/json");
     if (!res) return {0, httplib::to_string(res.error())};
     return {res->status, res->body};
   }
 
   Status Enroll(const PublicIdentity& id, const std::string& role) {
-    auto [status, body] = Post("/v1/roster", {{"identity", json::parse(PublicIdentityJson(id))},
-                                              {"role", role}});
-    if (status != 200) return Status::Internal("enroll: HTTP " + std::to_string(status) + " " + body);
+    auto [status, body] =
+        Post("/v1/roster", {{"identity", json::parse(PublicIdentityJson(id))}, {"role", role}});
+    if (status != 200)
+      return Status::Internal("enroll: HTTP " + std::to_string(status) + " " + body);
     return Status::Ok();
   }
 
@@ -208,7 +216,8 @@ class Hostile : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(broker_, nullptr) << (start_error_ ? *start_error_ : "no broker");
-    ASSERT_TRUE(broker_->Alive()) << "the broker died in an earlier test:\n" << Tail(broker_->log());
+    ASSERT_TRUE(broker_->Alive()) << "the broker died in an earlier test:\n"
+                                  << Tail(broker_->log());
   }
 
   // A freshly generated organization, enrolled as a partner.
@@ -236,16 +245,19 @@ class Hostile : public ::testing::Test {
   // Whether the broker's log gets a line naming `org` and containing `text` (besides the line
   // about its enrollment).
   bool LogMentions(const std::string& org, const std::string& text) {
-    return WaitFor([&] {
-      std::istringstream lines(ReadAll(broker_->log()));
-      for (std::string line; std::getline(lines, line);) {
-        if (line.find("org=" + org) != std::string::npos && line.find(text) != std::string::npos &&
-            line.find("enrolled org=") == std::string::npos) {
-          return true;
-        }
-      }
-      return false;
-    }, 3s);
+    return WaitFor(
+        [&] {
+          std::istringstream lines(ReadAll(broker_->log()));
+          for (std::string line; std::getline(lines, line);) {
+            if (line.find("org=" + org) != std::string::npos &&
+                line.find(text) != std::string::npos &&
+                line.find("enrolled org=") == std::string::npos) {
+              return true;
+            }
+          }
+          return false;
+        },
+        3s);
   }
 
   static TempDir* root_;
@@ -279,7 +291,8 @@ TEST_F(Hostile, TruncatedEnvelopesAreRefusedMalformed) {
   std::string bytes = EncodeDelta(d);
   std::string push = proto::EncodeEnvelope(proto::Push{
       1, {proto::PushItem{1, proto::SignedDelta{bytes, c.org(), c.org(), Sign(c.id(), bytes)}}}});
-  for (size_t len : {size_t{1}, size_t{7}, size_t{8}, size_t{16}, push.size() / 2, push.size() - 1}) {
+  for (size_t len :
+       {size_t{1}, size_t{7}, size_t{8}, size_t{16}, push.size() / 2, push.size() - 1}) {
     ASSERT_TRUE(c.SendBytes(push.substr(0, len)));
     std::optional<proto::Refusal> r = c.Expect<proto::Refusal>();
     ASSERT_TRUE(r.has_value()) << "no answer to an envelope cut at " << len;
@@ -305,9 +318,11 @@ TEST_F(Hostile, WrongProtocolVersionIsRefusedWithAClearMessage) {
   std::optional<proto::Refusal> r = c.Expect<proto::Refusal>();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->code, "version");
-  EXPECT_NE(r->message.find("protocol version 99 is not supported"), std::string::npos) << r->message;
+  EXPECT_NE(r->message.find("protocol version 99 is not supported"), std::string::npos)
+      << r->message;
   EXPECT_NE(r->message.find("speaks version " + std::to_string(proto::kProtocolVersion)),
-            std::string::npos) << r->message;
+            std::string::npos)
+      << r->message;
   EXPECT_TRUE(LogMentions(c.org(), "protocol 99")) << Tail(broker_->log());
   ExpectBrokerStillServes();
 }
@@ -368,10 +383,14 @@ TEST_F(Hostile, UnenrolledKeyGetsNoReplyAtAll) {
   c.socket().set(zmq::sockopt::sndtimeo, 1000);
   (void)c.Send(c.Hello());  // with ZMQ_IMMEDIATE this may not even be queued
   EXPECT_FALSE(c.Recv(kQuiet).has_value());
-  EXPECT_TRUE(WaitFor([&] {
-    return ReadAll(broker_->log()).find("refused a connection from key " +
-                                        stranger->pub.curve_public) != std::string::npos;
-  }, 3s)) << Tail(broker_->log());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return ReadAll(broker_->log())
+                   .find("refused a connection from key " + stranger->pub.curve_public) !=
+               std::string::npos;
+      },
+      3s))
+      << Tail(broker_->log());
   ExpectBrokerStillServes();
 }
 

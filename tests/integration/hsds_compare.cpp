@@ -37,8 +37,7 @@ std::string SetString(const std::set<std::string>& s) {
 }
 }  // namespace
 
-std::string Difference(const FlatDocument& expected, const FlatDocument& actual,
-                       size_t max_lines) {
+std::string Difference(const FlatDocument& expected, const FlatDocument& actual, size_t max_lines) {
   std::vector<std::string> lines;
   auto add = [&](const std::string& l) { lines.push_back(l); };
   for (const auto& [id, want] : expected) {
@@ -51,8 +50,10 @@ std::string Difference(const FlatDocument& expected, const FlatDocument& actual,
     if (got.kind != want.kind) add(id + ": kind " + want.kind + " became " + got.kind);
     for (const auto& [f, v] : want.values) {
       auto g = got.values.find(f);
-      if (g == got.values.end()) add(id + "." + f + ": " + ValueToString(v) + " missing");
-      else if (g->second != v) add(id + "." + f + ": " + ValueToString(v) + " became " + ValueToString(g->second));
+      if (g == got.values.end())
+        add(id + "." + f + ": " + ValueToString(v) + " missing");
+      else if (g->second != v)
+        add(id + "." + f + ": " + ValueToString(v) + " became " + ValueToString(g->second));
     }
     for (const auto& [f, v] : got.values) {
       if (!want.values.count(f)) add(id + "." + f + ": unexpected " + ValueToString(v));
@@ -71,7 +72,8 @@ std::string Difference(const FlatDocument& expected, const FlatDocument& actual,
   }
   std::string out;
   for (size_t i = 0; i < lines.size() && i < max_lines; ++i) out += lines[i] + "\n";
-  if (lines.size() > max_lines) out += "... and " + std::to_string(lines.size() - max_lines) + " more\n";
+  if (lines.size() > max_lines)
+    out += "... and " + std::to_string(lines.size() - max_lines) + " more\n";
   return out;
 }
 

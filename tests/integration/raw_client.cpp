@@ -77,7 +77,9 @@ std::optional<proto::Message> RawClient::Recv(std::chrono::milliseconds deadline
   return std::move(msg).value();
 }
 
-bool RawClient::Join() { return Send(Hello()) && Expect<proto::Welcome>().has_value(); }
+bool RawClient::Join() {
+  return Send(Hello()) && Expect<proto::Welcome>().has_value();
+}
 
 Delta RawClient::OwnRecordDelta(const std::vector<std::pair<std::string, Value>>& fields) const {
   uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

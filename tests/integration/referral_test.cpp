@@ -215,7 +215,8 @@ class ReferralTest : public ::testing::Test {
     ASSERT_TRUE(code.ok() && *code == 0)
         << name << " did not stop cleanly: "
         << (code.ok() ? "exit status " + std::to_string(*code) : code.status().ToString())
-        << "; log:\n" << Tail(log);
+        << "; log:\n"
+        << Tail(log);
     agents_.erase(name);
   }
 

@@ -24,7 +24,9 @@ std::string ReadText(const std::string& file) {
   return ss.str();
 }
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+std::string Quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
 // Runs a shell command; returns its exit code.
 int RunShell(const std::string& command) {
@@ -41,8 +43,8 @@ class SampleData : public ::testing::Test {
       GTEST_SKIP() << "no sample generator at '" << generator_ << "'";
     }
     doc_path_ = tmp_ / "directory.json";
-    ASSERT_EQ(RunShell("python3 " + Quote(generator_) + " --quiet --out " + Quote(doc_path_) + " > " +
-                  Quote(tmp_ / "generate.log") + " 2>&1"),
+    ASSERT_EQ(RunShell("python3 " + Quote(generator_) + " --quiet --out " + Quote(doc_path_) +
+                       " > " + Quote(tmp_ / "generate.log") + " 2>&1"),
               0)
         << Tail(tmp_ / "generate.log");
     doc_text_ = ReadText(doc_path_);
@@ -61,7 +63,8 @@ class SampleData : public ::testing::Test {
     auto start = std::chrono::steady_clock::now();
     Reply r = agent_->Send("POST", "/v1/import", doc_text_, "Bearer " + agent_->token());
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - start).count();
+                  std::chrono::steady_clock::now() - start)
+                  .count();
     ASSERT_EQ(r.status, 200) << r.Describe().substr(0, 4000);
     records_ = r.body["records"].get<size_t>();
     created_ = r.body["created"].get<size_t>();
@@ -114,9 +117,10 @@ TEST_F(SampleData, GeneratorAgreesThatTheExportHoldsTheSameRecords) {
   ASSERT_NO_FATAL_FAILURE(Import());
   std::string exported = tmp_ / "export.json";
   std::ofstream(exported) << Export().dump();
-  EXPECT_EQ(RunShell("python3 " + Quote(generator_) + " --quiet --out " + Quote(doc_path_) +
-                " --compare " + Quote(exported) + " > " + Quote(tmp_ / "compare.log") + " 2>&1"),
-            0)
+  EXPECT_EQ(
+      RunShell("python3 " + Quote(generator_) + " --quiet --out " + Quote(doc_path_) +
+               " --compare " + Quote(exported) + " > " + Quote(tmp_ / "compare.log") + " 2>&1"),
+      0)
       << Tail(tmp_ / "compare.log");
 }
 

@@ -70,8 +70,10 @@ TEST(Scale, ThirtyRealAgentsConvergeWithoutASessionRestart) {
   ASSERT_TRUE(generator && *generator) << "SAMPLE_GENERATOR is not set (run via meson test)";
   std::string doc_path = tmp / "directory.json";
   auto gen = RunCommand({"/usr/bin/env", "python3", generator, "--orgs", "60", "--seed", "3",
-                         "--out", doc_path, "--quiet"}, 60s);
-  ASSERT_TRUE(gen.ok() && gen->exit_code == 0) << (gen.ok() ? gen->output : gen.status().ToString());
+                         "--out", doc_path, "--quiet"},
+                        60s);
+  ASSERT_TRUE(gen.ok() && gen->exit_code == 0)
+      << (gen.ok() ? gen->output : gen.status().ToString());
   std::ifstream in(doc_path);
   json doc = json::parse(in, nullptr, false);
   ASSERT_TRUE(doc.is_object());
@@ -82,18 +84,18 @@ TEST(Scale, ThirtyRealAgentsConvergeWithoutASessionRestart) {
 
   auto t0 = std::chrono::steady_clock::now();
   for (auto& a : partners) {
-    EXPECT_TRUE(WaitUntilCaughtUp(*a, **broker, 300s)) << a->data_dir() << ": "
-                                                       << AgentStatus(*a).dump();
+    EXPECT_TRUE(WaitUntilCaughtUp(*a, **broker, 300s))
+        << a->data_dir() << ": " << AgentStatus(*a).dump();
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Every partner holds the whole directory, and an edit after it reaches them all.
   for (auto& a : partners) EXPECT_EQ(U64(AgentStatus(*a), "records"), records) << a->data_dir();
   json org = (*m)->Get("/v1/records?kind=organization&limit=1").body;
   ASSERT_FALSE(org["records"].empty());
   std::string id = org["records"][0]["id"];
-  ASSERT_EQ((*m)->Put("/v1/records/" + id, {{"fields", {{"description", "after the import"}}}}).status,
-            200);
+  ASSERT_EQ(
+      (*m)->Put("/v1/records/" + id, {{"fields", {{"description", "after the import"}}}}).status,
+      200);
   for (auto& a : partners) {
     EXPECT_TRUE(WaitForValue(*a, id, "description", "after the import", 60s)) << a->data_dir();
   }
@@ -109,8 +111,8 @@ TEST(Scale, ThirtyRealAgentsConvergeWithoutASessionRestart) {
   }
   EXPECT_EQ(agent_restarts, 0u);
   Reply exported = (*m)->Get("/v1/export");
-  std::cout << "[ scale ] " << n << " agents: " << records << " records reached all in "
-            << seconds << " s after the import was acknowledged; " << bytes / n
+  std::cout << "[ scale ] " << n << " agents: " << records << " records reached all in " << seconds
+            << " s after the import was acknowledged; " << bytes / n
             << " bytes received per agent; the export is " << exported.raw.size()
             << " bytes; broker restarts " << U64(b, "session_restarts") << ", rewinds "
             << U64(b, "rewinds") << ", projections made " << U64(b, "projections_made")

@@ -42,7 +42,8 @@ std::string Joined(const std::vector<std::string>& args) {
 Result<CommandOutput> RunSwitchboard(const std::vector<std::string>& args,
                                      std::chrono::milliseconds deadline) {
   std::string bin = SwitchboardBinary();
-  if (bin.empty()) return Status::FailedPrecondition("SWITCHBOARD_BIN is not set (run via meson test)");
+  if (bin.empty())
+    return Status::FailedPrecondition("SWITCHBOARD_BIN is not set (run via meson test)");
   std::vector<std::string> all = {bin};
   all.insert(all.end(), args.begin(), args.end());
   return RunCommand(all, deadline);
@@ -100,8 +101,7 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& args,
   int wstatus = 0;
   ::waitpid(pid, &wstatus, 0);
   if (timed_out) {
-    return Status::Unavailable(Joined(args) + " did not finish in time: " +
-                               out.output);
+    return Status::Unavailable(Joined(args) + " did not finish in time: " + out.output);
   }
   out.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   return out;
@@ -145,7 +145,9 @@ Result<std::unique_ptr<BrokerProcess>> BrokerProcess::Create(const std::string& 
   return b;
 }
 
-BrokerProcess::~BrokerProcess() { Kill(); }
+BrokerProcess::~BrokerProcess() {
+  Kill();
+}
 
 std::string BrokerProcess::LogPath() const {
   return fs::path(data_dir_).lexically_normal().parent_path().string() + "/broker.log";
@@ -250,27 +252,33 @@ bool WaitUntilSyncReady(const AgentProcess& agent, std::chrono::milliseconds dea
 
 bool WaitForValue(const AgentProcess& agent, const std::string& id, const std::string& field,
                   const json& value, std::chrono::milliseconds deadline) {
-  return WaitFor([&] {
-    json f = FieldOf(agent, id, field);
-    return f.is_object() && f.contains("value") && f["value"] == value;
-  }, deadline);
+  return WaitFor(
+      [&] {
+        json f = FieldOf(agent, id, field);
+        return f.is_object() && f.contains("value") && f["value"] == value;
+      },
+      deadline);
 }
 
 bool WaitUntilOutboxEmpty(const AgentProcess& agent, std::chrono::milliseconds deadline) {
-  return WaitFor([&] {
-    json s = AgentStatus(agent);
-    return s.is_object() && s["outbox_depth"] == 0;
-  }, deadline);
+  return WaitFor(
+      [&] {
+        json s = AgentStatus(agent);
+        return s.is_object() && s["outbox_depth"] == 0;
+      },
+      deadline);
 }
 
 bool WaitUntilCaughtUp(const AgentProcess& agent, const BrokerProcess& broker,
                        std::chrono::milliseconds deadline) {
-  return WaitFor([&] {
-    json b = broker.ApiStatus();
-    json a = AgentStatus(agent);
-    if (!b.is_object() || !a.is_object() || !a["sync"].is_object()) return false;
-    return a["sync"]["state"] == "ready" && a["cursor"] == b["log_head"];
-  }, deadline);
+  return WaitFor(
+      [&] {
+        json b = broker.ApiStatus();
+        json a = AgentStatus(agent);
+        if (!b.is_object() || !a.is_object() || !a["sync"].is_object()) return false;
+        return a["sync"]["state"] == "ready" && a["cursor"] == b["log_head"];
+      },
+      deadline);
 }
 
 std::string FileContaining(const std::string& dir, const std::string& needle) {

@@ -49,8 +49,8 @@ class BrokerProcess {
   // Starts the broker (again) on its endpoint; returns once broker.json names it and its API
   // answers. `extra_args` go after the harness's own (e.g. {"--log-retention", "10"}).
   Status Start(const std::vector<std::string>& extra_args = {});
-  void Kill();                 // SIGKILL, then reaps it
-  Result<int> Stop();          // SIGTERM; the exit code
+  void Kill();         // SIGKILL, then reaps it
+  Result<int> Stop();  // SIGTERM; the exit code
   bool running() const { return process_ != nullptr; }
 
   Reply Get(const std::string& path) const;

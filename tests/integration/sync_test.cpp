@@ -96,20 +96,22 @@ class SyncTest : public ::testing::Test {
   void ExpectSees(const std::string& name, const std::string& id, const std::string& field,
                   const json& value, std::chrono::milliseconds deadline = seconds(15)) {
     EXPECT_TRUE(WaitForValue(Agent(name), id, field, value, deadline))
-        << name << " never showed " << id << "." << field << " = " << value.dump()
-        << "; it has " << RecordOf(Agent(name), id).dump();
+        << name << " never showed " << id << "." << field << " = " << value.dump() << "; it has "
+        << RecordOf(Agent(name), id).dump();
   }
 
   // Until every agent the broker serves has confirmed its whole log.
   bool BrokerQuiet() {
-    return WaitFor([&] {
-      json s = broker_->ApiStatus();
-      if (!s.is_object()) return false;
-      for (const auto& a : s["agents"]) {
-        if (a["acked"] != s["log_head"]) return false;
-      }
-      return true;
-    }, seconds(20));
+    return WaitFor(
+        [&] {
+          json s = broker_->ApiStatus();
+          if (!s.is_object()) return false;
+          for (const auto& a : s["agents"]) {
+            if (a["acked"] != s["log_head"]) return false;
+          }
+          return true;
+        },
+        seconds(20));
   }
 
   TempDir tmp_;
@@ -143,7 +145,8 @@ TEST_F(SyncTest, OfflineCatchUpCostGrowsWithTheChangesMissedNotTheDirectorySize)
   ASSERT_TRUE(generator && *generator) << "SAMPLE_GENERATOR is not set (run via meson test)";
   std::string doc_path = tmp_ / "directory.json";
   auto gen = RunCommand({"/usr/bin/env", "python3", generator, "--orgs", "46", "--seed", "7",
-                         "--out", doc_path, "--quiet"}, seconds(60));
+                         "--out", doc_path, "--quiet"},
+                        seconds(60));
   ASSERT_TRUE(gen.ok() && gen->exit_code == 0)
       << (gen.ok() ? gen->output : gen.status().ToString());
   std::ifstream in(doc_path);
@@ -177,7 +180,8 @@ TEST_F(SyncTest, OfflineCatchUpCostGrowsWithTheChangesMissedNotTheDirectorySize)
     EXPECT_TRUE(stopped.ok() && *stopped == 0)
         << "C did not stop cleanly: "
         << (stopped.ok() ? "exit status " + std::to_string(*stopped) : stopped.status().ToString())
-        << "; log:\n" << Tail(log);
+        << "; log:\n"
+        << Tail(log);
     uint64_t head = U64(broker_->ApiStatus(), "log_head");
     std::string last;
     for (int i = 0; i < k; ++i) {
@@ -202,17 +206,17 @@ TEST_F(SyncTest, OfflineCatchUpCostGrowsWithTheChangesMissedNotTheDirectorySize)
   uint64_t bytes20 = catch_up_bytes(20, &broker20);
   uint64_t bytes80 = catch_up_bytes(80, &broker80);
 
-  std::printf("directory: %llu records, export %zu bytes, first full sync %llu bytes\n"
-              "catch-up after  20 missed edits: %llu bytes at the agent (%llu sent by the broker)"
-              ", %.1f%% of the export\n"
-              "catch-up after  80 missed edits: %llu bytes at the agent (%llu sent by the broker)"
-              ", %.1f%% of the export; ratio 80/20 = %.2f\n",
-              static_cast<unsigned long long>(seeded + 1), export_bytes,
-              static_cast<unsigned long long>(full_sync_bytes),
-              static_cast<unsigned long long>(bytes20), static_cast<unsigned long long>(broker20),
-              100.0 * bytes20 / export_bytes, static_cast<unsigned long long>(bytes80),
-              static_cast<unsigned long long>(broker80), 100.0 * bytes80 / export_bytes,
-              bytes20 ? static_cast<double>(bytes80) / bytes20 : 0.0);
+  std::printf(
+      "directory: %llu records, export %zu bytes, first full sync %llu bytes\n"
+      "catch-up after  20 missed edits: %llu bytes at the agent (%llu sent by the broker)"
+      ", %.1f%% of the export\n"
+      "catch-up after  80 missed edits: %llu bytes at the agent (%llu sent by the broker)"
+      ", %.1f%% of the export; ratio 80/20 = %.2f\n",
+      static_cast<unsigned long long>(seeded + 1), export_bytes,
+      static_cast<unsigned long long>(full_sync_bytes), static_cast<unsigned long long>(bytes20),
+      static_cast<unsigned long long>(broker20), 100.0 * bytes20 / export_bytes,
+      static_cast<unsigned long long>(bytes80), static_cast<unsigned long long>(broker80),
+      100.0 * bytes80 / export_bytes, bytes20 ? static_cast<double>(bytes80) / bytes20 : 0.0);
   EXPECT_GT(bytes20, 0u);
   EXPECT_LT(bytes20, export_bytes / 4) << "catching up on 20 edits cost a quarter of the directory";
   EXPECT_LT(bytes20, full_sync_bytes / 4);
@@ -258,12 +262,14 @@ TEST_F(SyncTest, EveryAcknowledgedEditSurvivesTheBrokerBeingKilledMidStream) {
   writer.join();
   ASSERT_TRUE(restarted.ok()) << restarted.ToString();
   ASSERT_TRUE(error.empty()) << error;
-  ASSERT_TRUE(streaming && while_down && after) << "only " << acked.size() << " writes acknowledged";
+  ASSERT_TRUE(streaming && while_down && after)
+      << "only " << acked.size() << " writes acknowledged";
 
   // Every acknowledged write reaches the broker and B, with its value.
   EXPECT_TRUE(WaitUntilOutboxEmpty(Agent("a"), seconds(30)))
       << "A's outbox did not drain: " << AgentStatus(Agent("a")).dump();
-  EXPECT_TRUE(WaitUntilCaughtUp(Agent("b"), *broker_, seconds(30))) << AgentStatus(Agent("b")).dump();
+  EXPECT_TRUE(WaitUntilCaughtUp(Agent("b"), *broker_, seconds(30)))
+      << AgentStatus(Agent("b")).dump();
   EXPECT_GE(U64(broker_->ApiStatus(), "records"), acked.size());
   std::vector<std::string> missing;
   for (size_t n = 0; n < acked.size(); ++n) {
@@ -288,7 +294,8 @@ TEST_F(SyncTest, EditsInAKilledAgentsOutboxArriveAfterItRestarts) {
   ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
   const unsigned kEdits = 10;
   for (unsigned n = 0; n < kEdits; ++n) {
-    ASSERT_NO_FATAL_FAILURE(Put("a", RecordId(0xb, n), Service(kOrgA, "Queued " + std::to_string(n))));
+    ASSERT_NO_FATAL_FAILURE(
+        Put("a", RecordId(0xb, n), Service(kOrgA, "Queued " + std::to_string(n))));
   }
   EXPECT_EQ(U64(AgentStatus(Agent("a")), "outbox_depth"), kEdits) << AgentStatus(Agent("a")).dump();
   Agent("a").Kill();
@@ -318,7 +325,8 @@ TEST_F(SyncTest, AnUnenrolledKeyIsRefusedBeforeItSeesAnyData) {
     json s = AgentStatus(Agent("x"));
     return s.is_object() && s["sync"].is_object() ? s["sync"].value("last_error", "") : "";
   };
-  EXPECT_TRUE(WaitFor([&] { return last_error().find("refused") != std::string::npos; }, seconds(10)))
+  EXPECT_TRUE(
+      WaitFor([&] { return last_error().find("refused") != std::string::npos; }, seconds(10)))
       << "last_error: " << last_error();
   // However long it keeps trying, it gets nowhere.
   EXPECT_FALSE(WaitFor([&] { return SyncState(Agent("x")) == "ready"; }, seconds(3)));
@@ -380,8 +388,9 @@ TEST_F(SyncTest, AnAgentStartedBeforeItsKeyWasEnrolledConnectsOnceItIs) {
   Status made = InitDataDir(Dir("x"), kOrgX);
   ASSERT_TRUE(made.ok()) << made.ToString();
   ASSERT_NO_FATAL_FAILURE(StartAgent("x"));
-  ASSERT_TRUE(WaitFor([&] { return !AgentStatus(Agent("x"))["sync"]["last_error"].get<std::string>().empty(); }))
-      << AgentStatus(Agent("x")).dump();
+  ASSERT_TRUE(WaitFor([&] {
+    return !AgentStatus(Agent("x"))["sync"]["last_error"].get<std::string>().empty();
+  })) << AgentStatus(Agent("x")).dump();
 
   ASSERT_TRUE(broker_->Enroll(Dir("x"), "partner").ok());
   ExpectReady("x");
@@ -399,10 +408,12 @@ TEST_F(SyncTest, AnEditOfAnotherOrganizationsRecordIsRefusedAndTakenBack) {
   ASSERT_NO_FATAL_FAILURE(Put("b", kOrgA, {{"fields", {{"name", "Hijacked"}}}}));
   ExpectSees("b", kOrgA, "name", "Harbor Light Shelter");
   json listed;
-  EXPECT_TRUE(WaitFor([&] {
-    listed = Agent("b").Get("/v1/rejections").body;
-    return listed.is_object() && !listed["rejections"].empty();
-  }, seconds(10)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        listed = Agent("b").Get("/v1/rejections").body;
+        return listed.is_object() && !listed["rejections"].empty();
+      },
+      seconds(10)));
   ASSERT_FALSE(listed["rejections"].empty());
   const json& rejection = listed["rejections"][0];
   EXPECT_NE(rejection["reason"].get<std::string>().find("owner"), std::string::npos) << rejection;
@@ -423,12 +434,14 @@ TEST_F(SyncTest, AConfidentialAddressNeverReachesOtherPartners) {
   ASSERT_NO_FATAL_FAILURE(Join("b", kOrgB, "partner"));
   ASSERT_NO_FATAL_FAILURE(Join("m", kOrgM, "maintainer"));
   const std::string shelter = RecordId(0xc, 1);
-  ASSERT_NO_FATAL_FAILURE(Put("a", shelter, {{"kind", "location"},
-                                             {"fields", {{"organization_id", kOrgA},
-                                                         {"name", "Safe House"},
-                                                         {"city", "Springfield"},
-                                                         {"address_confidential", true},
-                                                         {"address_1", "12 Hidden Lane"}}}}));
+  ASSERT_NO_FATAL_FAILURE(Put("a", shelter,
+                              {{"kind", "location"},
+                               {"fields",
+                                {{"organization_id", kOrgA},
+                                 {"name", "Safe House"},
+                                 {"city", "Springfield"},
+                                 {"address_confidential", true},
+                                 {"address_1", "12 Hidden Lane"}}}}));
   // A later edit of the address alone (its own delta) is judged by the record's state.
   ASSERT_NO_FATAL_FAILURE(Put("a", shelter, {{"fields", {{"address_1", "14 Hidden Lane"}}}}));
   ASSERT_NO_FATAL_FAILURE(Put("a", shelter, {{"fields", {{"name", "Safe House North"}}}}));
@@ -456,11 +469,13 @@ TEST_F(SyncTest, ASnapshotForAnAgentBehindTheRetainedLogLeavesOutConfidentialAdd
   ASSERT_NO_FATAL_FAILURE(Join("a", kOrgA, "partner"));
   const std::string shelter = RecordId(0xc, 2);
   ASSERT_NO_FATAL_FAILURE(Put("a", kOrgA, Organization("Harbor Light Shelter")));
-  ASSERT_NO_FATAL_FAILURE(Put("a", shelter, {{"kind", "location"},
-                                             {"fields", {{"organization_id", kOrgA},
-                                                         {"name", "Safe House"},
-                                                         {"address_confidential", true},
-                                                         {"address_1", "12 Hidden Lane"}}}}));
+  ASSERT_NO_FATAL_FAILURE(Put("a", shelter,
+                              {{"kind", "location"},
+                               {"fields",
+                                {{"organization_id", kOrgA},
+                                 {"name", "Safe House"},
+                                 {"address_confidential", true},
+                                 {"address_1", "12 Hidden Lane"}}}}));
   for (int i = 0; i < 5; ++i) {
     ASSERT_NO_FATAL_FAILURE(
         Put("a", kOrgA, {{"fields", {{"description", "edit " + std::to_string(i)}}}}));
@@ -502,10 +517,13 @@ TEST_F(SyncTest, ConcurrentEditsByOwnerAndMaintainerBecomeTheSameSiblingsEverywh
 
   std::map<std::string, json> shown;
   for (const char* name : {"a", "b", "m"}) {
-    EXPECT_TRUE(WaitFor([&] {
-      json f = FieldOf(Agent(name), kOrgA, "name");
-      return f.is_object() && f.value("conflict", false) && f["siblings"].size() == 2;
-    }, seconds(15))) << name << ": " << RecordOf(Agent(name), kOrgA).dump(2);
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          json f = FieldOf(Agent(name), kOrgA, "name");
+          return f.is_object() && f.value("conflict", false) && f["siblings"].size() == 2;
+        },
+        seconds(15)))
+        << name << ": " << RecordOf(Agent(name), kOrgA).dump(2);
     shown[name] = FieldOf(Agent(name), kOrgA, "name");
   }
   std::set<json> values;

@@ -194,7 +194,8 @@ TEST(Store, ScanVisitsOnlyThePrefixFromTheStartKeyInOrder) {
   ASSERT_TRUE(store->Commit(std::move(b)).ok());
 
   auto all_a = ScanAll(*store, Cf::kHistory, "a/");
-  EXPECT_EQ(all_a, (std::map<std::string, std::string>{{"a/1", "a/1"}, {"a/2", "a/2"}, {"a/3", "a/3"}}));
+  EXPECT_EQ(all_a,
+            (std::map<std::string, std::string>{{"a/1", "a/1"}, {"a/2", "a/2"}, {"a/3", "a/3"}}));
   auto from_2 = ScanAll(*store, Cf::kHistory, "a/", "a/2");
   EXPECT_EQ(from_2.size(), 2u);
   EXPECT_EQ(from_2.begin()->first, "a/2");
@@ -202,10 +203,13 @@ TEST(Store, ScanVisitsOnlyThePrefixFromTheStartKeyInOrder) {
   EXPECT_TRUE(ScanAll(*store, Cf::kHistory, "zz").empty());
 
   std::vector<std::string> seen;
-  ASSERT_TRUE(store->Scan(Cf::kHistory, "a/", "", [&](std::string_view k, std::string_view) {
-    seen.emplace_back(k);
-    return seen.size() < 2;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Scan(Cf::kHistory, "a/", "",
+                         [&](std::string_view k, std::string_view) {
+                           seen.emplace_back(k);
+                           return seen.size() < 2;
+                         })
+                  .ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"a/1", "a/2"}));
 }
 
@@ -220,11 +224,13 @@ TEST(Store, ForEachRecordVisitsEveryRecordInIdOrder) {
   for (const auto& id : ids) b.MergeRecord(NameDelta(Record(id, "organization"), id, kAlice, 1000));
   ASSERT_TRUE(store->Commit(std::move(b)).ok());
   std::vector<std::string> seen;
-  ASSERT_TRUE(store->ForEachRecord([&](const Record& r) {
-    seen.push_back(r.id());
-    EXPECT_EQ(r.Displayed("name"), Value(r.id()));
-    return true;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEachRecord([&](const Record& r) {
+                    seen.push_back(r.id());
+                    EXPECT_EQ(r.Displayed("name"), Value(r.id()));
+                    return true;
+                  })
+                  .ok());
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(seen, ids);
 }
@@ -238,7 +244,8 @@ TEST(Store, ReopenAfterCloseKeepsEveryColumnFamilyAndRecord) {
       WriteBatch b;
       char id[40];
       std::snprintf(id, sizeof id, "%08d-1111-4111-8111-111111111111", i);
-      b.MergeRecord(NameDelta(Record(id, "organization"), "org " + std::to_string(i), kAlice, 1000 + i));
+      b.MergeRecord(
+          NameDelta(Record(id, "organization"), "org " + std::to_string(i), kAlice, 1000 + i));
       b.Put(Cf::kOutbox, EncodeSeq(i + 1), "d");
       ASSERT_TRUE(store->Commit(std::move(b)).ok());
     }
@@ -264,7 +271,8 @@ TEST(Store, RefusesAStoreWrittenByANewerFormat) {
   auto s = Store::Open(tmp / "db", StoreOptions{});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), Code::kFailedPrecondition) << s.status().ToString();
-  EXPECT_NE(s.status().message().find("format version 2"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("format version 2"), std::string::npos)
+      << s.status().message();
   EXPECT_NE(s.status().message().find("upgrade"), std::string::npos) << s.status().message();
 }
 

@@ -27,8 +27,8 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kWait = 5s;         // for what must happen
-constexpr auto kQuiet = 1500ms;    // for what must not
+constexpr auto kWait = 5s;       // for what must happen
+constexpr auto kQuiet = 1500ms;  // for what must not
 
 Identity Gen(const std::string& org) {
   Result<Identity> id = Identity::Generate(org);

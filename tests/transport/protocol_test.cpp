@@ -24,17 +24,28 @@ std::vector<Message> Samples() {
   ack.results.push_back(PushResult{8, false, "owner is org-b", 0, "current-state"});
   Updates updates;
   updates.entries.push_back(LogEntry{1000, SampleDelta("org-b", 'y')});
-  updates.entries.push_back(LogEntry{1001, SignedDelta{"", "org-c", "broker", std::string(64, 'b')}});
+  updates.entries.push_back(
+      LogEntry{1001, SignedDelta{"", "org-c", "broker", std::string(64, 'b')}});
   updates.head = 1001;
   SnapshotChunk chunk{9, 3, true, 1001, std::string(3000, 'r'), std::string(64, 'k')};
   Roster roster;
-  roster.entries.push_back(RosterEntry{"org-a", "partner", std::string(32, 'S'),
-                                       std::string(32, 'B'), false});
-  roster.entries.push_back(RosterEntry{"maint", "maintainer", std::string(32, '\0'),
-                                       std::string(32, '\xff'), true});
-  ReferralBody body{"11111111-2222-4333-8444-555555555555", "org-a", "org-b", "svc-1", "urgent",
-                    1000, 2000, "share with legal aid", 999, "advocate",
-                    std::string(24, 'n'), std::string(300, 'c'), std::string(24, 'k'),
+  roster.entries.push_back(
+      RosterEntry{"org-a", "partner", std::string(32, 'S'), std::string(32, 'B'), false});
+  roster.entries.push_back(
+      RosterEntry{"maint", "maintainer", std::string(32, '\0'), std::string(32, '\xff'), true});
+  ReferralBody body{"11111111-2222-4333-8444-555555555555",
+                    "org-a",
+                    "org-b",
+                    "svc-1",
+                    "urgent",
+                    1000,
+                    2000,
+                    "share with legal aid",
+                    999,
+                    "advocate",
+                    std::string(24, 'n'),
+                    std::string(300, 'c'),
+                    std::string(24, 'k'),
                     std::string(48, 's')};
   TransitionBody step{body.id, "decline", "org-b", 1500, "no beds"};
   Signed signed_body{EncodeEnvelope(body), std::string(64, 'g')};
@@ -57,7 +68,7 @@ std::vector<Message> Samples() {
       ReferralPostAck{4, false, "state", "cannot accept a referral that is cancelled"},
       ReferralUpdate{12, body.id, signed_body, {signed_step, signed_step}},
       ReferralUpdate{13, body.id, {}, {}},
-      Push{},     // empty lists
+      Push{},  // empty lists
       Updates{},
       Roster{},
   };
@@ -79,10 +90,9 @@ TEST(Protocol, EveryMessageTypeRoundTrips) {
 // character made the refusal itself undecodable).
 TEST(Protocol, ExplanationsWithControlCharactersOrBadBytesStillDecode) {
   std::string bad = std::string("field \x01 value \xff\xfe ") + std::string(5000, 'x');
-  for (const Message& m : std::vector<Message>{
-           Refusal{"malformed", bad},
-           PushAck{1, {PushResult{1, false, bad, 0, {}}}},
-           ReferralPostAck{1, false, "invalid", bad}}) {
+  for (const Message& m : std::vector<Message>{Refusal{"malformed", bad},
+                                               PushAck{1, {PushResult{1, false, bad, 0, {}}}},
+                                               ReferralPostAck{1, false, "invalid", bad}}) {
     Result<Message> back = DecodeEnvelope(EncodeEnvelope(m));
     ASSERT_TRUE(back.ok()) << back.status().ToString();
   }
@@ -160,9 +170,15 @@ TEST(Protocol, MutatedEncodingsNeverCrashAndDecodedOnesAreStable) {
     for (int f = 0; f < flips; ++f) {
       size_t at = rng() % bytes.size();
       switch (rng() % 3) {
-        case 0: bytes[at] = static_cast<char>(rng()); break;
-        case 1: bytes[at] ^= static_cast<char>(1u << (rng() % 8)); break;
-        default: bytes[at] = static_cast<char>(0xff); break;
+        case 0:
+          bytes[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          bytes[at] ^= static_cast<char>(1u << (rng() % 8));
+          break;
+        default:
+          bytes[at] = static_cast<char>(0xff);
+          break;
       }
     }
     Result<Message> r = DecodeEnvelope(bytes);
@@ -231,7 +247,8 @@ TEST(ProtocolLimits, SignaturesAreEmptyOr64Bytes) {
 
 TEST(ProtocolLimits, RosterKeysAre32Bytes) {
   Roster r;
-  r.entries.push_back(RosterEntry{"a", "partner", std::string(31, 'k'), std::string(32, 'k'), false});
+  r.entries.push_back(
+      RosterEntry{"a", "partner", std::string(31, 'k'), std::string(32, 'k'), false});
   ExpectRefused(r, "roster.sign_key");
   r.entries[0] = RosterEntry{"a", "partner", std::string(32, 'k'), std::string(33, 'k'), false};
   ExpectRefused(r, "roster.box_key");
@@ -272,13 +289,13 @@ uint64_t StructPointer(int32_t offset, uint16_t data_words, uint16_t pointers) {
 // word: a small message that claims a long list.
 std::string PushWithZeroSizedItems(uint32_t count) {
   std::vector<uint64_t> w;
-  w.push_back(0);  // segment table: 1 segment, size patched below
-  w.push_back(StructPointer(0, 1, 1));              // root -> Envelope
-  w.push_back(3);                                   // Envelope data: union tag 3 = push
-  w.push_back(StructPointer(0, 1, 1));              // -> Push
-  w.push_back(5);                                   // Push.batch
-  w.push_back(1 | (uint64_t{7} << 32));             // items: inline composite, 0 words
-  w.push_back(static_cast<uint64_t>(count) << 2);   // tag: count elements of 0 data, 0 ptrs
+  w.push_back(0);                                  // segment table: 1 segment, size patched below
+  w.push_back(StructPointer(0, 1, 1));             // root -> Envelope
+  w.push_back(3);                                  // Envelope data: union tag 3 = push
+  w.push_back(StructPointer(0, 1, 1));             // -> Push
+  w.push_back(5);                                  // Push.batch
+  w.push_back(1 | (uint64_t{7} << 32));            // items: inline composite, 0 words
+  w.push_back(static_cast<uint64_t>(count) << 2);  // tag: count elements of 0 data, 0 ptrs
   w[0] = static_cast<uint64_t>(w.size() - 1) << 32;
   std::string bytes(w.size() * 8, '\0');
   std::memcpy(bytes.data(), w.data(), bytes.size());
@@ -322,8 +339,7 @@ TEST(ProtocolHostile, UnknownUnionMemberIsCorruption) {
 
 TEST(ProtocolHostile, PointerBackToItsOwnStructIsRefused) {
   // Envelope{push} whose Push pointer points back at the Envelope itself.
-  std::vector<uint64_t> w = {uint64_t{3} << 32, StructPointer(0, 1, 1), 3,
-                             StructPointer(-2, 1, 1)};
+  std::vector<uint64_t> w = {uint64_t{3} << 32, StructPointer(0, 1, 1), 3, StructPointer(-2, 1, 1)};
   std::string bytes(w.size() * 8, '\0');
   std::memcpy(bytes.data(), w.data(), bytes.size());
   Result<Message> r = DecodeEnvelope(bytes);
