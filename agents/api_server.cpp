@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "agents/hsds_json.h"
-#include "agents/referral_api.h"
+#include "agents/internal/referral_api.h"
 #include "conflict/views.h"
 #include "http/http_auth.h"
 #include "http/http_reply.h"

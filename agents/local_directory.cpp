@@ -48,10 +48,13 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
                                                              Options options) {
   if (options.replica == 0) return Status::InvalidArgument("replica id 0 is not valid");
   std::unique_ptr<LocalDirectory> d(new LocalDirectory(store, clock, options));
-  RETURN_IF_ERROR(store->ForEachRecord([&](const Record& r) {
-    d->dir_.Join(r);
-    return true;
-  }));
+  {
+    WriterLock lock(d->state_mu_);  // nobody else has `d` yet: for the analysis' sake
+    RETURN_IF_ERROR(store->ForEachRecord([&](const Record& r) REQUIRES(d->state_mu_) {
+      d->dir_.Join(r);
+      return true;
+    }));
+  }
   ASSIGN_OR_RETURN(auto seq, store->Get(Cf::kMeta, kNextSeqKey));
   if (seq) d->next_seq_ = DecodeSeq(*seq);
   if (d->next_seq_ == 0) return Status::Corruption("meta next_seq is malformed");
@@ -72,10 +75,10 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
 
 LocalDirectory::~LocalDirectory() {
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     stopping_ = true;
   }
-  queue_cv_.notify_all();
+  queue_cv_.NotifyAll();
   if (committer_.joinable()) committer_.join();
 }
 
@@ -87,11 +90,11 @@ Result<std::vector<EditOutcome>> LocalDirectory::Apply(std::vector<RecordEdit> e
   req->actor = actor;
   auto done = req->done.get_future();
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     if (stopping_) return Status::Unavailable("the agent is shutting down");
     queue_.push_back(std::move(req));
   }
-  queue_cv_.notify_one();
+  queue_cv_.NotifyOne();
   return done.get();
 }
 
@@ -99,8 +102,8 @@ void LocalDirectory::CommitLoop() {
   for (;;) {
     std::vector<std::unique_ptr<Request>> group;
     {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(queue_mu_);
+      queue_cv_.Wait(queue_mu_, [&]() REQUIRES(queue_mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       // A run of edit requests forms one group; a job (sync step) runs on its own.
       if (queue_.front()->job) {
@@ -147,11 +150,10 @@ void LocalDirectory::FailGroup(std::vector<std::unique_ptr<Request>>& group, con
 
 void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
   // Records as they will be once this group is durable; falls back to the committed state.
-  // Only this thread writes dir_, so reading it here without the lock is safe.
   std::map<std::string, Record> overlay;
   auto current = [&](const std::string& id) -> const Record* {
     if (auto it = overlay.find(id); it != overlay.end()) return &it->second;
-    return dir_.Find(id);
+    return CommittedState().Find(id);
   };
 
   WriteBatch batch;
@@ -230,11 +232,11 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
     next_seq_ = seq;
     outbox_depth_ += outbox_added;
     {
-      std::unique_lock lock(state_mu_);
+      WriterLock lock(state_mu_);
       for (const Record& d : accepted) dir_.Join(d);
     }
     if (outbox_added > 0) {
-      std::lock_guard lock(on_outbox_mu_);
+      MutexLock lock(on_outbox_mu_);
       if (on_outbox_) on_outbox_();
     }
   }
@@ -283,18 +285,18 @@ Status LocalDirectory::RunJob(Job job) {
   req->job = std::move(job);
   auto done = req->job_done.get_future();
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     if (stopping_) return Status::Unavailable("the agent is shutting down");
     queue_.push_back(std::move(req));
   }
-  queue_cv_.notify_one();
+  queue_cv_.NotifyOne();
   return done.get();
 }
 
 void LocalDirectory::CommitJob(Request& req) {
   JobResult r;
   uint64_t seq = next_seq_;
-  Status s = req.job(dir_, &seq, &r);
+  Status s = req.job(CommittedState(), &seq, &r);
   if (s.ok() && r.batch.count() > 0) {
     if (seq != next_seq_) r.batch.Put(Cf::kMeta, kNextSeqKey, EncodeSeq(seq));
     if (r.cursor > 0) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(r.cursor));
@@ -304,7 +306,7 @@ void LocalDirectory::CommitJob(Request& req) {
     next_seq_ = seq;
     if (r.cursor > 0) sync_cursor_ = r.cursor;
     outbox_depth_ -= std::min<uint64_t>(outbox_depth_, r.outbox_removed);
-    std::unique_lock lock(state_mu_);
+    WriterLock lock(state_mu_);
     for (const Record& d : r.joins) dir_.Join(d);
     for (const Record& d : r.replaces) dir_.Replace(d);
     for (const std::string& id : r.erases) dir_.Erase(id);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "conflict/directory.h"
 #include "conflict/edit.h"
 #include "conflict/hlc.h"
@@ -98,7 +99,7 @@ class LocalDirectory {
   // object's write methods.
   template <typename Fn>
   auto Read(Fn&& fn) const {
-    std::shared_lock lock(state_mu_);
+    ReaderLock lock(state_mu_);
     return fn(static_cast<const Directory&>(dir_));
   }
 
@@ -123,7 +124,7 @@ class LocalDirectory {
   // session can push them at once instead of at its next tick. Must not block or call back
   // into this object's write methods.
   void set_on_outbox(std::function<void()> fn) {
-    std::lock_guard lock(on_outbox_mu_);
+    MutexLock lock(on_outbox_mu_);
     on_outbox_ = std::move(fn);
   }
   Result<std::vector<Rejection>> Rejections(size_t max) const;
@@ -149,6 +150,8 @@ class LocalDirectory {
   };
 
   Status RunJob(Job job);
+  // The state, read on the committer thread without the lock: that thread is its only writer.
+  const Directory& CommittedState() const NO_THREAD_SAFETY_ANALYSIS { return dir_; }
   void CommitJob(Request& req);
 
   LocalDirectory(Store* store, Clock* clock, Options options);
@@ -161,8 +164,10 @@ class LocalDirectory {
   Clock* clock_;
   Options options_;
 
-  mutable std::shared_mutex state_mu_;  // guards dir_
-  Directory dir_;
+  // Guards dir_; the committer thread, its only writer, reads it without the lock
+  // (CommittedState).
+  mutable SharedMutex state_mu_;
+  Directory dir_ GUARDED_BY(state_mu_);
 
   // Owned by the committer thread only:
   HlcClock hlc_;
@@ -170,13 +175,13 @@ class LocalDirectory {
   std::atomic<uint64_t> outbox_depth_{0};
   std::atomic<uint64_t> sync_cursor_{0};
 
-  std::mutex on_outbox_mu_;  // guards on_outbox_
-  std::function<void()> on_outbox_;
+  Mutex on_outbox_mu_;
+  std::function<void()> on_outbox_ GUARDED_BY(on_outbox_mu_);
 
-  std::mutex queue_mu_;  // guards queue_ and stopping_
-  std::condition_variable queue_cv_;
-  std::deque<std::unique_ptr<Request>> queue_;
-  bool stopping_ = false;
+  Mutex queue_mu_;  // guards queue_ and stopping_
+  CondVar queue_cv_;
+  std::deque<std::unique_ptr<Request>> queue_ GUARDED_BY(queue_mu_);
+  bool stopping_ GUARDED_BY(queue_mu_) = false;
   std::thread committer_;
 };
 

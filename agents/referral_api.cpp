@@ -1,4 +1,4 @@
-#include "agents/referral_api.h"
+#include "agents/internal/referral_api.h"
 
 #include <httplib.h>
 #include <sodium.h>

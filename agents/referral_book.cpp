@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "base/hex.h"
+#include "base/ids.h"
 #include "base/json.h"
 #include "base/utf8.h"
 #include "conflict/referral_state.h"
@@ -125,39 +126,40 @@ ReferralBook::ReferralBook(Store* store, Clock* clock, const Identity& me,
       audit_(store) {}
 
 Status ReferralBook::Load() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   RETURN_IF_ERROR(audit_.Load());
   ASSIGN_OR_RETURN(auto c, store_->Get(Cf::kMeta, kCursorKey));
   cursor_ = c ? DecodeSeq(*c) : 0;
-  RETURN_IF_ERROR(store_->Scan(Cf::kRoster, "", "", [&](std::string_view k, std::string_view v) {
-    nlohmann::json j = ParseStoredJson(v);
-    if (!j.is_object()) return true;
-    Key key;
-    key.role = j.value("role", "");
-    key.revoked = j.value("revoked", false);
-    auto sign = FromHex(j.value("sign", ""));
-    auto box = FromHex(j.value("box", ""));
-    if (sign.ok() && box.ok()) {
-      key.sign = *sign;
-      key.box = *box;
-      roster_[std::string(k)] = key;
-    }
-    return true;
-  }));
+  RETURN_IF_ERROR(
+      store_->Scan(Cf::kRoster, "", "", [&](std::string_view k, std::string_view v) REQUIRES(mu_) {
+        nlohmann::json j = ParseStoredJson(v);
+        if (!j.is_object()) return true;
+        Key key;
+        key.role = j.value("role", "");
+        key.revoked = j.value("revoked", false);
+        auto sign = FromHex(j.value("sign", ""));
+        auto box = FromHex(j.value("box", ""));
+        if (sign.ok() && box.ok()) {
+          key.sign = *sign;
+          key.box = *box;
+          roster_[std::string(k)] = key;
+        }
+        return true;
+      }));
   index_.clear();
   // A stored referral this build cannot read is set aside, never a reason not to start: an
   // agent must not crash-loop on something it stored.
   std::vector<std::pair<std::string, Status>> unreadable;
-  RETURN_IF_ERROR(
-      store_->Scan(Cf::kReferrals, "r/", "", [&](std::string_view k, std::string_view v) {
-        Result<Entry> e = Entry::Parse(v);
-        if (!e.ok()) {
-          unreadable.emplace_back(std::string(k.substr(2)), e.status());
-          return true;
-        }
-        Index(*e);
-        return true;
-      }));
+  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "r/", "",
+                               [&](std::string_view k, std::string_view v) REQUIRES(mu_) {
+                                 Result<Entry> e = Entry::Parse(v);
+                                 if (!e.ok()) {
+                                   unreadable.emplace_back(std::string(k.substr(2)), e.status());
+                                   return true;
+                                 }
+                                 Index(*e);
+                                 return true;
+                               }));
   for (const auto& [id, why] : unreadable) {
     spdlog::error("referrals: stored referral {} is unreadable ({}); set aside", Printable(id),
                   why.message());
@@ -170,11 +172,12 @@ Status ReferralBook::Load() {
     RETURN_IF_ERROR(quarantine_->Add(std::move(q)).status());
   }
   queue_depth_ = 0;
-  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "q/", "", [&](std::string_view k, std::string_view) {
-    ++queue_depth_;
-    next_seq_ = std::max(next_seq_, DecodeSeq(k.substr(2)) + 1);
-    return true;
-  }));
+  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "q/", "",
+                               [&](std::string_view k, std::string_view) REQUIRES(mu_) {
+                                 ++queue_depth_;
+                                 next_seq_ = std::max(next_seq_, DecodeSeq(k.substr(2)) + 1);
+                                 return true;
+                               }));
   ASSIGN_OR_RETURN(auto seq, store_->Get(Cf::kMeta, "referral_next_seq"));
   if (seq) next_seq_ = std::max(next_seq_, DecodeSeq(*seq));
   return Status::Ok();
@@ -216,7 +219,7 @@ ReferralInfo ReferralBook::Info(const Entry& e) {
 }
 
 std::vector<std::string> ReferralBook::KnownOrganizations() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::string> out;
   for (const auto& [org, k] : roster_) {
     if (!k.revoked) out.push_back(org);
@@ -249,7 +252,7 @@ Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
   if (expires <= now || expires > now + kMaxReferralLifetimeMs) {
     return Status::InvalidArgument("the expiry must be in the future, within a year");
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto to = roster_.find(req.to);
   if (to == roster_.end() || to->second.revoked || req.to == me_.pub.org) {
     return Status::NotFound("no enrolled organization " + req.to +
@@ -318,7 +321,7 @@ Result<ReferralInfo> ReferralBook::Act(const std::string& id, const std::string&
     return Status::InvalidArgument("declining needs a reason (--reason)");
   }
   RETURN_IF_ERROR(CheckText(reason, "reason", TextKind::kProse, kMaxReferralReasonBytes));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(auto found, Read(id));
   if (!found) return Status::NotFound("no referral " + id + " on this agent");
   Entry e = std::move(*found);
@@ -354,7 +357,7 @@ Result<std::vector<ReferralInfo>> ReferralBook::List(const std::string& box,
     return Status::InvalidArgument("unknown status '" + status + "'");
   }
   std::vector<ReferralInfo> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [id, summary] : index_) {
     if ((!box.empty() && summary.box != box) || (!status.empty() && summary.status != status)) {
       continue;
@@ -369,14 +372,14 @@ Result<std::vector<ReferralInfo>> ReferralBook::List(const std::string& box,
 }
 
 Result<ReferralInfo> ReferralBook::Get(const std::string& id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(auto e, Read(id));
   if (!e) return Status::NotFound("no referral " + id + " on this agent");
   return Info(*e);
 }
 
 Result<std::string> ReferralBook::Payload(const std::string& id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(auto e, Read(id));
   if (!e) return Status::NotFound("no referral " + id + " on this agent");
   if (e->purged) return Status::NotFound("referral " + id + "'s payload was purged on this agent");
@@ -388,7 +391,7 @@ Result<std::string> ReferralBook::Payload(const std::string& id) const {
 
 Status ReferralBook::Purge(const std::string& id) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ASSIGN_OR_RETURN(auto found, Read(id));
     if (!found) return Status::NotFound("no referral " + id + " on this agent");
     Entry e = std::move(*found);
@@ -420,7 +423,7 @@ Status ReferralBook::Purge(const std::string& id) {
 }
 
 void ReferralBook::OnRoster(const proto::Roster& r) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   WriteBatch b;
   for (const proto::RosterEntry& e : r.entries) {
     Key k{e.role, e.sign_key, e.box_key, e.revoked};
@@ -443,7 +446,7 @@ void ReferralBook::OnRoster(const proto::Roster& r) {
 
 std::vector<proto::ReferralPost> ReferralBook::Pending(size_t max) const {
   std::vector<proto::ReferralPost> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Status s = store_->Scan(Cf::kReferrals, "q/", "", [&](std::string_view, std::string_view v) {
     Result<proto::Message> m = proto::DecodeEnvelope(v);
     if (m.ok()) {
@@ -456,7 +459,7 @@ std::vector<proto::ReferralPost> ReferralBook::Pending(size_t max) const {
 }
 
 Status ReferralBook::OnAck(const proto::ReferralPostAck& ack) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(auto bytes, store_->Get(Cf::kReferrals, QueueKey(ack.seq)));
   if (!bytes) return Status::Ok();  // already settled (a repeated ack)
   ASSIGN_OR_RETURN(proto::Message m, proto::DecodeEnvelope(*bytes));
@@ -510,7 +513,7 @@ bool ReferralBook::VerifyStep(const proto::Signed& s, const proto::TransitionBod
 }
 
 Status ReferralBook::OnUpdate(const proto::ReferralUpdate& u) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Status s = ApplyUpdate(u);
   // Transient (the roster is behind, the disk failed): the broker sends it again later.
   if (s.ok() || s.code() == Code::kFailedPrecondition || s.code() == Code::kIoError ||
@@ -521,7 +524,7 @@ Status ReferralBook::OnUpdate(const proto::ReferralUpdate& u) {
 }
 
 Status ReferralBook::SetAside(const proto::ReferralUpdate& u, const Status& why) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return SetAsideLocked(u, why);
 }
 
@@ -722,12 +725,12 @@ Status ReferralBook::RefuseOnReceipt(const proto::ReferralUpdate& u,
 }
 
 uint64_t ReferralBook::cursor() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return cursor_;
 }
 
 size_t ReferralBook::queue_depth() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return queue_depth_;
 }
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "crypto/identity.h"
 #include "store/audit.h"
 #include "store/quarantine.h"
@@ -103,12 +104,12 @@ class ReferralBook {
   void set_quarantine(Quarantine* q) { quarantine_ = q; }
   // Called (from the caller's thread) after a post was queued, to wake the sync loop.
   void set_on_queued(std::function<void()> fn) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     on_queued_ = std::move(fn);
   }
 
  private:
-  void Queued();
+  void Queued() REQUIRES(mu_);
   struct Entry;
   struct Key {
     std::string role, sign, box;
@@ -116,34 +117,35 @@ class ReferralBook {
   };
   Result<std::optional<Entry>> Read(const std::string& id) const;
   // Keeps the in-memory index (box, status, creation) in step with a committed entry.
-  void Index(const Entry& e);
+  void Index(const Entry& e) REQUIRES(mu_);
   static ReferralInfo Info(const Entry& e);
   // OnUpdate's work (under mu_); errors are transient or reasons to quarantine.
-  Status ApplyUpdate(const proto::ReferralUpdate& u);
+  Status ApplyUpdate(const proto::ReferralUpdate& u) REQUIRES(mu_);
   // A new referral that breaks a limit: kept without payload, quarantined, and declined.
   Status RefuseOnReceipt(const proto::ReferralUpdate& u, const proto::ReferralBody& body,
-                         const Status& why);
-  Status SaveCursor(uint64_t version);
-  Status SetAsideLocked(const proto::ReferralUpdate& u, const Status& why);
+                         const Status& why) REQUIRES(mu_);
+  Status SaveCursor(uint64_t version) REQUIRES(mu_);
+  Status SetAsideLocked(const proto::ReferralUpdate& u, const Status& why) REQUIRES(mu_);
   bool VerifyStep(const proto::Signed& s, const proto::TransitionBody& t, const std::string& sender,
-                  const std::string& recipient) const;
+                  const std::string& recipient) const REQUIRES(mu_);
 
   Store* store_;
   Clock* clock_;
   const Identity& me_;
   std::string broker_sign_public_;
   AuditLog audit_;
-  mutable std::mutex mu_;
-  std::map<std::string, Key> roster_;
+  mutable Mutex mu_;  // guards everything below but quarantine_ (set once, before use)
+  std::map<std::string, Key> roster_ GUARDED_BY(mu_);
   struct Summary {
     std::string box, status;
     uint64_t created_ms = 0;
   };
-  std::map<std::string, Summary> index_;  // every referral, so listing reads only matches
-  uint64_t cursor_ = 0;
-  uint64_t next_seq_ = 1;
-  size_t queue_depth_ = 0;
-  std::function<void()> on_queued_;
+  std::map<std::string, Summary> index_ GUARDED_BY(mu_);  // every referral, so listing reads
+                                                          // only matches
+  uint64_t cursor_ GUARDED_BY(mu_) = 0;
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
+  size_t queue_depth_ GUARDED_BY(mu_) = 0;
+  std::function<void()> on_queued_ GUARDED_BY(mu_);
   Quarantine* quarantine_ = nullptr;
 };
 

@@ -23,20 +23,20 @@ AgentSync::AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me,
 void AgentSync::SetState(State s) {
   state_ = s;
   static const char* const kNames[] = {"disconnected", "connecting", "ready", "refused"};
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   status_.state = kNames[static_cast<int>(s)];
 }
 
 void AgentSync::Error(const std::string& e) {
   spdlog::warn("sync: {}", e);
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   status_.last_error = e;
 }
 
 void AgentSync::Note(const std::string& what, const std::string& why,
                      uint64_t SyncStatus::*counter) {
   spdlog::info("sync: {}: {}", what, why);
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   ++(status_.*counter);
 }
 
@@ -88,7 +88,7 @@ std::vector<std::string> AgentSync::OnConnected() {
   if (state_ == State::kRefused) return {};
   SetState(State::kHelloSent);
   {
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     ++status_.connects;
   }
   return {Hello(/*resume=*/false)};
@@ -111,7 +111,7 @@ bool AgentSync::Verify(const proto::SignedDelta& sd) {
 std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
   last_heard_at_ = clock_->MonotonicMillis();
   {
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.last_sync_ms = clock_->NowMillis();
     status_.bytes_in += bytes.size();
   }
@@ -154,7 +154,7 @@ void AgentSync::SetAside(const std::string& source, const std::string& ref, cons
                          const std::string& reason, std::string_view bytes) {
   Error("quarantined " + source + (ref.empty() ? "" : " " + ref) + ": " + reason);
   {
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.quarantined++;
   }
   if (!quarantine_) return;
@@ -206,7 +206,7 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
                    dir_->sync_cursor(), w->log_head, w->snapshot ? ", checkpoint follows" : "",
                    w->resumed ? " (resumed)" : "");
     }
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.role = w->role;
     status_.broker_head = w->log_head;
     status_.last_error.clear();
@@ -322,7 +322,7 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
     }
   }
   {
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.cursor = cursor;
     status_.broker_head = std::max(status_.broker_head, u.head);
     status_.applied += n;
@@ -362,7 +362,7 @@ std::vector<std::string> AgentSync::OnUpdatesOneByOne(const proto::Updates& u) {
     if (state_ != State::kReady) return out;  // a gap started the session over
   }
   {
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.cursor = dir_->sync_cursor();
   }
   return {proto::EncodeEnvelope(
@@ -452,7 +452,7 @@ std::vector<std::string> AgentSync::OnSnapshot(const proto::SnapshotChunk& c) {
     checkpoint_id_ = 0;
     rewind_pending_ = false;
     spdlog::info("sync: checkpoint applied ({} chunks), cursor {}", checkpoint_next_, c.log_seq);
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.cursor = c.log_seq;
     ++status_.checkpoints;
   }
@@ -489,7 +489,7 @@ void AgentSync::OnPushAck(const proto::PushAck& a) {
   }
   Status s = dir_->SettleOutbox(std::move(outcomes));
   if (!s.ok()) Error("cannot settle the outbox: " + s.ToString());
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   status_.accepted += accepted;
   status_.refused += refused;
 }
@@ -497,7 +497,7 @@ void AgentSync::OnPushAck(const proto::PushAck& a) {
 std::vector<std::string> AgentSync::Tick() {
   uint64_t now = clock_->MonotonicMillis();
   {
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.outbox_depth = dir_->outbox_depth();
     status_.cursor = dir_->sync_cursor();
   }
@@ -565,14 +565,14 @@ std::vector<std::string> AgentSync::Tick() {
   in_flight_at_ = now;
   in_flight_items_ = push.items.size();
   {
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.pushed += push.items.size();
   }
   return {proto::EncodeEnvelope(push)};
 }
 
 SyncStatus AgentSync::status() const {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   SyncStatus s = status_;
   s.outbox_depth = dir_->outbox_depth();
   return s;

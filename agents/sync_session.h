@@ -32,6 +32,7 @@
 #include "agents/local_directory.h"
 #include "agents/referral_book.h"
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "crypto/identity.h"
 #include "store/quarantine.h"
 #include "transport/protocol.h"
@@ -125,7 +126,6 @@ class AgentSync {
   uint64_t batch_counter_ = 0;
   uint64_t in_flight_batch_ = 0;  // 0: none
   uint64_t in_flight_at_ = 0;
-  uint64_t in_flight_last_seq_ = 0;
   size_t in_flight_items_ = 0;
   uint64_t last_heard_at_ = 0;    // when the broker last sent anything
   bool stalled_ = false;          // asked to resume after a stall, and no entries since
@@ -148,8 +148,8 @@ class AgentSync {
   uint64_t referral_posted_at_ = 0;    // when the in-flight referral posts went out
   uint64_t referral_last_posted_ = 0;  // the highest queue seq among them (0: none in flight)
 
-  mutable std::mutex status_mu_;  // guards status_
-  SyncStatus status_;
+  mutable Mutex status_mu_;  // guards status_
+  SyncStatus status_ GUARDED_BY(status_mu_);
 };
 
 }  // namespace sb

@@ -1,4 +1,4 @@
-#include "bench/bench_net.h"
+#include "bench/internal/bench_net.h"
 
 #include <httplib.h>
 #include <rocksdb/db.h>
@@ -13,8 +13,8 @@
 #include <optional>
 #include <zmq.hpp>
 
-#include "agents/data_dir.h"
 #include "broker/roster.h"
+#include "store/data_dir.h"
 #include "transport/sockets.h"
 #include "transport/zap.h"
 
@@ -50,7 +50,7 @@ std::string OrgId(size_t agent) {
   return Uuid(0x0b0b0b0b, agent);
 }
 
-Status Network::Start(size_t agents) {
+Status Network::Start(size_t agents, bool referrals) {
   broker_path_ = TempDir(dir_, "broker");
   if (broker_path_.empty()) return Status::IoError("cannot create a temporary directory");
   StoreOptions so;
@@ -64,7 +64,7 @@ Status Network::Start(size_t agents) {
   Roster roster(broker_store_.get());
   RETURN_IF_ERROR(roster.Load());
   for (size_t i = 0; i < agents; ++i) {
-    auto a = std::make_unique<Agent>();
+    auto a = std::make_unique<Node>();
     ASSIGN_OR_RETURN(a->id, Identity::Generate(OrgId(i)));
     a->replica = 0x5b000000 + i + 1;
     RETURN_IF_ERROR(roster.Enroll(a->id.pub, Role::kPartner, clock_->NowMillis()));
@@ -82,38 +82,29 @@ Status Network::Start(size_t agents) {
   api_ = std::make_unique<httplib::Client>("127.0.0.1", port);
   api_->set_keep_alive(true);
   std::vector<Status> opened(agents_.size());
-  ParallelFor(agents_.size(), kParallel, [&](size_t i) { opened[i] = OpenAgent(*agents_[i]); });
+  ParallelFor(agents_.size(), kParallel,
+              [&](size_t i) { opened[i] = OpenAgent(*agents_[i], referrals); });
   for (const Status& s : opened) RETURN_IF_ERROR(s);
   return Status::Ok();
 }
 
-Status Network::OpenAgent(Agent& a) {
+Status Network::OpenAgent(Node& a, bool referrals) {
   a.path = TempDir(dir_, "agent");
   if (a.path.empty()) return Status::IoError("cannot create a temporary directory");
   StoreOptions so;
   so.create_if_missing = true;
   ASSIGN_OR_RETURN(a.store, Store::Open(a.path, so));
-  ASSIGN_OR_RETURN(a.local, LocalDirectory::Open(a.store.get(), clock_,
-                                                 {.replica = a.replica, .max_skew_ms = 60'000}));
+  Agent::Options o;
+  o.replica = a.replica;
+  o.identity = a.id;
+  o.broker = broker_id_.pub;
+  o.referrals = referrals;
+  ASSIGN_OR_RETURN(a.agent, Agent::Open(a.store.get(), clock_, std::move(o)));
   return Status::Ok();
 }
 
-Status Network::EnableReferrals() {
-  for (auto& a : agents_) {
-    a->referrals =
-        std::make_unique<ReferralBook>(a->store.get(), clock_, a->id, broker_id_.pub.sign_public);
-    RETURN_IF_ERROR(a->referrals->Load());
-  }
-  return Status::Ok();
-}
-
-Status Network::Connect(Agent& a) {
-  SyncClient::Options so;
-  so.referrals = a.referrals.get();
-  so.endpoint = server_->bound_endpoint();
-  so.broker = broker_id_.pub;
-  a.client = std::make_unique<SyncClient>(a.local.get(), clock_, a.id, so);
-  return a.client->Start();
+Status Network::Connect(Node& a) {
+  return a.agent->Connect(server_->bound_endpoint());
 }
 
 json Network::BrokerStatus() {
@@ -125,7 +116,9 @@ json Network::BrokerStatus() {
 }
 
 Network::~Network() {
-  ParallelFor(agents_.size(), kParallel, [&](size_t i) { agents_[i]->client.reset(); });
+  ParallelFor(agents_.size(), kParallel, [&](size_t i) {
+    if (agents_[i]->agent) agents_[i]->agent->Disconnect();
+  });
   // The client first: the API's worker would otherwise hold its keep-alive connection (and
   // the broker's Stop) until httplib's keep-alive timeout.
   api_.reset();
@@ -136,9 +129,8 @@ Network::~Network() {
   }
   broker_store_.reset();
   ParallelFor(agents_.size(), kParallel, [&](size_t i) {
-    Agent& a = *agents_[i];
-    a.referrals.reset();
-    a.local.reset();
+    Node& a = *agents_[i];
+    a.agent.reset();
     a.store.reset();
     if (!a.path.empty()) fs::remove_all(a.path);
   });

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "bench/bench_net.h"
+#include "bench/internal/bench_net.h"
 
 namespace sb::bench {
 namespace {
@@ -78,23 +78,22 @@ int RunReferralBench(const ReferralBenchOptions& o, Clock* clock, std::ostream& 
     return 1;
   };
   Network net(o.dir, clock);
-  if (Status s = net.Start(2); !s.ok()) return fail(s.ToString());
-  if (Status s = net.EnableReferrals(); !s.ok()) return fail(s.ToString());
-  Agent& sender = net.agent(0);
-  Agent& recipient = net.agent(1);
-  for (Agent* a : {&sender, &recipient}) {
+  if (Status s = net.Start(2, /*referrals=*/true); !s.ok()) return fail(s.ToString());
+  Node& sender = net.agent(0);
+  Node& recipient = net.agent(1);
+  for (Node* a : {&sender, &recipient}) {
     if (Status s = net.Connect(*a); !s.ok()) return fail(s.ToString());
   }
   std::string to = recipient.id.pub.org;
   bool ready = WaitFor(
       [&] {
-        auto known = sender.referrals->KnownOrganizations();
+        auto known = sender.referrals()->KnownOrganizations();
         return sender.Ready() && recipient.Ready() &&
                std::find(known.begin(), known.end(), to) != known.end();
       },
       20'000ms, 5ms);
   if (!ready) return fail("the agents did not connect");
-  AutoAccept accepter(recipient.referrals.get());
+  AutoAccept accepter(recipient.referrals());
 
   // 1. Throughput.
   std::vector<double> rates;
@@ -104,16 +103,16 @@ int RunReferralBench(const ReferralBenchOptions& o, Clock* clock, std::ostream& 
     std::set<std::string> ids;
     auto t0 = Steady::now();
     for (int i = 0; i < o.handoffs; ++i) {
-      Result<ReferralInfo> sent = sender.referrals->Send(Request(to));
+      Result<ReferralInfo> sent = sender.referrals()->Send(Request(to));
       if (!sent.ok()) return fail("send: " + sent.status().ToString());
       ids.insert(sent->id);
     }
     if (post_bytes == 0) {
-      auto pending = sender.referrals->Pending(1);
+      auto pending = sender.referrals()->Pending(1);
       if (!pending.empty()) post_bytes = proto::EncodeEnvelope(pending.front()).size();
     }
-    bool done = WaitFor([&] { return Accepted(sender.referrals.get(), ids) == ids.size(); },
-                        300'000ms, 2ms);
+    bool done =
+        WaitFor([&] { return Accepted(sender.referrals(), ids) == ids.size(); }, 300'000ms, 2ms);
     if (!done) return fail("handoffs did not complete within 5 minutes");
     rates.push_back(o.handoffs / Seconds(t0, Steady::now()));
   }
@@ -123,11 +122,11 @@ int RunReferralBench(const ReferralBenchOptions& o, Clock* clock, std::ostream& 
   std::vector<double> ms;
   for (int i = 0; i < o.probes; ++i) {
     auto t0 = Steady::now();
-    Result<ReferralInfo> sent = sender.referrals->Send(Request(to));
+    Result<ReferralInfo> sent = sender.referrals()->Send(Request(to));
     if (!sent.ok()) return fail("send: " + sent.status().ToString());
     bool done = WaitFor(
         [&] {
-          auto r = sender.referrals->Get(sent->id);
+          auto r = sender.referrals()->Get(sent->id);
           return r.ok() && r->status == "accepted";
         },
         30'000ms, 500us);

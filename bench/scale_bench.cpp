@@ -13,12 +13,12 @@
 #include <sstream>
 #include <thread>
 
-#include "agents/data_dir.h"
 #include "base/json.h"
-#include "bench/bench_net.h"
 #include "bench/bench_proc.h"
+#include "bench/internal/bench_net.h"
 #include "broker/roster.h"
 #include "crypto/identity.h"
+#include "store/data_dir.h"
 
 namespace sb::bench {
 

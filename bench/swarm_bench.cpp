@@ -37,7 +37,6 @@
 #include <utility>
 #include <zmq.hpp>
 
-#include "agents/data_dir.h"
 #include "agents/hsds_json.h"
 #include "base/hex.h"
 #include "base/json.h"
@@ -47,6 +46,7 @@
 #include "conflict/codec.h"
 #include "conflict/edit.h"
 #include "crypto/identity.h"
+#include "store/data_dir.h"
 #include "transport/protocol.h"
 #include "transport/sockets.h"
 

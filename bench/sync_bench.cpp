@@ -26,7 +26,7 @@
 // `missed`; a reconnect that missed nothing gives the fixed part (Welcome and roster).
 #include "bench/sync_bench.h"
 
-#include "bench/bench_net.h"
+#include "bench/internal/bench_net.h"
 
 #include <httplib.h>
 #include <stdlib.h>
@@ -94,18 +94,18 @@ std::vector<RecordEdit> SeedEdits(const std::string& org, uint32_t agent = 0) {
 
 // Creates the seed records at `a` (one Apply, one log entry) and waits until the broker has
 // them. Returns the log head then, or 0 on failure.
-uint64_t Seed(Network& net, Agent& a) {
-  if (!a.local->Apply(SeedEdits(a.id.pub.org), "bench").ok()) return 0;
+uint64_t Seed(Network& net, Node& a) {
+  if (!a.local()->Apply(SeedEdits(a.id.pub.org), "bench").ok()) return 0;
   uint64_t head = 0;
   WaitFor([&] { return (head = net.LogHead()) >= 1; }, 30'000ms);
   return head;
 }
 
 // The encoded size of one update's delta, as the agent's outbox holds it.
-size_t DeltaSize(Agent& a, Clock* clock) {
+size_t DeltaSize(Node& a, Clock* clock) {
   Hlc stamp = Hlc::Make(clock->NowMillis(), 0);
   RecordEdit probe = Describe(1, Text("size", 0));
-  auto plan = a.local->Read([&](const Directory& d) {
+  auto plan = a.local()->Read([&](const Directory& d) {
     return PlanEdit(FieldSchema::Hsds(), d.Find(probe.id), probe, a.replica, stamp);
   });
   return plan.ok() ? EncodeDelta(Delta{a.replica, stamp, {plan->delta}}).size() : 0;
@@ -170,17 +170,18 @@ ThroughputRun Throughput(const SyncBenchOptions& o, Clock* clock, std::string* e
     return run;
   }
   for (size_t i = 0; i < pushers; ++i) {
-    Agent& a = net.agent(i);
+    Node& a = net.agent(i);
     if (!WaitFor([&] { return a.Ready(); }, 30'000ms)) {
-      *error = "agent " + std::to_string(i) + " did not connect: " + a.client->status().last_error;
+      *error =
+          "agent " + std::to_string(i) + " did not connect: " + a.client()->status().last_error;
       return run;
     }
   }
   // Each agent creates its records (one Apply, one log entry each); then all are logged.
   for (size_t i = 0; i < pushers; ++i) {
-    Agent& a = net.agent(i);
+    Node& a = net.agent(i);
     Result<std::vector<EditOutcome>> seeded =
-        a.local->Apply(SeedEdits(a.id.pub.org, static_cast<uint32_t>(i)), "bench");
+        a.local()->Apply(SeedEdits(a.id.pub.org, static_cast<uint32_t>(i)), "bench");
     if (!seeded.ok()) {
       *error = "seeding failed at agent " + std::to_string(i) + ": " + seeded.status().ToString();
       return run;
@@ -189,7 +190,7 @@ ThroughputRun Throughput(const SyncBenchOptions& o, Clock* clock, std::string* e
   uint64_t head0 = 0;
   if (!WaitFor([&] { return (head0 = net.LogHead()) >= pushers; }, 60'000ms, 2ms)) {
     *error = "the seed records did not all reach the broker (log head " + std::to_string(head0) +
-             " of " + std::to_string(pushers) + "): " + net.agent(0).client->status().last_error;
+             " of " + std::to_string(pushers) + "): " + net.agent(0).client()->status().last_error;
     return run;
   }
   json before = net.BrokerStatus();
@@ -203,9 +204,10 @@ ThroughputRun Throughput(const SyncBenchOptions& o, Clock* clock, std::string* e
   for (size_t a = 0; a < pushers; ++a) {
     for (int t = 0; t < o.writers; ++t) {
       threads.emplace_back([&, a] {
-        Agent& w = net.agent(a);
+        Node& w = net.agent(a);
         for (uint64_t i; (i = next++) < o.updates;) {
-          if (!w.local->Apply({Describe(i, Text("update", i), static_cast<uint32_t>(a))}, "bench")
+          if (!w.local()
+                   ->Apply({Describe(i, Text("update", i), static_cast<uint32_t>(a))}, "bench")
                    .ok()) {
             failed = true;
           }
@@ -221,7 +223,7 @@ ThroughputRun Throughput(const SyncBenchOptions& o, Clock* clock, std::string* e
   if (local < 0 || !synced || status.value("rejected", 0) != 0 ||
       status.value("throttled", 0) != 0) {
     *error = "updates were lost or refused: " + status.dump() + " " +
-             net.agent(0).client->status().last_error;
+             net.agent(0).client()->status().last_error;
     return run;
   }
   run.e2e = o.updates / Seconds(t0, t1);
@@ -271,7 +273,7 @@ bool AllAcked(Network& net) {
 // `settle`, a wait until the broker has recorded every agent's acknowledgement of the
 // previous one.
 Status Probe(Network& net, int count, bool settle, std::mt19937_64& rng, Latencies* out) {
-  Agent& w = net.agent(0);
+  Node& w = net.agent(0);
   for (int p = 0; p < count; ++p) {
     if (settle) (void)WaitFor([&] { return AllAcked(net); }, 10'000ms, 2ms);
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 50'000));
@@ -279,7 +281,7 @@ Status Probe(Network& net, int count, bool settle, std::mt19937_64& rng, Latenci
     std::vector<size_t> pending;
     for (size_t i = 1; i < net.size(); ++i) pending.push_back(i);
     auto start = Steady::now();
-    if (!w.local->Apply({Describe(p, text)}, "bench").ok()) {
+    if (!w.local()->Apply({Describe(p, text)}, "bench").ok()) {
       return Status::Internal("an edit failed");
     }
     auto deadline = start + 10s;
@@ -298,11 +300,11 @@ Status Probe(Network& net, int count, bool settle, std::mt19937_64& rng, Latenci
 }
 
 // Waits until `a`'s client has received nothing for 100 ms; returns its bytes_in.
-uint64_t QuietBytes(const Agent& a) {
-  uint64_t bytes = a.client->status().bytes_in;
+uint64_t QuietBytes(const Node& a) {
+  uint64_t bytes = a.client()->status().bytes_in;
   for (;;) {
     std::this_thread::sleep_for(100ms);
-    uint64_t now = a.client->status().bytes_in;
+    uint64_t now = a.client()->status().bytes_in;
     if (now == bytes) return bytes;
     bytes = now;
   }
@@ -321,10 +323,10 @@ Status Fanout(const SyncBenchOptions& o, Clock* clock, std::ostream* progress, F
     return true;
   };
   if (!WaitFor(all_ready, 60'000ms, 10ms)) return Status::Unavailable("not every agent connected");
-  Agent& w = net.agent(0);
+  Node& w = net.agent(0);
   uint64_t head = Seed(net, w);
   if (head == 0) {
-    SyncStatus s = w.client->status();
+    SyncStatus s = w.client()->status();
     return Status::Unavailable(
         "seeding failed: the broker's log stayed empty for 30 s after agent 0's edit (agent: " +
         s.state + ", outbox " + std::to_string(s.outbox_depth) + ", pushed " +
@@ -335,7 +337,7 @@ Status Fanout(const SyncBenchOptions& o, Clock* clock, std::ostream* progress, F
   auto all_at = [&](uint64_t seq) {
     return [&net, seq] {
       for (size_t i = 0; i < net.size(); ++i) {
-        if (net.agent(i).local->sync_cursor() < seq) return false;
+        if (net.agent(i).local()->sync_cursor() < seq) return false;
       }
       return true;
     };
@@ -353,15 +355,15 @@ Status Fanout(const SyncBenchOptions& o, Clock* clock, std::ostream* progress, F
 
   if (net.size() < 2) return Status::Ok();
   if (progress) *progress << "catch-up after " << o.missed << " missed changes...\n";
-  Agent& c = net.agent(net.size() - 1);
+  Node& c = net.agent(net.size() - 1);
   head = net.LogHead();
-  c.client.reset();
+  c.agent->Disconnect();
   RETURN_IF_ERROR(net.Connect(c));
   if (!WaitFor([&] { return c.Ready(); }, 10'000ms)) return Status::Unavailable("no reconnect");
   r->fixed_bytes = QuietBytes(c);
-  c.client.reset();
+  c.agent->Disconnect();
   for (uint64_t i = 0; i < o.missed; ++i) {
-    if (!w.local->Apply({Describe(i, Text("missed", i))}, "bench").ok()) {
+    if (!w.local()->Apply({Describe(i, Text("missed", i))}, "bench").ok()) {
       return Status::Internal("an edit failed");
     }
   }
@@ -371,13 +373,13 @@ Status Fanout(const SyncBenchOptions& o, Clock* clock, std::ostream* progress, F
   }
   auto t_catch = Steady::now();
   RETURN_IF_ERROR(net.Connect(c));
-  if (!WaitFor([&] { return c.local->sync_cursor() >= target; }, 60'000ms)) {
-    return Status::Unavailable("the agent did not catch up: " + c.client->status().last_error);
+  if (!WaitFor([&] { return c.local()->sync_cursor() >= target; }, 60'000ms)) {
+    return Status::Unavailable("the agent did not catch up: " + c.client()->status().last_error);
   }
   r->catchup_s = Seconds(t_catch, Steady::now());
   r->catchup_bytes = QuietBytes(c);
-  r->dir_bytes = c.local->Read([](const Directory& d) { return EncodeDirectory(d).size(); });
-  r->dir_records = c.local->Read([](const Directory& d) { return d.size(); });
+  r->dir_bytes = c.local()->Read([](const Directory& d) { return EncodeDirectory(d).size(); });
+  r->dir_records = c.local()->Read([](const Directory& d) { return d.size(); });
   if (progress) *progress << "stopping " << net.size() << " agents...\n";
   return Status::Ok();
 }

@@ -9,7 +9,7 @@
 
 #include "base/json.h"
 #include "base/utf8.h"
-#include "broker/review_api.h"
+#include "broker/internal/review_api.h"
 #include "http/http_auth.h"
 #include "http/http_reply.h"
 #include "transport/zap.h"
@@ -223,13 +223,13 @@ void BrokerServer::PublishStatus(bool with_sessions) {
   if (with_sessions) {
     snapshot->sessions = std::make_shared<const std::vector<SessionInfo>>(core_.Sessions());
   }
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   if (!with_sessions && status_) snapshot->sessions = status_->sessions;
   status_ = std::move(snapshot);
 }
 
 std::shared_ptr<const BrokerServer::StatusSnapshot> BrokerServer::LastStatus() const {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   return status_;
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "base/mutex.h"
 #include "broker/broker_core.h"
 #include "broker/console.h"
 #include "broker/loop_tasks.h"
@@ -82,8 +83,8 @@ class BrokerServer {
   std::unique_ptr<httplib::Server> http_;
   std::thread api_thread_;
   std::string bound_endpoint_;
-  mutable std::mutex status_mu_;  // guards status_ (the pointer, not what it points to)
-  std::shared_ptr<const StatusSnapshot> status_;
+  mutable Mutex status_mu_;  // guards status_ (the pointer, not what it points to)
+  std::shared_ptr<const StatusSnapshot> status_ GUARDED_BY(status_mu_);
   std::atomic<bool> stop_{false}, api_done_{false};
   struct Zmq;
   std::unique_ptr<Zmq> zmq_;

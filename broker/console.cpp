@@ -7,8 +7,8 @@
 #include <chrono>
 
 #include "base/json.h"
-#include "broker/console_assets.h"
-#include "broker/review_api.h"
+#include "broker/internal/console_assets.h"
+#include "broker/internal/review_api.h"
 #include "http/http_auth.h"
 #include "http/http_reply.h"
 #include "store/audit.h"
@@ -114,7 +114,7 @@ std::optional<Console::Session> Console::SessionOf(const httplib::Request& req) 
   std::string id = CookieValue(req);
   if (id.size() != 64) return std::nullopt;
   uint64_t now = clock_->MonotonicMillis();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return std::nullopt;
   if (now - it->second.last_ms > options_.idle_ms) {
@@ -207,7 +207,7 @@ void Console::Routes() {
     }
     uint64_t now = clock_->MonotonicMillis();
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (now - failures_window_ms_ > 60'000) {
         failures_window_ms_ = now;
         failures_ = 0;
@@ -226,14 +226,14 @@ void Console::Routes() {
     bool ok = false;
     for (const std::string& t : options_.tokens) ok = ok || SameSecret(token, t);
     if (!ok) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++failures_;
       spdlog::warn("console: failed sign-in");
       return ReplyError(res, Status::Unauthenticated("wrong token"));
     }
     std::string id = RandomHex(32), csrf = RandomHex(32);
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (auto it = sessions_.begin(); it != sessions_.end();) {
         it = now - it->second.last_ms > options_.idle_ms ? sessions_.erase(it) : std::next(it);
       }
@@ -254,7 +254,7 @@ void Console::Routes() {
   });
   s.Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       sessions_.erase(CookieValue(req));
     }
     res.set_header("Set-Cookie",

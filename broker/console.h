@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "broker/broker_core.h"
 #include "broker/loop_tasks.h"
 #include "broker/review_service.h"
@@ -93,10 +94,10 @@ class Console {
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::atomic<bool> done_{false};
-  std::mutex mu_;                            // guards sessions_ and the sign-in failure counter
-  std::map<std::string, Session> sessions_;  // by cookie value
-  uint64_t failures_window_ms_ = 0;
-  int failures_ = 0;
+  Mutex mu_;  // guards sessions_ and the sign-in failure counter
+  std::map<std::string, Session> sessions_ GUARDED_BY(mu_);  // by cookie value
+  uint64_t failures_window_ms_ GUARDED_BY(mu_) = 0;
+  int failures_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sb

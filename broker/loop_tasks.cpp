@@ -15,7 +15,7 @@ LoopTasks::~LoopTasks() {
 
 bool LoopTasks::Post(std::function<void()> task) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!running_) return false;
     queue_.push_back(std::move(task));
   }
@@ -25,20 +25,20 @@ bool LoopTasks::Post(std::function<void()> task) {
 }
 
 void LoopTasks::Start() {
-  std::lock_guard inline_lock(inline_mu_);
-  std::lock_guard lock(mu_);
+  MutexLock inline_lock(inline_mu_);
+  MutexLock lock(mu_);
   running_ = true;
   loop_thread_ = std::this_thread::get_id();
 }
 
 void LoopTasks::Finish() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     running_ = false;
   }
   // What was posted before the flag fell; nothing can be posted after it.
   RunPending();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   loop_thread_ = std::thread::id();
 }
 
@@ -49,7 +49,7 @@ size_t LoopTasks::RunPending() {
   }
   std::deque<std::function<void()>> batch;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     batch.swap(queue_);
   }
   // A task's exception travels to its caller through its packaged_task, so none escapes here.
@@ -58,7 +58,7 @@ size_t LoopTasks::RunPending() {
 }
 
 bool LoopTasks::OnLoop() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return running_ && loop_thread_ == std::this_thread::get_id();
 }
 

@@ -20,6 +20,8 @@
 #include <thread>
 #include <type_traits>
 
+#include "base/mutex.h"
+
 namespace sb {
 
 class LoopTasks {
@@ -43,7 +45,7 @@ class LoopTasks {
     std::future<R> done = task.get_future();
     if (!Post([&task] { task(); })) {
       // No loop: run here, one caller at a time and never beside a loop that is starting.
-      std::lock_guard inline_lock(inline_mu_);
+      MutexLock inline_lock(inline_mu_);
       if (Post([&task] { task(); })) return done.get();  // the loop started meanwhile
       task();
     }
@@ -64,11 +66,11 @@ class LoopTasks {
   bool Post(std::function<void()> task);
 
   int wake_fd_ = -1;
-  std::mutex inline_mu_;   // one inline task at a time; Start() waits for it
-  mutable std::mutex mu_;  // guards queue_, running_, loop_thread_
-  std::deque<std::function<void()>> queue_;
-  bool running_ = false;
-  std::thread::id loop_thread_;
+  Mutex inline_mu_;   // one inline task at a time; Start() waits for it
+  mutable Mutex mu_;  // taken after inline_mu_ when both are
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
+  bool running_ GUARDED_BY(mu_) = false;
+  std::thread::id loop_thread_ GUARDED_BY(mu_);
 };
 
 }  // namespace sb

@@ -1,4 +1,4 @@
-#include "broker/review_api.h"
+#include "broker/internal/review_api.h"
 
 #include <httplib.h>
 

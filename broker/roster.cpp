@@ -79,28 +79,31 @@ Result<Member> MemberFromJson(std::string_view text) {
 }  // namespace
 
 Status Roster::Load() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Status bad;
-  RETURN_IF_ERROR(store_->Scan(Cf::kRoster, "org/", "", [&](std::string_view, std::string_view v) {
-    Result<Member> m = MemberFromJson(v);
-    if (!m.ok()) {
-      bad = m.status();
-      return false;
-    }
-    if (!m->revoked) by_curve_[m->identity.curve_public] = m->identity.org;
-    members_[m->identity.org] = std::move(m).value();
-    return true;
-  }));
+  RETURN_IF_ERROR(store_->Scan(Cf::kRoster, "org/", "",
+                               [&](std::string_view, std::string_view v) REQUIRES(mu_) {
+                                 Result<Member> m = MemberFromJson(v);
+                                 if (!m.ok()) {
+                                   bad = m.status();
+                                   return false;
+                                 }
+                                 if (!m->revoked)
+                                   by_curve_[m->identity.curve_public] = m->identity.org;
+                                 members_[m->identity.org] = std::move(m).value();
+                                 return true;
+                               }));
   RETURN_IF_ERROR(bad);
-  return store_->Scan(Cf::kRoster, "replica/", "", [&](std::string_view k, std::string_view v) {
-    ReplicaId r = std::strtoull(std::string(k.substr(8)).c_str(), nullptr, 16);
-    replicas_[r] = std::string(v);
-    return true;
-  });
+  return store_->Scan(Cf::kRoster, "replica/", "",
+                      [&](std::string_view k, std::string_view v) REQUIRES(mu_) {
+                        ReplicaId r = std::strtoull(std::string(k.substr(8)).c_str(), nullptr, 16);
+                        replicas_[r] = std::string(v);
+                        return true;
+                      });
 }
 
 Status Roster::Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = by_curve_.find(identity.curve_public);
       it != by_curve_.end() && it->second != identity.org) {
     return Status::AlreadyExists("that CURVE key is already enrolled for organization " +
@@ -120,7 +123,7 @@ Status Roster::Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms
 }
 
 Status Roster::Revoke(const std::string& org) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = members_.find(org);
   if (it == members_.end()) return Status::NotFound("organization " + org + " is not enrolled");
   Member m = it->second;
@@ -135,33 +138,33 @@ Status Roster::Revoke(const std::string& org) {
 }
 
 std::optional<Member> Roster::Find(const std::string& org) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = members_.find(org);
   if (it == members_.end()) return std::nullopt;
   return it->second;
 }
 
 std::optional<std::string> Roster::AuthorizeCurve(const std::string& curve_z85) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = by_curve_.find(curve_z85);
   if (it == by_curve_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<Member> Roster::List() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Member> out;
   for (const auto& [org, m] : members_) out.push_back(m);
   return out;
 }
 
 uint64_t Roster::version() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return version_;
 }
 
 std::vector<Member> Roster::ChangedSince(uint64_t version) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Member> out;
   for (const auto& [org, at] : changed_at_) {
     if (at > version) out.push_back(members_.at(org));
@@ -170,7 +173,7 @@ std::vector<Member> Roster::ChangedSince(uint64_t version) const {
 }
 
 Status Roster::BindReplica(ReplicaId replica, const std::string& org) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (replica == 0) return Status::InvalidArgument("replica id 0 is not valid");
   auto it = replicas_.find(replica);
   if (it != replicas_.end()) {
@@ -185,7 +188,7 @@ Status Roster::BindReplica(ReplicaId replica, const std::string& org) {
 }
 
 std::string Roster::OrgOfReplica(ReplicaId replica) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = replicas_.find(replica);
   return it == replicas_.end() ? "" : it->second;
 }

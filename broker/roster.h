@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "conflict/causal_context.h"
 #include "crypto/identity.h"
 #include "store/store.h"
@@ -56,12 +57,13 @@ class Roster {
 
  private:
   Store* store_;
-  mutable std::mutex mu_;  // guards everything below
-  std::map<std::string, Member> members_;
-  std::map<std::string, std::string> by_curve_;  // curve Z85 -> org
-  std::map<ReplicaId, std::string> replicas_;
-  std::map<std::string, uint64_t> changed_at_;  // org -> the version its last change made
-  uint64_t version_ = 1;
+  mutable Mutex mu_;  // guards everything below
+  std::map<std::string, Member> members_ GUARDED_BY(mu_);
+  std::map<std::string, std::string> by_curve_ GUARDED_BY(mu_);  // curve Z85 -> org
+  std::map<ReplicaId, std::string> replicas_ GUARDED_BY(mu_);
+  // org -> the version its last change made
+  std::map<std::string, uint64_t> changed_at_ GUARDED_BY(mu_);
+  uint64_t version_ GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace sb

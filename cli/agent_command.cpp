@@ -11,16 +11,11 @@
 #include <optional>
 #include <thread>
 
-#include "agents/api_server.h"
-#include "agents/data_dir.h"
-#include "agents/hsds_json.h"
-#include "agents/local_directory.h"
-#include "agents/referral_book.h"
-#include "agents/sync_client.h"
+#include "agents/agent.h"
 #include "base/json.h"
 #include "cli/commands.h"
 #include "crypto/identity.h"
-#include "store/quarantine.h"
+#include "store/data_dir.h"
 
 namespace sb::cli {
 namespace {
@@ -98,24 +93,11 @@ int RunAgent(const AgentArgs& args) {
 
   Result<DataDir> dir = DataDir::OpenOrCreate(args.data, "agent");
   if (!dir.ok()) return Fail(dir.status());
-  LocalDirectory::Options lo;
-  lo.replica = dir->replica;
-  lo.max_skew_ms = config->max_skew_ms;
-  auto local = LocalDirectory::Open(dir->store.get(), SystemClock::Get(), lo);
-  if (!local.ok()) return Fail(local.status().WithContext("cannot load " + args.data));
-
-  // What this agent receives or stored and cannot use is kept aside here, never a reason to
-  // stop (issue 10).
-  Quarantine quarantine(dir->store.get());
-  if (Status q = quarantine.Load(); !q.ok()) return Fail(q.WithContext("cannot load " + args.data));
-
-  // Syncing needs the keys `switchboard init` made, and the broker's public identity.
-  std::optional<Identity> identity;
-  // The referral book outlives the sync client, whose destructor unhooks itself from it
-  // (declared the other way round, that was a use after free at every shutdown: found by
-  // `./dev.sh test --sanitize`).
-  std::unique_ptr<ReferralBook> referrals;
-  std::unique_ptr<SyncClient> sync;
+  Agent::Options options;
+  options.replica = dir->replica;
+  options.max_skew_ms = config->max_skew_ms;
+  // Syncing needs the keys `switchboard init` made, and the broker's public identity; keys
+  // without a broker: edits wait in the outbox.
   if (!args.broker.empty() || !args.broker_key.empty()) {
     if (args.broker.empty() || args.broker_key.empty()) {
       return Fail(Status::InvalidArgument("--broker and --broker-key go together"));
@@ -126,87 +108,48 @@ int RunAgent(const AgentArgs& args) {
           me.status().WithContext("this agent has no keys (create its data directory "
                                   "with: switchboard init --data DIR --org ORG)"));
     }
-    identity = std::move(me).value();
+    options.identity = std::move(me).value();
     Result<PublicIdentity> broker = ReadPublicIdentity(args.broker_key);
     if (!broker.ok()) return Fail(broker.status().WithContext("--broker-key"));
-    referrals = std::make_unique<ReferralBook>(dir->store.get(), SystemClock::Get(), *identity,
-                                               broker->sign_public);
-    referrals->set_quarantine(&quarantine);
-    SyncClient::Options so;
-    so.quarantine = &quarantine;
-    so.endpoint = args.broker;
-    so.broker = *broker;
-    so.referrals = referrals.get();
-    sync = std::make_unique<SyncClient>(local->get(), SystemClock::Get(), *identity, so);
+    options.broker = *broker;
   } else if (Result<Identity> me = Identity::Load(args.data); me.ok()) {
-    identity = std::move(me).value();  // keys but no broker: edits wait in the outbox
+    options.identity = std::move(me).value();
   }
+  // What this agent receives or stored and cannot use is kept aside, never a reason to stop
+  // (issue 10).
+  auto agent = Agent::Open(dir->store.get(), SystemClock::Get(), std::move(options));
+  if (!agent.ok()) return Fail(agent.status().WithContext("cannot load " + args.data));
 
-  if (referrals) {
-    Status loaded = referrals->Load();
-    if (!loaded.ok()) return Fail(loaded.WithContext("cannot load the referrals in " + args.data));
-  }
   ApiServer::Options ao;
-  ao.referrals = referrals.get();
-  ao.quarantine = &quarantine;
   ao.host = api->first;
   ao.port = api->second;
   ao.token = dir->token;
-  if (identity) ao.org = identity->pub.org;
-  SyncClient* sync_ptr = sync.get();
-  std::string broker_ep = args.broker;
-  ReferralBook* refs = referrals.get();
-  ao.sync_status = [sync_ptr, broker_ep, refs]() -> nlohmann::json {
-    if (!sync_ptr) return nullptr;
-    SyncStatus st = sync_ptr->status();
-    return {{"broker", broker_ep},
-            {"state", st.state},
-            {"role", st.role},
-            {"cursor", st.cursor},
-            {"broker_head", st.broker_head},
-            {"last_sync", st.last_sync_ms ? IsoTime(st.last_sync_ms) : ""},
-            {"pushed", st.pushed},
-            {"accepted", st.accepted},
-            {"refused", st.refused},
-            {"applied", st.applied},
-            {"bytes_in", st.bytes_in},
-            {"referral_queue", refs ? refs->queue_depth() : 0},
-            {"quarantined", st.quarantined},
-            {"connects", st.connects},
-            {"session_restarts", st.session_restarts},
-            {"hello_repeats", st.hello_repeats},
-            {"stalls", st.stalls},
-            {"rewinds", st.rewinds},
-            {"checkpoints", st.checkpoints},
-            {"last_error", st.last_error}};
-  };
-  ApiServer server(local->get(), SystemClock::Get(), ao);
-  Result<int> port = server.Bind();
+  Result<int> port = (*agent)->BindApi(ao);
   if (!port.ok()) return Fail(port.status());
   std::string where = ao.host + ":" + std::to_string(*port);
   Status wrote = WriteFileAtomic(
       dir->RuntimePath(), DumpJson(nlohmann::json{{"api", where}, {"pid", ::getpid()}}) + "\n");
   if (!wrote.ok()) return Fail(wrote);
 
-  size_t records = (*local)->Read([](const Directory& d) { return d.size(); });
+  size_t records = (*agent)->directory()->Read([](const Directory& d) { return d.size(); });
   spdlog::info("agent {} ready: {} records, API on http://{} (token in {})",
                ReplicaHex(dir->replica), records, where, dir->TokenPath());
 
-  if (sync) {
-    Status started = sync->Start();
+  if (!args.broker.empty()) {
+    Status started = (*agent)->Connect(args.broker);
     if (!started.ok()) return Fail(started);
   }
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("agent: signal {}, shutting down", sig);
-    server.Stop();
+    (*agent)->StopApi();
   });
-  server.Serve();
+  (*agent)->ServeApi();
   // Serve returned (Stop was called, by the signal or a failure): wake the waiter if needed.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
-  if (sync) sync->Stop();
+  (*agent)->Disconnect();
   ::unlink(dir->RuntimePath().c_str());
   spdlog::info("agent stopped");
   return 0;

@@ -14,12 +14,12 @@
 #include <memory>
 #include <sstream>
 
-#include "agents/data_dir.h"
 #include "agents/hsds_json.h"
 #include "base/json.h"
-#include "cli/agent_client.h"
 #include "cli/commands.h"
-#include "cli/dir_format.h"
+#include "cli/internal/agent_client.h"
+#include "cli/internal/dir_format.h"
+#include "store/data_dir.h"
 
 namespace sb::cli {
 namespace {

@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   sb::cli::AddAgentCommand(app, exit_code);
   sb::cli::AddDirCommand(app, exit_code);
   sb::cli::AddSimCommand(app, exit_code);
+#if SB_BENCH
   sb::cli::AddBenchCommand(app, exit_code);
+#endif
   sb::cli::AddDemoCommand(app, exit_code);
   sb::cli::AddReviewCommand(app, exit_code);
   sb::cli::AddReferCommand(app, exit_code);

@@ -10,14 +10,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "agents/data_dir.h"
 #include "agents/hsds_json.h"
 #include "base/json.h"
 #include "broker/broker_server.h"
-#include "cli/agent_client.h"
 #include "cli/commands.h"
-#include "cli/dir_format.h"
+#include "cli/internal/agent_client.h"
+#include "cli/internal/dir_format.h"
 #include "crypto/identity.h"
+#include "store/data_dir.h"
 
 namespace sb::cli {
 namespace {

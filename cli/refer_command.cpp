@@ -11,9 +11,9 @@
 
 #include "agents/hsds_json.h"
 #include "base/json.h"
-#include "cli/agent_client.h"
 #include "cli/commands.h"
-#include "cli/dir_format.h"
+#include "cli/internal/agent_client.h"
+#include "cli/internal/dir_format.h"
 #include "store/audit.h"
 #include "store/store.h"
 #include "transport/referral_rules.h"

@@ -4,9 +4,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cli/agent_client.h"
 #include "cli/commands.h"
-#include "cli/dir_format.h"
+#include "cli/internal/agent_client.h"
+#include "cli/internal/dir_format.h"
 
 namespace sb::cli {
 namespace {

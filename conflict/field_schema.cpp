@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/ids.h"  // IsUuid
 #include "base/utf8.h"
 
 namespace sb {
@@ -51,18 +52,6 @@ bool AllOf(std::string_view s, int (*pred)(int)) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
     return pred(static_cast<unsigned char>(c)) != 0;
   });
-}
-int IsLowerHex(int c) {
-  return std::isdigit(c) || (c >= 'a' && c <= 'f');
-}
-
-bool IsUuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !IsLowerHex(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
 }
 
 bool IsHostname(std::string_view h) {

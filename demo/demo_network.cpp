@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/ids.h"
+
 namespace sb::cli {
 namespace {
 
@@ -84,19 +86,6 @@ std::string Tail(const std::string& file, size_t lines) {
     if (all[pos - 1] == '\n') ++n;
   }
   return all.substr(pos);
-}
-
-std::string NewUuid() {
-  std::random_device rd;
-  uint8_t b[16];
-  for (auto& x : b) x = static_cast<uint8_t>(rd());
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
-  char s[37];
-  std::snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-                b[13], b[14], b[15]);
-  return s;
 }
 
 // A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it).

@@ -71,7 +71,7 @@ std::string AuditLog::Hash(const std::string& prev_hex, const AuditEntry& e) {
 }
 
 Status AuditLog::Load() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ASSIGN_OR_RETURN(auto head, store_->Get(Cf::kAudit, kHeadKey));
   head_seq_ = 0;
   head_hash_ = kZeroHash;
@@ -87,7 +87,7 @@ Status AuditLog::Load() {
 
 AuditEntry AuditLog::Append(WriteBatch* batch, uint64_t at_ms, const std::string& actor,
                             const std::string& action, const std::string& subject) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   AuditEntry e{head_seq_ + 1, at_ms, actor, action, subject, head_hash_, ""};
   e.hash = Hash(e.prev, e);
   batch->Put(Cf::kAudit, EncodeSeq(e.seq), ToJson(e));

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/store.h"
 
 namespace sb {
@@ -63,9 +64,9 @@ class AuditLog {
 
  private:
   Store* store_;
-  std::mutex mu_;
-  uint64_t head_seq_ = 0;
-  std::string head_hash_;  // hex
+  Mutex mu_;  // guards the chain's head: appends are numbered and chained one at a time
+  uint64_t head_seq_ GUARDED_BY(mu_) = 0;
+  std::string head_hash_ GUARDED_BY(mu_);  // hex
 };
 
 }  // namespace sb

@@ -53,25 +53,27 @@ nlohmann::json QuarantineJson(const QuarantineEntry& e) {
 }
 
 Status Quarantine::Load() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   keys_.clear();
   order_.clear();
-  return store_->Scan(Cf::kMeta, kPrefix, "", [&](std::string_view k, std::string_view v) {
-    uint64_t seq = DecodeSeq(k.substr(sizeof(kPrefix) - 1));
-    next_seq_ = std::max(next_seq_, seq + 1);
-    QuarantineEntry e;
-    nlohmann::json j = ParseStoredJson(v);
-    // An unreadable entry still counts (and is trimmed in turn); it can never block anything.
-    if (!j.is_discarded()) (void)FromJson(j, &e);
-    auto key = std::make_pair(e.source, e.ref);
-    keys_.insert(key);
-    order_.emplace_back(seq, key);
-    return true;
-  });
+  return store_->Scan(Cf::kMeta, kPrefix, "",
+                      [&](std::string_view k, std::string_view v) REQUIRES(mu_) {
+                        uint64_t seq = DecodeSeq(k.substr(sizeof(kPrefix) - 1));
+                        next_seq_ = std::max(next_seq_, seq + 1);
+                        QuarantineEntry e;
+                        nlohmann::json j = ParseStoredJson(v);
+                        // An unreadable entry still counts (and is trimmed in turn); it can never
+                        // block anything.
+                        if (!j.is_discarded()) (void)FromJson(j, &e);
+                        auto key = std::make_pair(e.source, e.ref);
+                        keys_.insert(key);
+                        order_.emplace_back(seq, key);
+                        return true;
+                      });
 }
 
 Result<bool> Quarantine::Add(QuarantineEntry e, std::string_view payload) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto key = std::make_pair(e.source, e.ref);
   if (!e.ref.empty() && keys_.count(key)) return false;
   e.seq = next_seq_;
@@ -94,7 +96,7 @@ Result<bool> Quarantine::Add(QuarantineEntry e, std::string_view payload) {
 Result<std::vector<QuarantineEntry>> Quarantine::List(size_t max) const {
   std::vector<uint64_t> seqs;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto it = order_.rbegin(); it != order_.rend() && seqs.size() < max; ++it) {
       seqs.push_back(it->first);
     }
@@ -109,12 +111,12 @@ Result<std::vector<QuarantineEntry>> Quarantine::List(size_t max) const {
 }
 
 uint64_t Quarantine::added() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return added_;
 }
 
 uint64_t Quarantine::kept() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return order_.size();
 }
 

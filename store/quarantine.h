@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/store.h"
 
 namespace sb {
@@ -66,11 +67,13 @@ class Quarantine {
 
  private:
   Store* store_;
-  mutable std::mutex mu_;  // guards everything below
-  uint64_t next_seq_ = 1;
-  uint64_t added_ = 0;
-  std::set<std::pair<std::string, std::string>> keys_;  // (source, ref) of kept entries
-  std::vector<std::pair<uint64_t, std::pair<std::string, std::string>>> order_;  // oldest first
+  mutable Mutex mu_;  // guards everything below
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
+  uint64_t added_ GUARDED_BY(mu_) = 0;
+  // (source, ref) of kept entries
+  std::set<std::pair<std::string, std::string>> keys_ GUARDED_BY(mu_);
+  // oldest first
+  std::vector<std::pair<uint64_t, std::pair<std::string, std::string>>> order_ GUARDED_BY(mu_);
 };
 
 }  // namespace sb

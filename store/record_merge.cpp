@@ -1,4 +1,4 @@
-#include "store/record_merge.h"
+#include "store/internal/record_merge.h"
 
 #include <rocksdb/env.h>
 

@@ -10,7 +10,7 @@
 #include <algorithm>
 
 #include "conflict/codec.h"
-#include "store/record_merge.h"
+#include "store/internal/record_merge.h"
 
 namespace sb {
 

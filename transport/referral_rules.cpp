@@ -1,5 +1,6 @@
 #include "transport/referral_rules.h"
 
+#include "base/ids.h"
 #include "base/json.h"
 #include "base/utf8.h"
 #include "transport/sealed.h"

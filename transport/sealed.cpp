@@ -1,4 +1,5 @@
 #include "transport/sealed.h"
+#include "base/ids.h"
 
 #include <sodium.h>
 
@@ -30,30 +31,6 @@ std::string AssociatedData(const proto::ReferralBody& b) {
 std::string NewDataKey() {
   if (sodium_init() < 0) return {};
   return Random(kDataKeyBytes);
-}
-
-std::string NewUuid() {
-  if (sodium_init() < 0) return {};
-  std::string r = Random(16);
-  r[6] = static_cast<char>((r[6] & 0x0f) | 0x40);
-  r[8] = static_cast<char>((r[8] & 0x3f) | 0x80);
-  char buf[40];
-  const unsigned char* b = U(std::string_view(r));
-  std::snprintf(buf, sizeof buf,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
-  return buf;
-}
-
-bool IsUuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    char c = s[i];
-    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
 }
 
 Status SealPayload(proto::ReferralBody* body, std::string_view plaintext, std::string_view data_key,

@@ -34,9 +34,4 @@ Result<std::string> OpenPayload(const proto::ReferralBody& body, std::string_vie
 // Signs an encoded body (a ReferralBody or TransitionBody message) with `id`'s Ed25519 key.
 proto::Signed SignBody(const Identity& id, const proto::Message& body);
 
-// Random UUID (version 4), for referral ids.
-std::string NewUuid();
-// Lower-case 8-4-4-4-12 hex.
-bool IsUuid(std::string_view s);
-
 }  // namespace sb

@@ -15,7 +15,7 @@ TYPES = {
 
 def main():
     out, files = sys.argv[1], sys.argv[2:]
-    lines = ['#include "broker/console_assets.h"', "", "namespace sb {", "namespace {"]
+    lines = ['#include "broker/internal/console_assets.h"', "", "namespace sb {", "namespace {"]
     entries = []
     for i, path in enumerate(files):
         name = os.path.basename(path)

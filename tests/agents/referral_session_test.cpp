@@ -10,6 +10,7 @@
 
 #include "agents/referral_book.h"
 #include "agents/sync_session.h"
+#include "base/ids.h"
 #include "broker/broker_core.h"
 #include "conflict/referral_state.h"
 #include "tests/integration/agent_process.h"

@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "cli/dir_format.h"
+#include "cli/internal/dir_format.h"
 
 namespace sb::cli {
 namespace {

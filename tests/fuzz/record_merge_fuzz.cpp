@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "conflict/codec.h"
-#include "store/record_merge.h"
+#include "store/internal/record_merge.h"
 #include "tests/fuzz/codec_util.h"
 #include "tests/fuzz/fuzz_util.h"
 

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <zmq.hpp>
 
+#include "base/ids.h"
 #include "base/json.h"
 #include "conflict/codec.h"
 #include "crypto/identity.h"

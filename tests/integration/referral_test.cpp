@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "base/hex.h"
+#include "base/ids.h"
 #include "crypto/identity.h"
 #include "store/store.h"
 #include "tests/integration/agent_process.h"

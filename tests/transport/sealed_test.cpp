@@ -1,5 +1,6 @@
 #include "transport/sealed.h"
 #include "base/hex.h"
+#include "base/ids.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "cli/agent_client.h"
+#include "cli/internal/agent_client.h"
 
 #include <httplib.h>
 #include <signal.h>
@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "agents/data_dir.h"
 #include "base/json.h"
+#include "store/data_dir.h"
 
 namespace sb::cli {
 

@@ -1,4 +1,4 @@
-#include "agents/data_dir.h"
+#include "store/data_dir.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "cli/dir_format.h"
+#include "cli/internal/dir_format.h"
 
 #include <algorithm>
 #include <charconv>

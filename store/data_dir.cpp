@@ -1,6 +1,4 @@
-#include "agents/data_dir.h"
-
-#include <sodium.h>
+#include "store/data_dir.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -16,22 +14,6 @@ constexpr char kMagic[] = "switchboard data directory";
 constexpr char kReplicaKey[] = "replica_id";
 
 }  // namespace
-
-ReplicaId RandomReplicaId() {
-  if (sodium_init() < 0) std::abort();
-  ReplicaId id = 0;
-  while (id == 0) randombytes_buf(&id, sizeof id);
-  return id;
-}
-
-std::string RandomToken() {
-  if (sodium_init() < 0) std::abort();
-  unsigned char raw[32];
-  randombytes_buf(raw, sizeof raw);
-  char hex[sizeof raw * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-  return hex;
-}
 
 Result<DataDir> DataDir::OpenOrCreate(const std::string& path, const std::string& role,
                                       const StoreOptions& store_options) {

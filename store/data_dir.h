@@ -1,4 +1,4 @@
-// A data directory: what an agent (or, later, a broker) keeps on disk.
+// A data directory: what an agent or a broker keeps on disk (the same layout for both roles).
 //
 //   DIR/FORMAT      "switchboard data directory", format version, role — written first
 //   DIR/db/         the RocksDB store (store/store.h)
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/files.h"  // ReadFile, ReadSecretFile, WriteSecretFile, WriteFileAtomic
+#include "base/ids.h"    // RandomReplicaId, RandomToken
 #include "base/status.h"
 #include "conflict/causal_context.h"
 #include "store/store.h"
@@ -38,9 +39,5 @@ struct DataDir {
   std::string TokenPath() const { return path + "/api.token"; }
   std::string RuntimePath() const { return path + "/" + role + ".json"; }
 };
-
-// A random 64-bit replica id (never 0) and a random hex token, from libsodium.
-ReplicaId RandomReplicaId();
-std::string RandomToken();
 
 }  // namespace sb

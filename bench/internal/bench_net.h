@@ -13,9 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "agents/local_directory.h"
-#include "agents/referral_book.h"
-#include "agents/sync_client.h"
+#include "agents/agent.h"
 #include "broker/broker_server.h"
 #include "crypto/identity.h"
 
@@ -56,19 +54,21 @@ void ParallelFor(size_t n, int threads, Fn fn) {
   for (auto& t : pool) t.join();
 }
 
-// One agent. Members are destroyed in reverse order: client, referrals, directory, store.
-struct Agent {
+// One agent of the network: its keys, its store and the agent composed on the store
+// (agents/agent.h). The agent goes before the store it uses.
+struct Node {
   Identity id;
   ReplicaId replica = 0;
   std::string path;
   std::unique_ptr<Store> store;
-  std::unique_ptr<LocalDirectory> local;
-  std::unique_ptr<ReferralBook> referrals;  // made by Network::EnableReferrals
-  std::unique_ptr<SyncClient> client;       // null while offline
+  std::unique_ptr<Agent> agent;
 
-  bool Ready() const { return client && client->status().state == "ready"; }
+  LocalDirectory* local() const { return agent->directory(); }
+  ReferralBook* referrals() const { return agent->referrals(); }  // with Start(n, true)
+  SyncClient* client() const { return agent->sync(); }            // null while offline
+  bool Ready() const { return client() && client()->status().state == "ready"; }
   bool Shows(const std::string& record, const std::string& text) const {
-    return local->Read([&](const Directory& d) {
+    return local()->Read([&](const Directory& d) {
       const Record* r = d.Find(record);
       if (!r) return false;
       std::optional<Value> v = r->Displayed("description");
@@ -86,21 +86,19 @@ class Network {
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
-  // Keys for the broker and `agents` partners, enrollment, the broker, the agents' stores.
-  // Nothing is connected yet.
-  Status Start(size_t agents);
-  // Gives `a` a new SyncClient and starts it.
-  Status Connect(Agent& a);
-  // Gives every agent a ReferralBook (carried by the SyncClient that Connect makes).
-  Status EnableReferrals();
-  Agent& agent(size_t i) { return *agents_[i]; }
+  // Keys for the broker and `agents` partners, enrollment, the broker, the agents' stores and
+  // the agents on them, each with a referral book if `referrals`. Nothing is connected yet.
+  Status Start(size_t agents, bool referrals = false);
+  // Connects `a` to the broker anew (a new sync client, started).
+  Status Connect(Node& a);
+  Node& agent(size_t i) { return *agents_[i]; }
   size_t size() const { return agents_.size(); }
   // GET /v1/status on the broker's local API; an empty object when it does not answer.
   nlohmann::json BrokerStatus();
   uint64_t LogHead() { return BrokerStatus().value("log_head", uint64_t{0}); }
 
  private:
-  Status OpenAgent(Agent& a);
+  Status OpenAgent(Node& a, bool referrals);
 
   std::string dir_;  // where temporary databases go; empty: $TMPDIR or /tmp
   Clock* clock_;
@@ -111,7 +109,7 @@ class Network {
   std::unique_ptr<BrokerServer> server_;
   std::thread loop_;
   std::unique_ptr<httplib::Client> api_;
-  std::vector<std::unique_ptr<Agent>> agents_;
+  std::vector<std::unique_ptr<Node>> agents_;
 };
 
 // Messages/s from `dealers` DEALERs (each its own key and thread) to one ROUTER over CURVE
