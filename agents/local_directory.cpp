@@ -394,25 +394,15 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
         for (const Record& c : o.current.records) {
           if (c.id() == rec.id()) broker_rec = &c;
         }
-        Record next = broker_rec ? *broker_rec : Record(rec.id(), rec.kind());
+        Record base = broker_rec ? *broker_rec : Record(rec.id(), rec.kind());
         for (const Delta& d : remaining) {
           for (const Record& pending : d.records) {
-            if (pending.id() == rec.id()) next.Join(pending);
+            if (pending.id() == rec.id()) base.Join(pending);
           }
         }
-        // Keep the refused write's own dots as seen, so they are never issued again.
-        for (const auto& [replica, n] : rec.context().vector()) {
-          if (replica != options_.replica) continue;
-          for (uint64_t c = 1; c <= n; ++c) next.mutable_context().Add(Dot{replica, c});
-        }
-        for (const Dot& dot : rec.context().cloud()) {
-          if (dot.replica == options_.replica) next.mutable_context().Add(dot);
-        }
-        if (const Record* mine = committed.Find(rec.id())) {
-          for (const auto& [replica, n] : mine->context().vector()) {
-            if (replica == options_.replica) next.mutable_context().Add(Dot{replica, n});
-          }
-        }
+        // The broker's state and the edits still pending, with the refused write's own dots
+        // kept as seen, so they are never issued again (conflict/record.h Retract).
+        Record next = Retract(base, rec, options_.replica, committed.Find(rec.id()));
         if (next.fields().empty() && !broker_rec) {
           // A refused creation that nothing else refers to: the record goes away. (Its dots
           // are never reused: the replica's counters for a new record of the same id would

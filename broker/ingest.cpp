@@ -180,49 +180,21 @@ Result<Delta> ValidatePushImpl(const proto::SignedDelta& sd, const Author& who,
 }
 
 bool Visible(Audience audience, bool is_owner, Role role) {
-  switch (audience) {
-    case Audience::kPublic:
-    case Audience::kPartners:
-      return true;
-    case Audience::kMaintainers:
-    case Audience::kOwner:
-      return is_owner || role == Role::kMaintainer;
-  }
-  return false;
+  return CanRead(audience, is_owner, role == Role::kMaintainer);
 }
 
 Delta FilterFor(const Delta& delta, const std::string& org, Role role,
                 const std::function<const Record*(const std::string&)>& lookup, bool* filtered) {
   const FieldSchema& schema = FieldSchema::Hsds();
+  const Reader reader{org, role == Role::kMaintainer};
   Delta out{delta.author, delta.stamp, {}};
   *filtered = false;
   for (const Record& r : delta.records) {
-    const Record* current = lookup(r.id());
-    const Record& basis = current ? *current : r;
-    bool is_owner = basis.Owner() == org || r.Owner() == org;
-    Record copy = r;
-    auto& fields = copy.mutable_fields();
-    for (auto it = fields.begin(); it != fields.end();) {
-      const FieldSpec* spec = schema.Field(r.kind(), it->first);
-      bool visible = spec && Visible(EffectiveAudience(basis, *spec), is_owner, role) &&
-                     Visible(EffectiveAudience(r, *spec), is_owner, role);
-      if (!visible) {
-        *filtered = true;
-        // The recipient must not count the hidden values' writes as seen (it would take them
-        // for deleted if they reach it later, e.g. when an address stops being confidential).
-        CausalContext hidden;
-        std::visit([&](const auto& field) { field.CollectDots(&hidden); }, it->second);
-        for (const auto& [replica, n] : hidden.vector()) {
-          for (uint64_t c = 1; c <= n; ++c) copy.mutable_context().Remove(Dot{replica, c});
-        }
-        for (const Dot& d : hidden.cloud()) copy.mutable_context().Remove(d);
-        it = fields.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (fields.empty() && !r.fields().empty()) continue;  // nothing of it is visible
-    out.records.push_back(std::move(copy));
+    // Judged on the record delta and on the broker's current state of the record.
+    Record view = AudienceView(r, reader, schema, lookup(r.id()));
+    if (view.fields().size() != r.fields().size()) *filtered = true;
+    if (view.fields().empty() && !r.fields().empty()) continue;  // nothing of it is visible
+    out.records.push_back(std::move(view));
   }
   return out;
 }

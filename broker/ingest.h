@@ -53,10 +53,12 @@ Result<Delta> ValidatePush(const proto::SignedDelta& signed_delta, const Author&
 // excludes it are removed (owner-only and maintainer-only fields of other organizations'
 // records, confidential addresses), judged on the broker's current state of each record.
 // Records left with no visible field are dropped. `*filtered` tells whether anything was cut.
+// Each record is its AudienceView (conflict/views.h), whose hidden values' dots are not in the
+// context the recipient receives.
 Delta FilterFor(const Delta& delta, const std::string& org, Role role,
                 const std::function<const Record*(const std::string&)>& lookup, bool* filtered);
 
-// Whether a reader may see a field with `audience`.
+// Whether a reader may see a field with `audience` (conflict/views.h CanRead).
 bool Visible(Audience audience, bool is_owner, Role role);
 
 }  // namespace sb

@@ -11,6 +11,10 @@
 
 namespace sb {
 
+namespace internal {
+struct Access;
+}  // namespace internal
+
 class AwSet {
  public:
   // The delta of adding `element` with `dot`: the element tagged with the new dot; the
@@ -27,11 +31,12 @@ class AwSet {
   bool empty() const { return elements_.empty(); }
 
   const FlatMap<std::string, FlatSet<Dot>>& raw() const { return elements_; }
-  FlatMap<std::string, FlatSet<Dot>>& mutable_raw() { return elements_; }
 
   friend bool operator==(const AwSet&, const AwSet&) = default;
 
  private:
+  friend struct internal::Access;  // conflict/internal/access.h
+
   FlatMap<std::string, FlatSet<Dot>> elements_;  // element -> live add dots, never empty
 };
 

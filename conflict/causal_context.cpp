@@ -109,6 +109,52 @@ void CausalContext::Join(const CausalContext& other) {
   Compact();
 }
 
+void CausalContext::Subtract(const CausalContext& other) {
+  if (&other == this) {
+    vector_.clear();
+    cloud_.clear();
+    return;
+  }
+  if (empty() || other.empty()) return;
+  // The vector dots of a replica from its first dot `other` names onwards: that dot and those
+  // `other` holds are forgotten, the others move to the cloud (they follow a gap now).
+  std::vector<Dot> moved;
+  for (auto it = vector_.begin(); it != vector_.end();) {
+    const ReplicaId replica = it->first;
+    const uint64_t top = it->second;
+    auto theirs = other.vector_.find(replica);
+    const uint64_t covered = theirs == other.vector_.end() ? 0 : theirs->second;  // 1..covered
+    auto cloud = other.cloud_.lower_bound(Dot{replica, covered + 1});
+    uint64_t first = covered > 0 ? 1 : 0;  // the first dot of ours `other` names (0: none)
+    if (first == 0 && cloud != other.cloud_.end() && cloud->replica == replica &&
+        cloud->counter <= top) {
+      first = cloud->counter;
+    }
+    if (first == 0) {
+      ++it;
+      continue;
+    }
+    for (uint64_t c = std::max(first, covered) + 1; c <= top; ++c) {
+      while (cloud != other.cloud_.end() && cloud->replica == replica && cloud->counter < c) {
+        ++cloud;
+      }
+      if (cloud != other.cloud_.end() && cloud->replica == replica && cloud->counter == c) {
+        continue;  // `other` names it too
+      }
+      moved.push_back(Dot{replica, c});
+    }
+    if (first == 1) {
+      it = vector_.erase(it);
+    } else {
+      it->second = first - 1;
+      ++it;
+    }
+  }
+  // The cloud's dots all follow a gap above their replica's vector entry, and keep doing so.
+  if (!cloud_.empty()) erase_if(cloud_, [&other](const Dot& d) { return other.Contains(d); });
+  cloud_.insert(moved.begin(), moved.end());
+}
+
 bool CausalContext::Includes(const CausalContext& other) const {
   for (const auto& [replica, n] : other.vector_) {
     auto it = vector_.find(replica);

@@ -32,14 +32,20 @@ class CausalContext {
   bool Contains(const Dot& dot) const;
   // Adds one dot; compacts.
   void Add(const Dot& dot);
-  // Forgets one dot (the later dots of its replica move to the cloud). Used when a copy of a
-  // record leaves out a field its recipient may not read: the recipient must not count that
-  // field's writes as seen, or it would take the values for deleted when they reach it later.
+  // Forgets one dot (the later dots of its replica move to the cloud). Subtract forgets many
+  // at once: a copy of a record that leaves out a field its recipient may not read forgets
+  // that field's writes (views.h HideFields), or the recipient would take the values for
+  // deleted when they reach it later.
   void Remove(const Dot& dot);
   // The next dot of `replica` (one past the highest it has seen of that replica), not added.
   Dot Next(ReplicaId replica) const;
   // Set union; compacts.
   void Join(const CausalContext& other);
+  // Set difference: forgets every dot of `other` (this - other); the result is canonical, as
+  // after dot-by-dot Remove of each dot of `other`. Works on version-vector ranges: it costs
+  // the entries and cloud dots of both sides, plus the dots that must move to the cloud (a
+  // replica's range above the first dot `other` takes from it, less `other`'s dots).
+  void Subtract(const CausalContext& other);
   bool empty() const { return vector_.empty() && cloud_.empty(); }
   // True when every dot of `other` is contained in this context.
   bool Includes(const CausalContext& other) const;

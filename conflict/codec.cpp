@@ -10,6 +10,7 @@
 
 #include "base/utf8.h"
 #include "conflict/codec_internal.h"
+#include "conflict/internal/access.h"
 #include "schemas/crdt.capnp.h"
 
 namespace sb {
@@ -214,7 +215,7 @@ Record GetRecord(wire::Record::Reader r, TextCheck check) {
   std::string id = GetText(r.getId(), check, "a record id");
   if (id.empty()) throw DecodeError{"record without id"};
   Record rec(id, GetText(r.getKind(), check, "a record kind"));
-  rec.mutable_context() = GetContext(r.getContext());
+  internal::Access::Context(rec) = GetContext(r.getContext());
   const CausalContext& ctx = rec.context();
   for (auto f : r.getFields()) {
     std::string name = GetText(f.getName(), check, "a field name");
@@ -226,7 +227,7 @@ Record GetRecord(wire::Record::Reader r, TextCheck check) {
         for (auto e : f.getRegister()) {
           Dot dot = GetDot(e.getDot());
           if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": entry outside context"};
-          if (!reg.mutable_entries()
+          if (!internal::Access::Entries(reg)
                    .emplace(dot, RegisterEntry{GetValue(e.getValue(), check),
                                                Hlc{e.getStamp().getPacked()}})
                    .second) {
@@ -248,7 +249,9 @@ Record GetRecord(wire::Record::Reader r, TextCheck check) {
           }
           if (dots.empty()) continue;
           std::string element = GetText(e.getElement(), check, "a set element", TextKind::kAny);
-          if (!set.mutable_raw().emplace(std::move(element), std::move(dots)).second) {
+          if (!internal::Access::Elements(set)
+                   .emplace(std::move(element), std::move(dots))
+                   .second) {
             throw DecodeError{"record " + id + ": duplicate element in field " + name};
           }
         }
@@ -259,7 +262,7 @@ Record GetRecord(wire::Record::Reader r, TextCheck check) {
       default:
         throw DecodeError{"record " + id + ": field " + name + " of unknown type"};
     }
-    if (!rec.mutable_fields().emplace(name, std::move(field)).second) {
+    if (!internal::Access::Fields(rec).emplace(name, std::move(field)).second) {
       throw DecodeError{"record " + id + ": field " + name + " appears twice"};
     }
   }

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "conflict/codec_internal.h"
+#include "conflict/internal/access.h"
 
 namespace sb::codec {
 namespace {
@@ -491,9 +492,9 @@ Record GetRecord(Reader& in, Table table, Hlc base, TextCheck check) {
   if (id_read.empty()) throw DecodeError{"record without id"};
   Record rec(std::move(id_read), GetString(in, check, "a record kind"));
   const std::string& id = rec.id();
-  rec.mutable_context() = GetContext(in, table);
+  internal::Access::Context(rec) = GetContext(in, table);
   const CausalContext& ctx = rec.context();
-  auto& fields = rec.mutable_fields();
+  auto& fields = internal::Access::Fields(rec);
   size_t n_fields = in.Count();
   fields.reserve(ReserveFor(n_fields));
   for (size_t nf = n_fields; nf > 0; --nf) {
@@ -504,7 +505,7 @@ Record GetRecord(Reader& in, Table table, Hlc base, TextCheck check) {
     if (n > in.left()) throw DecodeError{"count exceeds the message"};
     Field field;  // a register
     if (!(header & 1)) {
-      auto& entries = std::get<MvRegister>(field).mutable_entries();
+      auto& entries = internal::Access::Entries(std::get<MvRegister>(field));
       for (; n > 0; --n) {
         Dot dot = GetDot(in, table);
         if (!ctx.Contains(dot)) throw DecodeError{"record " + id + ": entry outside context"};
@@ -526,7 +527,7 @@ Record GetRecord(Reader& in, Table table, Hlc base, TextCheck check) {
           dots.insert(dots.end(), dot);
         }
         if (dots.empty()) continue;
-        if (!set.mutable_raw().emplace(std::move(element), std::move(dots)).second) {
+        if (!internal::Access::Elements(set).emplace(std::move(element), std::move(dots)).second) {
           throw DecodeError{"record " + id + ": duplicate element in field " + name};
         }
       }

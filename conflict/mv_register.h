@@ -16,6 +16,10 @@
 
 namespace sb {
 
+namespace internal {
+struct Access;
+}  // namespace internal
+
 struct RegisterEntry {
   Value value;
   Hlc stamp;
@@ -46,11 +50,12 @@ class MvRegister {
   std::vector<std::pair<Dot, RegisterEntry>> Siblings() const;
 
   const Entries& entries() const { return entries_; }
-  Entries& mutable_entries() { return entries_; }
 
   friend bool operator==(const MvRegister&, const MvRegister&) = default;
 
  private:
+  friend struct internal::Access;  // conflict/internal/access.h
+
   Entries entries_;
 };
 

@@ -1,5 +1,7 @@
 #include "conflict/record.h"
 
+#include "conflict/internal/access.h"
+
 namespace sb {
 
 namespace {
@@ -155,6 +157,28 @@ std::string Record::Owner() const {
   auto v = Displayed(kOwnerField);
   if (v && std::holds_alternative<std::string>(*v)) return std::get<std::string>(*v);
   return "";
+}
+
+Record Retract(const Record& base, const Record& refused, ReplicaId replica, const Record* issued) {
+  Record out = base;
+  CausalContext& context = internal::Access::Context(out);
+  // The dots of `replica` the refused delta names: its range and its cloud dots.
+  const CausalContext& named = refused.context();
+  CausalContext::VersionVector range;
+  if (auto it = named.vector().find(replica); it != named.vector().end()) {
+    range.emplace(ReplicaId{replica}, uint64_t{it->second});
+  }
+  FlatSet<Dot> cloud;
+  for (auto d = named.cloud().lower_bound(Dot{replica, 0});
+       d != named.cloud().end() && d->replica == replica; ++d) {
+    cloud.insert(cloud.end(), *d);
+  }
+  context.Join(CausalContext::FromParts(std::move(range), std::move(cloud)));
+  if (issued) {
+    const auto& own = issued->context().vector();
+    if (auto it = own.find(replica); it != own.end()) context.Add(Dot{replica, it->second});
+  }
+  return out;
 }
 
 }  // namespace sb

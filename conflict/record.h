@@ -21,6 +21,10 @@
 
 namespace sb {
 
+namespace internal {
+struct Access;
+}  // namespace internal
+
 using Field = std::variant<MvRegister, AwSet>;
 
 // Names every kind shares.
@@ -57,14 +61,11 @@ class Record {
   bool IsDeleted() const;
   std::string Owner() const;  // "" when none
 
-  // Raw access for decoding; the caller is responsible for the invariant that every entry's
-  // dot is in the context (codec.cpp checks it).
-  CausalContext& mutable_context() { return context_; }
-  FlatMap<std::string, Field>& mutable_fields() { return fields_; }
-
   friend bool operator==(const Record&, const Record&) = default;
 
  private:
+  friend struct internal::Access;  // conflict/internal/access.h
+
   Record EmptyDelta() const { return Record(id_, kind_); }
 
   std::string id_;
@@ -72,6 +73,26 @@ class Record {
   CausalContext context_;
   FlatMap<std::string, Field> fields_;  // no empty fields are kept
 };
+
+// Taking back an edit the authority (the broker) refused. `refused` is the record part of a
+// delta `replica` made; `base` is what the record goes back to: the authority's state of it
+// joined with `replica`'s edits still pending (none of which is `refused`). `issued`, if any,
+// is `replica`'s own state of the record from before the refusal.
+//
+// The result is `base` — its values, none of `refused`'s — with a context that also holds:
+// - every dot of `replica` that `refused`'s context holds: the refused write's own dots and
+//   those of `replica`'s writes it superseded;
+// - the top of `issued`'s version-vector range of `replica` (the last write it issued in
+//   order for this record; a dot of `replica` only in `issued`'s cloud is not looked at).
+// So `replica` never issues those dots again (its Next for the record passes them), and the
+// record joins as if the edit had not been made: for any state X holding no value written
+// with one of those dots that `base` has not seen (the refused writes reached no one),
+//   Retract(base, ...) ⊔ X == Retract(base ⊔ X, ...)
+// — the values are those of base ⊔ X (tests/conflict/audience_properties_test.cpp). Other
+// replicas' dots in `refused`'s context (the values it superseded) are not kept: the values
+// `base` holds stay.
+Record Retract(const Record& base, const Record& refused, ReplicaId replica,
+               const Record* issued = nullptr);
 
 // A delta as replicas exchange it: the author's replica and clock, and record deltas.
 struct Delta {

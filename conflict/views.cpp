@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "conflict/internal/access.h"
+
 namespace sb {
 
 const char* ConflictKindName(ConflictKind k) {
@@ -113,7 +115,7 @@ std::vector<Conflict> Conflicts(const Record& r, const FieldSchema& schema) {
 
 Record PublishedProjection(const Record& r, const FieldSchema& schema) {
   Record out = r;
-  auto& fields = out.mutable_fields();
+  auto& fields = internal::Access::Fields(out);
   for (auto it = fields.begin(); it != fields.end();) {
     const std::string& name = it->first;
     const FieldSpec* spec = schema.Field(r.kind(), name);
@@ -163,6 +165,74 @@ Audience EffectiveAudience(const Record& r, const FieldSpec& spec) {
     }
   }
   return spec.audience;
+}
+
+bool CanRead(Audience audience, bool is_owner, bool maintainer) {
+  switch (audience) {
+    case Audience::kPublic:
+    case Audience::kPartners:
+      return true;
+    case Audience::kMaintainers:
+    case Audience::kOwner:
+      return is_owner || maintainer;
+  }
+  return false;
+}
+
+Record HideFields(const Record& r, const std::function<bool(const std::string& field)>& hidden) {
+  Record out = r;
+  auto& fields = internal::Access::Fields(out);
+  CausalContext dots;  // the writes of the values hidden
+  for (auto it = fields.begin(); it != fields.end();) {
+    if (hidden(it->first)) {
+      std::visit([&](const auto& field) { field.CollectDots(&dots); }, it->second);
+      it = fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  internal::Access::Context(out).Subtract(dots);
+  return out;
+}
+
+namespace {
+
+// ReaderMaySee, with the ownership worked out once per record.
+class AudienceCheck {
+ public:
+  AudienceCheck(const Record& r, const Reader& reader, const FieldSchema& schema,
+                const Record* basis)
+      : r_(r),
+        basis_(basis ? *basis : r),
+        schema_(schema),
+        maintainer_(reader.maintainer),
+        is_owner_(basis_.Owner() == reader.organization || r.Owner() == reader.organization) {}
+
+  bool MaySee(const std::string& field) const {
+    const FieldSpec* spec = schema_.Field(r_.kind(), field);
+    return spec && CanRead(EffectiveAudience(basis_, *spec), is_owner_, maintainer_) &&
+           CanRead(EffectiveAudience(r_, *spec), is_owner_, maintainer_);
+  }
+
+ private:
+  const Record& r_;
+  const Record& basis_;
+  const FieldSchema& schema_;
+  bool maintainer_;
+  bool is_owner_;
+};
+
+}  // namespace
+
+bool ReaderMaySee(const Record& r, const std::string& field, const Reader& reader,
+                  const FieldSchema& schema, const Record* basis) {
+  return AudienceCheck(r, reader, schema, basis).MaySee(field);
+}
+
+Record AudienceView(const Record& r, const Reader& reader, const FieldSchema& schema,
+                    const Record* basis) {
+  AudienceCheck check(r, reader, schema, basis);
+  return HideFields(r, [&check](const std::string& field) { return !check.MaySee(field); });
 }
 
 }  // namespace sb

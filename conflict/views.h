@@ -7,6 +7,7 @@
 // Equal states give equal views, byte for byte.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -74,5 +75,48 @@ bool IsVetted(const Record& organization);
 // Who may read `field` of `r`: the schema's audience, narrowed to kOwner for the address
 // fields of a location whose address_confidential is true.
 Audience EffectiveAudience(const Record& r, const FieldSpec& spec);
+
+// --- Audience filtering: the copy of a record a reader may receive ---
+
+// Who receives a copy: an organization, as a partner or as a maintainer.
+struct Reader {
+  std::string organization;  // compared with a record's owner
+  bool maintainer = false;
+};
+
+// Whether a reader may read a field with `audience`, as the owner of its record or not.
+bool CanRead(Audience audience, bool is_owner, bool maintainer);
+
+// `r` without the fields `hidden` names, and without their writes in the causal context: the
+// dots of the values they hold are subtracted, so a replica joining the result does not count
+// those writes as seen (it would take the values for deleted when they reach it later, e.g.
+// when an address stops being confidential). Superseded dots stay: what the fields' writes
+// superseded is still superseded. Empty fields are never kept, so a record whose every field
+// is hidden comes back with no fields (and a context).
+//
+// Law (tests/conflict/audience_properties_test.cpp): for a fixed `hidden`,
+//   HideFields(a ⊔ b) == HideFields(a) ⊔ HideFields(b)
+// for states of one record whose dots each tag one field's value (so a write is never both
+// hidden and shown; every state the operations of Record produce is so).
+Record HideFields(const Record& r, const std::function<bool(const std::string& field)>& hidden);
+
+// Whether `reader` may receive field `field` of `r`, judged on `r` and on `basis` (the state
+// the sender holds of the record, if `r` is a delta of it; nullptr: `r` alone): the schema
+// knows the field, and its effective audience admits the reader on both. The reader is the
+// owner when either names its organization as the owner.
+bool ReaderMaySee(const Record& r, const std::string& field, const Reader& reader,
+                  const FieldSchema& schema, const Record* basis = nullptr);
+
+// The copy of `r` (a state or a delta) that `reader` may receive: HideFields of the fields it
+// may not see (ReaderMaySee). The broker sends every partner this view of each record delta
+// (broker/ingest.h FilterFor).
+//
+// Law: AudienceView(a ⊔ b) == AudienceView(a) ⊔ AudienceView(b) when the reader's audience is
+// the same on a, b and a ⊔ b (ReaderMaySee gives each field the same answer on the three; a
+// record's kind, owner and address_confidential decide it). Not otherwise, by design: a value
+// sent before its location's address became confidential stays with its reader, and one
+// written while it was confidential never reaches it; the two sides differ by those values.
+Record AudienceView(const Record& r, const Reader& reader, const FieldSchema& schema,
+                    const Record* basis = nullptr);
 
 }  // namespace sb

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "conflict/codec.h"
+#include "conflict/internal/access.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb {
@@ -426,7 +427,7 @@ TEST_F(BrokerCoreTest, PartnerCannotEraseAMaintainerOnlyFieldThroughTheContext) 
   // A renames its organization but claims, in its context, the approval's dot.
   a_.view.Join(*core_->state().Find(kOrgA));
   Delta d = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Renamed")}});
-  d.records[0].mutable_context().Add(Dot{m_.replica, 1});
+  internal::Access::Context(d.records[0]).Add(Dot{m_.replica, 1});
   auto r = PushOne(a_, a_.Item(d));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("organization.approved may be changed only by a maintainer"),
@@ -461,8 +462,8 @@ TEST_F(BrokerCoreTest, ForgedContextCannotEraseOthersWrites) {
   // A claims to have seen the maintainer's next writes too (dots the broker has not seen):
   // accepted, that would silently discard them when they arrive.
   Delta forged = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa 2")}});
-  forged.records[0].mutable_context().Add(Dot{m_.replica, 2});
-  forged.records[0].mutable_context().Add(Dot{m_.replica, 3});
+  internal::Access::Context(forged.records[0]).Add(Dot{m_.replica, 2});
+  internal::Access::Context(forged.records[0]).Add(Dot{m_.replica, 3});
   auto r = PushOne(a_, a_.Item(forged));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("claims to have seen writes the broker has not"), std::string::npos)
@@ -470,7 +471,7 @@ TEST_F(BrokerCoreTest, ForgedContextCannotEraseOthersWrites) {
   // The same claim as a dot cloud (a gap) is refused as well.
   Peer again = a_;
   Delta cloud = again.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa 3")}});
-  cloud.records[0].mutable_context().Add(Dot{b_.replica, 9});
+  internal::Access::Context(cloud.records[0]).Add(Dot{b_.replica, 9});
   EXPECT_FALSE(PushOne(a_, again.Item(cloud)).accepted);
   // The maintainer's next write still lands.
   auto m2 = PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization",

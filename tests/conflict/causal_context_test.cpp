@@ -4,6 +4,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <vector>
@@ -37,6 +38,38 @@ TEST(CausalContext, RemovedDotsAreForgottenAndTheRestKept) {
   CausalContext whole;
   for (uint64_t i = 1; i <= 5; ++i) whole.Add(Dot{7, i});
   EXPECT_EQ(c, whole);  // adding them back compacts to the same context
+}
+
+TEST(CausalContext, SubtractForgetsTheOthersDotsAndMovesTheRestOfARangeToTheCloud) {
+  CausalContext c;
+  for (uint64_t i = 1; i <= 6; ++i) c.Add(Dot{7, i});
+  c.Add(Dot{9, 4});
+  c.Subtract(Of({{7, 3}, {7, 5}, {9, 4}, {8, 1}}));
+  for (uint64_t i : {1, 2, 4, 6}) EXPECT_TRUE(c.Contains(Dot{7, i})) << i;
+  EXPECT_FALSE(c.Contains(Dot{7, 3}));
+  EXPECT_FALSE(c.Contains(Dot{7, 5}));
+  EXPECT_FALSE(c.Contains(Dot{9, 4}));
+  EXPECT_EQ(c.ToString(), "{7:1..2 7:4 7:6}");
+  EXPECT_EQ(c.Next(7), (Dot{7, 7}));  // never reissues a dot it still holds
+}
+
+TEST(CausalContext, SubtractOfALongerRangeForgetsTheWholeRange) {
+  CausalContext c, other;
+  for (uint64_t i = 1; i <= 4; ++i) c.Add(Dot{7, i});
+  c.Add(Dot{7, 9});
+  for (uint64_t i = 1; i <= 6; ++i) other.Add(Dot{7, i});
+  c.Subtract(other);
+  EXPECT_EQ(c.ToString(), "{7:9}");
+}
+
+TEST(CausalContext, SubtractOfAPrefixKeepsTheTopOfTheRange) {
+  CausalContext c, other;
+  for (uint64_t i = 1; i <= 1000; ++i) c.Add(Dot{7, i});
+  for (uint64_t i = 1; i <= 998; ++i) other.Add(Dot{7, i});
+  c.Subtract(other);
+  EXPECT_EQ(c.ToString(), "{7:999 7:1000}");
+  c.Subtract(c);
+  EXPECT_TRUE(c.empty());
 }
 
 TEST(CausalContext, EmptyContainsNothing) {
@@ -219,6 +252,76 @@ RC_GTEST_PROP(CausalContext, JoinIsUnionAndIncludesIsSubset,
   RC_ASSERT(a.Includes(b) == subset);
   RC_ASSERT(ab.Includes(a));
   RC_ASSERT(ab.Includes(b));
+}
+
+// Contexts with long version-vector ranges (up to 300 dots of one replica) and a cloud: what
+// Subtract must handle without a dot-by-dot walk of the ranges.
+rc::Gen<CausalContext> GenRangedContext() {
+  return rc::gen::exec([] {
+    FlatMap<ReplicaId, uint64_t> vector;
+    for (ReplicaId r = 1; r <= 4; ++r) {
+      if (*rc::gen::arbitrary<bool>()) {
+        vector.emplace(ReplicaId{r}, *rc::gen::inRange<uint64_t>(0, 300));
+      }
+    }
+    std::vector<std::pair<uint8_t, uint16_t>> raw =
+        *rc::gen::container<std::vector<std::pair<uint8_t, uint16_t>>>(
+            rc::gen::pair(rc::gen::arbitrary<uint8_t>(), rc::gen::inRange<uint16_t>(1, 320)));
+    FlatSet<Dot> cloud;
+    for (auto [r, c] : raw) cloud.insert(Dot{ReplicaId{1} + r % 4, c});
+    return CausalContext::FromParts(std::move(vector), std::move(cloud));
+  });
+}
+
+// The model: every dot a context holds (counters up to 320).
+std::set<Dot> DotsOf(const CausalContext& c) {
+  std::set<Dot> out;
+  for (ReplicaId r = 1; r <= 5; ++r) {
+    for (uint64_t n = 1; n <= 321; ++n) {
+      if (c.Contains(Dot{r, n})) out.insert(Dot{r, n});
+    }
+  }
+  return out;
+}
+
+CausalContext Minus(CausalContext a, const CausalContext& b) {
+  a.Subtract(b);
+  return a;
+}
+
+CausalContext Joined(CausalContext a, const CausalContext& b) {
+  a.Join(b);
+  return a;
+}
+
+RC_GTEST_PROP(CausalContext, SubtractIsSetDifferenceAndEqualsRemovingEachDot, ()) {
+  CausalContext a = *GenRangedContext(), b = *GenRangedContext();
+  CausalContext d = Minus(a, b);
+  ExpectCanonical(d);
+  std::set<Dot> sa = DotsOf(a), sb = DotsOf(b), want;
+  std::set_difference(sa.begin(), sa.end(), sb.begin(), sb.end(), std::inserter(want, want.end()));
+  RC_ASSERT(DotsOf(d) == want);
+  // The same representation as forgetting b's dots one by one (what broker/ingest.cpp did).
+  CausalContext one_by_one = a;
+  for (const Dot& dot : sb) one_by_one.Remove(dot);
+  RC_ASSERT(d == one_by_one);
+}
+
+RC_GTEST_PROP(CausalContext, SubtractLaws, ()) {
+  CausalContext a = *GenRangedContext(), b = *GenRangedContext(), c = *GenRangedContext();
+  RC_ASSERT(Minus(a, a).empty());                    // c - c = {}
+  RC_ASSERT(Minus(a, CausalContext()) == a);         // c - {} = c
+  RC_ASSERT(Minus(CausalContext(), a).empty());      // {} - c = {}
+  RC_ASSERT(a.Includes(Minus(a, b)));                // a - b is in a
+  RC_ASSERT(Minus(Joined(a, b), b) == Minus(a, b));  // (a ∪ b) - b = a - b, within a
+  RC_ASSERT(a.Includes(Minus(Joined(a, b), b)));
+  for (const Dot& dot : DotsOf(b)) RC_ASSERT(!Minus(a, b).Contains(dot));  // disjoint from b
+  RC_ASSERT(Joined(Minus(a, b), b) == Joined(a, b));           // (a - b) ∪ b = a ∪ b
+  RC_ASSERT(Minus(Minus(a, b), c) == Minus(a, Joined(b, c)));  // a - b - c = a - (b ∪ c)
+  RC_ASSERT(Minus(Minus(a, b), b) == Minus(a, b));             // idempotent
+  CausalContext self = a;
+  self.Subtract(self);
+  RC_ASSERT(self.empty());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "conflict/codec.h"
+#include "conflict/internal/access.h"
 
 namespace sb {
 namespace {
@@ -89,23 +90,23 @@ Record GenRecord(const std::string& id, uint64_t max_stamp) {
     if (*rc::gen::arbitrary<bool>()) {
       MvRegister reg;
       for (const Dot& d : *rc::gen::nonEmpty(rc::gen::container<std::set<Dot>>(GenDot()))) {
-        reg.mutable_entries()[d] =
+        internal::Access::Entries(reg)[d] =
             RegisterEntry{*GenValue(), Hlc{*rc::gen::inRange<uint64_t>(0, max_stamp + 1)}};
         seen.insert(d);
       }
-      r.mutable_fields()[name] = reg;
+      internal::Access::Fields(r)[name] = reg;
     } else {
       AwSet set;
       for (const std::string& e :
            *rc::gen::nonEmpty(rc::gen::container<std::set<std::string>>(GenText(8)))) {
         std::set<Dot> dots = *rc::gen::nonEmpty(rc::gen::container<std::set<Dot>>(GenDot()));
         seen.insert(dots.begin(), dots.end());
-        set.mutable_raw()[e] = FlatSet<Dot>(dots.begin(), dots.end());
+        internal::Access::Elements(set)[e] = FlatSet<Dot>(dots.begin(), dots.end());
       }
-      r.mutable_fields()[name] = set;
+      internal::Access::Fields(r)[name] = set;
     }
   }
-  r.mutable_context() =
+  internal::Access::Context(r) =
       CausalContext::FromParts(FlatMap<ReplicaId, uint64_t>(vector.begin(), vector.end()),
                                FlatSet<Dot>(seen.begin(), seen.end()));
   return r;

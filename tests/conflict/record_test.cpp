@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -190,6 +191,39 @@ TEST(Record, DisplayedOwnerAndDeletedReadTheRegisters) {
   EXPECT_FALSE(r.IsDeleted());
   Write(r, kOwnerField, Value(int64_t{5}), 1, 2);  // not text: no owner
   EXPECT_EQ(r.Owner(), "");
+}
+
+TEST(Retract, ARefusedWriteGivesWayToTheBaseAndItsDotIsNeverIssuedAgain) {
+  // Replica 2's name is accepted; replica 1 overwrites it and the broker refuses that.
+  Record broker(kId, "organization");
+  Write(broker, "name", Text("Casa Luz"), 2, 1);
+  Record mine = broker;
+  Record refused = Write(mine, "name", Text("Casa Sombra"), 1, 2);
+  const Dot refused_dot = refused.Register("name")->entries().begin()->first;
+  Record back = Retract(broker, refused, 1, &mine);
+  EXPECT_EQ(back.Displayed("name"), std::optional<Value>(Text("Casa Luz")));
+  EXPECT_EQ(back.fields(), broker.fields());
+  EXPECT_TRUE(back.context().Contains(refused_dot));
+  EXPECT_EQ(back.context().Next(1), (Dot{1, refused_dot.counter + 1}));
+  // The next write of replica 1 takes a fresh dot and supersedes replica 2's name; a later
+  // write of replica 2, concurrent with it, stays as a sibling as usual.
+  Record next = Write(back, "name", Text("Casa Luz 2"), 1, 3);
+  EXPECT_NE(next.Register("name")->entries().begin()->first, refused_dot);
+  Record theirs = broker;
+  Write(theirs, "name", Text("Casa Luz 3"), 2, 4);
+  back.Join(theirs);
+  EXPECT_EQ(back.Register("name")->size(), 2u);
+}
+
+TEST(Retract, KeepsOnlyTheRefusingReplicasDots) {
+  Record broker(kId, "phone");
+  Write(broker, "type", Text("voice"), 2, 1);
+  Record mine = broker;
+  Record refused = Write(mine, "type", Text("text"), 1, 2);  // supersedes replica 2's dot
+  Record empty_base(kId, "phone");
+  Record back = Retract(empty_base, refused, 1);
+  EXPECT_TRUE(back.fields().empty());
+  EXPECT_EQ(back.context().ToString(), "{1:1..1}");
 }
 
 TEST(Delta, EqualityComparesAuthorStampAndRecords) {

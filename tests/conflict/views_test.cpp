@@ -209,6 +209,92 @@ TEST_F(ViewsTest, EffectiveAudienceKeepsTheSchemaAudienceElsewhere) {
             Audience::kPartners);
 }
 
+// --- AudienceView ---
+
+const char kOtherOrg[] = "00000000-0000-4000-8000-0000000000bb";
+
+// A location owned by kOrg whose owner wrote its address and then made it confidential.
+Record ConfidentialLocation(Record* before_confidential = nullptr) {
+  Record loc(kLoc, "location");
+  loc.Join(loc.WriteDelta(kOwnerField, Text(kOrg), 2, Hlc::Make(1, 0)));
+  loc.Join(loc.WriteDelta("city", Text("Lagos"), 1, Hlc::Make(2, 0)));
+  loc.Join(loc.WriteDelta("address_1", Text("1 Main St"), 1, Hlc::Make(3, 0)));
+  if (before_confidential) *before_confidential = loc;
+  loc.Join(loc.WriteDelta("address_confidential", Value(true), 1, Hlc::Make(4, 0)));
+  return loc;
+}
+
+TEST(AudienceView, HidesAConfidentialAddressAndForgetsItsWriteForOtherPartners) {
+  const FieldSchema& schema = FieldSchema::Hsds();
+  Record loc = ConfidentialLocation();
+  const Dot address_dot = loc.Register("address_1")->entries().begin()->first;
+  Record view = AudienceView(loc, Reader{kOtherOrg, false}, schema);
+  EXPECT_FALSE(view.fields().count("address_1"));
+  EXPECT_EQ(view.Displayed("city"), std::optional<Value>(Text("Lagos")));
+  EXPECT_FALSE(view.context().Contains(address_dot));  // not counted as seen
+  EXPECT_TRUE(view.context().Contains(loc.Register("city")->entries().begin()->first));
+  // The owner and maintainers receive it whole.
+  EXPECT_EQ(AudienceView(loc, Reader{kOrg, false}, schema), loc);
+  EXPECT_EQ(AudienceView(loc, Reader{kOtherOrg, true}, schema), loc);
+  // When the whole state reaches the partner later, the address arrives: the view did not
+  // claim its write, so the join does not take it for superseded.
+  Record later = view;
+  later.Join(loc);
+  EXPECT_EQ(later, loc);
+  EXPECT_EQ(later.Displayed("address_1"), std::optional<Value>(Text("1 Main St")));
+}
+
+TEST(AudienceView, JudgesADeltaOnTheSendersStateToo) {
+  const FieldSchema& schema = FieldSchema::Hsds();
+  Record loc = ConfidentialLocation();
+  // A new address, in a delta that does not say the address is confidential: the state does.
+  Record delta = loc.WriteDelta("address_1", Text("2 Side Rd"), 1, Hlc::Make(5, 0));
+  Record view = AudienceView(delta, Reader{kOtherOrg, false}, schema, &loc);
+  EXPECT_TRUE(view.fields().empty());
+  EXPECT_EQ(AudienceView(delta, Reader{kOtherOrg, false}, schema).fields().size(), 1u);
+  EXPECT_EQ(AudienceView(delta, Reader{kOrg, false}, schema, &loc), delta);
+}
+
+TEST(AudienceView, LeavesOutFieldsTheSchemaDoesNotKnow) {
+  Record phone(kPhone, "phone");
+  phone.Join(phone.WriteDelta("type", Text("voice"), 1, Hlc::Make(1, 0)));
+  phone.Join(phone.WriteDelta("no_such_field", Text("x"), 1, Hlc::Make(2, 0)));
+  Record view = AudienceView(phone, Reader{kOrg, true}, FieldSchema::Hsds());
+  EXPECT_TRUE(view.fields().count("type"));
+  EXPECT_FALSE(view.fields().count("no_such_field"));
+}
+
+// Why the law of views.h needs the same audience on both sides: the partner received the
+// address before it became confidential; the view of the joined state hides it.
+TEST(AudienceView, FilteringAndJoiningDifferWhenTheJoinMakesAnAddressConfidential) {
+  const FieldSchema& schema = FieldSchema::Hsds();
+  Record open;
+  Record confidential = ConfidentialLocation(&open);
+  const Reader partner{kOtherOrg, false};
+  Record joined_views = AudienceView(open, partner, schema);
+  joined_views.Join(AudienceView(confidential, partner, schema));
+  Record view_of_join = AudienceView(confidential, partner, schema);
+  EXPECT_TRUE(joined_views.fields().count("address_1"));
+  EXPECT_FALSE(view_of_join.fields().count("address_1"));
+  // Outside the address fields they agree.
+  EXPECT_EQ(HideFields(joined_views, [](const std::string& f) { return f == "address_1"; }),
+            view_of_join);
+}
+
+TEST(HideFields, DropsTheFieldsAndSubtractsOnlyTheDotsOfTheirValues) {
+  Record r(kPhone, "phone");
+  r.Join(r.WriteDelta("type", Text("voice"), 1, Hlc::Make(1, 0)));
+  const Dot first = r.Register("type")->entries().begin()->first;
+  r.Join(r.WriteDelta("type", Text("text"), 1, Hlc::Make(2, 0)));  // supersedes `first`
+  r.Join(r.WriteDelta("description", Text("24h"), 1, Hlc::Make(3, 0)));
+  Record hidden = HideFields(r, [](const std::string& f) { return f == "type"; });
+  EXPECT_FALSE(hidden.fields().count("type"));
+  EXPECT_TRUE(hidden.fields().count("description"));
+  EXPECT_FALSE(hidden.context().Contains(r.Register("type")->entries().begin()->first));
+  EXPECT_TRUE(hidden.context().Contains(first));  // still superseded
+  EXPECT_EQ(HideFields(r, [](const std::string&) { return false; }), r);
+}
+
 TEST(Views, ConflictKindNamesAreStable) {
   EXPECT_STREQ(ConflictKindName(ConflictKind::kSiblings), "siblings");
   EXPECT_STREQ(ConflictKindName(ConflictKind::kEditedWhileDeleted), "edited_while_deleted");
