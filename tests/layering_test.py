@@ -9,9 +9,11 @@
     store     RocksDB, the merge operator, audit, quarantine   -> base, conflict
     transport the wire protocol, CURVE sockets, ZAP, sealing   -> base, crypto, schemas
     broker / agents  the two daemons (never each other)        -> all of the above
-    bench     benchmarks                                       -> the above
-    sim       the CRDT and protocol simulators                 -> the above (not bench/)
-    demo      the narrated demo (real child processes)         -> base
+    sim       the CRDT and protocol simulators                 -> the above
+    testing   harnesses: temp dir, free port, the one fork/exec -> the above (not bench/, demo/:
+              process harness (used by tests, demo and bench)      they use it)
+    bench     benchmarks                                       -> the above, testing (not sim/)
+    demo      the narrated demo (real child processes)         -> base, testing
     cli       main() and the commands                          -> anything but tests/
 
 A wrong include fails this test with the file, the line and the rule it breaks.
@@ -32,10 +34,11 @@ ALLOWED = {
     "transport": {"base", "crypto", "schemas"},
     "broker": LOW,
     "agents": LOW,
-    "bench": LOW | {"broker", "agents"},
     "sim": LOW | {"broker", "agents"},
-    "demo": {"base"},
-    "cli": LOW | {"broker", "agents", "bench", "sim", "demo"},
+    "testing": LOW | {"broker", "agents", "sim"},
+    "bench": LOW | {"broker", "agents", "testing"},
+    "demo": {"base", "testing"},
+    "cli": LOW | {"broker", "agents", "bench", "sim", "testing", "demo"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 
