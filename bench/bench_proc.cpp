@@ -1,14 +1,12 @@
 #include "bench/bench_proc.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+
+#include "testing/process.h"
 
 namespace sb::bench {
 
@@ -42,33 +40,19 @@ std::string SelfBinary() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
 }
 
-// fork+exec with output appended to `log`; the child dies with this process.
+// The child is released at once: the benchmarks signal and reap it by pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (fd >= 0) ::close(fd);
-  return pid;
+  testing::SpawnOptions options;
+  options.args = args;
+  options.output_file = log;
+  options.null_stdin = false;
+  Result<testing::Process> child = testing::Process::Spawn(options);
+  return child.ok() ? child->Release() : -1;
 }
 
 int Wait(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  Result<testing::ExitStatus> status = testing::WaitForPid(pid);
+  return status.ok() && status->signal == 0 ? status->code : -1;
 }
 
 // Raises the open-file limit as far as allowed: every client is a socket and a connection.

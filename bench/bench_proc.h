@@ -9,8 +9,8 @@
 
 namespace sb::bench {
 
-// fork+exec of `args` with stdout and stderr appended to `log`; the child dies with this
-// process. Returns the pid, or -1.
+// Runs `args` (testing/process.h) with stdout and stderr appended to `log`; the child dies
+// with this process. Returns the pid, or -1 (also when `log` cannot be opened).
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log);
 // Waits for `pid`; its exit code, or -1 when it died from a signal.
 int Wait(pid_t pid);

@@ -1,14 +1,8 @@
 #include "demo/demo_network.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -26,6 +21,8 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "testing/free_port.h"
+#include "testing/process.h"
 
 namespace sb::cli {
 namespace {
@@ -90,21 +87,9 @@ std::string Tail(const std::string& file, size_t lines) {
 
 // A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it).
 int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) Fail("cannot create a socket to find a free port");
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  if (port <= 0) Fail("cannot find a free port on 127.0.0.1");
-  return port;
+  Result<int> port = testing::FreePort();
+  if (!port.ok()) Fail("cannot find a free port on 127.0.0.1: " + port.status().ToString());
+  return *port;
 }
 
 // Polls `cond` every few milliseconds until it holds or `seconds` pass.
@@ -117,37 +102,20 @@ bool WaitUntil(const std::function<bool()>& cond, double seconds) {
   }
 }
 
-// fork+exec `args` with stdout and stderr appended to `log`. The child dies with the demo.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (log_fd < 0 || null_fd < 0) Fail("cannot open " + log);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(null_fd, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  ::close(null_fd);
-  if (pid < 0) Fail("fork failed");
-  return pid;
+// Runs `args` with stdout and stderr appended to `log`. The child dies with the demo.
+testing::Process Spawn(const std::vector<std::string>& args, const std::string& log) {
+  testing::SpawnOptions options;
+  options.args = args;
+  options.output_file = log;
+  options.output_mode = 0600;
+  Result<testing::Process> child = testing::Process::Spawn(options);
+  if (!child.ok()) Fail("cannot start " + args.front() + ": " + child.status().ToString());
+  return std::move(child).value();
 }
 
 // Runs a short command to completion; its output goes to `log`.
 void RunToExit(const std::vector<std::string>& args, const std::string& log) {
-  pid_t pid = Spawn(args, log);
-  int ws = 0;
-  if (::waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+  if (!Spawn(args, log).Wait().success()) {
     std::string cmd;
     for (size_t i = 1; i < args.size(); ++i) cmd += (i > 1 ? " " : "") + args[i];
     Fail("'switchboard " + cmd + "' failed; its output:\n" + Tail(log, 10));
@@ -171,11 +139,13 @@ struct Node {
   std::string dir, log;
   bool is_broker = false;
   std::vector<std::string> args;  // how to start it
-  pid_t pid = -1;
+  std::optional<testing::Process> process;
   std::string host;
   int port = 0;
   std::string token;
   std::string replica;  // the agent's replica id (hex)
+
+  pid_t pid() const { return process ? process->pid() : -1; }  // -1 once reaped
 
   // One request on a fresh connection (so several threads may call at once).
   Reply Call(const std::string& method, const std::string& path,
@@ -295,16 +265,15 @@ class Demo {
 
   // Starts `n` and waits until its runtime file names the child and /healthz answers.
   void Start(Node& n) {
-    n.pid = Spawn(n.args, n.log);
+    n.process = Spawn(n.args, n.log);
     std::string runtime = n.dir + (n.is_broker ? "/broker.json" : "/agent.json");
     std::string api;
     bool exited = false;
     bool ready = WaitUntil(
         [&] {
-          int ws = 0;
-          if (::waitpid(n.pid, &ws, WNOHANG) == n.pid) return exited = true;
+          if (!n.process->running()) return exited = true;
           json j = json::parse(ReadAll(runtime), nullptr, false);
-          if (!j.is_object() || j.value("pid", -1L) != static_cast<long>(n.pid) ||
+          if (!j.is_object() || j.value("pid", -1L) != static_cast<long>(n.pid()) ||
               !j.contains("api") || !j["api"].is_string()) {
             return false;
           }
@@ -313,7 +282,6 @@ class Demo {
         },
         15);
     if (exited) {
-      n.pid = -1;
       Fail(n.name + " exited during start-up; its log:\n" + Tail(n.log, 10));
     }
     if (!ready) Fail(n.name + " did not write " + runtime + " in time; log:\n" + Tail(n.log, 10));
@@ -338,21 +306,14 @@ class Demo {
   // SIGTERM, then waits (up to 10 s, then SIGKILL). True on a clean exit.
   static bool StopAndWait(std::vector<Node*> nodes) {
     for (Node* n : nodes) {
-      if (n->pid > 0) ::kill(n->pid, SIGTERM);
+      if (n->pid() > 0) n->process->Signal(SIGTERM);
     }
     bool clean = true;
     for (Node* n : nodes) {
-      if (n->pid <= 0) continue;
-      int ws = 0;
-      bool reaped = WaitUntil([&] { return ::waitpid(n->pid, &ws, WNOHANG) == n->pid; }, 10);
-      if (!reaped) {
-        ::kill(n->pid, SIGKILL);
-        ::waitpid(n->pid, &ws, 0);
-        clean = false;
-      } else if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-        clean = false;
-      }
-      n->pid = -1;
+      if (n->pid() <= 0) continue;
+      Result<testing::ExitStatus> status = n->process->Wait(std::chrono::seconds(10));
+      if (!status.ok()) n->process->Kill();
+      clean = clean && status.ok() && status->success();
     }
     return clean;
   }
@@ -849,7 +810,7 @@ class Demo {
     Say("the alias is in none of the broker's " + std::to_string(files) +
         " files nor its log: it only ever held ciphertext, dropped once delivered");
     for (const Node* n : {&broker_, &p1, &p2}) {
-      std::string log = tmp_ + "/audit-verify-" + std::to_string(n->pid) + ".log";
+      std::string log = tmp_ + "/audit-verify-" + std::to_string(n->pid()) + ".log";
       RunToExit({exe_, "audit", "verify", "--data", n->dir}, log);
       std::string line = ReadAll(log);
       while (!line.empty() && line.back() == '\n') line.pop_back();

@@ -1,7 +1,6 @@
-// The network simulator: a lossy network between the agents and the broker, the nodes (each
-// with its own store), faults, and the run that drives the real BrokerCore, AgentSync and
-// LocalDirectory objects with the workload of netsim_workload.h (see netsim.h for the
-// contract).
+// The network simulator: the nodes (each with its own store), faults, and the run that drives
+// the real BrokerCore, AgentSync and LocalDirectory objects over the simulators' lossy network
+// (network.h) with their workload (workload.h); see netsim.h for the contract.
 //
 // Determinism: every random choice comes from the one Rng, consumed in a fixed order on the
 // driving thread; containers are ordered; time is an integer the simulator sets on every
@@ -39,24 +38,19 @@
 #include "conflict/field_schema.h"
 #include "conflict/views.h"
 #include "crypto/identity.h"
-#include "sim/netsim_workload.h"
+#include "sim/network.h"
+#include "sim/sim_random.h"
+#include "sim/workload.h"
 #include "store/store.h"
 #include "transport/protocol.h"
 
 namespace sb::sim {
 namespace {
 
-using net::LocalLookup;
-using net::Op;
-// Rng: cli/sim_random.h.
-using net::Workload;
-
 // ---------- The simulated world ----------
 constexpr uint64_t kEpochMs = 1'700'000'000'000;  // simulated wall time when a run starts
 constexpr uint64_t kMaxStepMs = 10;               // time between operations: 0 to 10 ms
 constexpr uint64_t kMaxClockSkewMs = 40;          // each node's clock is off by at most this
-constexpr uint64_t kLatencyMs = 25;               // one-way delay when order is preserved
-constexpr uint64_t kMaxJitterMs = 300;            // random delay with --reorder, and of duplicates
 constexpr uint64_t kTickMs = 50;                  // agents' Tick and the broker's Pump (as the
                                                   // real event loops poll)
 constexpr uint64_t kReconnectMinMs = 100;         // an agent reconnects 100..500 ms after a loss
@@ -84,74 +78,10 @@ std::string HexDigest(const std::string& bytes) {
 
 // ---------- Network ----------
 
-// A message on one agent's connection to the broker, in either direction.
-struct Packet {
-  uint64_t deliver_at = 0;
-  uint64_t seq = 0;  // send order: breaks ties, so the delivery order is total
-  size_t agent = 0;
-  uint64_t epoch = 0;  // the connection it travels on; a newer one cuts it
-  bool to_broker = false;
-  std::shared_ptr<const std::string> bytes;
-};
-
-struct DeliverLater {
-  bool operator()(const Packet& a, const Packet& b) const {
-    return std::tie(a.deliver_at, a.seq) > std::tie(b.deliver_at, b.seq);
-  }
-};
-
-// Messages in flight. Loses, duplicates and (with reorder) delays them at random, with the
-// existing simulator's semantics; the caller cuts those whose connection is gone.
-class Network {
- public:
-  Network(const NetSimOptions& options, Rng& rng, NetSimReport& report)
-      : drop_(options.drop),
-        dup_(options.dup),
-        reorder_(options.reorder),
-        rng_(rng),
-        report_(report) {}
-
-  void Send(size_t agent, uint64_t epoch, bool to_broker, std::string bytes, uint64_t now) {
-    ++report_.messages_sent;
-    report_.bytes_sent += bytes.size();
-    if (rng_.Chance(drop_)) {
-      ++report_.messages_dropped;
-      return;
-    }
-    auto shared = std::make_shared<const std::string>(std::move(bytes));
-    uint64_t at = now + (reorder_ ? 1 + rng_.Below(kMaxJitterMs) : kLatencyMs);
-    if (rng_.Chance(dup_)) {
-      ++report_.messages_duplicated;
-      Push(agent, epoch, to_broker, shared, at + 1 + rng_.Below(kMaxJitterMs));
-    }
-    Push(agent, epoch, to_broker, std::move(shared), at);
-  }
-
-  std::optional<Packet> PopDue(uint64_t now) {
-    if (queue_.empty() || queue_.top().deliver_at > now) return std::nullopt;
-    Packet p = queue_.top();
-    queue_.pop();
-    return p;
-  }
-
-  bool idle() const { return queue_.empty(); }
-  size_t in_flight() const { return queue_.size(); }
-  uint64_t next_due() const { return queue_.top().deliver_at; }  // precondition: !idle()
-  void StopDropping() { drop_ = 0; }
-
- private:
-  void Push(size_t agent, uint64_t epoch, bool to_broker, std::shared_ptr<const std::string> b,
-            uint64_t at) {
-    queue_.push(Packet{at, next_seq_++, agent, epoch, to_broker, std::move(b)});
-  }
-
-  double drop_, dup_;
-  bool reorder_;
-  Rng& rng_;
-  NetSimReport& report_;
-  std::priority_queue<Packet, std::vector<Packet>, DeliverLater> queue_;
-  uint64_t next_seq_ = 0;
-};
+// Node i of the network is agent i's connection to the broker: down while the agent has no
+// connection (a crash of either end or a partition breaks it). Node `agents` is the broker.
+using Bytes = std::shared_ptr<const std::string>;
+using NodeNetwork = Network<Bytes>;
 
 // ---------- Nodes ----------
 
@@ -168,10 +98,9 @@ struct AgentNode {
   std::unique_ptr<LocalDirectory> local;
   std::unique_ptr<AgentSync> sync;
   bool connected = false;
-  uint64_t epoch = 0;  // of the current (or last) connection
+  uint64_t epoch = 0;  // connections opened: names the current (or last) one
   std::string peer;    // the broker's name for the connection (a ZeroMQ routing id)
   uint64_t reconnect_at = std::numeric_limits<uint64_t>::max();
-  bool cut = false;  // partitioned from the broker
 
   std::optional<Record> Find(const std::string& id) const {
     return local->Read([&](const Directory& d) -> std::optional<Record> {
@@ -190,16 +119,6 @@ struct BrokerNode {
   std::unique_ptr<Roster> roster;
   std::unique_ptr<BrokerCore> core;
   uint64_t down_until = 0;  // restarting after a crash: unreachable until then
-};
-
-// Events planned from the seed: partition episodes and crashes, by operation index.
-struct Episode {
-  uint64_t start_op = 0, end_op = 0;
-  std::vector<size_t> cut;  // agents cut off the broker
-};
-struct Crash {
-  uint64_t op = 0;
-  size_t victim = 0;  // an agent index, or the number of agents for the broker
 };
 
 // What differs between two states of a record, for failure messages: the fields, and the
@@ -255,8 +174,10 @@ class NetSimulation {
       : options_(options),
         progress_(progress),
         rng_(options.seed),
-        network_(options_, rng_, report_),
-        workload_(rng_, options.planted_refusals, options.set_removals) {}
+        network_(Agents(options) + 1, NetworkFaults{options.drop, options.dup, options.reorder},
+                 rng_),
+        workload_(rng_, ProtocolProfile(),
+                  Workload::Options{options.planted_refusals, options.set_removals}) {}
 
   ~NetSimulation() {
     for (auto& a : agents_) CloseAgent(*a);
@@ -273,19 +194,31 @@ class NetSimulation {
     Status s = Setup();
     if (!s.ok()) {
       Fail("setup: " + s.ToString());
-      return report_;
+    } else {
+      RunEdits();
+      if (report_.failure.empty()) {
+        network_.Partition({});
+        network_.StopDropping();
+        Drain();
+        Check();
+      }
     }
-    RunEdits();
-    if (report_.failure.empty()) {
-      for (auto& a : agents_) a->cut = false;
-      network_.StopDropping();
-      Drain();
-      Check();
-    }
+    const NetworkStats& net = network_.stats();
+    report_.messages_sent = net.sent + unroutable_;
+    report_.bytes_sent = net.bytes;
+    report_.messages_delivered = net.delivered;
+    report_.messages_dropped = net.dropped;
+    report_.messages_cut = net.cut + unroutable_;
+    report_.messages_duplicated = net.duplicated;
     return report_;
   }
 
  private:
+  static size_t Agents(const NetSimOptions& options) {
+    return static_cast<size_t>(std::max(1, options.agents));
+  }
+  size_t broker_node() const { return agents_.size(); }
+
   // --- Setup ---
   Status Setup() {
     const char* tmp = std::getenv("TMPDIR");
@@ -293,7 +226,7 @@ class NetSimulation {
     if (!mkdtemp(tmpl.data())) return Status::IoError("cannot create a directory in " + tmpl);
     root_ = tmpl;
 
-    size_t n = static_cast<size_t>(std::max(1, options_.agents));
+    size_t n = Agents(options_);
     broker_.path = root_ + "/broker";
     broker_.skew = rng_.Between(0, 2 * kMaxClockSkewMs);
     ASSIGN_OR_RETURN(broker_.identity, Identity::Generate("switchboard-broker"));
@@ -322,6 +255,7 @@ class NetSimulation {
       a->path = root_ + "/agent" + std::to_string(i);
       a->skew = rng_.Between(0, 2 * kMaxClockSkewMs);
       ASSIGN_OR_RETURN(a->identity, Identity::Generate(a->org));
+      network_.Crash(i);  // no connection yet
       agents_.push_back(std::move(a));
     }
     SetTime(kEpochMs);
@@ -374,35 +308,11 @@ class NetSimulation {
     a.store.reset();
   }
 
-  // Partition episodes, one per equal slot of operations; crashes at random operations.
+  // Partition episodes, one per equal slot of operations, each cutting some agents off the
+  // broker; crashes of an agent or the broker (victim agents_.size()) at random operations.
   void PlanEvents() {
-    uint64_t ops = options_.ops;
-    size_t n = agents_.size();
-    if (ops > 0 && options_.partitions > 0) {
-      uint64_t slot = std::max<uint64_t>(1, ops / static_cast<uint64_t>(options_.partitions));
-      for (int k = 0; k < options_.partitions; ++k) {
-        uint64_t base = static_cast<uint64_t>(k) * slot;
-        if (base >= ops) break;
-        Episode e;
-        e.start_op = base + rng_.Below(slot / 2 + 1);
-        e.end_op = e.start_op + std::max<uint64_t>(1, slot / 8 + rng_.Below(slot * 3 / 8 + 1));
-        std::vector<size_t> order(n);
-        for (size_t i = 0; i < n; ++i) order[i] = i;
-        for (size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng_.Below(i + 1)]);
-        order.resize(1 + rng_.Below(n > 1 ? n - 1 : 1));  // at least one agent keeps the broker
-        std::sort(order.begin(), order.end());
-        e.cut = std::move(order);
-        episodes_.push_back(std::move(e));
-      }
-    }
-    for (int k = 0; ops > 0 && k < options_.crashes; ++k) {
-      Crash c;
-      c.op = rng_.Below(ops);
-      c.victim = rng_.Below(n + 1);
-      crashes_.push_back(c);
-    }
-    std::stable_sort(crashes_.begin(), crashes_.end(),
-                     [](const Crash& a, const Crash& b) { return a.op < b.op; });
+    episodes_ = PlanPartitions(options_.ops, options_.partitions, agents_.size(), rng_);
+    crashes_ = PlanCrashes(options_.ops, options_.crashes, agents_.size() + 1, rng_);
   }
 
   // --- Time and events ---
@@ -419,7 +329,7 @@ class NetSimulation {
       if (!network_.idle()) next = std::min(next, network_.next_due());
       for (auto& a : agents_) next = std::min(next, a->reconnect_at);
       SetTime(std::max(next, now_));
-      while (std::optional<Packet> p = network_.PopDue(now_)) Deliver(*p);
+      while (std::optional<NodeNetwork::Message> m = network_.PopDue(now_)) Deliver(*m);
       Reconnects();
       if (now_ >= next_tick_) {
         TickAll();
@@ -429,21 +339,18 @@ class NetSimulation {
     }
   }
 
-  void Deliver(const Packet& p) {
-    AgentNode& a = *agents_[p.agent];
-    if (!a.connected || a.epoch != p.epoch) {
-      ++report_.messages_cut;
-      return;
-    }
-    ++report_.messages_delivered;
-    if (p.to_broker) {
+  // A message on a live connection (the network cuts those of a broken one).
+  void Deliver(const NodeNetwork::Message& m) {
+    bool to_broker = m.to == broker_node();
+    AgentNode& a = *agents_[to_broker ? m.from : m.to];
+    if (to_broker) {
       std::vector<Outgoing> out;
-      broker_.core->OnMessage(a.peer, a.org, *p.bytes, &out);
+      broker_.core->OnMessage(a.peer, a.org, *m.payload, &out);
       broker_.core->Pump(&out);
       Route(std::move(out));
     } else {
-      NoteGaps(a, *p.bytes);
-      SendFrom(a, a.sync->OnMessage(*p.bytes));
+      NoteGaps(a, *m.payload);
+      SendFrom(a, a.sync->OnMessage(*m.payload));
       SendFrom(a, a.sync->Tick());
     }
   }
@@ -470,25 +377,21 @@ class NetSimulation {
     for (Outgoing& o : out) {
       auto it = peers_.find(o.peer);
       if (it == peers_.end()) {
-        ++report_.messages_sent;
-        ++report_.messages_cut;
+        ++unroutable_;
         continue;
       }
-      AgentNode& a = *agents_[it->second];
-      network_.Send(a.index, a.epoch, /*to_broker=*/false, std::string(o.bytes()), now_);
+      Send(broker_node(), it->second, std::string(o.bytes()));
     }
   }
 
   // Sends an agent's messages; without a connection they are lost (ZeroMQ's immediate mode).
   void SendFrom(AgentNode& a, std::vector<std::string> out) {
-    for (std::string& m : out) {
-      if (!a.connected) {
-        ++report_.messages_sent;
-        ++report_.messages_cut;
-        continue;
-      }
-      network_.Send(a.index, a.epoch, /*to_broker=*/true, std::move(m), now_);
-    }
+    for (std::string& m : out) Send(a.index, broker_node(), std::move(m));
+  }
+
+  void Send(size_t from, size_t to, std::string bytes) {
+    size_t size = bytes.size();
+    network_.Send(from, to, std::make_shared<const std::string>(std::move(bytes)), size, now_);
   }
 
   void TickAll() {
@@ -501,13 +404,14 @@ class NetSimulation {
   void Reconnects() {
     for (auto& a : agents_) {
       if (a->connected || a->reconnect_at > now_) continue;
-      if (a->cut || now_ < broker_.down_until) {
+      if (!network_.Reachable(a->index, broker_node()) || now_ < broker_.down_until) {
         a->reconnect_at = now_ + kReconnectRetryMs;
         continue;
       }
       ++a->epoch;
       a->peer = "agent" + std::to_string(a->index) + "#" + std::to_string(a->epoch);
       a->connected = true;
+      network_.Recover(a->index);
       a->reconnect_at = std::numeric_limits<uint64_t>::max();
       peers_[a->peer] = a->index;
       ++report_.connects;
@@ -519,6 +423,7 @@ class NetSimulation {
   void Disconnect(AgentNode& a, const std::string& why) {
     if (!a.connected) return;
     a.connected = false;
+    network_.Crash(a.index);
     peers_.erase(a.peer);
     a.sync->OnDisconnected(why);
     broker_.core->OnDisconnected(a.peer);
@@ -526,11 +431,9 @@ class NetSimulation {
   }
 
   // --- Faults ---
-  void StartPartition(const Episode& e) {
-    for (size_t i : e.cut) {
-      agents_[i]->cut = true;
-      Disconnect(*agents_[i], "partition");
-    }
+  void StartPartition(const PartitionEpisode& e) {
+    network_.Partition(e.Sides(agents_.size() + 1));
+    for (size_t i : e.group) Disconnect(*agents_[i], "partition");
   }
 
   void CrashAgent(AgentNode& a) {
@@ -552,19 +455,15 @@ class NetSimulation {
 
   // --- The workload ---
   void RunEdits() {
-    size_t episode = 0, crash = 0;
-    bool partitioned = false;
+    PartitionSchedule partitions(episodes_);
+    size_t crash = 0;
     for (uint64_t op = 0; op < options_.ops && report_.failure.empty(); ++op) {
-      if (partitioned && op >= episodes_[episode].end_op) {
-        for (size_t i : episodes_[episode].cut) agents_[i]->cut = false;
-        partitioned = false;
-        ++episode;
-      }
-      if (!partitioned && episode < episodes_.size() && op >= episodes_[episode].start_op) {
-        StartPartition(episodes_[episode]);
-        partitioned = true;
-        Say("partition " + std::to_string(episode + 1) + " at op " + std::to_string(op) + ": " +
-            std::to_string(episodes_[episode].cut.size()) + " agent(s) cut off");
+      PartitionSchedule::Step step = partitions.At(op);
+      if (step.ended) network_.Partition({});
+      if (step.started) {
+        StartPartition(*step.started);
+        Say("partition " + std::to_string(step.number) + " at op " + std::to_string(op) + ": " +
+            std::to_string(step.started->group.size()) + " agent(s) cut off");
       }
       for (; crash < crashes_.size() && crashes_[crash].op <= op; ++crash) {
         size_t victim = crashes_[crash].victim;
@@ -766,14 +665,15 @@ class NetSimulation {
   std::ostream* progress_;
   NetSimReport report_;
   Rng rng_;
-  Network network_;
+  NodeNetwork network_;
   Workload workload_;
   std::string root_;
   BrokerNode broker_;
   std::vector<std::unique_ptr<AgentNode>> agents_;
   std::map<std::string, size_t> peers_;  // live connections: routing id -> agent
-  std::vector<Episode> episodes_;
-  std::vector<Crash> crashes_;
+  std::vector<PartitionEpisode> episodes_;
+  std::vector<PlannedCrash> crashes_;
+  uint64_t unroutable_ = 0;  // broker messages for a connection already gone
   std::set<std::pair<size_t, std::string>> planted_;  // (agent, record) edits meant to be refused
   uint64_t now_ = kEpochMs;
   uint64_t next_tick_ = kEpochMs;

@@ -1,18 +1,13 @@
 #include "tests/integration/agent_process.h"
 
-#include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace sb::testing {
 
@@ -29,42 +24,13 @@ std::string ReadAll(const std::string& file) {
   return ss.str();
 }
 
-// Reaps `pid` if it has exited; returns true with its wait status then.
-bool Reaped(pid_t pid, int* wstatus) {
-  pid_t r = ::waitpid(pid, wstatus, WNOHANG);
-  return r == pid;
-}
-
 }  // namespace
-
-// ---------- TempDir ----------
-
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/sb-test-XXXXXX";
-  char* made = ::mkdtemp(tmpl);
-  if (!made) std::abort();  // no temporary directory: nothing a test could do
-  path_ = made;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
 
 // ---------- helpers ----------
 
 std::string SwitchboardBinary() {
   const char* bin = std::getenv("SWITCHBOARD_BIN");
   return bin ? bin : "";
-}
-
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  for (;;) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
 }
 
 std::string Tail(const std::string& file, size_t bytes) {
@@ -79,8 +45,16 @@ std::string Reply::Describe() const {
 
 // ---------- AgentProcess ----------
 
+namespace {
+
+std::string LogPathOf(const std::string& data_dir, const ProcessSpec& spec) {
+  return fs::path(data_dir).lexically_normal().parent_path().string() + "/" + spec.log_name;
+}
+
+}  // namespace
+
 std::string AgentProcess::LogPath() const {
-  return fs::path(data_dir_).lexically_normal().parent_path().string() + "/" + spec_.log_name;
+  return LogPathOf(data_dir_, spec_);
 }
 
 Result<std::unique_ptr<AgentProcess>> AgentProcess::Start(
@@ -97,44 +71,18 @@ Result<std::unique_ptr<AgentProcess>> AgentProcess::Launch(
   std::string bin = SwitchboardBinary();
   if (bin.empty())
     return Status::FailedPrecondition("SWITCHBOARD_BIN is not set (run via meson test)");
-  std::unique_ptr<AgentProcess> p(new AgentProcess());
-  p->data_dir_ = data_dir;
-  p->spec_ = spec;
-
-  // Everything the child needs is prepared before fork: after it, only exec-safe calls.
   std::vector<std::string> args = {bin, spec.command, "--data", data_dir};
   if (std::find(extra_args.begin(), extra_args.end(), "--api") == extra_args.end()) {
     args.insert(args.end(), {"--api", "127.0.0.1:0"});
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string log = p->LogPath();
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) return Status::IoError("cannot open " + log);
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pid_t parent = ::getpid();
-
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    ::close(null_fd);
-    return Status::IoError("fork failed");
-  }
-  if (pid == 0) {
-    // Dies with the test, so a crashed test leaves no agent behind.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(null_fd, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  ::close(null_fd);
-  p->pid_ = pid;
+  SpawnOptions options;
+  options.args = std::move(args);
+  options.output_file = LogPathOf(data_dir, spec);
+  ASSIGN_OR_RETURN(Process process, Process::Spawn(options));
+  std::unique_ptr<AgentProcess> p(new AgentProcess(std::move(process)));
+  p->data_dir_ = data_dir;
+  p->spec_ = spec;
   return p;
 }
 
@@ -143,14 +91,14 @@ Status AgentProcess::WaitUntilReady(std::chrono::milliseconds deadline) {
   std::string runtime = data_dir_ + "/" + spec_.runtime_file;
   std::string log = LogPath();
   std::string api;
-  int wstatus = 0;
+  pid_t pid = process_.pid();
   bool exited = false;
   bool ready = WaitFor(
       [&] {
-        if (Reaped(pid_, &wstatus)) return exited = true;
+        if (!process_.running()) return exited = true;
         json j = json::parse(ReadAll(runtime), nullptr, false);
         if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer() ||
-            j["pid"].get<pid_t>() != pid_ || !j.contains("api") || !j["api"].is_string()) {
+            j["pid"].get<pid_t>() != pid || !j.contains("api") || !j["api"].is_string()) {
           return false;
         }
         api = j["api"].get<std::string>();
@@ -158,9 +106,8 @@ Status AgentProcess::WaitUntilReady(std::chrono::milliseconds deadline) {
       },
       deadline);
   if (exited) {
-    pid_ = -1;
-    return Status::Unavailable("the agent exited during start-up (status " +
-                               std::to_string(wstatus) + "); log:\n" + Tail(log));
+    return Status::Unavailable("the agent exited during start-up (" +
+                               process_.exit_status()->ToString() + "); log:\n" + Tail(log));
   }
   if (!ready)
     return Status::Unavailable("the agent did not write " + runtime + " in time; log:\n" +
@@ -179,42 +126,34 @@ Status AgentProcess::WaitUntilReady(std::chrono::milliseconds deadline) {
   return Status::Ok();
 }
 
-AgentProcess::~AgentProcess() {
-  if (pid_ > 0) Kill();
-}
+AgentProcess::~AgentProcess() = default;  // the Process kills it if still running
 
 void AgentProcess::Kill() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int wstatus = 0;
-  ::waitpid(pid_, &wstatus, 0);
-  pid_ = -1;
+  process_.Kill();
 }
 
 Result<int> AgentProcess::Stop(std::chrono::milliseconds deadline) {
-  if (pid_ <= 0) return Status::FailedPrecondition("the agent is not running");
+  if (process_.pid() <= 0) return Status::FailedPrecondition("the agent is not running");
   Signal(SIGTERM);
   return WaitForExit(deadline);
 }
 
 void AgentProcess::Signal(int sig) {
-  if (pid_ > 0) ::kill(pid_, sig);
+  process_.Signal(sig);
 }
 
 Result<int> AgentProcess::WaitForExit(std::chrono::milliseconds deadline) {
-  if (pid_ <= 0) return Status::FailedPrecondition("the agent is not running");
-  int wstatus = 0;
-  pid_t pid = pid_;
-  if (!WaitFor([&] { return Reaped(pid, &wstatus); }, deadline)) {
+  if (process_.pid() <= 0) return Status::FailedPrecondition("the agent is not running");
+  Result<ExitStatus> status = process_.Wait(deadline);
+  if (!status.ok()) {
     Kill();
     return Status::Unavailable("the agent did not exit within " + std::to_string(deadline.count()) +
                                " ms; killed it");
   }
-  pid_ = -1;
-  if (WIFSIGNALED(wstatus)) {
-    return Status::Internal("the agent died from signal " + std::to_string(WTERMSIG(wstatus)));
+  if (status->signal) {
+    return Status::Internal("the agent died from signal " + std::to_string(status->signal));
   }
-  return WEXITSTATUS(wstatus);
+  return status->code;
 }
 
 Reply AgentProcess::Send(const std::string& method, const std::string& path,

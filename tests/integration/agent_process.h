@@ -1,6 +1,7 @@
-// Test harness: a real `switchboard agent` process on loopback, and temporary directories.
+// Test harness: a real `switchboard agent` process on loopback (its temporary directories and
+// the child process itself come from testing/).
 //
-// AgentProcess::Start fork+execs $SWITCHBOARD_BIN (set by meson) with
+// AgentProcess::Start spawns $SWITCHBOARD_BIN (set by meson) with
 // `agent --data DIR --api 127.0.0.1:0` (no --api of its own when the extra arguments have one;
 // another daemon with a ProcessSpec), sends its output to DIR/../agent.log (appended, so a
 // test's restarts share one log), and returns once DIR/agent.json names the child's pid and
@@ -20,23 +21,10 @@
 #include <vector>
 
 #include "base/status.h"
+#include "testing/process.h"
+#include "testing/temp_dir.h"
 
 namespace sb::testing {
-
-// A directory under /tmp, removed with everything in it when this object goes.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // What a request got back. status 0 means no HTTP response at all (connection refused or cut).
 struct Reply {
@@ -61,7 +49,7 @@ class AgentProcess {
   static Result<std::unique_ptr<AgentProcess>> Start(
       const std::string& data_dir, const std::vector<std::string>& extra_args = {},
       const ProcessSpec& spec = {});
-  // The two halves of Start: fork+exec without waiting, then wait until it serves.
+  // The two halves of Start: spawn without waiting, then wait until it serves.
   static Result<std::unique_ptr<AgentProcess>> Launch(
       const std::string& data_dir, const std::vector<std::string>& extra_args = {},
       const ProcessSpec& spec = {});
@@ -90,28 +78,24 @@ class AgentProcess {
   // error when it is still running (it is then killed) or died from a signal.
   Result<int> WaitForExit(std::chrono::milliseconds deadline);
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_.pid(); }
   int port() const { return port_; }
   const std::string& token() const { return token_; }
   const std::string& data_dir() const { return data_dir_; }
   std::string LogPath() const;
 
  private:
-  AgentProcess() = default;
+  explicit AgentProcess(Process process) : process_(std::move(process)) {}
 
   std::string data_dir_;
   ProcessSpec spec_;
-  pid_t pid_ = -1;  // -1 once reaped
+  Process process_;
   int port_ = 0;
   std::string token_;
 };
 
 // The path of the built binary (SWITCHBOARD_BIN), or "" when the test was not run by meson.
 std::string SwitchboardBinary();
-
-// Polls `condition` until it holds or `deadline` passes; returns whether it held.
-bool WaitFor(const std::function<bool()>& condition,
-             std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
 // The last `bytes` of a file (for failure messages), or "" when unreadable.
 std::string Tail(const std::string& file, size_t bytes = 4000);

@@ -4,13 +4,8 @@
 // might: noise, truncated envelopes, an oversized frame, the wrong protocol version, pushes out
 // of order or with forged signatures. After each, the broker must still be up and still serve
 // a well-behaved client. Nothing sleeps to synchronize: every wait polls with a deadline.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
@@ -25,6 +20,7 @@
 
 #include "conflict/codec.h"
 #include "crypto/identity.h"
+#include "testing/process.h"
 #include "tests/integration/agent_process.h"
 #include "tests/integration/raw_client.h"
 #include "transport/protocol.h"
@@ -55,29 +51,12 @@ std::string Uuid(unsigned n) {
   return buf;
 }
 
-// fork+exec of `args` with stdout and stderr appended to `log`; the child dies with the test.
-Result<pid_t> Spawn(std::vector<std::string> args, const std::string& log) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) return Status::IoError("cannot open " + log);
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::IoError("fork failed");
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(null_fd, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  ::close(null_fd);
-  return pid;
+// Runs `args` with stdout and stderr appended to `log`; the child dies with the test.
+Result<testing::Process> Spawn(std::vector<std::string> args, const std::string& log) {
+  testing::SpawnOptions options;
+  options.args = std::move(args);
+  options.output_file = log;
+  return testing::Process::Spawn(options);
 }
 
 // A `switchboard broker` process with a fresh data directory.
@@ -91,23 +70,22 @@ class BrokerProcess {
     b->data_ = root + "/B";
     b->log_ = root + "/broker.log";
     ASSIGN_OR_RETURN(
-        pid_t init,
+        testing::Process init,
         Spawn({bin, "init", "--broker", "--data", b->data_, "--org", Uuid(0xb0b)}, b->log_));
-    int wstatus = 0;
-    if (::waitpid(init, &wstatus, 0) != init || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+    if (!init.Wait().success()) {
       return Status::Internal("switchboard init --broker failed:\n" + Tail(b->log_));
     }
     ASSIGN_OR_RETURN(b->pub_, ReadPublicIdentity(b->data_ + "/identity.pub"));
-    ASSIGN_OR_RETURN(b->pid_, Spawn({bin, "broker", "--data", b->data_, "--listen",
-                                     "tcp://127.0.0.1:*", "--api", "127.0.0.1:0"},
-                                    b->log_));
+    ASSIGN_OR_RETURN(b->process_, Spawn({bin, "broker", "--data", b->data_, "--listen",
+                                         "tcp://127.0.0.1:*", "--api", "127.0.0.1:0"},
+                                        b->log_));
     // Ready once broker.json names this child.
     std::string api;
     bool ready = WaitFor(
         [&] {
           if (!b->Alive()) return true;
           json j = json::parse(ReadAll(b->data_ + "/broker.json"), nullptr, false);
-          if (!j.is_object() || j.value("pid", -1) != b->pid_) return false;
+          if (!j.is_object() || j.value("pid", -1) != b->process_->pid()) return false;
           api = j.value("api", "");
           b->endpoint_ = j.value("listen", "");
           return true;
@@ -130,23 +108,9 @@ class BrokerProcess {
     return b;
   }
 
-  ~BrokerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int wstatus = 0;
-      ::waitpid(pid_, &wstatus, 0);
-    }
-  }
+  // ~BrokerProcess kills the broker if it still runs (the Process does).
 
-  bool Alive() {
-    if (pid_ <= 0) return false;
-    int wstatus = 0;
-    if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
+  bool Alive() { return process_ && process_->running(); }
 
   bool Healthy() {
     httplib::Client c("127.0.0.1", api_port_);
@@ -181,7 +145,7 @@ class BrokerProcess {
   BrokerProcess() = default;
   std::string data_, log_, endpoint_, token_;
   PublicIdentity pub_;
-  pid_t pid_ = -1;
+  std::optional<testing::Process> process_;
   int api_port_ = 0;
 };
 

@@ -1,15 +1,5 @@
 #include "tests/integration/sync_process.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -52,58 +42,16 @@ Result<CommandOutput> RunSwitchboard(const std::vector<std::string>& args,
 Result<CommandOutput> RunCommand(const std::vector<std::string>& args,
                                  std::chrono::milliseconds deadline) {
   if (args.empty()) return Status::InvalidArgument("no command");
-  std::vector<std::string> all = args;
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::IoError("pipe failed");
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    ::close(null_fd);
-    return Status::IoError("fork failed");
-  }
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::dup2(null_fd, 0);
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  ::close(null_fd);
+  SpawnOptions options;
+  options.args = args;
+  options.capture_output = true;
+  ASSIGN_OR_RETURN(Process process, Process::Spawn(options));
   CommandOutput out;
-  auto until = std::chrono::steady_clock::now() + deadline;
-  bool timed_out = false;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
-    char buf[4096];
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.output.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  int wstatus = 0;
-  ::waitpid(pid, &wstatus, 0);
-  if (timed_out) {
+  if (!process.ReadOutput(deadline, &out.output).ok()) {
+    process.Kill();
     return Status::Unavailable(Joined(args) + " did not finish in time: " + out.output);
   }
-  out.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  out.exit_code = process.Wait().ShellCode();
   return out;
 }
 
@@ -116,21 +64,6 @@ Status InitDataDir(const std::string& dir, const std::string& org, bool broker) 
                             std::to_string(out.exit_code) + ": " + out.output);
   }
   return Status::Ok();
-}
-
-Result<int> FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::IoError("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  if (!ok) return Status::IoError("cannot bind a port on 127.0.0.1");
-  return static_cast<int>(ntohs(addr.sin_port));
 }
 
 // ---------- BrokerProcess ----------

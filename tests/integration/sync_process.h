@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "testing/free_port.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb::testing {
@@ -33,9 +34,6 @@ Result<CommandOutput> RunSwitchboard(const std::vector<std::string>& args,
 
 // `switchboard init --data DIR --org ORG` (with --broker for a broker's directory).
 Status InitDataDir(const std::string& dir, const std::string& org, bool broker = false);
-
-// A free TCP port on 127.0.0.1 (bound, read and closed: free until someone else takes it).
-Result<int> FreePort();
 
 class BrokerProcess {
  public:
