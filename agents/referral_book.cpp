@@ -18,6 +18,7 @@ namespace sb {
 namespace {
 
 constexpr char kCursorKey[] = "referral_cursor";
+constexpr char kUnavailable[] = "unavailable";  // a post's ack code: not saved, post it again
 
 std::string RecordKey(const std::string& id) {
   return "r/" + id;
@@ -423,8 +424,14 @@ Status ReferralBook::Purge(const std::string& id) {
 }
 
 void ReferralBook::OnRoster(const proto::Roster& r) {
+  Status s = SaveRoster(r);
+  if (!s.ok()) spdlog::error("referrals: cannot save the roster: {}", s.ToString());
+}
+
+Status ReferralBook::SaveRoster(const proto::Roster& r) {
   MutexLock lock(mu_);
   WriteBatch b;
+  std::map<std::string, Key> changed;  // into roster_ once durable
   for (const proto::RosterEntry& e : r.entries) {
     Key k{e.role, e.sign_key, e.box_key, e.revoked};
     auto it = roster_.find(e.org);
@@ -432,16 +439,17 @@ void ReferralBook::OnRoster(const proto::Roster& r) {
         it->second.box == k.box && it->second.revoked == k.revoked) {
       continue;
     }
-    roster_[e.org] = k;
+    changed[e.org] = k;
     b.Put(Cf::kRoster, e.org,
           DumpJson(nlohmann::json{{"role", k.role},
                                   {"sign", ToHex(k.sign)},
                                   {"box", ToHex(k.box)},
                                   {"revoked", k.revoked}}));
   }
-  if (b.count() == 0) return;
-  Status s = store_->Commit(std::move(b));
-  if (!s.ok()) spdlog::error("referrals: cannot save the roster: {}", s.ToString());
+  if (b.count() == 0) return Status::Ok();
+  RETURN_IF_ERROR(store_->Commit(std::move(b)).WithContext("saving the roster"));
+  for (auto& [org, k] : changed) roster_[org] = std::move(k);
+  return Status::Ok();
 }
 
 std::vector<proto::ReferralPost> ReferralBook::Pending(size_t max) const {
@@ -459,6 +467,9 @@ std::vector<proto::ReferralPost> ReferralBook::Pending(size_t max) const {
 }
 
 Status ReferralBook::OnAck(const proto::ReferralPostAck& ack) {
+  // Not an answer: the broker could not save the post (its store failed). It stays queued
+  // and goes again.
+  if (!ack.accepted && ack.code == kUnavailable) return Status::Ok();
   MutexLock lock(mu_);
   ASSIGN_OR_RETURN(auto bytes, store_->Get(Cf::kReferrals, QueueKey(ack.seq)));
   if (!bytes) return Status::Ok();  // already settled (a repeated ack)

@@ -83,9 +83,14 @@ class ReferralBook {
   std::vector<std::string> KnownOrganizations() const;
 
   // --- for the sync session ---
+  // Keeps the roster's keys (durably, then in memory). On error neither changes: the caller
+  // asks for the roster again. OnRoster only logs the error.
+  Status SaveRoster(const proto::Roster& r);
   void OnRoster(const proto::Roster& r);
   // Posts waiting for the broker, oldest first.
   std::vector<proto::ReferralPost> Pending(size_t max) const;
+  // Settles the post `ack` answers. An ack with code "unavailable" (the broker could not
+  // save the post) settles nothing: the post stays queued and goes again.
   Status OnAck(const proto::ReferralPostAck& ack);
   // Applies an update. An update that can never be used (a forged step, a history that
   // changed, a referral that breaks a limit) is quarantined and its version stepped over; a

@@ -45,6 +45,7 @@ void AgentSync::ResetStream() {
   // Welcome again.
   in_flight_batch_ = 0;
   roster_seen_ = false;
+  roster_unsaved_ = false;
   referral_last_posted_ = 0;
   rewind_pending_ = false;
   checkpoint_id_ = 0;
@@ -220,8 +221,8 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
       // roster has arrived there is nothing to merge into (it follows every Welcome).
       if (!roster_seen_) return {};
       for (const auto& e : r->entries) sign_keys_[e.org] = e.sign_key;
-      if (referrals_) referrals_->OnRoster(*r);
-      return {};
+      SaveRoster(*r);
+      return AskAgainIfUnsaved();
     }
     // Parts are put together; the roster is taken whole when the last part arrives.
     if (r->part == 0)
@@ -230,13 +231,13 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
       return {};  // a part went missing: wait for the next roster
     roster_next_part_ = r->part + 1;
     for (const auto& e : r->entries) roster_parts_[e.org] = e.sign_key;
-    if (referrals_) referrals_->OnRoster(*r);  // keys are added, never removed: a part will do
+    SaveRoster(*r);  // keys are added, never removed: a part will do
     if (r->more) return {};
     sign_keys_ = std::move(roster_parts_);
     roster_parts_.clear();
     roster_next_part_ = 0;
     roster_seen_ = true;
-    return {};
+    return AskAgainIfUnsaved();
   }
   if (auto* u = std::get_if<proto::Updates>(msg)) {
     stalled_ = false;  // the stream moves (a resumed Welcome alone does not say so)
@@ -264,11 +265,33 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     if (!referrals_) return {};
     Status s = referrals_->OnAck(*ra);
     if (!s.ok()) Error("cannot settle a referral post: " + s.ToString());
+    if (!ra->accepted && ra->code == "unavailable") {
+      // Not saved at the broker: the book keeps it, and it is posted again after a while.
+      Error("the broker could not save a referral post: " + ra->reason);
+      return Tick();
+    }
     if (ra->seq >= referral_last_posted_) referral_last_posted_ = 0;  // all answered
     return Tick();
   }
   Error(std::string("unexpected ") + proto::MessageName(m) + " from the broker");
   return {};
+}
+
+void AgentSync::SaveRoster(const proto::Roster& r) {
+  if (!referrals_) return;
+  Status s = referrals_->SaveRoster(r);
+  if (s.ok()) return;
+  Error("cannot save the roster: " + s.ToString());
+  roster_unsaved_ = true;
+}
+
+std::vector<std::string> AgentSync::AskAgainIfUnsaved() {
+  if (!roster_unsaved_) return {};
+  // A resumed Hello without the roster brings it whole, and leaves the log stream as it is.
+  roster_unsaved_ = false;
+  roster_seen_ = false;
+  Note("hello repeated", "the roster could not be saved", &SyncStatus::hello_repeats);
+  return {Hello(/*resume=*/true)};
 }
 
 std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {

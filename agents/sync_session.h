@@ -98,6 +98,10 @@ class AgentSync {
   std::vector<std::string> OnUpdates(const proto::Updates& u);
   // After OnUpdates failed: the entries one at a time, each that fails quarantined.
   std::vector<std::string> OnUpdatesOneByOne(const proto::Updates& u);
+  // Hands a roster (part) to the referral book to keep; notes a failure.
+  void SaveRoster(const proto::Roster& r);
+  // After a roster that could not be saved: asks for the whole roster again.
+  std::vector<std::string> AskAgainIfUnsaved();
   std::vector<std::string> OnSnapshot(const proto::SnapshotChunk& c);
   void OnPushAck(const proto::PushAck& a);
   // A Hello: `resume` repeats it on this connection; otherwise the stream starts over.
@@ -142,6 +146,7 @@ class AgentSync {
   std::map<std::string, std::string> roster_parts_;  // a roster arriving in parts
   uint32_t roster_next_part_ = 0;
   bool roster_seen_ = false;       // the roster arrived in this session (it follows Welcome)
+  bool roster_unsaved_ = false;    // the referral book could not save a part: ask again
   uint64_t roster_asked_for_ = 0;  // the log entry whose unknown author made us ask for it again
   ReferralBook* referrals_ = nullptr;
   Quarantine* quarantine_ = nullptr;

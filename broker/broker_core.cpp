@@ -261,7 +261,10 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   Status bound = roster_->BindReplica(h.replica, org);
   if (!bound.ok()) {
     WarnOrg(org, "broker: org=" + org + " hello refused: " + bound.message());
-    return Refuse(peer, "replica", bound.message(), out);
+    // Only a replica id the agent may not use is final; a failed store write is not (the
+    // agent says Hello again).
+    bool final = bound.code() == Code::kPermissionDenied || bound.code() == Code::kInvalidArgument;
+    return Refuse(peer, final ? "replica" : "unavailable", bound.message(), out);
   }
   if (h.cursor > log_head_) {
     return Refuse(peer, "cursor",

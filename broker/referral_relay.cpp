@@ -41,6 +41,10 @@ proto::ReferralPostAck Refused(uint64_t seq, std::string code, std::string reaso
   return proto::ReferralPostAck{seq, false, std::move(code), std::move(reason)};
 }
 
+proto::ReferralPostAck NotSaved(uint64_t seq) {
+  return Refused(seq, "unavailable", "the broker could not save it; retry");
+}
+
 }  // namespace
 
 struct ReferralRelay::Stored {
@@ -205,7 +209,11 @@ proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,
   r.body = post.referral;
   r.body_hash = Sha256Hex(post.referral.body);
   Status s = Save(std::move(r), "", 0, org, "sent", out);
-  if (!s.ok()) return Refused(post.seq, "unavailable", "the broker could not save it; retry");
+  if (!s.ok()) {
+    unsaved_.try_emplace({org, b.id}, post.seq);
+    return NotSaved(post.seq);
+  }
+  unsaved_.erase({org, b.id});
   return proto::ReferralPostAck{post.seq, true, "", ""};
 }
 
@@ -223,6 +231,8 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
                                  post.transition.signature)) {
     return Refused(post.seq, "signature", "the step's signature does not verify");
   }
+  auto unsaved = unsaved_.find({org, t->referral});
+  if (unsaved != unsaved_.end() && post.seq > unsaved->second) return NotSaved(post.seq);
   Result<std::optional<Stored>> existing = Read(t->referral);
   if (!existing.ok()) return Refused(post.seq, "unavailable", existing.status().message());
   if (!*existing || (org != (*existing)->sender && org != (*existing)->recipient)) {
@@ -271,7 +281,11 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
   // before delivery: nobody will fetch it.
   if (t->action == "deliver" || IsFinal(r.status)) r.body = proto::Signed{};
   Status s = Save(std::move(r), expiry, old_version, org, t->action, out);
-  if (!s.ok()) return Refused(post.seq, "unavailable", "the broker could not save it; retry");
+  if (!s.ok()) {
+    unsaved_.try_emplace({org, t->referral}, post.seq);
+    return NotSaved(post.seq);
+  }
+  if (unsaved != unsaved_.end() && post.seq >= unsaved->second) unsaved_.erase(unsaved);
   return proto::ReferralPostAck{post.seq, true, "", ""};
 }
 

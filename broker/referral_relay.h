@@ -72,6 +72,10 @@ class ReferralRelay {
   Roster* roster_;
   AuditLog audit_;
   uint64_t version_ = 0;
+  // Posts the broker could not save (its store failed; refused as "unavailable"), by
+  // (organization, referral): the post's seq. A later post of that referral depends on it, so
+  // it is refused as "unavailable" too until the failed one, posted again, is saved.
+  std::map<std::pair<std::string, std::string>, uint64_t> unsaved_;
 };
 
 }  // namespace sb

@@ -3,6 +3,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -10,6 +11,8 @@
 #include <algorithm>
 
 #include "conflict/codec.h"
+#include "store/fault_injection.h"
+#include "store/internal/fault_fs.h"
 #include "store/internal/record_merge.h"
 
 namespace sb {
@@ -139,6 +142,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options));
   std::unique_ptr<Store> store(new Store());
   store->options_ = o;
+  if (o.fault) {
+    store->env_ = rocksdb::NewCompositeEnv(NewFaultInjectionFs(o.fault));
+    options.env = store->env_.get();
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::DBOptions dbo(options);
   rocksdb::Status s = o.read_only
@@ -172,6 +179,9 @@ Store::~Store() {
 }
 
 Status Store::Commit(WriteBatch batch) {
+  if (options_.fault && options_.fault->OnCommit()) {
+    return Status::IoError("writing to the store: injected fault: the commit failed");
+  }
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.ops_) {
     rocksdb::Status s;

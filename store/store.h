@@ -30,6 +30,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class ColumnFamilyHandle;
 class WriteBatch;
 }  // namespace rocksdb
@@ -44,11 +45,15 @@ const char* CfName(Cf cf);
 std::string EncodeSeq(uint64_t seq);
 uint64_t DecodeSeq(std::string_view bytes);  // 0 unless exactly 8 bytes
 
+class FaultInjector;
+
 struct StoreOptions {
   bool sync = true;  // sync the WAL on every commit (false only in benchmarks)
   bool create_if_missing = false;
   bool read_only = false;  // open beside a running process (no lock, no writes)
   size_t block_cache_bytes = 16 << 20;
+  // Tests only: faults to inject (store/fault_injection.h); must outlive the store.
+  FaultInjector* fault = nullptr;
 };
 
 // A set of writes committed atomically.
@@ -111,6 +116,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
 
   StoreOptions options_;
+  std::unique_ptr<rocksdb::Env> env_;  // set when options_.fault is; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*>
       handles_;  // indexed by Cf, then default; freed in ~Store

@@ -1,0 +1,193 @@
+// The broker after a failed store commit (store/fault_injection.h): group commits of pushes,
+// log trims, agents' cursors, maintainer writes and review decisions, roster changes and
+// referral handoffs report the failure, keep in memory only what is durable, and recover — in
+// the same process when the store stays usable, by a restart after a power loss. The agents
+// run on ordinary stores.
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "tests/broker/store_faults_harness.h"
+
+namespace sb::faults {
+namespace {
+
+void FailEachCommitInTurn(Node node, Mode mode) {
+  uint64_t total = 0;
+  {
+    StoreFaults dry;
+    dry.Init(node, mode);
+    uint64_t at_start = dry.Counted();
+    dry.Sequence();
+    dry.ExpectOutcome();
+    total = dry.Counted() - at_start;
+    ASSERT_EQ(dry.faults_seen_, 0);
+    ASSERT_FALSE(::testing::Test::HasFailure()) << "the sequence fails without faults";
+  }
+  ASSERT_GT(total, 10u);
+  for (uint64_t n = 1; n <= total; ++n) {
+    SCOPED_TRACE(std::string(ModeName(mode)) + " fault at " + std::to_string(n) + " of " +
+                 std::to_string(total));
+    StoreFaults h;
+    h.Init(node, mode);
+    h.Arm(n);
+    h.Sequence();
+    EXPECT_EQ(h.faults_seen_, 1);
+    h.ExpectOutcome();
+    if (::testing::Test::HasFailure()) {
+      ADD_FAILURE() << "the fault was injected at: "
+                    << (h.fault_where_.empty() ? "(nowhere)" : h.fault_where_[0]);
+      return;
+    }
+  }
+}
+
+TEST(BrokerStoreFaults, FailingEachCommitInTurnEndsWhereTheSequenceWithoutFaultsEnds) {
+  FailEachCommitInTurn(Node::kBroker, Mode::kCommit);
+}
+
+TEST(BrokerStoreFaults, APowerLossAfterEachFailedWalSyncInTurnLosesOnlyThatCommit) {
+  FailEachCommitInTurn(Node::kBroker, Mode::kPowerLoss);
+}
+
+TEST(BrokerStoreFaults, AFailedRevocationChangesNothingAndCanBeRepeated) {
+  StoreFaults h;
+  h.Init(Node::kBroker, Mode::kCommit);
+  h.Connect(*h.a_);
+  h.Connect(*h.b_);
+  h.Run();
+  uint64_t version = h.roster_->version();
+  h.fault_.FailCommit(1);
+  Status s = h.roster_->Revoke(kOrgB);
+  EXPECT_EQ(s.code(), Code::kIoError) << s.ToString();
+  h.OnFault("revoke");
+  EXPECT_FALSE(h.roster_->Find(kOrgB)->revoked);
+  EXPECT_EQ(h.roster_->version(), version);
+  EXPECT_TRUE(h.roster_->AuthorizeCurve(h.b_->id.pub.curve_public).has_value());
+  ASSERT_TRUE(h.roster_->Revoke(kOrgB).ok());
+  h.Run();
+  EXPECT_TRUE(h.roster_->Find(kOrgB)->revoked);
+  EXPECT_EQ(h.b_->sync->status().state, "refused");
+}
+
+TEST(BrokerStoreFaults, AFailedLogTrimKeepsTheWholeLog) {
+  StoreFaults h;
+  h.Init(Node::kBroker, Mode::kCommit);
+  h.Connect(*h.a_);
+  h.Run();
+  for (const char* name : {"One", "Two", "Three"}) {
+    ASSERT_TRUE(
+        h.a_->dir
+            ->Apply({Edit(kOrgA, "organization", {{"name", T(name)}, {"owner", T(kOrgA)}})}, "test")
+            .ok());
+    h.Run();
+  }
+  uint64_t head = h.core_->stats().log_head;
+  ASSERT_GE(head, 3u);
+  h.fault_.FailCommit(1);
+  Status s = h.core_->TrimLog(1);
+  EXPECT_EQ(s.code(), Code::kIoError) << s.ToString();
+  h.OnFault("trim");
+  EXPECT_EQ(h.core_->stats().log_start, 1u);
+  ASSERT_TRUE(h.core_->TrimLog(1).ok());
+  EXPECT_EQ(h.core_->stats().log_start, head);
+  h.OnFault("after the trim");  // memory and store agree again
+}
+
+// Approving a refused push writes the change, then settles the refusal: when the second commit
+// fails, the decision reports it and may be made again without writing the change twice.
+TEST(BrokerStoreFaults, ApprovingARefusedPushWhoseSettlementFailsCanBeDecidedAgain) {
+  StoreFaults h;
+  h.Init(Node::kBroker, Mode::kCommit);
+  h.Connect(*h.a_);
+  h.Connect(*h.b_);
+  h.Run();
+  for (auto [a, org, name] :
+       {std::tuple{h.a_, kOrgA, "Harbor Light"}, std::tuple{h.b_, kOrgB, "Tumaini"}}) {
+    ASSERT_TRUE(
+        a->dir->Apply({Edit(org, "organization", {{"name", T(name)}, {"owner", T(org)}})}, "test")
+            .ok());
+    h.Run();
+  }
+  ASSERT_TRUE(
+      h.a_->dir->Apply({Edit(kOrgB, "organization", {{"name", T("Renamed")}})}, "test").ok());
+  h.Run();
+  uint64_t head = h.core_->stats().log_head;
+  h.fault_.FailCommit(2);  // the write goes through, the settlement fails
+  auto failed = h.Decide(ReviewKind::kRefusedPush, ReviewAction::kApprove, "");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), Code::kIoError);
+  h.OnFault("settling the refusal");
+  auto again = h.Decide(ReviewKind::kRefusedPush, ReviewAction::kApprove, "");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(h.core_->stats().log_head, head + 1) << "the change was written twice";
+  auto refusals = h.core_->journal().Refusals();
+  ASSERT_TRUE(refusals.ok());
+  ASSERT_EQ(refusals->size(), 1u);
+  EXPECT_EQ((*refusals)[0].decision, "applied");
+  h.Settle();
+  EXPECT_EQ(h.b_->Displayed(kOrgB, "name"), T("Renamed"));
+}
+
+// Regression: a Hello whose replica binding could not be saved was refused with code
+// "replica", which the agent takes as final: it stopped syncing until restarted.
+TEST(BrokerStoreFaults, AHelloWhoseReplicaBindingCouldNotBeSavedIsRepeatedNotRefusedForGood) {
+  StoreFaults h;
+  h.Init(Node::kBroker, Mode::kCommit);
+  h.fault_.FailCommit(1);
+  h.Connect(*h.a_);
+  h.Run();
+  ASSERT_EQ(h.faults_seen_, 1);
+  EXPECT_EQ(h.a_->sync->status().state, "ready");
+  EXPECT_EQ(h.roster_->OrgOfReplica(h.a_->replica), kOrgA);
+}
+
+// Regression: a referral post the broker could not save was acknowledged as refused, and the
+// agent settled it as refused for good (the referral never left).
+TEST(BrokerStoreFaults, AReferralTheBrokerCouldNotSaveIsPostedAgainNotRefused) {
+  StoreFaults h;
+  h.Init(Node::kBroker, Mode::kCommit);
+  h.Connect(*h.a_);
+  h.Connect(*h.b_);
+  h.Run();
+  h.fault_.FailCommit(1);
+  Result<ReferralInfo> sent = h.a_->book->Send(h.Request(kOrgB));
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  h.RunOnce();  // no time passes: the post is not saved and waits
+  ASSERT_EQ(h.faults_seen_, 1);
+  Result<ReferralInfo> waiting = h.a_->book->Get(sent->id);
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_EQ(waiting->refused, "");
+  EXPECT_EQ(h.a_->book->queue_depth(), 1u);
+  h.Run();  // time passes: it goes again
+  EXPECT_EQ(h.a_->ReferralStatus(sent->id), "delivered");
+  EXPECT_EQ(h.b_->ReferralStatus(sent->id), "delivered");
+}
+
+// Regression: steps posted together (start, complete) where the broker could not save the
+// first: the second was judged without it and refused for good ("state").
+TEST(BrokerStoreFaults, AStepAfterOneTheBrokerCouldNotSaveWaitsForIt) {
+  StoreFaults h;
+  h.Init(Node::kBroker, Mode::kCommit);
+  h.Connect(*h.a_);
+  h.Connect(*h.b_);
+  h.Run();
+  Result<ReferralInfo> sent = h.a_->book->Send(h.Request(kOrgB));
+  ASSERT_TRUE(sent.ok());
+  h.Run();
+  ASSERT_TRUE(h.b_->book->Act(sent->id, "accept", "").ok());
+  h.Run();
+  h.fault_.FailCommit(1);
+  ASSERT_TRUE(h.b_->book->Act(sent->id, "start", "").ok());
+  ASSERT_TRUE(h.b_->book->Act(sent->id, "complete", "").ok());
+  h.Run();
+  ASSERT_EQ(h.faults_seen_, 1);
+  EXPECT_EQ(h.b_->ReferralStatus(sent->id), "completed");
+  EXPECT_EQ(h.a_->ReferralStatus(sent->id), "completed");
+  Result<ReferralInfo> b = h.b_->book->Get(sent->id);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->refused, "");
+}
+
+}  // namespace
+}  // namespace sb::faults
