@@ -1,6 +1,6 @@
 // The network simulator: the nodes (each with its own store), faults, and the run that drives
-// the real BrokerCore, AgentSync and LocalDirectory objects over the simulators' lossy network
-// (network.h) with their workload (workload.h); see netsim.h for the contract.
+// the real BrokerCore and agents (agents/agent.h: LocalDirectory, AgentSync) over the simulators'
+// lossy network (network.h) with their workload (workload.h); see netsim.h for the contract.
 //
 // Determinism: every random choice comes from the one Rng, consumed in a fixed order on the
 // driving thread; containers are ordered; time is an integer the simulator sets on every
@@ -28,8 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "agents/local_directory.h"
-#include "agents/sync_session.h"
+#include "agents/agent.h"
 #include "base/clock.h"
 #include "broker/broker_core.h"
 #include "broker/ingest.h"
@@ -95,8 +94,9 @@ struct AgentNode {
   Identity identity;
   ManualClock clock;
   std::unique_ptr<Store> store;
-  std::unique_ptr<LocalDirectory> local;
-  std::unique_ptr<AgentSync> sync;
+  std::unique_ptr<Agent> agent;     // agents/agent.h: its directory and a sans-IO session
+  LocalDirectory* local = nullptr;  // agent's, while open
+  AgentSync* sync = nullptr;        // agent's, while open
   bool connected = false;
   uint64_t epoch = 0;  // connections opened: names the current (or last) one
   std::string peer;    // the broker's name for the connection (a ZeroMQ routing id)
@@ -294,17 +294,22 @@ class NetSimulation {
   Status OpenAgent(AgentNode& a) {
     ASSIGN_OR_RETURN(a.store,
                      Store::Open(a.path, StoreOptions{.sync = false, .create_if_missing = true}));
-    LocalDirectory::Options options;
+    Agent::Options options;
     options.replica = a.replica;
-    ASSIGN_OR_RETURN(a.local, LocalDirectory::Open(a.store.get(), &a.clock, options));
-    a.sync = std::make_unique<AgentSync>(a.local.get(), &a.clock, a.identity,
-                                         broker_.identity.pub.sign_public, AgentSync::Options());
+    options.identity = a.identity;
+    options.broker = broker_.identity.pub;
+    options.referrals = false;  // the simulator carries directory sync only
+    options.quarantine = false;
+    ASSIGN_OR_RETURN(a.agent, Agent::Open(a.store.get(), &a.clock, std::move(options)));
+    a.local = a.agent->directory();
+    ASSIGN_OR_RETURN(a.sync, a.agent->OpenSession());
     return Status::Ok();
   }
 
   static void CloseAgent(AgentNode& a) {
-    a.sync.reset();
-    a.local.reset();
+    a.sync = nullptr;
+    a.local = nullptr;
+    a.agent.reset();
     a.store.reset();
   }
 
