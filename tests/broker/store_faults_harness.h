@@ -641,4 +641,36 @@ class StoreFaults {
   BrokerView broker_memory_;
 };
 
+// Fails `node`'s n-th commit for every n the sequence makes, one run each; stops at the first
+// n whose outcome is wrong and names where the fault was injected.
+inline void FailEachCommitInTurn(Node node, Mode mode) {
+  uint64_t total = 0;
+  {
+    StoreFaults dry;
+    dry.Init(node, mode);
+    uint64_t at_start = dry.Counted();
+    dry.Sequence();
+    dry.ExpectOutcome();
+    total = dry.Counted() - at_start;
+    ASSERT_EQ(dry.faults_seen_, 0);
+    ASSERT_FALSE(::testing::Test::HasFailure()) << "the sequence fails without faults";
+  }
+  ASSERT_GT(total, 10u);
+  for (uint64_t n = 1; n <= total; ++n) {
+    SCOPED_TRACE(std::string(ModeName(mode)) + " fault at " + std::to_string(n) + " of " +
+                 std::to_string(total));
+    StoreFaults h;
+    h.Init(node, mode);
+    h.Arm(n);
+    h.Sequence();
+    EXPECT_EQ(h.faults_seen_, 1);
+    h.ExpectOutcome();
+    if (::testing::Test::HasFailure()) {
+      ADD_FAILURE() << "the fault was injected at: "
+                    << (h.fault_where_.empty() ? "(nowhere)" : h.fault_where_[0]);
+      return;
+    }
+  }
+}
+
 }  // namespace sb::faults
