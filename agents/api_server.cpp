@@ -164,7 +164,7 @@ void ApiServer::Routes() {
   });
   HandleHttpErrors(s, "agent", "no such endpoint; see switchboard agent --help");
 
-  if (options_.referrals) AddReferralRoutes(s, options_.referrals);
+  if (options_.referrals) AddReferralRoutes(s, options_.referrals, clock_);
 
   s.Get("/v1/quarantine", [this](const httplib::Request&, httplib::Response& res) {
     json out = json::array();

@@ -92,7 +92,7 @@ json ReferralJson(const ReferralInfo& r) {
           {"purged", r.purged}};
 }
 
-void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
+void AddReferralRoutes(httplib::Server& s, ReferralBook* book, Clock* clock) {
   s.Get("/v1/referrals", [book](const httplib::Request& req, httplib::Response& res) {
     auto list = book->List(req.get_param_value("box"), req.get_param_value("status"));
     if (!list.ok()) return ReplyError(res, list.status());
@@ -101,7 +101,7 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
     ReplyJson(res, 200, {{"referrals", out}});
   });
 
-  s.Post("/v1/referrals", [book](const httplib::Request& req, httplib::Response& res) {
+  s.Post("/v1/referrals", [book, clock](const httplib::Request& req, httplib::Response& res) {
     // The payload inside is bounded again by ParseReferralPayload; the request around it is
     // small.
     Result<json> parsed = ParseJson(req.body, "the request body",
@@ -112,7 +112,7 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book) {
     if (!r.ok()) return ReplyError(res, r.status());
     if (r->expires_ms == 1) {
       double hours = body["expires_in_hours"].get<double>();
-      r->expires_ms = static_cast<uint64_t>(SystemClock::Get()->NowMillis() + hours * 3600e3);
+      r->expires_ms = static_cast<uint64_t>(clock->NowMillis() + hours * 3600e3);
     }
     Result<ReferralInfo> sent = book->Send(*r);
     if (!sent.ok()) {

@@ -18,6 +18,7 @@ namespace sb {
 SyncClient::SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Options options)
     : options_(std::move(options)),
       me_(me),
+      clock_(clock),
       dir_(dir),
       session_(dir, clock, me, options_.broker.sign_public, options_.session),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -58,11 +59,7 @@ void SyncClient::Run() {
   int generation = 0;
   std::optional<zmq::socket_t> socket, monitor;
   uint64_t recreate_at = 0;  // steady ms; 0: no recreation pending
-  auto steady_ms = [] {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count());
-  };
+  auto steady_ms = [this] { return clock_->MonotonicMillis(); };
   auto open = [&]() -> bool {
     if (socket) zmq_socket_monitor(socket->handle(), nullptr, 0);
     monitor.reset();

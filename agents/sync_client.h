@@ -43,6 +43,7 @@ class SyncClient {
 
   Options options_;
   const Identity& me_;
+  Clock* clock_;
   LocalDirectory* dir_;
   AgentSync session_;
   std::atomic<bool> stop_{false};

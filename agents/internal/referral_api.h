@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agents/referral_book.h"
+#include "base/clock.h"
 
 namespace httplib {
 class Server;
@@ -24,6 +25,6 @@ namespace sb {
 
 nlohmann::json ReferralJson(const ReferralInfo& r);
 
-void AddReferralRoutes(httplib::Server& server, ReferralBook* book);
+void AddReferralRoutes(httplib::Server& server, ReferralBook* book, Clock* clock);
 
 }  // namespace sb
