@@ -437,7 +437,9 @@ class StoreFaults {
         });
       }
       std::vector<Outgoing> down;
-      for (auto& [a, bytes] : up_) {
+      for (auto& [from, message] : up_) {
+        Agent* a = from;  // a lambda cannot capture a structured binding (C++20, clang 14)
+        const std::string& bytes = message;
         if (broker_down_ || a->down) continue;
         Watch("broker on a message from " + a->name,
               [&] { core_->OnMessage(a->peer, a->id.pub.org, bytes, &down); });
