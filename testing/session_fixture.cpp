@@ -49,7 +49,7 @@ SessionFixture::SessionFixture(Options options)
       broker_options_(options_.broker),
       rng_(options_.seed),
       network_(options_.max_agents + 1, options_.faults, rng_) {
-  Result<Identity> id = Identity::Generate("broker");
+  Result<Identity> id = Identity::Generate(options_.broker_org);
   Check(id.status(), "cannot make the broker's keys");
   broker_ = std::move(id).value();
 }
@@ -144,6 +144,20 @@ void SessionFixture::SendUp(SessionAgent& a, std::string bytes) {
 
 void SessionFixture::DeliverDown(SessionAgent& a, std::string_view bytes) {
   for (std::string& b : a.sync->OnMessage(bytes)) SendUp(a, std::move(b));
+}
+
+std::vector<Outgoing> SessionFixture::SendRaw(const std::string& peer, const std::string& org,
+                                              std::string_view bytes, bool pump) {
+  std::vector<Outgoing> out;
+  core_->OnMessage(peer, org, bytes, &out);
+  if (pump) core_->Pump(&out);
+  return out;
+}
+
+std::vector<Outgoing> SessionFixture::PumpBroker() {
+  std::vector<Outgoing> out;
+  core_->Pump(&out);
+  return out;
 }
 
 void SessionFixture::DiscardInFlight() {

@@ -69,6 +69,7 @@ class SessionFixture {
  public:
   struct Options {
     uint64_t start_ms = 1'790'000'000'000;  // the ManualClock's first reading
+    std::string broker_org = "broker";      // the broker's identity's organization
     BrokerCore::Options broker;
     sim::NetworkFaults faults;  // none by default
     uint64_t seed = 1;          // for the network's draws, when there are faults
@@ -112,6 +113,14 @@ class SessionFixture {
   // down that does not decode is not shown to the hook and is delivered.
   std::function<bool(SessionAgent& from, const std::string& bytes)> intercept_up;
   std::function<bool(SessionAgent& to, const proto::Message& message)> intercept_down;
+
+  // For tests that play a peer speaking raw messages (no AgentSync), past the network and the
+  // hooks: hands `bytes` to the broker as from connection `peer`, authenticated as `org`, and
+  // pumps the broker once when `pump`. Returns everything the broker sent, to anyone.
+  std::vector<Outgoing> SendRaw(const std::string& peer, const std::string& org,
+                                std::string_view bytes, bool pump = true);
+  // Pumps the broker once; returns what it sent.
+  std::vector<Outgoing> PumpBroker();
 
   // Loses everything in flight, both ways.
   void DiscardInFlight();
