@@ -1,7 +1,8 @@
 // Referral handoffs through the real BrokerCore (and its ReferralRelay) and the agents'
-// AgentSync + ReferralBook, over an in-memory network without sockets: the lifecycle, order
-// independence, who may do what, forged and tampered messages, replays, expiry. Every agent
-// and the broker have real RocksDB stores in a temporary directory; all share a ManualClock.
+// AgentSync + ReferralBook, over the session fixture's in-memory network without sockets: the
+// lifecycle, order independence, who may do what, forged and tampered messages, replays, expiry.
+// Every agent and the broker have real RocksDB stores in a temporary directory; all share a
+// ManualClock.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -13,114 +14,33 @@
 #include "base/ids.h"
 #include "broker/broker_core.h"
 #include "conflict/referral_state.h"
-#include "tests/integration/agent_process.h"
+#include "testing/session_fixture.h"
 #include "transport/sealed.h"
 
 namespace sb {
 namespace {
 
-using testing::TempDir;
-
-constexpr uint64_t kStart = 1'790'000'000'000;
 const std::string kOrgA = "aaaaaaaa-0000-4000-8000-000000000001";
 const std::string kOrgB = "bbbbbbbb-0000-4000-8000-000000000002";
 const std::string kOrgC = "cccccccc-0000-4000-8000-000000000003";
 const std::string kPayload =
     R"({"alias":"R.","contact":"via her advocate","language":"es","needs":["legal"],"notes":"CANARY-5150"})";
 
-Identity Gen(const std::string& org) {
-  Result<Identity> id = Identity::Generate(org);
-  EXPECT_TRUE(id.ok());
-  return std::move(id).value();
-}
+using Agent = testing::SessionAgent;
 
-struct Agent {
-  std::string peer;
-  Identity id;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<LocalDirectory> dir;
-  std::unique_ptr<Quarantine> quarantine;
-  std::unique_ptr<ReferralBook> book;
-  std::unique_ptr<AgentSync> sync;
-  bool connected = false;
-  std::vector<proto::Message> received;
-};
-
-class ReferralSessionTest : public ::testing::Test {
+// A broker and agents on an in-memory network (testing/session_fixture.h).
+class ReferralSessionTest : public ::testing::Test, public testing::SessionFixture {
  protected:
-  void SetUp() override {
-    StoreOptions so;
-    so.create_if_missing = true;
-    auto s = Store::Open(tmp_ / "broker", so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    broker_store_ = std::move(s).value();
-    roster_ = std::make_unique<Roster>(broker_store_.get());
-    ASSERT_TRUE(roster_->Load().ok());
-    core_ = std::make_unique<BrokerCore>(broker_store_.get(), &clock_, broker_, roster_.get(),
-                                         BrokerCore::Options());
-    ASSERT_TRUE(core_->Load().ok());
-  }
+  void SetUp() override { ASSERT_TRUE(Start().ok()); }
 
   Agent& AddAgent(const std::string& org, ReplicaId replica) {
-    auto a = std::make_unique<Agent>();
-    a->peer = "peer-" + std::to_string(agents_.size());
-    a->id = Gen(org);
-    EXPECT_TRUE(roster_->Enroll(a->id.pub, Role::kPartner, kStart).ok());
-    StoreOptions opts;
-    opts.create_if_missing = true;
-    auto s = Store::Open(tmp_ / ("agent-" + std::to_string(agents_.size())), opts);
-    EXPECT_TRUE(s.ok());
-    a->store = std::move(s).value();
-    auto d = LocalDirectory::Open(a->store.get(), &clock_, {replica, 60'000});
-    EXPECT_TRUE(d.ok());
-    a->dir = std::move(d).value();
-    a->quarantine = std::make_unique<Quarantine>(a->store.get());
-    EXPECT_TRUE(a->quarantine->Load().ok());
-    a->book =
-        std::make_unique<ReferralBook>(a->store.get(), &clock_, a->id, broker_.pub.sign_public);
-    a->book->set_quarantine(a->quarantine.get());
-    EXPECT_TRUE(a->book->Load().ok());
-    a->sync = std::make_unique<AgentSync>(a->dir.get(), &clock_, a->id, broker_.pub.sign_public,
-                                          AgentSync::Options());
-    a->sync->set_referrals(a->book.get());
-    a->sync->set_quarantine(a->quarantine.get());
-    agents_.push_back(std::move(a));
-    return *agents_.back();
-  }
-
-  void Connect(Agent& a) {
-    a.connected = true;
-    for (std::string& b : a.sync->OnConnected()) up_.emplace_back(&a, std::move(b));
-  }
-  void Disconnect(Agent& a) {
-    a.connected = false;
-    a.sync->OnDisconnected("test");
-    core_->OnDisconnected(a.peer);
+    return SessionFixture::AddAgent({org, Role::kPartner, replica, {}, true});
   }
 
   // Delivers messages both ways until nothing moves.
   void Run() {
-    for (int round = 0; round < 200; ++round) {
-      for (auto& a : agents_) {
-        if (!a->connected) continue;
-        for (std::string& b : a->sync->Tick()) up_.emplace_back(a.get(), std::move(b));
-      }
-      std::vector<Outgoing> down;
-      for (auto& [a, bytes] : up_) core_->OnMessage(a->peer, a->id.pub.org, bytes, &down);
-      up_.clear();
-      core_->Pump(&down);
-      if (down.empty()) return;
-      for (Outgoing& o : down) {
-        Agent* a = nullptr;
-        for (auto& x : agents_) {
-          if (x->peer == o.peer) a = x.get();
-        }
-        if (!a || !a->connected) continue;
-        if (auto m = proto::DecodeEnvelope(o.bytes()); m.ok()) a->received.push_back(*m);
-        for (std::string& b : a->sync->OnMessage(o.bytes())) up_.emplace_back(a, std::move(b));
-      }
-    }
-    ADD_FAILURE() << "the network did not settle";
+    SessionFixture::Run(SIZE_MAX, 200);
+    if (!settled()) ADD_FAILURE() << "the network did not settle";
   }
 
   ReferralRequest Request(const std::string& to) {
@@ -153,7 +73,7 @@ class ReferralSessionTest : public ::testing::Test {
   // A post made by hand and sent as `from` (the org its key authenticates); the broker's ack.
   proto::ReferralPostAck Post(Agent& from, const proto::ReferralPost& p) {
     std::vector<Outgoing> out;
-    core_->OnMessage(from.peer, from.id.pub.org, proto::EncodeEnvelope(p), &out);
+    core().OnMessage(from.peer, from.id.pub.org, proto::EncodeEnvelope(p), &out);
     for (const Outgoing& o : out) {
       auto m = proto::DecodeEnvelope(o.bytes());
       if (m.ok()) {
@@ -171,15 +91,6 @@ class ReferralSessionTest : public ::testing::Test {
     }
     return out;
   }
-
-  TempDir tmp_;
-  ManualClock clock_{kStart};
-  Identity broker_ = Gen("broker");
-  std::unique_ptr<Store> broker_store_;
-  std::unique_ptr<Roster> roster_;
-  std::unique_ptr<BrokerCore> core_;
-  std::vector<std::unique_ptr<Agent>> agents_;
-  std::vector<std::pair<Agent*, std::string>> up_;
 };
 
 TEST_F(ReferralSessionTest, AHandoffClosesItsLoopOnBothSides) {
@@ -212,17 +123,17 @@ TEST_F(ReferralSessionTest, AHandoffClosesItsLoopOnBothSides) {
   }
   EXPECT_TRUE(sa->waiting.empty());
   EXPECT_TRUE(sb->waiting.empty());
-  auto counts = core_->ReferralCountsByStatus();
+  auto counts = core().ReferralCountsByStatus();
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ((*counts)["completed"], 1u);
   // The broker dropped the ciphertext once delivered, and never had the key.
   bool canary = false;
-  ASSERT_TRUE(broker_store_
-                  ->Scan(Cf::kReferrals, "", "",
-                         [&](std::string_view, std::string_view v) {
-                           canary |= v.find("CANARY") != std::string_view::npos;
-                           return true;
-                         })
+  ASSERT_TRUE(broker_store()
+                  .Scan(Cf::kReferrals, "", "",
+                        [&](std::string_view, std::string_view v) {
+                          canary |= v.find("CANARY") != std::string_view::npos;
+                          return true;
+                        })
                   .ok());
   EXPECT_FALSE(canary);
   for (Agent* x : {&a, &b}) {
@@ -231,7 +142,7 @@ TEST_F(ReferralSessionTest, AHandoffClosesItsLoopOnBothSides) {
     EXPECT_TRUE(check->ok) << check->problem;
     EXPECT_GE(check->entries, 5u);
   }
-  auto broker_check = AuditLog::Verify(*broker_store_);
+  auto broker_check = AuditLog::Verify(broker_store());
   ASSERT_TRUE(broker_check.ok());
   EXPECT_EQ(broker_check->entries, 5u);  // sent, deliver, accept, start, complete
 }
@@ -253,8 +164,8 @@ TEST_F(ReferralSessionTest, AStepStaysInViewBetweenTheAckAndTheHistory) {
   std::vector<std::string> posts = b.sync->Tick();
   ASSERT_FALSE(posts.empty());
   std::vector<Outgoing> down;
-  for (const std::string& p : posts) core_->OnMessage(b.peer, b.id.pub.org, p, &down);
-  core_->Pump(&down);
+  for (const std::string& p : posts) core().OnMessage(b.peer, b.id.pub.org, p, &down);
+  core().Pump(&down);
   size_t to_b = 0;
   for (Outgoing& o : down) {
     if (o.peer != b.peer) continue;
@@ -291,12 +202,12 @@ TEST_F(ReferralSessionTest, UpdatesInAnyOrderSettleToTheSameState) {
     // A copy of B's agent that sees the same updates in another order, some twice.
     StoreOptions o;
     o.create_if_missing = true;
-    auto store = Store::Open(tmp_ / ("replay-" + std::to_string(trial)), o);
+    auto store = Store::Open(dir() + "/replay-" + std::to_string(trial), o);
     ASSERT_TRUE(store.ok());
-    ReferralBook copy(store->get(), &clock_, b.id, broker_.pub.sign_public);
+    ReferralBook copy(store->get(), &clock(), b.id, broker_identity().pub.sign_public);
     ASSERT_TRUE(copy.Load().ok());
     proto::Roster roster;
-    for (const Member& m : roster_->List()) {
+    for (const Member& m : SessionFixture::roster().List()) {
       roster.entries.push_back(
           {m.identity.org, "partner", m.identity.sign_public, m.identity.box_public, false});
     }
@@ -326,13 +237,13 @@ TEST_F(ReferralSessionTest, AThirdOrganizationCanNeitherReadNorChangeIt) {
   EXPECT_TRUE(UpdatesTo(c).empty());
   EXPECT_FALSE(c.book->Get(id).ok());
   for (const char* action : {"accept", "cancel", "decline", "deliver"}) {
-    proto::TransitionBody t{id, action, kOrgC, clock_.NowMillis(), "mine now"};
+    proto::TransitionBody t{id, action, kOrgC, clock().NowMillis(), "mine now"};
     proto::ReferralPostAck ack = Post(c, proto::ReferralPost{77, {}, SignBody(c.id, t)});
     EXPECT_FALSE(ack.accepted) << action;
     EXPECT_EQ(ack.code, "unknown_referral") << action;
   }
   // C signing as B is refused too: identity comes from the key, not the message.
-  proto::TransitionBody t{id, "accept", kOrgB, clock_.NowMillis(), ""};
+  proto::TransitionBody t{id, "accept", kOrgB, clock().NowMillis(), ""};
   proto::ReferralPostAck ack = Post(c, proto::ReferralPost{78, {}, SignBody(c.id, t)});
   EXPECT_FALSE(ack.accepted);
   EXPECT_EQ(ack.code, "actor");
@@ -354,11 +265,11 @@ TEST_F(ReferralSessionTest, ForgedOrTamperedReferralsAreRefused) {
   body.sender = kOrgA;
   body.recipient = kOrgB;
   body.urgency = "urgent";
-  body.created_ms = clock_.NowMillis();
-  body.expires_ms = clock_.NowMillis() + 3'600'000;
+  body.created_ms = clock().NowMillis();
+  body.expires_ms = clock().NowMillis() + 3'600'000;
   body.consent_scope = "x";
   body.consent_by = "y";
-  body.consent_at_ms = clock_.NowMillis();
+  body.consent_at_ms = clock().NowMillis();
   ASSERT_TRUE(SealPayload(&body, kPayload, NewDataKey(), c.id, b.id.pub.box_public).ok());
   proto::ReferralPostAck ack = Post(c, proto::ReferralPost{1, SignBody(c.id, body), {}});
   EXPECT_FALSE(ack.accepted);
@@ -409,7 +320,7 @@ TEST_F(ReferralSessionTest, ForgedOrTamperedReferralsAreRefused) {
   ASSERT_FALSE(seen.empty());
   proto::ReferralUpdate last = seen.back();
   last.transitions.push_back(
-      SignBody(c.id, proto::TransitionBody{id, "accept", kOrgB, clock_.NowMillis(), ""}));
+      SignBody(c.id, proto::TransitionBody{id, "accept", kOrgB, clock().NowMillis(), ""}));
   last.version += 100;
   EXPECT_TRUE(a.book->OnUpdate(last).ok());  // quarantined, not applied
   EXPECT_EQ(Status(a, id), "delivered");
@@ -440,7 +351,7 @@ TEST_F(ReferralSessionTest, ReplayedPostsChangeNothing) {
   auto r = a.book->Get(id);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->steps.size(), 2u);  // deliver, accept: once each
-  auto counts = core_->ReferralCountsByStatus();
+  auto counts = core().ReferralCountsByStatus();
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ((*counts)["accepted"], 1u);
   auto inbox = b.book->List("inbox", "");
@@ -463,12 +374,12 @@ TEST_F(ReferralSessionTest, AnUnansweredReferralExpiresAndNeverReachesTheLateRec
   Run();
   Disconnect(b);
   ReferralRequest req = Request(kOrgB);
-  req.expires_ms = clock_.NowMillis() + 60'000;
+  req.expires_ms = clock().NowMillis() + 60'000;
   Result<ReferralInfo> sent = a.book->Send(req);
   ASSERT_TRUE(sent.ok());
   Run();
   EXPECT_EQ(Status(a, sent->id), "sent");
-  clock_.Advance(61'000);
+  clock().Advance(61'000);
   Run();
   EXPECT_EQ(Status(a, sent->id), "expired");
   auto r = a.book->Get(sent->id);
@@ -587,17 +498,17 @@ TEST_F(ReferralSessionTest, MalformedPostsAndUpdatesAreRefusedAndChangeNothing) 
   EXPECT_FALSE(ack.accepted);
   EXPECT_EQ(ack.code, "malformed");
   // A referral body where a transition belongs, and the reverse.
-  proto::TransitionBody t{NewUuid(), "cancel", kOrgA, clock_.NowMillis(), ""};
+  proto::TransitionBody t{NewUuid(), "cancel", kOrgA, clock().NowMillis(), ""};
   ack = Post(a, proto::ReferralPost{3, SignBody(a.id, t), {}});
   EXPECT_EQ(ack.code, "malformed");
   // Garbled envelopes: the broker answers with a refusal and stays up for everyone.
   std::vector<Outgoing> out;
-  core_->OnMessage(a.peer, kOrgA, std::string(16, '\x01'), &out);
+  core().OnMessage(a.peer, kOrgA, std::string(16, '\x01'), &out);
   ASSERT_FALSE(out.empty());
   // A garbled update is quarantined and stepped over; it changes nothing else.
   EXPECT_TRUE(b.book->OnUpdate(proto::ReferralUpdate{5, NewUuid(), {junk, ""}, {}}).ok());
   EXPECT_EQ(b.quarantine->kept(), 1u);
-  auto counts = core_->ReferralCountsByStatus();
+  auto counts = core().ReferralCountsByStatus();
   ASSERT_TRUE(counts.ok());
   for (const auto& [status, n] : *counts) EXPECT_EQ(n, 0u) << status;
   EXPECT_TRUE(b.book->List("", "")->empty());
@@ -612,7 +523,7 @@ TEST_F(ReferralSessionTest, TheRosterIsKeptSoAnOfflineAgentCanSeal) {
   Connect(a);
   Run();
   Disconnect(a);
-  ReferralBook restarted(a.store.get(), &clock_, a.id, broker_.pub.sign_public);
+  ReferralBook restarted(a.store.get(), &clock(), a.id, broker_identity().pub.sign_public);
   ASSERT_TRUE(restarted.Load().ok());
   Result<ReferralInfo> sent = restarted.Send(Request(kOrgB));
   ASSERT_TRUE(sent.ok()) << sent.status().ToString();

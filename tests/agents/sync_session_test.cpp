@@ -1,7 +1,7 @@
-// AgentSync (the agent's protocol state machine) against a BrokerCore, without sockets: an
-// in-memory network hands the bytes each side returns to the other's OnMessage. Every agent
-// has its own LocalDirectory over a real RocksDB store in a temporary directory; all share
-// one ManualClock.
+// AgentSync (the agent's protocol state machine) against a BrokerCore, without sockets: the
+// session fixture's in-memory network hands the bytes each side returns to the other's
+// OnMessage. Every agent has its own LocalDirectory over a real RocksDB store in a temporary
+// directory; all share one ManualClock.
 #include "agents/sync_session.h"
 
 #include <gtest/gtest.h>
@@ -12,12 +12,10 @@
 #include "broker/broker_core.h"
 #include "conflict/codec.h"
 #include "conflict/views.h"
-#include "tests/integration/agent_process.h"
+#include "testing/session_fixture.h"
 
 namespace sb {
 namespace {
-
-using testing::TempDir;
 
 constexpr uint64_t kStart = 1'790'000'000'000;
 
@@ -60,148 +58,26 @@ std::map<std::string, RecordView> Views(const A& agent) {
   return out;
 }
 
-// One agent: its store, directory and sync session, and whether it is connected.
-struct Agent {
-  std::string peer;
-  Identity id;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<LocalDirectory> dir;
-  std::unique_ptr<Quarantine> quarantine;
-  std::unique_ptr<AgentSync> sync;
-  bool connected = false;
-  std::vector<proto::Message> received;  // everything the broker sent it
+// One agent of the fixture: its store, directory and sync session, and whether it is connected.
+using Agent = testing::SessionAgent;
 
-  std::optional<Value> Displayed(const std::string& rid, const std::string& field) const {
-    return dir->Read([&](const Directory& d) -> std::optional<Value> {
-      const Record* r = d.Find(rid);
-      return r ? r->Displayed(field) : std::nullopt;
-    });
-  }
-  Directory State() const {
-    return dir->Read([](const Directory& d) { return d; });
-  }
-  void Apply(std::vector<RecordEdit> edits) {
-    auto out = dir->Apply(std::move(edits), "test");
-    ASSERT_TRUE(out.ok()) << out.status().ToString();
-  }
-};
-
-class SyncSessionTest : public ::testing::Test {
+// A broker and agents on an in-memory network (testing/session_fixture.h).
+class SyncSessionTest : public ::testing::Test, public testing::SessionFixture {
  protected:
   void SetUp() override {
-    StoreOptions so;
-    so.create_if_missing = true;
-    auto s = Store::Open(tmp_ / "broker", so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    broker_store_ = std::move(s).value();
-    roster_ = std::make_unique<Roster>(broker_store_.get());
-    ASSERT_TRUE(roster_->Load().ok());
-    StartBroker(broker_options_);
-  }
-
-  void StartBroker(BrokerCore::Options o) {
-    core_ = std::make_unique<BrokerCore>(broker_store_.get(), &clock_, broker_, roster_.get(), o);
-    Status st = core_->Load();
+    Status st = Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
   // A new agent for `org`, enrolled with `role`, not yet connected.
   Agent& AddAgent(const std::string& org, Role role, ReplicaId replica,
                   AgentSync::Options so = {}) {
-    auto a = std::make_unique<Agent>();
-    a->peer = "peer-" + std::to_string(agents_.size());
-    a->id = Gen(org);
-    EXPECT_TRUE(roster_->Enroll(a->id.pub, role, kStart).ok());
-    StoreOptions opts;
-    opts.create_if_missing = true;
-    auto s = Store::Open(tmp_ / ("agent-" + std::to_string(agents_.size())), opts);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    a->store = std::move(s).value();
-    auto d = LocalDirectory::Open(a->store.get(), &clock_, {replica, 60'000});
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-    a->dir = std::move(d).value();
-    a->quarantine = std::make_unique<Quarantine>(a->store.get());
-    EXPECT_TRUE(a->quarantine->Load().ok());
-    a->sync =
-        std::make_unique<AgentSync>(a->dir.get(), &clock_, a->id, broker_.pub.sign_public, so);
-    a->sync->set_quarantine(a->quarantine.get());
-    agents_.push_back(std::move(a));
-    return *agents_.back();
-  }
-
-  void Connect(Agent& a) {
-    a.connected = true;
-    for (std::string& b : a.sync->OnConnected()) up_.emplace_back(&a, std::move(b));
-  }
-  void Disconnect(Agent& a) {
-    a.connected = false;
-    a.sync->OnDisconnected("test");
-    core_->OnDisconnected(a.peer);
+    return SessionFixture::AddAgent({org, role, replica, so, true});
   }
 
   // Delivers messages both ways until nothing moves (agents Tick at the start of each
   // round). Returns the number of messages delivered; gives up after `max_messages`.
-  size_t Run(size_t max_messages = 10'000) {
-    size_t delivered = 0;
-    for (int round = 0; round < 1000; ++round) {
-      for (auto& a : agents_) {
-        if (!a->connected) continue;
-        for (std::string& b : a->sync->Tick()) up_.emplace_back(a.get(), std::move(b));
-      }
-      std::vector<Outgoing> down;
-      for (auto& [a, bytes] : up_) {
-        if (on_up_) on_up_(*a, bytes);
-        core_->OnMessage(a->peer, a->id.pub.org, bytes, &down);
-        ++delivered;
-      }
-      up_.clear();
-      core_->Pump(&down);
-      if (down.empty()) return delivered;
-      for (Outgoing& o : down) {
-        Agent* a = Find(o.peer);
-        if (!a || !a->connected) continue;
-        if (auto m = proto::DecodeEnvelope(o.bytes()); m.ok()) {
-          if (drop_down_ && drop_down_(*a, *m)) continue;
-          a->received.push_back(*m);
-        }
-        for (std::string& b : a->sync->OnMessage(o.bytes())) up_.emplace_back(a, std::move(b));
-        ++delivered;
-      }
-      if (delivered > max_messages) return delivered;
-    }
-    return delivered;
-  }
-
-  Agent* Find(const std::string& peer) {
-    for (auto& a : agents_) {
-      if (a->peer == peer) return a.get();
-    }
-    return nullptr;
-  }
-
-  // The broker's state as `org` may read it.
-  Directory BrokerStateFor(const std::string& org, Role role) {
-    bool filtered = false;
-    Delta d = FilterFor(
-        core_->state().AsDelta(1, Hlc{}), org, role,
-        [&](const std::string& id) { return core_->state().Find(id); }, &filtered);
-    Directory out;
-    out.Join(d);
-    return out;
-  }
-
-  TempDir tmp_;
-  ManualClock clock_{kStart};
-  Identity broker_ = Gen("broker");
-  BrokerCore::Options broker_options_;
-  std::unique_ptr<Store> broker_store_;
-  std::unique_ptr<Roster> roster_;
-  std::unique_ptr<BrokerCore> core_;
-  std::vector<std::unique_ptr<Agent>> agents_;
-  std::vector<std::pair<Agent*, std::string>> up_;  // agent -> broker, waiting
-  std::function<void(Agent&, const std::string&)> on_up_;
-  // Returns true for a broker message the network loses.
-  std::function<bool(Agent&, const proto::Message&)> drop_down_;
+  size_t Run(size_t max_messages = 10'000) { return SessionFixture::Run(max_messages); }
 };
 
 TEST_F(SyncSessionTest, HelloWelcomeMakesTheAgentReady) {
@@ -215,14 +91,14 @@ TEST_F(SyncSessionTest, HelloWelcomeMakesTheAgentReady) {
   EXPECT_EQ(st.org, kOrgA);
   EXPECT_EQ(st.role, "partner");
   EXPECT_TRUE(st.last_error.empty()) << st.last_error;
-  ASSERT_EQ(core_->Sessions().size(), 1u);
-  EXPECT_EQ(core_->Sessions()[0].replica, 0xa1u);
+  ASSERT_EQ(core().Sessions().size(), 1u);
+  EXPECT_EQ(core().Sessions()[0].replica, 0xa1u);
 }
 
 TEST_F(SyncSessionTest, VersionRefusalIsFinal) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Connect(a);
-  up_.clear();  // the broker answers for another version instead
+  DiscardInFlight();  // the broker answers for another version instead
   EXPECT_TRUE(a.sync
                   ->OnMessage(proto::EncodeEnvelope(
                       proto::Refusal{"version", "protocol version 1 is not supported; upgrade"}))
@@ -233,7 +109,7 @@ TEST_F(SyncSessionTest, VersionRefusalIsFinal) {
   a.Apply({NewOrg(kOrgA, "Casa Segura")});
   a.sync->OnDisconnected();
   EXPECT_TRUE(a.sync->OnConnected().empty());
-  clock_.Advance(60'000);
+  clock().Advance(60'000);
   EXPECT_TRUE(a.sync->Tick().empty());
   EXPECT_EQ(a.sync->status().state, "refused");
 }
@@ -241,7 +117,7 @@ TEST_F(SyncSessionTest, VersionRefusalIsFinal) {
 TEST_F(SyncSessionTest, WelcomeOfAnotherProtocolVersionIsRefusedByTheAgent) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Connect(a);
-  up_.clear();
+  DiscardInFlight();
   (void)a.sync->OnMessage(proto::EncodeEnvelope(
       proto::Welcome{proto::kProtocolVersion + 1, kOrgA, "partner", 0, false}));
   EXPECT_EQ(a.sync->status().state, "refused");
@@ -253,7 +129,7 @@ TEST_F(SyncSessionTest, BrokerThatForgotTheSessionGetsHelloAgainAndThePush) {
   Run();
   ASSERT_TRUE(a.sync->ready());
   // The broker restarts (sessions are in memory); the agent did not notice.
-  StartBroker(broker_options_);
+  RestartBroker();
   a.Apply({NewOrg(kOrgA, "Casa Segura")});
   Run();
   std::vector<std::string> codes;
@@ -263,7 +139,7 @@ TEST_F(SyncSessionTest, BrokerThatForgotTheSessionGetsHelloAgainAndThePush) {
   EXPECT_EQ(codes, (std::vector<std::string>{"hello_first"}));
   EXPECT_TRUE(a.sync->ready());
   EXPECT_EQ(a.dir->outbox_depth(), 0u);
-  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core().stats().log_head, 1u);
 }
 
 TEST_F(SyncSessionTest, AcceptedEditEmptiesTheOutboxAndReachesOtherAgents) {
@@ -276,15 +152,15 @@ TEST_F(SyncSessionTest, AcceptedEditEmptiesTheOutboxAndReachesOtherAgents) {
   EXPECT_EQ(a.dir->outbox_depth(), 1u);
   Run();
   EXPECT_EQ(a.dir->outbox_depth(), 0u);
-  EXPECT_EQ(core_->stats().log_head, 1u);
-  EXPECT_EQ(core_->stats().accepted, 1u);
+  EXPECT_EQ(core().stats().log_head, 1u);
+  EXPECT_EQ(core().stats().accepted, 1u);
   EXPECT_EQ(a.sync->status().accepted, 1u);
   EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
   EXPECT_EQ(b.sync->status().cursor, 1u);
   EXPECT_EQ(a.sync->status().cursor, 1u);  // its own entry, skipped but counted
   EXPECT_EQ(a.State(), b.State());
   // The broker knows how far each agent got.
-  for (const auto& s : core_->Sessions()) EXPECT_EQ(s.acked, 1u) << s.org;
+  for (const auto& s : core().Sessions()) EXPECT_EQ(s.acked, 1u) << s.org;
 }
 
 TEST_F(SyncSessionTest, RefusedEditIsTakenBackAndListedWithItsReason) {
@@ -309,7 +185,7 @@ TEST_F(SyncSessionTest, RefusedEditIsTakenBackAndListedWithItsReason) {
       << (*rejections)[0].reason;
   EXPECT_EQ((*rejections)[0].records, std::vector<std::string>{kOrgA});
   EXPECT_EQ(a.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
-  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core().stats().log_head, 1u);
   // Later edits by A still reach B, on top of the taken-back record.
   a.Apply({Edit(kOrgA, "organization", {{"name", std::string("Casa Segura II")}})});
   Run();
@@ -328,7 +204,7 @@ TEST_F(SyncSessionTest, ARefusalOvertakenByLaterUpdatesLosesNothing) {
   a.Apply({NewOrg(kOrgA, "Casa Segura")});
   Run();
   std::vector<std::string> held;  // the PushAck to B, delivered late
-  drop_down_ = [&](Agent& to, const proto::Message& m) {
+  intercept_down = [&](Agent& to, const proto::Message& m) {
     if (&to != &b || !std::holds_alternative<proto::PushAck>(m)) return false;
     held.push_back(proto::EncodeEnvelope(m));
     return true;
@@ -336,16 +212,16 @@ TEST_F(SyncSessionTest, ARefusalOvertakenByLaterUpdatesLosesNothing) {
   b.Apply({Edit(kOrgA, "organization", {{"name", std::string("Defaced")}})});
   Run();
   ASSERT_EQ(held.size(), 1u);
-  drop_down_ = nullptr;
+  intercept_down = nullptr;
   a.Apply({Edit(kOrgA, "organization", {{"description", std::string("Beds for 12")}})});
   Run();
   ASSERT_EQ(b.Displayed(kOrgA, "description"), Value(std::string("Beds for 12")));
-  for (std::string& m : b.sync->OnMessage(held.front())) up_.emplace_back(&b, std::move(m));
+  DeliverDown(b, held.front());
   Run();
   EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
   EXPECT_EQ(b.Displayed(kOrgA, "description"), Value(std::string("Beds for 12")));
   EXPECT_EQ(Views(a), Views(b));
-  EXPECT_EQ(b.dir->sync_cursor(), core_->stats().log_head);
+  EXPECT_EQ(b.dir->sync_cursor(), core().stats().log_head);
 }
 
 // A refused creation is taken back: the record must not stay in the view (the local API's
@@ -374,18 +250,18 @@ TEST_F(SyncSessionTest, LostPushAckForANewRecordDoesNotBecomeARejection) {
   Connect(a);
   Run();
   int dropped = 0;
-  drop_down_ = [&](Agent&, const proto::Message& m) {
+  intercept_down = [&](Agent&, const proto::Message& m) {
     return std::holds_alternative<proto::PushAck>(m) && dropped++ == 0;
   };
   a.Apply({NewOrg(kOrgA, "Casa Segura")});
   Run();
   ASSERT_EQ(dropped, 1);
-  ASSERT_EQ(core_->stats().log_head, 1u);
+  ASSERT_EQ(core().stats().log_head, 1u);
   EXPECT_EQ(a.dir->outbox_depth(), 1u);
-  clock_.Advance(AgentSync::Options{}.resend_after_ms + 1);
+  clock().Advance(AgentSync::Options{}.resend_after_ms + 1);
   Run();
   EXPECT_EQ(a.dir->outbox_depth(), 0u);
-  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core().stats().log_head, 1u);
   EXPECT_EQ(a.sync->status().refused, 0u);
   auto rejections = a.dir->Rejections(10);
   ASSERT_TRUE(rejections.ok());
@@ -401,11 +277,11 @@ TEST_F(SyncSessionTest, LostRosterDoesNotMakeTheAgentSkipEntries) {
   Run();
   b.Apply({NewOrg(kOrgB, "Legal Aid North")});
   Run();
-  ASSERT_EQ(core_->stats().log_head, 1u);
+  ASSERT_EQ(core().stats().log_head, 1u);
 
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   int rosters = 0;
-  drop_down_ = [&](Agent& to, const proto::Message& m) {
+  intercept_down = [&](Agent& to, const proto::Message& m) {
     return &to == &a && std::holds_alternative<proto::Roster>(m) && rosters++ == 0;
   };
   Connect(a);
@@ -430,29 +306,29 @@ TEST_F(SyncSessionTest, AStallAsksToResumeAndOnlyASecondStallStartsOver) {
   // The network loses what the broker streams to `a` (it cannot on a live ZeroMQ
   // connection; this stands for anything that could).
   bool lose = true;
-  drop_down_ = [&](Agent& to, const proto::Message& m) {
+  intercept_down = [&](Agent& to, const proto::Message& m) {
     return lose && &to == &a && std::holds_alternative<proto::Updates>(m);
   };
   b.Apply({NewOrg(kOrgB, "Legal Aid North")});
   Run();
-  ASSERT_EQ(core_->stats().log_head, 1u);
+  ASSERT_EQ(core().stats().log_head, 1u);
   ASSERT_EQ(a.dir->sync_cursor(), 0u);
   // Nothing heard, but the agent does not yet know it is behind: it learns the head from a
   // resumed Welcome after the next stall check, so drive one.
   a.sync->OnMessage(proto::EncodeEnvelope(
       proto::Welcome{proto::kProtocolVersion, kOrgA, "partner", 1, false, true}));
-  uint64_t resumes = core_->stats().resumes, restarts = core_->stats().restarts;
-  clock_.Advance(AgentSync::Options{}.stall_ms + 1);
+  uint64_t resumes = core().stats().resumes, restarts = core().stats().restarts;
+  clock().Advance(AgentSync::Options{}.stall_ms + 1);
   Run();
   EXPECT_EQ(a.sync->status().stalls, 1u);
-  EXPECT_EQ(core_->stats().resumes, resumes + 1);  // resumed: nothing sent again
-  EXPECT_EQ(core_->stats().restarts, restarts);
+  EXPECT_EQ(core().stats().resumes, resumes + 1);  // resumed: nothing sent again
+  EXPECT_EQ(core().stats().restarts, restarts);
   EXPECT_EQ(a.dir->sync_cursor(), 0u);
   lose = false;
-  clock_.Advance(AgentSync::Options{}.stall_ms + 1);
+  clock().Advance(AgentSync::Options{}.stall_ms + 1);
   Run();
   EXPECT_EQ(a.sync->status().session_restarts, 1u);
-  EXPECT_EQ(core_->stats().restarts, restarts + 1);
+  EXPECT_EQ(core().stats().restarts, restarts + 1);
   EXPECT_EQ(a.dir->sync_cursor(), 1u);
   EXPECT_EQ(a.Displayed(kOrgB, "name"), Value(std::string("Legal Aid North")));
 }
@@ -471,7 +347,7 @@ TEST_F(SyncSessionTest, APartOfACheckpointAndThenSilenceIsAStall) {
       a.sync->OnMessage(proto::EncodeEnvelope(proto::SnapshotChunk{77, 1, false, 40, "", ""}));
   ASSERT_FALSE(reply.empty());  // out of order: a rewind is asked for
   EXPECT_EQ(a.sync->status().rewinds, 1u);
-  clock_.Advance(AgentSync::Options{}.stall_ms + 1);
+  clock().Advance(AgentSync::Options{}.stall_ms + 1);
   std::vector<std::string> tick = a.sync->Tick();
   EXPECT_EQ(a.sync->status().stalls, 1u);
   ASSERT_EQ(tick.size(), 1u);
@@ -484,7 +360,7 @@ TEST_F(SyncSessionTest, APartOfACheckpointAndThenSilenceIsAStall) {
 // A roster in parts is taken whole; with a part lost the agent asks again and skips nothing.
 TEST_F(SyncSessionTest, ARosterInPartsIsTakenWholeAndALostPartIsAskedFor) {
   for (int i = 0; i < 600; ++i) {
-    ASSERT_TRUE(roster_->Enroll(Gen(Uuid(0xd000 + i)).pub, Role::kPartner, kStart).ok());
+    ASSERT_TRUE(roster().Enroll(Gen(Uuid(0xd000 + i)).pub, Role::kPartner, kStart).ok());
   }
   Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
   Connect(b);
@@ -493,7 +369,7 @@ TEST_F(SyncSessionTest, ARosterInPartsIsTakenWholeAndALostPartIsAskedFor) {
   Run();
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   int parts = 0;
-  drop_down_ = [&](Agent& to, const proto::Message& m) {
+  intercept_down = [&](Agent& to, const proto::Message& m) {
     auto* r = std::get_if<proto::Roster>(&m);
     return &to == &a && r && r->part == 1 && parts++ == 0;
   };
@@ -514,7 +390,7 @@ class RosterChangeTest : public SyncSessionTest {
     Connect(a);
     Run();
     int changes = 0;
-    drop_down_ = [&](Agent& to, const proto::Message& m) {
+    intercept_down = [&](Agent& to, const proto::Message& m) {
       auto* r = std::get_if<proto::Roster>(&m);
       if (&to != &a || !r || !r->changes) return false;
       EXPECT_EQ(r->entries.size(), 1u);
@@ -552,7 +428,7 @@ TEST_F(SyncSessionTest, SmallCreditWindowStillDeliversEverything) {
     a.Apply({Edit(kOrgA, "organization", {{"description", "v" + std::to_string(i)}})});
   }
   Run();
-  ASSERT_EQ(core_->stats().log_head, 5u);
+  ASSERT_EQ(core().stats().log_head, 5u);
   Connect(b);
   Run();
   size_t most = 0;
@@ -584,7 +460,7 @@ TEST_F(SyncSessionTest, ConfidentialAddressStaysWithTheOwnerAndMaintainers) {
     EXPECT_TRUE(x->sync->status().last_error.empty()) << x->sync->status().last_error;
   }
   EXPECT_EQ(b.State(), BrokerStateFor(kOrgB, Role::kPartner));
-  EXPECT_EQ(m.State(), core_->state());
+  EXPECT_EQ(m.State(), core().state());
 }
 
 // An address written while its location was confidential was filtered out of every update to
@@ -606,14 +482,14 @@ TEST_F(SyncSessionTest, ClearingConfidentialityBackfillsTheAddress) {
   Run();
   EXPECT_EQ(b.Displayed(kLocA, "address_1"), Value(std::string("12 rue Secrète")));
   EXPECT_EQ(b.State(), BrokerStateFor(kOrgB, Role::kPartner));
-  EXPECT_EQ(a.State(), core_->state());
+  EXPECT_EQ(a.State(), core().state());
   EXPECT_TRUE(b.sync->status().last_error.empty()) << b.sync->status().last_error;
 }
 
 TEST_F(SyncSessionTest, AgentOlderThanTheLogCatchesUpFromASnapshot) {
-  BrokerCore::Options o = broker_options_;
+  BrokerCore::Options o = broker_options();
   o.snapshot_chunk_records = 2;
-  StartBroker(o);
+  RestartBroker(o);
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
   Connect(a);
@@ -636,9 +512,9 @@ TEST_F(SyncSessionTest, AgentOlderThanTheLogCatchesUpFromASnapshot) {
   }
   a.Apply({Edit(kOrgA, "organization", {{"description", std::string("after the trim")}})});
   Run();
-  ASSERT_EQ(core_->stats().log_head, 8u);
-  ASSERT_TRUE(core_->TrimLog(2).ok());
-  ASSERT_EQ(core_->stats().log_start, 7u);
+  ASSERT_EQ(core().stats().log_head, 8u);
+  ASSERT_TRUE(core().TrimLog(2).ok());
+  ASSERT_EQ(core().stats().log_start, 7u);
   b.received.clear();
   Connect(b);
   Run();
@@ -662,18 +538,18 @@ TEST_F(SyncSessionTest, RevokedAgentIsCutOffAndStaysRefused) {
   Connect(a);
   Connect(b);
   Run();
-  ASSERT_TRUE(roster_->Revoke(kOrgB).ok());
+  ASSERT_TRUE(roster().Revoke(kOrgB).ok());
   Run();
   EXPECT_EQ(b.sync->status().state, "refused");
   EXPECT_NE(b.sync->status().last_error.find("revoked"), std::string::npos);
-  ASSERT_EQ(core_->Sessions().size(), 1u);
-  EXPECT_EQ(core_->Sessions()[0].org, kOrgA);
+  ASSERT_EQ(core().Sessions().size(), 1u);
+  EXPECT_EQ(core().Sessions()[0].org, kOrgA);
   // B's later edits go nowhere; A's still reach the broker.
   b.Apply({NewOrg(kOrgB, "Refugio")});
   a.Apply({NewOrg(kOrgA, "Casa Segura")});
-  clock_.Advance(60'000);
+  clock().Advance(60'000);
   Run();
-  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core().stats().log_head, 1u);
   EXPECT_EQ(b.dir->outbox_depth(), 1u);
   EXPECT_EQ(b.Displayed(kOrgA, "name"), std::nullopt);
 }
@@ -692,10 +568,10 @@ TEST_F(SyncSessionTest, ReplicaIdOfAnotherOrgIsRefused) {
 }
 
 TEST_F(SyncSessionTest, ThrottledItemsGoThroughLater) {
-  BrokerCore::Options o = broker_options_;
+  BrokerCore::Options o = broker_options();
   o.rate_per_s = 1;
   o.rate_burst = 2;
-  StartBroker(o);
+  RestartBroker(o);
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Connect(a);
   Run();
@@ -704,17 +580,17 @@ TEST_F(SyncSessionTest, ThrottledItemsGoThroughLater) {
     a.Apply({Edit(kOrgA, "organization", {{"description", "v" + std::to_string(i)}})});
   }
   Run(200);
-  EXPECT_EQ(core_->stats().log_head, 2u);
-  EXPECT_EQ(core_->stats().rejected, 0u);
+  EXPECT_EQ(core().stats().log_head, 2u);
+  EXPECT_EQ(core().stats().rejected, 0u);
   EXPECT_EQ(a.sync->status().refused, 0u);
   // The bucket refills at one delta a second. (Steps shorter than resend_after_ms, so that no
   // push is repeated while its answer is still on the way.)
   for (int i = 0; i < 30 && a.dir->outbox_depth() > 0; ++i) {
-    clock_.Advance(1'000);
+    clock().Advance(1'000);
     Run(200);
   }
   EXPECT_EQ(a.dir->outbox_depth(), 0u);
-  EXPECT_EQ(core_->stats().log_head, 5u);
+  EXPECT_EQ(core().stats().log_head, 5u);
   EXPECT_EQ(a.sync->status().refused, 0u);
 }
 
@@ -722,10 +598,10 @@ TEST_F(SyncSessionTest, ThrottledItemsGoThroughLater) {
 // again at once: with no backoff it re-sends its whole outbox batch on every ack, a busy loop
 // of pushes (each up to max_push_items deltas) for as long as the bucket is empty.
 TEST_F(SyncSessionTest, ThrottledAgentDoesNotPushAgainAtOnce) {
-  BrokerCore::Options o = broker_options_;
+  BrokerCore::Options o = broker_options();
   o.rate_per_s = 1;
   o.rate_burst = 2;
-  StartBroker(o);
+  RestartBroker(o);
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Connect(a);
   Run();
@@ -734,9 +610,10 @@ TEST_F(SyncSessionTest, ThrottledAgentDoesNotPushAgainAtOnce) {
     a.Apply({Edit(kOrgA, "organization", {{"description", "v" + std::to_string(i)}})});
   }
   size_t pushes = 0;
-  on_up_ = [&](Agent&, const std::string& bytes) {
+  intercept_up = [&](Agent&, const std::string& bytes) {
     auto m = proto::DecodeEnvelope(bytes);
     if (m.ok() && std::holds_alternative<proto::Push>(*m)) ++pushes;
+    return false;  // delivered
   };
   Run(200);  // no time passes: the bucket stays empty
   EXPECT_LE(pushes, 2u) << "the agent pushed " << pushes
@@ -773,8 +650,8 @@ TEST_F(SyncSessionTest, AnEntryThatCannotBeUsedIsQuarantinedAndSteppedOver) {
   u.entries.push_back(entry(cursor + 1, kOrgB, "forged", impostor, kOrgB));
   u.entries.push_back(proto::LogEntry{
       cursor + 2,
-      proto::SignedDelta{"SBD\x01junk", kOrgB, "broker", Sign(broker_, "SBD\x01junk")}});
-  u.entries.push_back(entry(cursor + 3, kOrgB, "genuine", broker_, "broker"));
+      proto::SignedDelta{"SBD\x01junk", kOrgB, "broker", Sign(broker_identity(), "SBD\x01junk")}});
+  u.entries.push_back(entry(cursor + 3, kOrgB, "genuine", broker_identity(), "broker"));
   u.head = cursor + 3;
   std::vector<std::string> out = a.sync->OnMessage(proto::EncodeEnvelope(u));
   EXPECT_EQ(a.dir->sync_cursor(), cursor + 3);

@@ -12,12 +12,11 @@
 
 #include "conflict/codec.h"
 #include "conflict/internal/access.h"
+#include "testing/session_fixture.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb {
 namespace {
-
-using testing::TempDir;
 
 constexpr uint64_t kStart = 1'790'000'000'000;
 
@@ -103,37 +102,26 @@ std::string Describe(const std::vector<proto::Message>& msgs) {
   return s;
 }
 
-class BrokerCoreTest : public ::testing::Test {
+// The broker of the session fixture (testing/session_fixture.h); the peers here are raw.
+class BrokerCoreTest : public ::testing::Test, public testing::SessionFixture {
  protected:
   void SetUp() override {
-    StoreOptions so;
-    so.create_if_missing = true;
-    auto s = Store::Open(tmp_ / "broker", so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-    roster_ = std::make_unique<Roster>(store_.get());
-    ASSERT_TRUE(roster_->Load().ok());
-    ASSERT_TRUE(roster_->Enroll(a_.id.pub, Role::kPartner, kStart).ok());
-    ASSERT_TRUE(roster_->Enroll(b_.id.pub, Role::kPartner, kStart).ok());
-    ASSERT_TRUE(roster_->Enroll(m_.id.pub, Role::kMaintainer, kStart).ok());
+    Status st = SessionFixture::Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_TRUE(roster().Enroll(a_.id.pub, Role::kPartner, kStart).ok());
+    ASSERT_TRUE(roster().Enroll(b_.id.pub, Role::kPartner, kStart).ok());
+    ASSERT_TRUE(roster().Enroll(m_.id.pub, Role::kMaintainer, kStart).ok());
     Start(options_);
   }
 
+  // A broker process restart with options `o`: store, roster and core reopened; the peers'
+  // mailboxes emptied.
   void Start(BrokerCore::Options o) {
-    core_.reset();
-    core_ = std::make_unique<BrokerCore>(store_.get(), &clock_, broker_, roster_.get(), o);
-    Status st = core_->Load();
-    ASSERT_TRUE(st.ok()) << st.ToString();
+    RestartBroker(std::move(o));
     mail_.clear();
     entries_.clear();
   }
-  // A broker process restart: roster and core reloaded from the store.
-  void Restart(BrokerCore::Options o) {
-    core_.reset();
-    roster_ = std::make_unique<Roster>(store_.get());
-    ASSERT_TRUE(roster_->Load().ok());
-    Start(o);
-  }
+  void Restart(BrokerCore::Options o) { Start(std::move(o)); }
 
   // Delivers `m` from `p` (authenticated as p's organization), pumps, and returns what the
   // broker sent to `p`; what it sent to others waits in their mailboxes (Take).
@@ -142,15 +130,11 @@ class BrokerCoreTest : public ::testing::Test {
   }
   std::vector<proto::Message> SendBytes(Peer& p, std::string_view bytes,
                                         const std::string& as_org = "") {
-    std::vector<Outgoing> out;
-    core_->OnMessage(p.routing, as_org.empty() ? p.org() : as_org, bytes, &out);
-    Deliver(out);
+    Deliver(SendRaw(p.routing, as_org.empty() ? p.org() : as_org, bytes, /*pump=*/false));
     return PumpFor(p);
   }
   std::vector<proto::Message> PumpFor(Peer& p) {
-    std::vector<Outgoing> out;
-    core_->Pump(&out);
-    Deliver(out);
+    Deliver(PumpBroker());
     return Take(p);
   }
   std::vector<proto::Message> Take(const Peer& p) {
@@ -202,26 +186,20 @@ class BrokerCoreTest : public ::testing::Test {
   void CreateOrgA() {
     Hello(a_);
     auto r =
-        PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+        PushOne(a_, a_.Item(a_.Edit(clock(), kOrgA, "organization",
                                     {{"name", std::string("Casa Segura")}, {"owner", kOrgA}})));
     ASSERT_TRUE(r.accepted) << r.reason;
   }
 
   std::optional<Value> BrokerValue(const std::string& id, const std::string& field) {
-    const Record* r = core_->state().Find(id);
+    const Record* r = core().state().Find(id);
     return r ? r->Displayed(field) : std::nullopt;
   }
 
-  TempDir tmp_;
-  ManualClock clock_{kStart};
-  Identity broker_ = Gen("broker");
   Peer a_{"peer-a", Gen(kOrgA), 0xa1};
   Peer b_{"peer-b", Gen(kOrgB), 0xb1};
   Peer m_{"peer-m", Gen(kOrgM), 0xc1};
   BrokerCore::Options options_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Roster> roster_;
-  std::unique_ptr<BrokerCore> core_;
   std::map<std::string, std::vector<proto::Message>> mail_;
   std::map<std::string, std::map<uint64_t, proto::SignedDelta>> entries_;  // by peer, by seq
   uint64_t batches_ = 0;
@@ -241,7 +219,7 @@ TEST_F(BrokerCoreTest, HelloGetsWelcomeNamingTheAuthenticatedOrgThenTheRoster) {
       EXPECT_EQ(e.sign_key, a_.id.pub.sign_public);
     }
   }
-  auto sessions = core_->Sessions();
+  auto sessions = core().Sessions();
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].org, kOrgA);
   EXPECT_EQ(sessions[0].replica, a_.replica);
@@ -258,21 +236,21 @@ TEST_F(BrokerCoreTest, HelloWithAnotherProtocolVersionIsRefusedWithAClearMessage
             std::string::npos)
       << r.message;
   EXPECT_NE(r.message.find("upgrade"), std::string::npos) << r.message;
-  EXPECT_TRUE(core_->Sessions().empty());
+  EXPECT_TRUE(core().Sessions().empty());
 }
 
 TEST_F(BrokerCoreTest, AnythingBeforeHelloIsRefusedHelloFirst) {
   for (const proto::Message& m : std::vector<proto::Message>{
            proto::Push{1,
-                       {a_.Item(a_.Edit(clock_, kOrgA, "organization",
+                       {a_.Item(a_.Edit(clock(), kOrgA, "organization",
                                         {{"name", std::string("X")}, {"owner", kOrgA}}))}},
            proto::Credit{100, 0}}) {
     auto got = Send(a_, m);
     ASSERT_EQ(got.size(), 1u) << Describe(got);
     EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "hello_first");
   }
-  EXPECT_EQ(core_->stats().log_head, 0u);
-  EXPECT_EQ(core_->state().size(), 0u);
+  EXPECT_EQ(core().stats().log_head, 0u);
+  EXPECT_EQ(core().state().size(), 0u);
 }
 
 TEST_F(BrokerCoreTest, GarbledAndTruncatedBytesAreRefusedMalformed) {
@@ -285,8 +263,8 @@ TEST_F(BrokerCoreTest, GarbledAndTruncatedBytesAreRefusedMalformed) {
     ASSERT_EQ(got.size(), 1u) << Describe(got);
     EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "malformed");
   }
-  EXPECT_EQ(core_->stats().malformed, inputs.size());
-  EXPECT_EQ(core_->Sessions().size(), 1u);  // the session survives noise
+  EXPECT_EQ(core().stats().malformed, inputs.size());
+  EXPECT_EQ(core().Sessions().size(), 1u);  // the session survives noise
 }
 
 TEST_F(BrokerCoreTest, ReplicaBoundToAnotherOrgIsRefused) {
@@ -311,33 +289,33 @@ TEST_F(BrokerCoreTest, UnenrolledOrganizationIsRefused) {
   auto got = Send(stranger, proto::Hello{proto::kProtocolVersion, stranger.replica, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
   EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
-  EXPECT_TRUE(core_->Sessions().empty());
+  EXPECT_TRUE(core().Sessions().empty());
 }
 
 // ---------- push ----------
 
 TEST_F(BrokerCoreTest, AcceptedPushIsLoggedDurablyAndAcked) {
   Hello(a_);
-  proto::PushItem item = a_.Item(a_.Edit(clock_, kOrgA, "organization",
+  proto::PushItem item = a_.Item(a_.Edit(clock(), kOrgA, "organization",
                                          {{"name", std::string("Casa Segura")}, {"owner", kOrgA}}));
   proto::PushAck ack = Push(a_, {item});
   ASSERT_EQ(ack.results.size(), 1u);
   EXPECT_EQ(ack.results[0], (proto::PushResult{item.outbox_seq, true, "", 1, ""}));
-  EXPECT_EQ(core_->stats().log_head, 1u);
-  EXPECT_EQ(core_->stats().accepted, 1u);
+  EXPECT_EQ(core().stats().log_head, 1u);
+  EXPECT_EQ(core().stats().accepted, 1u);
   EXPECT_EQ(BrokerValue(kOrgA, "name"), Value(std::string("Casa Segura")));
   // Durable: a broker restarted over the same store has it.
   Restart(options_);
-  EXPECT_EQ(core_->stats().log_head, 1u);
+  EXPECT_EQ(core().stats().log_head, 1u);
   EXPECT_EQ(BrokerValue(kOrgA, "name"), Value(std::string("Casa Segura")));
 }
 
 TEST_F(BrokerCoreTest, PartnerEditOfAnotherOrgsRecordIsRefusedWithTheBrokersState) {
   CreateOrgA();
   Hello(b_);
-  b_.view.Join(*core_->state().Find(kOrgA));
+  b_.view.Join(*core().state().Find(kOrgA));
   auto r = PushOne(
-      b_, b_.Item(b_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Defaced")}})));
+      b_, b_.Item(b_.Edit(clock(), kOrgA, "organization", {{"name", std::string("Defaced")}})));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("belongs to organization " + kOrgA), std::string::npos) << r.reason;
   Result<Delta> current = DecodeDelta(r.current);
@@ -345,23 +323,23 @@ TEST_F(BrokerCoreTest, PartnerEditOfAnotherOrgsRecordIsRefusedWithTheBrokersStat
   ASSERT_EQ(current->records.size(), 1u);
   EXPECT_EQ(current->records[0].Displayed("name"), Value(std::string("Casa Segura")));
   EXPECT_EQ(BrokerValue(kOrgA, "name"), Value(std::string("Casa Segura")));
-  EXPECT_EQ(core_->stats().log_head, 1u);
-  EXPECT_EQ(core_->stats().rejected, 1u);
+  EXPECT_EQ(core().stats().log_head, 1u);
+  EXPECT_EQ(core().stats().rejected, 1u);
 }
 
 TEST_F(BrokerCoreTest, PartnerCannotCreateRecordsForAnotherOrg) {
   Hello(b_);
-  auto r = PushOne(b_, b_.Item(b_.Edit(clock_, Uuid(0xb99), "service",
+  auto r = PushOne(b_, b_.Item(b_.Edit(clock(), Uuid(0xb99), "service",
                                        {{"name", std::string("Ours?")}, {"owner", kOrgA}})));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("must belong to its creator"), std::string::npos) << r.reason;
   r = PushOne(
       b_, b_.Item(b_.Edit(
-              clock_, Uuid(0xb98), "service",
+              clock(), Uuid(0xb98), "service",
               {{"name", std::string("Linked")}, {"owner", kOrgB}, {"organization_id", kOrgA}})));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("organization_id"), std::string::npos) << r.reason;
-  EXPECT_EQ(core_->stats().log_head, 0u);
+  EXPECT_EQ(core().stats().log_head, 0u);
 }
 
 // organization_id is checked, but the other links are not: A can hang its own phone (a number
@@ -369,7 +347,7 @@ TEST_F(BrokerCoreTest, PartnerCannotCreateRecordsForAnotherOrg) {
 TEST_F(BrokerCoreTest, PartnerCannotAttachItsRecordsToAnotherOrgsService) {
   Hello(b_);
   const std::string service_b = Uuid(0xb01);
-  ASSERT_TRUE(PushOne(b_, b_.Item(b_.Edit(clock_, service_b, "service",
+  ASSERT_TRUE(PushOne(b_, b_.Item(b_.Edit(clock(), service_b, "service",
                                           {{"name", std::string("Hotline")},
                                            {"owner", kOrgB},
                                            {"organization_id", kOrgB}})))
@@ -378,7 +356,7 @@ TEST_F(BrokerCoreTest, PartnerCannotAttachItsRecordsToAnotherOrgsService) {
   auto r = PushOne(
       a_,
       a_.Item(a_.Edit(
-          clock_, kPhoneA, "phone",
+          clock(), kPhoneA, "phone",
           {{"number", std::string("+14155550199")}, {"owner", kOrgA}, {"service_id", service_b}})));
   EXPECT_FALSE(r.accepted) << "A's phone was attached to B's service " << service_b;
 }
@@ -386,7 +364,7 @@ TEST_F(BrokerCoreTest, PartnerCannotAttachItsRecordsToAnotherOrgsService) {
 TEST_F(BrokerCoreTest, PartnerCannotWriteMaintainerOnlyFields) {
   CreateOrgA();
   auto phone =
-      PushOne(a_, a_.Item(a_.Edit(clock_, kPhoneA, "phone",
+      PushOne(a_, a_.Item(a_.Edit(clock(), kPhoneA, "phone",
                                   {{"number", std::string("+14155550123")}, {"owner", kOrgA}})));
   ASSERT_TRUE(phone.accepted) << phone.reason;
   struct Case {
@@ -398,21 +376,21 @@ TEST_F(BrokerCoreTest, PartnerCannotWriteMaintainerOnlyFields) {
         Case{kOrgA, "organization", "owner", Value(kOrgB)},
         Case{kPhoneA, "phone", "number@published", Value(std::string("+14155550123"))}}) {
     Peer attempt = a_;  // a copy, so a refused write does not enter A's view
-    auto r = PushOne(a_, attempt.Item(attempt.Edit(clock_, c.id, c.kind, {{c.field, c.value}})));
+    auto r = PushOne(a_, attempt.Item(attempt.Edit(clock(), c.id, c.kind, {{c.field, c.value}})));
     a_.outbox_seq = attempt.outbox_seq;
     EXPECT_FALSE(r.accepted) << c.field;
     EXPECT_NE(r.reason.find(c.kind + "." + c.field + " may be changed only by a maintainer"),
               std::string::npos)
         << r.reason;
   }
-  EXPECT_EQ(core_->stats().log_head, 2u);
+  EXPECT_EQ(core().stats().log_head, 2u);
   EXPECT_EQ(BrokerValue(kOrgA, "owner"), Value(kOrgA));
   EXPECT_FALSE(BrokerValue(kOrgA, "approved").has_value());
   // A maintainer may.
   Hello(m_);
-  m_.view.Join(*core_->state().Find(kOrgA));
+  m_.view.Join(*core().state().Find(kOrgA));
   auto r =
-      PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization", {{"approved", Value(true)}})));
+      PushOne(m_, m_.Item(m_.Edit(clock(), kOrgA, "organization", {{"approved", Value(true)}})));
   EXPECT_TRUE(r.accepted) << r.reason;
   EXPECT_EQ(BrokerValue(kOrgA, "approved"), Value(true));
 }
@@ -420,13 +398,13 @@ TEST_F(BrokerCoreTest, PartnerCannotWriteMaintainerOnlyFields) {
 TEST_F(BrokerCoreTest, PartnerCannotEraseAMaintainerOnlyFieldThroughTheContext) {
   CreateOrgA();
   Hello(m_);
-  m_.view.Join(*core_->state().Find(kOrgA));
+  m_.view.Join(*core().state().Find(kOrgA));
   ASSERT_TRUE(
-      PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization", {{"approved", Value(true)}})))
+      PushOne(m_, m_.Item(m_.Edit(clock(), kOrgA, "organization", {{"approved", Value(true)}})))
           .accepted);
   // A renames its organization but claims, in its context, the approval's dot.
-  a_.view.Join(*core_->state().Find(kOrgA));
-  Delta d = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Renamed")}});
+  a_.view.Join(*core().state().Find(kOrgA));
+  Delta d = a_.Edit(clock(), kOrgA, "organization", {{"name", std::string("Renamed")}});
   internal::Access::Context(d.records[0]).Add(Dot{m_.replica, 1});
   auto r = PushOne(a_, a_.Item(d));
   EXPECT_FALSE(r.accepted);
@@ -438,7 +416,7 @@ TEST_F(BrokerCoreTest, PartnerCannotEraseAMaintainerOnlyFieldThroughTheContext) 
 
 TEST_F(BrokerCoreTest, DeltaWhoseNewDotsNameAnotherReplicaIsRefused) {
   Hello(a_);
-  Hlc stamp = Hlc::Make(clock_.NowMillis(), 1);
+  Hlc stamp = Hlc::Make(clock().NowMillis(), 1);
   Record r = Write(nullptr, kOrgA, "organization",
                    {{"name", std::string("Casa")}, {"owner", kOrgA}}, b_.replica, stamp);
   auto res = PushOne(a_, a_.Item(Delta{a_.replica, stamp, {r}}));
@@ -448,20 +426,20 @@ TEST_F(BrokerCoreTest, DeltaWhoseNewDotsNameAnotherReplicaIsRefused) {
   res = PushOne(a_, a_.Item(Delta{b_.replica, stamp, {r}}));
   EXPECT_FALSE(res.accepted);
   EXPECT_NE(res.reason.find("replica"), std::string::npos) << res.reason;
-  EXPECT_EQ(core_->stats().log_head, 0u);
+  EXPECT_EQ(core().stats().log_head, 0u);
 }
 
 TEST_F(BrokerCoreTest, ForgedContextCannotEraseOthersWrites) {
   CreateOrgA();
   // A maintainer corrects A's description; A has seen it and may supersede it.
   Hello(m_);
-  m_.view.Join(*core_->state().Find(kOrgA));
-  ASSERT_TRUE(PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization",
+  m_.view.Join(*core().state().Find(kOrgA));
+  ASSERT_TRUE(PushOne(m_, m_.Item(m_.Edit(clock(), kOrgA, "organization",
                                           {{"description", std::string("Shelter, 12 beds")}})))
                   .accepted);
   // A claims to have seen the maintainer's next writes too (dots the broker has not seen):
   // accepted, that would silently discard them when they arrive.
-  Delta forged = a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa 2")}});
+  Delta forged = a_.Edit(clock(), kOrgA, "organization", {{"name", std::string("Casa 2")}});
   internal::Access::Context(forged.records[0]).Add(Dot{m_.replica, 2});
   internal::Access::Context(forged.records[0]).Add(Dot{m_.replica, 3});
   auto r = PushOne(a_, a_.Item(forged));
@@ -470,19 +448,19 @@ TEST_F(BrokerCoreTest, ForgedContextCannotEraseOthersWrites) {
       << r.reason;
   // The same claim as a dot cloud (a gap) is refused as well.
   Peer again = a_;
-  Delta cloud = again.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa 3")}});
+  Delta cloud = again.Edit(clock(), kOrgA, "organization", {{"name", std::string("Casa 3")}});
   internal::Access::Context(cloud.records[0]).Add(Dot{b_.replica, 9});
   EXPECT_FALSE(PushOne(a_, again.Item(cloud)).accepted);
   // The maintainer's next write still lands.
-  auto m2 = PushOne(m_, m_.Item(m_.Edit(clock_, kOrgA, "organization",
+  auto m2 = PushOne(m_, m_.Item(m_.Edit(clock(), kOrgA, "organization",
                                         {{"description", std::string("Shelter, 14 beds")}})));
   ASSERT_TRUE(m2.accepted) << m2.reason;
   EXPECT_EQ(BrokerValue(kOrgA, "description"), Value(std::string("Shelter, 14 beds")));
   // A context naming only what the broker has seen is fine: A supersedes the description.
   Peer honest = a_;
   honest.view = Directory();
-  honest.view.Join(*core_->state().Find(kOrgA));
-  auto ok = PushOne(a_, honest.Item(honest.Edit(clock_, kOrgA, "organization",
+  honest.view.Join(*core().state().Find(kOrgA));
+  auto ok = PushOne(a_, honest.Item(honest.Edit(clock(), kOrgA, "organization",
                                                 {{"description", std::string("Shelter")}})));
   EXPECT_TRUE(ok.accepted) << ok.reason;
   EXPECT_EQ(BrokerValue(kOrgA, "description"), Value(std::string("Shelter")));
@@ -491,7 +469,7 @@ TEST_F(BrokerCoreTest, ForgedContextCannotEraseOthersWrites) {
 TEST_F(BrokerCoreTest, ForgedSignaturesAreRefused) {
   Hello(a_);
   Delta d =
-      a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa")}, {"owner", kOrgA}});
+      a_.Edit(clock(), kOrgA, "organization", {{"name", std::string("Casa")}, {"owner", kOrgA}});
   std::string bytes = EncodeDelta(d);
   struct Case {
     const char* what;
@@ -515,28 +493,28 @@ TEST_F(BrokerCoreTest, ForgedSignaturesAreRefused) {
     EXPECT_FALSE(r.accepted) << c.what;
     EXPECT_NE(r.reason.find(c.reason), std::string::npos) << c.what << ": " << r.reason;
   }
-  EXPECT_EQ(core_->stats().log_head, 0u);
-  EXPECT_EQ(core_->stats().rejected, 5u);
-  EXPECT_EQ(core_->state().size(), 0u);
+  EXPECT_EQ(core().stats().log_head, 0u);
+  EXPECT_EQ(core().stats().rejected, 5u);
+  EXPECT_EQ(core().state().size(), 0u);
 }
 
 TEST_F(BrokerCoreTest, SkewedStampIsRefused) {
   Hello(a_);
-  Hlc ahead = Hlc::Make(clock_.NowMillis() + options_.max_skew_ms + 60'000, 0);
+  Hlc ahead = Hlc::Make(clock().NowMillis() + options_.max_skew_ms + 60'000, 0);
   Record r = Write(nullptr, kOrgA, "organization",
                    {{"name", std::string("From the future")}, {"owner", kOrgA}}, a_.replica, ahead);
   auto res = PushOne(a_, a_.Item(Delta{a_.replica, ahead, {r}}));
   EXPECT_FALSE(res.accepted);
   EXPECT_NE(res.reason.find("clock skew"), std::string::npos) << res.reason;
   // Within the allowed skew it is fine.
-  clock_.Advance(options_.max_skew_ms);
+  clock().Advance(options_.max_skew_ms);
   res = PushOne(a_, a_.Item(Delta{a_.replica, ahead, {r}}));
   EXPECT_TRUE(res.accepted) << res.reason;
 }
 
 TEST_F(BrokerCoreTest, OversizeDeltaIsRefused) {
   Hello(a_);
-  Delta big{a_.replica, Hlc::Make(clock_.NowMillis(), 1), {}};
+  Delta big{a_.replica, Hlc::Make(clock().NowMillis(), 1), {}};
   for (unsigned i = 0; i < 80; ++i) {  // 80 x 4000 bytes > the 256 KiB a partner may push
     big.records.push_back(Write(nullptr, Uuid(0xa100 + i), "service",
                                 {{"description", std::string(4000, 'x')}, {"owner", kOrgA}},
@@ -546,7 +524,7 @@ TEST_F(BrokerCoreTest, OversizeDeltaIsRefused) {
   auto r = PushOne(a_, a_.Item(big));
   EXPECT_FALSE(r.accepted);
   EXPECT_NE(r.reason.find("exceeds the limit"), std::string::npos) << r.reason;
-  EXPECT_EQ(core_->stats().log_head, 0u);
+  EXPECT_EQ(core().stats().log_head, 0u);
 }
 
 TEST_F(BrokerCoreTest, ThrottledItemsAreLeftOutOfTheAckAndGoThroughLater) {
@@ -557,7 +535,7 @@ TEST_F(BrokerCoreTest, ThrottledItemsAreLeftOutOfTheAckAndGoThroughLater) {
   Hello(a_);
   std::vector<proto::PushItem> items;
   for (unsigned i = 0; i < 5; ++i) {
-    items.push_back(a_.Item(a_.Edit(clock_, Uuid(0xa200 + i), "service",
+    items.push_back(a_.Item(a_.Edit(clock(), Uuid(0xa200 + i), "service",
                                     {{"name", std::string("svc")}, {"owner", kOrgA}})));
   }
   proto::PushAck ack = Push(a_, items);
@@ -565,33 +543,33 @@ TEST_F(BrokerCoreTest, ThrottledItemsAreLeftOutOfTheAckAndGoThroughLater) {
   EXPECT_EQ(ack.results[0].outbox_seq, items[0].outbox_seq);
   EXPECT_EQ(ack.results[1].outbox_seq, items[1].outbox_seq);
   EXPECT_TRUE(ack.results[0].accepted && ack.results[1].accepted);
-  EXPECT_EQ(core_->stats().throttled, 3u);
-  EXPECT_EQ(core_->stats().rejected, 0u);
-  EXPECT_EQ(core_->stats().log_head, 2u);
+  EXPECT_EQ(core().stats().throttled, 3u);
+  EXPECT_EQ(core().stats().rejected, 0u);
+  EXPECT_EQ(core().stats().log_head, 2u);
   // No time passed: nothing more goes through, and nothing is refused either.
   EXPECT_TRUE(Push(a_, {items[2], items[3], items[4]}).results.empty());
-  clock_.Advance(2'000);
+  clock().Advance(2'000);
   ack = Push(a_, {items[2], items[3], items[4]});
   ASSERT_EQ(ack.results.size(), 2u);
-  clock_.Advance(1'000);
+  clock().Advance(1'000);
   ack = Push(a_, {items[4]});
   ASSERT_EQ(ack.results.size(), 1u);
   EXPECT_TRUE(ack.results[0].accepted);
-  EXPECT_EQ(core_->stats().log_head, 5u);
-  EXPECT_EQ(core_->stats().rejected, 0u);
+  EXPECT_EQ(core().stats().log_head, 5u);
+  EXPECT_EQ(core().stats().rejected, 0u);
 }
 
 TEST_F(BrokerCoreTest, RepeatedPushOfALoggedEditIsAckedWithoutGrowingTheLog) {
   CreateOrgA();
   proto::PushItem edit =
-      a_.Item(a_.Edit(clock_, kOrgA, "organization", {{"description", std::string("Shelter")}}));
+      a_.Item(a_.Edit(clock(), kOrgA, "organization", {{"description", std::string("Shelter")}}));
   ASSERT_TRUE(PushOne(a_, edit).accepted);
-  EXPECT_EQ(core_->stats().log_head, 2u);
+  EXPECT_EQ(core().stats().log_head, 2u);
   auto again = PushOne(a_, edit);  // the ack was lost; the agent pushes the same entry again
   EXPECT_TRUE(again.accepted) << again.reason;
   EXPECT_EQ(again.log_seq, 0u);
-  EXPECT_EQ(core_->stats().log_head, 2u);
-  EXPECT_EQ(core_->stats().rejected, 0u);
+  EXPECT_EQ(core().stats().log_head, 2u);
+  EXPECT_EQ(core().stats().rejected, 0u);
 }
 
 // A record's creation carries its owner field; pushing it again (the PushAck was lost) must
@@ -599,12 +577,12 @@ TEST_F(BrokerCoreTest, RepeatedPushOfALoggedEditIsAckedWithoutGrowingTheLog) {
 TEST_F(BrokerCoreTest, RepeatedPushOfARecordCreationIsAckedNotRefused) {
   Hello(a_);
   proto::PushItem create = a_.Item(
-      a_.Edit(clock_, kOrgA, "organization", {{"name", std::string("Casa")}, {"owner", kOrgA}}));
+      a_.Edit(clock(), kOrgA, "organization", {{"name", std::string("Casa")}, {"owner", kOrgA}}));
   ASSERT_TRUE(PushOne(a_, create).accepted);
   auto again = PushOne(a_, create);
   EXPECT_TRUE(again.accepted) << again.reason;
-  EXPECT_EQ(core_->stats().log_head, 1u);
-  EXPECT_EQ(core_->stats().rejected, 0u);
+  EXPECT_EQ(core().stats().log_head, 1u);
+  EXPECT_EQ(core().stats().rejected, 0u);
 }
 
 // ---------- fan-out ----------
@@ -622,11 +600,11 @@ std::vector<uint64_t> Seqs(const std::vector<proto::Message>& got) {
 TEST_F(BrokerCoreTest, UpdatesStreamOnlyWithinTheWindow) {
   CreateOrgA();
   for (unsigned i = 0; i < 4; ++i) {
-    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kOrgA, "organization",
                                             {{"description", "v" + std::to_string(i)}})))
                     .accepted);
   }
-  ASSERT_EQ(core_->stats().log_head, 5u);
+  ASSERT_EQ(core().stats().log_head, 5u);
   // Five entries wait; B's window is two.
   auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 2});
   EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2})) << Describe(got);
@@ -634,7 +612,7 @@ TEST_F(BrokerCoreTest, UpdatesStreamOnlyWithinTheWindow) {
   EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
   EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
   auto session = [&] {
-    for (const auto& s : core_->Sessions()) {
+    for (const auto& s : core().Sessions()) {
       if (s.org == kOrgB) return s;
     }
     return SessionInfo{};
@@ -656,7 +634,7 @@ TEST_F(BrokerCoreTest, OneUpdatesMessageCarriesAtMostMaxEntriesPerUpdate) {
   Start(o);
   CreateOrgA();
   for (unsigned i = 0; i < 6; ++i) {
-    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kOrgA, "organization",
                                             {{"description", "v" + std::to_string(i)}})))
                     .accepted);
   }
@@ -684,7 +662,7 @@ TEST_F(BrokerCoreTest, OwnWritesAreNotEchoedBackButAdvanceTheCursor) {
 
 TEST_F(BrokerCoreTest, ConfidentialAddressReachesOnlyTheOwnerAndMaintainers) {
   CreateOrgA();
-  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kLocA, "location",
                                           {{"name", std::string("Safe house")},
                                            {"city", std::string("Lyon")},
                                            {"address_1", std::string("12 rue Secrète")},
@@ -701,7 +679,7 @@ TEST_F(BrokerCoreTest, ConfidentialAddressReachesOnlyTheOwnerAndMaintainers) {
   ASSERT_FALSE(to_b.delta.empty());
   EXPECT_EQ(to_b.signer, "broker");
   EXPECT_EQ(to_b.author, kOrgA);
-  EXPECT_TRUE(VerifySignature(broker_.pub.sign_public, to_b.delta, to_b.signature));
+  EXPECT_TRUE(VerifySignature(broker_identity().pub.sign_public, to_b.delta, to_b.signature));
   Result<Delta> seen_b = DecodeDelta(to_b.delta);
   ASSERT_TRUE(seen_b.ok());
   ASSERT_EQ(seen_b->records.size(), 1u);
@@ -726,12 +704,12 @@ TEST_F(BrokerCoreTest, ConfidentialAddressReachesOnlyTheOwnerAndMaintainers) {
 // made confidential does not reach a partner who reads that entry afterwards.
 TEST_F(BrokerCoreTest, AddressWrittenBeforeTheFlagIsFilteredForLateReaders) {
   CreateOrgA();
-  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kLocA, "location",
                                           {{"name", std::string("Safe house")},
                                            {"address_1", std::string("12 rue Secrète")},
                                            {"owner", kOrgA}})))
                   .accepted);
-  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kLocA, "location",
                                           {{"address_confidential", Value(true)}})))
                   .accepted);
   Hello(b_);
@@ -749,22 +727,22 @@ TEST_F(BrokerCoreTest, AgentOlderThanTheLogGetsFilteredSnapshotChunks) {
   CreateOrgA();
   Hello(b_);
   Send(b_, proto::Credit{0, 1});
-  core_->OnDisconnected(b_.routing);
+  core().OnDisconnected(b_.routing);
   Take(b_);
   // While B is away: four more records, one a confidential location; the log is trimmed.
-  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kLocA, "location",
                                           {{"name", std::string("Safe house")},
                                            {"address_1", std::string("12 rue Secrète")},
                                            {"address_confidential", Value(true)},
                                            {"owner", kOrgA}})))
                   .accepted);
   for (unsigned i = 0; i < 3; ++i) {
-    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, Uuid(0xa300 + i), "service",
+    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), Uuid(0xa300 + i), "service",
                                             {{"name", std::string("svc")}, {"owner", kOrgA}})))
                     .accepted);
   }
-  ASSERT_TRUE(core_->TrimLog(2).ok());
-  EXPECT_EQ(core_->stats().log_start, 4u);
+  ASSERT_TRUE(core().TrimLog(2).ok());
+  EXPECT_EQ(core().stats().log_start, 4u);
 
   auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 1, 1024});
   auto welcome = All<proto::Welcome>(got);
@@ -778,7 +756,8 @@ TEST_F(BrokerCoreTest, AgentOlderThanTheLogGetsFilteredSnapshotChunks) {
   for (size_t i = 0; i < chunks.size(); ++i) {
     EXPECT_EQ(chunks[i].index, i);
     EXPECT_EQ(chunks[i].last, i + 1 == chunks.size());
-    EXPECT_TRUE(VerifySignature(broker_.pub.sign_public, chunks[i].records, chunks[i].signature));
+    EXPECT_TRUE(
+        VerifySignature(broker_identity().pub.sign_public, chunks[i].records, chunks[i].signature));
     Result<Delta> d = DecodeDelta(chunks[i].records);
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     joined.Join(*d);
@@ -789,30 +768,30 @@ TEST_F(BrokerCoreTest, AgentOlderThanTheLogGetsFilteredSnapshotChunks) {
   // What B got is the broker's state, filtered for B.
   bool filtered = false;
   Delta expect = FilterFor(
-      core_->state().AsDelta(1, Hlc{}), kOrgB, Role::kPartner,
-      [&](const std::string& id) { return core_->state().Find(id); }, &filtered);
+      core().state().AsDelta(1, Hlc{}), kOrgB, Role::kPartner,
+      [&](const std::string& id) { return core().state().Find(id); }, &filtered);
   EXPECT_TRUE(filtered);
   Directory expected;
   expected.Join(expect);
   EXPECT_EQ(joined, expected);
   ASSERT_NE(joined.Find(kLocA), nullptr);
   EXPECT_FALSE(joined.Find(kLocA)->Displayed("address_1").has_value());
-  EXPECT_EQ(core_->stats().snapshots, 1u);
+  EXPECT_EQ(core().stats().snapshots, 1u);
 }
 
 TEST_F(BrokerCoreTest, RevocationCutsTheSessionOffAtOnce) {
   Hello(a_);
   Hello(b_);
   Take(a_);
-  ASSERT_TRUE(roster_->Revoke(kOrgB).ok());
+  ASSERT_TRUE(roster().Revoke(kOrgB).ok());
   std::vector<Outgoing> out;
-  core_->Pump(&out);
+  core().Pump(&out);
   Deliver(out);
   auto got = Take(b_);
   ASSERT_EQ(got.size(), 1u) << Describe(got);
   EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
-  ASSERT_EQ(core_->Sessions().size(), 1u);
-  EXPECT_EQ(core_->Sessions()[0].org, kOrgA);
+  ASSERT_EQ(core().Sessions().size(), 1u);
+  EXPECT_EQ(core().Sessions()[0].org, kOrgA);
   // A learns what changed: B, revoked.
   auto rosters = All<proto::Roster>(Take(a_));
   ASSERT_EQ(rosters.size(), 1u);
@@ -824,7 +803,7 @@ TEST_F(BrokerCoreTest, RevocationCutsTheSessionOffAtOnce) {
   got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
   EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
-  EXPECT_EQ(core_->Sessions().size(), 1u);
+  EXPECT_EQ(core().Sessions().size(), 1u);
 }
 
 }  // namespace
@@ -840,13 +819,13 @@ class BrokerScaleTest : public BrokerCoreTest {
   void LogEdits(unsigned n, const std::string& text = "v") {
     CreateOrgA();
     for (unsigned i = 0; i < n; ++i) {
-      ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+      ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kOrgA, "organization",
                                               {{"description", text + std::to_string(i)}})))
                       .accepted);
     }
   }
   SessionInfo SessionOf(const std::string& org) {
-    for (const auto& s : core_->Sessions()) {
+    for (const auto& s : core().Sessions()) {
       if (s.org == org) return s;
     }
     return SessionInfo{};
@@ -867,7 +846,7 @@ TEST_F(BrokerScaleTest, AHelloRepeatedOnTheSameConnectionResumesWithoutSendingAg
   EXPECT_EQ(SessionOf(kOrgB).sent, 2u);
   got = Send(b_, proto::Credit{0, 2});
   EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{3, 4}));
-  BrokerStats st = core_->stats();
+  BrokerStats st = core().stats();
   EXPECT_EQ(st.resumes, 1u);
   EXPECT_EQ(st.restarts, 0u);
 }
@@ -881,8 +860,8 @@ TEST_F(BrokerScaleTest, AHelloOnANewConnectionStartsOverFromTheCursor) {
   Peer b2{"peer-b-again", b_.id, b_.replica};
   auto got = Send(b2, proto::Hello{proto::kProtocolVersion, b_.replica, 1, 10});
   EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{2, 3}));
-  ASSERT_EQ(core_->Sessions().size(), 2u);  // A's and B's new one
-  EXPECT_EQ(core_->stats().restarts, 1u);
+  ASSERT_EQ(core().Sessions().size(), 2u);  // A's and B's new one
+  EXPECT_EQ(core().stats().restarts, 1u);
 }
 
 // A Credit with `rewind` (the agent dropped a gap) sends everything after its cursor again.
@@ -892,7 +871,7 @@ TEST_F(BrokerScaleTest, ARewindSendsEverythingAfterTheCursorAgain) {
             (std::vector<uint64_t>{1, 2, 3, 4}));
   auto got = Send(b_, proto::Credit{0, 1, /*rewind=*/true, 0});
   EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{2, 3, 4}));
-  EXPECT_EQ(core_->stats().rewinds, 1u);
+  EXPECT_EQ(core().stats().rewinds, 1u);
 }
 
 // The window also counts bytes: with a window smaller than one entry, one entry at a time is
@@ -921,7 +900,7 @@ TEST_F(BrokerScaleTest, AWindowIsAtMostAnEqualShareOfTheInFlightBudget) {
   o.in_flight_budget_bytes = 4096;
   Start(o);
   LogEdits(3, std::string(2000, 'x'));
-  ASSERT_EQ(core_->Sessions().size(), 1u);  // A's
+  ASSERT_EQ(core().Sessions().size(), 1u);  // A's
   auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 1000, 0, 1 << 20});
   EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{1, 2}));
   EXPECT_TRUE(Seqs(PumpFor(b_)).empty());
@@ -940,7 +919,7 @@ TEST_F(BrokerScaleTest, WithinItsShareTheWholeWindowIsUsed) {
 // once and its bytes shared, however many sessions read it.
 TEST_F(BrokerScaleTest, AnEntryIsProjectedOncePerViewNotOncePerSession) {
   CreateOrgA();
-  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kLocA, "location",
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kLocA, "location",
                                           {{"name", std::string("Safe house")},
                                            {"address_1", std::string("12 rue Secrète")},
                                            {"address_confidential", Value(true)},
@@ -950,14 +929,14 @@ TEST_F(BrokerScaleTest, AnEntryIsProjectedOncePerViewNotOncePerSession) {
   for (int i = 0; i < 6; ++i) {
     std::string org = Uuid(0xb00 + i);
     partners.push_back(std::make_unique<Peer>("peer-p" + std::to_string(i), Gen(org), 0xb100 + i));
-    ASSERT_TRUE(roster_->Enroll(partners.back()->id.pub, Role::kPartner, kStart).ok());
+    ASSERT_TRUE(roster().Enroll(partners.back()->id.pub, Role::kPartner, kStart).ok());
   }
-  uint64_t made = core_->stats().projections_made;
+  uint64_t made = core().stats().projections_made;
   for (auto& p : partners) Hello(*p);
   // Two entries, one projection each for all six partners (the location's for partners
   // leaves the address out; the broker re-signed it once).
-  EXPECT_EQ(core_->stats().projections_made - made, 2u);
-  EXPECT_GE(core_->stats().projections_reused, 10u);
+  EXPECT_EQ(core().stats().projections_made - made, 2u);
+  EXPECT_GE(core().stats().projections_reused, 10u);
   for (auto& p : partners) {
     ASSERT_EQ(Entries(*p).count(2), 1u);
     EXPECT_EQ(Entries(*p).at(2).signer, "broker");
@@ -972,7 +951,7 @@ TEST_F(BrokerScaleTest, AnEntryIsProjectedOncePerViewNotOncePerSession) {
 // its own copy of: it goes in parts of 256, which together are the whole roster.
 TEST_F(BrokerScaleTest, ALargeRosterGoesInPartsThatMakeTheWhole) {
   for (int i = 0; i < 600; ++i) {
-    ASSERT_TRUE(roster_->Enroll(Gen(Uuid(0xc000 + i)).pub, Role::kPartner, kStart).ok());
+    ASSERT_TRUE(roster().Enroll(Gen(Uuid(0xc000 + i)).pub, Role::kPartner, kStart).ok());
   }
   auto got = Send(a_, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
   std::vector<proto::Roster> parts;
@@ -995,16 +974,16 @@ TEST_F(BrokerScaleTest, ALargeRosterGoesInPartsThatMakeTheWhole) {
 // again (10,000 sessions x 1.3 MB): sessions get the change alone; a Hello gets the whole.
 TEST_F(BrokerScaleTest, AnEnrollmentReachesSessionsAsTheChangeAlone) {
   for (int i = 0; i < 600; ++i) {
-    ASSERT_TRUE(roster_->Enroll(Gen(Uuid(0xc000 + i)).pub, Role::kPartner, kStart).ok());
+    ASSERT_TRUE(roster().Enroll(Gen(Uuid(0xc000 + i)).pub, Role::kPartner, kStart).ok());
   }
   Hello(a_);
   Hello(b_);
   Take(a_);
   Take(b_);
   Identity late = Gen(Uuid(0xcfff));
-  ASSERT_TRUE(roster_->Enroll(late.pub, Role::kPartner, kStart).ok());
+  ASSERT_TRUE(roster().Enroll(late.pub, Role::kPartner, kStart).ok());
   std::vector<Outgoing> out;
-  core_->Pump(&out);
+  core().Pump(&out);
   Deliver(out);
   for (Peer* p : {&a_, &b_}) {
     auto rosters = All<proto::Roster>(Take(*p));
@@ -1016,10 +995,10 @@ TEST_F(BrokerScaleTest, AnEnrollmentReachesSessionsAsTheChangeAlone) {
     EXPECT_EQ(rosters[0].entries[0].sign_key, late.pub.sign_public);
   }
   // A revocation and a second enrollment: the next change holds both, and only them.
-  ASSERT_TRUE(roster_->Revoke(Uuid(0xc000)).ok());
-  ASSERT_TRUE(roster_->Enroll(Gen(Uuid(0xcffe)).pub, Role::kPartner, kStart).ok());
+  ASSERT_TRUE(roster().Revoke(Uuid(0xc000)).ok());
+  ASSERT_TRUE(roster().Enroll(Gen(Uuid(0xcffe)).pub, Role::kPartner, kStart).ok());
   out.clear();
-  core_->Pump(&out);
+  core().Pump(&out);
   Deliver(out);
   auto rosters = All<proto::Roster>(Take(a_));
   ASSERT_EQ(rosters.size(), 1u);
@@ -1042,27 +1021,27 @@ TEST_F(BrokerScaleTest, AnEnrollmentReachesSessionsAsTheChangeAlone) {
 TEST_F(BrokerScaleTest, PushesFromSeveralSessionsAreCommittedTogether) {
   CreateOrgA();
   Hello(b_);
-  ASSERT_TRUE(PushOne(b_, b_.Item(b_.Edit(clock_, kOrgB, "organization",
+  ASSERT_TRUE(PushOne(b_, b_.Item(b_.Edit(clock(), kOrgB, "organization",
                                           {{"name", std::string("Legal Aid")}, {"owner", kOrgB}})))
                   .accepted);
-  uint64_t commits = core_->stats().group_commits;
+  uint64_t commits = core().stats().group_commits;
   std::vector<Outgoing> out;
-  core_->OnMessage(
+  core().OnMessage(
       a_.routing, kOrgA,
       proto::EncodeEnvelope(proto::Push{
           ++batches_,
-          {a_.Item(a_.Edit(clock_, kOrgA, "organization", {{"description", std::string("a")}}))}}),
+          {a_.Item(a_.Edit(clock(), kOrgA, "organization", {{"description", std::string("a")}}))}}),
       &out);
-  core_->OnMessage(
+  core().OnMessage(
       b_.routing, kOrgB,
       proto::EncodeEnvelope(proto::Push{
           ++batches_,
-          {b_.Item(b_.Edit(clock_, kOrgB, "organization", {{"description", std::string("b")}}))}}),
+          {b_.Item(b_.Edit(clock(), kOrgB, "organization", {{"description", std::string("b")}}))}}),
       &out);
   EXPECT_TRUE(out.empty()) << "acks wait for the commit";
-  core_->Pump(&out);
+  core().Pump(&out);
   Deliver(out);
-  EXPECT_EQ(core_->stats().group_commits, commits + 1);
+  EXPECT_EQ(core().stats().group_commits, commits + 1);
   EXPECT_EQ(All<proto::PushAck>(Take(a_)).size(), 1u);
   EXPECT_EQ(All<proto::PushAck>(Take(b_)).size(), 1u);
   EXPECT_EQ(BrokerValue(kOrgA, "description"), Value(std::string("a")));
@@ -1087,9 +1066,9 @@ TEST_F(BrokerScaleTest, NewAgentsAfterALongHistoryShareOneCheckpoint) {
   Peer b2{"peer-b2", b_.id, 0xb2};
   auto got = Send(b2, proto::Hello{proto::kProtocolVersion, b2.replica, 0, 1024});
   EXPECT_FALSE(All<proto::SnapshotChunk>(got).empty());
-  EXPECT_EQ(core_->stats().checkpoints_built, 1u);
+  EXPECT_EQ(core().stats().checkpoints_built, 1u);
   // After the checkpoint is acknowledged, the log continues.
-  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock_, kOrgA, "organization",
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kOrgA, "organization",
                                           {{"description", std::string("after")}})))
                   .accepted);
   got = Send(b_, proto::Credit{0, 201, false, 2});

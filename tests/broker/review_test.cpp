@@ -13,13 +13,13 @@
 #include "conflict/codec.h"
 #include "conflict/views.h"
 #include "store/audit.h"
+#include "testing/session_fixture.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb {
 namespace {
 
 using nlohmann::json;
-using testing::TempDir;
 
 const FieldSchema& S() {
   return FieldSchema::Hsds();
@@ -307,45 +307,44 @@ TEST(SelfPublication, AMaintainersOwnModeratedWritesAndNewOrganizationsArePublis
 
 // ---------- at the broker ----------
 
-class ReviewBrokerTest : public ::testing::Test {
+// The broker of the session fixture (testing/session_fixture.h), with its review service.
+class ReviewBrokerTest : public ::testing::Test, public testing::SessionFixture {
  protected:
-  void SetUp() override {
-    StoreOptions so;
-    so.create_if_missing = true;
-    auto s = Store::Open(tmp_ / "broker", so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-    Restart();
-    ASSERT_TRUE(roster_->Enroll(a_.pub, Role::kPartner, kT0).ok());
-    ASSERT_TRUE(roster_->Enroll(b_.pub, Role::kPartner, kT0).ok());
+  ReviewBrokerTest() : SessionFixture(BrokerAt(kT0)) {}
+  static Options BrokerAt(uint64_t start_ms) {
+    Options o;
+    o.start_ms = start_ms;
+    o.broker_org = "coordinator";
+    return o;
   }
+
+  void SetUp() override {
+    Status st = Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    service_ = std::make_unique<ReviewService>(&core(), &tasks_, "coordinator");
+    ASSERT_TRUE(roster().Enroll(a_.pub, Role::kPartner, kT0).ok());
+    ASSERT_TRUE(roster().Enroll(b_.pub, Role::kPartner, kT0).ok());
+  }
+  // A broker process restart: store, roster and core reopened, and the service over them.
   void Restart() {
     service_.reset();
-    core_.reset();
-    roster_ = std::make_unique<Roster>(store_.get());
-    ASSERT_TRUE(roster_->Load().ok());
-    core_ = std::make_unique<BrokerCore>(store_.get(), &clock_, broker_, roster_.get(),
-                                         BrokerCore::Options{});
-    Status st = core_->Load();
-    ASSERT_TRUE(st.ok()) << st.ToString();
-    service_ = std::make_unique<ReviewService>(core_.get(), &tasks_, "coordinator");
+    RestartBroker();
+    service_ = std::make_unique<ReviewService>(&core(), &tasks_, "coordinator");
   }
   // Connects `who` (its replica) and pushes one delta; returns the push's result.
   proto::PushResult Push(const Identity& who, ReplicaId replica, const Delta& d) {
-    std::vector<Outgoing> out;
-    core_->OnMessage("peer-" + who.pub.org, who.pub.org,
-                     proto::EncodeEnvelope(proto::Hello{proto::kProtocolVersion, replica,
-                                                        core_->stats().log_head, 1000}),
-                     &out);
+    const std::string peer = "peer-" + who.pub.org;
+    (void)SendRaw(peer, who.pub.org,
+                  proto::EncodeEnvelope(proto::Hello{proto::kProtocolVersion, replica,
+                                                     core().stats().log_head, 1000}),
+                  /*pump=*/false);
     std::string bytes = EncodeDelta(d);
-    out.clear();
-    core_->OnMessage(
-        "peer-" + who.pub.org, who.pub.org,
+    // Pumped: the group commit, and the ack.
+    std::vector<Outgoing> out = SendRaw(
+        peer, who.pub.org,
         proto::EncodeEnvelope(proto::Push{
             ++batch_,
-            {proto::PushItem{batch_, {bytes, who.pub.org, who.pub.org, Sign(who, bytes)}}}}),
-        &out);
-    core_->Pump(&out);  // the group commit, and the ack
+            {proto::PushItem{batch_, {bytes, who.pub.org, who.pub.org, Sign(who, bytes)}}}}));
     for (const Outgoing& o : out) {
       auto m = proto::DecodeEnvelope(o.bytes());
       if (m.ok()) {
@@ -359,20 +358,14 @@ class ReviewBrokerTest : public ::testing::Test {
   Delta Edit(ReplicaId replica, const std::string& id, const std::string& kind,
              std::map<std::string, Value> values) {
     RecordEdit e{id, kind, std::move(values), {}, false, false};
-    auto plan = PlanEdit(S(), core_->state().Find(id), e, replica,
-                         Hlc::Make(clock_.NowMillis(), ++counter_));
+    auto plan = PlanEdit(S(), core().state().Find(id), e, replica,
+                         Hlc::Make(clock().NowMillis(), ++counter_));
     EXPECT_TRUE(plan.ok()) << plan.status().ToString();
-    return Delta{replica, Hlc::Make(clock_.NowMillis(), counter_), {plan->delta}};
+    return Delta{replica, Hlc::Make(clock().NowMillis(), counter_), {plan->delta}};
   }
 
-  TempDir tmp_;
-  ManualClock clock_{kT0};
-  Identity broker_ = *Identity::Generate("coordinator");
   Identity a_ = *Identity::Generate(kOrgA);
   Identity b_ = *Identity::Generate(kOrgB);
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Roster> roster_;
-  std::unique_ptr<BrokerCore> core_;
   LoopTasks tasks_;  // no loop runs here: the service's work runs on the calling thread
   std::unique_ptr<ReviewService> service_;
   uint64_t batch_ = 0;
@@ -414,39 +407,39 @@ TEST_F(ReviewBrokerTest, AnApprovalIsALoggedDeltaSignedByTheBrokerAndAuthoredByT
     if (it["kind"] == "moderated_change") id = it["id"];
   }
   ASSERT_FALSE(id.empty()) << list->dump(2);
-  uint64_t head = core_->stats().log_head;
+  uint64_t head = core().stats().log_head;
   auto done = service_->Decide(id, {ReviewAction::kApprove, "", nullptr}, "test");
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ((*done)["seq"], head + 1);
-  auto raw = store_->Get(Cf::kLog, EncodeSeq(head + 1));
+  auto raw = broker_store().Get(Cf::kLog, EncodeSeq(head + 1));
   ASSERT_TRUE(raw.ok() && raw->has_value());
   auto m = proto::DecodeEnvelope(**raw);
   ASSERT_TRUE(m.ok());
   const proto::SignedDelta& sd = std::get<proto::Updates>(*m).entries.at(0).delta;
   EXPECT_EQ(sd.signer, "broker");
   EXPECT_EQ(sd.author, "coordinator");
-  EXPECT_TRUE(VerifySignature(broker_.pub.sign_public, sd.delta, sd.signature));
+  EXPECT_TRUE(VerifySignature(broker_identity().pub.sign_public, sd.delta, sd.signature));
   auto d = DecodeDelta(sd.delta);
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->author, core_->review_replica());
-  EXPECT_EQ(core_->state().Find(kPhone)->Displayed("number@published"), T("+14155550123"));
+  EXPECT_EQ(d->author, core().review_replica());
+  EXPECT_EQ(core().state().Find(kPhone)->Displayed("number@published"), T("+14155550123"));
   // The decision is in the hash-chained audit log, in the same batch: who, what, which record.
-  auto tail = core_->audit().Tail(10);
+  auto tail = core().audit().Tail(10);
   ASSERT_TRUE(tail.ok()) << tail.status().ToString();
   ASSERT_FALSE(tail->empty());
   EXPECT_EQ(tail->back().action, "review.approve");
   EXPECT_EQ(tail->back().actor, "coordinator");
   EXPECT_EQ(tail->back().subject, kPhone);
-  auto chain = AuditLog::Verify(*store_);
+  auto chain = AuditLog::Verify(broker_store());
   ASSERT_TRUE(chain.ok());
   EXPECT_TRUE(chain->ok) << chain->problem;
   // Decided: the id is gone; repeating it changes nothing.
   auto again = service_->Decide(id, {ReviewAction::kApprove, "", nullptr}, "test");
   EXPECT_EQ(again.status().code(), Code::kNotFound);
-  EXPECT_EQ(core_->stats().log_head, head + 1);
+  EXPECT_EQ(core().stats().log_head, head + 1);
   // And no agent can claim the broker's replica.
-  EXPECT_EQ(roster_->OrgOfReplica(core_->review_replica()), "coordinator");
-  EXPECT_FALSE(roster_->BindReplica(core_->review_replica(), kOrgA).ok());
+  EXPECT_EQ(roster().OrgOfReplica(core().review_replica()), "coordinator");
+  EXPECT_FALSE(roster().BindReplica(core().review_replica(), kOrgA).ok());
 }
 
 TEST_F(ReviewBrokerTest, BadDecisionsChangeNothing) {
@@ -454,7 +447,7 @@ TEST_F(ReviewBrokerTest, BadDecisionsChangeNothing) {
       Push(a_, kA,
            Edit(kA, kPhone, "phone", {{"owner", T(kOrgA.c_str())}, {"number", T("+14155550123")}}))
           .accepted);
-  uint64_t head = core_->stats().log_head;
+  uint64_t head = core().stats().log_head;
   auto unknown = service_->Decide("m-000000000000", {ReviewAction::kApprove, "", nullptr}, "test");
   EXPECT_EQ(unknown.status().code(), Code::kNotFound);
   std::string id = (*service_->List({}, 10))["items"][0]["id"];
@@ -462,19 +455,19 @@ TEST_F(ReviewBrokerTest, BadDecisionsChangeNothing) {
   EXPECT_EQ(no_reason.status().code(), Code::kInvalidArgument);
   auto bad_value = service_->Decide(id, {ReviewAction::kResolve, "", "not a phone"}, "test");
   EXPECT_EQ(bad_value.status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(core_->stats().log_head, head);
+  EXPECT_EQ(core().stats().log_head, head);
 }
 
 TEST_F(ReviewBrokerTest, AMaintainersPushPublishesItsOwnModeratedWrites) {
   Identity m = *Identity::Generate(kOrgM);
-  ASSERT_TRUE(roster_->Enroll(m.pub, Role::kMaintainer, kT0).ok());
+  ASSERT_TRUE(roster().Enroll(m.pub, Role::kMaintainer, kT0).ok());
   ASSERT_TRUE(Push(m, 0xc1,
                    Edit(0xc1, kOrgA, "organization",
                         {{"owner", T(kOrgA.c_str())},
                          {"name", T("Harbor")},
                          {"website", T("https://harbor.example")}}))
                   .accepted);
-  const Record* org = core_->state().Find(kOrgA);
+  const Record* org = core().state().Find(kOrgA);
   ASSERT_NE(org, nullptr);
   EXPECT_TRUE(IsVetted(*org));
   EXPECT_EQ(org->Displayed("website@published"), T("https://harbor.example"));
