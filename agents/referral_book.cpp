@@ -18,7 +18,6 @@ namespace sb {
 namespace {
 
 constexpr char kCursorKey[] = "referral_cursor";
-constexpr char kUnavailable[] = "unavailable";  // a post's ack code: not saved, post it again
 
 std::string RecordKey(const std::string& id) {
   return "r/" + id;
@@ -136,7 +135,9 @@ Status ReferralBook::Load() {
         nlohmann::json j = ParseStoredJson(v);
         if (!j.is_object()) return true;
         Key key;
-        key.role = j.value("role", "");
+        // Only ever written from a decoded roster; anything else reads as the lesser role.
+        Result<Role> role = ParseRole(j.value("role", ""));
+        key.role = role.ok() ? *role : Role::kPartner;
         key.revoked = j.value("revoked", false);
         auto sign = FromHex(j.value("sign", ""));
         auto box = FromHex(j.value("box", ""));
@@ -441,7 +442,7 @@ Status ReferralBook::SaveRoster(const proto::Roster& r) {
     }
     changed[e.org] = k;
     b.Put(Cf::kRoster, e.org,
-          DumpJson(nlohmann::json{{"role", k.role},
+          DumpJson(nlohmann::json{{"role", RoleName(k.role)},
                                   {"sign", ToHex(k.sign)},
                                   {"box", ToHex(k.box)},
                                   {"revoked", k.revoked}}));
@@ -469,7 +470,7 @@ std::vector<proto::ReferralPost> ReferralBook::Pending(size_t max) const {
 Status ReferralBook::OnAck(const proto::ReferralPostAck& ack) {
   // Not an answer: the broker could not save the post (its store failed). It stays queued
   // and goes again.
-  if (!ack.accepted && ack.code == kUnavailable) return Status::Ok();
+  if (!ack.accepted && ack.code == proto::PostRefusalCode::kUnavailable) return Status::Ok();
   MutexLock lock(mu_);
   ASSIGN_OR_RETURN(auto bytes, store_->Get(Cf::kReferrals, QueueKey(ack.seq)));
   if (!bytes) return Status::Ok();  // already settled (a repeated ack)

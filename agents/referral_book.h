@@ -117,7 +117,8 @@ class ReferralBook {
   void Queued() REQUIRES(mu_);
   struct Entry;
   struct Key {
-    std::string role, sign, box;
+    Role role = Role::kPartner;
+    std::string sign, box;
     bool revoked = false;
   };
   Result<std::optional<Entry>> Read(const std::string& id) const;

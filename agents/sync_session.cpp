@@ -172,16 +172,17 @@ void AgentSync::SetAside(const std::string& source, const std::string& ref, cons
 std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
   const proto::Message* msg = &m;
   if (auto* r = std::get_if<proto::Refusal>(msg)) {
-    Error("the broker refused: " + r->message + " (" + r->code + ")");
-    if (r->code == "version" || r->code == "revoked" || r->code == "replica") {
+    Error("the broker refused: " + r->message + " (" + proto::Name(r->code) + ")");
+    if (r->code == proto::RefusalCode::kVersion || r->code == proto::RefusalCode::kRevoked ||
+        r->code == proto::RefusalCode::kReplica) {
       SetState(State::kRefused);
-    } else if (r->code == "hello_first") {
+    } else if (r->code == proto::RefusalCode::kHelloFirst) {
       // The broker has no session for this connection (it dropped it): start over.
       SetState(State::kHelloSent);
       Note("session restart", "the broker no longer knew this session",
            &SyncStatus::session_restarts);
       return {Hello(/*resume=*/false)};
-    } else if (r->code == "unavailable") {
+    } else if (r->code == proto::RefusalCode::kUnavailable) {
       in_flight_batch_ = 0;  // push again later
     }
     return {};
@@ -203,12 +204,12 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     SetState(State::kReady);
     known_head_ = std::max(known_head_, w->log_head);
     if (!was_ready) {
-      spdlog::info("sync: connected as {} ({}), cursor {} of {}{}{}", w->org, w->role,
+      spdlog::info("sync: connected as {} ({}), cursor {} of {}{}{}", w->org, RoleName(w->role),
                    dir_->sync_cursor(), w->log_head, w->snapshot ? ", checkpoint follows" : "",
                    w->resumed ? " (resumed)" : "");
     }
     MutexLock lock(status_mu_);
-    status_.role = w->role;
+    status_.role = RoleName(w->role);
     status_.broker_head = w->log_head;
     status_.last_error.clear();
     return {};
@@ -265,7 +266,7 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     if (!referrals_) return {};
     Status s = referrals_->OnAck(*ra);
     if (!s.ok()) Error("cannot settle a referral post: " + s.ToString());
-    if (!ra->accepted && ra->code == "unavailable") {
+    if (!ra->accepted && ra->code == proto::PostRefusalCode::kUnavailable) {
       // Not saved at the broker: the book keeps it, and it is posted again after a while.
       Error("the broker could not save a referral post: " + ra->reason);
       return Tick();

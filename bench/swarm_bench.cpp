@@ -346,7 +346,7 @@ class Swarm {
       c.acks.push_back(*a);
     } else if (auto* f = std::get_if<proto::Refusal>(&m)) {
       ++c.refusals;
-      if (f->code == "hello_first") {
+      if (f->code == proto::RefusalCode::kHelloFirst) {
         // As an agent does: the broker dropped this session (its connection went away and
         // came back); start one at the cursor.
         c.checkpoint = 0;
@@ -1220,7 +1220,7 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     {
       proto::Roster r;
       for (const Identity& id : ids) {
-        r.entries.push_back(proto::RosterEntry{id.pub.org, "partner", id.pub.sign_public,
+        r.entries.push_back(proto::RosterEntry{id.pub.org, Role::kPartner, id.pub.sign_public,
                                                id.pub.box_public, false});
       }
       roster_bytes = proto::EncodeEnvelope(r).size();

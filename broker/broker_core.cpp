@@ -128,7 +128,7 @@ void BrokerCore::SendShared(const std::string& peer, SharedBytes bytes,
   out->push_back(Outgoing{peer, std::move(bytes)});
 }
 
-void BrokerCore::Refuse(const std::string& peer, const std::string& code,
+void BrokerCore::Refuse(const std::string& peer, proto::RefusalCode code,
                         const std::string& message, std::vector<Outgoing>* out) {
   Send(peer, proto::Refusal{code, message}, out);
 }
@@ -169,7 +169,7 @@ void BrokerCore::Failed(const std::string& peer, const std::string& org, std::st
                    " could not be processed and was quarantined: " + Printable(why, 300));
   SetAside(org, bytes, "the broker could not process a " + what + ": " + Printable(why, 300));
   try {
-    Refuse(peer, "failed",
+    Refuse(peer, proto::RefusalCode::kFailed,
            "the broker could not process this " + what +
                "; it was set aside for the network's maintainers",
            out);
@@ -204,21 +204,22 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
   if (!member || member->revoked) {
     WarnOrg(org, "broker: org=" + Printable(org) + " refused: not enrolled or revoked");
     if (auto it = sessions_.find(peer); it != sessions_.end()) EndSession(it);
-    return Refuse(peer, "revoked", "this organization's key is not enrolled (or was revoked)", out);
+    return Refuse(peer, proto::RefusalCode::kRevoked,
+                  "this organization's key is not enrolled (or was revoked)", out);
   }
   Result<proto::Message> msg = proto::DecodeEnvelope(bytes);
   if (!msg.ok()) {
     stats_.malformed++;
     WarnOrg(org, "broker: org=" + org + " sent a malformed message: " + msg.status().message());
     SetAside(org, bytes, "a malformed message: " + msg.status().message());
-    return Refuse(peer, "malformed", msg.status().message(), out);
+    return Refuse(peer, proto::RefusalCode::kMalformed, msg.status().message(), out);
   }
   if (auto* h = std::get_if<proto::Hello>(&*msg)) return OnHello(peer, org, *h, out);
   auto it = sessions_.find(peer);
   if (it == sessions_.end()) {
     WarnOrg(org,
             "broker: org=" + org + " sent " + proto::MessageName(*msg) + " before hello; refused");
-    return Refuse(peer, "hello_first", "send Hello before anything else", out);
+    return Refuse(peer, proto::RefusalCode::kHelloFirst, "send Hello before anything else", out);
   }
   Session& s = it->second;
   if (auto* p = std::get_if<proto::Push>(&*msg)) return StagePush(peer, s, *p, out);
@@ -227,8 +228,9 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
     proto::ReferralPostAck ack = referrals_.OnPost(org, *rp, &updates);
     if (!ack.accepted) {
       WarnOrg(org, "broker: org=" + org + " referral post " + std::to_string(rp->seq) +
-                       " refused (" + ack.code + "): " + ack.reason);
-      if (ack.code == "malformed") SetAside(org, bytes, "a malformed referral post: " + ack.reason);
+                       " refused (" + proto::Name(ack.code) + "): " + ack.reason);
+      if (ack.code == proto::PostRefusalCode::kMalformed)
+        SetAside(org, bytes, "a malformed referral post: " + ack.reason);
     }
     // The history first, then the ack: the agent settles its post at the ack, and in between
     // it would hold neither the step waiting nor the step taken (its status a step behind; a
@@ -241,8 +243,8 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
     return MarkDue(peer, s);
   }
   WarnOrg(org, "broker: org=" + org + " sent an unexpected " + proto::MessageName(*msg));
-  Refuse(peer, "unexpected", std::string("a broker does not accept ") + proto::MessageName(*msg),
-         out);
+  Refuse(peer, proto::RefusalCode::kUnexpected,
+         std::string("a broker does not accept ") + proto::MessageName(*msg), out);
 }
 
 // ---------- sessions ----------
@@ -252,7 +254,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   if (h.protocol_version != proto::kProtocolVersion) {
     WarnOrg(org, "broker: org=" + org + " speaks protocol " + std::to_string(h.protocol_version) +
                      ", refused");
-    return Refuse(peer, "version",
+    return Refuse(peer, proto::RefusalCode::kVersion,
                   "protocol version " + std::to_string(h.protocol_version) +
                       " is not supported; this broker speaks version " +
                       std::to_string(proto::kProtocolVersion) + " — upgrade switchboard",
@@ -264,10 +266,11 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     // Only a replica id the agent may not use is final; a failed store write is not (the
     // agent says Hello again).
     bool final = bound.code() == Code::kPermissionDenied || bound.code() == Code::kInvalidArgument;
-    return Refuse(peer, final ? "replica" : "unavailable", bound.message(), out);
+    return Refuse(peer, final ? proto::RefusalCode::kReplica : proto::RefusalCode::kUnavailable,
+                  bound.message(), out);
   }
   if (h.cursor > log_head_) {
-    return Refuse(peer, "cursor",
+    return Refuse(peer, proto::RefusalCode::kCursor,
                   "the agent's cursor is ahead of this broker's log (was the "
                   "broker restored from an older backup?)",
                   out);
@@ -288,8 +291,8 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     OnCredit(s, proto::Credit{0, h.cursor, false, 0});
     MarkDue(peer, s);
     Send(peer,
-         proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_,
-                        s.checkpoint != nullptr, true},
+         proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, s.checkpoint != nullptr,
+                        true},
          out);
     // An agent that has this session's roster needs only what changed since (at 10,000
     // agents a stall's resume that cost a whole roster each was gigabytes).
@@ -317,8 +320,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   bool checkpoint = WantsCheckpoint(h.cursor);
   if (checkpoint) StartCheckpoint(s);
   MarkDue(peer, s);
-  Send(peer,
-       proto::Welcome{proto::kProtocolVersion, org, RoleName(m.role), log_head_, checkpoint, false},
+  Send(peer, proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, checkpoint, false},
        out);
   spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
                h.cursor, log_head_, checkpoint ? " (checkpoint)" : "");
@@ -407,9 +409,8 @@ std::vector<SharedBytes> RosterParts(const std::vector<Member>& members, size_t 
     r.changes = changes;
     for (size_t i = p * per_part; i < std::min(members.size(), (p + 1) * per_part); ++i) {
       const Member& m = members[i];
-      r.entries.push_back(proto::RosterEntry{m.identity.org, RoleName(m.role),
-                                             m.identity.sign_public, m.identity.box_public,
-                                             m.revoked});
+      r.entries.push_back(proto::RosterEntry{m.identity.org, m.role, m.identity.sign_public,
+                                             m.identity.box_public, m.revoked});
     }
     parts.push_back(std::make_shared<const std::string>(proto::EncodeEnvelope(r)));
   }
@@ -562,7 +563,9 @@ void BrokerCore::CommitStaged() {
     spdlog::error("broker: cannot save {} push(es): {}", staged.size(), st.ToString());
     staged_head_ = log_head_;
     for (const StagedPush& p : staged) {
-      Send(p.peer, proto::Refusal{"unavailable", "the broker could not save the push; retry"},
+      Send(p.peer,
+           proto::Refusal{proto::RefusalCode::kUnavailable,
+                          "the broker could not save the push; retry"},
            &pending_);
     }
     return;
@@ -822,7 +825,7 @@ size_t BrokerCore::PumpSession(const std::string& peer, Session& s, uint64_t ros
     std::optional<Member> m = roster_->Find(s.org);
     if (!m || m->revoked) {
       spdlog::warn("broker: org={} revoked; cutting its agent off", s.org);
-      Refuse(peer, "revoked", "this organization's enrollment was revoked", out);
+      Refuse(peer, proto::RefusalCode::kRevoked, "this organization's enrollment was revoked", out);
       *erase = true;
       return 0;
     }

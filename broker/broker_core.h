@@ -231,7 +231,7 @@ class BrokerCore {
   void WarnOrg(const std::string& org, const std::string& line);
   void Send(const std::string& peer, const proto::Message& m, std::vector<Outgoing>* out);
   void SendShared(const std::string& peer, SharedBytes bytes, std::vector<Outgoing>* out);
-  void Refuse(const std::string& peer, const std::string& code, const std::string& message,
+  void Refuse(const std::string& peer, proto::RefusalCode code, const std::string& message,
               std::vector<Outgoing>* out);
   void OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
                std::vector<Outgoing>* out);

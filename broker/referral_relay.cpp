@@ -37,12 +37,12 @@ bool Answered(ReferralStatus s) {
   return s != ReferralStatus::kSent && s != ReferralStatus::kDelivered;
 }
 
-proto::ReferralPostAck Refused(uint64_t seq, std::string code, std::string reason) {
-  return proto::ReferralPostAck{seq, false, std::move(code), std::move(reason)};
+proto::ReferralPostAck Refused(uint64_t seq, proto::PostRefusalCode code, std::string reason) {
+  return proto::ReferralPostAck{seq, false, code, std::move(reason)};
 }
 
 proto::ReferralPostAck NotSaved(uint64_t seq) {
-  return Refused(seq, "unavailable", "the broker could not save it; retry");
+  return Refused(seq, proto::PostRefusalCode::kUnavailable, "the broker could not save it; retry");
 }
 
 }  // namespace
@@ -168,38 +168,42 @@ proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,
                                                   const proto::ReferralPost& post,
                                                   std::vector<Outbound>* out) {
   Result<proto::ReferralBody> body = proto::DecodeReferralBody(post.referral.body);
-  if (!body.ok()) return Refused(post.seq, "malformed", body.status().message());
+  if (!body.ok())
+    return Refused(post.seq, proto::PostRefusalCode::kMalformed, body.status().message());
   const proto::ReferralBody& b = *body;
   if (b.sender != org) {
-    return Refused(post.seq, "sender",
+    return Refused(post.seq, proto::PostRefusalCode::kSender,
                    "the referral names " + b.sender + " as its sender, but it came from " + org);
   }
   std::optional<Member> sender = roster_->Find(org);
   if (!sender ||
       !VerifySignature(sender->identity.sign_public, post.referral.body, post.referral.signature)) {
-    return Refused(post.seq, "signature", "the referral's signature does not verify");
+    return Refused(post.seq, proto::PostRefusalCode::kSignature,
+                   "the referral's signature does not verify");
   }
   uint64_t now = clock_->NowMillis();
   // The same rules the sender's agent applies (and the recipient's applies again).
-  std::string code;
+  proto::PostRefusalCode code;
   if (Status rules = CheckReferralBody(b, now, false, &code); !rules.ok()) {
     return Refused(post.seq, code, rules.message());
   }
   std::optional<Member> recipient = roster_->Find(b.recipient);
   if (!recipient || recipient->revoked) {
-    return Refused(post.seq, "unknown_recipient",
+    return Refused(post.seq, proto::PostRefusalCode::kUnknownRecipient,
                    "no enrolled organization " + b.recipient + " to refer to");
   }
   Result<std::optional<Stored>> existing = Read(b.id);
-  if (!existing.ok()) return Refused(post.seq, "unavailable", existing.status().message());
+  if (!existing.ok())
+    return Refused(post.seq, proto::PostRefusalCode::kUnavailable, existing.status().message());
   if (*existing) {
     const Stored& e = **existing;
     if (e.sender == org && e.body_hash == Sha256Hex(post.referral.body)) {
       // A repeat (the ack was lost): accepted once, acknowledged again.
       out->emplace_back(org, UpdateFor(e, org));
-      return proto::ReferralPostAck{post.seq, true, "", ""};
+      return proto::ReferralPostAck{post.seq, true, proto::PostRefusalCode::kNone, ""};
     }
-    return Refused(post.seq, "duplicate_id", "referral id " + b.id + " is already in use");
+    return Refused(post.seq, proto::PostRefusalCode::kDuplicateId,
+                   "referral id " + b.id + " is already in use");
   }
   Stored r;
   r.id = b.id;
@@ -214,41 +218,44 @@ proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,
     return NotSaved(post.seq);
   }
   unsaved_.erase({org, b.id});
-  return proto::ReferralPostAck{post.seq, true, "", ""};
+  return proto::ReferralPostAck{post.seq, true, proto::PostRefusalCode::kNone, ""};
 }
 
 proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
                                                  const proto::ReferralPost& post,
                                                  std::vector<Outbound>* out) {
   Result<proto::TransitionBody> t = proto::DecodeTransitionBody(post.transition.body);
-  if (!t.ok()) return Refused(post.seq, "malformed", t.status().message());
+  if (!t.ok()) return Refused(post.seq, proto::PostRefusalCode::kMalformed, t.status().message());
   if (t->actor != org) {
-    return Refused(post.seq, "actor",
+    return Refused(post.seq, proto::PostRefusalCode::kActor,
                    "the step names " + t->actor + " as its actor, but it came from " + org);
   }
   std::optional<Member> actor = roster_->Find(org);
   if (!actor || !VerifySignature(actor->identity.sign_public, post.transition.body,
                                  post.transition.signature)) {
-    return Refused(post.seq, "signature", "the step's signature does not verify");
+    return Refused(post.seq, proto::PostRefusalCode::kSignature,
+                   "the step's signature does not verify");
   }
   auto unsaved = unsaved_.find({org, t->referral});
   if (unsaved != unsaved_.end() && post.seq > unsaved->second) return NotSaved(post.seq);
   Result<std::optional<Stored>> existing = Read(t->referral);
-  if (!existing.ok()) return Refused(post.seq, "unavailable", existing.status().message());
+  if (!existing.ok())
+    return Refused(post.seq, proto::PostRefusalCode::kUnavailable, existing.status().message());
   if (!*existing || (org != (*existing)->sender && org != (*existing)->recipient)) {
     // The same answer for "no such referral" and "not yours": a third party learns nothing.
-    return Refused(post.seq, "unknown_referral", "no referral " + t->referral + " of yours");
+    return Refused(post.seq, proto::PostRefusalCode::kUnknownReferral,
+                   "no referral " + t->referral + " of yours");
   }
   Stored r = std::move(**existing);
   Party party = org == r.sender ? Party::kSender : Party::kRecipient;
   for (size_t i = 0; i < r.actions.size(); ++i) {
     if (r.actions[i] == t->action && r.transitions[i].body == post.transition.body) {
       out->emplace_back(org, UpdateFor(r, org));  // a repeat: already part of the history
-      return proto::ReferralPostAck{post.seq, true, "", ""};
+      return proto::ReferralPostAck{post.seq, true, proto::PostRefusalCode::kNone, ""};
     }
   }
   if (t->action == "expire") {
-    return Refused(post.seq, "party", "only the broker expires a referral");
+    return Refused(post.seq, proto::PostRefusalCode::kParty, "only the broker expires a referral");
   }
   Result<ReferralStatus> next = NextStatus(r.status, t->action, party);
   if (!next.ok()) {
@@ -256,21 +263,27 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
     for (const std::string& a : r.actions) {
       if (a == t->action) {
         out->emplace_back(org, UpdateFor(r, org));
-        return proto::ReferralPostAck{post.seq, true, "", ""};
+        return proto::ReferralPostAck{post.seq, true, proto::PostRefusalCode::kNone, ""};
       }
     }
-    return Refused(post.seq, next.status().code() == Code::kPermissionDenied ? "party" : "state",
+    return Refused(post.seq,
+                   next.status().code() == Code::kPermissionDenied ? proto::PostRefusalCode::kParty
+                                                                   : proto::PostRefusalCode::kState,
                    next.status().message());
   }
   if (Status rules = CheckTransitionBody(*t, clock_->NowMillis()); !rules.ok()) {
-    return Refused(post.seq, t->action == "decline" ? "reason" : "malformed", rules.message());
+    return Refused(post.seq,
+                   t->action == "decline" ? proto::PostRefusalCode::kReason
+                                          : proto::PostRefusalCode::kMalformed,
+                   rules.message());
   }
   if (r.transitions.size() >= proto::kMaxReferralTransitions) {
-    return Refused(post.seq, "state", "the referral has too many steps");
+    return Refused(post.seq, proto::PostRefusalCode::kState, "the referral has too many steps");
   }
   uint64_t now = clock_->NowMillis();
   if (t->at_ms > now + kMaxSkewMs) {
-    return Refused(post.seq, "clock", "the step is dated in the future; check the agent's clock");
+    return Refused(post.seq, proto::PostRefusalCode::kClock,
+                   "the step is dated in the future; check the agent's clock");
   }
   std::string expiry = ExpiryKey(r.expires_ms, r.id);
   uint64_t old_version = r.version;
@@ -286,7 +299,7 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
     return NotSaved(post.seq);
   }
   if (unsaved != unsaved_.end() && post.seq >= unsaved->second) unsaved_.erase(unsaved);
-  return proto::ReferralPostAck{post.seq, true, "", ""};
+  return proto::ReferralPostAck{post.seq, true, proto::PostRefusalCode::kNone, ""};
 }
 
 Result<std::vector<proto::ReferralUpdate>> ReferralRelay::Since(const std::string& org,

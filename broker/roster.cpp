@@ -11,16 +11,6 @@ namespace sb {
 
 using nlohmann::json;
 
-const char* RoleName(Role r) {
-  return r == Role::kMaintainer ? "maintainer" : "partner";
-}
-
-Result<Role> ParseRole(const std::string& s) {
-  if (s == "partner") return Role::kPartner;
-  if (s == "maintainer") return Role::kMaintainer;
-  return Status::InvalidArgument("role must be partner or maintainer, got '" + s + "'");
-}
-
 namespace {
 
 std::string Hex(const std::string& raw) {

@@ -15,12 +15,9 @@
 #include "conflict/causal_context.h"
 #include "crypto/identity.h"
 #include "store/store.h"
+#include "transport/protocol.h"  // Role
 
 namespace sb {
-
-enum class Role { kPartner, kMaintainer };
-const char* RoleName(Role r);
-Result<Role> ParseRole(const std::string& s);
 
 struct Member {
   PublicIdentity identity;  // identity.org is the organization id

@@ -7,6 +7,52 @@ $Cxx.namespace("sb::wire");
 
 const protocolVersion :UInt32 = 1;
 
+# Codes and roles are enums (fields added in version 1 without a version change). Each message
+# that carries one still writes the same word in the Text field it had before (`roleName`,
+# `codeName`), so that a peer built before the enums existed reads it; a reader takes the enum
+# when it is set and the text when it is not (0: an older peer sent only the text). An unknown
+# value in either is a malformed message. See schemas/PROTOCOL.md, "Codes and roles".
+
+enum Role {
+  unspecified @0;       # not set: read `roleName`
+  partner @1;
+  maintainer @2;
+}
+
+# Why the broker refused a session message (Refusal.code).
+enum RefusalCode {
+  unspecified @0;       # not set: read `codeName`
+  version @1;           # another protocol version (final)
+  revoked @2;           # the organization is not enrolled, or was revoked (final)
+  helloFirst @3;        # no session on this connection: send Hello
+  malformed @4;         # the message did not decode or broke a limit
+  unavailable @5;       # the broker could not do it now (a store failure); retry
+  replica @6;           # the replica id belongs to another organization (final)
+  cursor @7;            # the Hello's cursor is ahead of the broker's log
+  failed @8;            # the broker failed handling the message
+  unexpected @9;        # a message a broker does not accept
+}
+
+# Why the broker refused a referral post (ReferralPostAck.code).
+enum PostRefusalCode {
+  none @0;              # accepted (or not set: read `codeName`)
+  malformed @1;
+  sender @2;            # the referral's sender is not the organization that posted it
+  signature @3;
+  unknownRecipient @4;
+  unavailable @5;       # not saved: post it again
+  duplicateId @6;
+  actor @7;             # the step's actor is not the organization that posted it
+  unknownReferral @8;
+  party @9;             # this party may not take this step
+  state @10;            # the step does not follow from the referral's state
+  reason @11;           # a decline without a valid reason
+  clock @12;            # dated in the future
+  consent @13;
+  tooLarge @14;
+  expired @15;
+}
+
 struct SignedDelta {
   delta @0 :Data;       # an encoded delta (schemas/FORMATS.md, tag D)
   author @1 :Text;      # the organization that wrote it
@@ -32,15 +78,18 @@ struct Hello {
 struct Welcome {
   protocolVersion @0 :UInt32;
   org @1 :Text;         # the organization the broker authenticated (from the CURVE key)
-  role @2 :Text;        # partner | maintainer
+  roleName @2 :Text;    # partner | maintainer: `role` as text, for peers without the enum
   logHead @3 :UInt64;   # the broker's last log sequence
   snapshot @4 :Bool;    # true: a checkpoint (snapshot chunks) follows, then the log after it
   resumed @5 :Bool;     # true: the session went on (entries already sent still arrive)
+  role @6 :Role;
 }
 
 struct Refusal {
-  code @0 :Text;        # version | revoked | hello_first | malformed | unknown_replica | ...
+  codeName @0 :Text;    # `code` as text (version | revoked | hello_first | ...), for peers
+                        # without the enum: a version refusal must reach every older agent
   message @1 :Text;
+  code @2 :RefusalCode;
 }
 
 struct PushItem {
@@ -97,10 +146,11 @@ struct SnapshotChunk {
 
 struct RosterEntry {
   org @0 :Text;
-  role @1 :Text;
+  roleName @1 :Text;    # `role` as text, for peers without the enum
   signKey @2 :Data;     # Ed25519 public key (32 bytes)
   boxKey @3 :Data;      # X25519 public key for referrals (32 bytes)
   revoked @4 :Bool;
+  role @5 :Role;
 }
 
 struct Roster {
@@ -164,8 +214,10 @@ struct ReferralPost {
 struct ReferralPostAck {
   seq @0 :UInt64;
   accepted @1 :Bool;
-  code @2 :Text;           # refused: unknown_recipient | consent | too_large | state | ...
+  codeName @2 :Text;       # `code` as text (unknown_recipient | consent | too_large | ...;
+                           # empty when accepted), for peers without the enum
   reason @3 :Text;
+  code @4 :PostRefusalCode;
 }
 
 # Broker -> sender and recipient: a referral's whole state so far. Transitions are listed in

@@ -6,12 +6,106 @@
 
 #include <cstring>
 #include <new>
+#include <ostream>
 #include <type_traits>
 
 #include "base/utf8.h"
 #include "schemas/sync.capnp.h"
 
+namespace sb {
+
+const char* RoleName(Role r) {
+  return r == Role::kMaintainer ? "maintainer" : "partner";
+}
+
+Result<Role> ParseRole(const std::string& s) {
+  if (s == "partner") return Role::kPartner;
+  if (s == "maintainer") return Role::kMaintainer;
+  return Status::InvalidArgument("role must be partner or maintainer, got '" + s + "'");
+}
+
+std::ostream& operator<<(std::ostream& os, Role r) {
+  return os << RoleName(r);
+}
+
+}  // namespace sb
+
 namespace sb::proto {
+
+namespace {
+
+// Each enum's values: the C++ value, the wire value and the word (the text field older peers
+// read). Wire value 0 is "not set" in every wire enum and has no row (but kNone's).
+template <typename Cpp, typename Wire>
+struct EnumRow {
+  Cpp cpp;
+  Wire wire;
+  const char* name;
+};
+
+constexpr EnumRow<Role, wire::Role> kRoles[] = {
+    {Role::kPartner, wire::Role::PARTNER, "partner"},
+    {Role::kMaintainer, wire::Role::MAINTAINER, "maintainer"},
+};
+
+constexpr EnumRow<RefusalCode, wire::RefusalCode> kRefusalCodes[] = {
+    {RefusalCode::kVersion, wire::RefusalCode::VERSION, "version"},
+    {RefusalCode::kRevoked, wire::RefusalCode::REVOKED, "revoked"},
+    {RefusalCode::kHelloFirst, wire::RefusalCode::HELLO_FIRST, "hello_first"},
+    {RefusalCode::kMalformed, wire::RefusalCode::MALFORMED, "malformed"},
+    {RefusalCode::kUnavailable, wire::RefusalCode::UNAVAILABLE, "unavailable"},
+    {RefusalCode::kReplica, wire::RefusalCode::REPLICA, "replica"},
+    {RefusalCode::kCursor, wire::RefusalCode::CURSOR, "cursor"},
+    {RefusalCode::kFailed, wire::RefusalCode::FAILED, "failed"},
+    {RefusalCode::kUnexpected, wire::RefusalCode::UNEXPECTED, "unexpected"},
+};
+
+constexpr EnumRow<PostRefusalCode, wire::PostRefusalCode> kPostRefusalCodes[] = {
+    {PostRefusalCode::kNone, wire::PostRefusalCode::NONE, ""},
+    {PostRefusalCode::kMalformed, wire::PostRefusalCode::MALFORMED, "malformed"},
+    {PostRefusalCode::kSender, wire::PostRefusalCode::SENDER, "sender"},
+    {PostRefusalCode::kSignature, wire::PostRefusalCode::SIGNATURE, "signature"},
+    {PostRefusalCode::kUnknownRecipient, wire::PostRefusalCode::UNKNOWN_RECIPIENT,
+     "unknown_recipient"},
+    {PostRefusalCode::kUnavailable, wire::PostRefusalCode::UNAVAILABLE, "unavailable"},
+    {PostRefusalCode::kDuplicateId, wire::PostRefusalCode::DUPLICATE_ID, "duplicate_id"},
+    {PostRefusalCode::kActor, wire::PostRefusalCode::ACTOR, "actor"},
+    {PostRefusalCode::kUnknownReferral, wire::PostRefusalCode::UNKNOWN_REFERRAL,
+     "unknown_referral"},
+    {PostRefusalCode::kParty, wire::PostRefusalCode::PARTY, "party"},
+    {PostRefusalCode::kState, wire::PostRefusalCode::STATE, "state"},
+    {PostRefusalCode::kReason, wire::PostRefusalCode::REASON, "reason"},
+    {PostRefusalCode::kClock, wire::PostRefusalCode::CLOCK, "clock"},
+    {PostRefusalCode::kConsent, wire::PostRefusalCode::CONSENT, "consent"},
+    {PostRefusalCode::kTooLarge, wire::PostRefusalCode::TOO_LARGE, "too_large"},
+    {PostRefusalCode::kExpired, wire::PostRefusalCode::EXPIRED, "expired"},
+};
+
+template <typename Cpp, typename Wire, size_t N>
+const EnumRow<Cpp, Wire>& RowOf(const EnumRow<Cpp, Wire> (&rows)[N], Cpp c) {
+  for (const auto& row : rows) {
+    if (row.cpp == c) return row;
+  }
+  return rows[0];  // unreachable: every value has a row (protocol_test checks)
+}
+
+}  // namespace
+
+const char* Name(RefusalCode c) {
+  return RowOf(kRefusalCodes, c).name;
+}
+
+const char* Name(PostRefusalCode c) {
+  return RowOf(kPostRefusalCodes, c).name;
+}
+
+std::ostream& operator<<(std::ostream& os, RefusalCode c) {
+  return os << Name(c);
+}
+
+std::ostream& operator<<(std::ostream& os, PostRefusalCode c) {
+  return os << Name(c);
+}
 
 namespace {
 
@@ -68,7 +162,8 @@ void Put(wire::Envelope::Builder env, const Welcome& m) {
   auto b = env.initWelcome();
   b.setProtocolVersion(m.protocol_version);
   b.setOrg(TextOf(m.org));
-  b.setRole(TextOf(m.role));
+  b.setRoleName(RoleName(m.role));
+  b.setRole(RowOf(kRoles, m.role).wire);
   b.setLogHead(m.log_head);
   b.setSnapshot(m.snapshot);
   b.setResumed(m.resumed);
@@ -76,7 +171,8 @@ void Put(wire::Envelope::Builder env, const Welcome& m) {
 
 void Put(wire::Envelope::Builder env, const Refusal& m) {
   auto b = env.initRefusal();
-  b.setCode(TextOf(m.code));
+  b.setCodeName(Name(m.code));
+  b.setCode(RowOf(kRefusalCodes, m.code).wire);
   std::string message = SafeProse(m.message);
   b.setMessage(TextOf(message));
 }
@@ -140,7 +236,8 @@ void Put(wire::Envelope::Builder env, const Roster& m) {
   for (unsigned i = 0; i < m.entries.size(); ++i) {
     const RosterEntry& e = m.entries[i];
     entries[i].setOrg(TextOf(e.org));
-    entries[i].setRole(TextOf(e.role));
+    entries[i].setRoleName(RoleName(e.role));
+    entries[i].setRole(RowOf(kRoles, e.role).wire);
     entries[i].setSignKey(DataOf(e.sign_key));
     entries[i].setBoxKey(DataOf(e.box_key));
     entries[i].setRevoked(e.revoked);
@@ -166,7 +263,8 @@ void Put(wire::Envelope::Builder env, const ReferralPostAck& m) {
   auto b = env.initReferralPostAck();
   b.setSeq(m.seq);
   b.setAccepted(m.accepted);
-  b.setCode(TextOf(m.code));
+  b.setCodeName(Name(m.code));
+  b.setCode(RowOf(kPostRefusalCodes, m.code).wire);
   std::string reason = SafeProse(m.reason);
   b.setReason(TextOf(reason));
 }
@@ -256,6 +354,26 @@ void CheckCount(size_t n, size_t max, const char* field) {
   }
 }
 
+// An enum field and the text written next to it for older peers: the enum when it is set, the
+// text when it is not (an older peer). The text is checked either way; an unknown value of
+// either is refused.
+template <typename Cpp, typename Wire, size_t N>
+Cpp GetEnum(const EnumRow<Cpp, Wire> (&rows)[N], Wire w, capnp::Text::Reader text,
+            const char* field) {
+  std::string name = GetText(text, kMaxNameBytes, field);
+  if (static_cast<uint16_t>(w) != 0) {
+    for (const auto& row : rows) {
+      if (row.wire == w) return row.cpp;
+    }
+    throw DecodeError{std::string(field) + ": unknown value " +
+                      std::to_string(static_cast<uint16_t>(w))};
+  }
+  for (const auto& row : rows) {
+    if (row.name == name) return row.cpp;
+  }
+  throw DecodeError{std::string(field) + ": unknown value '" + name + "'"};
+}
+
 Signed GetSigned(wire::Signed::Reader r, const char* field) {
   Signed s;
   s.body = GetData(r.getBody());
@@ -287,7 +405,7 @@ Message Get(wire::Envelope::Reader env) {
       Welcome m;
       m.protocol_version = r.getProtocolVersion();
       m.org = GetText(r.getOrg(), kMaxNameBytes, "welcome.org");
-      m.role = GetText(r.getRole(), kMaxNameBytes, "welcome.role");
+      m.role = GetEnum(kRoles, r.getRole(), r.getRoleName(), "welcome.role");
       m.log_head = r.getLogHead();
       m.snapshot = r.getSnapshot();
       m.resumed = r.getResumed();
@@ -295,7 +413,7 @@ Message Get(wire::Envelope::Reader env) {
     }
     case wire::Envelope::REFUSAL: {
       auto r = env.getRefusal();
-      return Refusal{GetText(r.getCode(), kMaxNameBytes, "refusal.code"),
+      return Refusal{GetEnum(kRefusalCodes, r.getCode(), r.getCodeName(), "refusal.code"),
                      GetProse(r.getMessage(), kMaxProseBytes, "refusal.message")};
     }
     case wire::Envelope::PUSH: {
@@ -362,7 +480,7 @@ Message Get(wire::Envelope::Reader env) {
       for (auto e : entries) {
         RosterEntry x;
         x.org = GetText(e.getOrg(), kMaxNameBytes, "roster.org");
-        x.role = GetText(e.getRole(), kMaxNameBytes, "roster.role");
+        x.role = GetEnum(kRoles, e.getRole(), e.getRoleName(), "roster.role");
         x.sign_key = GetKey(e.getSignKey(), "roster.sign_key");
         x.box_key = GetKey(e.getBoxKey(), "roster.box_key");
         x.revoked = e.getRevoked();
@@ -386,9 +504,10 @@ Message Get(wire::Envelope::Reader env) {
     }
     case wire::Envelope::REFERRAL_POST_ACK: {
       auto r = env.getReferralPostAck();
-      return ReferralPostAck{r.getSeq(), r.getAccepted(),
-                             GetText(r.getCode(), kMaxNameBytes, "referral_post_ack.code"),
-                             GetProse(r.getReason(), kMaxProseBytes, "referral_post_ack.reason")};
+      return ReferralPostAck{
+          r.getSeq(), r.getAccepted(),
+          GetEnum(kPostRefusalCodes, r.getCode(), r.getCodeName(), "referral_post_ack.code"),
+          GetProse(r.getReason(), kMaxProseBytes, "referral_post_ack.reason")};
     }
     case wire::Envelope::REFERRAL_UPDATE: {
       auto r = env.getReferralUpdate();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -12,9 +13,62 @@
 
 #include "base/status.h"
 
+namespace sb {
+
+// An enrolled organization's role: what it may read and write (DESIGN.md).
+enum class Role { kPartner, kMaintainer };
+// "partner" | "maintainer": the word on the wire, in the roster store, logs and JSON.
+const char* RoleName(Role r);
+Result<Role> ParseRole(const std::string& s);
+// Prints the word (for test failures and stream logging).
+std::ostream& operator<<(std::ostream& os, Role r);
+
+}  // namespace sb
+
 namespace sb::proto {
 
 inline constexpr uint32_t kProtocolVersion = 1;
+
+// Why the broker refused a session message (schemas/sync.capnp, RefusalCode).
+enum class RefusalCode {
+  kVersion,      // another protocol version (final)
+  kRevoked,      // not enrolled, or revoked (final)
+  kHelloFirst,   // no session on this connection: send Hello
+  kMalformed,    // did not decode, or broke a limit
+  kUnavailable,  // not done now (a store failure): retry
+  kReplica,      // the replica id belongs to another organization (final)
+  kCursor,       // the Hello's cursor is ahead of the broker's log
+  kFailed,       // the broker failed handling it
+  kUnexpected,   // a message a broker does not accept
+};
+
+// Why the broker refused a referral post (schemas/sync.capnp, PostRefusalCode).
+enum class PostRefusalCode {
+  kNone,  // accepted
+  kMalformed,
+  kSender,
+  kSignature,
+  kUnknownRecipient,
+  kUnavailable,  // not saved: post it again
+  kDuplicateId,
+  kActor,
+  kUnknownReferral,
+  kParty,
+  kState,
+  kReason,
+  kClock,
+  kConsent,
+  kTooLarge,
+  kExpired,
+};
+
+// The words the codes had as text ("hello_first", "unknown_recipient", "" for kNone): sent
+// for older peers, and printed in logs, JSON and the CLI.
+const char* Name(RefusalCode c);
+const char* Name(PostRefusalCode c);
+// Print the words (for test failures and stream logging).
+std::ostream& operator<<(std::ostream& os, RefusalCode c);
+std::ostream& operator<<(std::ostream& os, PostRefusalCode c);
 // Largest envelope accepted (also ZMQ_MAXMSGSIZE on every socket).
 inline constexpr size_t kMaxMessageBytes = 16 << 20;
 
@@ -41,7 +95,7 @@ struct Hello {
 struct Welcome {
   uint32_t protocol_version = kProtocolVersion;
   std::string org;
-  std::string role;
+  Role role = Role::kPartner;
   uint64_t log_head = 0;
   bool snapshot = false;
   bool resumed = false;
@@ -49,7 +103,7 @@ struct Welcome {
 };
 
 struct Refusal {
-  std::string code;
+  RefusalCode code = RefusalCode::kFailed;
   std::string message;
   friend bool operator==(const Refusal&, const Refusal&) = default;
 };
@@ -113,7 +167,7 @@ struct SnapshotChunk {
 
 struct RosterEntry {
   std::string org;
-  std::string role;
+  Role role = Role::kPartner;
   std::string sign_key;  // 32 bytes
   std::string box_key;   // 32 bytes
   bool revoked = false;
@@ -167,7 +221,8 @@ struct ReferralPost {
 struct ReferralPostAck {
   uint64_t seq = 0;
   bool accepted = false;
-  std::string code, reason;
+  PostRefusalCode code = PostRefusalCode::kNone;
+  std::string reason;
   friend bool operator==(const ReferralPostAck&, const ReferralPostAck&) = default;
 };
 

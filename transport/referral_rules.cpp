@@ -8,10 +8,10 @@
 namespace sb {
 
 Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool received,
-                         std::string* code) {
-  std::string ignored;
+                         proto::PostRefusalCode* code) {
+  proto::PostRefusalCode ignored;
   if (!code) code = &ignored;
-  *code = "malformed";
+  *code = proto::PostRefusalCode::kMalformed;
   if (!IsUuid(b.id)) return Status::InvalidArgument("referral.id: must be a lowercase UUID");
   RETURN_IF_ERROR(CheckText(b.sender, "referral.sender", TextKind::kName, 128));
   RETURN_IF_ERROR(CheckText(b.recipient, "referral.recipient", TextKind::kName, 128));
@@ -19,14 +19,14 @@ Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool rec
     return Status::InvalidArgument("referral: sender and recipient are required");
   }
   if (b.sender == b.recipient) {
-    *code = "unknown_recipient";
+    *code = proto::PostRefusalCode::kUnknownRecipient;
     return Status::InvalidArgument("referral: an organization cannot refer to itself");
   }
   RETURN_IF_ERROR(CheckText(b.service, "referral.service", TextKind::kName, kMaxServiceIdBytes));
   if (b.urgency != "emergency" && b.urgency != "urgent" && b.urgency != "routine") {
     return Status::InvalidArgument("referral.urgency: must be emergency, urgent or routine");
   }
-  *code = "consent";
+  *code = proto::PostRefusalCode::kConsent;
   if (b.consent_scope.empty() || b.consent_by.empty() || b.consent_at_ms == 0) {
     return Status::InvalidArgument(
         "referral.consent: a referral needs the client's consent: its scope, when and by whom");
@@ -38,7 +38,7 @@ Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool rec
   if (b.consent_at_ms > now_ms + kMaxReferralSkewMs) {
     return Status::InvalidArgument("referral.consent.at: is in the future");
   }
-  *code = "malformed";
+  *code = proto::PostRefusalCode::kMalformed;
   if (b.created_ms == 0 || b.created_ms > now_ms + kMaxReferralSkewMs) {
     return Status::InvalidArgument("referral.created: is missing or in the future");
   }
@@ -48,7 +48,7 @@ Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool rec
                                    " days of it");
   }
   if (!received && b.expires_ms <= now_ms) {
-    *code = "expired";
+    *code = proto::PostRefusalCode::kExpired;
     return Status::InvalidArgument("referral.expires: the referral has already expired");
   }
   if (b.nonce.size() != 24 || b.key_nonce.size() != 24 || b.sealed_key.size() != 48 ||
@@ -56,7 +56,7 @@ Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool rec
     return Status::InvalidArgument("referral: the sealed payload is malformed");
   }
   if (b.ciphertext.size() > kMaxSealedPayloadBytes) {
-    *code = "too_large";
+    *code = proto::PostRefusalCode::kTooLarge;
     return Status::InvalidArgument("referral: the sealed payload is " +
                                    std::to_string(b.ciphertext.size()) + " bytes; the limit is " +
                                    std::to_string(kMaxSealedPayloadBytes));

@@ -36,7 +36,7 @@ inline constexpr size_t kMaxSealedPayloadBytes = kMaxReferralPayloadBytes + 16;
 // On error, `*code` (when given) is the wire refusal code: malformed, consent, expired,
 // too_large or unknown_recipient.
 Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool received = false,
-                         std::string* code = nullptr);
+                         proto::PostRefusalCode* code = nullptr);
 
 // One lifecycle step: known action, the reason's rules (required for decline), time not ahead.
 Status CheckTransitionBody(const proto::TransitionBody& t, uint64_t now_ms);

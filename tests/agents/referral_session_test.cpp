@@ -209,7 +209,7 @@ TEST_F(ReferralSessionTest, UpdatesInAnyOrderSettleToTheSameState) {
     proto::Roster roster;
     for (const Member& m : SessionFixture::roster().List()) {
       roster.entries.push_back(
-          {m.identity.org, "partner", m.identity.sign_public, m.identity.box_public, false});
+          {m.identity.org, Role::kPartner, m.identity.sign_public, m.identity.box_public, false});
     }
     copy.OnRoster(roster);
     // The sealed referral comes first in any real session; the rest in any order.
@@ -240,13 +240,13 @@ TEST_F(ReferralSessionTest, AThirdOrganizationCanNeitherReadNorChangeIt) {
     proto::TransitionBody t{id, action, kOrgC, clock().NowMillis(), "mine now"};
     proto::ReferralPostAck ack = Post(c, proto::ReferralPost{77, {}, SignBody(c.id, t)});
     EXPECT_FALSE(ack.accepted) << action;
-    EXPECT_EQ(ack.code, "unknown_referral") << action;
+    EXPECT_EQ(ack.code, proto::PostRefusalCode::kUnknownReferral) << action;
   }
   // C signing as B is refused too: identity comes from the key, not the message.
   proto::TransitionBody t{id, "accept", kOrgB, clock().NowMillis(), ""};
   proto::ReferralPostAck ack = Post(c, proto::ReferralPost{78, {}, SignBody(c.id, t)});
   EXPECT_FALSE(ack.accepted);
-  EXPECT_EQ(ack.code, "actor");
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kActor);
   Run();
   EXPECT_EQ(Status(a, id), "delivered");
   EXPECT_EQ(Status(b, id), "delivered");
@@ -273,12 +273,12 @@ TEST_F(ReferralSessionTest, ForgedOrTamperedReferralsAreRefused) {
   ASSERT_TRUE(SealPayload(&body, kPayload, NewDataKey(), c.id, b.id.pub.box_public).ok());
   proto::ReferralPostAck ack = Post(c, proto::ReferralPost{1, SignBody(c.id, body), {}});
   EXPECT_FALSE(ack.accepted);
-  EXPECT_EQ(ack.code, "sender");
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kSender);
   // C's own referral with a signature that is not C's.
   body.sender = kOrgC;
   proto::Signed forged = SignBody(a.id, body);
   ack = Post(c, proto::ReferralPost{2, forged, {}});
-  EXPECT_EQ(ack.code, "signature");
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kSignature);
 
   // At the recipient: a relayed referral that claims A but is signed by C never enters. It
   // is quarantined with the reason, and its version stepped over (not resent for ever).
@@ -363,7 +363,7 @@ TEST_F(ReferralSessionTest, ReplayedPostsChangeNothing) {
   body->urgency = "routine";
   proto::ReferralPostAck ack = Post(a, proto::ReferralPost{99, SignBody(a.id, *body), {}});
   EXPECT_FALSE(ack.accepted);
-  EXPECT_EQ(ack.code, "duplicate_id");
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kDuplicateId);
 }
 
 TEST_F(ReferralSessionTest, AnUnansweredReferralExpiresAndNeverReachesTheLateRecipient) {
@@ -493,14 +493,14 @@ TEST_F(ReferralSessionTest, MalformedPostsAndUpdatesAreRefusedAndChangeNothing) 
   std::string junk(40, '\x5a');
   proto::ReferralPostAck ack = Post(a, proto::ReferralPost{1, {junk, std::string(64, 's')}, {}});
   EXPECT_FALSE(ack.accepted);
-  EXPECT_EQ(ack.code, "malformed");
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kMalformed);
   ack = Post(a, proto::ReferralPost{2, {}, {junk, std::string(64, 's')}});
   EXPECT_FALSE(ack.accepted);
-  EXPECT_EQ(ack.code, "malformed");
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kMalformed);
   // A referral body where a transition belongs, and the reverse.
   proto::TransitionBody t{NewUuid(), "cancel", kOrgA, clock().NowMillis(), ""};
   ack = Post(a, proto::ReferralPost{3, SignBody(a.id, t), {}});
-  EXPECT_EQ(ack.code, "malformed");
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kMalformed);
   // Garbled envelopes: the broker answers with a refusal and stays up for everyone.
   std::vector<Outgoing> out;
   core().OnMessage(a.peer, kOrgA, std::string(16, '\x01'), &out);

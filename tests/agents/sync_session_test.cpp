@@ -99,10 +99,11 @@ TEST_F(SyncSessionTest, VersionRefusalIsFinal) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Connect(a);
   DiscardInFlight();  // the broker answers for another version instead
-  EXPECT_TRUE(a.sync
-                  ->OnMessage(proto::EncodeEnvelope(
-                      proto::Refusal{"version", "protocol version 1 is not supported; upgrade"}))
-                  .empty());
+  EXPECT_TRUE(
+      a.sync
+          ->OnMessage(proto::EncodeEnvelope(proto::Refusal{
+              proto::RefusalCode::kVersion, "protocol version 1 is not supported; upgrade"}))
+          .empty());
   EXPECT_EQ(a.sync->status().state, "refused");
   EXPECT_NE(a.sync->status().last_error.find("upgrade"), std::string::npos);
   // It stays refused: reconnecting says nothing, ticking pushes nothing.
@@ -119,7 +120,7 @@ TEST_F(SyncSessionTest, WelcomeOfAnotherProtocolVersionIsRefusedByTheAgent) {
   Connect(a);
   DiscardInFlight();
   (void)a.sync->OnMessage(proto::EncodeEnvelope(
-      proto::Welcome{proto::kProtocolVersion + 1, kOrgA, "partner", 0, false}));
+      proto::Welcome{proto::kProtocolVersion + 1, kOrgA, Role::kPartner, 0, false}));
   EXPECT_EQ(a.sync->status().state, "refused");
 }
 
@@ -134,7 +135,7 @@ TEST_F(SyncSessionTest, BrokerThatForgotTheSessionGetsHelloAgainAndThePush) {
   Run();
   std::vector<std::string> codes;
   for (const auto& m : a.received) {
-    if (auto* r = std::get_if<proto::Refusal>(&m)) codes.push_back(r->code);
+    if (auto* r = std::get_if<proto::Refusal>(&m)) codes.push_back(proto::Name(r->code));
   }
   EXPECT_EQ(codes, (std::vector<std::string>{"hello_first"}));
   EXPECT_TRUE(a.sync->ready());
@@ -316,7 +317,7 @@ TEST_F(SyncSessionTest, AStallAsksToResumeAndOnlyASecondStallStartsOver) {
   // Nothing heard, but the agent does not yet know it is behind: it learns the head from a
   // resumed Welcome after the next stall check, so drive one.
   a.sync->OnMessage(proto::EncodeEnvelope(
-      proto::Welcome{proto::kProtocolVersion, kOrgA, "partner", 1, false, true}));
+      proto::Welcome{proto::kProtocolVersion, kOrgA, Role::kPartner, 1, false, true}));
   uint64_t resumes = core().stats().resumes, restarts = core().stats().restarts;
   clock().Advance(AgentSync::Options{}.stall_ms + 1);
   Run();

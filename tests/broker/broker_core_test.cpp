@@ -96,7 +96,8 @@ std::string Describe(const std::vector<proto::Message>& msgs) {
   std::string s;
   for (const auto& m : msgs) {
     s += proto::MessageName(m);
-    if (auto* r = std::get_if<proto::Refusal>(&m)) s += "(" + r->code + ": " + r->message + ")";
+    if (auto* r = std::get_if<proto::Refusal>(&m))
+      s += std::string("(") + proto::Name(r->code) + ": " + r->message + ")";
     s += " ";
   }
   return s;
@@ -211,7 +212,7 @@ TEST_F(BrokerCoreTest, HelloGetsWelcomeNamingTheAuthenticatedOrgThenTheRoster) {
   auto got = Send(a_, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
   ASSERT_GE(got.size(), 2u) << Describe(got);
   EXPECT_EQ(std::get<proto::Welcome>(got[0]),
-            (proto::Welcome{proto::kProtocolVersion, kOrgA, "partner", 0, false}));
+            (proto::Welcome{proto::kProtocolVersion, kOrgA, Role::kPartner, 0, false}));
   auto roster = std::get<proto::Roster>(got[1]);
   ASSERT_EQ(roster.entries.size(), 3u);
   for (const auto& e : roster.entries) {
@@ -224,14 +225,14 @@ TEST_F(BrokerCoreTest, HelloGetsWelcomeNamingTheAuthenticatedOrgThenTheRoster) {
   EXPECT_EQ(sessions[0].org, kOrgA);
   EXPECT_EQ(sessions[0].replica, a_.replica);
   EXPECT_EQ(sessions[0].window, 16u);
-  EXPECT_EQ(Hello(m_).role, "maintainer");
+  EXPECT_EQ(Hello(m_).role, Role::kMaintainer);
 }
 
 TEST_F(BrokerCoreTest, HelloWithAnotherProtocolVersionIsRefusedWithAClearMessage) {
   auto got = Send(a_, proto::Hello{proto::kProtocolVersion + 1, a_.replica, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
   auto r = std::get<proto::Refusal>(got[0]);
-  EXPECT_EQ(r.code, "version");
+  EXPECT_EQ(r.code, proto::RefusalCode::kVersion);
   EXPECT_NE(r.message.find("protocol version " + std::to_string(proto::kProtocolVersion + 1)),
             std::string::npos)
       << r.message;
@@ -247,7 +248,7 @@ TEST_F(BrokerCoreTest, AnythingBeforeHelloIsRefusedHelloFirst) {
            proto::Credit{100, 0}}) {
     auto got = Send(a_, m);
     ASSERT_EQ(got.size(), 1u) << Describe(got);
-    EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "hello_first");
+    EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kHelloFirst);
   }
   EXPECT_EQ(core().stats().log_head, 0u);
   EXPECT_EQ(core().state().size(), 0u);
@@ -261,7 +262,7 @@ TEST_F(BrokerCoreTest, GarbledAndTruncatedBytesAreRefusedMalformed) {
   for (const std::string& bytes : inputs) {
     auto got = SendBytes(a_, bytes);
     ASSERT_EQ(got.size(), 1u) << Describe(got);
-    EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "malformed");
+    EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kMalformed);
   }
   EXPECT_EQ(core().stats().malformed, inputs.size());
   EXPECT_EQ(core().Sessions().size(), 1u);  // the session survives noise
@@ -272,23 +273,23 @@ TEST_F(BrokerCoreTest, ReplicaBoundToAnotherOrgIsRefused) {
   Peer thief{"peer-thief", b_.id, a_.replica};  // B claims A's replica id
   auto got = Send(thief, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
-  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "replica");
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kReplica);
   Peer zero{"peer-zero", b_.id, 0};
   got = Send(zero, proto::Hello{proto::kProtocolVersion, 0, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
-  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "replica");
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kReplica);
   // The binding is durable: a restarted broker refuses too.
   Restart(options_);
   got = Send(thief, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
-  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "replica");
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kReplica);
 }
 
 TEST_F(BrokerCoreTest, UnenrolledOrganizationIsRefused) {
   Peer stranger{"peer-x", Gen(Uuid(0xdead)), 0xd1};
   auto got = Send(stranger, proto::Hello{proto::kProtocolVersion, stranger.replica, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
-  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kRevoked);
   EXPECT_TRUE(core().Sessions().empty());
 }
 
@@ -789,7 +790,7 @@ TEST_F(BrokerCoreTest, RevocationCutsTheSessionOffAtOnce) {
   Deliver(out);
   auto got = Take(b_);
   ASSERT_EQ(got.size(), 1u) << Describe(got);
-  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kRevoked);
   ASSERT_EQ(core().Sessions().size(), 1u);
   EXPECT_EQ(core().Sessions()[0].org, kOrgA);
   // A learns what changed: B, revoked.
@@ -802,7 +803,7 @@ TEST_F(BrokerCoreTest, RevocationCutsTheSessionOffAtOnce) {
   // Whatever B sends now is refused.
   got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 16});
   ASSERT_EQ(got.size(), 1u) << Describe(got);
-  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, "revoked");
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kRevoked);
   EXPECT_EQ(core().Sessions().size(), 1u);
 }
 

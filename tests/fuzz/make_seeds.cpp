@@ -144,8 +144,8 @@ void Messages(Seeds& s, const Replicas& r) {
   };
   add("handshake", Hello{kProtocolVersion, 7, 0, 64, 0, 1 << 20, false});
   add("handshake", Hello{kProtocolVersion, 7, 1234, 16, 9, 0, true});
-  add("handshake", Welcome{kProtocolVersion, "org-a", "partner", 1234, false, true});
-  add("handshake", Refusal{"unknown_key", "your key is not enrolled;\task a maintainer"});
+  add("handshake", Welcome{kProtocolVersion, "org-a", Role::kPartner, 1234, false, true});
+  add("handshake", Refusal{RefusalCode::kRevoked, "your key is not enrolled;\task a maintainer"});
   add("handshake", Credit{32, 1200, false, 0});
   add("handshake", Credit{0, 1100, true, 2});
 
@@ -174,9 +174,9 @@ void Messages(Seeds& s, const Replicas& r) {
 
   Roster roster;
   roster.entries.push_back(
-      RosterEntry{"org-a", "partner", std::string(32, 'S'), std::string(32, 'B'), false});
-  roster.entries.push_back(
-      RosterEntry{"maint", "maintainer", std::string(32, '\0'), std::string(32, '\xff'), true});
+      RosterEntry{"org-a", Role::kPartner, std::string(32, 'S'), std::string(32, 'B'), false});
+  roster.entries.push_back(RosterEntry{"maint", Role::kMaintainer, std::string(32, '\0'),
+                                       std::string(32, '\xff'), true});
   add("roster", roster);
   add("roster", Roster{});
 
@@ -185,9 +185,9 @@ void Messages(Seeds& s, const Replicas& r) {
   add("referral_post", ReferralPost{2, {}, SignedBody(Transition("accept"))});
   add("referral_post", ReferralPost{3, {}, SignedBody(Transition("decline", "no beds tonight"))});
 
-  add("referral_post_ack", ReferralPostAck{1, true, "", ""});
+  add("referral_post_ack", ReferralPostAck{1, true, PostRefusalCode::kNone, ""});
   add("referral_post_ack",
-      ReferralPostAck{2, false, "consent",
+      ReferralPostAck{2, false, PostRefusalCode::kConsent,
                       "referral.consent: a referral needs the client's consent"});
 
   add("referral_update",

@@ -36,7 +36,7 @@ void Delta(const std::string& bytes) {
 void Body(const Signed& s) {
   if (s.empty()) return;
   if (Result<ReferralBody> b = DecodeReferralBody(s.body); b.ok()) {
-    std::string code;
+    PostRefusalCode code;
     (void)CheckReferralBody(*b, fuzz::kNowMs, false, &code);
     (void)CheckReferralBody(*b, fuzz::kNowMs, true, &code);
   }
@@ -65,7 +65,7 @@ struct Deeper {
     for (const Signed& t : m.transitions) Body(t);
   }
   void operator()(const ReferralBody& b) {
-    std::string code;
+    PostRefusalCode code;
     (void)CheckReferralBody(b, fuzz::kNowMs, false, &code);
     (void)CheckReferralBody(b, fuzz::kNowMs, true, &code);
   }

@@ -204,16 +204,10 @@ TEST_F(HostileInput, TextThatIsNotUtf8InAnyFieldOfAnyMessageIsRefusedByName) {
        }},
       {"welcome.org",
        [](const std::string& x) {
-         return proto::Welcome{1, x, "partner", 0, false};
+         return proto::Welcome{1, x, Role::kPartner, 0, false};
        }},
-      {"welcome.role",
-       [](const std::string& x) {
-         return proto::Welcome{1, kOrgH, x, 0, false};
-       }},
-      {"refusal.code",
-       [](const std::string& x) {
-         return proto::Refusal{x, "m"};
-       }},
+      // welcome.role, refusal.code, roster.role and referral_post_ack.code are enums with a text
+      // copy for older peers; this encoder cannot send a bad one: protocol_test forges them.
       // refusal.message, push_ack.reason and referral_post_ack.reason: this project's encoder
       // makes explanations printable (SafeProse), so it cannot send them malformed; the
       // decoder's refusal of them is covered by the fuzz targets and protocol_test.
@@ -225,15 +219,8 @@ TEST_F(HostileInput, TextThatIsNotUtf8InAnyFieldOfAnyMessageIsRefusedByName) {
        }},
       {"roster.org",
        [&](const std::string& x) {
-         return proto::Roster{{{x, "partner", std::string(32, 'k'), std::string(32, 'b'), false}}};
-       }},
-      {"roster.role",
-       [&](const std::string& x) {
-         return proto::Roster{{{kOrgH, x, std::string(32, 'k'), std::string(32, 'b'), false}}};
-       }},
-      {"referral_post_ack.code",
-       [](const std::string& x) {
-         return proto::ReferralPostAck{1, false, x, "r"};
+         return proto::Roster{
+             {{x, Role::kPartner, std::string(32, 'k'), std::string(32, 'b'), false}}};
        }},
       {"referral_update.id",
        [](const std::string& x) {
@@ -274,7 +261,7 @@ TEST_F(HostileInput, TextThatIsNotUtf8InAnyFieldOfAnyMessageIsRefusedByName) {
     ASSERT_TRUE(c->Send(make("x" + bad + "y"))) << field;
     std::optional<proto::Refusal> r = c->Expect<proto::Refusal>();
     ASSERT_TRUE(r.has_value()) << "no refusal for " << field;
-    EXPECT_EQ(r->code, "malformed") << field;
+    EXPECT_EQ(r->code, proto::RefusalCode::kMalformed) << field;
     EXPECT_NE(r->message.find("UTF-8"), std::string::npos) << field << ": " << r->message;
     std::string short_name = field.substr(field.find('.') + 1);
     EXPECT_NE(r->message.find(short_name), std::string::npos) << field << ": " << r->message;
@@ -332,7 +319,7 @@ TEST_F(HostileInput, TextThatIsNotUtf8InsideSignedDeltasAndReferralsIsRefused) {
   body.consent_scope = "all \xFF needs";
   proto::ReferralPostAck ack = PostReferral(*c, body);
   EXPECT_FALSE(ack.accepted);
-  EXPECT_EQ(ack.code, "malformed");
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kMalformed);
   EXPECT_NE(ack.reason.find("consent_scope"), std::string::npos) << ack.reason;
   proto::TransitionBody t{NewUuid(), "decline", kOrgH, NowMs(), "no \xC0\xAF beds"};
   ASSERT_TRUE(c->Send(proto::ReferralPost{77, {}, SignBody(*h_, t)}));
@@ -355,12 +342,13 @@ TEST_F(HostileInput, TheBrokerRefusesReferralsBeyondItsLimits) {
   std::string big = R"({"alias":"R.","notes":")" + std::string(100 << 10, 'x') + "\"}";
   ack = PostReferral(*c, Referral(big));
   EXPECT_FALSE(ack.accepted);
-  EXPECT_EQ(ack.code, "too_large") << ack.reason;
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kTooLarge) << ack.reason;
   proto::ReferralBody ctl = Referral(R"({"alias":"R."})");
   ctl.consent_by = "J.\x1b[31m Doe";
   ack = PostReferral(*c, ctl);
   EXPECT_FALSE(ack.accepted);
-  EXPECT_EQ(ack.code, "malformed") << ack.reason;  // the decoder refuses it already
+  EXPECT_EQ(ack.code, proto::PostRefusalCode::kMalformed)
+      << ack.reason;  // the decoder refuses it already
   EXPECT_NE(ack.reason.find("consent_by: contains a control character"), std::string::npos)
       << ack.reason;
   ExpectNetworkStillServes();
@@ -377,7 +365,8 @@ TEST_F(HostileInput, TheRecipientRechecksThePayloadAndDeclinesWhatBreaksALimit) 
   ASSERT_LT(deep.size(), kMaxReferralPayloadBytes);
   proto::ReferralBody body = Referral(deep);
   proto::ReferralPostAck ack = PostReferral(*c, body);
-  ASSERT_TRUE(ack.accepted) << ack.code << ": " << ack.reason;  // the broker cannot tell
+  ASSERT_TRUE(ack.accepted) << proto::Name(ack.code) << ": "
+                            << ack.reason;  // the broker cannot tell
   // H (the sender) learns of the decline, with the reason.
   bool declined = false;
   std::string reason;

@@ -203,7 +203,7 @@ class Hostile : public ::testing::Test {
     std::optional<proto::Welcome> w = good.Expect<proto::Welcome>();
     ASSERT_TRUE(w.has_value()) << "no Welcome for a good client; log:\n" << Tail(broker_->log());
     EXPECT_EQ(w->org, good.org());
-    EXPECT_EQ(w->role, "partner");
+    EXPECT_EQ(w->role, Role::kPartner);
   }
 
   // Whether the broker's log gets a line naming `org` and containing `text` (besides the line
@@ -243,7 +243,7 @@ TEST_F(Hostile, GarbledBytesAreRefusedMalformed) {
     ASSERT_TRUE(c.SendBytes(bytes));
     std::optional<proto::Refusal> r = c.Expect<proto::Refusal>();
     ASSERT_TRUE(r.has_value()) << "no answer to garbage";
-    EXPECT_EQ(r->code, "malformed");
+    EXPECT_EQ(r->code, proto::RefusalCode::kMalformed);
   }
   EXPECT_TRUE(LogMentions(c.org(), "malformed")) << Tail(broker_->log());
   ExpectBrokerStillServes();
@@ -260,7 +260,7 @@ TEST_F(Hostile, TruncatedEnvelopesAreRefusedMalformed) {
     ASSERT_TRUE(c.SendBytes(push.substr(0, len)));
     std::optional<proto::Refusal> r = c.Expect<proto::Refusal>();
     ASSERT_TRUE(r.has_value()) << "no answer to an envelope cut at " << len;
-    EXPECT_EQ(r->code, "malformed") << "cut at " << len << ": " << r->message;
+    EXPECT_EQ(r->code, proto::RefusalCode::kMalformed) << "cut at " << len << ": " << r->message;
   }
   ExpectBrokerStillServes();
 }
@@ -281,7 +281,7 @@ TEST_F(Hostile, WrongProtocolVersionIsRefusedWithAClearMessage) {
   ASSERT_TRUE(c.Send(c.Hello(99)));
   std::optional<proto::Refusal> r = c.Expect<proto::Refusal>();
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->code, "version");
+  EXPECT_EQ(r->code, proto::RefusalCode::kVersion);
   EXPECT_NE(r->message.find("protocol version 99 is not supported"), std::string::npos)
       << r->message;
   EXPECT_NE(r->message.find("speaks version " + std::to_string(proto::kProtocolVersion)),
@@ -298,7 +298,7 @@ TEST_F(Hostile, PushBeforeHelloIsRefusedHelloFirst) {
       1, {proto::PushItem{1, proto::SignedDelta{bytes, c.org(), c.org(), Sign(c.id(), bytes)}}}}));
   std::optional<proto::Refusal> r = c.Expect<proto::Refusal>();
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->code, "hello_first");
+  EXPECT_EQ(r->code, proto::RefusalCode::kHelloFirst);
   ExpectBrokerStillServes();
 }
 
@@ -366,7 +366,7 @@ TEST_F(Hostile, RevokedClientIsCutOffWhileConnected) {
   ASSERT_EQ(status, 200) << body;
   std::optional<proto::Refusal> r = c.Expect<proto::Refusal>();
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->code, "revoked");
+  EXPECT_EQ(r->code, proto::RefusalCode::kRevoked);
   EXPECT_TRUE(LogMentions(c.org(), "revoked")) << Tail(broker_->log());
   ExpectBrokerStillServes();
 }

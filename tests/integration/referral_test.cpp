@@ -681,7 +681,7 @@ TEST_F(ReferralTest, AThirdOrganizationCanNeitherReadNorChangeIt) {
     auto ack = raw.Post(proto::ReferralPost{seq++, {}, SignBody(raw.id(), t)});
     ASSERT_TRUE(ack.has_value()) << "no ack for C's " << action;
     EXPECT_FALSE(ack->accepted) << "the broker let C " << action;
-    EXPECT_EQ(ack->code, "unknown_referral") << action << ": " << ack->reason;
+    EXPECT_EQ(ack->code, proto::PostRefusalCode::kUnknownReferral) << action << ": " << ack->reason;
   }
   // C signing a step in B's name, and re-sending A's sealed referral as its own.
   proto::TransitionBody forged{id, "complete", kOrgB, now, ""};
