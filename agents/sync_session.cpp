@@ -102,11 +102,26 @@ void AgentSync::OnDisconnected(const std::string& why) {
   if (!why.empty()) Error(why);
 }
 
+namespace {
+
+// The keys entries by `e`'s organization may be signed with: its current one first.
+std::vector<std::string> SignKeys(const proto::RosterEntry& e) {
+  std::vector<std::string> keys{e.sign_key};
+  keys.insert(keys.end(), e.retired_sign_keys.begin(), e.retired_sign_keys.end());
+  return keys;
+}
+
+}  // namespace
+
 bool AgentSync::Verify(const proto::SignedDelta& sd) {
   if (sd.signer == "broker") return VerifySignature(broker_sign_public_, sd.delta, sd.signature);
   if (sd.signer != sd.author) return false;
   auto it = sign_keys_.find(sd.author);
-  return it != sign_keys_.end() && VerifySignature(it->second, sd.delta, sd.signature);
+  if (it == sign_keys_.end()) return false;
+  for (const std::string& key : it->second) {
+    if (VerifySignature(key, sd.delta, sd.signature)) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> AgentSync::OnMessage(std::string_view bytes) {
@@ -221,7 +236,7 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
       // Members that changed since the last roster: merged part by part. Before the whole
       // roster has arrived there is nothing to merge into (it follows every Welcome).
       if (!roster_seen_) return {};
-      for (const auto& e : r->entries) sign_keys_[e.org] = e.sign_key;
+      for (const auto& e : r->entries) sign_keys_[e.org] = SignKeys(e);
       SaveRoster(*r);
       return AskAgainIfUnsaved();
     }
@@ -231,7 +246,7 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     else if (r->part != roster_next_part_)
       return {};  // a part went missing: wait for the next roster
     roster_next_part_ = r->part + 1;
-    for (const auto& e : r->entries) roster_parts_[e.org] = e.sign_key;
+    for (const auto& e : r->entries) roster_parts_[e.org] = SignKeys(e);
     SaveRoster(*r);  // keys are added, never removed: a part will do
     if (r->more) return {};
     sign_keys_ = std::move(roster_parts_);

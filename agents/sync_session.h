@@ -142,8 +142,10 @@ class AgentSync {
   uint32_t checkpoint_next_ = 0;
   // org -> Ed25519 public key, from the roster. Revoked organizations stay: their entries
   // in the log were accepted while they were enrolled and must still verify.
-  std::map<std::string, std::string> sign_keys_;
-  std::map<std::string, std::string> roster_parts_;  // a roster arriving in parts
+  // Each organization's current key first, then the keys `enroll rekey` retired (their
+  // entries in the log were signed while they were current).
+  std::map<std::string, std::vector<std::string>> sign_keys_;
+  std::map<std::string, std::vector<std::string>> roster_parts_;  // a roster arriving in parts
   uint32_t roster_next_part_ = 0;
   bool roster_seen_ = false;       // the roster arrived in this session (it follows Welcome)
   bool roster_unsaved_ = false;    // the referral book could not save a part: ask again

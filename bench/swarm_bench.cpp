@@ -1220,8 +1220,8 @@ int RunSwarmBench(const SwarmBenchOptions& o, std::ostream& out, std::ostream* p
     {
       proto::Roster r;
       for (const Identity& id : ids) {
-        r.entries.push_back(proto::RosterEntry{id.pub.org, Role::kPartner, id.pub.sign_public,
-                                               id.pub.box_public, false});
+        r.entries.push_back(proto::RosterEntry{
+            id.pub.org, Role::kPartner, id.pub.sign_public, id.pub.box_public, false, {}});
       }
       roster_bytes = proto::EncodeEnvelope(r).size();
     }

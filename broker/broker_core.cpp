@@ -202,7 +202,10 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
                         std::vector<Outgoing>* out) {
   std::optional<Member> member = roster_->Find(org);
   if (!member || member->revoked) {
-    WarnOrg(org, "broker: org=" + Printable(org) + " refused: not enrolled or revoked");
+    WarnOrg(org, org.empty()
+                     ? std::string("broker: a connection whose key was replaced or "
+                                   "revoked sent a message; refused")
+                     : "broker: org=" + Printable(org) + " refused: not enrolled or revoked");
     if (auto it = sessions_.find(peer); it != sessions_.end()) EndSession(it);
     return Refuse(peer, proto::RefusalCode::kRevoked,
                   "this organization's key is not enrolled (or was revoked)", out);
@@ -313,6 +316,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   peer_of_replica_[h.replica] = peer;
   s.org = org;
   s.role = m.role;
+  s.key_epoch = m.key_epoch;
   s.replica = h.replica;
   s.acked = s.sent = s.cursor_saved = h.cursor;
   s.window = window;
@@ -410,7 +414,8 @@ std::vector<SharedBytes> RosterParts(const std::vector<Member>& members, size_t 
     for (size_t i = p * per_part; i < std::min(members.size(), (p + 1) * per_part); ++i) {
       const Member& m = members[i];
       r.entries.push_back(proto::RosterEntry{m.identity.org, m.role, m.identity.sign_public,
-                                             m.identity.box_public, m.revoked});
+                                             m.identity.box_public, m.revoked,
+                                             m.retired_sign_keys});
     }
     parts.push_back(std::make_shared<const std::string>(proto::EncodeEnvelope(r)));
   }
@@ -823,9 +828,14 @@ size_t BrokerCore::PumpSession(const std::string& peer, Session& s, uint64_t ros
   size_t cost = 0;
   if (s.roster_version != roster_version) {
     std::optional<Member> m = roster_->Find(s.org);
-    if (!m || m->revoked) {
-      spdlog::warn("broker: org={} revoked; cutting its agent off", s.org);
-      Refuse(peer, proto::RefusalCode::kRevoked, "this organization's enrollment was revoked", out);
+    if (!m || m->revoked || m->key_epoch != s.key_epoch) {
+      bool rekeyed = m && !m->revoked;
+      spdlog::warn("broker: org={} {}; cutting its agent off", s.org,
+                   rekeyed ? "has new keys (a session of the old key)" : "revoked");
+      Refuse(peer, proto::RefusalCode::kRevoked,
+             rekeyed ? "this organization's keys were replaced; this key is no longer enrolled"
+                     : "this organization's enrollment was revoked",
+             out);
       *erase = true;
       return 0;
     }

@@ -122,7 +122,9 @@ class BrokerCore {
   BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster, Options options);
   Status Load();
 
-  // A message from `peer`, authenticated as organization `org` (ZAP User-Id). Never throws
+  // A message from `peer`, authenticated as organization `org` (by the key its connection
+  // authenticated with; "" when that key is no longer enrolled: refused, the session cut,
+  // like a revoked organization's). Never throws
   // and never stops: a message whose handling fails for any reason is refused, counted,
   // logged (rate-limited per organization) and quarantined, and the broker moves on. Pushes
   // are staged: their acknowledgements come out of the next Pump, after the group commit.
@@ -194,6 +196,7 @@ class BrokerCore {
     std::deque<std::pair<uint64_t, uint32_t>> in_flight;  // (last seq of a message, bytes)
     uint64_t in_flight_bytes = 0;
     uint64_t roster_version = 0;
+    uint32_t key_epoch = 0;  // the organization's key epoch at Hello (Member::key_epoch)
     // A checkpoint being sent: its shared chunks, then the closing chunk.
     std::shared_ptr<const Checkpoint> checkpoint;
     uint32_t chunk_next = 0;  // the next chunk to send (== shared count: the closing one)

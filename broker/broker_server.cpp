@@ -30,8 +30,18 @@ json MemberJson(const Member& m) {
   return {{"org", m.identity.org},
           {"role", RoleName(m.role)},
           {"curve", m.identity.curve_public},
+          {"fingerprint", Fingerprint(m.identity)},
+          {"key_epoch", m.key_epoch},
           {"enrolled_at", m.enrolled_at_ms},
           {"revoked", m.revoked}};
+}
+
+// The identity in a roster request's body ({"identity": <identity.pub>, ...}).
+Result<PublicIdentity> BodyIdentity(const json& body) {
+  if (!body.is_object() || !body.contains("identity") || !body["identity"].is_object()) {
+    return Status::InvalidArgument("body must have \"identity\": <identity.pub>");
+  }
+  return ParsePublicIdentity(DumpJson(body["identity"]));
 }
 
 }  // namespace
@@ -61,7 +71,14 @@ Result<int> BrokerServer::Start() {
   RETURN_IF_ERROR(core_.Load());
   try {
     zmq_->zap = std::make_unique<ZapAuthenticator>(
-        zmq_->ctx, [this](const std::string& key) { return roster_.AuthorizeCurve(key); },
+        // The ZAP User-Id is the key itself, not the organization: each message's organization
+        // is looked up from it (below), so a key replaced or revoked stops speaking for the
+        // organization on connections it already has, not only on new ones.
+        zmq_->ctx,
+        [this](const std::string& key) -> std::optional<std::string> {
+          if (!roster_.AuthorizeCurve(key)) return std::nullopt;
+          return key;
+        },
         [](const std::string& key, const std::string& why) {
           spdlog::warn("broker: refused a connection from key {}: {}", key, why);
         });
@@ -191,9 +208,9 @@ void BrokerServer::Loop() {
             core_.OnDisconnected(peer);
             continue;
           }
-          const char* user = body.gets("User-Id");
-          std::string org = user ? user : "";
-          if (org.empty()) continue;  // impossible with ZAP enforced; never trust it anyway
+          const char* user = body.gets("User-Id");  // the CURVE key (see Start)
+          if (!user || !*user) continue;  // impossible with ZAP enforced; never trust it anyway
+          std::string org = roster_.AuthorizeCurve(user).value_or("");
           core_.OnMessage(peer, org,
                           std::string_view(static_cast<const char*>(body.data()), body.size()),
                           &out);
@@ -325,42 +342,123 @@ void BrokerServer::Routes() {
     for (const QuarantineEntry& e : *list) out.push_back(QuarantineJson(e));
     ReplyJson(res, 200, {{"quarantine", out}, {"kept", core_.quarantine().kept()}});
   });
+  s.Get("/v1/audit", [this](const httplib::Request& req, httplib::Response& res) {
+    // The audit chain's newest entries (?n=, default 100, at most 10,000), and whether the
+    // whole chain verifies. AuditLog is thread-safe; the walk reads a consistent store.
+    size_t n = 100;
+    if (req.has_param("n")) {
+      try {
+        n = std::min<size_t>(std::stoul(req.get_param_value("n")), 10'000);
+      } catch (const std::exception&) {
+        return ReplyError(res, Status::InvalidArgument("n: must be a number"));
+      }
+    }
+    Result<std::vector<AuditEntry>> tail = core_.audit().Tail(n);
+    if (!tail.ok()) return ReplyError(res, tail.status());
+    Result<AuditCheck> check = AuditLog::Verify(*store_);
+    if (!check.ok()) return ReplyError(res, check.status());
+    json entries = json::array();
+    for (const AuditEntry& e : *tail) {
+      entries.push_back({{"seq", e.seq},
+                         {"at", IsoTime(e.at_ms)},
+                         {"actor", e.actor},
+                         {"action", e.action},
+                         {"subject", e.subject}});
+    }
+    ReplyJson(res, 200,
+              {{"entries", entries},
+               {"verified", check->ok},
+               {"length", check->entries},
+               {"problem", check->problem}});
+  });
   s.Get("/v1/roster", [this](const httplib::Request&, httplib::Response& res) {
     json list = json::array();
     for (const Member& m : roster_.List()) list.push_back(MemberJson(m));
     ReplyJson(res, 200, {{"roster", list}});
   });
-  s.Post("/v1/roster", [this](const httplib::Request& req, httplib::Response& res) {
+  auto NotTheBrokersOwn = [this](const PublicIdentity& id) {
+    return id.curve_public == identity_.pub.curve_public
+               ? Status::InvalidArgument("that is the broker's own identity")
+               : Status::Ok();
+  };
+  // Enrollment, step by step (Roster): each change is made on the loop, with its audit entry.
+  s.Post("/v1/roster", [this, NotTheBrokersOwn](const httplib::Request& req,
+                                                httplib::Response& res) {
     Result<json> parsed = ParseBody(req, JsonLimits{64 << 10, 8});
     if (!parsed.ok()) return ReplyError(res, parsed.status());
     const json& body = *parsed;
-    if (!body.is_object() || !body.contains("identity") || !body["identity"].is_object() ||
-        !body.contains("role") || !body["role"].is_string()) {
+    if (!body.is_object() || !body.contains("role") || !body["role"].is_string()) {
       return ReplyError(
           res, Status::InvalidArgument(
                    "body must be {\"identity\": <identity.pub>, \"role\": partner|maintainer}"));
     }
-    Result<PublicIdentity> id = ParsePublicIdentity(DumpJson(body["identity"]));
+    Result<PublicIdentity> id = BodyIdentity(body);
     if (!id.ok()) return ReplyError(res, id.status());
     Result<Role> role = ParseRole(body["role"].get<std::string>());
     if (!role.ok()) return ReplyError(res, role.status());
-    if (id->curve_public == identity_.pub.curve_public) {
-      return ReplyError(res, Status::InvalidArgument("that is the broker's own identity"));
-    }
+    if (Status own = NotTheBrokersOwn(*id); !own.ok()) return ReplyError(res, own);
     // On the loop: the enrollment's synced write is the loop's, never one it waits for.
-    Status st = tasks_.Call([&] { return roster_.Enroll(*id, *role, clock_->NowMillis()); });
+    Status st = tasks_.Call(
+        [&] { return roster_.Enroll(*id, *role, clock_->NowMillis(), &core_.audit()); });
     if (!st.ok()) return ReplyError(res, st);
-    spdlog::info("broker: enrolled org={} as {}", id->org, RoleName(*role));
+    spdlog::info("broker: enrolled org={} as {}, fingerprint {}", id->org, RoleName(*role),
+                 Fingerprint(*id));
     ReplyJson(res, 200, MemberJson(*roster_.Find(id->org)));
   });
-  s.Post(R"(/v1/roster/([^/]+)/revoke)",
-         [this](const httplib::Request& req, httplib::Response& res) {
+  s.Post(R"(/v1/roster/([^/]+)/rekey)",
+         [this, NotTheBrokersOwn](const httplib::Request& req, httplib::Response& res) {
+           Result<json> parsed = ParseBody(req, JsonLimits{64 << 10, 8});
+           if (!parsed.ok()) return ReplyError(res, parsed.status());
+           Result<PublicIdentity> id = BodyIdentity(*parsed);
+           if (!id.ok()) return ReplyError(res, id.status());
            std::string org = req.matches[1];
-           Status st = tasks_.Call([&] { return roster_.Revoke(org); });
+           if (id->org != org) {
+             return ReplyError(res, Status::InvalidArgument("the new identity names organization " +
+                                                            id->org + ", not " + org));
+           }
+           if (Status own = NotTheBrokersOwn(*id); !own.ok()) return ReplyError(res, own);
+           Member before;
+           Status st = tasks_.Call(
+               [&] { return roster_.Rekey(*id, clock_->NowMillis(), &before, &core_.audit()); });
            if (!st.ok()) return ReplyError(res, st);
-           spdlog::warn("broker: revoked org={}", org);
-           ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
+           spdlog::warn(
+               "broker: new keys for org={}: fingerprint {} replaces {}; sessions of the old "
+               "key are cut",
+               org, Fingerprint(*id), Fingerprint(before.identity));
+           json out = MemberJson(*roster_.Find(org));
+           out["previous_fingerprint"] = Fingerprint(before.identity);
+           ReplyJson(res, 200, out);
          });
+  s.Post(
+      R"(/v1/roster/([^/]+)/revoke)", [this](const httplib::Request& req, httplib::Response& res) {
+        std::string org = req.matches[1];
+        Status st =
+            tasks_.Call([&] { return roster_.Revoke(org, clock_->NowMillis(), &core_.audit()); });
+        if (!st.ok()) return ReplyError(res, st);
+        spdlog::warn("broker: revoked org={}", org);
+        ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
+      });
+  s.Post(R"(/v1/roster/([^/]+)/reinstate)", [this, NotTheBrokersOwn](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+    std::string org = req.matches[1];
+    std::optional<PublicIdentity> keys;
+    if (!req.body.empty()) {
+      Result<json> parsed = ParseBody(req, JsonLimits{64 << 10, 8});
+      if (!parsed.ok()) return ReplyError(res, parsed.status());
+      if (parsed->is_object() && parsed->contains("identity")) {
+        Result<PublicIdentity> id = BodyIdentity(*parsed);
+        if (!id.ok()) return ReplyError(res, id.status());
+        if (Status own = NotTheBrokersOwn(*id); !own.ok()) return ReplyError(res, own);
+        keys = *id;
+      }
+    }
+    Status st = tasks_.Call([&] {
+      return roster_.Reinstate(org, clock_->NowMillis(), keys ? &*keys : nullptr, &core_.audit());
+    });
+    if (!st.ok()) return ReplyError(res, st);
+    spdlog::warn("broker: reinstated org={}{}", org, keys ? " with new keys" : "");
+    ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
+  });
   AddReviewRoutes(s, review_, "/v1");
 }
 

@@ -47,7 +47,8 @@ bool WritesDelete(const Record& r) {
 }
 
 Status CheckRecord(const Record& d, const Record* current, const Author& who,
-                   const std::function<const Record*(const std::string&)>& lookup) {
+                   const std::function<const Record*(const std::string&)>& lookup,
+                   const Roster& roster) {
   const FieldSchema& schema = FieldSchema::Hsds();
   const std::string rid = "record " + d.id() + ": ";
   // A repeat of something the broker already holds (a push whose ack was lost) changes
@@ -92,6 +93,14 @@ Status CheckRecord(const Record& d, const Record* current, const Author& who,
                                     "a new record must belong to its creator's "
                                     "organization (owner " +
                                     who.org + ")");
+  } else if (d.kind() == "organization" && d.id() != who.org) {
+    // An organization's record id is its enrolled id: a partner lists itself, and nobody
+    // else (squatting an id first would lock the real organization out of its own listing).
+    return Status::PermissionDenied(rid + "a partner creates only its own organization record, whose id is its "
+                                  "enrolled id (" + who.org + ")");
+  } else if (d.id() != who.org && roster.Find(d.id())) {
+    return Status::PermissionDenied(rid + "that id is organization " + d.id() +
+                                    "'s enrolled id; only its own organization record has it");
   }
   // Maintainer-only fields: not written, and not erased through the context (a delete may
   // supersede them along with everything else).
@@ -174,7 +183,7 @@ Result<Delta> ValidatePushImpl(const proto::SignedDelta& sd, const Author& who,
     if (!seen.insert(r.id()).second) {
       return Status::InvalidArgument("record " + r.id() + " appears twice in one delta");
     }
-    RETURN_IF_ERROR(CheckRecord(r, lookup(r.id()), who, lookup));
+    RETURN_IF_ERROR(CheckRecord(r, lookup(r.id()), who, lookup, roster));
   }
   return delta;
 }

@@ -45,7 +45,13 @@ json MemberJson(const Member& m) {
           {"box", Hex(m.identity.box_public)},
           {"sign", Hex(m.identity.sign_public)},
           {"enrolled_at", m.enrolled_at_ms},
-          {"revoked", m.revoked}};
+          {"revoked", m.revoked},
+          {"key_epoch", m.key_epoch},
+          {"retired_sign", [&] {
+             json keys = json::array();
+             for (const std::string& k : m.retired_sign_keys) keys.push_back(Hex(k));
+             return keys;
+           }()}};
 }
 
 Result<Member> MemberFromJson(std::string_view text) {
@@ -60,10 +66,29 @@ Result<Member> MemberFromJson(std::string_view text) {
     ASSIGN_OR_RETURN(m.identity.sign_public, Unhex(j.at("sign").get<std::string>(), 32));
     m.enrolled_at_ms = j.at("enrolled_at").get<uint64_t>();
     m.revoked = j.at("revoked").get<bool>();
+    m.key_epoch = j.value("key_epoch", 0u);  // absent before rekeying existed
+    if (j.contains("retired_sign")) {
+      for (const json& k : j.at("retired_sign")) {
+        ASSIGN_OR_RETURN(std::string raw, Unhex(k.get<std::string>(), 32));
+        m.retired_sign_keys.push_back(std::move(raw));
+      }
+    }
     return m;
   } catch (const json::exception& e) {
     return Status::Corruption(std::string("malformed roster entry: ") + e.what());
   }
+}
+
+// New keys for `m`: its epoch bumps, and its signing key is kept among the retired ones.
+void ReplaceKeys(Member* m, const PublicIdentity& keys) {
+  if (m->identity.sign_public != keys.sign_public) {
+    m->retired_sign_keys.insert(m->retired_sign_keys.begin(), m->identity.sign_public);
+    if (m->retired_sign_keys.size() > proto::kMaxRetiredSignKeys) {
+      m->retired_sign_keys.resize(proto::kMaxRetiredSignKeys);
+    }
+  }
+  m->identity = keys;
+  ++m->key_epoch;
 }
 
 }  // namespace
@@ -92,39 +117,114 @@ Status Roster::Load() {
                       });
 }
 
-Status Roster::Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms) {
-  MutexLock lock(mu_);
-  if (auto it = by_curve_.find(identity.curve_public);
-      it != by_curve_.end() && it->second != identity.org) {
-    return Status::AlreadyExists("that CURVE key is already enrolled for organization " +
-                                 it->second);
+std::string Roster::KeyHolder(const PublicIdentity& id, const std::string& org) const {
+  for (const auto& [other, m] : members_) {
+    if (other == org) continue;
+    if (m.identity.curve_public == id.curve_public || m.identity.sign_public == id.sign_public ||
+        m.identity.box_public == id.box_public) {
+      return other;
+    }
   }
-  Member m{identity, role, now_ms, false};
+  return "";
+}
+
+Status Roster::Save(Member m, uint64_t now_ms, AuditLog* audit, const std::string& actor,
+                    const std::string& action) {
+  const std::string org = m.identity.org;
   WriteBatch b;
-  b.Put(Cf::kRoster, "org/" + identity.org, DumpJson(MemberJson(m)));
-  RETURN_IF_ERROR(store_->Commit(std::move(b)));
-  if (auto old = members_.find(identity.org); old != members_.end()) {
+  b.Put(Cf::kRoster, "org/" + org, DumpJson(MemberJson(m)));
+  if (audit) audit->Append(&b, now_ms, actor, action, org);
+  Status st = store_->Commit(std::move(b));
+  if (!st.ok()) {
+    if (audit) (void)audit->Load();  // the staged entry was not written: the head goes back
+    return st;
+  }
+  if (auto old = members_.find(org); old != members_.end()) {
     by_curve_.erase(old->second.identity.curve_public);
   }
-  by_curve_[identity.curve_public] = identity.org;
-  members_[identity.org] = std::move(m);
-  changed_at_[identity.org] = ++version_;
+  if (!m.revoked) by_curve_[m.identity.curve_public] = org;
+  members_[org] = std::move(m);
+  changed_at_[org] = ++version_;
   return Status::Ok();
 }
 
-Status Roster::Revoke(const std::string& org) {
+Status Roster::Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms, AuditLog* audit,
+                      const std::string& actor) {
+  MutexLock lock(mu_);
+  if (auto it = members_.find(identity.org); it != members_.end()) {
+    return Status::AlreadyExists(
+        "organization " + identity.org +
+        (it->second.revoked ? " was revoked; to let it back in use `switchboard enroll reinstate`"
+                            : " is already enrolled; to replace its keys use `switchboard "
+                              "enroll rekey`, after checking the new fingerprint with it"));
+  }
+  if (std::string holder = KeyHolder(identity, identity.org); !holder.empty()) {
+    return Status::AlreadyExists("those keys are already enrolled for organization " + holder);
+  }
+  return Save(Member{identity, role, now_ms, false, 0, {}}, now_ms, audit, actor, "roster.enroll");
+}
+
+Status Roster::Rekey(const PublicIdentity& identity, uint64_t now_ms, Member* before,
+                     AuditLog* audit, const std::string& actor) {
+  MutexLock lock(mu_);
+  auto it = members_.find(identity.org);
+  if (it == members_.end()) {
+    return Status::NotFound("organization " + identity.org + " is not enrolled");
+  }
+  if (it->second.revoked) {
+    return Status::FailedPrecondition("organization " + identity.org +
+                                      " is revoked; reinstate it first (`switchboard enroll "
+                                      "reinstate ORG --key NEW.pub`)");
+  }
+  const PublicIdentity& old = it->second.identity;
+  if (old.curve_public == identity.curve_public && old.sign_public == identity.sign_public &&
+      old.box_public == identity.box_public) {
+    return Status::InvalidArgument("those are the keys organization " + identity.org +
+                                   " already has");
+  }
+  if (std::string holder = KeyHolder(identity, identity.org); !holder.empty()) {
+    return Status::AlreadyExists("those keys are already enrolled for organization " + holder);
+  }
+  if (before) *before = it->second;
+  Member m = it->second;
+  ReplaceKeys(&m, identity);
+  return Save(std::move(m), now_ms, audit, actor, "roster.rekey");
+}
+
+Status Roster::Revoke(const std::string& org, uint64_t now_ms, AuditLog* audit,
+                      const std::string& actor) {
   MutexLock lock(mu_);
   auto it = members_.find(org);
   if (it == members_.end()) return Status::NotFound("organization " + org + " is not enrolled");
+  if (it->second.revoked) {
+    return Status::FailedPrecondition("organization " + org + " is already revoked");
+  }
   Member m = it->second;
   m.revoked = true;
-  WriteBatch b;
-  b.Put(Cf::kRoster, "org/" + org, DumpJson(MemberJson(m)));
-  RETURN_IF_ERROR(store_->Commit(std::move(b)));
-  by_curve_.erase(m.identity.curve_public);
-  it->second = std::move(m);
-  changed_at_[org] = ++version_;
-  return Status::Ok();
+  return Save(std::move(m), now_ms, audit, actor, "roster.revoke");
+}
+
+Status Roster::Reinstate(const std::string& org, uint64_t now_ms, const PublicIdentity* new_keys,
+                         AuditLog* audit, const std::string& actor) {
+  MutexLock lock(mu_);
+  auto it = members_.find(org);
+  if (it == members_.end()) return Status::NotFound("organization " + org + " is not enrolled");
+  if (!it->second.revoked) {
+    return Status::FailedPrecondition("organization " + org + " is not revoked");
+  }
+  if (new_keys && new_keys->org != org) {
+    return Status::InvalidArgument("the new identity names organization " + new_keys->org +
+                                   ", not " + org);
+  }
+  const PublicIdentity& keys = new_keys ? *new_keys : it->second.identity;
+  if (std::string holder = KeyHolder(keys, org); !holder.empty()) {
+    return Status::AlreadyExists("those keys are enrolled for organization " + holder +
+                                 (new_keys ? "" : " since; reinstate it with new keys (--key)"));
+  }
+  Member m = it->second;
+  m.revoked = false;
+  if (new_keys) ReplaceKeys(&m, *new_keys);
+  return Save(std::move(m), now_ms, audit, actor, "roster.reinstate");
 }
 
 std::optional<Member> Roster::Find(const std::string& org) const {

@@ -14,6 +14,7 @@
 #include "base/mutex.h"
 #include "conflict/causal_context.h"
 #include "crypto/identity.h"
+#include "store/audit.h"
 #include "store/store.h"
 #include "transport/protocol.h"  // Role
 
@@ -24,6 +25,12 @@ struct Member {
   Role role = Role::kPartner;
   uint64_t enrolled_at_ms = 0;
   bool revoked = false;
+  // Bumps each time the organization's keys are replaced (Rekey): a session started under an
+  // older epoch was authenticated by a key that is no longer the organization's.
+  uint32_t key_epoch = 0;
+  // The signing keys it had before (newest first, at most proto::kMaxRetiredSignKeys): log
+  // entries signed while they were current must still verify at the agents.
+  std::vector<std::string> retired_sign_keys;
 };
 
 class Roster {
@@ -31,11 +38,31 @@ class Roster {
   explicit Roster(Store* store) : store_(store) {}
   Status Load();
 
-  // Enrolls (or re-enrolls with new keys/role) an organization; durable on return. Refuses a
-  // CURVE key already bound to another organization.
-  Status Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms);
-  // Revokes; durable on return. NotFound for an unknown organization.
-  Status Revoke(const std::string& org);
+  // Enrollment is a ceremony, each step its own call; each is durable on return together with
+  // its entry in `audit` (when given; actor `actor`, subject the organization id), and
+  // changes nothing when it fails. No step takes over an organization by accident:
+  //
+  // Enroll: a new organization. AlreadyExists for an organization id that is enrolled or
+  // was revoked (replacing keys is Rekey, coming back is Reinstate), or for keys (CURVE,
+  // signing or box) another organization holds.
+  Status Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms,
+                AuditLog* audit = nullptr, const std::string& actor = "broker");
+  // Replaces an enrolled, unrevoked organization's keys (identity.org names it) and bumps its
+  // key epoch: the old CURVE key is refused from now on and its sessions are cut. NotFound
+  // for an organization not enrolled, FailedPrecondition for a revoked one (Reinstate it),
+  // InvalidArgument for the same keys, AlreadyExists for keys another organization holds.
+  // `*before` (when given) receives the member as it was.
+  Status Rekey(const PublicIdentity& identity, uint64_t now_ms, Member* before = nullptr,
+               AuditLog* audit = nullptr, const std::string& actor = "broker");
+  // Revokes; NotFound for an unknown organization, FailedPrecondition if already revoked.
+  Status Revoke(const std::string& org, uint64_t now_ms = 0, AuditLog* audit = nullptr,
+                const std::string& actor = "broker");
+  // Reinstates a revoked organization, with the keys it had or with `new_keys` (when given;
+  // new_keys->org must be `org`; the key epoch bumps as for Rekey). NotFound /
+  // FailedPrecondition (not revoked) / AlreadyExists (keys another organization holds).
+  Status Reinstate(const std::string& org, uint64_t now_ms,
+                   const PublicIdentity* new_keys = nullptr, AuditLog* audit = nullptr,
+                   const std::string& actor = "broker");
 
   std::optional<Member> Find(const std::string& org) const;
   // The organization of an enrolled, unrevoked CURVE key (Z85).
@@ -61,6 +88,13 @@ class Roster {
   // org -> the version its last change made
   std::map<std::string, uint64_t> changed_at_ GUARDED_BY(mu_);
   uint64_t version_ GUARDED_BY(mu_) = 1;
+
+  // Writes `m` (and the audit entry `action`, when `audit` is given) in one commit, then
+  // updates the maps. `m` replaces whatever the roster held for its organization.
+  Status Save(Member m, uint64_t now_ms, AuditLog* audit, const std::string& actor,
+              const std::string& action) REQUIRES(mu_);
+  // The organization other than `org` holding any of `id`'s keys, or "".
+  std::string KeyHolder(const PublicIdentity& id, const std::string& org) const REQUIRES(mu_);
 };
 
 }  // namespace sb

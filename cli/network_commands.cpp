@@ -52,7 +52,11 @@ int RunInit(const InitArgs& a) {
             << "  API token:   " << dir->TokenPath() << " (mode 0600)\n"
             << "  public keys: " << a.data << "/identity.pub"
             << (a.broker ? "  — give it to every agent (--broker-key)\n"
-                         : "  — send it to the network's maintainers to be enrolled\n");
+                         : "  — send it to the network's maintainers to be enrolled\n")
+            << "  fingerprint: " << Fingerprint(id->pub) << "\n"
+            << (a.broker ? "               (agents can check the broker key with it)\n"
+                         : "               (read it to the coordinator over the phone: they "
+                           "check it before enrolling you)\n");
   return 0;
 }
 
@@ -161,19 +165,25 @@ Result<AgentClient> BrokerClient(const std::string& data) {
   return c;
 }
 
+// The identity.pub at `file` as a roster request's body part.
+json IdentityBody(const PublicIdentity& id) {
+  return ParseStoredJson(PublicIdentityJson(id));
+}
+
 int RunEnrollAdd(const EnrollArgs& a) {
   Result<PublicIdentity> id = ReadPublicIdentity(a.key);
   if (!id.ok()) return Fail("enroll add", id.status().WithContext(a.key));
   Result<AgentClient> c = BrokerClient(a.data);
   if (!c.ok()) return Fail("enroll add", c.status());
   Result<json> r =
-      c->Call("POST", "/v1/roster",
-              json{{"identity", ParseStoredJson(PublicIdentityJson(*id))}, {"role", a.role}});
+      c->Call("POST", "/v1/roster", json{{"identity", IdentityBody(*id)}, {"role", a.role}});
   if (!r.ok()) return Fail("enroll add", r.status());
   if (a.json) {
     std::cout << r->dump(2) << "\n";
   } else {
-    std::cout << "enrolled " << id->org << " as " << a.role << "\n";
+    std::cout << "enrolled " << id->org << " as " << a.role << "\n"
+              << "  fingerprint " << (*r)["fingerprint"].get<std::string>()
+              << "  (it must be the one the organization reads to you from its `init`)\n";
   }
   return 0;
 }
@@ -187,12 +197,34 @@ int RunEnrollList(const EnrollArgs& a) {
     std::cout << r->dump(2) << "\n";
     return 0;
   }
-  std::printf("%-38s %-11s %-8s %s\n", "ORGANIZATION", "ROLE", "STATE", "ENROLLED (UTC)");
+  std::printf("%-38s %-11s %-8s %-20s %s\n", "ORGANIZATION", "ROLE", "STATE", "ENROLLED (UTC)",
+              "FINGERPRINT");
   for (const auto& m : (*r)["roster"]) {
-    std::printf("%-38s %-11s %-8s %s\n", m["org"].get<std::string>().c_str(),
+    std::printf("%-38s %-11s %-8s %-20s %s\n", m["org"].get<std::string>().c_str(),
                 m["role"].get<std::string>().c_str(),
                 m["revoked"].get<bool>() ? "revoked" : "active",
-                IsoTime(m["enrolled_at"].get<uint64_t>()).substr(0, 19).c_str());
+                IsoTime(m["enrolled_at"].get<uint64_t>()).substr(0, 19).c_str(),
+                m.value("fingerprint", "").c_str());
+  }
+  return 0;
+}
+
+int RunEnrollRekey(const EnrollArgs& a) {
+  Result<PublicIdentity> id = ReadPublicIdentity(a.key);
+  if (!id.ok()) return Fail("enroll rekey", id.status().WithContext(a.key));
+  Result<AgentClient> c = BrokerClient(a.data);
+  if (!c.ok()) return Fail("enroll rekey", c.status());
+  Result<json> r = c->Call("POST", "/v1/roster/" + UrlEncode(id->org) + "/rekey",
+                           json{{"identity", IdentityBody(*id)}});
+  if (!r.ok()) return Fail("enroll rekey", r.status());
+  if (a.json) {
+    std::cout << r->dump(2) << "\n";
+  } else {
+    std::cout << "new keys for " << id->org << "\n"
+              << "  old fingerprint " << (*r)["previous_fingerprint"].get<std::string>()
+              << "  (refused from now on; its connections are cut)\n"
+              << "  new fingerprint " << (*r)["fingerprint"].get<std::string>()
+              << "  (it must be the one the organization reads to you)\n";
   }
   return 0;
 }
@@ -209,6 +241,27 @@ int RunEnrollRevoke(const EnrollArgs& a) {
   return 0;
 }
 
+int RunEnrollReinstate(const EnrollArgs& a) {
+  json body = json::object();
+  if (!a.key.empty()) {
+    Result<PublicIdentity> id = ReadPublicIdentity(a.key);
+    if (!id.ok()) return Fail("enroll reinstate", id.status().WithContext(a.key));
+    body["identity"] = IdentityBody(*id);
+  }
+  Result<AgentClient> c = BrokerClient(a.data);
+  if (!c.ok()) return Fail("enroll reinstate", c.status());
+  Result<json> r = c->Call("POST", "/v1/roster/" + UrlEncode(a.org) + "/reinstate", body);
+  if (!r.ok()) return Fail("enroll reinstate", r.status());
+  if (a.json) {
+    std::cout << r->dump(2) << "\n";
+  } else {
+    std::cout << "reinstated " << a.org
+              << (a.key.empty() ? " with the keys it had" : " with new keys") << "\n  fingerprint "
+              << (*r)["fingerprint"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
 // ---------- status ----------
 
 struct StatusArgs {
@@ -221,14 +274,20 @@ int RunStatus(const StatusArgs& a) {
   if (!c.ok()) return Fail("status", c.status());
   Result<json> r = c->Call("GET", "/v1/status");
   if (!r.ok()) return Fail("status", r.status());
+  if (Result<PublicIdentity> me = ReadPublicIdentity(a.data + "/identity.pub"); me.ok()) {
+    (*r)["fingerprint"] = Fingerprint(*me);
+  }
   if (a.json) {
     std::cout << DumpJson(*r, 2) << "\n";
     return 0;
   }
   const json& s = *r;
   std::cout << "agent       " << s["replica"].get<std::string>()
-            << (s["org"].is_string() ? "  (" + s["org"].get<std::string>() + ")" : "") << "\n"
-            << "records     " << s["records"] << "\n"
+            << (s["org"].is_string() ? "  (" + s["org"].get<std::string>() + ")" : "") << "\n";
+  if (s.contains("fingerprint")) {
+    std::cout << "fingerprint " << s["fingerprint"].get<std::string>() << "\n";
+  }
+  std::cout << "records     " << s["records"] << "\n"
             << "outbox      " << s["outbox_depth"] << " edit(s) waiting for the broker\n"
             << "cursor      " << s["cursor"] << "\n";
   if (s["sync"].is_null()) {
@@ -318,6 +377,25 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
   revoke->add_option("ORG", enroll->org, "organization id")->required();
   revoke->add_flag("--json", enroll->json, "machine-readable output");
   revoke->callback([enroll, &exit_code] { exit_code = RunEnrollRevoke(*enroll); });
+  CLI::App* rekey = e->add_subcommand(
+      "rekey",
+      "replace an enrolled organization's keys with those of a new identity.pub (after "
+      "checking its fingerprint with the organization): shows the old and new fingerprints, "
+      "refuses the old key and cuts its connections");
+  rekey->add_option("--data", enroll->data, "the broker's data directory")->required();
+  rekey->add_option("--key", enroll->key, "the organization's new identity.pub")
+      ->required()
+      ->check(CLI::ExistingFile);
+  rekey->add_flag("--json", enroll->json, "machine-readable output");
+  rekey->callback([enroll, &exit_code] { exit_code = RunEnrollRekey(*enroll); });
+  CLI::App* reinstate = e->add_subcommand(
+      "reinstate", "let a revoked organization back in, with the keys it had or new ones (--key)");
+  reinstate->add_option("--data", enroll->data, "the broker's data directory")->required();
+  reinstate->add_option("ORG", enroll->org, "organization id")->required();
+  reinstate->add_option("--key", enroll->key, "a new identity.pub for it (optional)")
+      ->check(CLI::ExistingFile);
+  reinstate->add_flag("--json", enroll->json, "machine-readable output");
+  reinstate->callback([enroll, &exit_code] { exit_code = RunEnrollReinstate(*enroll); });
 
   auto status = std::make_shared<StatusArgs>();
   CLI::App* st = app.add_subcommand(

@@ -260,6 +260,28 @@ Result<PublicIdentity> ParsePublicIdentity(std::string_view json_text) {
   return ParseNamed(json_text, "identity.pub");
 }
 
+std::string Fingerprint(const PublicIdentity& p) {
+  // Length-prefixed fields, so no two identities hash the same input.
+  std::string input = "switchboard fingerprint v1";
+  for (const std::string* f : {&p.org, &p.curve_public, &p.sign_public, &p.box_public}) {
+    for (int shift = 0; shift < 32; shift += 8) input += static_cast<char>(f->size() >> shift);
+    input += *f;
+  }
+  unsigned char hash[30];
+  crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size(), nullptr, 0);
+  std::string out;
+  for (int group = 0; group < 6; ++group) {
+    uint64_t v = 0;
+    for (int i = 0; i < 5; ++i) v = (v << 8) | hash[group * 5 + i];
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%05llu", static_cast<unsigned long long>(v % 100000));
+    if (group) out += ' ';
+    out += buf;
+  }
+  return out;
+}
+
 Result<PublicIdentity> ReadPublicIdentity(const std::string& file) {
   std::error_code ec;
   auto size = fs::file_size(file, ec);

@@ -40,6 +40,13 @@ std::string PublicIdentityJson(const PublicIdentity& p);
 Result<PublicIdentity> ParsePublicIdentity(std::string_view json_text);
 Result<PublicIdentity> ReadPublicIdentity(const std::string& file);
 
+// A short fingerprint of an organization's public identity (its id and all three keys), for
+// two people to compare over the phone before enrolling or rekeying: 30 digits in six groups,
+// "04718 22931 55087 90312 00475 63390" (in the manner of Signal's safety numbers: each group
+// is 5 bytes of a BLAKE2b-240 hash modulo 100000, about 100 bits in all). Any change of a key
+// or the id changes it.
+std::string Fingerprint(const PublicIdentity& p);
+
 // Ed25519 over `message`; 64-byte signature.
 std::string Sign(const Identity& id, std::string_view message);
 bool VerifySignature(std::string_view sign_public, std::string_view message,

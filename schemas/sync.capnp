@@ -151,6 +151,9 @@ struct RosterEntry {
   boxKey @3 :Data;      # X25519 public key for referrals (32 bytes)
   revoked @4 :Bool;
   role @5 :Role;
+  retiredSignKeys @6 :List(Data);  # the organization's earlier Ed25519 keys (replaced by
+                                   # `enroll rekey`), newest first, at most 16: log entries
+                                   # they signed while they were current still verify
 }
 
 struct Roster {

@@ -241,6 +241,11 @@ void Put(wire::Envelope::Builder env, const Roster& m) {
     entries[i].setSignKey(DataOf(e.sign_key));
     entries[i].setBoxKey(DataOf(e.box_key));
     entries[i].setRevoked(e.revoked);
+    auto retired =
+        entries[i].initRetiredSignKeys(static_cast<unsigned>(e.retired_sign_keys.size()));
+    for (unsigned k = 0; k < e.retired_sign_keys.size(); ++k) {
+      retired.set(k, DataOf(e.retired_sign_keys[k]));
+    }
   }
   b.setPart(m.part);
   b.setMore(m.more);
@@ -484,6 +489,10 @@ Message Get(wire::Envelope::Reader env) {
         x.sign_key = GetKey(e.getSignKey(), "roster.sign_key");
         x.box_key = GetKey(e.getBoxKey(), "roster.box_key");
         x.revoked = e.getRevoked();
+        CheckCount(e.getRetiredSignKeys().size(), kMaxRetiredSignKeys, "roster.retired_sign_keys");
+        for (auto k : e.getRetiredSignKeys()) {
+          x.retired_sign_keys.push_back(GetKey(k, "roster.retired_sign_keys"));
+        }
         m.entries.push_back(std::move(x));
       }
       m.part = env.getRoster().getPart();

@@ -28,6 +28,8 @@ std::ostream& operator<<(std::ostream& os, Role r);
 namespace sb::proto {
 
 inline constexpr uint32_t kProtocolVersion = 1;
+// Earlier signing keys a roster entry carries at most (RosterEntry::retired_sign_keys).
+inline constexpr size_t kMaxRetiredSignKeys = 16;
 
 // Why the broker refused a session message (schemas/sync.capnp, RefusalCode).
 enum class RefusalCode {
@@ -171,6 +173,7 @@ struct RosterEntry {
   std::string sign_key;  // 32 bytes
   std::string box_key;   // 32 bytes
   bool revoked = false;
+  std::vector<std::string> retired_sign_keys;  // 32 bytes each, newest first
   friend bool operator==(const RosterEntry&, const RosterEntry&) = default;
 };
 

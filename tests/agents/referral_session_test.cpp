@@ -208,8 +208,12 @@ TEST_F(ReferralSessionTest, UpdatesInAnyOrderSettleToTheSameState) {
     ASSERT_TRUE(copy.Load().ok());
     proto::Roster roster;
     for (const Member& m : SessionFixture::roster().List()) {
-      roster.entries.push_back(
-          {m.identity.org, Role::kPartner, m.identity.sign_public, m.identity.box_public, false});
+      roster.entries.push_back({m.identity.org,
+                                Role::kPartner,
+                                m.identity.sign_public,
+                                m.identity.box_public,
+                                false,
+                                {}});
     }
     copy.OnRoster(roster);
     // The sealed referral comes first in any real session; the rest in any order.

@@ -807,6 +807,64 @@ TEST_F(BrokerCoreTest, RevocationCutsTheSessionOffAtOnce) {
   EXPECT_EQ(core().Sessions().size(), 1u);
 }
 
+TEST_F(BrokerCoreTest, NewKeysCutTheOldKeysSessionAndOthersLearnBothSigningKeys) {
+  Hello(a_);
+  Hello(b_);
+  Take(a_);
+  Identity b2 = Gen(kOrgB);
+  ASSERT_TRUE(roster().Rekey(b2.pub, kStart).ok());
+  std::vector<Outgoing> out;
+  core().Pump(&out);
+  Deliver(out);
+  auto got = Take(b_);
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kRevoked);
+  EXPECT_NE(std::get<proto::Refusal>(got[0]).message.find("keys were replaced"), std::string::npos);
+  ASSERT_EQ(core().Sessions().size(), 1u);
+  // A learns B's new keys, and the old signing key as retired (B's entries in the log were
+  // signed with it).
+  auto rosters = All<proto::Roster>(Take(a_));
+  ASSERT_EQ(rosters.size(), 1u);
+  ASSERT_EQ(rosters[0].entries.size(), 1u);
+  EXPECT_EQ(rosters[0].entries[0].sign_key, b2.pub.sign_public);
+  EXPECT_EQ(rosters[0].entries[0].retired_sign_keys,
+            std::vector<std::string>{b_.id.pub.sign_public});
+  EXPECT_FALSE(rosters[0].entries[0].revoked);
+  // A connection whose key is no longer enrolled reaches the core with no organization.
+  Deliver(SendRaw(b_.routing, "",
+                  proto::EncodeEnvelope(proto::Hello{proto::kProtocolVersion, b_.replica, 0, 16}),
+                  /*pump=*/false));
+  got = PumpFor(b_);
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kRevoked);
+}
+
+TEST_F(BrokerCoreTest, APartnerCannotCreateARecordWithAnotherEnrolledOrganizationsId) {
+  Hello(a_);
+  Hello(b_);
+  // A lists itself under B's id: refused.
+  auto squat = [&](const char* kind) {
+    return PushOne(a_, a_.Item(a_.Edit(clock(), kOrgB, kind,
+                                       {{"name", std::string("B, squatted")}, {"owner", kOrgA}})));
+  };
+  proto::PushResult r = squat("organization");
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("enrolled id"), std::string::npos) << r.reason;
+  // Nor a service with B's id.
+  r = squat("service");
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("enrolled id"), std::string::npos) << r.reason;
+  // Nor its own organization record under another id.
+  r = PushOne(a_, a_.Item(a_.Edit(clock(), Uuid(0x5a), "organization",
+                                  {{"name", std::string("A again")}, {"owner", kOrgA}})));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(core().stats().log_head, 0u);
+  // B's own listing goes in.
+  r = PushOne(b_, b_.Item(b_.Edit(clock(), kOrgB, "organization",
+                                  {{"name", std::string("Legal Aid North")}, {"owner", kOrgB}})));
+  EXPECT_TRUE(r.accepted) << r.reason;
+}
+
 }  // namespace
 }  // namespace sb
 

@@ -220,7 +220,7 @@ TEST_F(HostileInput, TextThatIsNotUtf8InAnyFieldOfAnyMessageIsRefusedByName) {
       {"roster.org",
        [&](const std::string& x) {
          return proto::Roster{
-             {{x, Role::kPartner, std::string(32, 'k'), std::string(32, 'b'), false}}};
+             {{x, Role::kPartner, std::string(32, 'k'), std::string(32, 'b'), false, {}}}};
        }},
       {"referral_update.id",
        [](const std::string& x) {

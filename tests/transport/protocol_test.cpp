@@ -33,10 +33,14 @@ std::vector<Message> Samples() {
   updates.head = 1001;
   SnapshotChunk chunk{9, 3, true, 1001, std::string(3000, 'r'), std::string(64, 'k')};
   Roster roster;
-  roster.entries.push_back(
-      RosterEntry{"org-a", Role::kPartner, std::string(32, 'S'), std::string(32, 'B'), false});
-  roster.entries.push_back(RosterEntry{"maint", Role::kMaintainer, std::string(32, '\0'),
-                                       std::string(32, '\xff'), true});
+  roster.entries.push_back(RosterEntry{"org-a",
+                                       Role::kPartner,
+                                       std::string(32, 'S'),
+                                       std::string(32, 'B'),
+                                       false,
+                                       {std::string(32, 'R'), std::string(32, 'Q')}});
+  roster.entries.push_back(RosterEntry{
+      "maint", Role::kMaintainer, std::string(32, '\0'), std::string(32, '\xff'), true, {}});
   ReferralBody body{"11111111-2222-4333-8444-555555555555",
                     "org-a",
                     "org-b",
@@ -254,13 +258,22 @@ TEST(ProtocolLimits, SignaturesAreEmptyOr64Bytes) {
 TEST(ProtocolLimits, RosterKeysAre32Bytes) {
   Roster r;
   r.entries.push_back(
-      RosterEntry{"a", Role::kPartner, std::string(31, 'k'), std::string(32, 'k'), false});
+      RosterEntry{"a", Role::kPartner, std::string(31, 'k'), std::string(32, 'k'), false, {}});
   ExpectRefused(r, "roster.sign_key");
   r.entries[0] =
-      RosterEntry{"a", Role::kPartner, std::string(32, 'k'), std::string(33, 'k'), false};
+      RosterEntry{"a", Role::kPartner, std::string(32, 'k'), std::string(33, 'k'), false, {}};
   ExpectRefused(r, "roster.box_key");
-  r.entries[0] = RosterEntry{"a", Role::kPartner, std::string(32, 'k'), "", false};
+  r.entries[0] = RosterEntry{"a", Role::kPartner, std::string(32, 'k'), "", false, {}};
   ExpectRefused(r, "roster.box_key");
+  r.entries[0] = RosterEntry{"a",
+                             Role::kPartner,
+                             std::string(32, 'k'),
+                             std::string(32, 'k'),
+                             false,
+                             {std::string(32, 'r'), std::string(31, 'r')}};
+  ExpectRefused(r, "roster.retired_sign_keys");
+  r.entries[0].retired_sign_keys.assign(kMaxRetiredSignKeys + 1, std::string(32, 'r'));
+  ExpectRefused(r, "roster.retired_sign_keys");
 }
 
 TEST(ProtocolLimits, ListLengthsAreBounded) {
@@ -429,7 +442,7 @@ TEST(ProtocolCodes, RolesRoundTripInWelcomeAndRoster) {
     Result<Message> back = DecodeEnvelope(EncodeEnvelope(w));
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     EXPECT_EQ(std::get<Welcome>(*back).role, role);
-    Roster r{{RosterEntry{"org", role, std::string(32, 'k'), std::string(32, 'b'), false}}};
+    Roster r{{RosterEntry{"org", role, std::string(32, 'k'), std::string(32, 'b'), false, {}}}};
     back = DecodeEnvelope(EncodeEnvelope(r));
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     EXPECT_EQ(std::get<Roster>(*back).entries[0].role, role);

@@ -1,0 +1,252 @@
+// Trust between organizations, tried as an attacker inside the network would, with real
+// processes: a `switchboard broker`, agents on loopback over CURVE, the `enroll` CLI.
+//   - enrollment takeover: a newcomer's identity.pub naming an enrolled (or revoked)
+//     organization is refused by `enroll add`; replacing keys is `enroll rekey`, which shows
+//     both fingerprints, cuts the old key's connection and is in the audit chain;
+//   - squatting: a partner cannot create a record with another enrolled organization's id.
+// Nothing sleeps to synchronize: every wait polls a condition with a deadline.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+
+#include "tests/integration/agent_process.h"
+#include "tests/integration/sync_process.h"
+
+namespace sb::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+const std::string kOrgA = "11111111-1111-4111-8111-111111111111";
+const std::string kOrgB = "22222222-2222-4222-8222-222222222222";
+const std::string kOrgC = "33333333-3333-4333-8333-333333333333";
+
+json Organization(const std::string& name) {
+  return {{"kind", "organization"}, {"fields", {{"name", name}}}};
+}
+
+// The fingerprint ("12345 67890 ..." : six groups of five digits) in a command's output
+// after `label`, or "".
+std::string FingerprintAfter(const std::string& output, const std::string& label) {
+  std::smatch m;
+  std::regex re(label + R"(\s+((\d{5} ){5}\d{5}))");
+  return std::regex_search(output, m, re) ? m[1].str() : "";
+}
+
+class TrustTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto b = BrokerProcess::Create(tmp_ / "broker");
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    broker_ = std::move(b).value();
+    Status started = broker_->Start();
+    ASSERT_TRUE(started.ok()) << started.ToString();
+  }
+
+  void TearDown() override {
+    if (!HasFailure()) return;
+    std::cerr << "--- broker.log ---\n" << Tail(broker_->LogPath(), 3000) << "\n";
+    for (const auto& [name, a] : agents_) {
+      std::cerr << "--- " << name << ".log ---\n" << Tail(tmp_ / (name + ".log"), 3000) << "\n";
+    }
+  }
+
+  std::string Dir(const std::string& name) const { return tmp_ / name; }
+
+  // `switchboard init` for `org` in Dir(name); returns what it printed.
+  std::string Init(const std::string& name, const std::string& org) {
+    auto r = RunSwitchboard({"init", "--data", Dir(name), "--org", org});
+    EXPECT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->output : r.status().ToString());
+    return r.ok() ? r->output : "";
+  }
+
+  CommandOutput Enroll(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"enroll"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--data", broker_->data_dir()});
+    auto r = RunSwitchboard(argv);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : CommandOutput{};
+  }
+
+  void Join(const std::string& name, const std::string& org) {
+    Init(name, org);
+    CommandOutput added =
+        Enroll({"add", "--role", "partner", "--key", Dir(name) + "/identity.pub"});
+    ASSERT_EQ(added.exit_code, 0) << added.output;
+    ASSERT_NO_FATAL_FAILURE(StartAgent(name));
+  }
+
+  void StartAgent(const std::string& name) {
+    auto a = StartSyncingAgent(Dir(name), *broker_);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    agents_[name] = std::move(a).value();
+  }
+
+  AgentProcess& Agent(const std::string& name) { return *agents_.at(name); }
+
+  void Put(const std::string& name, const std::string& id, const json& body) {
+    Reply r = Agent(name).Put("/v1/records/" + id, body);
+    ASSERT_EQ(r.status, 200) << name << " PUT " << id << ": " << r.Describe();
+  }
+
+  // The roster entry of `org` as `enroll list --json` shows it (null if absent).
+  json Listed(const std::string& org) {
+    CommandOutput list = Enroll({"list", "--json"});
+    json j = json::parse(list.output, nullptr, false);
+    if (!j.is_object()) return nullptr;
+    for (const json& m : j["roster"]) {
+      if (m["org"] == org) return m;
+    }
+    return nullptr;
+  }
+
+  // The broker's audit entries with `action` about `subject`.
+  size_t Audited(const std::string& action, const std::string& subject) {
+    Reply r = broker_->Get("/v1/audit?n=1000");
+    EXPECT_EQ(r.status, 200) << r.Describe();
+    EXPECT_EQ(r.body["verified"], true) << r.raw;
+    size_t n = 0;
+    for (const json& e : r.body["entries"]) {
+      if (e["action"] == action && e["subject"] == subject) ++n;
+    }
+    return n;
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<BrokerProcess> broker_;
+  std::map<std::string, std::unique_ptr<AgentProcess>> agents_;
+};
+
+// The bullet "enrollment takeover": a newcomer's identity.pub naming an enrolled organization.
+TEST_F(TrustTest, EnrollAddCannotTakeOverAnEnrolledOrganization) {
+  std::string printed = Init("a", kOrgA);
+  std::string a_fingerprint = FingerprintAfter(printed, "fingerprint:");
+  ASSERT_FALSE(a_fingerprint.empty()) << "init printed no fingerprint:\n" << printed;
+  CommandOutput added = Enroll({"add", "--role", "partner", "--key", Dir("a") + "/identity.pub"});
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  // The coordinator sees the fingerprint the organization read out from its `init`.
+  EXPECT_EQ(FingerprintAfter(added.output, "fingerprint"), a_fingerprint) << added.output;
+  ASSERT_NO_FATAL_FAILURE(StartAgent("a"));
+  ASSERT_NO_FATAL_FAILURE(Join("b", kOrgB));
+  ASSERT_TRUE(WaitUntilSyncReady(Agent("a")));
+  ASSERT_TRUE(WaitUntilSyncReady(Agent("b")));
+  // `status` shows the agent's own fingerprint too.
+  auto status = RunSwitchboard({"status", "--data", Dir("a")});
+  ASSERT_TRUE(status.ok() && status->exit_code == 0);
+  EXPECT_EQ(FingerprintAfter(status->output, "fingerprint"), a_fingerprint) << status->output;
+
+  // The newcomer: its own keys, organization A's id.
+  std::string newcomer_fingerprint = FingerprintAfter(Init("newcomer", kOrgA), "fingerprint:");
+  EXPECT_NE(newcomer_fingerprint, a_fingerprint);
+  CommandOutput takeover =
+      Enroll({"add", "--role", "partner", "--key", Dir("newcomer") + "/identity.pub"});
+  EXPECT_NE(takeover.exit_code, 0) << takeover.output;
+  EXPECT_NE(takeover.output.find("already enrolled"), std::string::npos) << takeover.output;
+  EXPECT_NE(takeover.output.find("enroll rekey"), std::string::npos) << takeover.output;
+  std::printf("enroll add of an enrolled organization's id: exit %d: %s", takeover.exit_code,
+              takeover.output.c_str());
+  // Nothing changed: A's keys are the roster's, the newcomer's key cannot connect, and A
+  // still edits its listing.
+  EXPECT_EQ(Listed(kOrgA)["fingerprint"], a_fingerprint);
+  ASSERT_NO_FATAL_FAILURE(StartAgent("newcomer"));
+  EXPECT_FALSE(WaitFor([&] { return SyncState(Agent("newcomer")) == "ready"; }, seconds(3)));
+  ASSERT_NO_FATAL_FAILURE(Put("a", kOrgA, Organization("Harbor Light Shelter")));
+  EXPECT_TRUE(WaitForValue(Agent("b"), kOrgA, "name", "Harbor Light Shelter", seconds(15)));
+  EXPECT_EQ(SyncState(Agent("a")), "ready");
+  EXPECT_EQ(Audited("roster.enroll", kOrgA), 1u);
+
+  // A revoked organization is not silently un-revoked by `enroll add` either.
+  ASSERT_TRUE(broker_->Revoke(kOrgB).ok());
+  CommandOutput again = Enroll({"add", "--role", "partner", "--key", Dir("b") + "/identity.pub"});
+  EXPECT_NE(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("reinstate"), std::string::npos) << again.output;
+  EXPECT_EQ(Listed(kOrgB)["revoked"], true);
+  // Reinstating is explicit, and audited.
+  CommandOutput reinstated = Enroll({"reinstate", kOrgB});
+  ASSERT_EQ(reinstated.exit_code, 0) << reinstated.output;
+  EXPECT_EQ(Listed(kOrgB)["revoked"], false);
+  EXPECT_EQ(Audited("roster.revoke", kOrgB), 1u);
+  EXPECT_EQ(Audited("roster.reinstate", kOrgB), 1u);
+  ASSERT_TRUE(Agent("b").Stop().ok());  // a revocation is final for the running agent
+  ASSERT_NO_FATAL_FAILURE(StartAgent("b"));
+  EXPECT_TRUE(WaitUntilSyncReady(Agent("b")));
+}
+
+// Replacing keys is its own step: both fingerprints shown, the old key cut off.
+TEST_F(TrustTest, RekeyShowsBothFingerprintsAndCutsTheOldKey) {
+  ASSERT_NO_FATAL_FAILURE(Join("a", kOrgA));
+  ASSERT_NO_FATAL_FAILURE(Join("b", kOrgB));
+  ASSERT_TRUE(WaitUntilSyncReady(Agent("a")));
+  ASSERT_TRUE(WaitUntilSyncReady(Agent("b")));
+  ASSERT_NO_FATAL_FAILURE(Put("a", kOrgA, Organization("Harbor Light Shelter")));
+  ASSERT_TRUE(WaitForValue(Agent("b"), kOrgA, "name", "Harbor Light Shelter", seconds(15)));
+  std::string old_fingerprint = Listed(kOrgA)["fingerprint"];
+
+  std::string new_fingerprint = FingerprintAfter(Init("a2", kOrgA), "fingerprint:");
+  auto started = std::chrono::steady_clock::now();
+  CommandOutput rekeyed = Enroll({"rekey", "--key", Dir("a2") + "/identity.pub"});
+  ASSERT_EQ(rekeyed.exit_code, 0) << rekeyed.output;
+  EXPECT_EQ(FingerprintAfter(rekeyed.output, "old fingerprint"), old_fingerprint) << rekeyed.output;
+  EXPECT_EQ(FingerprintAfter(rekeyed.output, "new fingerprint"), new_fingerprint) << rekeyed.output;
+  // The old key's open connection is cut (its agent is told it is no longer enrolled).
+  ASSERT_TRUE(WaitFor([&] { return SyncState(Agent("a")) == "refused"; }, seconds(10)))
+      << AgentStatus(Agent("a")).dump();
+  double cut_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  std::printf("the old key's agent was cut off %.0f ms after `enroll rekey` started\n", cut_ms);
+  // What the old key's agent edits now goes nowhere.
+  ASSERT_NO_FATAL_FAILURE(Put("a", kOrgA, Organization("Taken Over")));
+  // The new key speaks for A.
+  ASSERT_NO_FATAL_FAILURE(StartAgent("a2"));
+  ASSERT_TRUE(WaitUntilSyncReady(Agent("a2")));
+  ASSERT_TRUE(WaitForValue(Agent("a2"), kOrgA, "name", "Harbor Light Shelter", seconds(15)));
+  ASSERT_NO_FATAL_FAILURE(Put("a2", kOrgA, Organization("Harbor Light Shelter (new keys)")));
+  EXPECT_TRUE(
+      WaitForValue(Agent("b"), kOrgA, "name", "Harbor Light Shelter (new keys)", seconds(15)));
+  EXPECT_NE(FieldOf(Agent("b"), kOrgA, "name")["value"], "Taken Over");
+  EXPECT_EQ(Listed(kOrgA)["fingerprint"], new_fingerprint);
+  EXPECT_EQ(Audited("roster.rekey", kOrgA), 1u);
+  // A restarted old agent cannot get back in.
+  ASSERT_TRUE(Agent("a").Stop().ok());
+  ASSERT_NO_FATAL_FAILURE(StartAgent("a"));
+  EXPECT_FALSE(WaitFor([&] { return SyncState(Agent("a")) == "ready"; }, seconds(3)));
+}
+
+// The bullet "squatting": a record with another enrolled organization's id.
+TEST_F(TrustTest, APartnerCannotSquatAnotherOrganizationsId) {
+  ASSERT_NO_FATAL_FAILURE(Join("a", kOrgA));
+  ASSERT_NO_FATAL_FAILURE(Join("b", kOrgB));
+  ASSERT_NO_FATAL_FAILURE(Join("c", kOrgC));
+  for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(WaitUntilSyncReady(Agent(n)));
+  // A lists B's id before B lists itself.
+  ASSERT_NO_FATAL_FAILURE(Put("a", kOrgB, Organization("Legal Aid North (squatted)")));
+  json rejections;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        rejections = Agent("a").Get("/v1/rejections").body;
+        return rejections.is_object() && !rejections["rejections"].empty();
+      },
+      seconds(15)))
+      << AgentStatus(Agent("a")).dump();
+  std::string reason = rejections["rejections"][0]["reason"];
+  EXPECT_NE(reason.find("enrolled id"), std::string::npos) << reason;
+  std::printf("squatting refused: %s\n", reason.c_str());
+  // B's own listing is accepted and reaches C.
+  ASSERT_NO_FATAL_FAILURE(Put("b", kOrgB, Organization("Legal Aid North")));
+  EXPECT_TRUE(WaitForValue(Agent("c"), kOrgB, "name", "Legal Aid North", seconds(15)));
+  EXPECT_TRUE(WaitUntilOutboxEmpty(Agent("b")));
+  EXPECT_EQ(Agent("b").Get("/v1/rejections").body["rejections"].size(), 0u);
+  // Nor can A list itself under any other id.
+  const std::string other = "99999999-0000-4000-8000-000000000001";
+  ASSERT_NO_FATAL_FAILURE(Put("a", other, Organization("Harbor Light Shelter, second listing")));
+  EXPECT_TRUE(
+      WaitFor([&] { return Agent("a").Get("/v1/rejections").body["rejections"].size() >= 2; },
+              seconds(15)));
+  EXPECT_EQ(RecordOf(Agent("c"), other), nullptr);
+}
+
+}  // namespace
+}  // namespace sb::testing
