@@ -99,13 +99,13 @@ Result<int> ApiServer::Bind() {
   if (options_.port == 0) {
     int port = http_->bind_to_any_port(host);
     if (port <= 0) return Status::Unavailable("cannot bind a port on " + host);
-    return port;
+    return port_ = port;
   }
   if (!http_->bind_to_port(host, options_.port)) {
     return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(options_.port) +
                                " (in use? choose another with --api 127.0.0.1:PORT)");
   }
-  return options_.port;
+  return port_ = options_.port;
 }
 
 void ApiServer::Serve() {
@@ -138,7 +138,9 @@ void ApiServer::Routes() {
     return v;
   };
   s.set_payload_max_length(options_.max_body_bytes);
-  s.set_read_timeout(30, 0);
+  // A request that stalls is dropped soon: idle half-sent requests cannot hold the threads.
+  s.set_read_timeout(5, 0);
+  s.set_keep_alive_timeout(5);
 
   // Authentication before routing: everything but /healthz needs the bearer token.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -146,6 +148,13 @@ void ApiServer::Routes() {
     if (Status text = CheckRequestText(req); !text.ok()) {
       refused_++;
       ReplyError(res, text);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!LocalHostMatches(req.get_header_value("Host"), port_)) {
+      refused_++;
+      ReplyError(
+          res, Status::PermissionDenied("unexpected Host header: the API answers only requests for "
+                                        "127.0.0.1:PORT or localhost:PORT"));
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;

@@ -75,6 +75,7 @@ class ApiServer {
   Options options_;
   std::unique_ptr<httplib::Server> http_;
   std::atomic<bool> stop_requested_{false}, serving_{false}, served_{false};
+  std::atomic<int> port_{0};  // the bound port (for the Host check)
   std::atomic<uint64_t> requests_{0}, writes_{0}, refused_{0}, unauthorized_{0};
 };
 

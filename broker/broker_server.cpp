@@ -99,6 +99,7 @@ Result<int> BrokerServer::Start() {
     return Status::Unavailable("cannot listen on " + options_.api_host + ":" +
                                std::to_string(port) + " (in use? choose another with --api)");
   }
+  api_port_ = port;
   api_thread_ = std::thread([this] {
     http_->listen_after_bind();
     api_done_ = true;
@@ -253,10 +254,19 @@ std::shared_ptr<const BrokerServer::StatusSnapshot> BrokerServer::LastStatus() c
 void BrokerServer::Routes() {
   httplib::Server& s = *http_;
   s.set_payload_max_length(1 << 20);
+  // A request that stalls is dropped soon: idle half-sent requests cannot hold the threads.
+  s.set_read_timeout(5, 0);
+  s.set_keep_alive_timeout(5);
   HandleHttpErrors(s, "broker", "no such endpoint; see switchboard broker --help");
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (Status text = CheckRequestText(req); !text.ok()) {
       ReplyError(res, text);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!LocalHostMatches(req.get_header_value("Host"), api_port_)) {
+      ReplyError(
+          res, Status::PermissionDenied("unexpected Host header: the API answers only requests for "
+                                        "127.0.0.1:PORT or localhost:PORT"));
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;

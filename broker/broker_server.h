@@ -80,6 +80,7 @@ class BrokerServer {
   ReviewService review_{&core_, &tasks_, identity_.pub.org};
   std::unique_ptr<Console> console_;
   int console_port_ = 0;
+  std::atomic<int> api_port_{0};  // the API's bound port (for the Host check)
   std::unique_ptr<httplib::Server> http_;
   std::thread api_thread_;
   std::string bound_endpoint_;

@@ -154,7 +154,9 @@ bool Console::CheckCsrf(const httplib::Request& req, httplib::Response& res) {
 void Console::Routes() {
   httplib::Server& s = *http_;
   s.set_payload_max_length(64 << 10);
-  s.set_read_timeout(30, 0);
+  // A request that stalls is dropped soon: idle half-sent requests cannot hold the threads.
+  s.set_read_timeout(5, 0);
+  s.set_keep_alive_timeout(5);
   s.set_post_routing_handler(
       [](const httplib::Request&, httplib::Response& res) { SecurityHeaders(res); });
   HandleHttpErrors(s, "console", "no such page", SecurityHeaders);
@@ -164,9 +166,7 @@ void Console::Routes() {
       SecurityHeaders(res);
       return httplib::Server::HandlerResponse::Handled;
     }
-    std::string host = req.get_header_value("Host");
-    if (host != "127.0.0.1:" + std::to_string(port_) &&
-        host != "localhost:" + std::to_string(port_)) {
+    if (!LocalHostMatches(req.get_header_value("Host"), port_)) {
       ReplyError(res, Status::PermissionDenied("unexpected Host header"));
       SecurityHeaders(res);
       return httplib::Server::HandlerResponse::Handled;

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <string>
+
 namespace sb {
 
 bool BearerMatches(std::string_view authorization, std::string_view token) {
@@ -11,6 +13,11 @@ bool BearerMatches(std::string_view authorization, std::string_view token) {
     return false;
   }
   return sodium_memcmp(authorization.data() + kPrefix.size(), token.data(), token.size()) == 0;
+}
+
+bool LocalHostMatches(std::string_view host, int port) {
+  std::string p = ":" + std::to_string(port);
+  return port > 0 && (host == "127.0.0.1" + p || host == "localhost" + p || host == "[::1]" + p);
 }
 
 int HttpStatusFor(Code code) {

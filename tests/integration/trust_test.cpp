@@ -7,6 +7,8 @@
 // Nothing sleeps to synchronize: every wait polls a condition with a deadline.
 #include <gtest/gtest.h>
 
+#include <httplib.h>
+
 #include <chrono>
 #include <regex>
 
@@ -246,6 +248,32 @@ TEST_F(TrustTest, APartnerCannotSquatAnotherOrganizationsId) {
       WaitFor([&] { return Agent("a").Get("/v1/rejections").body["rejections"].size() >= 2; },
               seconds(15)));
   EXPECT_EQ(RecordOf(Agent("c"), other), nullptr);
+}
+
+// DNS rebinding: a web page whose name now resolves to 127.0.0.1 sends its own name as Host.
+// The agent's API answers only requests for itself, even with the right token.
+TEST_F(TrustTest, TheLocalApiRefusesRequestsForAnotherHost) {
+  ASSERT_NO_FATAL_FAILURE(Join("a", kOrgA));
+  httplib::Client client("127.0.0.1", Agent("a").port());
+  httplib::Headers auth = {{"Authorization", "Bearer " + Agent("a").token()}};
+  auto ok = client.Get("/v1/status", auth);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  const std::string port = std::to_string(Agent("a").port());
+  for (const std::string& host :
+       std::vector<std::string>{"attacker.example", "attacker.example:" + port, "127.0.0.1:1"}) {
+    httplib::Headers headers = auth;
+    headers.emplace("Host", host);
+    auto refused = client.Get("/v1/status", headers);
+    ASSERT_TRUE(refused) << host;
+    EXPECT_EQ(refused->status, 403) << host << ": " << refused->body;
+    EXPECT_NE(refused->body.find("Host"), std::string::npos) << refused->body;
+    auto write = client.Put("/v1/records/" + kOrgA, headers, Organization("Rebound").dump(),
+                            "application/json");
+    ASSERT_TRUE(write);
+    EXPECT_EQ(write->status, 403);
+  }
+  EXPECT_EQ(RecordOf(Agent("a"), kOrgA), nullptr);
 }
 
 }  // namespace
