@@ -263,12 +263,14 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
                       std::to_string(proto::kProtocolVersion) + " — upgrade switchboard",
                   out);
   }
-  Status bound = roster_->BindReplica(h.replica, org);
+  Status bound = roster_->BindReplica(h.replica, org, options_.max_replicas_per_org);
+  if (bound.code() == Code::kResourceExhausted) stats_.quota_refusals++;
   if (!bound.ok()) {
     WarnOrg(org, "broker: org=" + org + " hello refused: " + bound.message());
     // Only a replica id the agent may not use is final; a failed store write is not (the
     // agent says Hello again).
-    bool final = bound.code() == Code::kPermissionDenied || bound.code() == Code::kInvalidArgument;
+    bool final = bound.code() == Code::kPermissionDenied ||
+                 bound.code() == Code::kInvalidArgument || bound.code() == Code::kResourceExhausted;
     return Refuse(peer, final ? proto::RefusalCode::kReplica : proto::RefusalCode::kUnavailable,
                   bound.message(), out);
   }
@@ -312,7 +314,18 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     if (auto o = sessions_.find(r->second); o != sessions_.end()) EndSession(o);
   }
   if (auto o = sessions_.find(peer); o != sessions_.end()) EndSession(o);
+  if (size_t live = sessions_of_org_[org]; live >= options_.max_sessions_per_org) {
+    stats_.quota_refusals++;
+    WarnOrg(org, "broker: org=" + org + " hello refused: " + std::to_string(live) +
+                     " sessions already (quota)");
+    return Refuse(peer, proto::RefusalCode::kUnavailable,
+                  "this organization already has " + std::to_string(live) +
+                      " agents connected, the most one organization may have; try again "
+                      "later, or stop an agent",
+                  out);
+  }
   Session& s = sessions_[peer];
+  ++sessions_of_org_[org];
   peer_of_replica_[h.replica] = peer;
   s.org = org;
   s.role = m.role;
@@ -380,6 +393,10 @@ void BrokerCore::MarkDue(const std::string& peer, Session& s) {
 
 std::map<std::string, BrokerCore::Session>::iterator BrokerCore::EndSession(
     std::map<std::string, Session>::iterator it) {
+  if (auto n = sessions_of_org_.find(it->second.org);
+      n != sessions_of_org_.end() && --n->second == 0) {
+    sessions_of_org_.erase(n);
+  }
   if (auto r = peer_of_replica_.find(it->second.replica);
       r != peer_of_replica_.end() && r->second == it->first) {
     peer_of_replica_.erase(r);

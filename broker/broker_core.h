@@ -84,6 +84,7 @@ struct BrokerStats {
   uint64_t group_commits = 0, pushes_committed = 0;       // group commit
   uint64_t projections_made = 0, projections_reused = 0;  // fan-out cache
   uint64_t checkpoints_built = 0;
+  uint64_t quota_refusals = 0;  // Hellos refused for an organization's session or replica quota
 };
 
 class BrokerCore {
@@ -117,6 +118,9 @@ class BrokerCore {
     uint64_t checkpoint_reuse_ms = 60'000;
     uint64_t cursor_flush_ms = 3'000;  // how often acknowledged cursors are made durable
     size_t group_commit_pushes = 256;  // pushes committed together at most
+    // Per-organization quotas: what one partner can take of the broker however it behaves.
+    size_t max_sessions_per_org = 16;  // concurrent sessions (agents) of one organization
+    size_t max_replicas_per_org = 64;  // replica ids ever bound to one organization
   };
 
   BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster, Options options);
@@ -293,6 +297,7 @@ class BrokerCore {
   uint64_t audience_epoch_ = 0;  // bumped when who may read some record changes
   uint64_t snapshot_counter_ = 0;
   std::map<std::string, Session> sessions_;                     // by routing id
+  std::map<std::string, size_t> sessions_of_org_;               // live sessions per organization
   std::unordered_map<ReplicaId, std::string> peer_of_replica_;  // at most one session each
   // Sessions that may have something to send, in the order they became due: Pump visits only
   // these (round-robin), not every session — with thousands of idle sessions, a turn that

@@ -321,6 +321,7 @@ void BrokerServer::Routes() {
                 {"projections_made", st.projections_made},
                 {"projections_reused", st.projections_reused},
                 {"checkpoints_built", st.checkpoints_built},
+                {"quota_refusals", st.quota_refusals},
                 {"agents", sessions}};
   };
   s.Get("/v1/status", [status_json](const httplib::Request&, httplib::Response& res) {
@@ -329,14 +330,30 @@ void BrokerServer::Routes() {
   s.Get("/metrics", [status_json](const httplib::Request&, httplib::Response& res) {
     json st = status_json();
     std::string m;
-    for (const char* k : {"log_head",           "records",          "pushes",
-                          "accepted",           "rejected",         "throttled",
-                          "malformed",          "failed",           "quarantined",
-                          "bytes_out",          "updates_out",      "snapshots",
-                          "sessions",           "hellos",           "session_resumes",
-                          "session_restarts",   "sessions_dropped", "rewinds",
-                          "group_commits",      "pushes_committed", "projections_made",
-                          "projections_reused", "checkpoints_built"}) {
+    for (const char* k : {"log_head",
+                          "records",
+                          "pushes",
+                          "accepted",
+                          "rejected",
+                          "throttled",
+                          "malformed",
+                          "failed",
+                          "quarantined",
+                          "bytes_out",
+                          "updates_out",
+                          "snapshots",
+                          "sessions",
+                          "hellos",
+                          "session_resumes",
+                          "session_restarts",
+                          "sessions_dropped",
+                          "rewinds",
+                          "group_commits",
+                          "pushes_committed",
+                          "projections_made",
+                          "projections_reused",
+                          "checkpoints_built",
+                          "quota_refusals"}) {
       m += std::string("switchboard_broker_") + k + " " + std::to_string(st[k].get<uint64_t>()) +
            "\n";
     }

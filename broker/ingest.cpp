@@ -96,8 +96,11 @@ Status CheckRecord(const Record& d, const Record* current, const Author& who,
   } else if (d.kind() == "organization" && d.id() != who.org) {
     // An organization's record id is its enrolled id: a partner lists itself, and nobody
     // else (squatting an id first would lock the real organization out of its own listing).
-    return Status::PermissionDenied(rid + "a partner creates only its own organization record, whose id is its "
-                                  "enrolled id (" + who.org + ")");
+    return Status::PermissionDenied(
+        rid +
+        "a partner creates only its own organization record, whose id is its "
+        "enrolled id (" +
+        who.org + ")");
   } else if (d.id() != who.org && roster.Find(d.id())) {
     return Status::PermissionDenied(rid + "that id is organization " + d.id() +
                                     "'s enrolled id; only its own organization record has it");

@@ -109,10 +109,13 @@ Status Roster::Load() {
                                  return true;
                                }));
   RETURN_IF_ERROR(bad);
+  replicas_.clear();
+  replicas_of_org_.clear();
   return store_->Scan(Cf::kRoster, "replica/", "",
                       [&](std::string_view k, std::string_view v) REQUIRES(mu_) {
                         ReplicaId r = std::strtoull(std::string(k.substr(8)).c_str(), nullptr, 16);
                         replicas_[r] = std::string(v);
+                        ++replicas_of_org_[std::string(v)];
                         return true;
                       });
 }
@@ -262,7 +265,7 @@ std::vector<Member> Roster::ChangedSince(uint64_t version) const {
   return out;
 }
 
-Status Roster::BindReplica(ReplicaId replica, const std::string& org) {
+Status Roster::BindReplica(ReplicaId replica, const std::string& org, size_t max_per_org) {
   MutexLock lock(mu_);
   if (replica == 0) return Status::InvalidArgument("replica id 0 is not valid");
   auto it = replicas_.find(replica);
@@ -270,10 +273,17 @@ Status Roster::BindReplica(ReplicaId replica, const std::string& org) {
     if (it->second == org) return Status::Ok();
     return Status::PermissionDenied("replica id is bound to another organization");
   }
+  if (size_t bound = replicas_of_org_[org]; max_per_org != 0 && bound >= max_per_org) {
+    return Status::ResourceExhausted(
+        "organization " + org + " has " + std::to_string(bound) +
+        " replica ids bound already, the most allowed; reuse an existing agent's data "
+        "directory, or ask the coordinator");
+  }
   WriteBatch b;
   b.Put(Cf::kRoster, ReplicaKey(replica), org);
   RETURN_IF_ERROR(store_->Commit(std::move(b)));
   replicas_[replica] = org;
+  ++replicas_of_org_[org];
   return Status::Ok();
 }
 

@@ -74,8 +74,10 @@ class Roster {
   // sent the roster at `version` has not seen), in organization order.
   std::vector<Member> ChangedSince(uint64_t version) const;
 
-  // Binds `replica` to `org` on first use; refuses a replica already bound to another org.
-  Status BindReplica(ReplicaId replica, const std::string& org);
+  // Binds `replica` to `org` on first use; refuses a replica already bound to another org
+  // (PermissionDenied), and a new one when `org` has `max_per_org` bound already
+  // (ResourceExhausted; 0: no limit). Bindings are permanent.
+  Status BindReplica(ReplicaId replica, const std::string& org, size_t max_per_org = 0);
   // The organization `replica` is bound to, or "" when it is not bound.
   std::string OrgOfReplica(ReplicaId replica) const;
 
@@ -85,6 +87,7 @@ class Roster {
   std::map<std::string, Member> members_ GUARDED_BY(mu_);
   std::map<std::string, std::string> by_curve_ GUARDED_BY(mu_);  // curve Z85 -> org
   std::map<ReplicaId, std::string> replicas_ GUARDED_BY(mu_);
+  std::map<std::string, size_t> replicas_of_org_ GUARDED_BY(mu_);
   // org -> the version its last change made
   std::map<std::string, uint64_t> changed_at_ GUARDED_BY(mu_);
   uint64_t version_ GUARDED_BY(mu_) = 1;

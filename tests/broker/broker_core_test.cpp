@@ -839,6 +839,60 @@ TEST_F(BrokerCoreTest, NewKeysCutTheOldKeysSessionAndOthersLearnBothSigningKeys)
   EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kRevoked);
 }
 
+// ---------- per-organization quotas ----------
+
+TEST_F(BrokerCoreTest, OneOrganizationsSessionsAreCapped) {
+  options_.max_sessions_per_org = 3;
+  Restart(options_);
+  std::vector<std::unique_ptr<Peer>> agents;
+  for (int i = 0; i < 4; ++i) {
+    agents.push_back(std::make_unique<Peer>("peer-a" + std::to_string(i), a_.id, 0xa100 + i));
+  }
+  for (int i = 0; i < 3; ++i) Hello(*agents[i]);
+  Hello(b_);  // another organization is not affected
+  auto got = Send(*agents[3], proto::Hello{proto::kProtocolVersion, agents[3]->replica, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  const auto& refusal = std::get<proto::Refusal>(got[0]);
+  EXPECT_EQ(refusal.code, proto::RefusalCode::kUnavailable);  // not final: it may try later
+  EXPECT_NE(refusal.message.find("3 agents connected"), std::string::npos) << refusal.message;
+  EXPECT_EQ(core().stats().quota_refusals, 1u);
+  EXPECT_EQ(core().Sessions().size(), 4u);
+  // One goes away; the fourth gets in.
+  core().OnDisconnected(agents[0]->routing);
+  Hello(*agents[3]);
+  EXPECT_EQ(core().Sessions().size(), 4u);
+  // A repeated Hello on a live connection is not a new session.
+  Hello(*agents[3]);
+  EXPECT_EQ(core().stats().quota_refusals, 1u);
+}
+
+TEST_F(BrokerCoreTest, OneOrganizationsReplicaIdsAreCappedAndStayBound) {
+  options_.max_replicas_per_org = 3;
+  Restart(options_);
+  for (int i = 0; i < 3; ++i) {
+    Peer p("peer-r" + std::to_string(i), a_.id, 0xa200 + i);
+    Hello(p);
+    core().OnDisconnected(p.routing);
+  }
+  Peer fourth("peer-r3", a_.id, 0xa203);
+  auto got = Send(fourth, proto::Hello{proto::kProtocolVersion, fourth.replica, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  const auto& refusal = std::get<proto::Refusal>(got[0]);
+  EXPECT_EQ(refusal.code, proto::RefusalCode::kReplica);
+  EXPECT_NE(refusal.message.find("replica ids bound already"), std::string::npos)
+      << refusal.message;
+  EXPECT_EQ(core().roster().OrgOfReplica(fourth.replica), "");  // nothing was bound
+  EXPECT_EQ(core().stats().quota_refusals, 1u);
+  // The ids already bound still work, also after a restart (the count is rebuilt).
+  Restart(options_);
+  Peer again("peer-r0b", a_.id, 0xa200);
+  Hello(again);
+  got = Send(fourth, proto::Hello{proto::kProtocolVersion, fourth.replica, 0, 16});
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kReplica);
+  Hello(b_);  // another organization has its own quota
+}
+
 TEST_F(BrokerCoreTest, APartnerCannotCreateARecordWithAnotherEnrolledOrganizationsId) {
   Hello(a_);
   Hello(b_);
