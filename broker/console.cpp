@@ -19,7 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr char kCookie[] = "sb_console";
+constexpr char kCookiePrefix[] = "sb_console_";
 
 std::string RandomHex(size_t bytes) {
   std::vector<unsigned char> buf(bytes);
@@ -93,9 +93,24 @@ void Console::Stop() {
   thread_.join();
 }
 
+std::string Console::CookieName() const {
+  // Cookies ignore ports: with one name per port, two consoles on one machine (or anything
+  // else on 127.0.0.1) do not overwrite each other's session.
+  return kCookiePrefix + std::to_string(port_);
+}
+
+bool Console::FromThisOrigin(const httplib::Request& req) const {
+  std::string origin = req.get_header_value("Origin");
+  if (!origin.empty()) {
+    return origin == "http://127.0.0.1:" + std::to_string(port_) ||
+           origin == "http://localhost:" + std::to_string(port_);
+  }
+  return req.get_header_value("Sec-Fetch-Site") == "same-origin";
+}
+
 std::string Console::CookieValue(const httplib::Request& req) const {
   std::string cookies = req.get_header_value("Cookie");
-  std::string want = std::string(kCookie) + "=";
+  std::string want = CookieName() + "=";
   size_t pos = 0;
   while (pos < cookies.size()) {
     size_t end = cookies.find(';', pos);
@@ -195,9 +210,13 @@ void Console::Routes() {
 
   s.Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
     std::optional<Session> session = SessionOf(req);
-    ReplyJson(res, 200,
-              {{"signed_in", session.has_value()},
-               {"csrf", session ? json(session->csrf) : json(nullptr)}});
+    // The CSRF token is never handed out on the cookie alone: anything on 127.0.0.1 that a
+    // browser visits receives the cookie (cookies ignore ports). Only the console's own page
+    // (a same-origin fetch says so) gets it back after a reload.
+    bool give = session.has_value() && FromThisOrigin(req);
+    ReplyJson(
+        res, 200,
+        {{"signed_in", session.has_value()}, {"csrf", give ? json(session->csrf) : json(nullptr)}});
   });
   s.Post("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
     std::string origin = req.get_header_value("Origin");
@@ -206,19 +225,6 @@ void Console::Routes() {
       return ReplyError(res, Status::PermissionDenied("cross-origin sign-in refused"));
     }
     uint64_t now = clock_->MonotonicMillis();
-    {
-      MutexLock lock(mu_);
-      if (now - failures_window_ms_ > 60'000) {
-        failures_window_ms_ = now;
-        failures_ = 0;
-      }
-      if (failures_ >= 10) {
-        return ReplyJson(res, 429,
-                         {{"error",
-                           {{"code", "ResourceExhausted"},
-                            {"message", "too many failed sign-ins; wait a minute"}}}});
-      }
-    }
     json body = ParseStoredJson(req.body, JsonLimits{64 << 10, 8});
     std::string token = body.is_object() && body.contains("token") && body["token"].is_string()
                             ? body["token"].get<std::string>()
@@ -226,8 +232,20 @@ void Console::Routes() {
     bool ok = false;
     for (const std::string& t : options_.tokens) ok = ok || SameSecret(token, t);
     if (!ok) {
+      // Wrong tokens are slowed down (a 256-bit token is not guessed; this keeps the log and
+      // the CPU quiet), but only wrong ones: a maintainer with the right token always gets in,
+      // however many wrong attempts someone else made.
       MutexLock lock(mu_);
-      ++failures_;
+      if (now - failures_window_ms_ > 60'000) {
+        failures_window_ms_ = now;
+        failures_ = 0;
+      }
+      if (++failures_ > 10) {
+        return ReplyJson(res, 429,
+                         {{"error",
+                           {{"code", "ResourceExhausted"},
+                            {"message", "too many failed sign-ins; wait a minute"}}}});
+      }
       spdlog::warn("console: failed sign-in");
       return ReplyError(res, Status::Unauthenticated("wrong token"));
     }
@@ -247,7 +265,7 @@ void Console::Routes() {
       sessions_[id] = Session{csrf, now};
     }
     spdlog::info("console: a maintainer signed in");
-    res.set_header("Set-Cookie", std::string(kCookie) + "=" + id +
+    res.set_header("Set-Cookie", CookieName() + "=" + id +
                                      "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
                                      std::to_string(options_.idle_ms / 1000));
     ReplyJson(res, 200, {{"signed_in", true}, {"csrf", csrf}});
@@ -257,8 +275,7 @@ void Console::Routes() {
       MutexLock lock(mu_);
       sessions_.erase(CookieValue(req));
     }
-    res.set_header("Set-Cookie",
-                   std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    res.set_header("Set-Cookie", CookieName() + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     ReplyJson(res, 200, {{"signed_in", false}});
   });
 

@@ -5,11 +5,14 @@
 //
 // Security:
 //  - sign-in with a maintainer token (the broker's console.token or api.token, compared in
-//    constant time; repeated failures are slowed down with 429);
-//  - a session cookie "sb_console" (32 random bytes), HttpOnly, SameSite=Strict, Path=/,
-//    expiring after 8 idle hours; sessions live in memory only (a restart signs everyone out);
-//  - a per-session CSRF token, returned at sign-in and by GET /api/session, required in the
-//    X-CSRF-Token header of every state-changing request (403 without it), and requests
+//    constant time; more than 10 wrong tokens a minute are answered 429, while the right
+//    token still signs in: nobody is locked out by someone else's failures);
+//  - a session cookie "sb_console_<port>" (32 random bytes), HttpOnly, SameSite=Strict,
+//    Path=/, expiring after 8 idle hours; sessions live in memory only (a restart signs
+//    everyone out);
+//  - a per-session CSRF token, returned at sign-in and by GET /api/session to the console's
+//    own page only (Origin, or Sec-Fetch-Site: same-origin; never on the cookie alone), required in
+//    the X-CSRF-Token header of every state-changing request (403 without it), and requests
 //    carrying a cross-site Origin or Sec-Fetch-Site are refused (403);
 //  - the Host header must name the console's own address (DNS rebinding);
 //  - a strict Content-Security-Policy (no inline script, nothing from elsewhere); the page
@@ -83,6 +86,10 @@ class Console {
   std::optional<Session> SessionOf(const httplib::Request& req);
   // Refuses a state-changing request without a valid CSRF token or from another site.
   bool CheckCsrf(const httplib::Request& req, httplib::Response& res);
+  std::string CookieName() const;  // per port
+  // Whether a request says it comes from the console's own page (Origin, or else
+  // Sec-Fetch-Site: same-origin).
+  bool FromThisOrigin(const httplib::Request& req) const;
   std::string CookieValue(const httplib::Request& req) const;
 
   ReviewService* review_;

@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -74,6 +75,20 @@ function start(name, args, runtime) {
 }
 
 // A client of a process's local API (bearer token from its data directory).
+// A request to the console from outside a browser (no Sec-Fetch-Site, no Origin): what any
+// process on 127.0.0.1 can send. Resolves to {status, body (parsed JSON), cookies}.
+function rawRequest(url, method, headers = {}, body = '') {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text || 'null'), cookies: res.headers['set-cookie'] || [] }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 function client(dir, api) {
   const token = fs.readFileSync(path.join(dir, 'api.token'), 'utf8').trim();
   return async (method, p, body) => {
@@ -156,11 +171,38 @@ async function main() {
     log('signed in with DIR/console.token');
 
     const cookies = await context.cookies();
-    const session = cookies.find((c) => c.name === 'sb_console');
-    assert.ok(session, 'a session cookie');
+    const consolePort = new URL(consoleUrl).port;
+    const session = cookies.find((c) => c.name === `sb_console_${consolePort}`);
+    assert.ok(session, 'a session cookie named for the console\'s port');
     assert.equal(session.httpOnly, true, 'the session cookie is HttpOnly');
     assert.equal(session.sameSite, 'Strict', 'the session cookie is SameSite=Strict');
     assert.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the cookie');
+
+    // The CSRF token is handed back to the console's own page (a same-origin fetch) ...
+    const ownPage = await page.evaluate(() => fetch('/api/session').then((r) => r.json()));
+    assert.equal(ownPage.signed_in, true);
+    assert.match(ownPage.csrf, /^[0-9a-f]{64}$/);
+    // ... never on the cookie alone: a local process that got the cookie (cookies ignore
+    // ports, so any server on 127.0.0.1 the browser visits receives it) learns nothing.
+    const stolen = await rawRequest(`${consoleUrl}api/session`, 'GET', { Cookie: `${session.name}=${session.value}` });
+    assert.equal(stolen.status, 200);
+    assert.equal(stolen.body.signed_in, true);
+    assert.equal(stolen.body.csrf, null, 'no CSRF token for the cookie alone');
+    const forged = await rawRequest(`${consoleUrl}api/session`, 'GET',
+      { Cookie: `${session.name}=${session.value}`, Origin: 'http://127.0.0.1:1' });
+    assert.equal(forged.body.csrf, null, 'no CSRF token for another origin');
+    log('GET /api/session: the CSRF token for the console\'s own page only, not for the cookie alone');
+
+    // Someone trying wrong tokens does not lock the maintainers out.
+    const statuses = [];
+    for (let i = 0; i < 12; ++i) {
+      statuses.push((await rawRequest(`${consoleUrl}api/session`, 'POST', {}, JSON.stringify({ token: `wrong-${i}` }))).status);
+    }
+    assert.equal(statuses[0], 401);
+    assert.equal(statuses[11], 429, 'wrong tokens are slowed down');
+    const right = await rawRequest(`${consoleUrl}api/session`, 'POST', {}, JSON.stringify({ token }));
+    assert.equal(right.status, 200, 'the right token still signs in after 12 wrong ones');
+    log(`12 wrong sign-ins (${statuses[0]} … ${statuses[11]}), then the right token: ${right.status}`);
 
     // The hostile name is text.
     const orgCells = await page.$$eval('tr[data-kind=new_organization] [data-testid=org-name]', (cells) => cells.map((c) => c.textContent));
