@@ -76,7 +76,7 @@ BrokerCore::BrokerCore(Store* store, Clock* clock, const Identity& broker, Roste
       roster_(roster),
       options_(options),
       hlc_(options.max_skew_ms),
-      referrals_(store, clock, broker, roster),
+      referrals_(store, clock, broker, roster, options.max_open_referrals_per_pair),
       fanout_(broker, options.fanout_cache_bytes) {}
 
 Status BrokerCore::Load() {

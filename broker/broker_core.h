@@ -119,8 +119,9 @@ class BrokerCore {
     uint64_t cursor_flush_ms = 3'000;  // how often acknowledged cursors are made durable
     size_t group_commit_pushes = 256;  // pushes committed together at most
     // Per-organization quotas: what one partner can take of the broker however it behaves.
-    size_t max_sessions_per_org = 16;  // concurrent sessions (agents) of one organization
-    size_t max_replicas_per_org = 64;  // replica ids ever bound to one organization
+    size_t max_sessions_per_org = 16;         // concurrent sessions (agents) of one organization
+    size_t max_replicas_per_org = 64;         // replica ids ever bound to one organization
+    size_t max_open_referrals_per_pair = 50;  // unanswered referrals from one org to another
   };
 
   BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster, Options options);

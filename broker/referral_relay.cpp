@@ -102,13 +102,31 @@ struct ReferralRelay::Stored {
   }
 };
 
-ReferralRelay::ReferralRelay(Store* store, Clock* clock, const Identity& broker, Roster* roster)
-    : store_(store), clock_(clock), broker_(broker), roster_(roster), audit_(store) {}
+ReferralRelay::ReferralRelay(Store* store, Clock* clock, const Identity& broker, Roster* roster,
+                             size_t max_open_per_pair)
+    : store_(store),
+      clock_(clock),
+      broker_(broker),
+      roster_(roster),
+      audit_(store),
+      max_open_per_pair_(max_open_per_pair) {}
 
 Status ReferralRelay::Load() {
   RETURN_IF_ERROR(audit_.Load());
   ASSIGN_OR_RETURN(auto v, store_->Get(Cf::kMeta, kVersionKey));
   version_ = v ? DecodeSeq(*v) : 0;
+  // Unanswered referrals are those in the expiry index (an answered one's entry is deleted
+  // with the answer, or is stale and skipped here).
+  open_.clear();
+  std::vector<std::string> ids;
+  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "e/", "", [&](std::string_view k, std::string_view) {
+    if (k.size() > 2 + 8 + 1) ids.emplace_back(k.substr(2 + 8 + 1));
+    return true;
+  }));
+  for (const std::string& id : ids) {
+    ASSIGN_OR_RETURN(auto r, Read(id));
+    if (r && !Answered(r->status)) ++open_[{r->sender, r->recipient}];
+  }
   return Status::Ok();
 }
 
@@ -130,7 +148,7 @@ proto::ReferralUpdate ReferralRelay::UpdateFor(const Stored& r, const std::strin
 }
 
 Status ReferralRelay::Save(Stored r, const std::string& old_expiry_key, uint64_t old_version,
-                           const std::string& actor, const std::string& action,
+                           bool was_open, const std::string& actor, const std::string& action,
                            std::vector<Outbound>* out) {
   WriteBatch b;
   uint64_t version = version_ + 1;
@@ -152,6 +170,12 @@ Status ReferralRelay::Save(Stored r, const std::string& old_expiry_key, uint64_t
     return s;
   }
   version_ = version;
+  bool open_now = !Answered(r.status);
+  if (open_now && !was_open) ++open_[{r.sender, r.recipient}];
+  if (was_open && !open_now) {
+    auto it = open_.find({r.sender, r.recipient});
+    if (it != open_.end() && --it->second == 0) open_.erase(it);
+  }
   out->emplace_back(r.sender, UpdateFor(r, r.sender));
   out->emplace_back(r.recipient, UpdateFor(r, r.recipient));
   return Status::Ok();
@@ -205,6 +229,13 @@ proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,
     return Refused(post.seq, proto::PostRefusalCode::kDuplicateId,
                    "referral id " + b.id + " is already in use");
   }
+  if (auto it = open_.find({org, b.recipient});
+      max_open_per_pair_ != 0 && it != open_.end() && it->second >= max_open_per_pair_) {
+    return Refused(post.seq, proto::PostRefusalCode::kQuota,
+                   std::to_string(it->second) + " referrals to " + b.recipient +
+                       " are still unanswered, the most one organization may have waiting "
+                       "for another; wait for answers, or call them");
+  }
   Stored r;
   r.id = b.id;
   r.sender = b.sender;
@@ -212,7 +243,7 @@ proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,
   r.expires_ms = b.expires_ms;
   r.body = post.referral;
   r.body_hash = Sha256Hex(post.referral.body);
-  Status s = Save(std::move(r), "", 0, org, "sent", out);
+  Status s = Save(std::move(r), "", 0, /*was_open=*/false, org, "sent", out);
   if (!s.ok()) {
     unsaved_.try_emplace({org, b.id}, post.seq);
     return NotSaved(post.seq);
@@ -287,13 +318,14 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
   }
   std::string expiry = ExpiryKey(r.expires_ms, r.id);
   uint64_t old_version = r.version;
+  bool was_open = !Answered(r.status);
   r.status = *next;
   r.actions.push_back(t->action);
   r.transitions.push_back(post.transition);
   // Delivered: the recipient holds it durably, so the broker's copy goes. Answered or over
   // before delivery: nobody will fetch it.
   if (t->action == "deliver" || IsFinal(r.status)) r.body = proto::Signed{};
-  Status s = Save(std::move(r), expiry, old_version, org, t->action, out);
+  Status s = Save(std::move(r), expiry, old_version, was_open, org, t->action, out);
   if (!s.ok()) {
     unsaved_.try_emplace({org, t->referral}, post.seq);
     return NotSaved(post.seq);
@@ -347,7 +379,8 @@ Status ReferralRelay::ExpireDue(std::vector<Outbound>* out) {
     r.transitions.push_back(std::move(signed_t));
     r.body = proto::Signed{};
     spdlog::info("broker: referral {} expired", r.id);
-    RETURN_IF_ERROR(Save(std::move(r), expiry, old_version, "broker", "expire", out));
+    RETURN_IF_ERROR(
+        Save(std::move(r), expiry, old_version, /*was_open=*/true, "broker", "expire", out));
   }
   return Status::Ok();
 }

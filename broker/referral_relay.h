@@ -30,7 +30,11 @@ namespace sb {
 
 class ReferralRelay {
  public:
-  ReferralRelay(Store* store, Clock* clock, const Identity& broker, Roster* roster);
+  // `max_open_per_pair`: how many of one sender's referrals to one recipient may be unanswered
+  // (sent or delivered, neither accepted nor declined nor over) at once; more are refused
+  // with code `quota` (a burst aimed at one organization stays contained). 0: no limit.
+  ReferralRelay(Store* store, Clock* clock, const Identity& broker, Roster* roster,
+                size_t max_open_per_pair = 50);
 
   Status Load();
 
@@ -59,7 +63,8 @@ class ReferralRelay {
   Result<std::optional<Stored>> Read(const std::string& id) const;
   proto::ReferralUpdate UpdateFor(const Stored& r, const std::string& org) const;
   // Commits `r` (new version, indexes, audit entry) and queues updates for both parties.
-  Status Save(Stored r, const std::string& old_expiry_key, uint64_t old_version,
+  // `was_open`: whether the referral was unanswered before this change (for the quota).
+  Status Save(Stored r, const std::string& old_expiry_key, uint64_t old_version, bool was_open,
               const std::string& actor, const std::string& action, std::vector<Outbound>* out);
   proto::ReferralPostAck NewReferral(const std::string& org, const proto::ReferralPost& post,
                                      std::vector<Outbound>* out);
@@ -76,6 +81,9 @@ class ReferralRelay {
   // (organization, referral): the post's seq. A later post of that referral depends on it, so
   // it is refused as "unavailable" too until the failed one, posted again, is saved.
   std::map<std::pair<std::string, std::string>, uint64_t> unsaved_;
+  size_t max_open_per_pair_;
+  // Unanswered referrals per (sender, recipient), rebuilt by Load from the expiry index.
+  std::map<std::pair<std::string, std::string>, size_t> open_;
 };
 
 }  // namespace sb

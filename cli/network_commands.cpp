@@ -65,6 +65,10 @@ int RunInit(const InitArgs& a) {
 struct BrokerArgs {
   std::string data, listen = "tcp://127.0.0.1:7400", api = "127.0.0.1:7410";
   uint64_t log_retention = 1'000'000;
+  // Per-organization quotas (BrokerCore::Options).
+  size_t sessions_per_org = BrokerCore::Options{}.max_sessions_per_org;
+  size_t replicas_per_org = BrokerCore::Options{}.max_replicas_per_org;
+  size_t referral_quota = BrokerCore::Options{}.max_open_referrals_per_pair;
   int console = -1;  // the review console's port; -1: none
 };
 
@@ -110,6 +114,9 @@ int RunBroker(const BrokerArgs& a) {
   o.api_port = std::stoi(port_text);
   o.token = dir->token;
   o.core.log_retention = a.log_retention;
+  o.core.max_sessions_per_org = a.sessions_per_org;
+  o.core.max_replicas_per_org = a.replicas_per_org;
+  o.core.max_open_referrals_per_pair = a.referral_quota;
   if (a.console >= 0) {
     if (a.console > 65535) return Fail("broker", Status::InvalidArgument("--console: not a port"));
     Result<std::string> console_token = ConsoleToken(a.data);
@@ -345,6 +352,17 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   b->add_option("--log-retention", broker->log_retention,
                 "log entries kept; agents further behind get a snapshot")
+      ->capture_default_str();
+  b->add_option("--sessions-per-org", broker->sessions_per_org,
+                "agents one organization may have connected at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  b->add_option("--replicas-per-org", broker->replicas_per_org,
+                "replica ids (agent installations) one organization may ever use")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
+  b->add_option("--referral-quota", broker->referral_quota,
+                "unanswered referrals one organization may have waiting for another (0: no limit)")
       ->capture_default_str();
   b->add_option("--console", broker->console,
                 "serve the maintainers' review console on 127.0.0.1:PORT (0: any free port); "

@@ -51,6 +51,7 @@ enum PostRefusalCode {
   consent @13;
   tooLarge @14;
   expired @15;
+  quota @16;            # too many of the sender's referrals to this recipient are unanswered
 }
 
 struct SignedDelta {

@@ -79,6 +79,7 @@ constexpr EnumRow<PostRefusalCode, wire::PostRefusalCode> kPostRefusalCodes[] = 
     {PostRefusalCode::kConsent, wire::PostRefusalCode::CONSENT, "consent"},
     {PostRefusalCode::kTooLarge, wire::PostRefusalCode::TOO_LARGE, "too_large"},
     {PostRefusalCode::kExpired, wire::PostRefusalCode::EXPIRED, "expired"},
+    {PostRefusalCode::kQuota, wire::PostRefusalCode::QUOTA, "quota"},
 };
 
 template <typename Cpp, typename Wire, size_t N>

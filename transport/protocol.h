@@ -62,6 +62,7 @@ enum class PostRefusalCode {
   kConsent,
   kTooLarge,
   kExpired,
+  kQuota,  // too many of the sender's referrals to this recipient are unanswered
 };
 
 // The words the codes had as text ("hello_first", "unknown_recipient", "" for kNone): sent

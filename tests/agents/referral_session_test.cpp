@@ -147,6 +147,52 @@ TEST_F(ReferralSessionTest, AHandoffClosesItsLoopOnBothSides) {
   EXPECT_EQ(broker_check->entries, 5u);  // sent, deliver, accept, start, complete
 }
 
+// A burst of referrals aimed at one organization is contained: at most
+// max_open_referrals_per_pair of one sender's referrals to one recipient wait unanswered; an
+// answer makes room; other senders and recipients are not affected; the count survives a
+// broker restart.
+TEST_F(ReferralSessionTest, UnansweredReferralsFromOneSenderToOneRecipientAreCapped) {
+  BrokerCore::Options o = broker_options();
+  o.max_open_referrals_per_pair = 3;
+  RestartBroker(o);
+  Agent& a = AddAgent(kOrgA, 0xa1);
+  Agent& b = AddAgent(kOrgB, 0xb1);
+  Agent& c = AddAgent(kOrgC, 0xc1);
+  for (Agent* x : {&a, &b, &c}) Connect(*x);
+  Run();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(SendFrom(a, kOrgB));
+    Run();
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Status(b, ids[i]), "delivered") << i;
+  EXPECT_EQ(Status(a, ids[3]), "refused");
+  Result<ReferralInfo> fourth = a.book->Get(ids[3]);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_NE(fourth->refused.find("3 referrals to " + kOrgB + " are still unanswered"),
+            std::string::npos)
+      << fourth->refused;
+  EXPECT_EQ(Status(b, ids[3]), "(no referral " + ids[3] + " on this agent)");
+  // Another sender, and another recipient, have their own room.
+  std::string from_c = SendFrom(c, kOrgB);
+  std::string to_c = SendFrom(a, kOrgC);
+  Run();
+  EXPECT_EQ(Status(b, from_c), "delivered");
+  EXPECT_EQ(Status(c, to_c), "delivered");
+  // After a restart the broker still counts them; an answer makes room.
+  RestartBroker(o);
+  for (Agent* x : {&a, &b, &c}) Connect(*x);
+  Run();
+  std::string still_full = SendFrom(a, kOrgB);
+  Run();
+  EXPECT_EQ(Status(a, still_full), "refused");
+  Step(b, ids[0], "decline", "no capacity this week");
+  Run();
+  std::string room = SendFrom(a, kOrgB);
+  Run();
+  EXPECT_EQ(Status(b, room), "delivered");
+}
+
 // A step is never lost from view between the broker's answer and its history: after every
 // message the broker sends back for B's accept, B holds "accept" either waiting or taken, so a
 // next step ("start") can be planned at any moment (the broker once acked before it sent the

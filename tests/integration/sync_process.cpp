@@ -89,6 +89,7 @@ std::string BrokerProcess::LogPath() const {
 Status BrokerProcess::Start(const std::vector<std::string>& extra_args) {
   if (process_) return Status::FailedPrecondition("the broker is already running");
   std::vector<std::string> args = {"--listen", endpoint_, "--api", "127.0.0.1:0"};
+  args.insert(args.end(), default_args_.begin(), default_args_.end());
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   ProcessSpec spec{"broker", "broker.json", "broker.log"};
   ASSIGN_OR_RETURN(process_, AgentProcess::Start(data_dir_, args, spec));

@@ -61,6 +61,8 @@ class BrokerProcess {
 
   const std::string& data_dir() const { return data_dir_; }
   const std::string& endpoint() const { return endpoint_; }  // tcp://127.0.0.1:PORT
+  // Arguments added to every Start from now on (before its own extra_args).
+  void set_default_args(std::vector<std::string> args) { default_args_ = std::move(args); }
   std::string key_path() const { return data_dir_ + "/identity.pub"; }
   std::string LogPath() const;
   // The arguments that make an agent sync with this broker.
@@ -70,6 +72,7 @@ class BrokerProcess {
   BrokerProcess() = default;
 
   std::string data_dir_, endpoint_;
+  std::vector<std::string> default_args_;
   std::unique_ptr<AgentProcess> process_;  // null while stopped
 };
 
