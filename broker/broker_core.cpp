@@ -880,6 +880,17 @@ bool BrokerCore::Pump(std::vector<Outgoing>* out) {
     if (!st.ok()) spdlog::error("broker: cannot expire referrals: {}", st.ToString());
     RouteReferrals(std::move(expired), out);
   }
+  erase_pending_ |= referrals_.TakeBodiesDropped() > 0;
+  if (erase_pending_ && now >= next_erase_ms_) {
+    next_erase_ms_ = now + options_.erase_interval_ms;
+    Status st = store_->Erase(Cf::kReferrals);
+    if (st.ok()) {
+      erase_pending_ = false;
+    } else {
+      spdlog::error("broker: cannot erase dropped referral bodies from the store's files: {}",
+                    st.ToString());
+    }
+  }
   if (now >= next_cursor_flush_ms_) {
     next_cursor_flush_ms_ = now + options_.cursor_flush_ms;
     SaveCursors(false);

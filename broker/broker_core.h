@@ -122,6 +122,9 @@ class BrokerCore {
     size_t max_sessions_per_org = 16;         // concurrent sessions (agents) of one organization
     size_t max_replicas_per_org = 64;         // replica ids ever bound to one organization
     size_t max_open_referrals_per_pair = 50;  // unanswered referrals from one org to another
+    // Sealed referral bodies the broker dropped are erased from its files (Store::Erase: a
+    // flush and a compaction of the referrals) at most this often, and only when one was.
+    uint64_t erase_interval_ms = 5'000;
   };
 
   BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster, Options options);
@@ -312,6 +315,8 @@ class BrokerCore {
   ReferralRelay referrals_;
   uint64_t next_expiry_check_ms_ = 0;
   uint64_t next_cursor_flush_ms_ = 0;
+  uint64_t next_erase_ms_ = 0;
+  bool erase_pending_ = false;  // a dropped referral body is still in the store's files
   ReviewJournal journal_{store_};
   ReplicaId review_replica_ = 0;  // derived from the broker's signing key; bound to its org
   Quarantine quarantine_{store_};

@@ -324,8 +324,11 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
   r.transitions.push_back(post.transition);
   // Delivered: the recipient holds it durably, so the broker's copy goes. Answered or over
   // before delivery: nobody will fetch it.
+  bool had_body = !r.body.empty();
   if (t->action == "deliver" || IsFinal(r.status)) r.body = proto::Signed{};
+  bool dropped = had_body && r.body.empty();
   Status s = Save(std::move(r), expiry, old_version, was_open, org, t->action, out);
+  if (s.ok() && dropped) ++bodies_dropped_;
   if (!s.ok()) {
     unsaved_.try_emplace({org, t->referral}, post.seq);
     return NotSaved(post.seq);
@@ -377,10 +380,12 @@ Status ReferralRelay::ExpireDue(std::vector<Outbound>* out) {
     r.status = ReferralStatus::kExpired;
     r.actions.push_back("expire");
     r.transitions.push_back(std::move(signed_t));
+    bool had_body = !r.body.empty();
     r.body = proto::Signed{};
     spdlog::info("broker: referral {} expired", r.id);
     RETURN_IF_ERROR(
         Save(std::move(r), expiry, old_version, /*was_open=*/true, "broker", "expire", out));
+    if (had_body) ++bodies_dropped_;
   }
   return Status::Ok();
 }

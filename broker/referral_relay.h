@@ -56,6 +56,9 @@ class ReferralRelay {
   Result<std::map<std::string, uint64_t>> CountsByStatus() const;
 
   AuditLog& audit() { return audit_; }
+  // How many sealed bodies were dropped (delivered, answered or over) since the last call:
+  // the store still holds them in its files until they are erased (Store::Erase).
+  uint64_t TakeBodiesDropped() { return std::exchange(bodies_dropped_, 0); }
   uint64_t version() const { return version_; }
 
  private:
@@ -82,6 +85,7 @@ class ReferralRelay {
   // it is refused as "unavailable" too until the failed one, posted again, is saved.
   std::map<std::pair<std::string, std::string>, uint64_t> unsaved_;
   size_t max_open_per_pair_;
+  uint64_t bodies_dropped_ = 0;
   // Unanswered referrals per (sender, recipient), rebuilt by Load from the expiry index.
   std::map<std::pair<std::string, std::string>, size_t> open_;
 };

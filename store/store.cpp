@@ -247,6 +247,16 @@ Status Store::ForEachRecord(const std::function<bool(const Record&)>& fn) const 
   return inner;
 }
 
+Status Store::Erase(Cf cf) {
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+  RETURN_IF_ERROR(FromRocks(db_->Flush(flush, all), "flushing"));
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocks(db_->CompactRange(compact, Handle(cf), nullptr, nullptr), "compacting");
+}
+
 Status Store::CompactAll() {
   for (auto* h : handles_) {
     RETURN_IF_ERROR(FromRocks(

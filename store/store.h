@@ -109,6 +109,12 @@ class Store {
   // Compacts every column family (used before tests inspect files).
   Status CompactAll();
 
+  // Makes deleted and overwritten values of `cf` unrecoverable from the store's files: flushes
+  // every column family (the write-ahead log is shared, so only then is the old log file
+  // obsolete and deleted) and rewrites `cf`'s table files. Costs a flush and one column
+  // family's compaction: call it batched, not per write.
+  Status Erase(Cf cf);
+
   static constexpr uint32_t kFormatVersion = 1;
 
  private:
