@@ -1,5 +1,7 @@
 #include "broker/ingest.h"
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -39,6 +41,63 @@ std::set<Dot> FieldDots(const Field& f) {
 std::string DeltaText(const Record& r, const char* field) {
   auto v = r.Displayed(field);
   return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : "";
+}
+
+// What kind of contact detail `text` holds ("a phone number", "a web address", "an email
+// address"), or "" for none. Heuristic, on purpose generous: a forged hotline number in a
+// description must not reach a victim unreviewed, and a false alarm only asks a maintainer.
+// A linear scan (no std::regex: its backtracking recurses per character on hostile input).
+std::string ContactDetailIn(std::string_view text) {
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  std::string t(text.size(), '\0');
+  std::transform(text.begin(), text.end(), t.begin(), lower);
+  // An email: local@domain.tld.
+  for (size_t at = t.find('@'); at != std::string::npos; at = t.find('@', at + 1)) {
+    if (at == 0 || !(alnum(t[at - 1]) || t[at - 1] == '.' || t[at - 1] == '_')) continue;
+    size_t end = at + 1;
+    while (end < t.size() && (alnum(t[end]) || t[end] == '.' || t[end] == '-')) ++end;
+    size_t dot = t.rfind('.', end);
+    if (dot != std::string::npos && dot > at + 1 && end - dot > 2) return "an email address";
+  }
+  // A web address: a scheme, "www.", or a name ending in a common top-level domain.
+  if (t.find("http://") != std::string::npos || t.find("https://") != std::string::npos ||
+      t.find("www.") != std::string::npos) {
+    return "a web address";
+  }
+  static const char* kTlds[] = {"com", "org", "net", "info", "io", "co", "us",
+                                "uk",  "gov", "edu", "ly",   "me", "app"};
+  for (size_t dot = t.find('.'); dot != std::string::npos; dot = t.find('.', dot + 1)) {
+    if (dot == 0 || !alnum(t[dot - 1])) continue;
+    size_t end = dot + 1;
+    while (end < t.size() && alnum(t[end])) ++end;
+    std::string_view tld(t.data() + dot + 1, end - dot - 1);
+    for (const char* known : kTlds) {
+      if (tld == known) return "a web address";
+    }
+  }
+  // A phone number: a run of digits and separators with a "+" and 7 digits or more, or 10
+  // digits or more ("+44 1234 234567", "(415) 555-0199", "1-800-555-0199").
+  auto phone_char = [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || c == ' ' || c == '(' || c == ')' ||
+           c == '.' || c == '-' || c == '+' || c == '/';
+  };
+  for (size_t i = 0; i < t.size();) {
+    if (!phone_char(t[i])) {
+      ++i;
+      continue;
+    }
+    size_t digits = 0;
+    bool plus = false;
+    for (; i < t.size() && phone_char(t[i]); ++i) {
+      if (std::isdigit(static_cast<unsigned char>(t[i]))) ++digits;
+      if (t[i] == '+' && digits == 0) plus = true;
+    }
+    if ((plus && digits >= 7) || digits >= 10) return "a phone number";
+  }
+  return "";
 }
 
 bool WritesDelete(const Record& r) {
@@ -125,6 +184,23 @@ Status CheckRecord(const Record& d, const Record* current, const Author& who,
                                           " may be changed only by a maintainer");
         }
       }
+    }
+  }
+  // Contact details in free text are moderated like the contact fields: such a change is
+  // refused here and kept in the review queue (refused_push), where a maintainer applies it
+  // or dismisses it; nothing of it reaches other partners before.
+  for (const auto& [name, f] : d.fields()) {
+    const FieldSpec* spec = schema.Field(d.kind(), name);
+    if (!spec || spec->type != FieldType::kText || spec->pattern != Pattern::kNone ||
+        spec->moderated || spec->maintainer_only) {
+      continue;
+    }
+    std::string text = DeltaText(d, name.c_str());
+    if (std::string what = ContactDetailIn(text); !what.empty()) {
+      return Status::PermissionDenied(
+          rid + d.kind() + "." + name + " contains " + what +
+          ": contact details in free text wait for a maintainer (the change is in the "
+          "review queue); phone numbers, web addresses and emails belong in their own fields");
     }
   }
   // Links to the organization must name the partner's own.

@@ -893,6 +893,38 @@ TEST_F(BrokerCoreTest, OneOrganizationsReplicaIdsAreCappedAndStayBound) {
   Hello(b_);  // another organization has its own quota
 }
 
+// Contact details in a partner's free text wait for a maintainer, like the contact fields.
+TEST_F(BrokerCoreTest, ContactDetailsInAPartnersFreeTextAreHeldForReview) {
+  CreateOrgA();
+  auto describe = [&](const std::string& text) {
+    return PushOne(a_, a_.Item(a_.Edit(clock(), kOrgA, "organization", {{"description", text}})));
+  };
+  for (const std::string held :
+       {"NEW 24/7 HOTLINE: call +1415 555 0199", "call +44 1234 234567 any time",
+        "Intake line (415) 555-0199", "toll free 1-800-555-0199", "see www.example.org",
+        "more at https://help.example/intake", "write to intake@example.org",
+        "visit casa-segura.org today"}) {
+    proto::PushResult r = describe(held);
+    EXPECT_FALSE(r.accepted) << held;
+    EXPECT_NE(r.reason.find("organization.description contains"), std::string::npos)
+        << held << ": " << r.reason;
+    EXPECT_NE(r.reason.find("review queue"), std::string::npos) << r.reason;
+  }
+  for (const std::string fine :
+       {"Shelter for women and minors, 24 beds, open 9 to 5",
+        "Serving 1,200,000 people since 2019-2024", "3.5 km from the station; call ahead",
+        "Casa Segura (Spanish, English)"}) {
+    proto::PushResult r = describe(fine);
+    EXPECT_TRUE(r.accepted) << fine << ": " << r.reason;
+  }
+  // A maintainer's own writes are not held.
+  Hello(m_);
+  proto::PushResult r = PushOne(
+      m_, m_.Item(m_.Edit(clock(), kOrgA, "organization",
+                          {{"description", std::string("Verified hotline +1 415 555 0199")}})));
+  EXPECT_TRUE(r.accepted) << r.reason;
+}
+
 TEST_F(BrokerCoreTest, APartnerCannotCreateARecordWithAnotherEnrolledOrganizationsId) {
   Hello(a_);
   Hello(b_);

@@ -250,6 +250,48 @@ TEST_F(TrustTest, APartnerCannotSquatAnotherOrganizationsId) {
   EXPECT_EQ(RecordOf(Agent("c"), other), nullptr);
 }
 
+// "A vetted partner can publish 'NEW 24/7 HOTLINE: call +1415…' in a free-text description
+// with no review": now the change waits in the review queue until a maintainer applies it.
+TEST_F(TrustTest, AHotlineNumberInADescriptionWaitsForAMaintainer) {
+  ASSERT_NO_FATAL_FAILURE(Join("a", kOrgA));
+  ASSERT_NO_FATAL_FAILURE(Join("b", kOrgB));
+  for (const char* n : {"a", "b"}) ASSERT_TRUE(WaitUntilSyncReady(Agent(n)));
+  ASSERT_NO_FATAL_FAILURE(Put("a", kOrgA, Organization("Harbor Light Shelter")));
+  ASSERT_TRUE(WaitForValue(Agent("b"), kOrgA, "name", "Harbor Light Shelter", seconds(15)));
+  const std::string forged = "NEW 24/7 HOTLINE: call +1415 555 0199";
+  ASSERT_NO_FATAL_FAILURE(
+      Put("a", kOrgA, {{"kind", "organization"}, {"fields", {{"description", forged}}}}));
+  json rejections;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        rejections = Agent("a").Get("/v1/rejections").body;
+        return rejections.is_object() && !rejections["rejections"].empty();
+      },
+      seconds(15)));
+  std::string reason = rejections["rejections"][0]["reason"];
+  EXPECT_NE(reason.find("contains a phone number"), std::string::npos) << reason;
+  // B never sees it unreviewed.
+  EXPECT_FALSE(WaitFor([&] { return FieldOf(Agent("b"), kOrgA, "description")["value"] == forged; },
+                       seconds(2)));
+  // It is in the maintainers' queue; approved, it reaches B.
+  json item;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Reply q = broker_->Get("/v1/review");
+        if (q.status != 200) return false;
+        for (const json& i : q.body["items"]) {
+          if (i["kind"] == "refused_push") item = i;
+        }
+        return item.is_object();
+      },
+      seconds(10)));
+  Reply approved = broker_->Post("/v1/review/approve", {{"ids", json::array({item["id"]})}});
+  ASSERT_EQ(approved.status, 200) << approved.Describe();
+  EXPECT_TRUE(WaitForValue(Agent("b"), kOrgA, "description", forged, seconds(15)));
+  std::printf("a phone number in a description: refused at ingest (%s), applied after approval\n",
+              reason.c_str());
+}
+
 // DNS rebinding: a web page whose name now resolves to 127.0.0.1 sends its own name as Host.
 // The agent's API answers only requests for itself, even with the right token.
 TEST_F(TrustTest, TheLocalApiRefusesRequestsForAnotherHost) {
