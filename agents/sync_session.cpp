@@ -113,6 +113,13 @@ std::vector<std::string> SignKeys(const proto::RosterEntry& e) {
 
 }  // namespace
 
+void AgentSync::NoteOwnRole(const proto::RosterEntry& e) {
+  // The coordinator may change this organization's role (`enroll role`) while connected.
+  if (e.org != me_.pub.org || e.revoked) return;
+  MutexLock lock(status_mu_);
+  status_.role = RoleName(e.role);
+}
+
 bool AgentSync::Verify(const proto::SignedDelta& sd) {
   if (sd.signer == "broker") return VerifySignature(broker_sign_public_, sd.delta, sd.signature);
   if (sd.signer != sd.author) return false;
@@ -236,7 +243,10 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
       // Members that changed since the last roster: merged part by part. Before the whole
       // roster has arrived there is nothing to merge into (it follows every Welcome).
       if (!roster_seen_) return {};
-      for (const auto& e : r->entries) sign_keys_[e.org] = SignKeys(e);
+      for (const auto& e : r->entries) {
+        sign_keys_[e.org] = SignKeys(e);
+        NoteOwnRole(e);
+      }
       SaveRoster(*r);
       return AskAgainIfUnsaved();
     }
@@ -246,7 +256,10 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     else if (r->part != roster_next_part_)
       return {};  // a part went missing: wait for the next roster
     roster_next_part_ = r->part + 1;
-    for (const auto& e : r->entries) roster_parts_[e.org] = SignKeys(e);
+    for (const auto& e : r->entries) {
+      roster_parts_[e.org] = SignKeys(e);
+      NoteOwnRole(e);
+    }
     SaveRoster(*r);  // keys are added, never removed: a part will do
     if (r->more) return {};
     sign_keys_ = std::move(roster_parts_);

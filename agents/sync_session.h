@@ -111,6 +111,8 @@ class AgentSync {
   // Asks for everything after the cursor again, once until it comes.
   std::vector<std::string> Rewind(const std::string& why);
   bool Verify(const proto::SignedDelta& sd);
+  // Keeps status().role in step with this organization's roster entry.
+  void NoteOwnRole(const proto::RosterEntry& e);
   std::vector<std::string> OnReferralUpdate(const proto::ReferralUpdate& u);
   // Referral posts waiting for the broker, unless they are in flight.
   void PostReferrals(std::vector<std::string>* out);

@@ -465,6 +465,22 @@ void BrokerServer::Routes() {
         spdlog::warn("broker: revoked org={}", org);
         ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
       });
+  s.Post(R"(/v1/roster/([^/]+)/role)", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<json> parsed = ParseBody(req, JsonLimits{4 << 10, 4});
+    if (!parsed.ok()) return ReplyError(res, parsed.status());
+    if (!parsed->is_object() || !parsed->contains("role") || !(*parsed)["role"].is_string()) {
+      return ReplyError(res,
+                        Status::InvalidArgument("body must be {\"role\": partner|maintainer}"));
+    }
+    Result<Role> role = ParseRole((*parsed)["role"].get<std::string>());
+    if (!role.ok()) return ReplyError(res, role.status());
+    std::string org = req.matches[1];
+    Status st = tasks_.Call(
+        [&] { return roster_.SetRole(org, *role, clock_->NowMillis(), &core_.audit()); });
+    if (!st.ok()) return ReplyError(res, st);
+    spdlog::warn("broker: org={} is now a {}", org, RoleName(*role));
+    ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
+  });
   s.Post(R"(/v1/roster/([^/]+)/reinstate)", [this, NotTheBrokersOwn](const httplib::Request& req,
                                                                      httplib::Response& res) {
     std::string org = req.matches[1];

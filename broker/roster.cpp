@@ -194,6 +194,23 @@ Status Roster::Rekey(const PublicIdentity& identity, uint64_t now_ms, Member* be
   return Save(std::move(m), now_ms, audit, actor, "roster.rekey");
 }
 
+Status Roster::SetRole(const std::string& org, Role role, uint64_t now_ms, AuditLog* audit,
+                       const std::string& actor) {
+  MutexLock lock(mu_);
+  auto it = members_.find(org);
+  if (it == members_.end()) return Status::NotFound("organization " + org + " is not enrolled");
+  if (it->second.revoked) {
+    return Status::FailedPrecondition("organization " + org + " is revoked; reinstate it first");
+  }
+  if (it->second.role == role) {
+    return Status::InvalidArgument("organization " + org + " is already a " + RoleName(role));
+  }
+  Member m = it->second;
+  m.role = role;
+  return Save(std::move(m), now_ms, audit, actor,
+              role == Role::kMaintainer ? "roster.role.maintainer" : "roster.role.partner");
+}
+
 Status Roster::Revoke(const std::string& org, uint64_t now_ms, AuditLog* audit,
                       const std::string& actor) {
   MutexLock lock(mu_);

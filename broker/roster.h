@@ -54,6 +54,10 @@ class Roster {
   // `*before` (when given) receives the member as it was.
   Status Rekey(const PublicIdentity& identity, uint64_t now_ms, Member* before = nullptr,
                AuditLog* audit = nullptr, const std::string& actor = "broker");
+  // Changes an enrolled organization's role (partner | maintainer); its keys stay. NotFound,
+  // FailedPrecondition for a revoked organization, InvalidArgument for the role it has.
+  Status SetRole(const std::string& org, Role role, uint64_t now_ms, AuditLog* audit = nullptr,
+                 const std::string& actor = "broker");
   // Revokes; NotFound for an unknown organization, FailedPrecondition if already revoked.
   Status Revoke(const std::string& org, uint64_t now_ms = 0, AuditLog* audit = nullptr,
                 const std::string& actor = "broker");

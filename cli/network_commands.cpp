@@ -248,6 +248,19 @@ int RunEnrollRevoke(const EnrollArgs& a) {
   return 0;
 }
 
+int RunEnrollRole(const EnrollArgs& a) {
+  Result<AgentClient> c = BrokerClient(a.data);
+  if (!c.ok()) return Fail("enroll role", c.status());
+  Result<json> r =
+      c->Call("POST", "/v1/roster/" + UrlEncode(a.org) + "/role", json{{"role", a.role}});
+  if (!r.ok()) return Fail("enroll role", r.status());
+  if (a.json)
+    std::cout << r->dump(2) << "\n";
+  else
+    std::cout << a.org << " is now a " << a.role << " (its agents learn it at once)\n";
+  return 0;
+}
+
 int RunEnrollReinstate(const EnrollArgs& a) {
   json body = json::object();
   if (!a.key.empty()) {
@@ -406,6 +419,15 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   rekey->add_flag("--json", enroll->json, "machine-readable output");
   rekey->callback([enroll, &exit_code] { exit_code = RunEnrollRekey(*enroll); });
+  CLI::App* role =
+      e->add_subcommand("role", "change an enrolled organization's role (its keys stay)");
+  role->add_option("--data", enroll->data, "the broker's data directory")->required();
+  role->add_option("ORG", enroll->org, "organization id")->required();
+  role->add_option("--role", enroll->role, "partner or maintainer")
+      ->required()
+      ->check(CLI::IsMember({"partner", "maintainer"}));
+  role->add_flag("--json", enroll->json, "machine-readable output");
+  role->callback([enroll, &exit_code] { exit_code = RunEnrollRole(*enroll); });
   CLI::App* reinstate = e->add_subcommand(
       "reinstate", "let a revoked organization back in, with the keys it had or new ones (--key)");
   reinstate->add_option("--data", enroll->data, "the broker's data directory")->required();

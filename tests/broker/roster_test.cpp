@@ -156,6 +156,23 @@ TEST_F(RosterTest, ReinstateWithTheKeysItHad) {
   EXPECT_EQ(roster_->AuthorizeCurve(a.curve_public), kOrgA);
 }
 
+TEST_F(RosterTest, SetRoleKeepsTheKeysAndIsAudited) {
+  PublicIdentity a = Keys(kOrgA);
+  ASSERT_TRUE(roster_->Enroll(a, Role::kPartner, 1000, audit_.get()).ok());
+  EXPECT_EQ(roster_->SetRole(kOrgA, Role::kPartner, 2000).code(), Code::kInvalidArgument);
+  EXPECT_EQ(roster_->SetRole(kOrgB, Role::kMaintainer, 2000).code(), Code::kNotFound);
+  uint64_t version = roster_->version();
+  ASSERT_TRUE(roster_->SetRole(kOrgA, Role::kMaintainer, 2000, audit_.get()).ok());
+  EXPECT_GT(roster_->version(), version);  // sessions learn it
+  Reopen();
+  EXPECT_EQ(roster_->Find(kOrgA)->role, Role::kMaintainer);
+  EXPECT_EQ(roster_->Find(kOrgA)->identity, a);
+  EXPECT_EQ(Actions(), (std::vector<std::string>{"roster.enroll " + kOrgA,
+                                                 "roster.role.maintainer " + kOrgA}));
+  ASSERT_TRUE(roster_->Revoke(kOrgA, 3000).ok());
+  EXPECT_EQ(roster_->SetRole(kOrgA, Role::kPartner, 4000).code(), Code::kFailedPrecondition);
+}
+
 TEST(FingerprintTest, SixGroupsOfFiveDigitsThatChangeWithAnyKeyOrTheId) {
   PublicIdentity a = Keys(kOrgA);
   std::string f = Fingerprint(a);

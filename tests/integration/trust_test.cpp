@@ -175,6 +175,16 @@ TEST_F(TrustTest, EnrollAddCannotTakeOverAnEnrolledOrganization) {
   ASSERT_TRUE(Agent("b").Stop().ok());  // a revocation is final for the running agent
   ASSERT_NO_FATAL_FAILURE(StartAgent("b"));
   EXPECT_TRUE(WaitUntilSyncReady(Agent("b")));
+  // A role changes with its own command (it used to take re-enrolling), keys unchanged.
+  std::string b_fingerprint = Listed(kOrgB)["fingerprint"];
+  CommandOutput role = Enroll({"role", kOrgB, "--role", "maintainer"});
+  ASSERT_EQ(role.exit_code, 0) << role.output;
+  EXPECT_EQ(Listed(kOrgB)["role"], "maintainer");
+  EXPECT_EQ(Listed(kOrgB)["fingerprint"], b_fingerprint);
+  EXPECT_EQ(Audited("roster.role.maintainer", kOrgB), 1u);
+  EXPECT_TRUE(
+      WaitFor([&] { return AgentStatus(Agent("b"))["sync"]["role"] == "maintainer"; }, seconds(10)))
+      << AgentStatus(Agent("b")).dump();
 }
 
 // Replacing keys is its own step: both fingerprints shown, the old key cut off.
