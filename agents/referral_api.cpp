@@ -185,14 +185,7 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book, Clock* clock) {
     auto tail = book->audit().Tail(std::min<size_t>(limit, 10000));
     if (!tail.ok()) return ReplyError(res, tail.status());
     json out = json::array();
-    for (const AuditEntry& e : *tail) {
-      out.push_back({{"seq", e.seq},
-                     {"at", IsoTime(e.at_ms)},
-                     {"actor", e.actor},
-                     {"action", e.action},
-                     {"subject", e.subject},
-                     {"hash", e.hash}});
-    }
+    for (const AuditEntry& e : *tail) out.push_back(AuditEntryJson(e));
     ReplyJson(res, 200, {{"entries", out}});
   });
 }

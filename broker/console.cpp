@@ -331,14 +331,7 @@ void Console::Routes() {
       Result<std::vector<AuditEntry>> tail = core_->audit().Tail(limit);
       if (!tail.ok()) return {{"available", false}, {"message", tail.status().message()}};
       json entries = json::array();
-      for (const AuditEntry& e : *tail) {
-        entries.push_back({{"seq", e.seq},
-                           {"at", IsoTime(e.at_ms)},
-                           {"actor", e.actor},
-                           {"action", e.action},
-                           {"subject", e.subject},
-                           {"hash", e.hash}});
-      }
+      for (const AuditEntry& e : *tail) entries.push_back(AuditEntryJson(e));
       // On the loop too: the chain's head and its entries are read as one state.
       json chain = nullptr;
       if (Result<AuditCheck> check = AuditLog::Verify(core_->store()); check.ok()) {

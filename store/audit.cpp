@@ -5,6 +5,7 @@
 
 #include <deque>
 
+#include "base/clock.h"
 #include "base/json.h"
 
 namespace sb {
@@ -24,6 +25,15 @@ std::string Hex(const unsigned char* p, size_t n) {
   }
   return out;
 }
+
+}  // namespace
+
+nlohmann::json AuditEntryJson(const AuditEntry& e) {
+  return {{"seq", e.seq},       {"at", IsoTime(e.at_ms)}, {"actor", e.actor},
+          {"action", e.action}, {"subject", e.subject},   {"hash", e.hash}};
+}
+
+namespace {
 
 std::string ToJson(const AuditEntry& e) {
   return DumpJson(nlohmann::json{{"seq", e.seq},

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ struct AuditCheck {
   uint64_t first_bad = 0;  // seq of the first bad entry (0 when ok)
   std::string problem;
 };
+
+// An entry as the APIs show it: {"seq", "at" (ISO time), "actor", "action", "subject", "hash"}.
+nlohmann::json AuditEntryJson(const AuditEntry& e);
 
 class AuditLog {
  public:
