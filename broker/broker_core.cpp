@@ -1028,8 +1028,10 @@ std::vector<SessionInfo> BrokerCore::Sessions() const {
 
 Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
                                                   const std::string& maintainer_org,
-                                                  const std::string& audit_action) {
+                                                  const std::string& audit_action,
+                                                  const std::string& by) {
   CommitStaged();  // the log is written in order
+  const std::string& actor = by.empty() ? maintainer_org : by;
   uint64_t now = clock_->NowMillis();
   Hlc stamp = hlc_.Now(now);
   ASSIGN_OR_RETURN(std::vector<Record> records, plan(dir_, review_replica_, stamp));
@@ -1043,10 +1045,9 @@ Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
   std::string logged = EncodeLog(proto::LogEntry{seq, sd});
   batch.Put(Cf::kLog, EncodeSeq(seq), logged);
   batch.Put(Cf::kMeta, kLogHead, EncodeSeq(seq));
-  ReviewJournal::StageHistory(&batch, d, maintainer_org, seq, "review");
+  ReviewJournal::StageHistory(&batch, d, maintainer_org, seq, "review", actor);
   if (!audit_action.empty()) {
-    for (const Record& r : d.records)
-      audit().Append(&batch, now, maintainer_org, audit_action, r.id());
+    for (const Record& r : d.records) audit().Append(&batch, now, actor, audit_action, r.id());
   }
   if (Status st = store_->Commit(std::move(batch)); !st.ok()) {
     if (!audit_action.empty()) (void)audit().Load();  // the staged entries were not written
@@ -1061,8 +1062,8 @@ Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
   e->delta = std::make_shared<const Delta>(d);
   RememberEntry(std::move(e));
   JoinCommitted(d);
-  spdlog::info("broker: maintainer write by org={} logged at {} ({} record(s))", maintainer_org,
-               seq, d.records.size());
+  spdlog::info("broker: maintainer write by {} logged at {} ({} record(s))", actor, seq,
+               d.records.size());
   return seq;
 }
 

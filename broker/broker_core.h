@@ -170,9 +170,12 @@ class BrokerCore {
   // record id; never values or reasons). Staged pushes are committed first.
   using MaintainerPlan =
       std::function<Result<std::vector<Record>>(const Directory&, ReplicaId, Hlc)>;
+  // `by`: the person (maintainers.h MaintainerActor) the audit entries and the history name;
+  // `maintainer_org` when empty.
   Result<uint64_t> ApplyMaintainerWrite(const MaintainerPlan& plan,
                                         const std::string& maintainer_org,
-                                        const std::string& audit_action = "");
+                                        const std::string& audit_action = "",
+                                        const std::string& by = "");
   // The same for edits (validated by the field schema, planned with PlanEdit).
   Result<uint64_t> ApplyMaintainerEdit(std::vector<RecordEdit> edits,
                                        const std::string& maintainer_org);

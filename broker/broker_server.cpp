@@ -52,6 +52,7 @@ BrokerServer::BrokerServer(Store* store, Clock* clock, const Identity& identity,
       identity_(identity),
       options_(std::move(options)),
       roster_(store),
+      maintainers_(store),
       core_(store, clock, identity, &roster_, options_.core),
       http_(std::make_unique<httplib::Server>()),
       zmq_(std::make_unique<Zmq>()) {
@@ -68,6 +69,7 @@ BrokerServer::~BrokerServer() {
 
 Result<int> BrokerServer::Start() {
   RETURN_IF_ERROR(roster_.Load());
+  RETURN_IF_ERROR(maintainers_.Load());
   RETURN_IF_ERROR(core_.Load());
   try {
     zmq_->zap = std::make_unique<ZapAuthenticator>(
@@ -108,7 +110,8 @@ Result<int> BrokerServer::Start() {
     Console::Options co;
     co.port = options_.console_port;
     co.tokens = options_.console_tokens;
-    console_ = std::make_unique<Console>(&review_, &core_, &tasks_, clock_, co);
+    co.org = identity_.pub.org;
+    console_ = std::make_unique<Console>(&review_, &core_, &tasks_, &maintainers_, clock_, co);
     ASSIGN_OR_RETURN(console_port_, console_->Start());
   }
   return port;
@@ -270,9 +273,12 @@ void BrokerServer::Routes() {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
-    bool ok = BearerMatches(req.get_header_value("Authorization"), options_.token);
-    if (ok) return httplib::Server::HandlerResponse::Unhandled;
-    ReplyError(res, Status::Unauthenticated("missing or wrong token (see the broker's api.token)"));
+    if (FromCoordinator(req) || ActorOf(req) != identity_.pub.org) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    ReplyError(res, Status::Unauthenticated(
+                        "missing or wrong token (the broker's api.token, or a maintainer's own "
+                        "token from `switchboard maintainer add` in SWITCHBOARD_TOKEN)"));
     return httplib::Server::HandlerResponse::Handled;
   });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
@@ -420,8 +426,9 @@ void BrokerServer::Routes() {
     if (!role.ok()) return ReplyError(res, role.status());
     if (Status own = NotTheBrokersOwn(*id); !own.ok()) return ReplyError(res, own);
     // On the loop: the enrollment's synced write is the loop's, never one it waits for.
+    std::string actor = ActorOf(req);
     Status st = tasks_.Call(
-        [&] { return roster_.Enroll(*id, *role, clock_->NowMillis(), &core_.audit()); });
+        [&] { return roster_.Enroll(*id, *role, clock_->NowMillis(), &core_.audit(), actor); });
     if (!st.ok()) return ReplyError(res, st);
     spdlog::info("broker: enrolled org={} as {}, fingerprint {}", id->org, RoleName(*role),
                  Fingerprint(*id));
@@ -440,8 +447,10 @@ void BrokerServer::Routes() {
            }
            if (Status own = NotTheBrokersOwn(*id); !own.ok()) return ReplyError(res, own);
            Member before;
-           Status st = tasks_.Call(
-               [&] { return roster_.Rekey(*id, clock_->NowMillis(), &before, &core_.audit()); });
+           std::string actor = ActorOf(req);
+           Status st = tasks_.Call([&] {
+             return roster_.Rekey(*id, clock_->NowMillis(), &before, &core_.audit(), actor);
+           });
            if (!st.ok()) return ReplyError(res, st);
            spdlog::warn(
                "broker: new keys for org={}: fingerprint {} replaces {}; sessions of the old "
@@ -451,15 +460,16 @@ void BrokerServer::Routes() {
            out["previous_fingerprint"] = Fingerprint(before.identity);
            ReplyJson(res, 200, out);
          });
-  s.Post(
-      R"(/v1/roster/([^/]+)/revoke)", [this](const httplib::Request& req, httplib::Response& res) {
-        std::string org = req.matches[1];
-        Status st =
-            tasks_.Call([&] { return roster_.Revoke(org, clock_->NowMillis(), &core_.audit()); });
-        if (!st.ok()) return ReplyError(res, st);
-        spdlog::warn("broker: revoked org={}", org);
-        ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
-      });
+  s.Post(R"(/v1/roster/([^/]+)/revoke)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           std::string org = req.matches[1];
+           std::string actor = ActorOf(req);
+           Status st = tasks_.Call(
+               [&] { return roster_.Revoke(org, clock_->NowMillis(), &core_.audit(), actor); });
+           if (!st.ok()) return ReplyError(res, st);
+           spdlog::warn("broker: revoked org={}", org);
+           ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
+         });
   s.Post(R"(/v1/roster/([^/]+)/role)", [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> parsed = ParseBody(req, JsonLimits{4 << 10, 4});
     if (!parsed.ok()) return ReplyError(res, parsed.status());
@@ -470,34 +480,105 @@ void BrokerServer::Routes() {
     Result<Role> role = ParseRole((*parsed)["role"].get<std::string>());
     if (!role.ok()) return ReplyError(res, role.status());
     std::string org = req.matches[1];
+    std::string actor = ActorOf(req);
     Status st = tasks_.Call(
-        [&] { return roster_.SetRole(org, *role, clock_->NowMillis(), &core_.audit()); });
+        [&] { return roster_.SetRole(org, *role, clock_->NowMillis(), &core_.audit(), actor); });
     if (!st.ok()) return ReplyError(res, st);
     spdlog::warn("broker: org={} is now a {}", org, RoleName(*role));
     ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
   });
-  s.Post(R"(/v1/roster/([^/]+)/reinstate)", [this, NotTheBrokersOwn](const httplib::Request& req,
-                                                                     httplib::Response& res) {
-    std::string org = req.matches[1];
-    std::optional<PublicIdentity> keys;
-    if (!req.body.empty()) {
-      Result<json> parsed = ParseBody(req, JsonLimits{64 << 10, 8});
-      if (!parsed.ok()) return ReplyError(res, parsed.status());
-      if (parsed->is_object() && parsed->contains("identity")) {
-        Result<PublicIdentity> id = BodyIdentity(*parsed);
-        if (!id.ok()) return ReplyError(res, id.status());
-        if (Status own = NotTheBrokersOwn(*id); !own.ok()) return ReplyError(res, own);
-        keys = *id;
-      }
+  s.Post(R"(/v1/roster/([^/]+)/reinstate)",
+         [this, NotTheBrokersOwn](const httplib::Request& req, httplib::Response& res) {
+           std::string org = req.matches[1];
+           std::optional<PublicIdentity> keys;
+           if (!req.body.empty()) {
+             Result<json> parsed = ParseBody(req, JsonLimits{64 << 10, 8});
+             if (!parsed.ok()) return ReplyError(res, parsed.status());
+             if (parsed->is_object() && parsed->contains("identity")) {
+               Result<PublicIdentity> id = BodyIdentity(*parsed);
+               if (!id.ok()) return ReplyError(res, id.status());
+               if (Status own = NotTheBrokersOwn(*id); !own.ok()) return ReplyError(res, own);
+               keys = *id;
+             }
+           }
+           std::string actor = ActorOf(req);
+           Status st = tasks_.Call([&] {
+             return roster_.Reinstate(org, clock_->NowMillis(), keys ? &*keys : nullptr,
+                                      &core_.audit(), actor);
+           });
+           if (!st.ok()) return ReplyError(res, st);
+           spdlog::warn("broker: reinstated org={}{}", org, keys ? " with new keys" : "");
+           ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
+         });
+  // Maintainers as people: added and removed with the coordinator's own token.
+  s.Get("/v1/maintainers", [this](const httplib::Request&, httplib::Response& res) {
+    json list = json::array();
+    for (const MaintainerInfo& m : maintainers_.List()) {
+      list.push_back({{"name", m.name},
+                      {"actor", MaintainerActor(identity_.pub.org, m.name)},
+                      {"added_at", IsoTime(m.added_at_ms)},
+                      {"added_by", m.added_by}});
     }
-    Status st = tasks_.Call([&] {
-      return roster_.Reinstate(org, clock_->NowMillis(), keys ? &*keys : nullptr, &core_.audit());
-    });
-    if (!st.ok()) return ReplyError(res, st);
-    spdlog::warn("broker: reinstated org={}{}", org, keys ? " with new keys" : "");
-    ReplyJson(res, 200, MemberJson(*roster_.Find(org)));
+    ReplyJson(res, 200, {{"maintainers", list}});
   });
-  AddReviewRoutes(s, review_, "/v1");
+  s.Post("/v1/maintainers", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!FromCoordinator(req)) {
+      return ReplyError(res, Status::PermissionDenied(
+                                 "only the coordinator (the broker's api.token) adds maintainers"));
+    }
+    Result<json> parsed = ParseBody(req, JsonLimits{4 << 10, 4});
+    if (!parsed.ok()) return ReplyError(res, parsed.status());
+    const json& body = *parsed;
+    if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
+        (body.contains("password") && !body["password"].is_string())) {
+      return ReplyError(res, Status::InvalidArgument(
+                                 "body must be {\"name\": NAME, \"password\": optional text}"));
+    }
+    std::string name = body["name"].get<std::string>();
+    std::string password = body.value("password", "");
+    std::string actor = ActorOf(req);
+    Result<MaintainerCredentials> c = tasks_.Call([&] {
+      return maintainers_.Add(name, password, clock_->NowMillis(), &core_.audit(), actor);
+    });
+    if (!c.ok()) return ReplyError(res, c.status());
+    spdlog::info("broker: maintainer {} added by {}", name, actor);
+    ReplyJson(res, 200,
+              {{"name", c->name},
+               {"actor", MaintainerActor(identity_.pub.org, c->name)},
+               {"password", c->password},
+               {"token", c->token}});
+  });
+  s.Post(R"(/v1/maintainers/([^/]{1,64})/remove)", [this](const httplib::Request& req,
+                                                          httplib::Response& res) {
+    if (!FromCoordinator(req)) {
+      return ReplyError(
+          res, Status::PermissionDenied("only the coordinator (the broker's api.token) removes "
+                                        "maintainers"));
+    }
+    std::string name = req.matches[1];
+    std::string actor = ActorOf(req);
+    Status st = tasks_.Call(
+        [&] { return maintainers_.Remove(name, clock_->NowMillis(), &core_.audit(), actor); });
+    if (!st.ok()) return ReplyError(res, st);
+    spdlog::warn("broker: maintainer {} removed by {}; their token and sessions end", name, actor);
+    ReplyJson(res, 200, {{"name", name}, {"removed", true}});
+  });
+  AddReviewRoutes(s, review_, "/v1", "api",
+                  [this](const httplib::Request& req) { return ActorOf(req); });
+}
+
+bool BrokerServer::FromCoordinator(const httplib::Request& req) const {
+  return BearerMatches(req.get_header_value("Authorization"), options_.token);
+}
+
+std::string BrokerServer::ActorOf(const httplib::Request& req) const {
+  std::string auth = req.get_header_value("Authorization");
+  if (auth.rfind("Bearer ", 0) == 0) {
+    if (std::optional<std::string> name = maintainers_.ByToken(auth.substr(7))) {
+      return MaintainerActor(identity_.pub.org, *name);
+    }
+  }
+  return identity_.pub.org;
 }
 
 }  // namespace sb

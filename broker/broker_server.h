@@ -6,8 +6,15 @@
 //   GET  /v1/status                    log position, records, counters, connected agents
 //   GET  /v1/roster                    enrolled organizations
 //   POST /v1/roster                    {"identity": <identity.pub JSON>, "role":
-//   partner|maintainer} POST /v1/roster/{org}/revoke       cut the organization off /v1/review...
-//   the maintainers' review queue (review_api.h)
+//   partner|maintainer} POST /v1/roster/{org}/rekey|revoke|reinstate|role    the enrollment
+//   ceremony (roster.h) GET  /v1/audit?n=                  the audit chain's newest entries GET
+//   /v1/maintainers               the named maintainers POST /v1/maintainers               {"name",
+//   "password"?}: add one (coordinator's token only);
+//                                      {"name", "password", "token"}, shown once
+//   POST /v1/maintainers/{name}/remove (coordinator's token only) their token and sessions end
+//   /v1/review...                      the maintainers' review queue (review_api.h)
+// The bearer token is the broker's api.token (the coordinator's; actions are the broker
+// organization's) or a named maintainer's own token (maintainers.h; actions are theirs).
 // and, with Options::console_port >= 0, the maintainers' web console (console.h).
 #pragma once
 
@@ -21,13 +28,15 @@
 #include "broker/broker_core.h"
 #include "broker/console.h"
 #include "broker/loop_tasks.h"
+#include "broker/maintainers.h"
 #include "broker/review_service.h"
 #include "broker/roster.h"
 #include "transport/sockets.h"
 
 namespace httplib {
 class Server;
-}
+struct Request;
+}  // namespace httplib
 
 namespace sb {
 
@@ -67,12 +76,17 @@ class BrokerServer {
   void Routes();
   void PublishStatus(bool with_sessions);
   std::shared_ptr<const StatusSnapshot> LastStatus() const;
+  // Who sent a request the pre-routing check let in: "<org>/<name>" for a named maintainer's
+  // token, the broker's organization for its own token.
+  std::string ActorOf(const httplib::Request& req) const;
+  bool FromCoordinator(const httplib::Request& req) const;
 
   [[maybe_unused]] Store* store_;  // kept for the server's lifetime; not read yet
   Clock* clock_;
   const Identity& identity_;
   Options options_;
   Roster roster_;
+  Maintainers maintainers_;
   // The event loop owns core_: the API's and the console's threads hand it work through
   // tasks_ (review decisions, enrollments, reads of the core) and never touch it themselves.
   LoopTasks tasks_;

@@ -45,11 +45,12 @@ void SecurityHeaders(httplib::Response& res) {
 
 }  // namespace
 
-Console::Console(ReviewService* review, BrokerCore* core, LoopTasks* loop, Clock* clock,
-                 Options options)
+Console::Console(ReviewService* review, BrokerCore* core, LoopTasks* loop,
+                 const Maintainers* maintainers, Clock* clock, Options options)
     : review_(review),
       core_(core),
       loop_(loop),
+      maintainers_(maintainers),
       clock_(clock),
       options_(std::move(options)),
       http_(std::make_unique<httplib::Server>()) {
@@ -65,7 +66,9 @@ Result<int> Console::Start() {
   if (options_.host != "127.0.0.1") {
     return Status::InvalidArgument("the console listens on 127.0.0.1 only");
   }
-  if (options_.tokens.empty()) return Status::InvalidArgument("the console needs a sign-in token");
+  if (options_.tokens.empty()) {
+    return Status::InvalidArgument("the console needs the coordinator's sign-in token");
+  }
   if (options_.port == 0) {
     port_ = http_->bind_to_any_port(options_.host);
     if (port_ <= 0) return Status::Unavailable("cannot bind a port for the console");
@@ -132,7 +135,9 @@ std::optional<Console::Session> Console::SessionOf(const httplib::Request& req) 
   MutexLock lock(mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return std::nullopt;
-  if (now - it->second.last_ms > options_.idle_ms) {
+  // A maintainer removed since signing in is signed out at once.
+  if (now - it->second.last_ms > options_.idle_ms ||
+      (!it->second.maintainer.empty() && !maintainers_->Active(it->second.maintainer))) {
     sessions_.erase(it);
     return std::nullopt;
   }
@@ -164,6 +169,84 @@ bool Console::CheckCsrf(const httplib::Request& req, httplib::Response& res) {
     return false;
   }
   return true;
+}
+
+bool Console::OverLimit(const std::string& account, uint64_t now) {
+  constexpr size_t kMaxAccountsTracked = 4096;
+  if (failures_.size() >= kMaxAccountsTracked && !failures_.count(account)) {
+    for (auto it = failures_.begin(); it != failures_.end();) {
+      it = now - it->second.window_ms > 60'000 ? failures_.erase(it) : std::next(it);
+    }
+    // Still full (a spray of names within a minute): count them all as one account, so the
+    // map stays bounded and the names sprayed are throttled together.
+    if (failures_.size() >= kMaxAccountsTracked) return OverLimit("\x01sprayed", now);
+  }
+  Failures& f = failures_[account];
+  if (now - f.window_ms > 60'000) f = Failures{now, 0};
+  return ++f.count > 10;
+}
+
+std::optional<Console::Session> Console::SignIn(const httplib::Request& req,
+                                                httplib::Response& res) {
+  uint64_t now = clock_->MonotonicMillis();
+  json body = ParseStoredJson(req.body, JsonLimits{64 << 10, 8});
+  auto text = [&](const char* key) {
+    return body.is_object() && body.contains(key) && body[key].is_string()
+               ? body[key].get<std::string>()
+               : std::string();
+  };
+  auto too_many = [&res](const std::string& what) {
+    ReplyJson(res, 429,
+              {{"error",
+                {{"code", "ResourceExhausted"},
+                 {"message", "too many failed sign-ins " + what + "; wait a minute"}}}});
+    return std::nullopt;
+  };
+  std::string name = text("name");
+  if (!name.empty()) {
+    // A person's password: Argon2id, throttled per account. Over the limit, this account is
+    // refused for the minute whatever is sent (a password can be guessed; a 256-bit token
+    // cannot), and every other account signs in as usual.
+    if (!Maintainers::CheckName(name).ok()) {
+      ReplyError(res, Status::Unauthenticated("wrong name or password"));
+      return std::nullopt;
+    }
+    {
+      MutexLock lock(mu_);
+      auto it = failures_.find(name);
+      if (it != failures_.end() && now - it->second.window_ms <= 60'000 && it->second.count >= 10) {
+        return too_many("for " + name);
+      }
+    }
+    Result<bool> ok = maintainers_->CheckPassword(name, text("password"));
+    if (!ok.ok()) {
+      ReplyError(res, ok.status());
+      return std::nullopt;
+    }
+    if (!*ok) {
+      MutexLock lock(mu_);
+      (void)OverLimit(name, now);
+      spdlog::warn("console: failed sign-in for {}", name);
+      ReplyError(res, Status::Unauthenticated("wrong name or password"));
+      return std::nullopt;
+    }
+    return Session{"", now, name, MaintainerActor(options_.org, name)};
+  }
+  std::string token = text("token");
+  if (std::optional<std::string> m = maintainers_->ByToken(token)) {
+    return Session{"", now, *m, MaintainerActor(options_.org, *m)};
+  }
+  bool ok = false;
+  for (const std::string& t : options_.tokens) ok = ok || SameSecret(token, t);
+  if (ok) return Session{"", now, "", options_.org};
+  // Wrong tokens are slowed down (a 256-bit token is not guessed; this keeps the log and the
+  // CPU quiet), but only wrong ones: the right token always gets in.
+  MutexLock lock(mu_);
+  if (OverLimit("", now)) return too_many("with a token");
+  spdlog::warn("console: failed sign-in");
+  ReplyError(res, Status::Unauthenticated(
+                      "wrong token (or sign in with your maintainer name and password)"));
+  return std::nullopt;
 }
 
 void Console::Routes() {
@@ -214,9 +297,10 @@ void Console::Routes() {
     // browser visits receives the cookie (cookies ignore ports). Only the console's own page
     // (a same-origin fetch says so) gets it back after a reload.
     bool give = session.has_value() && FromThisOrigin(req);
-    ReplyJson(
-        res, 200,
-        {{"signed_in", session.has_value()}, {"csrf", give ? json(session->csrf) : json(nullptr)}});
+    ReplyJson(res, 200,
+              {{"signed_in", session.has_value()},
+               {"csrf", give ? json(session->csrf) : json(nullptr)},
+               {"who", session ? json(session->actor) : json(nullptr)}});
   });
   s.Post("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
     std::string origin = req.get_header_value("Origin");
@@ -225,31 +309,11 @@ void Console::Routes() {
       return ReplyError(res, Status::PermissionDenied("cross-origin sign-in refused"));
     }
     uint64_t now = clock_->MonotonicMillis();
-    json body = ParseStoredJson(req.body, JsonLimits{64 << 10, 8});
-    std::string token = body.is_object() && body.contains("token") && body["token"].is_string()
-                            ? body["token"].get<std::string>()
-                            : "";
-    bool ok = false;
-    for (const std::string& t : options_.tokens) ok = ok || SameSecret(token, t);
-    if (!ok) {
-      // Wrong tokens are slowed down (a 256-bit token is not guessed; this keeps the log and
-      // the CPU quiet), but only wrong ones: a maintainer with the right token always gets in,
-      // however many wrong attempts someone else made.
-      MutexLock lock(mu_);
-      if (now - failures_window_ms_ > 60'000) {
-        failures_window_ms_ = now;
-        failures_ = 0;
-      }
-      if (++failures_ > 10) {
-        return ReplyJson(res, 429,
-                         {{"error",
-                           {{"code", "ResourceExhausted"},
-                            {"message", "too many failed sign-ins; wait a minute"}}}});
-      }
-      spdlog::warn("console: failed sign-in");
-      return ReplyError(res, Status::Unauthenticated("wrong token"));
-    }
+    std::optional<Session> who = SignIn(req, res);
+    if (!who) return;  // the reply says why
     std::string id = RandomHex(32), csrf = RandomHex(32);
+    who->csrf = csrf;
+    who->last_ms = now;
     {
       MutexLock lock(mu_);
       for (auto it = sessions_.begin(); it != sessions_.end();) {
@@ -262,13 +326,13 @@ void Console::Routes() {
         }
         sessions_.erase(oldest);
       }
-      sessions_[id] = Session{csrf, now};
+      sessions_[id] = *who;
     }
-    spdlog::info("console: a maintainer signed in");
+    spdlog::info("console: {} signed in", who->actor);
     res.set_header("Set-Cookie", CookieName() + "=" + id +
                                      "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
                                      std::to_string(options_.idle_ms / 1000));
-    ReplyJson(res, 200, {{"signed_in", true}, {"csrf", csrf}});
+    ReplyJson(res, 200, {{"signed_in", true}, {"csrf", csrf}, {"who", who->actor}});
   });
   s.Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
     {
@@ -279,7 +343,10 @@ void Console::Routes() {
     ReplyJson(res, 200, {{"signed_in", false}});
   });
 
-  AddReviewRoutes(s, *review_, "/api");
+  AddReviewRoutes(s, *review_, "/api", "console", [this](const httplib::Request& req) {
+    std::optional<Session> session = SessionOf(req);
+    return session ? session->actor : options_.org;  // the pre-routing check found a session
+  });
 
   s.Get("/api/records", [this](const httplib::Request& req, httplib::Response& res) {
     size_t limit = 100;

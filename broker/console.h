@@ -4,9 +4,15 @@
 // directory, referral counts by status (never contents) and the audit log.
 //
 // Security:
-//  - sign-in with a maintainer token (the broker's console.token or api.token, compared in
-//    constant time; more than 10 wrong tokens a minute are answered 429, while the right
-//    token still signs in: nobody is locked out by someone else's failures);
+//  - sign-in as a named maintainer (maintainers.h) with their name and password (Argon2id), or
+//    with a token: a maintainer's own, or the coordinator's (the broker's console.token or
+//    api.token, compared in constant time). Throttling is per account: more than 10 wrong
+//    passwords a minute for one name answer 429 for that name only; more than 10 wrong tokens
+//    a minute answer 429 to wrong tokens while a right one still signs in. Nobody is locked out
+//    by failures on someone else's account;
+//  - every decision made in a session is attributed to its maintainer ("<org>/<name>"; the
+//    broker's organization for the coordinator's token); removing a maintainer ends their
+//    sessions at their next request;
 //  - a session cookie "sb_console_<port>" (32 random bytes), HttpOnly, SameSite=Strict,
 //    Path=/, expiring after 8 idle hours; sessions live in memory only (a restart signs
 //    everyone out);
@@ -20,8 +26,8 @@
 //
 // Routes (JSON unless noted):
 //   GET  /  /console.js  /console.css            the assets
-//   GET  /api/session                            {"signed_in", "csrf", "org"}
-//   POST /api/session        {"token"}           sign in; sets the cookie; {"csrf"}
+//   GET  /api/session                            {"signed_in", "csrf", "who"}
+//   POST /api/session   {"name","password"} | {"token"}   sign in; sets the cookie; {"csrf", "who"}
 //   POST /api/logout                             (CSRF) sign out
 //   GET  /api/review?kind=&org=&field=&min_age=&q=      the queue
 //   GET  /api/review/{id}                        item, record, history
@@ -47,6 +53,7 @@
 #include "base/mutex.h"
 #include "broker/broker_core.h"
 #include "broker/loop_tasks.h"
+#include "broker/maintainers.h"
 #include "broker/review_service.h"
 
 namespace httplib {
@@ -62,12 +69,15 @@ class Console {
   struct Options {
     std::string host = "127.0.0.1";
     int port = 0;                     // 0: any free port
-    std::vector<std::string> tokens;  // tokens that sign a maintainer in
+    std::vector<std::string> tokens;  // the coordinator's tokens
+    std::string org;                  // the broker's organization (whom those act for)
     uint64_t idle_ms = 8ULL * 3600 * 1000;
     size_t max_sessions = 64;
   };
 
-  Console(ReviewService* review, BrokerCore* core, LoopTasks* loop, Clock* clock, Options options);
+  // `maintainers` (not null) outlives the console.
+  Console(ReviewService* review, BrokerCore* core, LoopTasks* loop, const Maintainers* maintainers,
+          Clock* clock, Options options);
   ~Console();
   Console(const Console&) = delete;
   Console& operator=(const Console&) = delete;
@@ -80,7 +90,13 @@ class Console {
   struct Session {
     std::string csrf;
     uint64_t last_ms = 0;
+    std::string maintainer;  // the named maintainer; "" for the coordinator's token
+    std::string actor;       // whom the session's decisions are attributed to
   };
+  // Who a sign-in request names and proves: the session to open, or the reply already set.
+  std::optional<Session> SignIn(const httplib::Request& req, httplib::Response& res);
+  // Counts a failure for `account` ("" for tokens); true when it is now over the limit.
+  bool OverLimit(const std::string& account, uint64_t now) REQUIRES(mu_);
   void Routes();
   // The session of a request (refreshing its idle timer), or null.
   std::optional<Session> SessionOf(const httplib::Request& req);
@@ -95,16 +111,21 @@ class Console {
   ReviewService* review_;
   BrokerCore* core_;
   LoopTasks* loop_;  // the core is read on the broker's event loop only
+  const Maintainers* maintainers_;
   Clock* clock_;
   Options options_;
   int port_ = 0;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::atomic<bool> done_{false};
-  Mutex mu_;  // guards sessions_ and the sign-in failure counter
+  Mutex mu_;  // guards sessions_ and the sign-in failure counters
   std::map<std::string, Session> sessions_ GUARDED_BY(mu_);  // by cookie value
-  uint64_t failures_window_ms_ GUARDED_BY(mu_) = 0;
-  int failures_ GUARDED_BY(mu_) = 0;
+  struct Failures {
+    uint64_t window_ms = 0;
+    int count = 0;
+  };
+  // Per account name ("" for wrong tokens); at most kMaxAccountsTracked names.
+  std::map<std::string, Failures> failures_ GUARDED_BY(mu_);
 };
 
 }  // namespace sb

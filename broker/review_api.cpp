@@ -117,7 +117,8 @@ Result<std::vector<std::string>> IdsFromBody(const std::string& body) {
   return ids;
 }
 
-void AddReviewRoutes(httplib::Server& s, ReviewService& review, const std::string& prefix) {
+void AddReviewRoutes(httplib::Server& s, ReviewService& review, const std::string& prefix,
+                     const std::string& via, const ActorOf& actor_of) {
   s.Get(prefix + "/review", [&review](const httplib::Request& req, httplib::Response& res) {
     size_t limit = 0;
     Result<ReviewFilter> f = FilterFromQuery(req, &limit);
@@ -133,17 +134,17 @@ void AddReviewRoutes(httplib::Server& s, ReviewService& review, const std::strin
           ReplyJson(res, 200, *item);
         });
   s.Post(prefix + "/review/approve",
-         [&review](const httplib::Request& req, httplib::Response& res) {
+         [&review, via, actor_of](const httplib::Request& req, httplib::Response& res) {
            Result<std::vector<std::string>> ids = IdsFromBody(req.body);
            if (!ids.ok()) return ReplyError(res, ids.status());
-           ReplyJson(res, 200, review.BulkApprove(*ids, "api"));
+           ReplyJson(res, 200, review.BulkApprove(*ids, via, actor_of(req)));
          });
   for (ReviewAction a : {ReviewAction::kApprove, ReviewAction::kReject, ReviewAction::kResolve}) {
     s.Post(prefix + R"(/review/([A-Za-z0-9-]{1,64})/)" + ReviewActionName(a),
-           [&review, a](const httplib::Request& req, httplib::Response& res) {
+           [&review, a, via, actor_of](const httplib::Request& req, httplib::Response& res) {
              Result<Decision> d = DecisionFromBody(a, req.body);
              if (!d.ok()) return ReplyError(res, d.status());
-             Result<json> done = review.Decide(req.matches[1], *d, "api");
+             Result<json> done = review.Decide(req.matches[1], *d, via, actor_of(req));
              if (!done.ok()) return ReplyError(res, done.status());
              ReplyJson(res, 200, *done);
            });

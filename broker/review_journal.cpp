@@ -131,7 +131,7 @@ void ReviewJournal::StageRefusal(WriteBatch* batch, uint64_t at_ms, const std::s
 }
 
 void ReviewJournal::StageHistory(WriteBatch* batch, const Delta& delta, const std::string& org,
-                                 uint64_t seq, const std::string& via) {
+                                 uint64_t seq, const std::string& via, const std::string& by) {
   for (const Record& r : delta.records) {
     std::string op = "update";
     if (auto del = r.Displayed(kDeletedField)) op = *del == Value(true) ? "delete" : "restore";
@@ -141,6 +141,7 @@ void ReviewJournal::StageHistory(WriteBatch* batch, const Delta& delta, const st
                  {"replica", delta.author},
                  {"via", via},
                  {"op", op},
+                 {"by", by.empty() ? org : by},
                  {"fields", FieldNames(r)}};
     std::string key = r.id();
     key.push_back('\0');
@@ -222,6 +223,7 @@ Result<std::vector<BrokerHistoryEntry>> ReviewJournal::History(const std::string
     e.org = j.value("org", "");
     e.replica = j.value("replica", 0ULL);
     e.via = j.value("via", "");
+    e.by = j.value("by", e.org);  // absent before maintainers had names
     e.op = j.value("op", "");
     for (const json& f : j.value("fields", json::array())) {
       if (f.is_string()) e.fields.push_back(f.get<std::string>());

@@ -56,6 +56,7 @@ struct BrokerHistoryEntry {
   std::string via;  // "push" (an agent's) or "review" (a maintainer's decision at the broker)
   std::string op;   // update | delete | restore
   std::vector<std::string> fields;
+  std::string by;  // who: the author organization, or "<org>/<maintainer>" for a named maintainer
 };
 
 class ReviewJournal {
@@ -71,9 +72,10 @@ class ReviewJournal {
   // Drops the oldest refusal when more than max_refusals are kept.
   void StageRefusal(WriteBatch* batch, uint64_t at_ms, const std::string& org, ReplicaId replica,
                     const std::string& reason, std::string_view delta_bytes);
-  // Stages one history line per record of an accepted delta logged at `seq`.
+  // Stages one history line per record of an accepted delta logged at `seq`; `by` names the
+  // person when a named maintainer wrote it ("" for the organization `org`).
   static void StageHistory(WriteBatch* batch, const Delta& delta, const std::string& org,
-                           uint64_t seq, const std::string& via);
+                           uint64_t seq, const std::string& via, const std::string& by = "");
 
   // Every refusal kept, oldest first, with whether it was settled.
   Result<std::vector<RefusedPush>> Refusals() const;

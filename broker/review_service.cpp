@@ -139,6 +139,7 @@ json ReviewService::RecordJson(const sb::Record& r) {
       history.push_back({{"seq", e.seq},
                          {"at", IsoTime(e.at_ms)},
                          {"org", e.org},
+                         {"by", e.by.empty() ? e.org : e.by},
                          {"replica", ReplicaHex(e.replica)},
                          {"via", e.via},
                          {"op", e.op},
@@ -166,8 +167,9 @@ Result<json> ReviewService::Show(const std::string& id) {
   });
 }
 
-Result<json> ReviewService::Decide(const std::string& id, const Decision& d,
-                                   const std::string& via) {
+Result<json> ReviewService::Decide(const std::string& id, const Decision& d, const std::string& via,
+                                   const std::string& by) {
+  const std::string actor = by.empty() ? maintainer_org_ : by;
   return loop_->Call([&]() -> Result<json> {
     const ReviewItem* found = Find(id);
     if (!found) {
@@ -179,32 +181,33 @@ Result<json> ReviewService::Decide(const std::string& id, const Decision& d,
     if (item.kind == ReviewKind::kRefusedPush && d.action == ReviewAction::kReject) {
       std::string reason = d.reason;
       if (reason.size() > 1000) return Status::InvalidArgument("reason: longer than 1000 bytes");
-      RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "dismissed", reason,
-                                              maintainer_org_, core_->NowMillis(),
-                                              &core_->audit()));
+      RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "dismissed", reason, actor,
+                                              core_->NowMillis(), &core_->audit()));
     } else {
-      ASSIGN_OR_RETURN(seq,
-                       core_->ApplyMaintainerWrite(
-                           [&](const Directory& dir, ReplicaId replica, Hlc stamp) {
-                             return PlanDecision(item, d, dir, FieldSchema::Hsds(), replica, stamp);
-                           },
-                           maintainer_org_, std::string("review.") + ReviewActionName(d.action)));
+      ASSIGN_OR_RETURN(
+          seq, core_->ApplyMaintainerWrite(
+                   [&](const Directory& dir, ReplicaId replica, Hlc stamp) {
+                     return PlanDecision(item, d, dir, FieldSchema::Hsds(), replica, stamp);
+                   },
+                   maintainer_org_, std::string("review.") + ReviewActionName(d.action), actor));
       if (item.kind == ReviewKind::kRefusedPush) {
-        RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "applied", "", maintainer_org_,
+        RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "applied", "", actor,
                                                 core_->NowMillis(), &core_->audit()));
       }
     }
-    spdlog::info("review: {} {} ({} record={} field={}) via {}, logged at {}",
+    spdlog::info("review: {} {} ({} record={} field={}) by {} via {}, logged at {}",
                  ReviewActionName(d.action), item.id, ReviewKindName(item.kind), item.record,
-                 item.field, via, seq);
-    return json{{"id", item.id}, {"action", ReviewActionName(d.action)}, {"seq", seq}};
+                 item.field, actor, via, seq);
+    return json{
+        {"id", item.id}, {"action", ReviewActionName(d.action)}, {"seq", seq}, {"by", actor}};
   });
 }
 
-json ReviewService::BulkApprove(const std::vector<std::string>& ids, const std::string& via) {
+json ReviewService::BulkApprove(const std::vector<std::string>& ids, const std::string& via,
+                                const std::string& by) {
   json results = json::array();
   for (const std::string& id : ids) {
-    Result<json> r = Decide(id, Decision{ReviewAction::kApprove, "", nullptr}, via);
+    Result<json> r = Decide(id, Decision{ReviewAction::kApprove, "", nullptr}, via, by);
     if (r.ok()) {
       results.push_back({{"id", id}, {"ok", true}, {"seq", (*r)["seq"]}});
     } else {

@@ -30,13 +30,17 @@ class ReviewService {
   // The item, the record as it is now (every field: value, published, pending, siblings,
   // rejection) and its history. NotFound for an unknown (or since changed) id.
   Result<nlohmann::json> Show(const std::string& id);
-  // Carries out a decision; `via` ("cli", "console") goes to the log line. Returns
+  // Carries out a decision made by `by` (a maintainer's actor string, "<org>/<name>"; "" for
+  // the broker's organization itself): the audit entry, the review journal and the record's
+  // history name them. `via` ("api", "console") goes to the log line. Returns
   // {"id", "action", "seq"} (seq: the broker log position of the maintainer's write; 0 when
   // nothing had to be written, e.g. a dismissed refusal).
-  Result<nlohmann::json> Decide(const std::string& id, const Decision& d, const std::string& via);
+  Result<nlohmann::json> Decide(const std::string& id, const Decision& d, const std::string& via,
+                                const std::string& by = "");
   // Approves each id in turn (one task on the loop per id, so other work goes on between
   // them); {"results": [{"id", "ok", "seq" | "error"}]}.
-  nlohmann::json BulkApprove(const std::vector<std::string>& ids, const std::string& via);
+  nlohmann::json BulkApprove(const std::vector<std::string>& ids, const std::string& via,
+                             const std::string& by = "");
 
   // Directory search for the console: summaries of records whose id, name or displayed text
   // contains `q` (case-insensitive), optionally of one kind.

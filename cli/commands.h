@@ -16,6 +16,8 @@ void AddDirCommand(CLI::App& app, int& exit_code);
 void AddNetworkCommands(CLI::App& app, int& exit_code);
 // review list|show|approve|reject|resolve (through the running broker's local API)
 void AddReviewCommand(CLI::App& app, int& exit_code);
+// maintainer add|list|remove (through the running broker's local API)
+void AddMaintainerCommand(CLI::App& app, int& exit_code);
 // refer send|list|show|accept|decline|start|complete|cancel|purge, audit verify|show
 void AddReferCommand(CLI::App& app, int& exit_code);
 // quarantine (what an agent or broker set aside, through its local API)

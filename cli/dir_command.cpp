@@ -48,7 +48,9 @@ std::string RecordPath(const std::string& id) {
 }
 
 Result<AgentClient> Connect(const DirArgs& a, int read_timeout_s = 30) {
-  return AgentClient::Open(a.data, AgentClient::Options{5, read_timeout_s});
+  AgentClient::Options o;
+  o.read_timeout_s = read_timeout_s;
+  return AgentClient::Open(a.data, o);
 }
 
 void PrintJson(const json& j) {

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
 #endif
   sb::cli::AddDemoCommand(app, exit_code);
   sb::cli::AddReviewCommand(app, exit_code);
+  sb::cli::AddMaintainerCommand(app, exit_code);
   sb::cli::AddReferCommand(app, exit_code);
   sb::cli::AddQuarantineCommand(app, exit_code);
   try {

@@ -160,18 +160,6 @@ struct EnrollArgs {
   bool json = false;
 };
 
-Result<AgentClient> BrokerClient(const std::string& data) {
-  AgentClient::Options o;
-  o.runtime_file = "broker.json";
-  Result<AgentClient> c = AgentClient::Open(data, o);
-  if (!c.ok()) {
-    return Status(c.status().code(), "no broker is running for " + data +
-                                         " (start it with: switchboard broker --data " + data +
-                                         ")");
-  }
-  return c;
-}
-
 // The identity.pub at `file` as a roster request's body part.
 json IdentityBody(const PublicIdentity& id) {
   return ParseStoredJson(PublicIdentityJson(id));

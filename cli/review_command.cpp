@@ -27,18 +27,6 @@ int Fail(const std::string& cmd, const Status& s) {
   return 1;
 }
 
-Result<AgentClient> Broker(const std::string& data) {
-  AgentClient::Options o;
-  o.runtime_file = "broker.json";
-  Result<AgentClient> c = AgentClient::Open(data, o);
-  if (!c.ok()) {
-    return Status(c.status().code(), "no broker is running for " + data +
-                                         " (start it with: switchboard broker --data " + data +
-                                         ")");
-  }
-  return c;
-}
-
 std::string Age(uint64_t s) {
   if (s < 60) return std::to_string(s) + "s";
   if (s < 3600) return std::to_string(s / 60) + "m";
@@ -73,7 +61,7 @@ std::string Who(const json& item) {
 }
 
 int RunList(const ReviewArgs& a) {
-  Result<AgentClient> c = Broker(a.data);
+  Result<AgentClient> c = BrokerClient(a.data);
   if (!c.ok()) return Fail("list", c.status());
   std::string path =
       WithQuery("/v1/review", {{"kind", a.kind},
@@ -110,7 +98,7 @@ int RunList(const ReviewArgs& a) {
 }
 
 int RunShow(const ReviewArgs& a) {
-  Result<AgentClient> c = Broker(a.data);
+  Result<AgentClient> c = BrokerClient(a.data);
   if (!c.ok()) return Fail("show", c.status());
   Result<json> r = c->Call("GET", "/v1/review/" + UrlEncode(a.ids.front()));
   if (!r.ok()) return Fail("show", r.status());
@@ -151,13 +139,13 @@ int RunShow(const ReviewArgs& a) {
     t.Print(std::cout);
     if (!rec["history"].empty()) {
       std::cout << "\nhistory at the broker:\n";
-      Table h({"LOG", "WHEN", "ORGANIZATION", "VIA", "OP", "FIELDS"}, {8, 19, 12, 8, 8, 0});
+      Table h({"LOG", "WHEN", "BY", "VIA", "OP", "FIELDS"}, {8, 19, 20, 8, 8, 0});
       for (const json& e : rec["history"]) {
         std::string fields;
         for (const json& f : e["fields"])
           fields += (fields.empty() ? "" : ",") + f.get<std::string>();
         h.Add({std::to_string(e["seq"].get<uint64_t>()), ShortTime(e["at"].get<std::string>()),
-               ShortId(e["org"].get<std::string>()), e["via"], e["op"], fields});
+               e.value("by", e["org"].get<std::string>()), e["via"], e["op"], fields});
       }
       h.Print(std::cout);
     }
@@ -166,7 +154,7 @@ int RunShow(const ReviewArgs& a) {
 }
 
 int RunDecision(const std::string& action, const ReviewArgs& a) {
-  Result<AgentClient> c = Broker(a.data);
+  Result<AgentClient> c = BrokerClient(a.data);
   if (!c.ok()) return Fail(action, c.status());
   if (action == "approve" && a.ids.size() > 1) {
     Result<json> r = c->Call("POST", "/v1/review/approve", json{{"ids", a.ids}});
@@ -199,7 +187,7 @@ int RunDecision(const std::string& action, const ReviewArgs& a) {
                      : action == "reject" ? "rejected"
                                           : "resolved";
   uint64_t seq = (*r)["seq"].get<uint64_t>();
-  std::cout << past << " " << a.ids.front();
+  std::cout << past << " " << a.ids.front() << " as " << r->value("by", "?");
   if (seq) std::cout << " (broker log " << seq << "; it reaches every agent with the next sync)";
   std::cout << "\n";
   return 0;

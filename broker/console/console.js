@@ -380,8 +380,11 @@
     $('signin-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       try {
-        const r = await api('POST', '/api/session', {token: $('token').value});
+        const name = $('name').value.trim();
+        const body = name ? {name, password: $('token').value} : {token: $('token').value};
+        const r = await api('POST', '/api/session', body);
         csrf = r.csrf;
+        $('who').textContent = r.who ? 'signed in as ' + r.who : '';
         $('token').value = '';
         await loadQueue();
       } catch (e) {
@@ -416,6 +419,7 @@
     api('GET', '/api/session').then((s) => {
       if (s.signed_in) {
         csrf = s.csrf;
+        $('who').textContent = s.who ? 'signed in as ' + s.who : '';
         loadQueue();
       } else {
         showSignin();

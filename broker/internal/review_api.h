@@ -28,7 +28,13 @@ struct Response;
 
 namespace sb {
 
-void AddReviewRoutes(httplib::Server& server, ReviewService& review, const std::string& prefix);
+// Who made a request: the maintainer's actor string (maintainers.h MaintainerActor), "" for
+// the broker's organization.
+using ActorOf = std::function<std::string(const httplib::Request&)>;
+
+// `via` ("api", "console") goes to the log line; every decision is attributed to actor_of(req).
+void AddReviewRoutes(httplib::Server& server, ReviewService& review, const std::string& prefix,
+                     const std::string& via, const ActorOf& actor_of);
 
 // The queue filter from query parameters (kind, org, field, min_age in seconds, q) and the
 // page size (limit, 1..1000, default 200).

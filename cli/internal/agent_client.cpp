@@ -1,5 +1,7 @@
 #include "cli/internal/agent_client.h"
 
+#include <cstdlib>
+
 #include <httplib.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -78,9 +80,14 @@ Result<AgentClient> AgentClient::Open(const std::string& data_dir, Options optio
   c.host_ = api.substr(0, colon);
   c.port_ = std::stoi(port);
   if (j.contains("pid") && j["pid"].is_number_integer()) c.pid_ = j["pid"].get<long>();
-  Result<std::string> token = ReadSecretFile(data_dir + "/api.token");
-  if (!token.ok()) return token.status();
-  c.token_ = *token;
+  const char* env = options.token_env.empty() ? nullptr : std::getenv(options.token_env.c_str());
+  if (env != nullptr && *env != '\0') {
+    c.token_ = env;
+  } else {
+    Result<std::string> token = ReadSecretFile(data_dir + "/api.token");
+    if (!token.ok()) return token.status();
+    c.token_ = *token;
+  }
   while (!c.token_.empty() && (c.token_.back() == '\n' || c.token_.back() == '\r')) {
     c.token_.pop_back();
   }
@@ -171,6 +178,19 @@ Result<json> AgentClient::Call(const std::string& method, const std::string& pat
     return Status::Corruption("the agent at " + address() + " sent a reply that is not JSON");
   }
   return out;
+}
+
+Result<AgentClient> BrokerClient(const std::string& data) {
+  AgentClient::Options o;
+  o.runtime_file = "broker.json";
+  o.token_env = "SWITCHBOARD_TOKEN";
+  Result<AgentClient> c = AgentClient::Open(data, o);
+  if (!c.ok()) {
+    return Status(c.status().code(), "no broker is running for " + data +
+                                         " (start it with: switchboard broker --data " + data +
+                                         ")");
+  }
+  return c;
 }
 
 std::string UrlEncode(std::string_view s) {

@@ -30,6 +30,9 @@ class AgentClient {
     // The file the running process writes into its data directory: "agent.json", or
     // "broker.json" to talk to a broker's local API.
     std::string runtime_file = "agent.json";
+    // When set and that environment variable is not empty, its value is the bearer token
+    // instead of DIR/api.token (a named maintainer's own token at the broker).
+    std::string token_env;
   };
   // Called while a request body is sent: bytes sent so far and in all.
   using UploadProgress = std::function<void(size_t sent, size_t total)>;
@@ -63,6 +66,11 @@ class AgentClient {
   std::string token_;
   Options options_;
 };
+
+// A client of the running broker's local API in `data` (DIR/broker.json); the token is
+// $SWITCHBOARD_TOKEN when set (a maintainer's own, from `switchboard maintainer add`), else
+// DIR/api.token (the coordinator's).
+Result<AgentClient> BrokerClient(const std::string& data);
 
 // Percent-encodes everything but unreserved characters (RFC 3986), for paths and queries.
 std::string UrlEncode(std::string_view s);

@@ -3,13 +3,18 @@
 //   - enrollment takeover: a newcomer's identity.pub naming an enrolled (or revoked)
 //     organization is refused by `enroll add`; replacing keys is `enroll rekey`, which shows
 //     both fingerprints, cuts the old key's connection and is in the audit chain;
-//   - squatting: a partner cannot create a record with another enrolled organization's id.
+//   - squatting: a partner cannot create a record with another enrolled organization's id;
+//   - one console token for all maintainers: each maintainer has their own password and token,
+//     every decision names them, removing one ends their sessions, and sign-in throttling is
+//     per account.
 // Nothing sleeps to synchronize: every wait polls a condition with a deadline.
 #include <gtest/gtest.h>
 
 #include <httplib.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <regex>
 
 #include "tests/integration/agent_process.h"
@@ -326,6 +331,150 @@ TEST_F(TrustTest, TheLocalApiRefusesRequestsForAnotherHost) {
     EXPECT_EQ(write->status, 403);
   }
   EXPECT_EQ(RecordOf(Agent("a"), kOrgA), nullptr);
+}
+
+// The console, as a browser would use it (its cookie per port).
+class ConsoleClient {
+ public:
+  explicit ConsoleClient(int port) : port_(port), http_("127.0.0.1", port) {}
+  // POST /api/session with `body`: the HTTP status; keeps the cookie when signed in.
+  int SignIn(const json& body) {
+    auto r = http_.Post("/api/session", body.dump(), "application/json");
+    if (!r) return 0;
+    std::string set = r->get_header_value("Set-Cookie");
+    if (r->status == 200) cookie_ = set.substr(0, set.find(';'));
+    return r->status;
+  }
+  Reply Get(const std::string& path) {
+    auto r = http_.Get(path, {{"Cookie", cookie_}, {"Sec-Fetch-Site", "same-origin"}});
+    Reply out;
+    if (!r) return out;
+    out.status = r->status;
+    out.raw = r->body;
+    out.body = json::parse(r->body, nullptr, false);
+    return out;
+  }
+
+ private:
+  int port_;
+  httplib::Client http_;
+  std::string cookie_;
+};
+
+// The console's port from the running broker's broker.json.
+int ConsolePort(const BrokerProcess& broker) {
+  std::ifstream in(broker.data_dir() + "/broker.json");
+  json j = json::parse(in, nullptr, false);
+  std::smatch m;
+  std::string url = j.is_object() ? j.value("console", "") : "";
+  return std::regex_search(url, m, std::regex(R"(:(\d+)/)")) ? std::stoi(m[1]) : 0;
+}
+
+// The bullet "one console token for all maintainers; nobody can tell which maintainer approved
+// a changed hotline number".
+TEST_F(TrustTest, EachMaintainerAnswersForTheirOwnDecisions) {
+  ASSERT_TRUE(broker_->Stop().ok());
+  ASSERT_TRUE(broker_->Start({"--console", "0"}).ok());
+  const int console_port = ConsolePort(*broker_);
+  ASSERT_GT(console_port, 0);
+  // The coordinator adds maintainers: alice with the CLI (password and token made for her),
+  // bob and carol through the API with passwords of their own.
+  auto added = RunSwitchboard({"maintainer", "add", "alice", "--json", "--data", Dir("broker")});
+  ASSERT_TRUE(added.ok() && added->exit_code == 0) << (added.ok() ? added->output : "");
+  json alice = json::parse(added->output, nullptr, false);
+  ASSERT_TRUE(alice.is_object()) << added->output;
+  const std::string alice_actor = alice["actor"], alice_token = alice["token"];
+  EXPECT_EQ(alice_actor, "coordinator/alice");
+  for (const char* who : {"bob", "carol"}) {
+    Reply r = broker_->Post("/v1/maintainers",
+                            {{"name", who}, {"password", std::string(who) + "-long-passphrase"}});
+    ASSERT_EQ(r.status, 200) << r.Describe();
+  }
+  // Nobody else's token adds maintainers, and a name is taken once.
+  {
+    std::ifstream in(broker_->data_dir() + "/broker.json");
+    std::string api_at = json::parse(in, nullptr, false).value("api", "");
+    httplib::Client api("127.0.0.1", std::stoi(api_at.substr(api_at.rfind(':') + 1)));
+    auto r = api.Post("/v1/maintainers", {{"Authorization", "Bearer " + alice_token}},
+                      R"({"name": "mallory"})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403) << r->body;
+    EXPECT_EQ(broker_->Post("/v1/maintainers", {{"name", "bob"}}).status, 409);
+  }
+  // A forged hotline number waits for review; alice approves it with her own token.
+  ASSERT_NO_FATAL_FAILURE(Join("a", kOrgA));
+  ASSERT_TRUE(WaitUntilSyncReady(Agent("a")));
+  ASSERT_NO_FATAL_FAILURE(Put("a", kOrgA, Organization("Harbor Light Shelter")));
+  ASSERT_NO_FATAL_FAILURE(
+      Put("a", kOrgA,
+          {{"kind", "organization"}, {"fields", {{"description", "Call +1415 555 0199 now"}}}}));
+  std::string item;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Reply q = broker_->Get("/v1/review");
+        for (const json& i : q.body["items"]) {
+          if (i["kind"] == "refused_push") item = i["id"];
+        }
+        return !item.empty();
+      },
+      seconds(15)));
+  const char* bin = std::getenv("SWITCHBOARD_BIN");
+  ASSERT_NE(bin, nullptr);
+  auto approved = RunCommand({"/usr/bin/env", "SWITCHBOARD_TOKEN=" + alice_token, bin, "review",
+                              "approve", item, "--data", Dir("broker")});
+  ASSERT_TRUE(approved.ok() && approved->exit_code == 0) << (approved.ok() ? approved->output : "");
+  EXPECT_NE(approved->output.find("as coordinator/alice"), std::string::npos) << approved->output;
+  // The audit chain names her, and so does the record's history.
+  EXPECT_EQ(Audited("review.approve", kOrgA), 1u);
+  {
+    Reply audit = broker_->Get("/v1/audit?n=1000");
+    size_t hers = 0;
+    for (const json& e : audit.body["entries"]) {
+      if (e["action"] == "review.approve" && e["actor"] == alice_actor) ++hers;
+      if (e["action"] == "maintainer.add") {
+        EXPECT_EQ(e["actor"], "coordinator") << e;
+      }
+    }
+    EXPECT_EQ(hers, 1u) << audit.raw;
+  }
+  // The console: bob signs in with his name and password; his session says who he is, and the
+  // record's history shows alice's decision.
+  ConsoleClient bob(console_port);
+  ASSERT_EQ(bob.SignIn({{"name", "bob"}, {"password", "bob-long-passphrase"}}), 200);
+  Reply session = bob.Get("/api/session");
+  EXPECT_EQ(session.body["who"], "coordinator/bob") << session.raw;
+  Reply record = bob.Get("/api/records/" + kOrgA);
+  ASSERT_EQ(record.status, 200) << record.raw;
+  bool shown = false;
+  for (const json& h : record.body["history"]) shown = shown || h["by"] == alice_actor;
+  EXPECT_TRUE(shown) << record.raw;
+  // Throttling is per account: carol's password guessed wrong 10 times is refused for a minute
+  // even when right; alice (and the coordinator's token) sign in meanwhile.
+  ConsoleClient guesser(console_port);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(guesser.SignIn({{"name", "carol"}, {"password", "wrong-guess-" + std::to_string(i)}}),
+              401);
+  }
+  EXPECT_EQ(guesser.SignIn({{"name", "carol"}, {"password", "carol-long-passphrase"}}), 429);
+  ConsoleClient alice_console(console_port);
+  EXPECT_EQ(alice_console.SignIn({{"name", "alice"}, {"password", alice["password"]}}), 200);
+  EXPECT_EQ(alice_console.Get("/api/session").body["who"], alice_actor);
+  // Removing bob ends his session at once and refuses his credentials.
+  auto removed = RunSwitchboard({"maintainer", "remove", "bob", "--data", Dir("broker")});
+  ASSERT_TRUE(removed.ok() && removed->exit_code == 0) << (removed.ok() ? removed->output : "");
+  EXPECT_EQ(bob.Get("/api/review").status, 401);
+  EXPECT_EQ(bob.Get("/api/session").body["signed_in"], false);
+  ConsoleClient bob_again(console_port);
+  EXPECT_EQ(bob_again.SignIn({{"name", "bob"}, {"password", "bob-long-passphrase"}}), 401);
+  EXPECT_EQ(Audited("maintainer.remove", "bob"), 1u);
+  auto list = RunSwitchboard({"maintainer", "list", "--data", Dir("broker")});
+  ASSERT_TRUE(list.ok() && list->exit_code == 0);
+  EXPECT_NE(list->output.find("alice"), std::string::npos) << list->output;
+  EXPECT_EQ(list->output.find("bob"), std::string::npos) << list->output;
+  std::printf(
+      "maintainers: decision attributed to %s; bob's session ended on removal; carol "
+      "throttled alone\n",
+      alice_actor.c_str());
 }
 
 }  // namespace
