@@ -274,6 +274,8 @@ Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
   body.consent_at_ms = req.consent_at_ms ? req.consent_at_ms : now;
   std::string key = NewDataKey();
   RETURN_IF_ERROR(SealPayload(&body, req.payload_json, key, me_, to->second.box));
+  // The consent's scope and advocate are the recipient's to read, not the broker's.
+  RETURN_IF_ERROR(SealConsent(&body, key));
   RETURN_IF_ERROR(CheckReferralBody(body, now));  // what the broker and recipient will check
   proto::Signed signed_body = SignBody(me_, body);
 
@@ -286,8 +288,8 @@ Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
   e.urgency = body.urgency;
   e.created_ms = now;
   e.expires_ms = expires;
-  e.consent_scope = body.consent_scope;
-  e.consent_by = body.consent_by;
+  e.consent_scope = req.consent_scope;
+  e.consent_by = req.consent_by;
   e.consent_at_ms = body.consent_at_ms;
   e.body = signed_body;
   uint64_t seq = next_seq_;
@@ -599,7 +601,9 @@ Status ReferralBook::ApplyUpdate(const proto::ReferralUpdate& u) {
     ASSIGN_OR_RETURN(std::string payload, OpenPayload(body, key));
     // Every limit the sender claimed to apply, checked again here: the sender's agent and the
     // broker may be hostile or out of date. A referral that breaks one is declined at once.
-    Status rules = CheckReferralBody(body, now, /*received=*/true);
+    // The sealed consent is opened first, so its scope and advocate get the rules of text.
+    Status rules = OpenConsent(&body, key);
+    if (rules.ok()) rules = CheckReferralBody(body, now, /*received=*/true);
     if (rules.ok()) rules = ParseReferralPayload(payload).status();
     sodium_memzero(payload.data(), payload.size());
     if (!rules.ok()) return RefuseOnReceipt(u, body, rules);

@@ -184,14 +184,18 @@ struct ReferralBody {
   urgency @4 :Text;        # emergency | urgent | routine
   createdMs @5 :UInt64;
   expiresMs @6 :UInt64;    # after this the broker sends `expired` unless it was answered
-  consentScope @7 :Text;   # consent was obtained: for what,
-  consentAtMs @8 :UInt64;  # when,
-  consentBy @9 :Text;      # and by whom (the advocate, not the client)
+  consentScope @7 :Text;   # consent was obtained: for what (empty when sealed),
+  consentAtMs @8 :UInt64;  # when (always in clear: the broker orders the lifecycle by it),
+  consentBy @9 :Text;      # and by whom, the advocate (empty when sealed)
   nonce @10 :Data;         # 24 bytes
   ciphertext @11 :Data;    # XChaCha20-Poly1305 of the payload JSON under the referral's own
                            # data key; associated data: id, sender, recipient
   keyNonce @12 :Data;      # 24 bytes
   sealedKey @13 :Data;     # crypto_box(data key), sender's X25519 key -> recipient's
+  consentNonce @14 :Data;  # 24 bytes
+  consentSealed @15 :Data; # XChaCha20-Poly1305 of {"scope", "by"} under the data key;
+                           # associated data: id, sender, recipient, "consent". Agents since
+                           # issue 14 always seal: only the recipient reads the scope.
 }
 
 # One lifecycle step, signed by whoever made it (an organization, or the broker for expiry).

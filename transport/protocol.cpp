@@ -300,6 +300,8 @@ void Put(wire::Envelope::Builder env, const ReferralBody& m) {
   b.setCiphertext(DataOf(m.ciphertext));
   b.setKeyNonce(DataOf(m.key_nonce));
   b.setSealedKey(DataOf(m.sealed_key));
+  b.setConsentNonce(DataOf(m.consent_nonce));
+  b.setConsentSealed(DataOf(m.consent_sealed));
 }
 
 void Put(wire::Envelope::Builder env, const TransitionBody& m) {
@@ -547,6 +549,11 @@ Message Get(wire::Envelope::Reader env) {
       m.ciphertext = GetData(r.getCiphertext());
       m.key_nonce = GetData(r.getKeyNonce());
       m.sealed_key = GetData(r.getSealedKey());
+      m.consent_nonce = GetData(r.getConsentNonce());
+      m.consent_sealed = GetData(r.getConsentSealed());
+      if (m.consent_nonce.size() > 64 || m.consent_sealed.size() > 16 << 10) {
+        throw DecodeError{"referral.consent_sealed is too large"};
+      }
       if (m.ciphertext.size() > kMaxReferralCiphertextBytes) {
         throw DecodeError{"referral.ciphertext is " + std::to_string(m.ciphertext.size()) +
                           " bytes (limit " + std::to_string(kMaxReferralCiphertextBytes) + ")"};

@@ -205,6 +205,9 @@ struct ReferralBody {
   uint64_t consent_at_ms = 0;
   std::string consent_by;
   std::string nonce, ciphertext, key_nonce, sealed_key;
+  // The consent's scope and advocate, sealed (sealed.h SealConsent): then consent_scope and
+  // consent_by are empty on the wire.
+  std::string consent_nonce, consent_sealed;
   friend bool operator==(const ReferralBody&, const ReferralBody&) = default;
 };
 

@@ -27,14 +27,29 @@ Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool rec
     return Status::InvalidArgument("referral.urgency: must be emergency, urgent or routine");
   }
   *code = proto::PostRefusalCode::kConsent;
-  if (b.consent_scope.empty() || b.consent_by.empty() || b.consent_at_ms == 0) {
-    return Status::InvalidArgument(
-        "referral.consent: a referral needs the client's consent: its scope, when and by whom");
+  if (!b.consent_sealed.empty() || !b.consent_nonce.empty()) {
+    // Sealed (SealConsent): only the recipient reads the scope and the advocate; the broker
+    // checks the shape and the time.
+    if (!b.consent_scope.empty() || !b.consent_by.empty()) {
+      return Status::InvalidArgument("referral.consent: sealed and in clear at once");
+    }
+    if (b.consent_nonce.size() != kConsentNonceBytes || b.consent_sealed.size() <= 16 ||
+        b.consent_sealed.size() > kMaxSealedConsentBytes || b.consent_at_ms == 0) {
+      return Status::InvalidArgument(
+          "referral.consent: a sealed consent needs its nonce, its sealed scope and advocate (at "
+          "most " +
+          std::to_string(kMaxSealedConsentBytes) + " bytes) and its time");
+    }
+  } else {
+    if (b.consent_scope.empty() || b.consent_by.empty() || b.consent_at_ms == 0) {
+      return Status::InvalidArgument(
+          "referral.consent: a referral needs the client's consent: its scope, when and by whom");
+    }
+    RETURN_IF_ERROR(CheckText(b.consent_scope, "referral.consent.scope", TextKind::kProse,
+                              kMaxConsentScopeBytes));
+    RETURN_IF_ERROR(
+        CheckText(b.consent_by, "referral.consent.by", TextKind::kName, kMaxConsentByBytes));
   }
-  RETURN_IF_ERROR(CheckText(b.consent_scope, "referral.consent.scope", TextKind::kProse,
-                            kMaxConsentScopeBytes));
-  RETURN_IF_ERROR(
-      CheckText(b.consent_by, "referral.consent.by", TextKind::kName, kMaxConsentByBytes));
   if (b.consent_at_ms > now_ms + kMaxReferralSkewMs) {
     return Status::InvalidArgument("referral.consent.at: is in the future");
   }

@@ -20,6 +20,10 @@ inline constexpr size_t kMaxReferralPayloadBytes = 64 << 10;  // the payload JSO
 inline constexpr int kMaxReferralPayloadDepth = 8;            // its nesting
 inline constexpr size_t kMaxConsentScopeBytes = 1000;
 inline constexpr size_t kMaxConsentByBytes = 128;
+inline constexpr size_t kConsentNonceBytes = 24;
+// {"scope", "by"} as JSON (every character escaped at worst) plus the 16-byte tag.
+inline constexpr size_t kMaxSealedConsentBytes =
+    6 * (kMaxConsentScopeBytes + kMaxConsentByBytes) + 64 + 16;
 inline constexpr size_t kMaxReferralReasonBytes = 500;
 inline constexpr size_t kMaxServiceIdBytes = 128;
 inline constexpr uint64_t kDefaultReferralLifetimeMs = 14ull * 24 * 3600 * 1000;

@@ -4,6 +4,9 @@
 #include <sodium.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "base/json.h"
 
 namespace sb {
 
@@ -94,6 +97,54 @@ Result<std::string> OpenPayload(const proto::ReferralBody& body, std::string_vie
   }
   out.resize(len);
   return out;
+}
+
+Status SealConsent(proto::ReferralBody* body, std::string_view data_key) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialize");
+  if (data_key.size() != kDataKeyBytes) return Status::InvalidArgument("a data key is 32 bytes");
+  std::string plain =
+      DumpJson(nlohmann::json{{"scope", body->consent_scope}, {"by", body->consent_by}});
+  std::string ad = AssociatedData(*body) + '\0' + "consent";
+  body->consent_nonce = Random(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  body->consent_sealed.assign(plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(U(body->consent_sealed), &clen, U(plain), plain.size(),
+                                             U(ad), ad.size(), nullptr, U(body->consent_nonce),
+                                             U(data_key));
+  body->consent_sealed.resize(clen);
+  sodium_memzero(plain.data(), plain.size());
+  body->consent_scope.clear();
+  body->consent_by.clear();
+  return Status::Ok();
+}
+
+Status OpenConsent(proto::ReferralBody* body, std::string_view data_key) {
+  if (body->consent_sealed.empty() && body->consent_nonce.empty()) return Status::Ok();
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialize");
+  if (data_key.size() != kDataKeyBytes ||
+      body->consent_nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+      body->consent_sealed.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+    return Status::Corruption("the referral's sealed consent is malformed");
+  }
+  std::string ad = AssociatedData(*body) + '\0' + "consent";
+  std::string out(body->consent_sealed.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(U(out), &len, nullptr, U(body->consent_sealed),
+                                                 body->consent_sealed.size(), U(ad), ad.size(),
+                                                 U(body->consent_nonce), U(data_key)) != 0) {
+    return Status::Corruption("the referral's consent does not decrypt: it was altered");
+  }
+  out.resize(len);
+  nlohmann::json j = ParseStoredJson(out, JsonLimits{16 << 10, 2});
+  if (!j.is_object() || j.size() != 2 || !j.contains("scope") || !j["scope"].is_string() ||
+      !j.contains("by") || !j["by"].is_string()) {
+    return Status::Corruption("the referral's sealed consent is not {\"scope\", \"by\"}");
+  }
+  body->consent_scope = j["scope"].get<std::string>();
+  body->consent_by = j["by"].get<std::string>();
+  body->consent_nonce.clear();
+  body->consent_sealed.clear();
+  return Status::Ok();
 }
 
 proto::Signed SignBody(const Identity& id, const proto::Message& body) {

@@ -31,6 +31,15 @@ Result<std::string> OpenDataKey(const proto::ReferralBody& body, std::string_vie
 // Decrypts the payload with the data key; fails if anything was altered.
 Result<std::string> OpenPayload(const proto::ReferralBody& body, std::string_view data_key);
 
+// Seals body->consent_scope and consent_by under `data_key` (consent_nonce, consent_sealed) and
+// empties them: the broker learns that consent was obtained, and when, never for what or by
+// whom. body.id, sender and recipient must be set first (associated data).
+Status SealConsent(proto::ReferralBody* body, std::string_view data_key);
+// The recipient's inverse: fills consent_scope and consent_by from the sealed consent and
+// empties consent_nonce/consent_sealed; nothing to do for a body whose consent is in clear.
+// Fails if the sealed consent was altered or is not {"scope": text, "by": text}.
+Status OpenConsent(proto::ReferralBody* body, std::string_view data_key);
+
 // Signs an encoded body (a ReferralBody or TransitionBody message) with `id`'s Ed25519 key.
 proto::Signed SignBody(const Identity& id, const proto::Message& body);
 

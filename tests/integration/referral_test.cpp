@@ -319,6 +319,7 @@ TEST_F(ReferralTest, FullLifecycleIsSeenStepByStepByBothSides) {
   EXPECT_EQ(at_b["sender"], kOrgA);
   EXPECT_EQ(at_b["urgency"], "urgent");
   EXPECT_EQ(at_b["consent"]["by"], "advocate J.");
+  EXPECT_EQ(at_b["consent"]["scope"], "shelter and legal intake with the recipient");
 
   for (const auto& [action, status] : std::vector<std::pair<std::string, std::string>>{
            {"accept", "accepted"}, {"start", "in_progress"}, {"complete", "completed"}}) {
@@ -856,6 +857,13 @@ TEST_F(ReferralTest, TheBrokerNeverHoldsThePayloadAndDropsTheCiphertextOnceDeliv
   ASSERT_TRUE(broker_->Stop().ok());
   ASSERT_NO_FATAL_FAILURE(Compact(broker_->data_dir()));
   EXPECT_EQ(FileContaining(broker_->data_dir(), canary), "");
+  // The consent travels sealed too: the broker learns that it was given, and when, but not for
+  // what or by whom (the recipient reads both: test 1).
+  EXPECT_TRUE(sealed->consent_scope.empty() && sealed->consent_by.empty());
+  EXPECT_FALSE(sealed->consent_sealed.empty());
+  EXPECT_GT(sealed->consent_at_ms, 0u);
+  EXPECT_EQ(FileContaining(broker_->data_dir(), "shelter and legal intake"), "");
+  EXPECT_EQ(FileContaining(broker_->data_dir(), "advocate J."), "");
   EXPECT_GE(FragmentsFound(broker_->data_dir(), hex), static_cast<int>(hex.size()) * 3 / 4)
       << "the search does not find the ciphertext the broker holds; it would prove nothing";
 

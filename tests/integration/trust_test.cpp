@@ -336,7 +336,7 @@ TEST_F(TrustTest, TheLocalApiRefusesRequestsForAnotherHost) {
 // The console, as a browser would use it (its cookie per port).
 class ConsoleClient {
  public:
-  explicit ConsoleClient(int port) : port_(port), http_("127.0.0.1", port) {}
+  explicit ConsoleClient(int port) : http_("127.0.0.1", port) {}
   // POST /api/session with `body`: the HTTP status; keeps the cookie when signed in.
   int SignIn(const json& body) {
     auto r = http_.Post("/api/session", body.dump(), "application/json");
@@ -356,7 +356,6 @@ class ConsoleClient {
   }
 
  private:
-  int port_;
   httplib::Client http_;
   std::string cookie_;
 };

@@ -54,7 +54,9 @@ std::vector<Message> Samples() {
                     std::string(24, 'n'),
                     std::string(300, 'c'),
                     std::string(24, 'k'),
-                    std::string(48, 's')};
+                    std::string(48, 's'),
+                    std::string(24, 'm'),
+                    std::string(60, 'x')};
   TransitionBody step{body.id, "decline", "org-b", 1500, "no beds"};
   Signed signed_body{EncodeEnvelope(body), std::string(64, 'g')};
   Signed signed_step{EncodeEnvelope(step), std::string(64, 'h')};

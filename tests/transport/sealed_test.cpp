@@ -70,6 +70,46 @@ TEST_F(SealedTest, AnyChangeToTheCiphertextOrItsReferralIsRefused) {
   EXPECT_FALSE(OpenDataKey(sealed_key, sender_.pub.box_public, recipient_).ok());
 }
 
+// The consent's scope and advocate travel sealed: the broker sees only that consent was given,
+// and when; the recipient reads both; any change, or a move to another referral, is refused.
+TEST_F(SealedTest, TheConsentIsSealedForTheRecipientOnly) {
+  proto::ReferralBody b = Body();
+  b.consent_scope = "shelter intake only";
+  b.consent_by = "advocate J.";
+  b.consent_at_ms = 1000;
+  std::string key = NewDataKey();
+  ASSERT_TRUE(SealPayload(&b, payload_, key, sender_, recipient_.pub.box_public).ok());
+  ASSERT_TRUE(SealConsent(&b, key).ok());
+  EXPECT_TRUE(b.consent_scope.empty());
+  EXPECT_TRUE(b.consent_by.empty());
+  EXPECT_EQ(b.consent_sealed.find("shelter"), std::string::npos);
+  EXPECT_EQ(b.consent_at_ms, 1000u);
+  std::string wire = proto::EncodeEnvelope(b);
+  EXPECT_EQ(wire.find("shelter intake"), std::string::npos);
+  EXPECT_EQ(wire.find("advocate J."), std::string::npos);
+
+  for (size_t i = 0; i < b.consent_sealed.size(); i += 5) {
+    proto::ReferralBody t = b;
+    t.consent_sealed[i] ^= 0x01;
+    EXPECT_FALSE(OpenConsent(&t, key).ok()) << "flipped byte " << i;
+  }
+  proto::ReferralBody moved = b;
+  moved.id = NewUuid();
+  EXPECT_FALSE(OpenConsent(&moved, key).ok());
+  proto::ReferralBody wrong_key = b;
+  EXPECT_FALSE(OpenConsent(&wrong_key, NewDataKey()).ok());
+
+  proto::ReferralBody opened = b;
+  ASSERT_TRUE(OpenConsent(&opened, key).ok());
+  EXPECT_EQ(opened.consent_scope, "shelter intake only");
+  EXPECT_EQ(opened.consent_by, "advocate J.");
+  EXPECT_TRUE(opened.consent_sealed.empty());
+  // A consent in clear (an older agent's) is left as it is.
+  proto::ReferralBody clear = opened;
+  ASSERT_TRUE(OpenConsent(&clear, key).ok());
+  EXPECT_EQ(clear, opened);
+}
+
 TEST_F(SealedTest, MalformedPiecesAreErrorsNotCrashes) {
   proto::ReferralBody b = Body();
   EXPECT_FALSE(OpenPayload(b, NewDataKey()).ok());
