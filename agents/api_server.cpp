@@ -13,6 +13,7 @@
 #include "agents/internal/referral_api.h"
 #include "conflict/views.h"
 #include "http/http_auth.h"
+#include "http/http_limits.h"
 #include "http/http_reply.h"
 #include "store/quarantine.h"
 
@@ -82,7 +83,7 @@ ApiServer::ApiServer(LocalDirectory* dir, Clock* clock, Options options)
     : dir_(dir),
       clock_(clock),
       options_(std::move(options)),
-      http_(std::make_unique<httplib::Server>()) {
+      http_(std::make_unique<BoundedHttpServer>()) {
   Routes();
 }
 
@@ -138,9 +139,6 @@ void ApiServer::Routes() {
     return v;
   };
   s.set_payload_max_length(options_.max_body_bytes);
-  // A request that stalls is dropped soon: idle half-sent requests cannot hold the threads.
-  s.set_read_timeout(5, 0);
-  s.set_keep_alive_timeout(5);
 
   // Authentication before routing: everything but /healthz needs the bearer token.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {

@@ -11,6 +11,7 @@
 #include "base/utf8.h"
 #include "broker/internal/review_api.h"
 #include "http/http_auth.h"
+#include "http/http_limits.h"
 #include "http/http_reply.h"
 #include "transport/zap.h"
 
@@ -54,7 +55,7 @@ BrokerServer::BrokerServer(Store* store, Clock* clock, const Identity& identity,
       roster_(store),
       maintainers_(store),
       core_(store, clock, identity, &roster_, options_.core),
-      http_(std::make_unique<httplib::Server>()),
+      http_(std::make_unique<BoundedHttpServer>()),
       zmq_(std::make_unique<Zmq>()) {
   // CURVE encryption runs on ZeroMQ's I/O threads: one per core. Sockets: one per connection.
   int cores = static_cast<int>(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
@@ -257,9 +258,6 @@ std::shared_ptr<const BrokerServer::StatusSnapshot> BrokerServer::LastStatus() c
 void BrokerServer::Routes() {
   httplib::Server& s = *http_;
   s.set_payload_max_length(1 << 20);
-  // A request that stalls is dropped soon: idle half-sent requests cannot hold the threads.
-  s.set_read_timeout(5, 0);
-  s.set_keep_alive_timeout(5);
   HandleHttpErrors(s, "broker", "no such endpoint; see switchboard broker --help");
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (Status text = CheckRequestText(req); !text.ok()) {

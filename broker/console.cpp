@@ -10,6 +10,7 @@
 #include "broker/internal/console_assets.h"
 #include "broker/internal/review_api.h"
 #include "http/http_auth.h"
+#include "http/http_limits.h"
 #include "http/http_reply.h"
 #include "store/audit.h"
 
@@ -53,7 +54,7 @@ Console::Console(ReviewService* review, BrokerCore* core, LoopTasks* loop,
       maintainers_(maintainers),
       clock_(clock),
       options_(std::move(options)),
-      http_(std::make_unique<httplib::Server>()) {
+      http_(std::make_unique<BoundedHttpServer>()) {
   Routes();
 }
 
@@ -252,9 +253,6 @@ std::optional<Console::Session> Console::SignIn(const httplib::Request& req,
 void Console::Routes() {
   httplib::Server& s = *http_;
   s.set_payload_max_length(64 << 10);
-  // A request that stalls is dropped soon: idle half-sent requests cannot hold the threads.
-  s.set_read_timeout(5, 0);
-  s.set_keep_alive_timeout(5);
   s.set_post_routing_handler(
       [](const httplib::Request&, httplib::Response& res) { SecurityHeaders(res); });
   HandleHttpErrors(s, "console", "no such page", SecurityHeaders);

@@ -4,7 +4,8 @@
     base      the error model, clocks, files, hex, text and JSON checks: nothing of ours
     schemas   the Cap'n Proto schemas and the wire and format documents: nothing of ours
     crypto    identities, keys, signatures                     -> base
-    http      bearer auth, JSON replies, the error handler     -> base
+    http      bearer auth, JSON replies, the error handler,    -> base
+              the bounded server (connection limit, header deadline)
     conflict  the CRDT core (pure)                             -> base, schemas
     store     RocksDB, the merge operator, audit, quarantine   -> base, conflict
     transport the wire protocol, CURVE sockets, ZAP, sealing   -> base, crypto, schemas

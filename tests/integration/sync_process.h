@@ -60,6 +60,9 @@ class BrokerProcess {
   Status Revoke(const std::string& org);
 
   const std::string& data_dir() const { return data_dir_; }
+  // The running broker's API port and bearer token (0 and "" while stopped).
+  int api_port() const { return process_ ? process_->port() : 0; }
+  std::string token() const { return process_ ? process_->token() : ""; }
   const std::string& endpoint() const { return endpoint_; }  // tcp://127.0.0.1:PORT
   // Arguments added to every Start from now on (before its own extra_args).
   void set_default_args(std::vector<std::string> args) { default_args_ = std::move(args); }
