@@ -266,9 +266,12 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
   if (t_refusing) {
     (void)::send(sock, kBusyReply.data(), kBusyReply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   } else {
-    DeadlineStream stream(sock, svr_sock_, ToMs(read_timeout_sec_, read_timeout_usec_),
-                          ToMs(write_timeout_sec_, write_timeout_usec_));
     for (size_t left = keep_alive_max_count_; left > 0 && WaitForRequest(sock); --left) {
+      // One stream per request, as httplib's own loop does: what a request left unread in the
+      // stream's buffer (a body a refused request never read) is dropped with it, not parsed
+      // as the next request.
+      DeadlineStream stream(sock, svr_sock_, ToMs(read_timeout_sec_, read_timeout_usec_),
+                            ToMs(write_timeout_sec_, write_timeout_usec_));
       stream.BeginRequest(Steady::now() + limits_.header_deadline);
       bool closed = false;
       ret = process_request(stream, left == 1, closed, nullptr);
