@@ -326,7 +326,10 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   }
   // A start from cursor 0 costs the whole log (or a checkpoint): a few per organization and
   // interval, not one per Hello.
-  if (uint64_t retry_ms = 0; h.cursor == 0 && log_head_ > 0 && !TakeFullCatchup(org, &retry_ms)) {
+  if (uint64_t retry_ms = 0;
+      h.cursor == 0 &&
+      FullCatchupCost() >= std::max<uint64_t>(1, options_.full_catchup_min_bytes) &&
+      !TakeFullCatchup(org, &retry_ms)) {
     stats_.quota_refusals++;
     stats_.catchup_refusals++;
     uint64_t retry_s = (retry_ms + 999) / 1000;
@@ -760,6 +763,15 @@ uint64_t BrokerCore::LogBytesAfter(uint64_t cursor) const {
   if (log_bytes_.empty() || cursor >= log_head_) return 0;
   uint64_t before = cursor >= log_start_ ? log_bytes_[cursor - log_start_] : 0;
   return log_bytes_.back() - before;
+}
+
+uint64_t BrokerCore::FullCatchupCost() const {
+  if (log_head_ == 0) return 0;
+  uint64_t state = dir_.size() * 400;
+  if (auto it = checkpoints_.find(View::Partners().Key()); it != checkpoints_.end()) {
+    state = it->second->bytes;
+  }
+  return std::min(LogBytesAfter(0), state);
 }
 
 bool BrokerCore::WantsCheckpoint(uint64_t cursor) const {

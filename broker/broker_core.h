@@ -18,8 +18,14 @@
 // - A new or far-behind agent gets a checkpoint — the current state in the partners' view,
 //   built once and shared by every agent that needs one within a while, plus its own records
 //   whole — then the log after it, instead of the whole log entry by entry.
-// - Pushes from all sessions that arrive in one turn are validated in order and committed in
-//   one synced batch (group commit), then acknowledged (Pump does the commit).
+// - Pushes wait in one queue per organization; each Pump takes them round-robin (one push of
+//   each organization in turn, bounded per turn), validates them and commits them in synced
+//   batches (group commit), then acknowledges them. A flood waits in its own queue.
+// - A session far behind a flood of edits to a few records is sent those records' current
+//   state at once and the entries it covers as positions only (Options::
+//   coalesce_backlog_entries), so another organization's edit does not wait behind the flood.
+// - Per-organization quotas (Options): sessions, replica ids, full catch-ups from cursor 0 per
+//   interval, log bytes per hour, pushes waiting; each refusal is counted (quota_refusals).
 // - Pump serves sessions round-robin with bounded work per turn, so no agent waits behind
 //   another and the loop gets back to its socket quickly.
 // - Each agent's acknowledged cursor is kept durably (meta "cursor/<replica>"), written in
@@ -136,8 +142,11 @@ class BrokerCore {
     // Full catch-ups — a new session from cursor 0 on a non-empty log, which streams the whole
     // log or a checkpoint — at most this many per organization per interval; more Hellos from
     // cursor 0 are refused (kUnavailable, "try again in N s") until the interval has passed.
+    // Only a catch-up that costs at least full_catchup_min_bytes (the log after cursor 0, or
+    // the checkpoint if smaller) counts: on a small network starting over is cheap.
     size_t full_catchups_per_org = 2;
     uint64_t full_catchup_interval_ms = 60'000;
+    uint64_t full_catchup_min_bytes = 1 << 20;
     // Fair ingest: pushes wait in one queue per organization and each turn takes them
     // round-robin — one push of each organization in turn — into the group commits, at most
     // ingest_turn_items items per turn. A flood waits in its own queue; another
@@ -305,6 +314,8 @@ class BrokerCore {
   // Whether a new session of `org` from cursor 0 may start a full catch-up now (counts it);
   // otherwise `*retry_ms` says when one may.
   bool TakeFullCatchup(const std::string& org, uint64_t* retry_ms);
+  // About what a session from cursor 0 costs to stream: the log, or a checkpoint if smaller.
+  uint64_t FullCatchupCost() const;
   // Commits every staged push in one batch and queues their acks (in pending_).
   void CommitStaged();
   // The whole roster (after a Welcome), or only what changed since the session's last one.

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -208,6 +209,20 @@ TEST_F(FairTest, AnotherPartnersEditsReachOthersWhileOnePartnerFloods) {
   std::thread flooder([&] {
     if (flooding) flood = Flood(*a_, flood_for, records, stop);
   });
+  // SB_FAIR_PAUSE_C=N: C's agent is stopped (SIGSTOP) for N seconds from 2 s into the flood,
+  // as a slow or busy agent would be; it then has the flood to catch up with, and B's edits
+  // made meanwhile are behind it. The figure: how long after C resumes all of them show.
+  const char* pause_env = std::getenv("SB_FAIR_PAUSE_C");
+  int pause_s = pause_env ? std::atoi(pause_env) : 0;
+  Steady::time_point resumed{};
+  std::thread pauser([&] {
+    if (pause_s <= 0) return;
+    std::this_thread::sleep_for(2s);  // the experiment's schedule, not a synchronization
+    c_->Signal(SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::seconds(pause_s));
+    c_->Signal(SIGCONT);
+    resumed = Steady::now();
+  });
 
   // B: one new service a second; C: polled for each until it shows.
   std::vector<Steady::time_point> made(kEdits), seen(kEdits);
@@ -255,6 +270,7 @@ TEST_F(FairTest, AnotherPartnersEditsReachOthersWhileOnePartnerFloods) {
     made_count = i + 1;
   }
   flooder.join();
+  pauser.join();
   watcher.join();
 
   std::vector<double> latencies;
@@ -279,6 +295,21 @@ TEST_F(FairTest, AnotherPartnersEditsReachOthersWhileOnePartnerFloods) {
       static_cast<unsigned long long>(st.value("log_head", uint64_t{0})),
       static_cast<unsigned long long>(st.value("quota_refusals", uint64_t{0})),
       static_cast<unsigned long long>(st.value("coalesced", uint64_t{0})));
+  if (pause_s > 0) {
+    double drain = 0;
+    unsigned behind = 0;
+    for (unsigned i = 0; i < kEdits; ++i) {
+      if (arrived[i] && made[i] < resumed) {
+        ++behind;
+        drain = std::max(drain, Seconds(seen[i] - resumed));
+      }
+    }
+    std::printf(
+        "fair: C stopped %d s; the %u edits of B made before it resumed all showed %.2f s "
+        "after it resumed\n",
+        pause_s, behind, drain);
+    RecordProperty("b_to_c_after_resume_ms", static_cast<int>(drain * 1000));
+  }
   RecordProperty("flood_accepted_per_s", static_cast<int>(rate));
   RecordProperty("b_to_c_median_ms", static_cast<int>(median * 1000));
   RecordProperty("b_to_c_max_ms", static_cast<int>(max * 1000));
