@@ -225,7 +225,7 @@ void BrokerCore::Handle(const std::string& peer, const std::string& org, std::st
     return Refuse(peer, proto::RefusalCode::kHelloFirst, "send Hello before anything else", out);
   }
   Session& s = it->second;
-  if (auto* p = std::get_if<proto::Push>(&*msg)) return StagePush(peer, s, *p, out);
+  if (auto* p = std::get_if<proto::Push>(&*msg)) return QueuePush(peer, s, std::move(*p), out);
   if (auto* rp = std::get_if<proto::ReferralPost>(&*msg)) {
     std::vector<ReferralRelay::Outbound> updates;
     proto::ReferralPostAck ack = referrals_.OnPost(org, *rp, &updates);
@@ -324,6 +324,26 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
                       "later, or stop an agent",
                   out);
   }
+  // A start from cursor 0 costs the whole log (or a checkpoint): a few per organization and
+  // interval, not one per Hello.
+  if (uint64_t retry_ms = 0;
+      h.cursor == 0 &&
+      FullCatchupCost() >= std::max<uint64_t>(1, options_.full_catchup_min_bytes) &&
+      !TakeFullCatchup(org, &retry_ms)) {
+    stats_.quota_refusals++;
+    stats_.catchup_refusals++;
+    uint64_t retry_s = (retry_ms + 999) / 1000;
+    WarnOrg(org, "broker: org=" + org + " hello from cursor 0 refused: " +
+                     std::to_string(options_.full_catchups_per_org) +
+                     " full catch-ups in the interval already (quota)");
+    return Refuse(peer, proto::RefusalCode::kUnavailable,
+                  "this organization's agents started from the beginning of the log " +
+                      std::to_string(options_.full_catchups_per_org) + " times in the last " +
+                      std::to_string(options_.full_catchup_interval_ms / 1000) +
+                      " s, the most one organization may; try again in " + std::to_string(retry_s) +
+                      " s",
+                  out);
+  }
   Session& s = sessions_[peer];
   ++sessions_of_org_[org];
   peer_of_replica_[h.replica] = peer;
@@ -360,6 +380,8 @@ void BrokerCore::OnCredit(Session& s, const proto::Credit& c) {
     s.acked = s.sent = c.cursor;
     s.in_flight.clear();
     s.in_flight_bytes = 0;
+    s.covered = 0;
+    s.coalesce_after = 0;
     s.checkpoint.reset();
     if (WantsCheckpoint(c.cursor)) StartCheckpoint(s);
     return;
@@ -481,10 +503,100 @@ bool BrokerCore::TakeToken(const std::string& org) {
   return true;
 }
 
-void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Push& p,
-                           std::vector<Outgoing>*) {
+bool BrokerCore::LogAllowance(const std::string& org, Role role) {
+  if (role == Role::kMaintainer) return true;
+  double cap = static_cast<double>(options_.log_bytes_per_hour);
+  uint64_t now = clock_->MonotonicMillis();
+  auto [it, fresh] = log_allowance_.try_emplace(org, Bucket{cap, now});
+  Bucket& b = it->second;
+  b.tokens = std::min(cap, b.tokens + static_cast<double>(now - b.at_ms) * cap / 3'600'000.0);
+  b.at_ms = now;
+  return b.tokens > 0;
+}
+
+void BrokerCore::ChargeLog(const std::string& org, Role role, size_t bytes) {
+  if (role == Role::kMaintainer) return;
+  if (auto it = log_allowance_.find(org); it != log_allowance_.end()) {
+    it->second.tokens -= static_cast<double>(bytes);
+  }
+}
+
+bool BrokerCore::TakeFullCatchup(const std::string& org, uint64_t* retry_ms) {
+  uint64_t now = clock_->MonotonicMillis();
+  std::deque<uint64_t>& times = full_catchups_[org];
+  while (!times.empty() && now - times.front() >= options_.full_catchup_interval_ms) {
+    times.pop_front();
+  }
+  if (times.size() >= options_.full_catchups_per_org) {
+    *retry_ms = times.empty() ? options_.full_catchup_interval_ms
+                              : times.front() + options_.full_catchup_interval_ms - now;
+    return false;
+  }
+  times.push_back(now);
+  return true;
+}
+
+void BrokerCore::QueuePush(const std::string& peer, Session& s, proto::Push p,
+                           std::vector<Outgoing>* out) {
+  std::deque<QueuedPush>& queue = push_queues_[s.org];
+  if (queue.size() >= options_.max_queued_pushes_per_org) {
+    stats_.quota_refusals++;
+    WarnOrg(s.org, "broker: org=" + s.org + " push refused: " + std::to_string(queue.size()) +
+                       " pushes waiting already (quota)");
+    return Refuse(peer, proto::RefusalCode::kUnavailable,
+                  "this organization has " + std::to_string(queue.size()) +
+                      " pushes waiting at the broker, the most one organization may have; push "
+                      "again later",
+                  out);
+  }
+  if (queue.empty()) push_order_.push_back(s.org);
+  queue.push_back(QueuedPush{peer, s.replica, std::move(p)});
+  ++pushes_queued_;
+}
+
+void BrokerCore::StageQueued() {
+  size_t items = 0;
+  while (!push_order_.empty() && items < options_.ingest_turn_items) {
+    std::string org = std::move(push_order_.front());
+    push_order_.pop_front();
+    auto queue = push_queues_.find(org);
+    if (queue == push_queues_.end()) continue;
+    QueuedPush next = std::move(queue->second.front());
+    queue->second.pop_front();
+    --pushes_queued_;
+    if (queue->second.empty()) {
+      push_queues_.erase(queue);
+    } else {
+      push_order_.push_back(std::move(org));  // its next push after every other one's
+    }
+    auto it = sessions_.find(next.peer);
+    // The session ended meanwhile: nothing was acknowledged, its agent pushes again.
+    if (it == sessions_.end() || it->second.replica != next.replica) continue;
+    items += std::max<size_t>(1, next.push.items.size());
+    StagePush(next.peer, it->second, next.push);
+  }
+}
+
+void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Push& p) {
   if (staged_.size() >= options_.group_commit_pushes) CommitStaged();
   stats_.pushes++;
+  if (!LogAllowance(s.org, s.role)) {
+    stats_.quota_refusals++;
+    stats_.log_quota_refusals++;
+    WarnOrg(s.org,
+            "broker: org=" + s.org + " push refused: its log bytes per hour are spent (quota)");
+    uint64_t quota = options_.log_bytes_per_hour;
+    std::string amount = quota >= (1u << 20) && quota % (1u << 20) == 0
+                             ? std::to_string(quota >> 20) + " MiB"
+                             : std::to_string(quota) + " bytes";
+    Send(peer,
+         proto::Refusal{proto::RefusalCode::kUnavailable,
+                        "this organization's pushes wrote " + amount +
+                            " of log within the last hour, the most one organization may; "
+                            "the broker takes them again as the hour goes by: push again later"},
+         &pending_);
+    return;
+  }
   Author who{s.org, s.role, s.replica};
   uint64_t now = clock_->NowMillis();
   // Records as they will be once the staged batch is durable.
@@ -547,6 +659,7 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
     proto::LogEntry entry{seq, item.delta};
     std::string logged = EncodeLog(entry);
     staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
+    ChargeLog(s.org, s.role, logged.size());
     ReviewJournal::StageHistory(&staged_batch_, *d, s.org, seq, "push");
     staged.ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", seq, ""});
     staged_entries_.push_back(
@@ -650,6 +763,15 @@ uint64_t BrokerCore::LogBytesAfter(uint64_t cursor) const {
   if (log_bytes_.empty() || cursor >= log_head_) return 0;
   uint64_t before = cursor >= log_start_ ? log_bytes_[cursor - log_start_] : 0;
   return log_bytes_.back() - before;
+}
+
+uint64_t BrokerCore::FullCatchupCost() const {
+  if (log_head_ == 0) return 0;
+  uint64_t state = dir_.size() * 400;
+  if (auto it = checkpoints_.find(View::Partners().Key()); it != checkpoints_.end()) {
+    state = it->second->bytes;
+  }
+  return std::min(LogBytesAfter(0), state);
 }
 
 bool BrokerCore::WantsCheckpoint(uint64_t cursor) const {
@@ -792,6 +914,20 @@ size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outg
     batch_bytes = 0;
   };
   auto lookup = [this](const std::string& id) { return Lookup(id); };
+  if (options_.coalesce_backlog_entries > 0 && s.covered <= s.sent && s.sent >= s.coalesce_after &&
+      log_head_ - s.sent > options_.coalesce_backlog_entries && CanSend(s)) {
+    if (SharedBytes state = CoalescedState(s)) {
+      stats_.updates_out++;
+      coalesced_++;
+      NoteSent(s, s.sent + 1, state->size());
+      s.covered = log_head_;
+      cost += state->size();
+      SendShared(peer, std::move(state), out);
+    } else {
+      // Too many records (an import) or an unreadable entry: the log as it is, for a while.
+      s.coalesce_after = s.sent + options_.coalesce_backlog_entries;
+    }
+  }
   uint64_t next = s.sent + 1;
   while (next <= log_head_ && cost < options_.session_turn_bytes) {
     // The window counts what is in this unsent batch too.
@@ -808,8 +944,10 @@ size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outg
       }
       return cost;
     }
-    // The agent's own writes: only the position, not the bytes it already has.
-    if (e->logged.author == s.org && e->delta && e->delta->author == s.replica) {
+    // The agent's own writes, and entries whose records' state it was sent (coalesced):
+    // only the position, not the bytes it already has.
+    if (next <= s.covered ||
+        (e->logged.author == s.org && e->delta && e->delta->author == s.replica)) {
       batch.entries.push_back(
           proto::LogEntry{next, proto::SignedDelta{"", e->logged.author, "", ""}});
       batch_bytes += 32;
@@ -838,6 +976,56 @@ size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outg
   }
   flush();
   return cost;
+}
+
+SharedBytes BrokerCore::CoalescedState(const Session& s) {
+  if (coalesced_cache_head_ != log_head_ || coalesced_cache_epoch_ != audience_epoch_) {
+    coalesced_cache_.clear();
+    coalesced_cache_head_ = log_head_;
+    coalesced_cache_epoch_ = audience_epoch_;
+  }
+  std::set<std::string> ids;
+  for (uint64_t seq = s.sent + 1; seq <= log_head_; ++seq) {
+    std::shared_ptr<LoggedEntry> e = Entry(seq);
+    if (!e || !e->delta) return nullptr;  // stream it entry by entry instead
+    for (const Record& r : e->delta->records) ids.insert(r.id());
+    // Many records (an import): a checkpoint's worth; the log is streamed as it is.
+    if (ids.size() > options_.snapshot_chunk_records) return nullptr;
+  }
+  bool owns = false;
+  if (s.role != Role::kMaintainer) {
+    for (const std::string& id : ids) {
+      const Record* r = Lookup(id);
+      if (r && r->Owner() == s.org) owns = true;
+    }
+  }
+  View view = s.role == Role::kMaintainer ? View::Full()
+              : owns                      ? View::Owner(s.org)
+                                          : View::Partners();
+  std::string key = EncodeSeq(s.sent + 1) + view.Key();
+  if (auto it = coalesced_cache_.find(key); it != coalesced_cache_.end()) return it->second;
+  Delta state{1, hlc_.Now(clock_->NowMillis()), {}};
+  for (const std::string& id : ids) {
+    if (const Record* r = Lookup(id)) state.records.push_back(*r);
+  }
+  if (view.kind != View::Kind::kFull) {
+    bool filtered = false;
+    const std::string& org = view.kind == View::Kind::kOwner ? view.org : kNoOrganization;
+    state = FilterFor(
+        state, org, Role::kPartner, [this](const std::string& id) { return Lookup(id); },
+        &filtered);
+    state.author = 1;
+  }
+  proto::SignedDelta signed_state{"", "broker", "", ""};
+  if (!state.records.empty()) {
+    std::string bytes = EncodeDelta(state);
+    std::string sig = Sign(broker_, bytes);
+    signed_state = proto::SignedDelta{std::move(bytes), "broker", "broker", std::move(sig)};
+  }
+  auto message = std::make_shared<const std::string>(proto::EncodeEnvelope(
+      proto::Updates{{proto::LogEntry{s.sent + 1, std::move(signed_state)}}, log_head_}));
+  coalesced_cache_[key] = message;
+  return message;
 }
 
 size_t BrokerCore::PumpSession(const std::string& peer, Session& s, uint64_t roster_version,
@@ -869,6 +1057,7 @@ size_t BrokerCore::PumpSession(const std::string& peer, Session& s, uint64_t ros
 }
 
 bool BrokerCore::Pump(std::vector<Outgoing>* out) {
+  StageQueued();
   CommitStaged();
   for (Outgoing& o : pending_) out->push_back(std::move(o));
   pending_.clear();
@@ -934,7 +1123,7 @@ bool BrokerCore::Pump(std::vector<Outgoing>* out) {
       MarkDue(peer, s);
     }
   }
-  return !due_.empty() || !staged_.empty();
+  return !due_.empty() || !staged_.empty() || pushes_queued_ > 0;
 }
 
 // ---------- the log ----------
@@ -1011,6 +1200,8 @@ BrokerStats BrokerCore::stats() const {
   s.sessions = sessions_.size();
   s.projections_made = fanout_.made();
   s.projections_reused = fanout_.reused();
+  s.pushes_queued = pushes_queued_;
+  s.coalesced = coalesced_;
   return s;
 }
 

@@ -18,8 +18,14 @@
 // - A new or far-behind agent gets a checkpoint — the current state in the partners' view,
 //   built once and shared by every agent that needs one within a while, plus its own records
 //   whole — then the log after it, instead of the whole log entry by entry.
-// - Pushes from all sessions that arrive in one turn are validated in order and committed in
-//   one synced batch (group commit), then acknowledged (Pump does the commit).
+// - Pushes wait in one queue per organization; each Pump takes them round-robin (one push of
+//   each organization in turn, bounded per turn), validates them and commits them in synced
+//   batches (group commit), then acknowledges them. A flood waits in its own queue.
+// - A session far behind a flood of edits to a few records is sent those records' current
+//   state at once and the entries it covers as positions only (Options::
+//   coalesce_backlog_entries), so another organization's edit does not wait behind the flood.
+// - Per-organization quotas (Options): sessions, replica ids, full catch-ups from cursor 0 per
+//   interval, log bytes per hour, pushes waiting; each refusal is counted (quota_refusals).
 // - Pump serves sessions round-robin with bounded work per turn, so no agent waits behind
 //   another and the loop gets back to its socket quickly.
 // - Each agent's acknowledged cursor is kept durably (meta "cursor/<replica>"), written in
@@ -84,7 +90,13 @@ struct BrokerStats {
   uint64_t group_commits = 0, pushes_committed = 0;       // group commit
   uint64_t projections_made = 0, projections_reused = 0;  // fan-out cache
   uint64_t checkpoints_built = 0;
-  uint64_t quota_refusals = 0;  // Hellos refused for an organization's session or replica quota
+  uint64_t coalesced = 0;  // lagging sessions sent the state of a stretch of log at once
+  // Refusals for an organization's quotas: sessions, replica ids, full catch-ups (Hellos),
+  // log bytes per hour and queued pushes (pushes).
+  uint64_t quota_refusals = 0;
+  uint64_t catchup_refusals = 0;    // of which: Hellos from cursor 0 over the catch-up quota
+  uint64_t log_quota_refusals = 0;  // of which: pushes over the log-bytes quota
+  uint64_t pushes_queued = 0;       // pushes waiting in the per-organization queues now
 };
 
 class BrokerCore {
@@ -122,6 +134,33 @@ class BrokerCore {
     size_t max_sessions_per_org = 16;         // concurrent sessions (agents) of one organization
     size_t max_replicas_per_org = 64;         // replica ids ever bound to one organization
     size_t max_open_referrals_per_pair = 50;  // unanswered referrals from one org to another
+    // Bytes of log one partner's accepted pushes may write in an hour (a sliding allowance,
+    // refilled continuously; maintainers are exempt: imports are theirs). A push arriving when
+    // the allowance is spent is refused whole (kUnavailable: the agent keeps its outbox and
+    // pushes again later).
+    uint64_t log_bytes_per_hour = uint64_t{64} << 20;
+    // Full catch-ups — a new session from cursor 0 on a non-empty log, which streams the whole
+    // log or a checkpoint — at most this many per organization per interval; more Hellos from
+    // cursor 0 are refused (kUnavailable, "try again in N s") until the interval has passed.
+    // Only a catch-up that costs at least full_catchup_min_bytes (the log after cursor 0, or
+    // the checkpoint if smaller) counts: on a small network starting over is cheap.
+    size_t full_catchups_per_org = 2;
+    uint64_t full_catchup_interval_ms = 60'000;
+    uint64_t full_catchup_min_bytes = 1 << 20;
+    // Fair ingest: pushes wait in one queue per organization and each turn takes them
+    // round-robin — one push of each organization in turn — into the group commits, at most
+    // ingest_turn_items items per turn. A flood waits in its own queue; another
+    // organization's push goes into the next commit. An organization with more pushes than
+    // this waiting has the next refused (kUnavailable: push again later).
+    size_t ingest_turn_items = 2048;
+    size_t max_queued_pushes_per_org = 64;
+    // Fair fan-out: a session more than this many entries behind the head (its agent applies
+    // slower than one organization pushes) is sent, in place of the next entry, the current
+    // state of every record the entries up to the head touch (projected for its view, signed
+    // by the broker), and the entries it covers as positions only. So another
+    // organization's edit waits behind the state of the flooded records, not behind every
+    // edit of the flood. 0: never.
+    uint64_t coalesce_backlog_entries = 1024;
     // Sealed referral bodies the broker dropped are erased from its files (Store::Erase: a
     // flush and a compaction of the referrals) at most this often, and only when one was.
     uint64_t erase_interval_ms = 5'000;
@@ -215,6 +254,14 @@ class BrokerCore {
     bool closing_sent = false;
     uint64_t cursor_saved = 0;  // the acked cursor last made durable
     bool due = false;           // in due_: Pump visits it
+    uint64_t covered = 0;  // entries up to this one were sent as coalesced state: positions only
+    uint64_t coalesce_after = 0;  // no coalescing tried before `sent` reaches this
+  };
+  // A push waiting in its organization's queue (fair ingest), with the session it came on.
+  struct QueuedPush {
+    std::string peer;
+    ReplicaId replica = 0;
+    proto::Push push;
   };
   struct StagedPush {
     std::string peer;
@@ -255,9 +302,23 @@ class BrokerCore {
   uint64_t WindowBytes(const Session& s) const;
   // Ends a session (keeping the replica index true); returns the next one.
   std::map<std::string, Session>::iterator EndSession(std::map<std::string, Session>::iterator it);
-  // Validates the push against the staged state and stages what is accepted.
-  void StagePush(const std::string& peer, Session& s, const proto::Push& p,
-                 std::vector<Outgoing>* out);
+  // Queues the push in its organization's queue (fair ingest); refuses it when the queue is
+  // full.
+  void QueuePush(const std::string& peer, Session& s, proto::Push p, std::vector<Outgoing>* out);
+  // Takes queued pushes round-robin across organizations into group commits, at most
+  // Options::ingest_turn_items items.
+  void StageQueued();
+  // Validates the push against the staged state and stages what is accepted (refusals and
+  // acks go to pending_).
+  void StagePush(const std::string& peer, Session& s, const proto::Push& p);
+  // Whether `org` may log more now (its log-bytes allowance is not spent); charges `bytes`.
+  bool LogAllowance(const std::string& org, Role role);
+  void ChargeLog(const std::string& org, Role role, size_t bytes);
+  // Whether a new session of `org` from cursor 0 may start a full catch-up now (counts it);
+  // otherwise `*retry_ms` says when one may.
+  bool TakeFullCatchup(const std::string& org, uint64_t* retry_ms);
+  // About what a session from cursor 0 costs to stream: the log, or a checkpoint if smaller.
+  uint64_t FullCatchupCost() const;
   // Commits every staged push in one batch and queues their acks (in pending_).
   void CommitStaged();
   // The whole roster (after a Welcome), or only what changed since the session's last one.
@@ -270,6 +331,10 @@ class BrokerCore {
                      std::vector<Outgoing>* out);
   size_t PumpCheckpoint(const std::string& peer, Session& s, std::vector<Outgoing>* out);
   size_t PumpLog(const std::string& peer, Session& s, std::vector<Outgoing>* out);
+  // Fair fan-out: the state of what entries s.sent+1 .. head touch, as entry s.sent+1 (see
+  // Options::coalesce_backlog_entries); null when an entry cannot be read.
+  SharedBytes CoalescedState(const Session& s);
+  uint64_t coalesced_ = 0;  // coalesced messages sent (stats)
   bool CanSend(const Session& s) const;
   void NoteSent(Session& s, uint64_t last_seq, size_t bytes);
   // Whether an agent at `cursor` gets a checkpoint instead of the log.
@@ -313,7 +378,14 @@ class BrokerCore {
   // visit sends something. (Routing ids of ended sessions are skipped.)
   std::deque<std::string> due_;
   uint64_t pumped_head_ = 0, pumped_roster_version_ = 0;
-  std::map<std::string, Bucket> buckets_;  // by organization
+  std::map<std::string, Bucket> buckets_;                      // by organization
+  std::map<std::string, Bucket> log_allowance_;                // bytes, by organization
+  std::map<std::string, std::deque<uint64_t>> full_catchups_;  // when, by organization
+  // Fair ingest: the pushes waiting, by organization, and the organizations with some in the
+  // order they are served (an organization goes to the back after each push taken).
+  std::map<std::string, std::deque<QueuedPush>> push_queues_;
+  std::deque<std::string> push_order_;
+  size_t pushes_queued_ = 0;
   BrokerStats stats_;
   ReferralRelay referrals_;
   uint64_t next_expiry_check_ms_ = 0;
@@ -330,6 +402,10 @@ class BrokerCore {
   std::map<uint64_t, std::shared_ptr<LoggedEntry>> entries_;
   size_t entries_bytes_ = 0;
   std::map<std::string, std::shared_ptr<const Checkpoint>> checkpoints_;  // by view key
+  // Coalesced states made for the current head and epoch, by first seq and view key: sessions
+  // in step share one.
+  std::map<std::string, SharedBytes> coalesced_cache_;
+  uint64_t coalesced_cache_head_ = 0, coalesced_cache_epoch_ = 0;
   static constexpr size_t kRosterPartEntries = 256;
   std::vector<SharedBytes> roster_parts_;  // the roster's messages, shared by every session
   uint64_t roster_message_version_ = ~uint64_t{0};

@@ -326,6 +326,10 @@ void BrokerServer::Routes() {
                 {"projections_reused", st.projections_reused},
                 {"checkpoints_built", st.checkpoints_built},
                 {"quota_refusals", st.quota_refusals},
+                {"catchup_refusals", st.catchup_refusals},
+                {"log_quota_refusals", st.log_quota_refusals},
+                {"pushes_queued", st.pushes_queued},
+                {"coalesced", st.coalesced},
                 {"agents", sessions}};
   };
   s.Get("/v1/status", [status_json](const httplib::Request&, httplib::Response& res) {
@@ -357,7 +361,11 @@ void BrokerServer::Routes() {
                           "projections_made",
                           "projections_reused",
                           "checkpoints_built",
-                          "quota_refusals"}) {
+                          "quota_refusals",
+                          "catchup_refusals",
+                          "log_quota_refusals",
+                          "pushes_queued",
+                          "coalesced"}) {
       m += std::string("switchboard_broker_") + k + " " + std::to_string(st[k].get<uint64_t>()) +
            "\n";
     }

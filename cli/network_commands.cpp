@@ -69,6 +69,9 @@ struct BrokerArgs {
   size_t sessions_per_org = BrokerCore::Options{}.max_sessions_per_org;
   size_t replicas_per_org = BrokerCore::Options{}.max_replicas_per_org;
   size_t referral_quota = BrokerCore::Options{}.max_open_referrals_per_pair;
+  uint64_t log_bytes_per_hour = BrokerCore::Options{}.log_bytes_per_hour;
+  size_t catchups_per_org = BrokerCore::Options{}.full_catchups_per_org;
+  uint64_t catchup_interval_s = BrokerCore::Options{}.full_catchup_interval_ms / 1000;
   int console = -1;  // the review console's port; -1: none
 };
 
@@ -117,6 +120,9 @@ int RunBroker(const BrokerArgs& a) {
   o.core.max_sessions_per_org = a.sessions_per_org;
   o.core.max_replicas_per_org = a.replicas_per_org;
   o.core.max_open_referrals_per_pair = a.referral_quota;
+  o.core.log_bytes_per_hour = a.log_bytes_per_hour;
+  o.core.full_catchups_per_org = a.catchups_per_org;
+  o.core.full_catchup_interval_ms = a.catchup_interval_s * 1000;
   if (a.console >= 0) {
     if (a.console > 65535) return Fail("broker", Status::InvalidArgument("--console: not a port"));
     Result<std::string> console_token = ConsoleToken(a.data);
@@ -365,6 +371,20 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
   b->add_option("--referral-quota", broker->referral_quota,
                 "unanswered referrals one organization may have waiting for another (0: no limit)")
       ->capture_default_str();
+  b->add_option("--log-bytes-per-hour", broker->log_bytes_per_hour,
+                "bytes of log one partner's pushes may write per hour (a sliding allowance); "
+                "pushes beyond it are refused until it refills")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
+  b->add_option("--catch-ups-per-org", broker->catchups_per_org,
+                "agents of one organization that may start from the beginning of the log (cursor "
+                "0) per --catch-up-interval; more are told to try again later")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  b->add_option("--catch-up-interval", broker->catchup_interval_s,
+                "seconds of the --catch-ups-per-org allowance")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{86400}));
   b->add_option("--console", broker->console,
                 "serve the maintainers' review console on 127.0.0.1:PORT (0: any free port); "
                 "sign in with DIR/console.token");

@@ -1220,5 +1220,215 @@ TEST_F(BrokerScaleTest, NewAgentsAfterALongHistoryShareOneCheckpoint) {
   EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{202}));
 }
 
+// ---------- fair sharing (issue 14, deliverable 3) ----------
+
+// One organization's pushes wait in its own queue: each turn takes one push of each
+// organization in turn, so a push of another organization arriving behind a flood goes into
+// the next commit instead of waiting for the flood.
+TEST_F(BrokerScaleTest, APushArrivingBehindAFloodGoesIntoTheNextCommit) {
+  options_.ingest_turn_items = 4;
+  Restart(options_);
+  CreateOrgA();
+  Hello(b_);
+  uint64_t head = core().stats().log_head;
+  std::vector<Outgoing> out;
+  for (int i = 0; i < 10; ++i) {
+    core().OnMessage(a_.routing, kOrgA,
+                     proto::EncodeEnvelope(proto::Push{
+                         ++batches_,
+                         {a_.Item(a_.Edit(clock(), kOrgA, "organization",
+                                          {{"description", "flood " + std::to_string(i)}}))}}),
+                     &out);
+  }
+  core().OnMessage(b_.routing, kOrgB,
+                   proto::EncodeEnvelope(proto::Push{
+                       ++batches_,
+                       {b_.Item(b_.Edit(clock(), kOrgB, "organization",
+                                        {{"name", std::string("Legal Aid")}, {"owner", kOrgB}}))}}),
+                   &out);
+  EXPECT_TRUE(out.empty()) << "acks wait for the commit";
+  EXPECT_EQ(core().stats().pushes_queued, 11u);
+  core().Pump(&out);
+  Deliver(out);
+  // The first turn: A, B, A, A — B's push is the second one logged, not the eleventh.
+  auto b_acks = All<proto::PushAck>(Take(b_));
+  ASSERT_EQ(b_acks.size(), 1u);
+  ASSERT_EQ(b_acks[0].results.size(), 1u);
+  EXPECT_TRUE(b_acks[0].results[0].accepted);
+  EXPECT_EQ(b_acks[0].results[0].log_seq, head + 2);
+  EXPECT_EQ(All<proto::PushAck>(Take(a_)).size(), 3u);
+  EXPECT_EQ(core().stats().pushes_queued, 7u);
+  EXPECT_EQ(BrokerValue(kOrgB, "name"), Value(std::string("Legal Aid")));
+  // The rest of the flood follows in the next turns, in order; nothing is lost.
+  for (int turn = 0; turn < 5 && core().stats().pushes_queued > 0; ++turn) Deliver(PumpBroker());
+  EXPECT_EQ(All<proto::PushAck>(Take(a_)).size(), 7u);
+  EXPECT_EQ(core().stats().pushes_queued, 0u);
+  EXPECT_EQ(core().stats().log_head, head + 11);
+  EXPECT_EQ(BrokerValue(kOrgA, "description"), Value(std::string("flood 9")));
+}
+
+// An organization that floods the queue itself has its extra pushes refused, not kept.
+TEST_F(BrokerScaleTest, PushesBeyondAnOrganizationsQueueAreRefusedForLater) {
+  options_.max_queued_pushes_per_org = 2;
+  Restart(options_);
+  CreateOrgA();
+  std::vector<Outgoing> out;
+  for (int i = 0; i < 3; ++i) {
+    core().OnMessage(a_.routing, kOrgA,
+                     proto::EncodeEnvelope(proto::Push{
+                         ++batches_,
+                         {a_.Item(a_.Edit(clock(), kOrgA, "organization",
+                                          {{"description", "q" + std::to_string(i)}}))}}),
+                     &out);
+  }
+  Deliver(out);
+  auto got = Take(a_);
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(std::get<proto::Refusal>(got[0]).code, proto::RefusalCode::kUnavailable);
+  EXPECT_EQ(core().stats().quota_refusals, 1u);
+  Deliver(PumpBroker());
+  EXPECT_EQ(All<proto::PushAck>(Take(a_)).size(), 2u);
+}
+
+// A partner's log bytes per hour: once spent, its pushes are refused (the agent keeps them),
+// counted, while other organizations push as before; the allowance comes back with time.
+TEST_F(BrokerScaleTest, APartnerOverItsLogBytesPerHourIsRefusedUntilTheHourGoesBy) {
+  options_.log_bytes_per_hour = 6'000;
+  Restart(options_);
+  CreateOrgA();
+  Hello(b_);
+  std::string text(1'000, 'd');
+  int accepted = 0;
+  proto::Refusal refusal;
+  for (int i = 0; i < 20; ++i) {
+    auto got =
+        Send(a_, proto::Push{++batches_,
+                             {a_.Item(a_.Edit(clock(), kOrgA, "organization",
+                                              {{"description", text + std::to_string(i)}}))}});
+    if (auto r = All<proto::Refusal>(got); !r.empty()) {
+      refusal = r[0];
+      break;
+    }
+    auto acks = All<proto::PushAck>(got);
+    ASSERT_EQ(acks.size(), 1u) << Describe(got);
+    ASSERT_TRUE(acks[0].results.at(0).accepted);
+    ++accepted;
+  }
+  EXPECT_GE(accepted, 3);
+  EXPECT_LE(accepted, 6);
+  EXPECT_EQ(refusal.code, proto::RefusalCode::kUnavailable);
+  EXPECT_NE(refusal.message.find("of log within the last hour"), std::string::npos)
+      << refusal.message;
+  BrokerStats st = core().stats();
+  EXPECT_EQ(st.log_quota_refusals, 1u);
+  EXPECT_EQ(st.quota_refusals, 1u);
+  uint64_t head = st.log_head;
+  // Another partner is not affected.
+  ASSERT_TRUE(PushOne(b_, b_.Item(b_.Edit(clock(), kOrgB, "organization",
+                                          {{"name", std::string("Legal Aid")}, {"owner", kOrgB}})))
+                  .accepted);
+  // An hour later A's allowance is back.
+  clock().Advance(3'600'000);
+  EXPECT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kOrgA, "organization",
+                                          {{"description", std::string("later")}})))
+                  .accepted);
+  EXPECT_EQ(core().stats().log_head, head + 2);
+}
+
+// An agent far behind a flood of edits to a few records is sent those records' state at once
+// and the flooded entries as positions only: another organization's edit behind the flood
+// reaches it without every intermediate edit first.
+TEST_F(BrokerScaleTest, AnAgentFarBehindAFloodGetsTheFloodedRecordsStateAtOnce) {
+  options_.coalesce_backlog_entries = 8;
+  Restart(options_);
+  LogEdits(30, std::string(300, 'f'));  // 31 entries, one record of A
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), Uuid(0xa300), "service",
+                                          {{"name", std::string("svc")}, {"owner", kOrgA}})))
+                  .accepted);
+  Hello(m_);
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 0, 1024});
+  ASSERT_EQ(All<proto::Welcome>(got).size(), 1u) << Describe(got);
+  EXPECT_EQ(core().stats().coalesced, 2u);  // B's session and M's
+  const auto& entries = Entries(b_);
+  ASSERT_EQ(entries.size(), 32u);
+  ASSERT_EQ(entries.begin()->first, 1u);
+  const proto::SignedDelta& state = entries.begin()->second;
+  EXPECT_EQ(state.signer, "broker");
+  Result<Delta> d = DecodeDelta(state.delta);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  Directory b_view;
+  for (const Record& r : d->records) b_view.Join(r);
+  ASSERT_NE(b_view.Find(kOrgA), nullptr);
+  EXPECT_EQ(b_view.Find(kOrgA)->Displayed("description"), Value(std::string(300, 'f') + "29"));
+  ASSERT_NE(b_view.Find(Uuid(0xa300)), nullptr);
+  for (auto it = std::next(entries.begin()); it != entries.end(); ++it) {
+    EXPECT_TRUE(it->second.delta.empty()) << "entry " << it->first << " is covered by the state";
+  }
+  // Caught up, the stream is entry by entry again.
+  got = Send(b_, proto::Credit{0, 32});
+  ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), kOrgA, "organization",
+                                          {{"description", std::string("after")}})))
+                  .accepted);
+  got = PumpFor(b_);
+  EXPECT_EQ(Seqs(got), (std::vector<uint64_t>{33}));
+  EXPECT_FALSE(Entries(b_).at(33).delta.empty());
+  EXPECT_EQ(core().stats().coalesced, 2u);
+}
+
+// Starting over on a small network costs little: such Hellos are not counted.
+TEST_F(BrokerScaleTest, CheapCatchUpsFromCursorZeroAreNotLimited) {
+  options_.full_catchups_per_org = 1;
+  Restart(options_);
+  LogEdits(5);
+  for (int i = 0; i < 5; ++i) {
+    Peer p("peer-b" + std::to_string(i), b_.id, 0xb100 + i);
+    Hello(p);
+  }
+  EXPECT_EQ(core().stats().catchup_refusals, 0u);
+}
+
+// Forty Hellos from cursor 0 of one organization cost the broker one full catch-up per
+// interval, not forty: the others are refused (try again later) before anything is streamed.
+TEST_F(BrokerScaleTest, HellosFromCursorZeroCostOneFullCatchUpPerIntervalNotOnePerHello) {
+  options_.full_catchups_per_org = 1;
+  options_.full_catchup_interval_ms = 60'000;
+  options_.full_catchup_min_bytes = 1;  // the 90 KB log below counts
+  options_.max_sessions_per_org = 64;
+  Restart(options_);
+  LogEdits(200, std::string(200, 'h'));
+  uint64_t bytes_before = core().stats().bytes_out;
+  std::vector<std::unique_ptr<Peer>> agents;
+  int welcomed = 0, refused = 0;
+  for (int i = 0; i < 40; ++i) {
+    agents.push_back(std::make_unique<Peer>("peer-b" + std::to_string(i), b_.id, 0xb100 + i));
+    auto got = Send(*agents.back(),
+                    proto::Hello{proto::kProtocolVersion, agents.back()->replica, 0, 1024});
+    if (!All<proto::Welcome>(got).empty()) ++welcomed;
+    for (const auto& r : All<proto::Refusal>(got)) {
+      EXPECT_EQ(r.code, proto::RefusalCode::kUnavailable);
+      EXPECT_NE(r.message.find("try again in 60 s"), std::string::npos) << r.message;
+      ++refused;
+    }
+  }
+  EXPECT_EQ(welcomed, 1);
+  EXPECT_EQ(refused, 39);
+  BrokerStats st = core().stats();
+  EXPECT_EQ(st.snapshots, 1u);
+  EXPECT_EQ(st.catchup_refusals, 39u);
+  EXPECT_EQ(st.quota_refusals, 39u);
+  uint64_t one_catchup = st.bytes_out - bytes_before;
+  // Another organization has its own allowance; an agent with a cursor is not limited.
+  Hello(m_);
+  Peer b_behind{"peer-b-behind", b_.id, 0xb1ff};
+  auto got = Send(b_behind, proto::Hello{proto::kProtocolVersion, b_behind.replica, 150, 1024});
+  EXPECT_EQ(All<proto::Welcome>(got).size(), 1u) << Describe(got);
+  // After the interval one more may start from the beginning.
+  clock().Advance(60'000);
+  got = Send(*agents[1], proto::Hello{proto::kProtocolVersion, agents[1]->replica, 0, 1024});
+  EXPECT_EQ(All<proto::Welcome>(got).size(), 1u) << Describe(got);
+  EXPECT_LT(core().stats().bytes_out - bytes_before, one_catchup * 40 / 4)
+      << "the refused Hellos cost nearly nothing";
+}
+
 }  // namespace
 }  // namespace sb
