@@ -20,6 +20,7 @@ Result<std::unique_ptr<Agent>> Agent::Open(Store* store, Clock* clock, Options o
     a->referrals_ = std::make_unique<ReferralBook>(store, clock, *a->options_.identity,
                                                    a->options_.broker->sign_public);
     a->referrals_->set_quarantine(a->quarantine_.get());
+    a->referrals_->set_pre_key_policy(a->options_.pre_keys);
     Status loaded = a->referrals_->Load();
     if (!loaded.ok()) return loaded.WithContext("cannot load the referrals");
   }

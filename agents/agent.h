@@ -43,6 +43,8 @@ class Agent {
     // a referral book unless `referrals` is false.
     std::optional<PublicIdentity> broker;
     bool referrals = true;
+    // When the referral pre-key rotates and how long a retired one's secret is kept.
+    ReferralBook::PreKeyPolicy pre_keys;
     // Keep what arrives or is stored and cannot be used aside (store/quarantine.h) instead of
     // dropping it silently.
     bool quarantine = true;

@@ -173,6 +173,22 @@ void AddReferralRoutes(httplib::Server& s, ReferralBook* book, Clock* clock) {
            ReplyJson(res, 200, {{"id", id}, {"purged", true}});
          });
 
+  // Referral pre-keys (forward secrecy): the ids whose secrets this agent holds; rotate now.
+  s.Get("/v1/prekeys", [book](const httplib::Request&, httplib::Response& res) {
+    ReplyJson(res, 200,
+              {{"held", book->HeldPreKeys()},
+               {"current", book->CurrentPreKeyId()},
+               {"roster", book->RosterPreKeys()}});
+  });
+  s.Post("/v1/prekeys/rotate", [book](const httplib::Request&, httplib::Response& res) {
+    Result<std::pair<uint64_t, size_t>> r = book->RotatePreKey();
+    if (!r.ok()) return ReplyError(res, r.status());
+    spdlog::info("api: referral pre-key rotated to {}; {} retired secret(s) destroyed", r->first,
+                 r->second);
+    ReplyJson(res, 200,
+              {{"current", r->first}, {"destroyed", r->second}, {"held", book->HeldPreKeys()}});
+  });
+
   s.Get("/v1/audit", [book](const httplib::Request& req, httplib::Response& res) {
     size_t limit = 100;
     if (req.has_param("limit")) {

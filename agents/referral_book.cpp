@@ -144,10 +144,31 @@ Status ReferralBook::Load() {
         if (sign.ok() && box.ok()) {
           key.sign = *sign;
           key.box = *box;
+          if (j.contains("pre_key") && j["pre_key"].is_object()) {
+            const nlohmann::json& pk = j["pre_key"];
+            auto pub = FromHex(pk.value("key", ""));
+            auto sig = FromHex(pk.value("sig", ""));
+            proto::SignedPreKey p{pk.value("id", uint64_t{0}), pub.ok() ? *pub : "",
+                                  sig.ok() ? *sig : ""};
+            if (VerifyPreKey(std::string(k), key.sign, p)) key.pre_key = p;
+          }
           roster_[std::string(k)] = key;
         }
         return true;
       }));
+  pre_keys_.clear();
+  RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "p/", "",
+                               [&](std::string_view, std::string_view v) REQUIRES(mu_) {
+                                 if (v.size() != 96) return true;  // not ours to read
+                                 HeldPreKey h;
+                                 h.pair.id = DecodeSeq(v.substr(0, 8));
+                                 h.pair.secret_key = std::string(v.substr(8, 32));
+                                 h.pair.public_key = std::string(v.substr(40, 32));
+                                 h.created_ms = DecodeSeq(v.substr(72, 8));
+                                 h.retired_ms = DecodeSeq(v.substr(80, 8));
+                                 if (h.pair.id != 0) pre_keys_[h.pair.id] = std::move(h);
+                                 return true;
+                               }));
   index_.clear();
   // A stored referral this build cannot read is set aside, never a reason not to start: an
   // agent must not crash-loop on something it stored.
@@ -182,7 +203,9 @@ Status ReferralBook::Load() {
                                }));
   ASSIGN_OR_RETURN(auto seq, store_->Get(Cf::kMeta, "referral_next_seq"));
   if (seq) next_seq_ = std::max(next_seq_, DecodeSeq(*seq));
-  return Status::Ok();
+  // The first pre-key is made here (and one due for rotation replaced), so that the Hello, which
+  // publishes it, makes no commit of its own in the common case.
+  return MaintainPreKeys(false).status();
 }
 
 Result<std::optional<ReferralBook::Entry>> ReferralBook::Read(const std::string& id) const {
@@ -273,7 +296,13 @@ Result<ReferralInfo> ReferralBook::Send(const ReferralRequest& req) {
   body.consent_by = req.consent_by;
   body.consent_at_ms = req.consent_at_ms ? req.consent_at_ms : now;
   std::string key = NewDataKey();
-  RETURN_IF_ERROR(SealPayload(&body, req.payload_json, key, me_, to->second.box));
+  if (!to->second.pre_key.empty()) {
+    // Forward secrecy: to the recipient's current signed pre-key, in a sealed box.
+    RETURN_IF_ERROR(SealPayloadToPreKey(&body, req.payload_json, key, to->second.pre_key));
+  } else {
+    // No pre-key published yet (an agent from before issue 14): its long-term key.
+    RETURN_IF_ERROR(SealPayload(&body, req.payload_json, key, me_, to->second.box));
+  }
   // The consent's scope and advocate are the recipient's to read, not the broker's.
   RETURN_IF_ERROR(SealConsent(&body, key));
   RETURN_IF_ERROR(CheckReferralBody(body, now));  // what the broker and recipient will check
@@ -436,18 +465,32 @@ Status ReferralBook::SaveRoster(const proto::Roster& r) {
   WriteBatch b;
   std::map<std::string, Key> changed;  // into roster_ once durable
   for (const proto::RosterEntry& e : r.entries) {
-    Key k{e.role, e.sign_key, e.box_key, e.revoked};
+    Key k{e.role, e.sign_key, e.box_key, e.revoked, {}};
+    // A pre-key counts only with the organization's own signature: the broker cannot slip in
+    // a key of its own to read referrals.
+    if (!e.pre_key.empty()) {
+      if (VerifyPreKey(e.org, e.sign_key, e.pre_key)) {
+        k.pre_key = e.pre_key;
+      } else {
+        spdlog::warn("referrals: the roster's pre-key for {} is not signed by it; left out", e.org);
+      }
+    }
     auto it = roster_.find(e.org);
     if (it != roster_.end() && it->second.role == k.role && it->second.sign == k.sign &&
-        it->second.box == k.box && it->second.revoked == k.revoked) {
+        it->second.box == k.box && it->second.revoked == k.revoked &&
+        it->second.pre_key == k.pre_key) {
       continue;
     }
     changed[e.org] = k;
-    b.Put(Cf::kRoster, e.org,
-          DumpJson(nlohmann::json{{"role", RoleName(k.role)},
-                                  {"sign", ToHex(k.sign)},
-                                  {"box", ToHex(k.box)},
-                                  {"revoked", k.revoked}}));
+    nlohmann::json stored = {{"role", RoleName(k.role)},
+                             {"sign", ToHex(k.sign)},
+                             {"box", ToHex(k.box)},
+                             {"revoked", k.revoked}};
+    if (!k.pre_key.empty()) {
+      stored["pre_key"] = {
+          {"id", k.pre_key.id}, {"key", ToHex(k.pre_key.key)}, {"sig", ToHex(k.pre_key.signature)}};
+    }
+    b.Put(Cf::kRoster, e.org, DumpJson(stored));
   }
   if (b.count() == 0) return Status::Ok();
   RETURN_IF_ERROR(store_->Commit(std::move(b)).WithContext("saving the roster"));
@@ -596,7 +639,13 @@ Status ReferralBook::ApplyUpdate(const proto::ReferralUpdate& u) {
     if (!VerifySignature(sender->second.sign, u.referral.body, u.referral.signature)) {
       return Status::PermissionDenied("referral " + u.id + " has a forged signature; refused");
     }
-    ASSIGN_OR_RETURN(std::string key, OpenDataKey(body, sender->second.box, me_));
+    Result<std::string> opened =
+        body.pre_key_id != 0 ? OpenWithPreKey(body) : OpenDataKey(body, sender->second.box, me_);
+    // Sealed to a pre-key whose secret is gone: it can never open; the sender learns why.
+    if (opened.status().code() == Code::kNotFound) {
+      return RefuseOnReceipt(u, body, opened.status());
+    }
+    ASSIGN_OR_RETURN(std::string key, std::move(opened));
     // Altered ciphertext: refuse it now.
     ASSIGN_OR_RETURN(std::string payload, OpenPayload(body, key));
     // Every limit the sender claimed to apply, checked again here: the sender's agent and the
@@ -748,6 +797,131 @@ uint64_t ReferralBook::cursor() const {
 size_t ReferralBook::queue_depth() const {
   MutexLock lock(mu_);
   return queue_depth_;
+}
+
+// ---------- pre-keys ----------
+
+namespace {
+
+std::string PreKeyKey(uint64_t id) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "p/%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+}  // namespace
+
+Result<size_t> ReferralBook::MaintainPreKeys(bool force) {
+  uint64_t now = clock_->NowMillis();
+  const HeldPreKey* current = nullptr;
+  uint64_t last_id = 0;
+  for (const auto& [id, h] : pre_keys_) {
+    last_id = std::max(last_id, id);
+    if (h.retired_ms == 0) current = &h;
+  }
+  WriteBatch b;
+  auto put = [&b](const HeldPreKey& h) {
+    std::string v = EncodeSeq(h.pair.id) + h.pair.secret_key + h.pair.public_key +
+                    EncodeSeq(h.created_ms) + EncodeSeq(h.retired_ms) + EncodeSeq(0);
+    b.Put(Cf::kReferrals, PreKeyKey(h.pair.id), v);
+    sodium_memzero(v.data(), v.size());
+  };
+  std::map<uint64_t, HeldPreKey> next = pre_keys_;
+  bool rotate =
+      force || current == nullptr || now >= current->created_ms + pre_key_policy_.rotate_ms;
+  if (rotate) {
+    if (current) {
+      HeldPreKey retired = *current;
+      retired.retired_ms = now;
+      put(retired);
+      next[retired.pair.id] = retired;
+    }
+    // Ids only grow, across restarts too (the broker keeps the highest it was shown).
+    HeldPreKey fresh{NewPreKey(std::max(last_id + 1, now)), now, 0};
+    if (fresh.pair.secret_key.empty()) return Status::Internal("cannot make a pre-key");
+    put(fresh);
+    next[fresh.pair.id] = fresh;
+  }
+  // Destroyed: a retired secret past its grace. Referrals still sealed to it cannot open.
+  size_t destroyed = 0;
+  for (auto it = next.begin(); it != next.end();) {
+    const HeldPreKey& h = it->second;
+    if (h.retired_ms != 0 && now >= h.retired_ms + pre_key_policy_.grace_ms) {
+      b.Delete(Cf::kReferrals, PreKeyKey(h.pair.id));
+      it = next.erase(it);
+      ++destroyed;
+    } else {
+      ++it;
+    }
+  }
+  if (b.count() == 0) return destroyed;
+  if (destroyed > 0)
+    audit_.Append(&b, now, me_.pub.org, "referral.prekeys_destroyed", std::to_string(destroyed));
+  if (Status st = store_->Commit(std::move(b)); !st.ok()) {
+    if (destroyed > 0) (void)audit_.Load();
+    return st.WithContext("saving the referral pre-keys");
+  }
+  for (auto& [id, h] : pre_keys_)
+    sodium_memzero(h.pair.secret_key.data(), h.pair.secret_key.size());
+  pre_keys_ = std::move(next);
+  if (rotate) spdlog::info("referrals: new pre-key {}", pre_keys_.rbegin()->first);
+  if (destroyed > 0) {
+    spdlog::info("referrals: destroyed {} retired pre-key secret(s)", destroyed);
+    // What the write-ahead log and table files held of them goes too (flush and compact).
+    (void)store_->Erase(Cf::kReferrals);
+  }
+  return destroyed;
+}
+
+proto::SignedPreKey ReferralBook::CurrentPreKey() {
+  MutexLock lock(mu_);
+  Result<size_t> kept = MaintainPreKeys(false);
+  if (!kept.ok()) spdlog::error("referrals: {}", kept.status().ToString());
+  for (const auto& [id, h] : pre_keys_) {
+    if (h.retired_ms == 0) return SignPreKey(me_, h.pair);
+  }
+  return {};
+}
+
+uint64_t ReferralBook::CurrentPreKeyId() {
+  MutexLock lock(mu_);
+  Result<size_t> kept = MaintainPreKeys(false);
+  if (!kept.ok()) spdlog::error("referrals: {}", kept.status().ToString());
+  for (const auto& [id, h] : pre_keys_) {
+    if (h.retired_ms == 0) return id;
+  }
+  return 0;
+}
+
+Result<std::pair<uint64_t, size_t>> ReferralBook::RotatePreKey() {
+  MutexLock lock(mu_);
+  ASSIGN_OR_RETURN(size_t destroyed, MaintainPreKeys(true));
+  return std::pair<uint64_t, size_t>(pre_keys_.rbegin()->first, destroyed);
+}
+
+std::vector<uint64_t> ReferralBook::HeldPreKeys() const {
+  MutexLock lock(mu_);
+  std::vector<uint64_t> out;
+  for (const auto& kv : pre_keys_) out.push_back(kv.first);
+  return out;
+}
+
+std::map<std::string, uint64_t> ReferralBook::RosterPreKeys() const {
+  MutexLock lock(mu_);
+  std::map<std::string, uint64_t> out;
+  for (const auto& [org, k] : roster_) out[org] = k.pre_key.id;
+  return out;
+}
+
+Result<std::string> ReferralBook::OpenWithPreKey(const proto::ReferralBody& body) const {
+  auto it = pre_keys_.find(body.pre_key_id);
+  if (it == pre_keys_.end()) {
+    return Status::NotFound("referral " + body.id + " was sealed to pre-key " +
+                            std::to_string(body.pre_key_id) +
+                            ", whose secret this agent no longer holds (destroyed after "
+                            "rotation); the sender can send it again");
+  }
+  return OpenDataKeyWithPreKey(body, it->second.pair);
 }
 
 }  // namespace sb

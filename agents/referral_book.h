@@ -10,6 +10,11 @@
 //   k/<id>           its data key (32 bytes); purge deletes it, and with it every way to read
 //                    the payload on this agent
 //   q/<seq, 8 bytes> a ReferralPost waiting for the broker's ack
+//   p/<id, 16 hex>   one of this organization's referral pre-keys: secret (32 bytes), public
+//                    (32), created and retired times (8 each, big-endian; retired 0: current).
+//                    Referrals to this organization are sealed to the current one (forward
+//                    secrecy); a retired one is kept for `pre_key_grace_ms` so that referrals
+//                    sealed to it before the rotation still open, then destroyed.
 // the `roster` column family (org -> JSON with role and public keys), meta `referral_cursor`,
 // and the hash-chained audit log (store/audit.h). Each change is one batch.
 //
@@ -32,6 +37,7 @@
 #include "store/store.h"
 #include "transport/protocol.h"
 #include "transport/referral_rules.h"
+#include "transport/sealed.h"
 
 namespace sb {
 
@@ -103,6 +109,30 @@ class ReferralBook {
   uint64_t cursor() const;
   size_t queue_depth() const;
 
+  // --- pre-keys (forward secrecy) ---
+  // How often the pre-key rotates, and how long a retired one's secret is kept (so referrals
+  // sealed to it while it was current can still be opened). Set before Load.
+  struct PreKeyPolicy {
+    uint64_t rotate_ms = 7ull * 24 * 3600 * 1000;
+    uint64_t grace_ms = 14ull * 24 * 3600 * 1000;
+  };
+  void set_pre_key_policy(PreKeyPolicy p) {
+    MutexLock lock(mu_);
+    pre_key_policy_ = p;
+  }
+  // The current pre-key, signed, for the Hello; rotates first when it is due, and destroys the
+  // retired secrets past their grace. Empty if the store failed (logged).
+  proto::SignedPreKey CurrentPreKey();
+  // Its id alone (no signature made): 0 if none.
+  uint64_t CurrentPreKeyId();
+  // Rotates now (a new current pre-key; the old one retired) and destroys retired secrets past
+  // their grace. Returns the new pre-key's id and how many secrets were destroyed.
+  Result<std::pair<uint64_t, size_t>> RotatePreKey();
+  // Ids of the pre-key secrets this agent still holds, oldest first.
+  std::vector<uint64_t> HeldPreKeys() const;
+  // The pre-key id each organization in the roster has published (0: none yet).
+  std::map<std::string, uint64_t> RosterPreKeys() const;
+
   AuditLog& audit() { return audit_; }
   // Where updates that can never be used are kept aside (not owned; optional). Set before
   // the sync session starts.
@@ -120,7 +150,17 @@ class ReferralBook {
     Role role = Role::kPartner;
     std::string sign, box;
     bool revoked = false;
+    proto::SignedPreKey pre_key;  // checked against `sign` when saved; empty: none (yet)
   };
+  struct HeldPreKey {
+    PreKeyPair pair;
+    uint64_t created_ms = 0, retired_ms = 0;  // retired 0: the current one
+  };
+  // Rotates when `force` or due, then destroys what is past its grace. Under mu_.
+  Result<size_t> MaintainPreKeys(bool force) REQUIRES(mu_);
+  // The data key of a referral to us sealed to one of our pre-keys; NotFound when that pre-key's
+  // secret was destroyed.
+  Result<std::string> OpenWithPreKey(const proto::ReferralBody& body) const REQUIRES(mu_);
   Result<std::optional<Entry>> Read(const std::string& id) const;
   // Keeps the in-memory index (box, status, creation) in step with a committed entry.
   void Index(const Entry& e) REQUIRES(mu_);
@@ -142,6 +182,8 @@ class ReferralBook {
   AuditLog audit_;
   mutable Mutex mu_;  // guards everything below but quarantine_ (set once, before use)
   std::map<std::string, Key> roster_ GUARDED_BY(mu_);
+  std::map<uint64_t, HeldPreKey> pre_keys_ GUARDED_BY(mu_);  // by id
+  PreKeyPolicy pre_key_policy_ GUARDED_BY(mu_);
   struct Summary {
     std::string box, status;
     uint64_t created_ms = 0;

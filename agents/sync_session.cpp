@@ -59,15 +59,21 @@ std::string AgentSync::Hello(bool resume) {
     ResetStream();
     hello_wait_ms_ = options_.hello_retry_ms;
   }
-  proto::Hello h{proto::kProtocolVersion,
-                 dir_->replica(),
-                 dir_->sync_cursor(),
-                 options_.credit_window,
-                 referrals_ ? referrals_->cursor() : 0,
-                 options_.window_bytes,
-                 resume};
+  proto::Hello h;
+  h.replica = dir_->replica();
+  h.cursor = dir_->sync_cursor();
+  h.credits = options_.credit_window;
+  h.referral_cursor = referrals_ ? referrals_->cursor() : 0;
+  h.window_bytes = options_.window_bytes;
+  h.resume = resume;
   // A resume keeps the roster this session has (only changes come); without one it comes whole.
   h.has_roster = resume && roster_seen_;
+  // This organization's referral pre-key (rotated first when due), for the broker's roster.
+  if (referrals_) {
+    h.pre_key = referrals_->CurrentPreKey();
+    sent_pre_key_id_ = h.pre_key.id;
+    pre_key_checked_at_ = hello_at_;
+  }
   return proto::EncodeEnvelope(h);
 }
 
@@ -562,6 +568,15 @@ std::vector<std::string> AgentSync::Tick() {
     return {Hello(/*resume=*/true)};
   }
   if (state_ != State::kReady) return {};
+  if (referrals_ && now - pre_key_checked_at_ >= 1000) {
+    // The pre-key rotated since the Hello (its schedule, or `refer rotate-key`): a resumed
+    // Hello publishes the new one, and the stream goes on.
+    pre_key_checked_at_ = now;
+    if (referrals_->CurrentPreKeyId() != sent_pre_key_id_) {
+      Note("hello repeated", "a new referral pre-key to publish", &SyncStatus::hello_repeats);
+      return {Hello(/*resume=*/true)};
+    }
+  }
   // Behind the broker and nothing at all came from it for a long while. Ask it to resume,
   // not to start over: an overloaded broker (thousands of sessions) may take this long and
   // still have the stream in flight on this connection, and a restart would send it all again

@@ -128,6 +128,8 @@ class AgentSync {
 
   State state_ = State::kDisconnected;
   uint64_t hello_at_ = 0;
+  uint64_t sent_pre_key_id_ = 0;      // the referral pre-key the last Hello published
+  uint64_t pre_key_checked_at_ = 0;   // when Tick last looked for a rotated one
   uint64_t hello_wait_ms_ = 0;  // the current interval before a Hello is repeated
   uint64_t batch_counter_ = 0;
   uint64_t in_flight_batch_ = 0;  // 0: none

@@ -281,6 +281,14 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
                   out);
   }
   stats_.hellos++;
+  if (!h.pre_key.empty()) {
+    // The agent's current referral pre-key: kept and sent to every session when it is new. A
+    // bad one is logged and left out; the session goes on (referrals to it fall back to the
+    // organization's long-term key).
+    if (Status kept = roster_->SetPreKey(org, h.pre_key); !kept.ok()) {
+      WarnOrg(org, "broker: org=" + org + " pre-key not kept: " + kept.message());
+    }
+  }
   Member m = *roster_->Find(org);
   uint32_t window_bytes = h.window_bytes ? h.window_bytes : options_.default_window_bytes;
   window_bytes = std::clamp(window_bytes, options_.min_window_bytes,
@@ -453,8 +461,8 @@ std::vector<SharedBytes> RosterParts(const std::vector<Member>& members, size_t 
     for (size_t i = p * per_part; i < std::min(members.size(), (p + 1) * per_part); ++i) {
       const Member& m = members[i];
       r.entries.push_back(proto::RosterEntry{m.identity.org, m.role, m.identity.sign_public,
-                                             m.identity.box_public, m.revoked,
-                                             m.retired_sign_keys});
+                                             m.identity.box_public, m.revoked, m.retired_sign_keys,
+                                             m.pre_key});
     }
     parts.push_back(std::make_shared<const std::string>(proto::EncodeEnvelope(r)));
   }

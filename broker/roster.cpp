@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "transport/sealed.h"
 
 namespace sb {
 
@@ -47,11 +48,16 @@ json MemberJson(const Member& m) {
           {"enrolled_at", m.enrolled_at_ms},
           {"revoked", m.revoked},
           {"key_epoch", m.key_epoch},
-          {"retired_sign", [&] {
+          {"retired_sign",
+           [&] {
              json keys = json::array();
              for (const std::string& k : m.retired_sign_keys) keys.push_back(Hex(k));
              return keys;
-           }()}};
+           }()},
+          {"pre_key", m.pre_key.empty() ? json(nullptr)
+                                        : json{{"id", m.pre_key.id},
+                                               {"key", Hex(m.pre_key.key)},
+                                               {"sig", Hex(m.pre_key.signature)}}}};
 }
 
 Result<Member> MemberFromJson(std::string_view text) {
@@ -67,6 +73,12 @@ Result<Member> MemberFromJson(std::string_view text) {
     m.enrolled_at_ms = j.at("enrolled_at").get<uint64_t>();
     m.revoked = j.at("revoked").get<bool>();
     m.key_epoch = j.value("key_epoch", 0u);  // absent before rekeying existed
+    if (j.contains("pre_key") && j["pre_key"].is_object()) {
+      const json& pk = j["pre_key"];
+      m.pre_key.id = pk.at("id").get<uint64_t>();
+      ASSIGN_OR_RETURN(m.pre_key.key, Unhex(pk.at("key").get<std::string>(), 32));
+      ASSIGN_OR_RETURN(m.pre_key.signature, Unhex(pk.at("sig").get<std::string>(), 64));
+    }
     if (j.contains("retired_sign")) {
       for (const json& k : j.at("retired_sign")) {
         ASSIGN_OR_RETURN(std::string raw, Unhex(k.get<std::string>(), 32));
@@ -88,6 +100,7 @@ void ReplaceKeys(Member* m, const PublicIdentity& keys) {
     }
   }
   m->identity = keys;
+  m->pre_key = {};  // signed by the keys replaced: the new agent publishes its own
   ++m->key_epoch;
 }
 
@@ -151,6 +164,24 @@ Status Roster::Save(Member m, uint64_t now_ms, AuditLog* audit, const std::strin
   return Status::Ok();
 }
 
+Status Roster::SetPreKey(const std::string& org, const proto::SignedPreKey& k) {
+  MutexLock lock(mu_);
+  auto it = members_.find(org);
+  if (it == members_.end()) return Status::NotFound("organization " + org + " is not enrolled");
+  if (it->second.revoked) return Status::FailedPrecondition("organization " + org + " is revoked");
+  if (it->second.pre_key == k) return Status::Ok();
+  if (!VerifyPreKey(org, it->second.identity.sign_public, k)) {
+    return Status::InvalidArgument("the pre-key is not signed by " + org + "'s signing key");
+  }
+  if (k.id <= it->second.pre_key.id) {
+    return Status::InvalidArgument("pre-key " + std::to_string(k.id) + " is older than " +
+                                   std::to_string(it->second.pre_key.id));
+  }
+  Member m = it->second;
+  m.pre_key = k;
+  return Save(std::move(m), 0, nullptr, "", "");
+}
+
 Status Roster::Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms, AuditLog* audit,
                       const std::string& actor) {
   MutexLock lock(mu_);
@@ -164,7 +195,8 @@ Status Roster::Enroll(const PublicIdentity& identity, Role role, uint64_t now_ms
   if (std::string holder = KeyHolder(identity, identity.org); !holder.empty()) {
     return Status::AlreadyExists("those keys are already enrolled for organization " + holder);
   }
-  return Save(Member{identity, role, now_ms, false, 0, {}}, now_ms, audit, actor, "roster.enroll");
+  return Save(Member{identity, role, now_ms, false, 0, {}, {}}, now_ms, audit, actor,
+              "roster.enroll");
 }
 
 Status Roster::Rekey(const PublicIdentity& identity, uint64_t now_ms, Member* before,

@@ -31,6 +31,8 @@ struct Member {
   // The signing keys it had before (newest first, at most proto::kMaxRetiredSignKeys): log
   // entries signed while they were current must still verify at the agents.
   std::vector<std::string> retired_sign_keys;
+  // Its current referral pre-key, as its agent published it in a Hello (signature checked).
+  proto::SignedPreKey pre_key;
 };
 
 class Roster {
@@ -67,6 +69,12 @@ class Roster {
   Status Reinstate(const std::string& org, uint64_t now_ms,
                    const PublicIdentity* new_keys = nullptr, AuditLog* audit = nullptr,
                    const std::string& actor = "broker");
+
+  // Keeps `k` as `org`'s current referral pre-key when it is newer (a higher id) than the one
+  // kept and signed by the organization's current signing key; durable on return, and sent to
+  // every session as a roster change. Ok (nothing changes) for the pre-key already kept;
+  // InvalidArgument for a bad signature or an older id; NotFound / FailedPrecondition.
+  Status SetPreKey(const std::string& org, const proto::SignedPreKey& k);
 
   std::optional<Member> Find(const std::string& org) const;
   // The organization of an enrolled, unrevoked CURVE key (Z85).

@@ -26,6 +26,8 @@ struct AgentArgs {
   std::string api;
   std::string broker;      // tcp://HOST:PORT
   std::string broker_key;  // the broker's identity.pub
+  double prekey_rotate_hours = 7 * 24;
+  double prekey_grace_hours = 14 * 24;
 };
 
 struct AgentConfig {
@@ -94,6 +96,8 @@ int RunAgent(const AgentArgs& args) {
   Result<DataDir> dir = DataDir::OpenOrCreate(args.data, "agent");
   if (!dir.ok()) return Fail(dir.status());
   Agent::Options options;
+  options.pre_keys.rotate_ms = static_cast<uint64_t>(args.prekey_rotate_hours * 3600 * 1000);
+  options.pre_keys.grace_ms = static_cast<uint64_t>(args.prekey_grace_hours * 3600 * 1000);
   options.replica = dir->replica;
   options.max_skew_ms = config->max_skew_ms;
   // Syncing needs the keys `switchboard init` made, and the broker's public identity; keys
@@ -174,6 +178,16 @@ void AddAgentCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--broker-key", args->broker_key,
                   "the broker's identity.pub (its public keys; the connection is pinned to them)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--prekey-rotate-hours", args->prekey_rotate_hours,
+                  "how often the referral pre-key (what referrals to this organization are "
+                  "sealed to) is replaced")
+      ->check(CLI::Range(0.01, 24.0 * 366))
+      ->capture_default_str();
+  cmd->add_option("--prekey-grace-hours", args->prekey_grace_hours,
+                  "how long a replaced pre-key's secret is kept, so that referrals sealed to it "
+                  "still open; then it is destroyed (forward secrecy)")
+      ->check(CLI::Range(0.0, 24.0 * 366))
+      ->capture_default_str();
   cmd->callback([args, &exit_code] { exit_code = RunAgent(*args); });
 }
 

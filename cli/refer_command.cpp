@@ -205,6 +205,20 @@ Status Purge(const ReferArgs& a) {
   return Status::Ok();
 }
 
+Status RotateKey(const ReferArgs& a) {
+  ASSIGN_OR_RETURN(AgentClient client, AgentClient::Open(a.data, {}));
+  ASSIGN_OR_RETURN(json r, client.Call("POST", "/v1/prekeys/rotate", json::object()));
+  if (a.json) {
+    PrintJson(r);
+  } else {
+    std::cout << "new referral pre-key " << r["current"].get<uint64_t>()
+              << " (published to the broker within seconds); " << r["destroyed"].get<size_t>()
+              << " retired pre-key secret(s) past their grace destroyed; " << r["held"].size()
+              << " held\n";
+  }
+  return Status::Ok();
+}
+
 // --- audit ---
 
 Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& data) {
@@ -342,6 +356,10 @@ void AddReferCommand(CLI::App& app, int& exit_code) {
                         "payload can no longer be read from any copy here",
                         args, exit_code, "refer", Purge);
   purge->add_option("ID", args->id, "referral id")->required();
+  Sub(refer, "rotate-key",
+      "Replace this organization's referral pre-key now (it also rotates on its own, see "
+      "`agent --prekey-rotate-hours`), and destroy retired pre-key secrets past their grace",
+      args, exit_code, "refer", RotateKey);
 
   CLI::App* audit =
       app.add_subcommand("audit", "The hash-chained audit log of a broker or agent data directory");

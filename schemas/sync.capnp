@@ -74,6 +74,17 @@ struct Hello {
   hasRoster @7 :Bool;   # with resume: the agent has this session's whole roster, so the
                         # broker sends only what changed since (a stall's resume at 10,000
                         # agents must not cost a whole roster each); false: send it whole
+  preKey @8 :SignedPreKey;  # the agent's current referral pre-key (absent: none), which the
+                            # broker keeps in its roster and sends to every agent
+}
+
+# A short-lived X25519 key referrals to an organization are sealed to (forward secrecy: the
+# organization destroys its secret after rotation and a grace period), signed by the
+# organization's Ed25519 key over "sb-prekey-v1\0" + org + "\0" + id (8 bytes, big-endian) + key.
+struct SignedPreKey {
+  id @0 :UInt64;           # increases with each rotation; 0: none
+  key @1 :Data;            # 32 bytes
+  signature @2 :Data;      # 64 bytes
 }
 
 struct Welcome {
@@ -155,6 +166,8 @@ struct RosterEntry {
   retiredSignKeys @6 :List(Data);  # the organization's earlier Ed25519 keys (replaced by
                                    # `enroll rekey`), newest first, at most 16: log entries
                                    # they signed while they were current still verify
+  preKey @7 :SignedPreKey;         # its current referral pre-key, as its agent published it
+                                   # (each agent checks the signature itself)
 }
 
 struct Roster {
@@ -193,6 +206,9 @@ struct ReferralBody {
   keyNonce @12 :Data;      # 24 bytes
   sealedKey @13 :Data;     # crypto_box(data key), sender's X25519 key -> recipient's
   consentNonce @14 :Data;  # 24 bytes
+  preKeyId @16 :UInt64;    # not 0: sealedKey is crypto_box_seal(data key) to the recipient's
+                           # pre-key with this id (an ephemeral sender key: neither party's
+                           # long-term key opens it), and keyNonce is empty
   consentSealed @15 :Data; # XChaCha20-Poly1305 of {"scope", "by"} under the data key;
                            # associated data: id, sender, recipient, "consent". Agents since
                            # issue 14 always seal: only the recipient reads the scope.

@@ -147,6 +147,12 @@ void PutSignedDelta(wire::SignedDelta::Builder b, const SignedDelta& d) {
   b.setSignature(DataOf(d.signature));
 }
 
+void PutPreKey(wire::SignedPreKey::Builder b, const SignedPreKey& k) {
+  b.setId(k.id);
+  b.setKey(DataOf(k.key));
+  b.setSignature(DataOf(k.signature));
+}
+
 void Put(wire::Envelope::Builder env, const Hello& m) {
   auto b = env.initHello();
   b.setProtocolVersion(m.protocol_version);
@@ -157,6 +163,7 @@ void Put(wire::Envelope::Builder env, const Hello& m) {
   b.setWindowBytes(m.window_bytes);
   b.setResume(m.resume);
   b.setHasRoster(m.has_roster);
+  if (!m.pre_key.empty()) PutPreKey(b.initPreKey(), m.pre_key);
 }
 
 void Put(wire::Envelope::Builder env, const Welcome& m) {
@@ -242,6 +249,7 @@ void Put(wire::Envelope::Builder env, const Roster& m) {
     entries[i].setSignKey(DataOf(e.sign_key));
     entries[i].setBoxKey(DataOf(e.box_key));
     entries[i].setRevoked(e.revoked);
+    if (!e.pre_key.empty()) PutPreKey(entries[i].initPreKey(), e.pre_key);
     auto retired =
         entries[i].initRetiredSignKeys(static_cast<unsigned>(e.retired_sign_keys.size()));
     for (unsigned k = 0; k < e.retired_sign_keys.size(); ++k) {
@@ -300,6 +308,7 @@ void Put(wire::Envelope::Builder env, const ReferralBody& m) {
   b.setCiphertext(DataOf(m.ciphertext));
   b.setKeyNonce(DataOf(m.key_nonce));
   b.setSealedKey(DataOf(m.sealed_key));
+  b.setPreKeyId(m.pre_key_id);
   b.setConsentNonce(DataOf(m.consent_nonce));
   b.setConsentSealed(DataOf(m.consent_sealed));
 }
@@ -355,6 +364,17 @@ std::string GetKey(capnp::Data::Reader d, const char* field) {
   return GetData(d);
 }
 
+// A pre-key present on the wire: an id, a 32-byte key and a 64-byte signature.
+SignedPreKey GetPreKey(wire::SignedPreKey::Reader r, const std::string& field) {
+  SignedPreKey k;
+  k.id = r.getId();
+  if (k.id == 0) throw DecodeError{field + ".id is 0"};
+  k.key = GetKey(r.getKey(), (field + ".key").c_str());
+  k.signature = GetData(r.getSignature());
+  if (k.signature.size() != 64) throw DecodeError{field + ".signature is not 64 bytes"};
+  return k;
+}
+
 void CheckCount(size_t n, size_t max, const char* field) {
   if (n > max) {
     throw DecodeError{std::string(field) + " has " + std::to_string(n) + " entries (limit " +
@@ -405,8 +425,11 @@ Message Get(wire::Envelope::Reader env) {
   switch (env.which()) {
     case wire::Envelope::HELLO: {
       auto r = env.getHello();
-      return Hello{r.getProtocolVersion(), r.getReplica(),     r.getCursor(), r.getCredits(),
-                   r.getReferralCursor(),  r.getWindowBytes(), r.getResume(), r.getHasRoster()};
+      Hello h{r.getProtocolVersion(), r.getReplica(),        r.getCursor(),
+              r.getCredits(),         r.getReferralCursor(), r.getWindowBytes(),
+              r.getResume(),          r.getHasRoster(),      {}};
+      if (r.hasPreKey()) h.pre_key = GetPreKey(r.getPreKey(), "hello.pre_key");
+      return h;
     }
     case wire::Envelope::WELCOME: {
       auto r = env.getWelcome();
@@ -496,6 +519,7 @@ Message Get(wire::Envelope::Reader env) {
         for (auto k : e.getRetiredSignKeys()) {
           x.retired_sign_keys.push_back(GetKey(k, "roster.retired_sign_keys"));
         }
+        if (e.hasPreKey()) x.pre_key = GetPreKey(e.getPreKey(), "roster.pre_key");
         m.entries.push_back(std::move(x));
       }
       m.part = env.getRoster().getPart();
@@ -549,6 +573,7 @@ Message Get(wire::Envelope::Reader env) {
       m.ciphertext = GetData(r.getCiphertext());
       m.key_nonce = GetData(r.getKeyNonce());
       m.sealed_key = GetData(r.getSealedKey());
+      m.pre_key_id = r.getPreKeyId();
       m.consent_nonce = GetData(r.getConsentNonce());
       m.consent_sealed = GetData(r.getConsentSealed());
       if (m.consent_nonce.size() > 64 || m.consent_sealed.size() > 16 << 10) {

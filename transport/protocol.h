@@ -83,6 +83,15 @@ struct SignedDelta {
   friend bool operator==(const SignedDelta&, const SignedDelta&) = default;
 };
 
+// A referral pre-key (sync.capnp SignedPreKey); id 0: none.
+struct SignedPreKey {
+  uint64_t id = 0;
+  std::string key;        // 32 bytes
+  std::string signature;  // 64 bytes
+  bool empty() const { return id == 0; }
+  friend bool operator==(const SignedPreKey&, const SignedPreKey&) = default;
+};
+
 struct Hello {
   uint32_t protocol_version = kProtocolVersion;
   uint64_t replica = 0;
@@ -91,7 +100,8 @@ struct Hello {
   uint64_t referral_cursor = 0;
   uint32_t window_bytes = 0;
   bool resume = false;
-  bool has_roster = false;  // with resume: only roster changes are needed
+  bool has_roster = false;    // with resume: only roster changes are needed
+  SignedPreKey pre_key = {};  // none: id 0
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -175,6 +185,7 @@ struct RosterEntry {
   std::string box_key;   // 32 bytes
   bool revoked = false;
   std::vector<std::string> retired_sign_keys;  // 32 bytes each, newest first
+  SignedPreKey pre_key = {};                   // none: id 0
   friend bool operator==(const RosterEntry&, const RosterEntry&) = default;
 };
 
@@ -208,6 +219,7 @@ struct ReferralBody {
   // The consent's scope and advocate, sealed (sealed.h SealConsent): then consent_scope and
   // consent_by are empty on the wire.
   std::string consent_nonce, consent_sealed;
+  uint64_t pre_key_id = 0;  // not 0: sealed_key is a sealed box to the recipient's pre-key
   friend bool operator==(const ReferralBody&, const ReferralBody&) = default;
 };
 

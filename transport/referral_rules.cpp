@@ -66,8 +66,11 @@ Status CheckReferralBody(const proto::ReferralBody& b, uint64_t now_ms, bool rec
     *code = proto::PostRefusalCode::kExpired;
     return Status::InvalidArgument("referral.expires: the referral has already expired");
   }
-  if (b.nonce.size() != 24 || b.key_nonce.size() != 24 || b.sealed_key.size() != 48 ||
-      b.ciphertext.size() < 16) {
+  // The data key: a crypto_box from the sender's key (24-byte nonce, 48 bytes), or a sealed
+  // box to the recipient's pre-key (no nonce, 32 + 48 bytes).
+  bool key_ok = b.pre_key_id == 0 ? b.key_nonce.size() == 24 && b.sealed_key.size() == 48
+                                  : b.key_nonce.empty() && b.sealed_key.size() == 80;
+  if (b.nonce.size() != 24 || !key_ok || b.ciphertext.size() < 16) {
     return Status::InvalidArgument("referral: the sealed payload is malformed");
   }
   if (b.ciphertext.size() > kMaxSealedPayloadBytes) {

@@ -24,6 +24,31 @@ std::string NewDataKey();
 Status SealPayload(proto::ReferralBody* body, std::string_view plaintext, std::string_view data_key,
                    const Identity& sender, std::string_view recipient_box_public);
 
+// --- Forward secrecy (issue 14): referrals sealed to the recipient's signed pre-key ---
+// A pre-key is a short-lived X25519 key pair; the organization publishes its public half,
+// signed (SignPreKey), through the roster, and destroys the secret half after rotating and a
+// grace period. A referral's data key is then sealed with crypto_box_seal to it: an ephemeral
+// sender key, so neither party's long-term key opens it (the sender's signature over the body
+// still proves who sealed it). Once the pre-key secret and both parties' data keys are gone,
+// no copy of the body anywhere opens.
+
+struct PreKeyPair {
+  uint64_t id = 0;
+  std::string public_key, secret_key;  // 32 bytes each
+};
+PreKeyPair NewPreKey(uint64_t id);
+proto::SignedPreKey SignPreKey(const Identity& owner, const PreKeyPair& k);
+// Whether `k` was signed by `org` with `sign_public`.
+bool VerifyPreKey(const std::string& org, std::string_view sign_public,
+                  const proto::SignedPreKey& k);
+
+// As SealPayload, but the data key goes in a sealed box to `pre_key` (body->pre_key_id is set,
+// body->key_nonce left empty). The caller has checked the pre-key's signature.
+Status SealPayloadToPreKey(proto::ReferralBody* body, std::string_view plaintext,
+                           std::string_view data_key, const proto::SignedPreKey& pre_key);
+// The recipient opens a data key sealed to its pre-key `k` (k.id == body.pre_key_id).
+Result<std::string> OpenDataKeyWithPreKey(const proto::ReferralBody& body, const PreKeyPair& k);
+
 // The recipient opens the data key; fails unless it was sealed by `sender_box_public`.
 Result<std::string> OpenDataKey(const proto::ReferralBody& body, std::string_view sender_box_public,
                                 const Identity& recipient);

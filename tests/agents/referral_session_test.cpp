@@ -250,6 +250,17 @@ TEST_F(ReferralSessionTest, UpdatesInAnyOrderSettleToTheSameState) {
     o.create_if_missing = true;
     auto store = Store::Open(dir() + "/replay-" + std::to_string(trial), o);
     ASSERT_TRUE(store.ok());
+    // B's keys, its referral pre-keys included (the referral is sealed to one of them).
+    WriteBatch pre_keys;
+    ASSERT_TRUE(b.store
+                    ->Scan(Cf::kReferrals, "p/", "",
+                           [&](std::string_view k, std::string_view v) {
+                             pre_keys.Put(Cf::kReferrals, k, v);
+                             return true;
+                           })
+                    .ok());
+    ASSERT_GT(pre_keys.count(), 0u);
+    ASSERT_TRUE((*store)->Commit(std::move(pre_keys)).ok());
     ReferralBook copy(store->get(), &clock(), b.id, broker_identity().pub.sign_public);
     ASSERT_TRUE(copy.Load().ok());
     proto::Roster roster;

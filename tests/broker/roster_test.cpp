@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "testing/temp_dir.h"
+#include "transport/sealed.h"
 
 namespace sb {
 namespace {
@@ -187,6 +188,37 @@ TEST(FingerprintTest, SixGroupsOfFiveDigitsThatChangeWithAnyKeyOrTheId) {
     (changed.*field)[0] ^= 1;
     EXPECT_NE(Fingerprint(changed), f);
   }
+}
+
+// A pre-key is kept only with the organization's own signature and a higher id; it survives a
+// reopen; a rekey drops it (it was signed by the keys replaced).
+TEST_F(RosterTest, PreKeysAreKeptOnlyWhenSignedByTheOrganizationAndNewer) {
+  Result<Identity> a = Identity::Generate(kOrgA);
+  Result<Identity> b = Identity::Generate(kOrgB);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(roster_->Enroll(a->pub, Role::kPartner, 1).ok());
+  proto::SignedPreKey k5 = SignPreKey(*a, NewPreKey(5));
+  uint64_t version = roster_->version();
+  ASSERT_TRUE(roster_->SetPreKey(kOrgA, k5).ok());
+  EXPECT_GT(roster_->version(), version);  // sent to every session as a change
+  EXPECT_EQ(roster_->Find(kOrgA)->pre_key, k5);
+  EXPECT_TRUE(roster_->SetPreKey(kOrgA, k5).ok());  // the same again: nothing changes
+  // Signed by another organization, or tampered with, or older: refused, the kept one stays.
+  EXPECT_EQ(roster_->SetPreKey(kOrgA, SignPreKey(*b, NewPreKey(6))).code(), Code::kInvalidArgument);
+  proto::SignedPreKey tampered = SignPreKey(*a, NewPreKey(7));
+  tampered.key[0] ^= 1;
+  EXPECT_EQ(roster_->SetPreKey(kOrgA, tampered).code(), Code::kInvalidArgument);
+  EXPECT_EQ(roster_->SetPreKey(kOrgA, SignPreKey(*a, NewPreKey(4))).code(), Code::kInvalidArgument);
+  EXPECT_EQ(roster_->Find(kOrgA)->pre_key, k5);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  EXPECT_EQ(roster_->Find(kOrgA)->pre_key, k5);
+  // New keys: the pre-key signed by the old ones goes.
+  Result<Identity> a2 = Identity::Generate(kOrgA);
+  ASSERT_TRUE(a2.ok());
+  ASSERT_TRUE(roster_->Rekey(a2->pub, 2).ok());
+  EXPECT_TRUE(roster_->Find(kOrgA)->pre_key.empty());
+  EXPECT_EQ(roster_->SetPreKey(kOrgA, SignPreKey(*a, NewPreKey(8))).code(), Code::kInvalidArgument);
+  EXPECT_TRUE(roster_->SetPreKey(kOrgA, SignPreKey(*a2, NewPreKey(1))).ok());
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 // and every "it did not arrive" is checked after a later message that must arrive behind it.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sodium.h>
 
 #include <zmq.hpp>
 
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -133,6 +135,67 @@ std::optional<proto::ReferralBody> SealedBody(const std::string& sender_dir,
   return *decoded;
 }
 
+// Every key a data directory holds, as a finder would take it from a backup: each 32-byte
+// window of every value in every column family (raw, and decoded from any run of 64 hex
+// characters), and the organization's long-term secret keys from its identity files.
+std::vector<std::string> KeysHeldIn(const std::string& dir) {
+  std::set<std::string> keys;
+  auto take = [&keys](std::string_view bytes) {
+    for (size_t at = 0; at + 32 <= bytes.size(); ++at)
+      keys.insert(std::string(bytes.substr(at, 32)));
+  };
+  auto store = OpenStore(dir, /*read_only=*/true);
+  EXPECT_TRUE(store.ok()) << dir << ": " << store.status().ToString();
+  if (store.ok()) {
+    for (int c = 0; c < kCfCount; ++c) {
+      Status st =
+          (*store)->Scan(static_cast<Cf>(c), "", "", [&](std::string_view k, std::string_view v) {
+            for (std::string_view part : {k, v}) {
+              take(part);
+              size_t run = 0;
+              for (size_t i = 0; i <= part.size(); ++i) {
+                bool hex = i < part.size() && std::isxdigit(static_cast<unsigned char>(part[i]));
+                if (hex) {
+                  ++run;
+                  continue;
+                }
+                for (size_t at = i - run; run >= 64 && at + 64 <= i; at += 2) {
+                  if (auto raw = FromHex(part.substr(at, 64)); raw.ok()) keys.insert(*raw);
+                }
+                run = 0;
+              }
+            }
+            return true;
+          });
+      EXPECT_TRUE(st.ok()) << st.ToString();
+    }
+  }
+  if (auto id = Identity::Load(dir); id.ok()) {
+    keys.insert(id->box_secret);
+    keys.insert(id->sign_secret.substr(0, 32));
+    if (auto curve = Z85Decode32(id->curve_secret); curve.ok()) keys.insert(*curve);
+  }
+  return std::vector<std::string>(keys.begin(), keys.end());
+}
+
+// The keys in `keys` that open `body` at all: as its data key (the payload decrypts), or as
+// the pre-key secret its data key was sealed to.
+std::vector<std::string> KeysThatOpen(const proto::ReferralBody& body,
+                                      const std::vector<std::string>& keys) {
+  std::vector<std::string> out;
+  for (const std::string& k : keys) {
+    if (OpenPayload(body, k).ok()) {
+      out.push_back("data key " + ToHex(k).substr(0, 12));
+      continue;
+    }
+    PreKeyPair pair{body.pre_key_id, std::string(32, '\0'), k};
+    crypto_scalarmult_base(reinterpret_cast<unsigned char*>(pair.public_key.data()),
+                           reinterpret_cast<const unsigned char*>(k.data()));
+    if (OpenDataKeyWithPreKey(body, pair).ok()) out.push_back("pre-key " + ToHex(k).substr(0, 12));
+  }
+  return out;
+}
+
 // Pieces of `secret` to look for on disk: 10-byte windows, short enough that LZ4 in a table
 // file leaves most of them whole when present, long enough never to occur by chance.
 std::vector<std::string> Fragments(const std::string& secret, size_t step = 37) {
@@ -199,8 +262,8 @@ class ReferralTest : public ::testing::Test {
 
   // Starts (or restarts) agent `name`; returns once it is connected and has the roster
   // (its store names the other two partners, so it can seal for them and verify them).
-  void StartAgent(const std::string& name) {
-    auto a = StartSyncingAgent(Dir(name), *broker_);
+  void StartAgent(const std::string& name, const std::vector<std::string>& extra_args = {}) {
+    auto a = StartSyncingAgent(Dir(name), *broker_, extra_args);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
     agents_[name] = std::move(a).value();
     ASSERT_TRUE(WaitUntilSyncReady(Agent(name))) << name << ": " << AgentStatus(Agent(name)).dump();
@@ -836,6 +899,93 @@ TEST_F(ReferralTest, TheCommandLineClosesTheLoop) {
   ASSERT_TRUE(list.is_object()) << outbox->output;
   ASSERT_EQ(list["referrals"].size(), 1u) << outbox->output;
   EXPECT_EQ(list["referrals"][0]["id"], id);
+}
+
+// ---------- 7b. forward secrecy: after purge and rotation, nothing opens the case ----------
+
+// The bullet "erasure that is not": a referral is sealed to the recipient's short-lived signed
+// pre-key, not its long-term key. Once both parties purged it and the recipient rotated its
+// pre-key past the grace period, every key held in every file of the broker and of both parties
+// (every 32-byte window of every stored value, hex runs decoded, and the identity files' secret
+// keys) fails to open the sealed body — while before the purge the same search finds the keys
+// that do (so the search is not blind).
+TEST_F(ReferralTest, AfterPurgeAndRotationNoKeyAnywhereOpensTheCase) {
+  // B keeps a retired pre-key's secret for no time at all, so rotating destroys the old one.
+  ASSERT_NO_FATAL_FAILURE(StopAgent("b"));
+  ASSERT_NO_FATAL_FAILURE(StartAgent("b", {"--prekey-grace-hours", "0"}));
+  Reply keys = Agent("b").Get("/v1/prekeys");
+  ASSERT_EQ(keys.status, 200) << keys.Describe();
+  uint64_t pre_key = keys.body["current"];
+  ASSERT_NE(pre_key, 0u);
+  // A has B's signed pre-key from the roster before it seals.
+  ASSERT_TRUE(WaitFor([&] {
+    Reply r = Agent("a").Get("/v1/prekeys");
+    return r.status == 200 && r.body["roster"].value(kOrgB, uint64_t{0}) == pre_key;
+  })) << Agent("a").Get("/v1/prekeys").raw;
+
+  std::string canary = Canary();
+  std::string id = Delivered(Payload(canary));
+  ASSERT_FALSE(id.empty());
+  std::optional<proto::ReferralBody> sealed = SealedBody(Dir("a"), id);
+  ASSERT_TRUE(sealed.has_value());
+  EXPECT_EQ(sealed->pre_key_id, pre_key) << "sealed to B's long-term key, not its pre-key";
+  EXPECT_TRUE(sealed->key_nonce.empty());
+  for (const auto& [action, status] : std::vector<std::pair<std::string, std::string>>{
+           {"accept", "accepted"}, {"start", "in_progress"}, {"complete", "completed"}}) {
+    ASSERT_NO_FATAL_FAILURE(ExpectAct("b", id, action, status));
+  }
+  ASSERT_TRUE(WaitForStatus("a", id, "completed"));
+
+  auto search = [&](const char* when) {
+    std::map<std::string, std::vector<std::string>> found;
+    size_t tried = 0;
+    for (const std::string& who : {std::string("broker"), std::string("a"), std::string("b")}) {
+      std::string dir = who == "broker" ? broker_->data_dir() : Dir(who);
+      std::vector<std::string> keys = KeysHeldIn(dir);
+      tried += keys.size();
+      std::vector<std::string> opening = KeysThatOpen(*sealed, keys);
+      if (!opening.empty()) found[who] = opening;
+      EXPECT_EQ(FileContaining(dir, canary), "") << who << " holds the payload in plaintext";
+    }
+    std::printf("%s: %zu keys tried across the broker, A and B; ", when, tried);
+    for (const auto& [who, what] : found)
+      std::printf("%s opens it (%s) ", who.c_str(), what[0].c_str());
+    std::printf("%s\n", found.empty() ? "none opens the case" : "");
+    return found;
+  };
+  auto stop_all = [&] {
+    ASSERT_NO_FATAL_FAILURE(StopAgent("a"));
+    ASSERT_NO_FATAL_FAILURE(StopAgent("b"));
+    ASSERT_TRUE(broker_->Stop().ok());
+  };
+  auto start_all = [&] {
+    ASSERT_TRUE(broker_->Start().ok());
+    ASSERT_NO_FATAL_FAILURE(StartAgent("a"));
+    ASSERT_NO_FATAL_FAILURE(StartAgent("b", {"--prekey-grace-hours", "0"}));
+  };
+
+  // Control: before purging, the search finds what opens it at A (the data key) and at B
+  // (the data key and the pre-key secret).
+  ASSERT_NO_FATAL_FAILURE(stop_all());
+  auto before = search("before purge");
+  EXPECT_TRUE(before.count("a")) << "the search does not find A's data key: it proves nothing";
+  EXPECT_TRUE(before.count("b")) << "the search does not find B's keys: it proves nothing";
+  ASSERT_NO_FATAL_FAILURE(start_all());
+
+  // Purge at both parties; B rotates its pre-key, and the old secret is destroyed.
+  for (const char* who : {"a", "b"}) {
+    Reply purged = Agent(who).Post("/v1/referrals/" + id + "/purge", json::object());
+    ASSERT_EQ(purged.status, 200) << who << ": " << purged.Describe();
+  }
+  Reply rotated = Agent("b").Post("/v1/prekeys/rotate", json::object());
+  ASSERT_EQ(rotated.status, 200) << rotated.Describe();
+  EXPECT_EQ(rotated.body["destroyed"], 1) << rotated.raw;
+  for (const json& held : rotated.body["held"]) EXPECT_NE(held.get<uint64_t>(), pre_key);
+
+  ASSERT_NO_FATAL_FAILURE(stop_all());
+  auto after = search("after purge and rotation");
+  EXPECT_TRUE(after.empty()) << "a key still opens the case";
+  ASSERT_NO_FATAL_FAILURE(start_all());
 }
 
 // ---------- 8. the broker never holds plaintext, and drops the ciphertext ----------

@@ -147,11 +147,14 @@ std::vector<std::string> BrokerProcess::AgentArgs() const {
   return {"--broker", endpoint_, "--broker-key", key_path()};
 }
 
-Result<std::unique_ptr<AgentProcess>> StartSyncingAgent(const std::string& data_dir,
-                                                        const BrokerProcess& broker) {
+Result<std::unique_ptr<AgentProcess>> StartSyncingAgent(
+    const std::string& data_dir, const BrokerProcess& broker,
+    const std::vector<std::string>& extra_args) {
   ProcessSpec spec;
   spec.log_name = fs::path(data_dir).lexically_normal().filename().string() + ".log";
-  return AgentProcess::Start(data_dir, broker.AgentArgs(), spec);
+  std::vector<std::string> args = broker.AgentArgs();
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  return AgentProcess::Start(data_dir, args, spec);
 }
 
 // ---------- reading an agent ----------

@@ -110,6 +110,37 @@ TEST_F(SealedTest, TheConsentIsSealedForTheRecipientOnly) {
   EXPECT_EQ(clear, opened);
 }
 
+// Sealed to a signed pre-key: only that pre-key's secret opens the data key (not the
+// recipient's long-term key, not the sender's), and the signature binds key, id and org.
+TEST_F(SealedTest, APreKeySealOpensOnlyWithThePreKeySecret) {
+  PreKeyPair pk = NewPreKey(42);
+  proto::SignedPreKey published = SignPreKey(recipient_, pk);
+  EXPECT_TRUE(VerifyPreKey(recipient_.pub.org, recipient_.pub.sign_public, published));
+  EXPECT_FALSE(VerifyPreKey(sender_.pub.org, recipient_.pub.sign_public, published));
+  EXPECT_FALSE(VerifyPreKey(recipient_.pub.org, other_.pub.sign_public, published));
+  proto::SignedPreKey other_id = published;
+  other_id.id = 43;
+  EXPECT_FALSE(VerifyPreKey(recipient_.pub.org, recipient_.pub.sign_public, other_id));
+
+  proto::ReferralBody b = Body();
+  std::string key = NewDataKey();
+  ASSERT_TRUE(SealPayloadToPreKey(&b, payload_, key, published).ok());
+  EXPECT_EQ(b.pre_key_id, 42u);
+  EXPECT_TRUE(b.key_nonce.empty());
+  Result<std::string> opened = OpenDataKeyWithPreKey(b, pk);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, key);
+  EXPECT_EQ(*OpenPayload(b, *opened), payload_);
+  // Neither party's long-term key, nor another pre-key, opens it.
+  EXPECT_FALSE(OpenDataKey(b, sender_.pub.box_public, recipient_).ok());
+  PreKeyPair wrong = NewPreKey(42);
+  EXPECT_FALSE(OpenDataKeyWithPreKey(b, wrong).ok());
+  PreKeyPair long_term{42, recipient_.pub.box_public, recipient_.box_secret};
+  EXPECT_FALSE(OpenDataKeyWithPreKey(b, long_term).ok());
+  PreKeyPair senders{42, sender_.pub.box_public, sender_.box_secret};
+  EXPECT_FALSE(OpenDataKeyWithPreKey(b, senders).ok());
+}
+
 TEST_F(SealedTest, MalformedPiecesAreErrorsNotCrashes) {
   proto::ReferralBody b = Body();
   EXPECT_FALSE(OpenPayload(b, NewDataKey()).ok());
