@@ -181,17 +181,22 @@ std::vector<std::string> KeysHeldIn(const std::string& dir) {
 // The keys in `keys` that open `body` at all: as its data key (the payload decrypts), or as
 // the pre-key secret its data key was sealed to.
 std::vector<std::string> KeysThatOpen(const proto::ReferralBody& body,
-                                      const std::vector<std::string>& keys) {
+                                      const std::vector<std::string>& keys,
+                                      std::set<std::string>* raw = nullptr) {
   std::vector<std::string> out;
   for (const std::string& k : keys) {
     if (OpenPayload(body, k).ok()) {
       out.push_back("data key " + ToHex(k).substr(0, 12));
+      if (raw) raw->insert(k);
       continue;
     }
     PreKeyPair pair{body.pre_key_id, std::string(32, '\0'), k};
     crypto_scalarmult_base(reinterpret_cast<unsigned char*>(pair.public_key.data()),
                            reinterpret_cast<const unsigned char*>(k.data()));
-    if (OpenDataKeyWithPreKey(body, pair).ok()) out.push_back("pre-key " + ToHex(k).substr(0, 12));
+    if (OpenDataKeyWithPreKey(body, pair).ok()) {
+      out.push_back("pre-key " + ToHex(k).substr(0, 12));
+      if (raw) raw->insert(k);
+    }
   }
   return out;
 }
@@ -936,6 +941,7 @@ TEST_F(ReferralTest, AfterPurgeAndRotationNoKeyAnywhereOpensTheCase) {
   }
   ASSERT_TRUE(WaitForStatus("a", id, "completed"));
 
+  std::set<std::string> opening_keys;  // the raw keys the search found before the purge
   auto search = [&](const char* when) {
     std::map<std::string, std::vector<std::string>> found;
     size_t tried = 0;
@@ -943,7 +949,7 @@ TEST_F(ReferralTest, AfterPurgeAndRotationNoKeyAnywhereOpensTheCase) {
       std::string dir = who == "broker" ? broker_->data_dir() : Dir(who);
       std::vector<std::string> keys = KeysHeldIn(dir);
       tried += keys.size();
-      std::vector<std::string> opening = KeysThatOpen(*sealed, keys);
+      std::vector<std::string> opening = KeysThatOpen(*sealed, keys, &opening_keys);
       if (!opening.empty()) found[who] = opening;
       EXPECT_EQ(FileContaining(dir, canary), "") << who << " holds the payload in plaintext";
     }
@@ -985,6 +991,25 @@ TEST_F(ReferralTest, AfterPurgeAndRotationNoKeyAnywhereOpensTheCase) {
   ASSERT_NO_FATAL_FAILURE(stop_all());
   auto after = search("after purge and rotation");
   EXPECT_TRUE(after.empty()) << "a key still opens the case";
+  // Below the stores: no file of the three (table files, write-ahead logs, manifests) holds a
+  // piece of the keys that opened it before, raw or as hex.
+  ASSERT_FALSE(opening_keys.empty());
+  std::vector<std::string> pieces;
+  for (const std::string& k : opening_keys) {
+    for (const std::string& p : Fragments(k, 11)) pieces.push_back(p);
+    for (const std::string& p : Fragments(ToHex(k), 22)) pieces.push_back(p);
+  }
+  for (const std::string& who : {std::string("broker"), std::string("a"), std::string("b")}) {
+    std::string dir = who == "broker" ? broker_->data_dir() : Dir(who);
+    for (const std::string& p : pieces) {
+      EXPECT_EQ(FileContaining(dir, p), "")
+          << who << " still holds a piece of a key that opened it";
+    }
+  }
+  std::printf(
+      "after purge and rotation: no file of the broker, A or B holds any of %zu pieces of "
+      "the %zu keys that opened the case before\n",
+      pieces.size(), opening_keys.size());
   ASSERT_NO_FATAL_FAILURE(start_all());
 }
 
