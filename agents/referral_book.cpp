@@ -157,6 +157,12 @@ Status ReferralBook::Load() {
         return true;
       }));
   pre_keys_.clear();
+  destroyed_pre_keys_.clear();
+  RETURN_IF_ERROR(store_->Scan(
+      Cf::kReferrals, "d/", "", [&](std::string_view k, std::string_view) REQUIRES(mu_) {
+        destroyed_pre_keys_.insert(std::strtoull(std::string(k.substr(2)).c_str(), nullptr, 16));
+        return true;
+      }));
   RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "p/", "",
                                [&](std::string_view, std::string_view v) REQUIRES(mu_) {
                                  if (v.size() != 96) return true;  // not ours to read
@@ -803,9 +809,9 @@ size_t ReferralBook::queue_depth() const {
 
 namespace {
 
-std::string PreKeyKey(uint64_t id) {
+std::string PreKeyKey(uint64_t id, char kind = 'p') {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "p/%016llx", static_cast<unsigned long long>(id));
+  std::snprintf(buf, sizeof buf, "%c/%016llx", kind, static_cast<unsigned long long>(id));
   return buf;
 }
 
@@ -844,10 +850,13 @@ Result<size_t> ReferralBook::MaintainPreKeys(bool force) {
   }
   // Destroyed: a retired secret past its grace. Referrals still sealed to it cannot open.
   size_t destroyed = 0;
+  std::vector<uint64_t> destroyed_ids;
   for (auto it = next.begin(); it != next.end();) {
     const HeldPreKey& h = it->second;
     if (h.retired_ms != 0 && now >= h.retired_ms + pre_key_policy_.grace_ms) {
       b.Delete(Cf::kReferrals, PreKeyKey(h.pair.id));
+      b.Put(Cf::kReferrals, PreKeyKey(h.pair.id, 'd'), "");  // the id only
+      destroyed_ids.push_back(h.pair.id);
       it = next.erase(it);
       ++destroyed;
     } else {
@@ -864,6 +873,7 @@ Result<size_t> ReferralBook::MaintainPreKeys(bool force) {
   for (auto& [id, h] : pre_keys_)
     sodium_memzero(h.pair.secret_key.data(), h.pair.secret_key.size());
   pre_keys_ = std::move(next);
+  destroyed_pre_keys_.insert(destroyed_ids.begin(), destroyed_ids.end());
   if (rotate) spdlog::info("referrals: new pre-key {}", pre_keys_.rbegin()->first);
   if (destroyed > 0) {
     spdlog::info("referrals: destroyed {} retired pre-key secret(s)", destroyed);
@@ -915,6 +925,13 @@ std::map<std::string, uint64_t> ReferralBook::RosterPreKeys() const {
 
 Result<std::string> ReferralBook::OpenWithPreKey(const proto::ReferralBody& body) const {
   auto it = pre_keys_.find(body.pre_key_id);
+  if (it == pre_keys_.end() && !destroyed_pre_keys_.count(body.pre_key_id)) {
+    // Never ours: sealed to another agent of this organization, which can open it. Set aside
+    // here (not declined), so that agent's acknowledgement is the one that counts.
+    return Status::PermissionDenied("referral " + body.id + " was sealed to pre-key " +
+                                    std::to_string(body.pre_key_id) +
+                                    ", which is another agent's of this organization");
+  }
   if (it == pre_keys_.end()) {
     return Status::NotFound("referral " + body.id + " was sealed to pre-key " +
                             std::to_string(body.pre_key_id) +

@@ -15,6 +15,9 @@
 //                    Referrals to this organization are sealed to the current one (forward
 //                    secrecy); a retired one is kept for `pre_key_grace_ms` so that referrals
 //                    sealed to it before the rotation still open, then destroyed.
+//   d/<id, 16 hex>   a destroyed pre-key's id (no key): a referral sealed to it is declined,
+//                    while one sealed to an id this agent never had (another agent of the same
+//                    organization) is set aside for that agent to take
 // the `roster` column family (org -> JSON with role and public keys), meta `referral_cursor`,
 // and the hash-chained audit log (store/audit.h). Each change is one batch.
 //
@@ -26,6 +29,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -183,6 +187,7 @@ class ReferralBook {
   mutable Mutex mu_;  // guards everything below but quarantine_ (set once, before use)
   std::map<std::string, Key> roster_ GUARDED_BY(mu_);
   std::map<uint64_t, HeldPreKey> pre_keys_ GUARDED_BY(mu_);  // by id
+  std::set<uint64_t> destroyed_pre_keys_ GUARDED_BY(mu_);
   PreKeyPolicy pre_key_policy_ GUARDED_BY(mu_);
   struct Summary {
     std::string box, status;

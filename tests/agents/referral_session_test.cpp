@@ -474,6 +474,31 @@ TEST_F(ReferralSessionTest, AnOfflineRecipientGetsItOnceOnReconnect) {
   EXPECT_EQ(Status(a, id), "delivered");
 }
 
+// Sealed to B's pre-key, which B destroys (rotation with no grace) before it connects: the
+// referral can never open there, and is declined with the reason for A to see.
+TEST_F(ReferralSessionTest, AReferralSealedToADestroyedPreKeyIsDeclined) {
+  Agent& a = AddAgent(kOrgA, 0xa1);
+  Agent& b = AddAgent(kOrgB, 0xb1);
+  Connect(a);
+  Connect(b);
+  Run();  // B's pre-key reaches A through the roster
+  Disconnect(b);
+  std::string id = SendFrom(a, kOrgB);
+  Run();
+  EXPECT_EQ(Status(a, id), "sent");
+  b.book->set_pre_key_policy({7ull * 24 * 3600 * 1000, 0});
+  auto rotated = b.book->RotatePreKey();
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_EQ(rotated->second, 1u);
+  Connect(b);
+  Run();
+  EXPECT_EQ(Status(a, id), "declined");
+  auto at_b = b.book->Get(id);
+  ASSERT_TRUE(at_b.ok());
+  EXPECT_NE(at_b->refused.find("no longer holds"), std::string::npos) << at_b->refused;
+  EXPECT_FALSE(b.book->Payload(id).ok());
+}
+
 TEST_F(ReferralSessionTest, CancelDeclineAndTheirRules) {
   Agent& a = AddAgent(kOrgA, 0xa1);
   Agent& b = AddAgent(kOrgB, 0xb1);
