@@ -165,7 +165,7 @@ Status ReferralBook::Load() {
       }));
   RETURN_IF_ERROR(store_->Scan(Cf::kReferrals, "p/", "",
                                [&](std::string_view, std::string_view v) REQUIRES(mu_) {
-                                 if (v.size() != 96) return true;  // not ours to read
+                                 if (v.size() != 88) return true;  // not ours to read
                                  HeldPreKey h;
                                  h.pair.id = DecodeSeq(v.substr(0, 8));
                                  h.pair.secret_key = std::string(v.substr(8, 32));
@@ -819,22 +819,27 @@ std::string PreKeyKey(uint64_t id, char kind = 'p') {
 
 Result<size_t> ReferralBook::MaintainPreKeys(bool force) {
   uint64_t now = clock_->NowMillis();
-  const HeldPreKey* current = nullptr;
-  uint64_t last_id = 0;
-  for (const auto& [id, h] : pre_keys_) {
-    last_id = std::max(last_id, id);
-    if (h.retired_ms == 0) current = &h;
+  const HeldPreKey* current = CurrentHeld();
+  uint64_t last_id = pre_keys_.empty() ? 0 : pre_keys_.rbegin()->first;
+  bool rotate =
+      force || current == nullptr || now >= current->created_ms + pre_key_policy_.rotate_ms;
+  const uint64_t grace = pre_key_policy_.grace_ms;
+  auto expired = [now, grace](const HeldPreKey& h) {
+    return h.retired_ms != 0 && now >= h.retired_ms + grace;
+  };
+  // The common case (every Tick asks): nothing due, nothing copied or written.
+  if (!rotate && std::none_of(pre_keys_.begin(), pre_keys_.end(),
+                              [&](const auto& kv) { return expired(kv.second); })) {
+    return size_t{0};
   }
   WriteBatch b;
   auto put = [&b](const HeldPreKey& h) {
     std::string v = EncodeSeq(h.pair.id) + h.pair.secret_key + h.pair.public_key +
-                    EncodeSeq(h.created_ms) + EncodeSeq(h.retired_ms) + EncodeSeq(0);
+                    EncodeSeq(h.created_ms) + EncodeSeq(h.retired_ms);
     b.Put(Cf::kReferrals, PreKeyKey(h.pair.id), v);
     sodium_memzero(v.data(), v.size());
   };
   std::map<uint64_t, HeldPreKey> next = pre_keys_;
-  bool rotate =
-      force || current == nullptr || now >= current->created_ms + pre_key_policy_.rotate_ms;
   if (rotate) {
     if (current) {
       HeldPreKey retired = *current;
@@ -853,7 +858,7 @@ Result<size_t> ReferralBook::MaintainPreKeys(bool force) {
   std::vector<uint64_t> destroyed_ids;
   for (auto it = next.begin(); it != next.end();) {
     const HeldPreKey& h = it->second;
-    if (h.retired_ms != 0 && now >= h.retired_ms + pre_key_policy_.grace_ms) {
+    if (expired(h)) {
       b.Delete(Cf::kReferrals, PreKeyKey(h.pair.id));
       b.Put(Cf::kReferrals, PreKeyKey(h.pair.id, 'd'), "");  // the id only
       destroyed_ids.push_back(h.pair.id);
@@ -887,20 +892,23 @@ proto::SignedPreKey ReferralBook::CurrentPreKey() {
   MutexLock lock(mu_);
   Result<size_t> kept = MaintainPreKeys(false);
   if (!kept.ok()) spdlog::error("referrals: {}", kept.status().ToString());
+  const HeldPreKey* current = CurrentHeld();
+  return current ? SignPreKey(me_, current->pair) : proto::SignedPreKey{};
+}
+
+const ReferralBook::HeldPreKey* ReferralBook::CurrentHeld() const {
   for (const auto& [id, h] : pre_keys_) {
-    if (h.retired_ms == 0) return SignPreKey(me_, h.pair);
+    if (h.retired_ms == 0) return &h;
   }
-  return {};
+  return nullptr;
 }
 
 uint64_t ReferralBook::CurrentPreKeyId() {
   MutexLock lock(mu_);
   Result<size_t> kept = MaintainPreKeys(false);
   if (!kept.ok()) spdlog::error("referrals: {}", kept.status().ToString());
-  for (const auto& [id, h] : pre_keys_) {
-    if (h.retired_ms == 0) return id;
-  }
-  return 0;
+  const HeldPreKey* current = CurrentHeld();
+  return current ? current->pair.id : 0;
 }
 
 Result<std::pair<uint64_t, size_t>> ReferralBook::RotatePreKey() {

@@ -10,11 +10,11 @@
 //   k/<id>           its data key (32 bytes); purge deletes it, and with it every way to read
 //                    the payload on this agent
 //   q/<seq, 8 bytes> a ReferralPost waiting for the broker's ack
-//   p/<id, 16 hex>   one of this organization's referral pre-keys: secret (32 bytes), public
-//                    (32), created and retired times (8 each, big-endian; retired 0: current).
-//                    Referrals to this organization are sealed to the current one (forward
-//                    secrecy); a retired one is kept for `pre_key_grace_ms` so that referrals
-//                    sealed to it before the rotation still open, then destroyed.
+//   p/<id, 16 hex>   one of this organization's referral pre-keys: id (8 bytes), secret (32),
+//                    public (32), created and retired times (8 each, big-endian; retired 0:
+//                    current). Referrals to this organization are sealed to the current one
+//                    (forward secrecy); a retired one is kept for `pre_key_grace_ms` so that
+//                    referrals sealed to it before the rotation still open, then destroyed.
 //   d/<id, 16 hex>   a destroyed pre-key's id (no key): a referral sealed to it is declined,
 //                    while one sealed to an id this agent never had (another agent of the same
 //                    organization) is set aside for that agent to take
@@ -162,6 +162,8 @@ class ReferralBook {
   };
   // Rotates when `force` or due, then destroys what is past its grace. Under mu_.
   Result<size_t> MaintainPreKeys(bool force) REQUIRES(mu_);
+  // The current (unretired) pre-key, or null.
+  const HeldPreKey* CurrentHeld() const REQUIRES(mu_);
   // The data key of a referral to us sealed to one of our pre-keys; NotFound when that pre-key's
   // secret was destroyed.
   Result<std::string> OpenWithPreKey(const proto::ReferralBody& body) const REQUIRES(mu_);
