@@ -45,6 +45,25 @@ bool AlreadyKnown(const Delta& d, const Lookup& lookup) {
   return true;
 }
 
+// The record deltas that carry out `edits` in turn (a later edit of the same record planned
+// on top of the earlier ones), against the records `lookup` finds.
+template <typename Lookup>
+Result<std::vector<Record>> PlanEdits(const std::vector<RecordEdit>& edits, const Lookup& lookup,
+                                      ReplicaId replica, Hlc stamp) {
+  Directory work;  // records as earlier edits leave them
+  std::vector<Record> out;
+  for (const RecordEdit& e : edits) {
+    const Record* base = work.Find(e.id) ? work.Find(e.id) : lookup(e.id);
+    ASSIGN_OR_RETURN(PlannedEdit plan, PlanEdit(FieldSchema::Hsds(), base, e, replica, stamp));
+    if (plan.empty()) continue;
+    Record next = base ? *base : Record(e.id, e.kind);
+    next.Join(plan.delta);
+    work.Replace(next);
+    out.push_back(std::move(plan.delta));
+  }
+  return out;
+}
+
 // True when some field of `after` is hidden from other partners in `before` and visible to
 // them in `after`.
 bool WidensForPartners(const Record& before, const Record& after) {
@@ -607,12 +626,9 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
   }
   Author who{s.org, s.role, s.replica};
   uint64_t now = clock_->NowMillis();
-  // Records as they will be once the staged batch is durable.
-  auto lookup = [&](const std::string& id) -> const Record* {
-    if (auto it = staged_state_.find(id); it != staged_state_.end()) return &it->second;
-    return dir_.Find(id);
-  };
-  StagedPush staged{peer, s.org, proto::PushAck{p.batch, {}}, {}, s.role};
+  auto lookup = [this](const std::string& id) { return StagedLookup(id); };
+  StagedPush staged{peer, s.org, proto::PushAck{p.batch, {}}, {}, {}, s.role};
+  std::vector<Delta> pushed;       // a maintainer's deltas, accepted or known, for publication
   std::set<std::string> backfill;  // records whose audience widened for partners
   for (const proto::PushItem& item : p.items) {
     if (!TakeToken(s.org)) {
@@ -652,6 +668,7 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
     }
     if (AlreadyKnown(*d, lookup)) {
       staged.ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", 0, ""});
+      if (s.role == Role::kMaintainer) pushed.push_back(std::move(d).value());
       continue;
     }
     (void)hlc_.Observe(d->stamp, now);
@@ -672,8 +689,10 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
     staged.ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", seq, ""});
     staged_entries_.push_back(
         StagedEntry{logged.size(), std::move(entry), std::make_shared<const Delta>(*d)});
+    if (s.role == Role::kMaintainer) pushed.push_back(*d);
     staged.accepted.push_back(std::move(d).value());
   }
+  if (!pushed.empty()) StagePublication(staged, pushed, now);
   // Fields that partners could not see before this push and now may (a location's address
   // whose address_confidential was cleared): they were filtered out of earlier updates, so
   // the whole record follows in a broker entry, projected for each view as it is sent.
@@ -727,14 +746,11 @@ void BrokerCore::CommitStaged() {
   log_head_ = staged_head_;
   for (StagedPush& p : staged) {
     for (const Delta& d : p.accepted) JoinCommitted(d);
+    for (const Delta& d : p.published) JoinCommitted(d);
     stats_.accepted += p.accepted.size();
   }
   // The broker's backfill entries carry whole records already joined above.
-  for (StagedPush& p : staged) {
-    Send(p.peer, p.ack, &pending_);
-    if (p.role == Role::kMaintainer && !p.accepted.empty())
-      PublishMaintainerWrites(p.accepted, p.org);
-  }
+  for (StagedPush& p : staged) Send(p.peer, p.ack, &pending_);
   if (log_head_ >= log_start_ + options_.log_retention + options_.log_retention / 10) {
     Status trimmed = TrimLog(options_.log_retention);
     if (!trimmed.ok()) spdlog::error("broker: cannot trim the log: {}", trimmed.ToString());
@@ -1269,40 +1285,58 @@ Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
 Result<uint64_t> BrokerCore::ApplyMaintainerEdit(std::vector<RecordEdit> edits,
                                                  const std::string& maintainer_org) {
   return ApplyMaintainerWrite(
-      [&](const Directory& state, ReplicaId replica, Hlc stamp) -> Result<std::vector<Record>> {
-        Directory work;  // records as earlier edits of this call leave them
-        std::vector<Record> out;
-        for (const RecordEdit& e : edits) {
-          const Record* base = work.Find(e.id) ? work.Find(e.id) : state.Find(e.id);
-          ASSIGN_OR_RETURN(PlannedEdit plan,
-                           PlanEdit(FieldSchema::Hsds(), base, e, replica, stamp));
-          if (plan.empty()) continue;
-          Record next = base ? *base : Record(e.id, e.kind);
-          next.Join(plan.delta);
-          work.Replace(next);
-          out.push_back(std::move(plan.delta));
-        }
-        return out;
+      [&](const Directory& state, ReplicaId replica, Hlc stamp) {
+        return PlanEdits(
+            edits, [&](const std::string& id) { return state.Find(id); }, replica, stamp);
       },
       maintainer_org);
 }
 
-void BrokerCore::PublishMaintainerWrites(const std::vector<Delta>& accepted,
-                                         const std::string& org) {
+const Record* BrokerCore::StagedLookup(const std::string& id) const {
+  if (auto it = staged_state_.find(id); it != staged_state_.end()) return &it->second;
+  return dir_.Find(id);
+}
+
+void BrokerCore::StagePublication(StagedPush& staged, const std::vector<Delta>& pushed,
+                                  uint64_t now) {
   std::vector<RecordEdit> edits;
-  for (const Delta& d : accepted) {
+  for (const Delta& d : pushed) {
     for (const Record& r : d.records) {
-      const Record* after = dir_.Find(r.id());
+      const Record* after = StagedLookup(r.id());
       if (!after) continue;
       RecordEdit e = SelfPublication(r, *after, d.author, FieldSchema::Hsds());
       if (!e.values.empty()) edits.push_back(std::move(e));
     }
   }
   if (edits.empty()) return;
-  Result<uint64_t> seq = ApplyMaintainerEdit(std::move(edits), org);
+  Hlc stamp = hlc_.Now(now);
+  Result<std::vector<Record>> records = PlanEdits(
+      edits, [this](const std::string& id) { return StagedLookup(id); }, review_replica_, stamp);
   // Not fatal: what stays unpublished shows in the review queue.
-  if (!seq.ok())
-    spdlog::error("broker: cannot publish org={}'s writes: {}", org, seq.status().ToString());
+  if (!records.ok()) {
+    spdlog::error("broker: cannot publish org={}'s writes: {}", staged.org,
+                  records.status().ToString());
+    return;
+  }
+  if (records->empty()) return;
+  Delta d{review_replica_, stamp, std::move(records).value()};
+  std::string bytes = EncodeDelta(d);
+  proto::SignedDelta sd{bytes, staged.org, "broker", Sign(broker_, bytes)};
+  for (const Record& r : d.records) {
+    staged_batch_.MergeRecord(r);
+    const Record* before = StagedLookup(r.id());
+    Record next = before ? *before : Record(r.id(), r.kind());
+    next.Join(r);
+    staged_state_[r.id()] = std::move(next);
+  }
+  uint64_t seq = ++staged_head_;
+  proto::LogEntry entry{seq, std::move(sd)};
+  std::string logged = EncodeLog(entry);
+  staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
+  ReviewJournal::StageHistory(&staged_batch_, d, staged.org, seq, "review");
+  auto shared = std::make_shared<const Delta>(d);
+  staged_entries_.push_back(StagedEntry{logged.size(), std::move(entry), std::move(shared)});
+  staged.published.push_back(std::move(d));
 }
 
 }  // namespace sb

@@ -268,6 +268,7 @@ class BrokerCore {
     std::string org;
     proto::PushAck ack;
     std::vector<Delta> accepted;
+    std::vector<Delta> published;  // the broker's publication of a maintainer's writes
     Role role = Role::kPartner;
   };
   struct StagedEntry {
@@ -348,9 +349,14 @@ class BrokerCore {
   void RememberEntry(std::shared_ptr<LoggedEntry> e);
   uint64_t LogBytesAfter(uint64_t cursor) const;
   bool TakeToken(const std::string& org);
-  // A maintainer's own writes need no second opinion: publishes the moderated values it wrote
-  // and vets the organizations it created (review.h, SelfPublication).
-  void PublishMaintainerWrites(const std::vector<Delta>& accepted, const std::string& org);
+  // A maintainer's own writes need no second opinion: the moderated values it wrote are
+  // published and the organizations it created vetted (review.h, SelfPublication), in a broker
+  // entry staged in the same batch as the push, so that no crash leaves the push without its
+  // publication. `pushed` holds the push's deltas, accepted or already known (a retry heals a
+  // publication that a broker before this one lost between two commits).
+  void StagePublication(StagedPush& staged, const std::vector<Delta>& pushed, uint64_t now);
+  // A record as it will be once the staged batch is durable.
+  const Record* StagedLookup(const std::string& id) const;
   // Joins committed deltas into the state, noting audience changes (the epoch).
   void JoinCommitted(const Delta& d);
   void SaveCursors(bool all);

@@ -180,12 +180,13 @@ inline AgentView AgentViewOf(const LocalDirectory& dir, const ReferralBook& book
 class StoreFaults {
  public:
   // Node `faulty` runs on a fault-injecting store; faults are armed by the test.
-  void Init(Node faulty, Mode mode) {
+  // B is a partner, or the coordinator's maintainer agent when `b_role` says so.
+  void Init(Node faulty, Mode mode, Role b_role = Role::kPartner) {
     faulty_ = faulty;
     mode_ = mode;
     OpenBroker();
     a_ = &AddAgent("A", kOrgA, 0xa1, faulty == Node::kAgentA);
-    b_ = &AddAgent("B", kOrgB, 0xb1, faulty == Node::kAgentB);
+    b_ = &AddAgent("B", kOrgB, 0xb1, faulty == Node::kAgentB, b_role);
   }
 
   // Arms the n-th commit (kCommit) or WAL sync (kPowerLoss) of the faulty node from now.
@@ -266,7 +267,8 @@ class StoreFaults {
   }
 
   // ---------- agents ----------
-  Agent& AddAgent(const std::string& name, const std::string& org, ReplicaId replica, bool faulty) {
+  Agent& AddAgent(const std::string& name, const std::string& org, ReplicaId replica, bool faulty,
+                  Role role = Role::kPartner) {
     auto a = std::make_unique<Agent>();
     a->name = name;
     a->peer = "peer-" + name;
@@ -274,7 +276,7 @@ class StoreFaults {
     a->id = Gen(org);
     a->replica = replica;
     a->fault = faulty ? &fault_ : nullptr;
-    EXPECT_TRUE(roster_->Enroll(a->id.pub, Role::kPartner, kStart).ok());
+    EXPECT_TRUE(roster_->Enroll(a->id.pub, role, kStart).ok());
     agents_.push_back(std::move(a));
     OpenAgent(*agents_.back());
     return *agents_.back();

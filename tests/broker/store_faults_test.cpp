@@ -159,5 +159,55 @@ TEST(BrokerStoreFaults, AStepAfterOneTheBrokerCouldNotSaveWaitsForIt) {
   EXPECT_EQ(b->refused, "");
 }
 
+// Regression (issue 16): the broker committed a maintainer's accepted push, then its
+// publication (`number@published`) in a second commit. When it failed or the power went between
+// the two, the agent's re-push was acknowledged as already known and the edit was never
+// published: the maintainer believed the corrected number live; every partner showed the old
+// one. Now the push and its publication are one batch: whichever commit fails, the edit ends
+// published, at the broker and at the partner.
+TEST(BrokerStoreFaults, AMaintainersEditEndsPublishedWhicheverCommitFails) {
+  auto run = [](Mode mode, uint64_t n, uint64_t* counted) {
+    StoreFaults h;
+    h.Init(Node::kBroker, mode, Role::kMaintainer);
+    h.Connect(*h.a_);
+    h.Connect(*h.b_);
+    h.Run();
+    EXPECT_TRUE(h.a_->dir
+                    ->Apply({Edit(kOrgA, "organization",
+                                  {{"name", T("Harbor Light")}, {"owner", T(kOrgA)}})},
+                            "test")
+                    .ok());
+    h.Run();
+    uint64_t before = h.Counted();
+    if (n > 0) h.Arm(n);
+    EXPECT_TRUE(
+        h.b_->dir
+            ->Apply({Edit(kPhoneA, "phone", {{"owner", T(kOrgA)}, {"number", T("+14155550199")}})},
+                    "maintainer")
+            .ok());
+    h.Settle();
+    *counted = h.Counted() - before;
+    EXPECT_EQ(h.faults_seen_, n > 0 ? 1 : 0);
+    const Record* phone = h.core_->state().Find(kPhoneA);
+    ASSERT_NE(phone, nullptr);
+    EXPECT_EQ(phone->Displayed("number@published"), T("+14155550199"));
+    EXPECT_EQ(h.a_->Displayed(kPhoneA, "number@published"), T("+14155550199"));
+    EXPECT_EQ(h.b_->Displayed(kPhoneA, "number@published"), T("+14155550199"));
+    EXPECT_EQ(h.b_->dir->outbox_depth(), 0u);
+  };
+  for (Mode mode : {Mode::kCommit, Mode::kPowerLoss}) {
+    uint64_t total = 0;
+    run(mode, 0, &total);
+    ASSERT_GE(total, 1u);
+    for (uint64_t n = 1; n <= total; ++n) {
+      SCOPED_TRACE(std::string(ModeName(mode)) + " fault at " + std::to_string(n) + " of " +
+                   std::to_string(total));
+      uint64_t ignored = 0;
+      run(mode, n, &ignored);
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sb::faults
