@@ -54,7 +54,9 @@ bool Matches(const Record& r, const std::string& q) {
 // vetted out of listings and exports (a direct GET still answers, with "published": false).
 // Its own records it shows as proposed, with pending changes and rejections marked. A
 // stand-alone agent and a maintainer's agent show everything as proposed. The role comes
-// from the sync session (until the broker has welcomed the agent, it counts as a partner).
+// from the sync session: the role the broker last welcomed this agent with, kept across
+// restarts (an agent never welcomed counts as a partner); an agent without a broker is
+// "standalone" (/v1/status says which).
 struct Viewer {
   std::string org;
   bool maintainer = false;
@@ -127,16 +129,19 @@ void ApiServer::Stop() {
   }
 }
 
+std::string ApiServer::CurrentRole() const {
+  json st = options_.sync_status ? options_.sync_status() : json(nullptr);
+  if (!st.is_object()) return "standalone";
+  std::string role = st.value("role", "");
+  return role.empty() ? "partner" : role;
+}
+
 void ApiServer::Routes() {
   httplib::Server& s = *http_;
   // The reader's organization and role, as of this request.
   auto CurrentViewer = [this] {
-    Viewer v{options_.org, false};
-    if (options_.sync_status) {
-      json st = options_.sync_status();
-      v.maintainer = st.is_object() && st.value("role", "") == "maintainer";
-    }
-    return v;
+    std::string role = CurrentRole();
+    return Viewer{options_.org, role == "maintainer" || role == "standalone"};
   };
   s.set_payload_max_length(options_.max_body_bytes);
 
@@ -340,7 +345,12 @@ void ApiServer::Routes() {
     spdlog::info("api: {} {} {} fields=[{}]", o.op, kind, id, fmt::join(o.changed, ","));
     Viewer viewer = CurrentViewer();
     json record = dir_->Read([&](const Directory& d) { return viewer.Show(*d.Find(id), d); });
-    ReplyJson(res, 200, {{"id", id}, {"op", o.op}, {"changed", o.changed}, {"record", record}});
+    ReplyJson(res, 200,
+              {{"id", id},
+               {"op", o.op},
+               {"changed", o.changed},
+               {"record", record},
+               {"role", CurrentRole()}});
   });
 
   auto remove_or_restore = [this](const httplib::Request& req, httplib::Response& res,
@@ -429,7 +439,8 @@ void ApiServer::Routes() {
                 {"org", options_.org.empty() ? json(nullptr) : json(options_.org)},
                 {"records", records},
                 {"outbox_depth", dir_->outbox_depth()},
-                {"cursor", dir_->sync_cursor()}};
+                {"cursor", dir_->sync_cursor()},
+                {"role", CurrentRole()}};
     out["sync"] = options_.sync_status ? options_.sync_status() : json(nullptr);
     ReplyJson(res, 200, out);
   });

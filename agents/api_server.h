@@ -69,6 +69,9 @@ class ApiServer {
 
  private:
   void Routes();
+  // Who this agent reads as: "standalone" without a broker, else the role the broker last
+  // welcomed it with ("partner" before the first Welcome).
+  std::string CurrentRole() const;
 
   LocalDirectory* dir_;
   Clock* clock_;

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/utf8.h"
 #include "conflict/codec.h"
+#include "transport/protocol.h"
 
 namespace sb {
 
@@ -20,6 +21,7 @@ namespace {
 constexpr char kNextSeqKey[] = "next_seq";
 constexpr char kHlcKey[] = "hlc_last";
 constexpr char kCursorKey[] = "sync_cursor";
+constexpr char kRoleKey[] = "welcomed_role";
 constexpr char kRejectionPrefix[] = "rejection/";
 // More requests than this wait for the next group, bounding a batch's size and latency.
 constexpr size_t kMaxGroup = 256;
@@ -63,6 +65,12 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
   if (hlc) RETURN_IF_ERROR(d->hlc_.Observe(Hlc{DecodeSeq(*hlc)}, Hlc{DecodeSeq(*hlc)}.millis()));
   ASSIGN_OR_RETURN(auto cursor, store->Get(Cf::kMeta, kCursorKey));
   if (cursor) d->sync_cursor_ = DecodeSeq(*cursor);
+  ASSIGN_OR_RETURN(auto role, store->Get(Cf::kMeta, kRoleKey));
+  if (role) {
+    if (!ParseRole(*role).ok()) return Status::Corruption("meta welcomed_role is malformed");
+    MutexLock lock(d->role_mu_);
+    d->welcomed_role_ = *role;
+  }
   uint64_t depth = 0;
   RETURN_IF_ERROR(store->Scan(Cf::kOutbox, "", "", [&](std::string_view, std::string_view) {
     ++depth;
@@ -449,6 +457,21 @@ Result<std::vector<Rejection>> LocalDirectory::Rejections(size_t max) const {
         return out.size() < max;
       }));
   return out;
+}
+
+std::string LocalDirectory::welcomed_role() const {
+  MutexLock lock(role_mu_);
+  return welcomed_role_;
+}
+
+Status LocalDirectory::SaveWelcomedRole(const std::string& role) {
+  MutexLock lock(role_mu_);
+  if (role == welcomed_role_) return Status::Ok();
+  WriteBatch batch;
+  batch.Put(Cf::kMeta, kRoleKey, role);
+  RETURN_IF_ERROR(store_->Commit(std::move(batch)));
+  welcomed_role_ = role;
+  return Status::Ok();
 }
 
 }  // namespace sb

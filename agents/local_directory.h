@@ -120,6 +120,12 @@ class LocalDirectory {
   // waiting in the outbox; the refusal is kept (Rejections) and written to the history.
   Status SettleOutbox(std::vector<PushOutcome> outcomes);
   uint64_t sync_cursor() const { return sync_cursor_.load(); }
+  // The role the broker last welcomed this agent with ("" before the first Welcome), kept
+  // durably: a restarted agent reads as that role until the broker welcomes it again, so a
+  // maintainer's agent does not read like a partner's while the broker is out of reach.
+  std::string welcomed_role() const;
+  // Keeps `role` when it differs from the one kept (one small commit, on the caller's thread).
+  Status SaveWelcomedRole(const std::string& role);
   // Called (on the committer thread) each time edits reach the outbox durably, so the sync
   // session can push them at once instead of at its next tick. Must not block or call back
   // into this object's write methods.
@@ -174,6 +180,9 @@ class LocalDirectory {
   uint64_t next_seq_ = 1;  // history and outbox sequence; persisted in meta with each batch
   std::atomic<uint64_t> outbox_depth_{0};
   std::atomic<uint64_t> sync_cursor_{0};
+
+  mutable Mutex role_mu_;
+  std::string welcomed_role_ GUARDED_BY(role_mu_);
 
   Mutex on_outbox_mu_;
   std::function<void()> on_outbox_ GUARDED_BY(on_outbox_mu_);

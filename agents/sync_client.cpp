@@ -1,6 +1,9 @@
 #include "agents/sync_client.h"
 
+#include <netdb.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -14,6 +17,57 @@
 #include "base/utf8.h"
 
 namespace sb {
+namespace {
+
+// Why a CURVE handshake failed without a reason from libzmq. A broker with another key and a
+// connection closed before any broker spoke (a TCP relay or load balancer whose broker is
+// down) look the same to libzmq; they differ in whether a ZeroMQ peer greets at all: libzmq
+// sends its 10-byte ZMTP signature (0xFF, 8 bytes, 0x7F) as soon as it accepts a connection.
+// So a plain TCP connection waits up to `timeout_ms` for that signature.
+std::string WhyHandshakeFailed(const std::string& endpoint, int timeout_ms) {
+  const std::string kUnreachable =
+      "the connection to the broker at " + endpoint +
+      " closed before any broker answered: is the broker running, and is what is in between "
+      "(a proxy, a relay, a firewall) passing the connection through?";
+  const std::string kOtherKey =
+      "the broker at " + endpoint +
+      " answered, but the encrypted handshake failed: is --broker-key the broker's identity.pub?";
+  std::string rest = endpoint.rfind("tcp://", 0) == 0 ? endpoint.substr(6) : "";
+  size_t colon = rest.rfind(':');
+  if (colon == std::string::npos) return kOtherKey;
+  std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found) return kOtherKey;
+  std::string why = kUnreachable;
+  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    bool connected = ::connect(fd, found->ai_addr, found->ai_addrlen) == 0 || errno == EINPROGRESS;
+    unsigned char sig[10];
+    size_t got = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (connected && got < sizeof sig) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0) break;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+      ssize_t n = ::recv(fd, sig + got, sizeof sig - got, 0);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (got == sizeof sig && sig[0] == 0xFF && sig[9] == 0x7F) why = kOtherKey;
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return why;
+}
+
+}  // namespace
 
 SyncClient::SyncClient(LocalDirectory* dir, Clock* clock, const Identity& me, Options options)
     : options_(std::move(options)),
@@ -58,7 +112,10 @@ void SyncClient::Run() {
   constexpr uint64_t kRetryMs = 5000;
   int generation = 0;
   std::optional<zmq::socket_t> socket, monitor;
-  uint64_t recreate_at = 0;  // steady ms; 0: no recreation pending
+  uint64_t recreate_at = 0;   // steady ms; 0: no recreation pending
+  uint64_t diagnosed_at = 0;  // steady ms of the last WhyHandshakeFailed
+  std::string diagnosis;
+  bool handshake_failed = false;  // since the last successful handshake
   auto steady_ms = [this] { return clock_->MonotonicMillis(); };
   auto open = [&]() -> bool {
     if (socket) zmq_socket_monitor(socket->handle(), nullptr, 0);
@@ -131,20 +188,29 @@ void SyncClient::Run() {
           uint16_t event;
           std::memcpy(&event, ev.data(), 2);
           if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            handshake_failed = false;
             send_all(session_.OnConnected());
           } else if (event == ZMQ_EVENT_DISCONNECTED) {
-            // After a refusal the disconnect follows; keep the refusal as the reason shown.
-            session_.OnDisconnected(
-                recreate_at != 0 ? "" : "disconnected from the broker; reconnecting");
+            // After a refusal or a failed handshake the disconnect follows; keep that as the
+            // reason shown.
+            session_.OnDisconnected(recreate_at != 0 || handshake_failed
+                                        ? ""
+                                        : "disconnected from the broker; reconnecting");
           } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            handshake_failed = true;
             session_.OnDisconnected(
                 "the broker refused this agent's key: it is not enrolled, or was revoked "
                 "(ask the network's maintainers: switchboard enroll add)");
             if (recreate_at == 0) recreate_at = steady_ms() + kRetryMs;
           } else {
-            session_.OnDisconnected(
-                "the handshake with the broker failed: is --broker-key the broker's "
-                "identity.pub?");
+            handshake_failed = true;
+            // Asked again at most every 10 s: a broker that stays down is not probed at
+            // every reconnection.
+            if (diagnosed_at == 0 || steady_ms() >= diagnosed_at + 10'000) {
+              diagnosed_at = steady_ms();
+              diagnosis = WhyHandshakeFailed(options_.endpoint, 1000);
+            }
+            session_.OnDisconnected(diagnosis);
           }
         }
       }

@@ -17,7 +17,19 @@ AgentSync::AgentSync(LocalDirectory* dir, Clock* clock, const Identity& me,
       broker_sign_public_(std::move(broker_sign_public)),
       options_(options) {
   status_.org = me.pub.org;
+  status_.role = dir->welcomed_role();  // until the broker welcomes this agent again
   status_.cursor = dir->sync_cursor();
+}
+
+void AgentSync::KeepRole(Role role) {
+  std::string name = RoleName(role);
+  if (Status kept = dir_->SaveWelcomedRole(name); !kept.ok()) {
+    // Memory still follows the broker; after a restart the older role is read until the next
+    // Welcome, as before this was kept at all.
+    spdlog::warn("sync: cannot keep the role {}: {}", name, kept.ToString());
+  }
+  MutexLock lock(status_mu_);
+  status_.role = name;
 }
 
 void AgentSync::SetState(State s) {
@@ -122,8 +134,7 @@ std::vector<std::string> SignKeys(const proto::RosterEntry& e) {
 void AgentSync::NoteOwnRole(const proto::RosterEntry& e) {
   // The coordinator may change this organization's role (`enroll role`) while connected.
   if (e.org != me_.pub.org || e.revoked) return;
-  MutexLock lock(status_mu_);
-  status_.role = RoleName(e.role);
+  KeepRole(e.role);
 }
 
 bool AgentSync::Verify(const proto::SignedDelta& sd) {
@@ -236,8 +247,8 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
                    dir_->sync_cursor(), w->log_head, w->snapshot ? ", checkpoint follows" : "",
                    w->resumed ? " (resumed)" : "");
     }
+    KeepRole(w->role);
     MutexLock lock(status_mu_);
-    status_.role = RoleName(w->role);
     status_.broker_head = w->log_head;
     status_.last_error.clear();
     return {};

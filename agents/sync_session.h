@@ -113,6 +113,8 @@ class AgentSync {
   bool Verify(const proto::SignedDelta& sd);
   // Keeps status().role in step with this organization's roster entry.
   void NoteOwnRole(const proto::RosterEntry& e);
+  // The role the broker gives this agent: shown in status() and kept durably (LocalDirectory).
+  void KeepRole(Role role);
   std::vector<std::string> OnReferralUpdate(const proto::ReferralUpdate& u);
   // Referral posts waiting for the broker, unless they are in flight.
   void PostReferrals(std::vector<std::string>* out);
@@ -128,9 +130,9 @@ class AgentSync {
 
   State state_ = State::kDisconnected;
   uint64_t hello_at_ = 0;
-  uint64_t sent_pre_key_id_ = 0;      // the referral pre-key the last Hello published
-  uint64_t pre_key_checked_at_ = 0;   // when Tick last looked for a rotated one
-  uint64_t hello_wait_ms_ = 0;  // the current interval before a Hello is repeated
+  uint64_t sent_pre_key_id_ = 0;     // the referral pre-key the last Hello published
+  uint64_t pre_key_checked_at_ = 0;  // when Tick last looked for a rotated one
+  uint64_t hello_wait_ms_ = 0;       // the current interval before a Hello is repeated
   uint64_t batch_counter_ = 0;
   uint64_t in_flight_batch_ = 0;  // 0: none
   uint64_t in_flight_at_ = 0;

@@ -203,13 +203,21 @@ Status Set(const DirArgs& a) {
   std::cout << PastTense(op) << " " << Clean(kind) << " " << Clean(a.id);
   if (op != "unchanged" && reply.contains("changed")) std::cout << ": " << Joined(reply["changed"]);
   std::cout << "\n";
-  // Say which of the changes a maintainer must still approve before others see them.
+  // Say which of the changes a maintainer must still approve before others see them (a
+  // maintainer's own are published by the broker as it takes them; a stand-alone agent has no
+  // one to show them to).
+  std::string role = reply.value("role", "partner");
+  if (role == "standalone") return Status::Ok();
   const json& rf =
       reply.contains("record") ? reply["record"].value("fields", json::object()) : json::object();
   for (const auto& name : reply.value("changed", json::array())) {
     if (!name.is_string() || !rf.contains(name.get<std::string>())) continue;
     const json& f = rf[name.get<std::string>()];
-    if (f.is_object() && f.value("pending", false)) {
+    if (f.is_object() && f.value("pending", false) && role == "maintainer") {
+      std::cout << "  " << Clean(name.get<std::string>())
+                << ": published as the broker takes it (a maintainer's own edit needs no "
+                   "review)\n";
+    } else if (f.is_object() && f.value("pending", false)) {
       json published = f.value("published", json());
       std::cout << "  " << Clean(name.get<std::string>())
                 << ": waits for a maintainer's review; until then others see "

@@ -78,7 +78,9 @@ TEST(AgentStoreFaults, AnEditWhoseWalSyncFailedIsWholeOrAbsentAfterAPlainRestart
 TEST(AgentStoreFaults, ARosterThatCouldNotBeSavedIsNotKeptInMemoryAndIsAskedForAgain) {
   StoreFaults h;
   h.Init(Node::kAgentA, Mode::kCommit);
-  h.fault_.FailCommit(1);  // the first thing the agent saves: the roster after its Welcome
+  // The first thing the agent saves after its Welcome, its role once kept: the roster.
+  ASSERT_TRUE(h.a_->dir->SaveWelcomedRole("partner").ok());
+  h.fault_.FailCommit(1);
   h.Connect(*h.a_);
   h.Run();
   ASSERT_EQ(h.faults_seen_, 1);

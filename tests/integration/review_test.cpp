@@ -155,6 +155,53 @@ TEST_F(ReviewTest, APartnersPhoneChangeReachesOtherPartnersOnlyAfterApproval) {
   WaitForItems(0);
 }
 
+// Regression (issue 16): a maintainer's agent restarted while the broker was down read like a
+// partner's until the broker welcomed it again: pending proposals showed at their published
+// value and unvetted organizations vanished from its listings. The role the broker last
+// welcomed it with is kept and used until the next Welcome.
+TEST_F(ReviewTest, AMaintainersAgentRestartedWithTheBrokerDownStillReadsAsAMaintainer) {
+  const std::string kOrgC = "33333333-3333-4333-8333-333333333333";
+  ASSERT_NO_FATAL_FAILURE(Put("a", kPhone, {{"fields", {{"number", "+14155550999"}}}}));
+  ASSERT_NO_FATAL_FAILURE(Join("c", kOrgC, "partner"));
+  ASSERT_NO_FATAL_FAILURE(
+      Put("c", kOrgC, {{"kind", "organization"}, {"fields", {{"name", "New Dawn"}}}}));
+  WaitForItems(2);  // the phone change and the new organization
+  ASSERT_NO_FATAL_FAILURE(Settle());
+  ExpectSees("m", kPhone, "number", "+14155550999");
+  ExpectSees("m", kOrgC, "name", "New Dawn");
+  auto listed = [&](const std::string& name) {
+    Reply r = Agent(name).Get("/v1/records?kind=organization");
+    return r.raw.find(kOrgC) != std::string::npos;
+  };
+  EXPECT_TRUE(listed("m"));
+  EXPECT_FALSE(listed("b")) << "a partner lists an organization no maintainer has vetted";
+
+  ASSERT_TRUE(broker_->Stop().ok());
+  ASSERT_TRUE(Agent("m").Stop().ok());
+  auto m = StartSyncingAgent(Dir("m"), *broker_);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  agents_["m"] = std::move(m).value();
+  Reply status = Agent("m").Get("/v1/status");
+  ASSERT_EQ(status.status, 200) << status.Describe();
+  EXPECT_EQ(status.body["role"], "maintainer") << status.body.dump();
+  EXPECT_NE(status.body["sync"]["state"], "ready") << "the broker is down";
+  json number = FieldOf(Agent("m"), kPhone, "number");
+  EXPECT_EQ(number["value"], "+14155550999") << number.dump();
+  EXPECT_TRUE(listed("m")) << "the unvetted organization vanished from the maintainer's list";
+
+  // The maintainer's own edit of a moderated field is not said to wait for review.
+  auto set = RunSwitchboard({"dir", "set", "--data", Dir("m"), kPhone, "number=+14155550777"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->exit_code, 0) << set->output;
+  EXPECT_EQ(set->output.find("waits for a maintainer's review"), std::string::npos) << set->output;
+  EXPECT_NE(set->output.find("needs no review"), std::string::npos) << set->output;
+  // A partner's still does.
+  auto partner = RunSwitchboard({"dir", "set", "--data", Dir("a"), kPhone, "number=+14155550888"});
+  ASSERT_TRUE(partner.ok()) << partner.status().ToString();
+  EXPECT_NE(partner->output.find("waits for a maintainer's review"), std::string::npos)
+      << partner->output;
+}
+
 TEST_F(ReviewTest, ARejectionReachesTheOwnerWithItsReason) {
   ASSERT_NO_FATAL_FAILURE(Put("a", kPhone, {{"fields", {{"number", "+14155550999"}}}}));
   json items = WaitForItems(1);

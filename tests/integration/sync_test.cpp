@@ -1,7 +1,12 @@
 // The sync network with real processes: a `switchboard broker` and agents started with
 // --broker on loopback, killed and restarted, checked through their HTTP APIs and the CLI.
 // Nothing sleeps to synchronize: every wait polls a condition with a deadline.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -336,6 +341,71 @@ TEST_F(SyncTest, AnUnenrolledKeyIsRefusedBeforeItSeesAnyData) {
   EXPECT_EQ(Agent("x").Get("/v1/records/" + kOrgA).status, 404);
   json sessions = broker_->ApiStatus()["agents"];
   for (const auto& session : sessions) EXPECT_NE(session["org"], kOrgX);
+}
+
+// Regression (issue 16): every failed handshake was reported as a key mismatch ("is
+// --broker-key the broker's identity.pub?"), also when nothing but a TCP relay whose broker was
+// down answered. The agent now tells the two apart by whether a broker greeted at all.
+TEST_F(SyncTest, AFailedHandshakeSaysWhetherABrokerAnsweredOrTheConnectionClosedFirst) {
+  Status made = InitDataDir(Dir("a"), kOrgA);
+  ASSERT_TRUE(made.ok()) << made.ToString();
+  ASSERT_TRUE(broker_->Enroll(Dir("a"), "partner").ok());
+  ASSERT_TRUE(InitDataDir(Dir("other-broker"), "coordinator", /*broker=*/true).ok());
+  std::vector<std::string> args = broker_->AgentArgs();  // --broker E --broker-key K
+  ASSERT_EQ(args.size(), 4u);
+  auto last_error = [&] {
+    json s = AgentStatus(Agent("a"));
+    return s.is_object() && s["sync"].is_object() ? s["sync"].value("last_error", "") : "";
+  };
+  auto start = [&](const std::vector<std::string>& a) {
+    auto p = AgentProcess::Start(Dir("a"), a);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    agents_["a"] = std::move(p).value();
+  };
+
+  // The real broker, pinned with another broker's key.
+  ASSERT_NO_FATAL_FAILURE(
+      start({args[0], args[1], args[2], Dir("other-broker") + "/identity.pub"}));
+  EXPECT_TRUE(
+      WaitFor([&] { return last_error().find("--broker-key") != std::string::npos; }, seconds(10)))
+      << last_error();
+  EXPECT_NE(last_error().find("answered"), std::string::npos) << last_error();
+  ASSERT_TRUE(Agent("a").Stop().ok());
+
+  // A relay whose broker is down: it accepts each connection and closes it at once.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::atomic<bool> stop{false};
+  std::atomic<int> accepted{0};
+  std::thread relay([&] {
+    while (!stop) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int c = ::accept(fd, nullptr, nullptr);
+      if (c < 0) continue;
+      ++accepted;
+      ::close(c);
+    }
+  });
+  std::string relay_endpoint = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  ASSERT_NO_FATAL_FAILURE(start({args[0], relay_endpoint, args[2], args[3]}));
+  bool said = WaitFor(
+      [&] { return last_error().find("closed before any broker answered") != std::string::npos; },
+      seconds(10));
+  std::string error = last_error();
+  stop = true;
+  relay.join();
+  ::close(fd);
+  EXPECT_TRUE(said) << error;
+  EXPECT_EQ(error.find("--broker-key"), std::string::npos) << error;
+  EXPECT_GT(accepted.load(), 0);
 }
 
 // ---------- 6. revocation ----------
