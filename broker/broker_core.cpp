@@ -1244,18 +1244,27 @@ std::vector<SessionInfo> BrokerCore::Sessions() const {
 Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
                                                   const std::string& maintainer_org,
                                                   const std::string& audit_action,
-                                                  const std::string& by) {
+                                                  const std::string& by,
+                                                  const std::function<Status(WriteBatch*)>& also) {
   CommitStaged();  // the log is written in order
   const std::string& actor = by.empty() ? maintainer_org : by;
   uint64_t now = clock_->NowMillis();
   Hlc stamp = hlc_.Now(now);
   ASSIGN_OR_RETURN(std::vector<Record> records, plan(dir_, review_replica_, stamp));
-  if (records.empty()) return uint64_t{0};
+  WriteBatch batch;
+  if (also) RETURN_IF_ERROR(also(&batch));
+  if (records.empty()) {
+    if (batch.count() == 0) return uint64_t{0};
+    if (Status st = store_->Commit(std::move(batch)); !st.ok()) {
+      (void)audit().Load();  // entries `also` staged were not written
+      return st;
+    }
+    return uint64_t{0};
+  }
   Delta d{review_replica_, stamp, std::move(records)};
   std::string bytes = EncodeDelta(d);
   proto::SignedDelta sd{bytes, maintainer_org, "broker", Sign(broker_, bytes)};
   uint64_t seq = log_head_ + 1;
-  WriteBatch batch;
   for (const Record& r : d.records) batch.MergeRecord(r);
   std::string logged = EncodeLog(proto::LogEntry{seq, sd});
   batch.Put(Cf::kLog, EncodeSeq(seq), logged);
@@ -1265,7 +1274,7 @@ Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
     for (const Record& r : d.records) audit().Append(&batch, now, actor, audit_action, r.id());
   }
   if (Status st = store_->Commit(std::move(batch)); !st.ok()) {
-    if (!audit_action.empty()) (void)audit().Load();  // the staged entries were not written
+    if (!audit_action.empty() || also) (void)audit().Load();  // staged entries were not written
     return st;
   }
   log_head_ = staged_head_ = seq;

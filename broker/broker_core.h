@@ -211,10 +211,13 @@ class BrokerCore {
       std::function<Result<std::vector<Record>>(const Directory&, ReplicaId, Hlc)>;
   // `by`: the person (maintainers.h MaintainerActor) the audit entries and the history name;
   // `maintainer_org` when empty.
+  // `also` stages further writes of the same decision in the same batch (a review journal's
+  // settlement), also when the plan writes nothing; when it fails nothing is written.
   Result<uint64_t> ApplyMaintainerWrite(const MaintainerPlan& plan,
                                         const std::string& maintainer_org,
                                         const std::string& audit_action = "",
-                                        const std::string& by = "");
+                                        const std::string& by = "",
+                                        const std::function<Status(WriteBatch*)>& also = nullptr);
   // The same for edits (validated by the field schema, planned with PlanEdit).
   Result<uint64_t> ApplyMaintainerEdit(std::vector<RecordEdit> edits,
                                        const std::string& maintainer_org);

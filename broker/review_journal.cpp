@@ -192,18 +192,26 @@ Result<RefusedPush> ReviewJournal::Refusal(uint64_t seq) const {
   return p;
 }
 
-Status ReviewJournal::Settle(uint64_t seq, const std::string& decision, const std::string& reason,
-                             const std::string& by, uint64_t at_ms, AuditLog* audit) {
+Status ReviewJournal::StageSettle(WriteBatch* batch, uint64_t seq, const std::string& decision,
+                                  const std::string& reason, const std::string& by, uint64_t at_ms,
+                                  AuditLog* audit) {
   ASSIGN_OR_RETURN(RefusedPush p, Refusal(seq));
   if (p.settled)
     return Status::FailedPrecondition("refused push " + std::to_string(seq) + " is already " +
                                       p.decision);
   ++version_;
-  WriteBatch b;
-  b.Put(Cf::kMeta, Key(kSettledPrefix, seq),
-        DumpJson(json{{"decision", decision}, {"reason", reason}, {"by", by}, {"at_ms", at_ms}}));
+  batch->Put(
+      Cf::kMeta, Key(kSettledPrefix, seq),
+      DumpJson(json{{"decision", decision}, {"reason", reason}, {"by", by}, {"at_ms", at_ms}}));
   if (audit)
-    audit->Append(&b, at_ms, by, "review." + decision, "refused-push/" + std::to_string(seq));
+    audit->Append(batch, at_ms, by, "review." + decision, "refused-push/" + std::to_string(seq));
+  return Status::Ok();
+}
+
+Status ReviewJournal::Settle(uint64_t seq, const std::string& decision, const std::string& reason,
+                             const std::string& by, uint64_t at_ms, AuditLog* audit) {
+  WriteBatch b;
+  RETURN_IF_ERROR(StageSettle(&b, seq, decision, reason, by, at_ms, audit));
   Status st = store_->Commit(std::move(b));
   if (!st.ok() && audit) (void)audit->Load();  // the staged entry was not written
   return st;

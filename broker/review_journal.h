@@ -85,6 +85,11 @@ class ReviewJournal {
   // in the same batch.
   Status Settle(uint64_t seq, const std::string& decision, const std::string& reason,
                 const std::string& by, uint64_t at_ms, AuditLog* audit = nullptr);
+  // The same, staged in `batch` (committed by the caller, with the writes the decision makes).
+  // FailedPrecondition when already settled; nothing is staged then.
+  Status StageSettle(WriteBatch* batch, uint64_t seq, const std::string& decision,
+                     const std::string& reason, const std::string& by, uint64_t at_ms,
+                     AuditLog* audit = nullptr);
 
   // Changes whenever a refusal is staged or settled (for caches of the derived queue).
   uint64_t version() const { return version_; }

@@ -184,16 +184,21 @@ Result<json> ReviewService::Decide(const std::string& id, const Decision& d, con
       RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "dismissed", reason, actor,
                                               core_->NowMillis(), &core_->audit()));
     } else {
-      ASSIGN_OR_RETURN(
-          seq, core_->ApplyMaintainerWrite(
-                   [&](const Directory& dir, ReplicaId replica, Hlc stamp) {
-                     return PlanDecision(item, d, dir, FieldSchema::Hsds(), replica, stamp);
-                   },
-                   maintainer_org_, std::string("review.") + ReviewActionName(d.action), actor));
+      // Approving a refused push writes the change and settles the refusal in one batch.
+      std::function<Status(WriteBatch*)> settle;
       if (item.kind == ReviewKind::kRefusedPush) {
-        RETURN_IF_ERROR(core_->journal().Settle(item.refusal_seq, "applied", "", actor,
-                                                core_->NowMillis(), &core_->audit()));
+        settle = [&](WriteBatch* b) {
+          return core_->journal().StageSettle(b, item.refusal_seq, "applied", "", actor,
+                                              core_->NowMillis(), &core_->audit());
+        };
       }
+      ASSIGN_OR_RETURN(
+          seq,
+          core_->ApplyMaintainerWrite(
+              [&](const Directory& dir, ReplicaId replica, Hlc stamp) {
+                return PlanDecision(item, d, dir, FieldSchema::Hsds(), replica, stamp);
+              },
+              maintainer_org_, std::string("review.") + ReviewActionName(d.action), actor, settle));
     }
     spdlog::info("review: {} {} ({} record={} field={}) by {} via {}, logged at {}",
                  ReviewActionName(d.action), item.id, ReviewKindName(item.kind), item.record,

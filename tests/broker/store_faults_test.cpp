@@ -64,9 +64,10 @@ TEST(BrokerStoreFaults, AFailedLogTrimKeepsTheWholeLog) {
   h.OnFault("after the trim");  // memory and store agree again
 }
 
-// Approving a refused push writes the change, then settles the refusal: when the second commit
-// fails, the decision reports it and may be made again without writing the change twice.
-TEST(BrokerStoreFaults, ApprovingARefusedPushWhoseSettlementFailsCanBeDecidedAgain) {
+// Approving a refused push writes the change and settles the refusal in one commit (issue 16;
+// it was two): when it fails, neither is written, and the decision may be made again; it then
+// writes the change once.
+TEST(BrokerStoreFaults, ApprovingARefusedPushWritesTheChangeAndTheSettlementOrNeither) {
   StoreFaults h;
   h.Init(Node::kBroker, Mode::kCommit);
   h.Connect(*h.a_);
@@ -83,11 +84,16 @@ TEST(BrokerStoreFaults, ApprovingARefusedPushWhoseSettlementFailsCanBeDecidedAga
       h.a_->dir->Apply({Edit(kOrgB, "organization", {{"name", T("Renamed")}})}, "test").ok());
   h.Run();
   uint64_t head = h.core_->stats().log_head;
-  h.fault_.FailCommit(2);  // the write goes through, the settlement fails
+  h.fault_.FailCommit(1);
   auto failed = h.Decide(ReviewKind::kRefusedPush, ReviewAction::kApprove, "");
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), Code::kIoError);
-  h.OnFault("settling the refusal");
+  h.OnFault("approving the refused push");
+  EXPECT_EQ(h.core_->stats().log_head, head) << "the change was written without its settlement";
+  auto pending = h.core_->journal().Refusals();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_FALSE((*pending)[0].settled);
   auto again = h.Decide(ReviewKind::kRefusedPush, ReviewAction::kApprove, "");
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(h.core_->stats().log_head, head + 1) << "the change was written twice";
