@@ -12,7 +12,7 @@
 # Environment: BUILD_DIR (default build), SAN_DIR (default build-san), TSAN_DIR (default
 # build-tsan), RC_PARAMS (RapidCheck; default max_success=1000), SB_FUZZ_SECONDS (the fuzz
 # suite's time-boxed run per target; default 20), SB_NEMESIS_SECONDS (the nemesis suite's fault
-# phase in ./dev.sh test; default 45), SB_SKIP_APT=1 to skip the package check.
+# phase in ./dev.sh test; default 60), SB_SKIP_APT=1 to skip the package check.
 set -euo pipefail
 cd "$(dirname "$0")"
 

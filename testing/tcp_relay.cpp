@@ -308,7 +308,7 @@ void TcpRelay::Loop::Run() {
       }
     }
     uint64_t bytes = 0, refused = 0;
-    std::vector<Conn> kept;
+    std::vector<Conn> kept, dead;
     kept.reserve(conns.size());
     for (size_t i = 0; i < conns.size(); ++i) {
       Conn& c = conns[i];
@@ -333,18 +333,18 @@ void TcpRelay::Loop::Run() {
       } else if ((cr | sr) & (POLLERR | POLLHUP)) {
         alive = false;
       }
-      if (alive) {
-        kept.push_back(std::move(c));
-      } else {
-        CloseFd(c.client);
-        CloseFd(c.server);
-      }
+      (alive ? kept : dead).push_back(std::move(c));
     }
     conns = std::move(kept);
     if (bytes || refused) {
       MutexLock lock(mu);
       stats.bytes += bytes;
       stats.target_refused += refused;
+    }
+    // Closed once counted: a client that sees its connection end reads the stats that say why.
+    for (Conn& c : dead) {
+      CloseFd(c.client);
+      CloseFd(c.server);
     }
     if (listen_fd >= 0 && fds.size() > 1 && fds[1].fd == listen_fd && fds[1].revents) Accept();
   }

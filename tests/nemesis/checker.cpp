@@ -228,7 +228,10 @@ Report Check(const History& history, const Observation& observed) {
   };
 
   for (const auto& [key, writes] : by_field) {
-    const auto& [id, field] = key;
+    // Named, not a structured binding: a lambda below uses the id (clang 14 allows no capture
+    // of a binding).
+    const std::string& id = key.first;
+    const std::string& field = key.second;
     auto rec = observed.broker.find(id);
     const FieldView* now = nullptr;
     if (rec != observed.broker.end()) {

@@ -27,7 +27,7 @@
 // healing; then it corrupts the real run's views (an acknowledged value dropped, a value changed
 // on one agent, a referral listed twice) and checks that each is reported.
 //
-//   SB_NEMESIS_SECONDS         length of the fault phase (default 45)
+//   SB_NEMESIS_SECONDS         length of the fault phase (default 60)
 //   SB_NEMESIS_AGENTS          partner agents (default 5)
 //   SB_NEMESIS_RATE            writes per second over all agents (default 30)
 //   SB_NEMESIS_SEED            seed of the workload and the faults (default: random, printed)
@@ -145,7 +145,7 @@ struct Trace {
 class NemesisTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    seconds_ = EnvOr("SB_NEMESIS_SECONDS", 45);
+    seconds_ = EnvOr("SB_NEMESIS_SECONDS", 60);
     partners_ = static_cast<int>(EnvOr("SB_NEMESIS_AGENTS", 5));
     rate_ = std::max<uint64_t>(1, EnvOr("SB_NEMESIS_RATE", 30));
     seed_ = EnvOr("SB_NEMESIS_SEED", std::random_device{}());
@@ -678,7 +678,7 @@ class NemesisTest : public ::testing::Test {
   std::atomic<bool> stop_{false};
   std::mt19937_64 rng_;
   std::chrono::steady_clock::time_point t0_;
-  uint64_t seconds_ = 45, rate_ = 30, seed_ = 0, settle_ = 120;
+  uint64_t seconds_ = 60, rate_ = 30, seed_ = 0, settle_ = 120;
   int partners_ = 5;
 };
 
@@ -819,8 +819,23 @@ TEST_F(NemesisTest, AcknowledgedWritesSurviveFaultsAndEveryAgentConverges) {
   report.converge_seconds = converged ? took : -1;
   std::printf("nemesis report (seed %llu):\n%s", static_cast<unsigned long long>(seed_),
               report.Summary().c_str());
-  if (!converged)
-    std::printf("NOT converged %llu s after healing\n", static_cast<unsigned long long>(settle_));
+  if (!converged) {
+    // What the network looked like when the wait ended: settled (quiet, every cursor at the
+    // head) and still different means a divergence that no more waiting would mend.
+    nlohmann::json b = broker_->ApiStatus();
+    std::printf("NOT converged %llu s after healing; settled: %s; broker log_head %s\n",
+                static_cast<unsigned long long>(settle_), Settled() ? "yes" : "no",
+                b.is_object() ? b["log_head"].dump().c_str() : "(no answer)");
+    for (const auto& n : nodes_) {
+      nlohmann::json st = testing::AgentStatus(*n->Proc());
+      std::string shown = st.is_object() ? nlohmann::json{{"cursor", st["cursor"]},
+                                                          {"outbox_depth", st["outbox_depth"]},
+                                                          {"sync", st["sync"]}}
+                                               .dump()
+                                         : "(no answer)";
+      std::printf("  %s: %s\n", n->name.c_str(), shown.c_str());
+    }
+  }
   std::fflush(stdout);
   EXPECT_TRUE(converged) << "not converged within " << settle_ << " s of healing";
   EXPECT_TRUE(report.ok()) << report.Summary();
