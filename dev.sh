@@ -6,10 +6,13 @@
 #   ./dev.sh test --sanitize   the whole suite in build-san only
 #   ./dev.sh test --tsan       the broker and agents suites under ThreadSanitizer (build-tsan)
 #   ./dev.sh fuzz [SECONDS]    every fuzz target for SECONDS (default 60) each, from its corpus
+#   ./dev.sh nemesis [SECONDS] the nemesis fault test with SECONDS (default 600) of faults:
+#                    kills, pauses, partitions and stalls under a workload; prints its report
 #   ./dev.sh demo    install, configure, build the switchboard binary only, run the demo
 # Environment: BUILD_DIR (default build), SAN_DIR (default build-san), TSAN_DIR (default
 # build-tsan), RC_PARAMS (RapidCheck; default max_success=1000), SB_FUZZ_SECONDS (the fuzz
-# suite's time-boxed run per target; default 20), SB_SKIP_APT=1 to skip the package check.
+# suite's time-boxed run per target; default 20), SB_NEMESIS_SECONDS (the nemesis suite's fault
+# phase in ./dev.sh test; default 60), SB_SKIP_APT=1 to skip the package check.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,7 +26,9 @@ PACKAGES=(
   libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev zlib1g-dev
   chromium
   clang libfuzzer-14-dev
+  faketime
 )
+# faketime: libfaketime, which the nemesis test preloads to start agents with skewed clocks.
 # The review console's browser test (tests/browser) runs Debian's chromium, driven by
 # playwright-core from npm (installed there with `npm ci`). Node.js and npm: the machine's if
 # it has them, else Debian's (nodejs 18 is enough for playwright-core).
@@ -234,6 +239,16 @@ run_fuzz() {
   return $rc
 }
 
+# run_nemesis SECONDS: the nemesis test (tests/nemesis) with a fault phase of SECONDS, its
+# output shown as it runs (the report at the end).
+run_nemesis() {
+  local seconds=${1:-600}
+  build
+  log "running the nemesis test with ${seconds}s of faults"
+  SB_NEMESIS_SECONDS=$seconds meson test -C "$BUILD_DIR" --no-rebuild --verbose \
+    --timeout-multiplier 0 nemesis
+}
+
 case "${1:-}" in
   build) build ;;
   test)
@@ -248,6 +263,7 @@ case "${1:-}" in
         exit $rc ;;
     esac ;;
   fuzz) shift; run_fuzz "${1:-60}" ;;
+  nemesis) shift; run_nemesis "${1:-600}" ;;
   demo) build cli/switchboard; log "running the demo"; "$BUILD_DIR/cli/switchboard" demo ;;
-  *) echo "usage: ./dev.sh build|test [--sanitize|--tsan]|fuzz [SECONDS]|demo" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh build|test [--sanitize|--tsan]|fuzz [SECONDS]|nemesis [SECONDS]|demo" >&2; exit 2 ;;
 esac

@@ -79,6 +79,7 @@ Result<std::unique_ptr<AgentProcess>> AgentProcess::Launch(
   SpawnOptions options;
   options.args = std::move(args);
   options.output_file = LogPathOf(data_dir, spec);
+  options.env = spec.env;
   ASSIGN_OR_RETURN(Process process, Process::Spawn(options));
   std::unique_ptr<AgentProcess> p(new AgentProcess(std::move(process)));
   p->data_dir_ = data_dir;

@@ -42,6 +42,9 @@ struct ProcessSpec {
   std::string command = "agent";            // the subcommand
   std::string runtime_file = "agent.json";  // written once it serves, under DIR
   std::string log_name = "agent.log";       // output, appended, next to DIR
+  // "NAME=value" added to its environment (e.g. libfaketime's LD_PRELOAD and FAKETIME, for a
+  // daemon whose clock is skewed: tests/nemesis).
+  std::vector<std::string> env = {};
 };
 
 class AgentProcess {
