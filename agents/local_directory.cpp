@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/utf8.h"
 #include "conflict/codec.h"
+#include "store/backup.h"
 
 namespace sb {
 
@@ -21,6 +22,7 @@ constexpr char kNextSeqKey[] = "next_seq";
 constexpr char kHlcKey[] = "hlc_last";
 constexpr char kCursorKey[] = "sync_cursor";
 constexpr char kRejectionPrefix[] = "rejection/";
+constexpr char kBrokerEpochKey[] = "broker_epoch";
 // More requests than this wait for the next group, bounding a batch's size and latency.
 constexpr size_t kMaxGroup = 256;
 constexpr size_t kMaxRecordsPerOutboxEntry = 256;
@@ -63,6 +65,10 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
   if (hlc) RETURN_IF_ERROR(d->hlc_.Observe(Hlc{DecodeSeq(*hlc)}, Hlc{DecodeSeq(*hlc)}.millis()));
   ASSIGN_OR_RETURN(auto cursor, store->Get(Cf::kMeta, kCursorKey));
   if (cursor) d->sync_cursor_ = DecodeSeq(*cursor);
+  ASSIGN_OR_RETURN(auto epoch, store->Get(Cf::kMeta, kBrokerEpochKey));
+  if (epoch) d->broker_epoch_ = DecodeSeq(*epoch);
+  ASSIGN_OR_RETURN(bool restored, IsRestored(*store));
+  d->restored_ = restored;
   uint64_t depth = 0;
   RETURN_IF_ERROR(store->Scan(Cf::kOutbox, "", "", [&](std::string_view, std::string_view) {
     ++depth;
@@ -85,6 +91,11 @@ LocalDirectory::~LocalDirectory() {
 Result<std::vector<EditOutcome>> LocalDirectory::Apply(std::vector<RecordEdit> edits,
                                                        const std::string& actor) {
   if (edits.empty()) return std::vector<EditOutcome>{};
+  if (restored_) {
+    return Status::Unavailable(
+        "this agent was restored from a backup and is catching up with the broker; edits are "
+        "accepted once it has (see `switchboard status`)");
+  }
   auto req = std::make_unique<Request>();
   req->edits = std::move(edits);
   req->actor = actor;
@@ -300,12 +311,19 @@ void LocalDirectory::CommitJob(Request& req) {
   if (s.ok() && r.batch.count() > 0) {
     if (seq != next_seq_) r.batch.Put(Cf::kMeta, kNextSeqKey, EncodeSeq(seq));
     if (r.cursor > 0) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(r.cursor));
+    if (r.reset_cursor) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(0));
     s = store_->Commit(std::move(r.batch));
   }
   if (s.ok()) {
     next_seq_ = seq;
     if (r.cursor > 0) sync_cursor_ = r.cursor;
+    if (r.reset_cursor) sync_cursor_ = 0;
     outbox_depth_ -= std::min<uint64_t>(outbox_depth_, r.outbox_removed);
+    outbox_depth_ += r.outbox_added;
+    if (r.outbox_added > 0) {
+      MutexLock lock(on_outbox_mu_);
+      if (on_outbox_) on_outbox_();
+    }
     WriterLock lock(state_mu_);
     for (const Record& d : r.joins) dir_.Join(d);
     for (const Record& d : r.replaces) dir_.Replace(d);
@@ -449,6 +467,58 @@ Result<std::vector<Rejection>> LocalDirectory::Rejections(size_t max) const {
         return out.size() < max;
       }));
   return out;
+}
+
+Status LocalDirectory::KeepBrokerEpoch(uint64_t epoch) {
+  Status s = RunJob([&](const Directory&, uint64_t*, JobResult* r) {
+    r->batch.Put(Cf::kMeta, kBrokerEpochKey, EncodeSeq(epoch));
+    return Status::Ok();
+  });
+  if (s.ok()) broker_epoch_ = epoch;
+  return s;
+}
+
+Result<size_t> LocalDirectory::Rejoin(uint64_t epoch) {
+  size_t queued = 0;
+  Status s = RunJob([&, this](const Directory& committed, uint64_t* seq, JobResult* r) {
+    // On the committer thread: hlc_ is its own.
+    Delta outgoing{options_.replica, hlc_.Now(clock_->NowMillis()), {}};
+    auto flush = [&] {
+      if (outgoing.records.empty()) return;
+      r->batch.Put(Cf::kOutbox, EncodeSeq((*seq)++), EncodeDelta(outgoing));
+      outgoing.records.clear();
+      ++r->outbox_added;
+    };
+    for (const auto& [id, rec] : committed.records()) {
+      Record mine = AuthoredPart(rec, options_.replica);
+      if (mine.fields().empty()) continue;
+      outgoing.records.push_back(std::move(mine));
+      ++queued;
+      if (outgoing.records.size() == kMaxRecordsPerOutboxEntry) flush();
+    }
+    flush();
+    r->batch.Put(Cf::kMeta, kHlcKey, EncodeSeq(hlc_.last().packed));
+    r->batch.Put(Cf::kMeta, kBrokerEpochKey, EncodeSeq(epoch));
+    r->reset_cursor = true;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  broker_epoch_ = epoch;
+  spdlog::warn(
+      "sync: the broker's log is not the one this agent synced with (restored from a "
+      "backup?): reading it again from its start, and {} records this agent wrote are "
+      "queued to be sent again",
+      queued);
+  return queued;
+}
+
+Status LocalDirectory::ClearRestored() {
+  Status s = RunJob([&](const Directory&, uint64_t*, JobResult* r) {
+    sb::ClearRestored(r->batch);
+    return Status::Ok();
+  });
+  if (s.ok()) restored_ = false;
+  return s;
 }
 
 }  // namespace sb

@@ -108,6 +108,9 @@ class AgentSync {
   void ResetStream();
   std::string Hello(bool resume);
   std::string Credit(bool rewind);
+  // The broker's log is another one (it was restored from a backup, store/backup.h): the
+  // directory rejoins it (cursor 0, what this replica wrote queued again). False on failure.
+  bool Rejoin(uint64_t epoch);
   // Asks for everything after the cursor again, once until it comes.
   std::vector<std::string> Rewind(const std::string& why);
   bool Verify(const proto::SignedDelta& sd);
@@ -128,9 +131,9 @@ class AgentSync {
 
   State state_ = State::kDisconnected;
   uint64_t hello_at_ = 0;
-  uint64_t sent_pre_key_id_ = 0;      // the referral pre-key the last Hello published
-  uint64_t pre_key_checked_at_ = 0;   // when Tick last looked for a rotated one
-  uint64_t hello_wait_ms_ = 0;  // the current interval before a Hello is repeated
+  uint64_t sent_pre_key_id_ = 0;     // the referral pre-key the last Hello published
+  uint64_t pre_key_checked_at_ = 0;  // when Tick last looked for a rotated one
+  uint64_t hello_wait_ms_ = 0;       // the current interval before a Hello is repeated
   uint64_t batch_counter_ = 0;
   uint64_t in_flight_batch_ = 0;  // 0: none
   uint64_t in_flight_at_ = 0;

@@ -10,6 +10,7 @@
 #include "broker/review.h"
 #include "conflict/codec.h"
 #include "conflict/views.h"
+#include "store/backup.h"
 
 namespace sb {
 
@@ -86,6 +87,7 @@ Status BrokerCore::Load() {
   }));
   ASSIGN_OR_RETURN(auto head, store_->Get(Cf::kMeta, kLogHead));
   if (head) log_head_ = DecodeSeq(*head);
+  ASSIGN_OR_RETURN(log_epoch_, LogEpoch(*store_));
   ASSIGN_OR_RETURN(auto start, store_->Get(Cf::kMeta, kLogStart));
   if (start) log_start_ = DecodeSeq(*start);
   if (log_start_ == 0) return Status::Corruption("meta log_start is malformed");
@@ -263,6 +265,8 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
                       std::to_string(proto::kProtocolVersion) + " — upgrade switchboard",
                   out);
   }
+  if (h.log_epoch != 0 && h.log_epoch != log_epoch_)
+    return OnHello(peer, org, InThisLog(org, h), out);
   Status bound = roster_->BindReplica(h.replica, org, options_.max_replicas_per_org);
   if (bound.code() == Code::kResourceExhausted) stats_.quota_refusals++;
   if (!bound.ok()) {
@@ -305,7 +309,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     MarkDue(peer, s);
     Send(peer,
          proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, s.checkpoint != nullptr,
-                        true},
+                        true, log_epoch_},
          out);
     // An agent that has this session's roster needs only what changed since (at 10,000
     // agents a stall's resume that cost a whole roster each was gigabytes).
@@ -365,7 +369,9 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   bool checkpoint = WantsCheckpoint(h.cursor);
   if (checkpoint) StartCheckpoint(s);
   MarkDue(peer, s);
-  Send(peer, proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, checkpoint, false},
+  Send(peer,
+       proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, checkpoint, false,
+                      log_epoch_},
        out);
   spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
                h.cursor, log_head_, checkpoint ? " (checkpoint)" : "");
@@ -377,6 +383,20 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   } else {
     for (proto::ReferralUpdate& u : *missed) Send(peer, u, out);
   }
+}
+
+proto::Hello BrokerCore::InThisLog(const std::string& org, const proto::Hello& h) const {
+  spdlog::info(
+      "broker: org={} replica={:016x} synced with another log (epoch {:016x}, cursor "
+      "{}); this log (epoch {:016x}) is sent from its start and the agent re-sends "
+      "what it wrote",
+      org, h.replica, h.log_epoch, h.cursor, log_epoch_);
+  proto::Hello fresh = h;
+  fresh.cursor = 0;
+  fresh.log_epoch = log_epoch_;
+  fresh.resume = false;
+  fresh.has_roster = false;
+  return fresh;
 }
 
 void BrokerCore::OnCredit(Session& s, const proto::Credit& c) {
