@@ -63,6 +63,8 @@ std::string AgentSync::Hello(bool resume) {
   h.replica = dir_->replica();
   h.cursor = dir_->sync_cursor();
   h.log_epoch = dir_->broker_epoch();
+  // Restored from a backup: this replica's writes after it are in the broker's log only.
+  h.own_entries = dir_->restored();
   h.credits = options_.credit_window;
   h.referral_cursor = referrals_ ? referrals_->cursor() : 0;
   h.window_bytes = options_.window_bytes;

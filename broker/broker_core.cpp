@@ -363,6 +363,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   s.role = m.role;
   s.key_epoch = m.key_epoch;
   s.replica = h.replica;
+  s.own_entries = h.own_entries;
   s.acked = s.sent = s.cursor_saved = h.cursor;
   s.window = window;
   s.window_bytes = window_bytes;
@@ -974,8 +975,8 @@ size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outg
     }
     // The agent's own writes, and entries whose records' state it was sent (coalesced):
     // only the position, not the bytes it already has.
-    if (next <= s.covered ||
-        (e->logged.author == s.org && e->delta && e->delta->author == s.replica)) {
+    if (next <= s.covered || (!s.own_entries && e->logged.author == s.org && e->delta &&
+                              e->delta->author == s.replica)) {
       batch.entries.push_back(
           proto::LogEntry{next, proto::SignedDelta{"", e->logged.author, "", ""}});
       batch_bytes += 32;

@@ -255,6 +255,7 @@ class BrokerCore {
     uint64_t cursor_saved = 0;  // the acked cursor last made durable
     bool due = false;           // in due_: Pump visits it
     uint64_t covered = 0;  // entries up to this one were sent as coalesced state: positions only
+    bool own_entries = false;     // the agent asked for its own entries whole (restored)
     uint64_t coalesce_after = 0;  // no coalescing tried before `sent` reaches this
   };
   // A push waiting in its organization's queue (fair ingest), with the session it came on.

@@ -79,6 +79,8 @@ struct Hello {
   logEpoch @9 :UInt64;  # the epoch of the broker's log `cursor` counts in (0: none known); a
                         # broker whose log has another epoch (it was restored from a backup)
                         # starts the session from 0 (store/backup.h)
+  ownEntries @10 :Bool; # true: send this replica's own log entries whole, not as positions
+                        # only (an agent restored from a backup lacks its later writes)
 }
 
 # A short-lived X25519 key referrals to an organization are sealed to (forward secrecy: the

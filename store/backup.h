@@ -29,7 +29,9 @@
 //   log. Until it has (its cursor reaches the head the broker announced), it refuses local
 //   edits: the broker holds writes this replica made after the backup, and a new edit planned
 //   on the older state would reuse one of their dots (the counters are per record) and be
-//   taken for a repeat. The restore marks the store (meta "restored"); the sync session
+//   taken for a repeat. The restore marks the store (meta "restored"); while marked, the
+//   agent's Hello asks for its own log entries whole (normally they come as positions only:
+//   the agent has them, but a restored one lost those after the backup); the sync session
 //   clears the mark once caught up.
 // - A restored *broker* is behind its agents. Its log has an identity, the log epoch (meta
 //   "log_epoch", random, made with the log); restore gives the restored log a new one. Each
@@ -41,8 +43,10 @@
 //   outbox what it wrote that is still live — for each record, its own entries with the
 //   record's context less the other replicas' live entries (conflict/record.h AuthoredPart)
 //   — which the broker validates like any push (a partner re-sends only its own writes, a
-//   maintainer's agent the maintainer's). The broker joins them (what it already holds is
-//   acknowledged as a repeat), the agent joins the broker's whole log again (idempotent),
+//   maintainer's agent the maintainer's; a maintainer-only entry the broker already holds,
+//   such as the owner a partner wrote when it created the record, is no change and passes,
+//   broker/ingest.cpp). The broker joins them (what it already holds is acknowledged as a
+//   repeat), the agent joins the broker's whole log again (idempotent),
 //   and the network converges with every acknowledged edit the agents hold.
 //   Limits: a write the broker itself made after the backup (a publication by its review
 //   replica) is held by the agents but not re-sent by them, and a re-sent part whose context

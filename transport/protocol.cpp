@@ -165,6 +165,7 @@ void Put(wire::Envelope::Builder env, const Hello& m) {
   b.setHasRoster(m.has_roster);
   if (!m.pre_key.empty()) PutPreKey(b.initPreKey(), m.pre_key);
   b.setLogEpoch(m.log_epoch);
+  b.setOwnEntries(m.own_entries);
 }
 
 void Put(wire::Envelope::Builder env, const Welcome& m) {
@@ -432,6 +433,7 @@ Message Get(wire::Envelope::Reader env) {
               r.getResume(),          r.getHasRoster(),      {}};
       if (r.hasPreKey()) h.pre_key = GetPreKey(r.getPreKey(), "hello.pre_key");
       h.log_epoch = r.getLogEpoch();
+      h.own_entries = r.getOwnEntries();
       return h;
     }
     case wire::Envelope::WELCOME: {

@@ -103,6 +103,7 @@ struct Hello {
   bool has_roster = false;    // with resume: only roster changes are needed
   SignedPreKey pre_key = {};  // none: id 0
   uint64_t log_epoch = 0;     // the broker log epoch `cursor` counts in (0: none known)
+  bool own_entries = false;   // send this replica's own entries whole (restored agent)
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
