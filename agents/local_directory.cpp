@@ -311,6 +311,10 @@ void LocalDirectory::CommitJob(Request& req) {
   if (s.ok() && r.batch.count() > 0) {
     if (seq != next_seq_) r.batch.Put(Cf::kMeta, kNextSeqKey, EncodeSeq(seq));
     if (r.cursor > 0) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(r.cursor));
+    // The cursor counts in the broker log's epoch: saved together.
+    if (r.cursor > 0 && broker_epoch_ != 0) {
+      r.batch.Put(Cf::kMeta, kBrokerEpochKey, EncodeSeq(broker_epoch_.load()));
+    }
     if (r.reset_cursor) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(0));
     s = store_->Commit(std::move(r.batch));
   }
@@ -470,12 +474,9 @@ Result<std::vector<Rejection>> LocalDirectory::Rejections(size_t max) const {
 }
 
 Status LocalDirectory::KeepBrokerEpoch(uint64_t epoch) {
-  Status s = RunJob([&](const Directory&, uint64_t*, JobResult* r) {
-    r->batch.Put(Cf::kMeta, kBrokerEpochKey, EncodeSeq(epoch));
-    return Status::Ok();
-  });
-  if (s.ok()) broker_epoch_ = epoch;
-  return s;
+  // No write of its own: it is saved with the next cursor, which counts in it (CommitJob).
+  broker_epoch_ = epoch;
+  return Status::Ok();
 }
 
 Result<size_t> LocalDirectory::Rejoin(uint64_t epoch) {

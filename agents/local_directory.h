@@ -132,7 +132,8 @@ class LocalDirectory {
   // --- Rejoining after a restore (store/backup.h) ---
   // The epoch of the broker log the sync cursor counts in (0: none known yet).
   uint64_t broker_epoch() const { return broker_epoch_.load(); }
-  // Keeps `epoch` as the broker log's (the first Welcome that names one).
+  // Keeps `epoch` as the broker log's (the first Welcome that names one); it is saved with
+  // the next sync cursor, which counts in it.
   Status KeepBrokerEpoch(uint64_t epoch);
   // The broker's log is another one than the cursor counts in (the broker was restored from
   // a backup): in one durable batch, sets the cursor to 0, keeps `epoch` (0: unknown yet) and
