@@ -433,6 +433,14 @@ void ApiServer::Routes() {
                {"unchanged", by_op["unchanged"]}});
   });
 
+  if (options_.checkpoint) {
+    s.Post("/v1/backup", [this](const httplib::Request&, httplib::Response& res) {
+      Result<std::string> dir = options_.checkpoint();
+      if (!dir.ok()) return ReplyError(res, dir.status());
+      spdlog::info("api: store checkpoint for a backup made in {}", *dir);
+      ReplyJson(res, 200, {{"checkpoint", *dir}});
+    });
+  }
   s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     size_t records = dir_->Read([](const Directory& d) { return d.size(); });
     json out = {{"replica", ReplicaHex(dir_->replica())},

@@ -13,6 +13,8 @@
 //   GET    /v1/status                       records, outbox, sync state
 //   GET    /v1/rejections                   edits the broker refused, with reasons
 //   GET    /v1/quarantine                   what this agent received and could not use
+//   POST   /v1/backup                       makes a store checkpoint for `switchboard backup`:
+//                                           {"checkpoint": DIR/backup-<random>.tmp}
 // Errors: {"error": {"code": "InvalidArgument", "message": "service.url: must be ..."}} with
 // 400 (bad input), 401 (token), 404, 409 (state conflict, e.g. deleted), 413 (too large),
 // 503 (shutting down), 500 (internal).
@@ -54,6 +56,9 @@ class ApiServer {
     ReferralBook* referrals = nullptr;
     // GET /v1/quarantine and its metrics, when set.
     Quarantine* quarantine = nullptr;
+    // POST /v1/backup, when set: makes a consistent store checkpoint in a new directory inside
+    // the data directory and returns it (store/backup.h CheckpointForBackup).
+    std::function<Result<std::string>()> checkpoint;
   };
 
   ApiServer(LocalDirectory* dir, Clock* clock, Options options);

@@ -13,6 +13,7 @@
 #include "base/utf8.h"
 #include "conflict/codec.h"
 #include "transport/protocol.h"
+#include "store/backup.h"
 
 namespace sb {
 
@@ -23,6 +24,7 @@ constexpr char kHlcKey[] = "hlc_last";
 constexpr char kCursorKey[] = "sync_cursor";
 constexpr char kRoleKey[] = "welcomed_role";
 constexpr char kRejectionPrefix[] = "rejection/";
+constexpr char kBrokerEpochKey[] = "broker_epoch";
 // More requests than this wait for the next group, bounding a batch's size and latency.
 constexpr size_t kMaxGroup = 256;
 constexpr size_t kMaxRecordsPerOutboxEntry = 256;
@@ -71,6 +73,10 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
     MutexLock lock(d->role_mu_);
     d->welcomed_role_ = *role;
   }
+  ASSIGN_OR_RETURN(auto epoch, store->Get(Cf::kMeta, kBrokerEpochKey));
+  if (epoch) d->broker_epoch_ = DecodeSeq(*epoch);
+  ASSIGN_OR_RETURN(bool restored, IsRestored(*store));
+  d->restored_ = restored;
   uint64_t depth = 0;
   RETURN_IF_ERROR(store->Scan(Cf::kOutbox, "", "", [&](std::string_view, std::string_view) {
     ++depth;
@@ -93,6 +99,11 @@ LocalDirectory::~LocalDirectory() {
 Result<std::vector<EditOutcome>> LocalDirectory::Apply(std::vector<RecordEdit> edits,
                                                        const std::string& actor) {
   if (edits.empty()) return std::vector<EditOutcome>{};
+  if (restored_) {
+    return Status::Unavailable(
+        "this agent was restored from a backup and is catching up with the broker; edits are "
+        "accepted once it has (see `switchboard status`)");
+  }
   auto req = std::make_unique<Request>();
   req->edits = std::move(edits);
   req->actor = actor;
@@ -308,12 +319,23 @@ void LocalDirectory::CommitJob(Request& req) {
   if (s.ok() && r.batch.count() > 0) {
     if (seq != next_seq_) r.batch.Put(Cf::kMeta, kNextSeqKey, EncodeSeq(seq));
     if (r.cursor > 0) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(r.cursor));
+    // The cursor counts in the broker log's epoch: saved together.
+    if (r.cursor > 0 && broker_epoch_ != 0) {
+      r.batch.Put(Cf::kMeta, kBrokerEpochKey, EncodeSeq(broker_epoch_.load()));
+    }
+    if (r.reset_cursor) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(0));
     s = store_->Commit(std::move(r.batch));
   }
   if (s.ok()) {
     next_seq_ = seq;
     if (r.cursor > 0) sync_cursor_ = r.cursor;
+    if (r.reset_cursor) sync_cursor_ = 0;
     outbox_depth_ -= std::min<uint64_t>(outbox_depth_, r.outbox_removed);
+    outbox_depth_ += r.outbox_added;
+    if (r.outbox_added > 0) {
+      MutexLock lock(on_outbox_mu_);
+      if (on_outbox_) on_outbox_();
+    }
     WriterLock lock(state_mu_);
     for (const Record& d : r.joins) dir_.Join(d);
     for (const Record& d : r.replaces) dir_.Replace(d);
@@ -472,6 +494,55 @@ Status LocalDirectory::SaveWelcomedRole(const std::string& role) {
   RETURN_IF_ERROR(store_->Commit(std::move(batch)));
   welcomed_role_ = role;
   return Status::Ok();
+}
+
+Status LocalDirectory::KeepBrokerEpoch(uint64_t epoch) {
+  // No write of its own: it is saved with the next cursor, which counts in it (CommitJob).
+  broker_epoch_ = epoch;
+  return Status::Ok();
+}
+
+Result<size_t> LocalDirectory::Rejoin(uint64_t epoch) {
+  size_t queued = 0;
+  Status s = RunJob([&, this](const Directory& committed, uint64_t* seq, JobResult* r) {
+    // On the committer thread: hlc_ is its own.
+    Delta outgoing{options_.replica, hlc_.Now(clock_->NowMillis()), {}};
+    auto flush = [&] {
+      if (outgoing.records.empty()) return;
+      r->batch.Put(Cf::kOutbox, EncodeSeq((*seq)++), EncodeDelta(outgoing));
+      outgoing.records.clear();
+      ++r->outbox_added;
+    };
+    for (const auto& [id, rec] : committed.records()) {
+      Record mine = AuthoredPart(rec, options_.replica);
+      if (mine.fields().empty()) continue;
+      outgoing.records.push_back(std::move(mine));
+      ++queued;
+      if (outgoing.records.size() == kMaxRecordsPerOutboxEntry) flush();
+    }
+    flush();
+    r->batch.Put(Cf::kMeta, kHlcKey, EncodeSeq(hlc_.last().packed));
+    r->batch.Put(Cf::kMeta, kBrokerEpochKey, EncodeSeq(epoch));
+    r->reset_cursor = true;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  broker_epoch_ = epoch;
+  spdlog::warn(
+      "sync: the broker's log is not the one this agent synced with (restored from a "
+      "backup?): reading it again from its start, and {} records this agent wrote are "
+      "queued to be sent again",
+      queued);
+  return queued;
+}
+
+Status LocalDirectory::ClearRestored() {
+  Status s = RunJob([&](const Directory&, uint64_t*, JobResult* r) {
+    sb::ClearRestored(r->batch);
+    return Status::Ok();
+  });
+  if (s.ok()) restored_ = false;
+  return s;
 }
 
 }  // namespace sb

@@ -135,6 +135,24 @@ class LocalDirectory {
   }
   Result<std::vector<Rejection>> Rejections(size_t max) const;
 
+  // --- Rejoining after a restore (store/backup.h) ---
+  // The epoch of the broker log the sync cursor counts in (0: none known yet).
+  uint64_t broker_epoch() const { return broker_epoch_.load(); }
+  // Keeps `epoch` as the broker log's (the first Welcome that names one); it is saved with
+  // the next sync cursor, which counts in it.
+  Status KeepBrokerEpoch(uint64_t epoch);
+  // The broker's log is another one than the cursor counts in (the broker was restored from
+  // a backup): in one durable batch, sets the cursor to 0, keeps `epoch` (0: unknown yet) and
+  // queues in the outbox this replica's part of every record (AuthoredPart), to be pushed
+  // again. Returns how many records were queued.
+  Result<size_t> Rejoin(uint64_t epoch);
+  // True while this agent, restored from a backup, has not caught up with the broker: edits
+  // are refused (Unavailable) until then, so that none reuses a dot of a write this replica
+  // made after the backup (which the broker holds and will send back).
+  bool restored() const { return restored_.load(); }
+  // Caught up: clears the restored mark durably.
+  Status ClearRestored();
+
  private:
   // What a job (a sync step) asks the committer to do once its batch is durable.
   struct JobResult {
@@ -143,7 +161,9 @@ class LocalDirectory {
     std::vector<Record> replaces;     // replace the state's record (refused edits taken back)
     std::vector<std::string> erases;  // forget the record (a refused creation)
     uint64_t outbox_removed = 0;
-    uint64_t cursor = 0;  // new sync cursor, if > 0
+    uint64_t outbox_added = 0;
+    uint64_t cursor = 0;        // new sync cursor, if > 0
+    bool reset_cursor = false;  // the cursor goes back to 0 (rejoin)
   };
   using Job = std::function<Status(const Directory& committed, uint64_t* next_seq, JobResult*)>;
 
@@ -180,6 +200,8 @@ class LocalDirectory {
   uint64_t next_seq_ = 1;  // history and outbox sequence; persisted in meta with each batch
   std::atomic<uint64_t> outbox_depth_{0};
   std::atomic<uint64_t> sync_cursor_{0};
+  std::atomic<uint64_t> broker_epoch_{0};
+  std::atomic<bool> restored_{false};
 
   mutable Mutex role_mu_;
   std::string welcomed_role_ GUARDED_BY(role_mu_);

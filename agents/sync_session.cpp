@@ -74,6 +74,9 @@ std::string AgentSync::Hello(bool resume) {
   proto::Hello h;
   h.replica = dir_->replica();
   h.cursor = dir_->sync_cursor();
+  h.log_epoch = dir_->broker_epoch();
+  // Restored from a backup: this replica's writes after it are in the broker's log only.
+  h.own_entries = dir_->restored();
   h.credits = options_.credit_window;
   h.referral_cursor = referrals_ ? referrals_->cursor() : 0;
   h.window_bytes = options_.window_bytes;
@@ -223,6 +226,12 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
       return {Hello(/*resume=*/false)};
     } else if (r->code == proto::RefusalCode::kUnavailable) {
       in_flight_batch_ = 0;  // push again later
+    } else if (r->code == proto::RefusalCode::kCursor) {
+      // Our cursor is past the broker's log: it lost entries (restored from a backup), and
+      // did not know our log epoch to tell. Rejoin: read its log from the start, re-send.
+      if (!Rejoin(0)) return {};
+      SetState(State::kHelloSent);
+      return {Hello(/*resume=*/false)};
     }
     return {};
   }
@@ -237,6 +246,16 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
       Error("the broker authenticated us as " + w->org + ", not " + me_.pub.org);
     }
     bool was_ready = state_ == State::kReady;
+    if (w->log_epoch != 0 && w->log_epoch != dir_->broker_epoch()) {
+      // The broker started the session at 0 when our Hello named another epoch.
+      if (dir_->broker_epoch() == 0) {
+        if (Status s = dir_->KeepBrokerEpoch(w->log_epoch); !s.ok()) {
+          Error("cannot keep the broker's log epoch: " + s.ToString());
+        }
+      } else if (!Rejoin(w->log_epoch)) {
+        return {};
+      }
+    }
     // A Hello that asked to resume found no session (the broker dropped it, or this is a
     // new connection): the broker starts one at our cursor, so start over here too.
     if (!w->resumed) ResetStream();
@@ -579,6 +598,15 @@ std::vector<std::string> AgentSync::Tick() {
     return {Hello(/*resume=*/true)};
   }
   if (state_ != State::kReady) return {};
+  if (dir_->restored() && checkpoint_id_ == 0 && dir_->sync_cursor() >= known_head_) {
+    // Restored from a backup and now caught up: every write of ours the broker holds is
+    // here, so new edits take fresh dots (store/backup.h).
+    if (Status s = dir_->ClearRestored(); !s.ok())
+      Error("cannot clear the restored mark: " + s.ToString());
+    else
+      spdlog::info("sync: caught up after the restore (cursor {}); edits are accepted again",
+                   dir_->sync_cursor());
+  }
   if (referrals_ && now - pre_key_checked_at_ >= 1000) {
     // The pre-key rotated since the Hello (its schedule, or `refer rotate-key`): a resumed
     // Hello publishes the new one, and the stream goes on.
@@ -654,6 +682,22 @@ SyncStatus AgentSync::status() const {
   SyncStatus s = status_;
   s.outbox_depth = dir_->outbox_depth();
   return s;
+}
+
+bool AgentSync::Rejoin(uint64_t epoch) {
+  Result<size_t> queued = dir_->Rejoin(epoch);
+  if (!queued.ok()) {
+    Error("cannot rejoin the restored broker: " + queued.status().ToString());
+    return false;
+  }
+  ResetStream();
+  known_head_ = 0;
+  in_flight_batch_ = 0;  // what was in flight is pushed again, with the re-sent part
+  Note("session restart",
+       "the broker's log is another one (restored from a backup?); " + std::to_string(*queued) +
+           " records re-sent",
+       &SyncStatus::session_restarts);
+  return true;
 }
 
 }  // namespace sb

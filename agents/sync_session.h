@@ -108,6 +108,9 @@ class AgentSync {
   void ResetStream();
   std::string Hello(bool resume);
   std::string Credit(bool rewind);
+  // The broker's log is another one (it was restored from a backup, store/backup.h): the
+  // directory rejoins it (cursor 0, what this replica wrote queued again). False on failure.
+  bool Rejoin(uint64_t epoch);
   // Asks for everything after the cursor again, once until it comes.
   std::vector<std::string> Rewind(const std::string& why);
   bool Verify(const proto::SignedDelta& sd);

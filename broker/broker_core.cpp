@@ -10,6 +10,7 @@
 #include "broker/review.h"
 #include "conflict/codec.h"
 #include "conflict/views.h"
+#include "store/backup.h"
 
 namespace sb {
 
@@ -105,6 +106,7 @@ Status BrokerCore::Load() {
   }));
   ASSIGN_OR_RETURN(auto head, store_->Get(Cf::kMeta, kLogHead));
   if (head) log_head_ = DecodeSeq(*head);
+  ASSIGN_OR_RETURN(log_epoch_, LogEpoch(*store_));
   ASSIGN_OR_RETURN(auto start, store_->Get(Cf::kMeta, kLogStart));
   if (start) log_start_ = DecodeSeq(*start);
   if (log_start_ == 0) return Status::Corruption("meta log_start is malformed");
@@ -282,6 +284,8 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
                       std::to_string(proto::kProtocolVersion) + " — upgrade switchboard",
                   out);
   }
+  if (h.log_epoch != 0 && h.log_epoch != log_epoch_)
+    return OnHello(peer, org, InThisLog(org, h), out);
   Status bound = roster_->BindReplica(h.replica, org, options_.max_replicas_per_org);
   if (bound.code() == Code::kResourceExhausted) stats_.quota_refusals++;
   if (!bound.ok()) {
@@ -324,7 +328,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     MarkDue(peer, s);
     Send(peer,
          proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, s.checkpoint != nullptr,
-                        true},
+                        true, log_epoch_},
          out);
     // An agent that has this session's roster needs only what changed since (at 10,000
     // agents a stall's resume that cost a whole roster each was gigabytes).
@@ -378,13 +382,16 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   s.role = m.role;
   s.key_epoch = m.key_epoch;
   s.replica = h.replica;
+  s.own_entries = h.own_entries;
   s.acked = s.sent = s.cursor_saved = h.cursor;
   s.window = window;
   s.window_bytes = window_bytes;
   bool checkpoint = WantsCheckpoint(h.cursor);
   if (checkpoint) StartCheckpoint(s);
   MarkDue(peer, s);
-  Send(peer, proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, checkpoint, false},
+  Send(peer,
+       proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, checkpoint, false,
+                      log_epoch_},
        out);
   spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
                h.cursor, log_head_, checkpoint ? " (checkpoint)" : "");
@@ -396,6 +403,20 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   } else {
     for (proto::ReferralUpdate& u : *missed) Send(peer, u, out);
   }
+}
+
+proto::Hello BrokerCore::InThisLog(const std::string& org, const proto::Hello& h) const {
+  spdlog::info(
+      "broker: org={} replica={:016x} synced with another log (epoch {:016x}, cursor "
+      "{}); this log (epoch {:016x}) is sent from its start and the agent re-sends "
+      "what it wrote",
+      org, h.replica, h.log_epoch, h.cursor, log_epoch_);
+  proto::Hello fresh = h;
+  fresh.cursor = 0;
+  fresh.log_epoch = log_epoch_;
+  fresh.resume = false;
+  fresh.has_roster = false;
+  return fresh;
 }
 
 void BrokerCore::OnCredit(Session& s, const proto::Credit& c) {
@@ -970,8 +991,8 @@ size_t BrokerCore::PumpLog(const std::string& peer, Session& s, std::vector<Outg
     }
     // The agent's own writes, and entries whose records' state it was sent (coalesced):
     // only the position, not the bytes it already has.
-    if (next <= s.covered ||
-        (e->logged.author == s.org && e->delta && e->delta->author == s.replica)) {
+    if (next <= s.covered || (!s.own_entries && e->logged.author == s.org && e->delta &&
+                              e->delta->author == s.replica)) {
       batch.entries.push_back(
           proto::LogEntry{next, proto::SignedDelta{"", e->logged.author, "", ""}});
       batch_bytes += 32;

@@ -258,6 +258,7 @@ class BrokerCore {
     uint64_t cursor_saved = 0;  // the acked cursor last made durable
     bool due = false;           // in due_: Pump visits it
     uint64_t covered = 0;  // entries up to this one were sent as coalesced state: positions only
+    bool own_entries = false;     // the agent asked for its own entries whole (restored)
     uint64_t coalesce_after = 0;  // no coalescing tried before `sent` reaches this
   };
   // A push waiting in its organization's queue (fair ingest), with the session it came on.
@@ -300,6 +301,9 @@ class BrokerCore {
               std::vector<Outgoing>* out);
   void OnHello(const std::string& peer, const std::string& org, const proto::Hello& h,
                std::vector<Outgoing>* out);
+  // A Hello that counts its cursor in another log (this broker was restored from a backup,
+  // store/backup.h) as one from the start of this log: a copy at cursor 0, a new session.
+  proto::Hello InThisLog(const std::string& org, const proto::Hello& h) const;
   void OnCredit(Session& s, const proto::Credit& c);
   void MarkDue(const std::string& peer, Session& s);
   // The session's byte window now: its own, or its share of the in-flight budget if smaller.
@@ -373,6 +377,7 @@ class BrokerCore {
   HlcClock hlc_;
   Directory dir_;
   uint64_t log_head_ = 0, log_start_ = 1;
+  uint64_t log_epoch_ = 0;  // the log's identity; a restore gives it a new one (store/backup.h)
   // Bytes of the log: log_bytes_[i] is the total size of entries log_start_ .. log_start_ + i.
   std::vector<uint64_t> log_bytes_;
   uint64_t audience_epoch_ = 0;  // bumped when who may read some record changes

@@ -13,6 +13,7 @@
 #include "http/http_auth.h"
 #include "http/http_limits.h"
 #include "http/http_reply.h"
+#include "store/backup.h"
 #include "transport/zap.h"
 
 namespace sb {
@@ -527,6 +528,19 @@ void BrokerServer::Routes() {
     }
     ReplyJson(res, 200, {{"maintainers", list}});
   });
+  if (!options_.data_dir.empty()) {
+    // RocksDB makes a checkpoint beside concurrent writes: no need to stop the loop.
+    s.Post("/v1/backup", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!FromCoordinator(req)) {
+        return ReplyError(res, Status::PermissionDenied(
+                                   "only the coordinator (the broker's api.token) makes backups"));
+      }
+      Result<std::string> dir = CheckpointForBackup(*store_, options_.data_dir);
+      if (!dir.ok()) return ReplyError(res, dir.status());
+      spdlog::info("broker: store checkpoint for a backup made in {}", *dir);
+      ReplyJson(res, 200, {{"checkpoint", *dir}});
+    });
+  }
   s.Post("/v1/maintainers", [this](const httplib::Request& req, httplib::Response& res) {
     if (!FromCoordinator(req)) {
       return ReplyError(res, Status::PermissionDenied(

@@ -13,6 +13,8 @@
 //                                      {"name", "password", "token"}, shown once
 //   POST /v1/maintainers/{name}/remove (coordinator's token only) their token and sessions end
 //   /v1/review...                      the maintainers' review queue (review_api.h)
+//   POST /v1/backup                    (coordinator's token only) a store checkpoint for
+//                                      `switchboard backup`: {"checkpoint": DIR/backup-*.tmp}
 // The bearer token is the broker's api.token (the coordinator's; actions are the broker
 // organization's) or a named maintainer's own token (maintainers.h; actions are theirs).
 // and, with Options::console_port >= 0, the maintainers' web console (console.h).
@@ -51,6 +53,7 @@ class BrokerServer {
     BrokerCore::Options core;
     int console_port = -1;                    // -1: no console; 0: any free port
     std::vector<std::string> console_tokens;  // tokens that sign a maintainer in
+    std::string data_dir;  // where POST /v1/backup makes its checkpoint ("": no such route)
   };
 
   BrokerServer(Store* store, Clock* clock, const Identity& identity, Options options);
@@ -81,7 +84,7 @@ class BrokerServer {
   std::string ActorOf(const httplib::Request& req) const;
   bool FromCoordinator(const httplib::Request& req) const;
 
-  [[maybe_unused]] Store* store_;  // kept for the server's lifetime; not read yet
+  Store* store_;  // kept for the server's lifetime; read by POST /v1/backup
   Clock* clock_;
   const Identity& identity_;
   Options options_;

@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "cli/commands.h"
 #include "crypto/identity.h"
+#include "store/backup.h"
 #include "store/data_dir.h"
 
 namespace sb::cli {
@@ -124,10 +125,17 @@ int RunAgent(const AgentArgs& args) {
   auto agent = Agent::Open(dir->store.get(), SystemClock::Get(), std::move(options));
   if (!agent.ok()) return Fail(agent.status().WithContext("cannot load " + args.data));
 
+  if (args.broker.empty() && (*agent)->directory()->restored()) {
+    // Restored from a backup, but stand-alone: there is no broker to catch up with first.
+    if (Status s = (*agent)->directory()->ClearRestored(); !s.ok()) return Fail(s);
+  }
   ApiServer::Options ao;
   ao.host = api->first;
   ao.port = api->second;
   ao.token = dir->token;
+  ao.checkpoint = [store = dir->store.get(), data = args.data] {
+    return CheckpointForBackup(*store, data);
+  };
   Result<int> port = (*agent)->BindApi(ao);
   if (!port.ok()) return Fail(port.status());
   std::string where = ao.host + ":" + std::to_string(*port);

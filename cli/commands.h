@@ -22,5 +22,7 @@ void AddMaintainerCommand(CLI::App& app, int& exit_code);
 void AddReferCommand(CLI::App& app, int& exit_code);
 // quarantine (what an agent or broker set aside, through its local API)
 void AddQuarantineCommand(CLI::App& app, int& exit_code);
+// backup, restore (store/backup.h)
+void AddBackupCommands(CLI::App& app, int& exit_code);
 
 }  // namespace sb::cli

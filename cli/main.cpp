@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   sb::cli::AddMaintainerCommand(app, exit_code);
   sb::cli::AddReferCommand(app, exit_code);
   sb::cli::AddQuarantineCommand(app, exit_code);
+  sb::cli::AddBackupCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

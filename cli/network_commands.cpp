@@ -116,6 +116,7 @@ int RunBroker(const BrokerArgs& a) {
   o.api_host = a.api.substr(0, colon);
   o.api_port = std::stoi(port_text);
   o.token = dir->token;
+  o.data_dir = a.data;
   o.core.log_retention = a.log_retention;
   o.core.max_sessions_per_org = a.sessions_per_org;
   o.core.max_replicas_per_org = a.replicas_per_org;

@@ -181,4 +181,41 @@ Record Retract(const Record& base, const Record& refused, ReplicaId replica, con
   return out;
 }
 
+Record AuthoredPart(const Record& state, ReplicaId replica) {
+  Record out(state.id(), state.kind());
+  CausalContext& context = internal::Access::Context(out);
+  context = state.context();
+  auto& fields = internal::Access::Fields(out);
+  for (const auto& [name, f] : state.fields()) {
+    if (const auto* reg = std::get_if<MvRegister>(&f)) {
+      MvRegister mine;
+      for (const auto& [dot, e] : reg->entries()) {
+        if (dot.replica == replica) {
+          internal::Access::Entries(mine).emplace(Dot{dot}, RegisterEntry{e});
+        } else {
+          context.Remove(dot);
+        }
+      }
+      if (!mine.empty()) fields.emplace(std::string(name), Field{std::move(mine)});
+    } else {
+      AwSet mine;
+      for (const auto& [element, dots] : std::get<AwSet>(f).raw()) {
+        FlatSet<Dot> own;
+        for (const Dot& dot : dots) {
+          if (dot.replica == replica) {
+            own.insert(dot);
+          } else {
+            context.Remove(dot);
+          }
+        }
+        if (!own.empty())
+          internal::Access::Elements(mine).emplace(std::string(element), std::move(own));
+      }
+      if (!mine.empty()) fields.emplace(std::string(name), Field{std::move(mine)});
+    }
+  }
+  if (fields.empty()) return Record(state.id(), state.kind());
+  return out;
+}
+
 }  // namespace sb

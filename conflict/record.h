@@ -94,6 +94,14 @@ class Record {
 Record Retract(const Record& base, const Record& refused, ReplicaId replica,
                const Record* issued = nullptr);
 
+// What `replica` wrote of `state` that `state` still holds, as a delta to send again to a
+// replica that lost it (a broker restored from a backup, store/backup.h): `replica`'s live
+// register entries and set element dots, with `state`'s context less the dots of the other
+// replicas' live entries. Joined anywhere, it brings `replica`'s values and removes only what
+// `state` has seen removed (so values others wrote that `state` still holds stay wherever
+// they are). Empty (no fields) when `replica` has no live entry in `state`.
+Record AuthoredPart(const Record& state, ReplicaId replica);
+
 // A delta as replicas exchange it: the author's replica and clock, and record deltas.
 struct Delta {
   ReplicaId author = 0;

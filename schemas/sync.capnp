@@ -76,6 +76,11 @@ struct Hello {
                         # agents must not cost a whole roster each); false: send it whole
   preKey @8 :SignedPreKey;  # the agent's current referral pre-key (absent: none), which the
                             # broker keeps in its roster and sends to every agent
+  logEpoch @9 :UInt64;  # the epoch of the broker's log `cursor` counts in (0: none known); a
+                        # broker whose log has another epoch (it was restored from a backup)
+                        # starts the session from 0 (store/backup.h)
+  ownEntries @10 :Bool; # true: send this replica's own log entries whole, not as positions
+                        # only (an agent restored from a backup lacks its later writes)
 }
 
 # A short-lived X25519 key referrals to an organization are sealed to (forward secrecy: the
@@ -95,6 +100,8 @@ struct Welcome {
   snapshot @4 :Bool;    # true: a checkpoint (snapshot chunks) follows, then the log after it
   resumed @5 :Bool;     # true: the session went on (entries already sent still arrive)
   role @6 :Role;
+  logEpoch @7 :UInt64;  # the epoch of this broker's log: an agent that synced with another
+                        # epoch rejoins (re-sends what it wrote; store/backup.h)
 }
 
 struct Refusal {

@@ -6,6 +6,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -263,6 +264,14 @@ Status Store::CompactAll() {
         db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr), "compacting"));
   }
   return Status::Ok();
+}
+
+Status Store::Checkpoint(const std::string& target) {
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // log_size_for_flush 0: flush first, so the copy's state is in its table files.
+  return FromRocks(cp->CreateCheckpoint(target, 0), "cannot make a checkpoint in " + target);
 }
 
 }  // namespace sb

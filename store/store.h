@@ -115,6 +115,11 @@ class Store {
   // family's compaction: call it batched, not per write.
   Status Erase(Cf cf);
 
+  // Makes a consistent copy of every column family in the new directory `target` (its
+  // parent must exist): rocksdb::Checkpoint, hard links to table files where it can. Safe
+  // while other threads commit. Used by backups (store/backup.h).
+  Status Checkpoint(const std::string& target);
+
   static constexpr uint32_t kFormatVersion = 1;
 
  private:

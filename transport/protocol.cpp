@@ -164,6 +164,8 @@ void Put(wire::Envelope::Builder env, const Hello& m) {
   b.setResume(m.resume);
   b.setHasRoster(m.has_roster);
   if (!m.pre_key.empty()) PutPreKey(b.initPreKey(), m.pre_key);
+  b.setLogEpoch(m.log_epoch);
+  b.setOwnEntries(m.own_entries);
 }
 
 void Put(wire::Envelope::Builder env, const Welcome& m) {
@@ -175,6 +177,7 @@ void Put(wire::Envelope::Builder env, const Welcome& m) {
   b.setLogHead(m.log_head);
   b.setSnapshot(m.snapshot);
   b.setResumed(m.resumed);
+  b.setLogEpoch(m.log_epoch);
 }
 
 void Put(wire::Envelope::Builder env, const Refusal& m) {
@@ -429,6 +432,8 @@ Message Get(wire::Envelope::Reader env) {
               r.getCredits(),         r.getReferralCursor(), r.getWindowBytes(),
               r.getResume(),          r.getHasRoster(),      {}};
       if (r.hasPreKey()) h.pre_key = GetPreKey(r.getPreKey(), "hello.pre_key");
+      h.log_epoch = r.getLogEpoch();
+      h.own_entries = r.getOwnEntries();
       return h;
     }
     case wire::Envelope::WELCOME: {
@@ -440,6 +445,7 @@ Message Get(wire::Envelope::Reader env) {
       m.log_head = r.getLogHead();
       m.snapshot = r.getSnapshot();
       m.resumed = r.getResumed();
+      m.log_epoch = r.getLogEpoch();
       return m;
     }
     case wire::Envelope::REFUSAL: {

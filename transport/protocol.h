@@ -102,6 +102,8 @@ struct Hello {
   bool resume = false;
   bool has_roster = false;    // with resume: only roster changes are needed
   SignedPreKey pre_key = {};  // none: id 0
+  uint64_t log_epoch = 0;     // the broker log epoch `cursor` counts in (0: none known)
+  bool own_entries = false;   // send this replica's own entries whole (restored agent)
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -112,6 +114,7 @@ struct Welcome {
   uint64_t log_head = 0;
   bool snapshot = false;
   bool resumed = false;
+  uint64_t log_epoch = 0;  // the broker's log epoch (store/backup.h)
   friend bool operator==(const Welcome&, const Welcome&) = default;
 };
 

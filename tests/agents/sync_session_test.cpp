@@ -124,6 +124,34 @@ TEST_F(SyncSessionTest, WelcomeOfAnotherProtocolVersionIsRefusedByTheAgent) {
   EXPECT_EQ(a.sync->status().state, "refused");
 }
 
+// A Welcome naming another log epoch than the one the agent synced with (the broker was
+// restored from a backup, store/backup.h): the agent reads the log from its start and queues
+// what it wrote to push again.
+TEST_F(SyncSessionTest, AWelcomeFromAnotherLogEpochMakesTheAgentRejoin) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Connect(a);
+  Run();
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  Run();
+  ASSERT_EQ(a.dir->outbox_depth(), 0u);
+  ASSERT_GT(a.dir->sync_cursor(), 0u);
+  uint64_t epoch = a.dir->broker_epoch();
+  ASSERT_NE(epoch, 0u);
+  (void)a.sync->OnMessage(proto::EncodeEnvelope(
+      proto::Welcome{proto::kProtocolVersion, kOrgA, Role::kPartner, 0, false, false, epoch ^ 1}));
+  EXPECT_EQ(a.dir->broker_epoch(), epoch ^ 1);
+  EXPECT_EQ(a.dir->sync_cursor(), 0u);
+  EXPECT_EQ(a.dir->outbox_depth(), 1u);  // its organization record, to push again
+  auto queued = a.dir->Outbox(0, 10);
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 1u);
+  auto delta = DecodeDelta((*queued)[0].delta);
+  ASSERT_TRUE(delta.ok());
+  ASSERT_EQ(delta->records.size(), 1u);
+  EXPECT_EQ(delta->records[0].id(), kOrgA);
+  EXPECT_EQ(delta->author, 0xa1u);
+}
+
 TEST_F(SyncSessionTest, BrokerThatForgotTheSessionGetsHelloAgainAndThePush) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Connect(a);
