@@ -23,7 +23,10 @@ PACKAGES=(
   libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev zlib1g-dev
   chromium
   clang libfuzzer-14-dev
+  faketime
 )
+# faketime: the clock-skew test starts real agents under a clock hours off
+# (tests/integration/skew_test.cpp; it skips without it).
 # The review console's browser test (tests/browser) runs Debian's chromium, driven by
 # playwright-core from npm (installed there with `npm ci`). Node.js and npm: the machine's if
 # it has them, else Debian's (nodejs 18 is enough for playwright-core).

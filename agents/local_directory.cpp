@@ -61,6 +61,7 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
   ASSIGN_OR_RETURN(auto hlc, store->Get(Cf::kMeta, kHlcKey));
   // Never issue a timestamp below one issued before a restart, even if the wall clock went back.
   if (hlc) RETURN_IF_ERROR(d->hlc_.Observe(Hlc{DecodeSeq(*hlc)}, Hlc{DecodeSeq(*hlc)}.millis()));
+  d->hlc_last_ = d->hlc_.last().packed;
   ASSIGN_OR_RETURN(auto cursor, store->Get(Cf::kMeta, kCursorKey));
   if (cursor) d->sync_cursor_ = DecodeSeq(*cursor);
   uint64_t depth = 0;
@@ -161,7 +162,23 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
   std::vector<Record> accepted;  // deltas to join into memory after the commit
   uint64_t outbox_added = 0;
   uint64_t seq = next_seq_;
-  Hlc stamp = hlc_.Now(clock_->NowMillis());
+  if (std::string ahead = ClockAhead(); !ahead.empty()) {
+    FailGroup(group, Status::FailedPrecondition(ahead + " (nothing was saved)"));
+    return;
+  }
+  uint64_t now = clock_->NowMillis();
+  if (std::optional<int64_t> skew = clock_skew_ms(); skew) {
+    // This clock is right (again): a hybrid clock left in the future by the time it ran ahead
+    // goes back to the broker's time (see NoteBrokerClock).
+    uint64_t broker_now = static_cast<uint64_t>(static_cast<int64_t>(now) - *skew);
+    if (hlc_.last().millis() > broker_now + options_.max_skew_ms) {
+      spdlog::warn("the hybrid clock was {} ahead of the broker's clock; set back to it",
+                   HumanDuration(hlc_.last().millis() - broker_now));
+      hlc_.Reset(Hlc::Make(broker_now, 0));
+    }
+  }
+  Hlc stamp = hlc_.Now(now);
+  hlc_last_ = hlc_.last().packed;
 
   for (auto& req : group) {
     // Plan the whole request against a private overlay; keep it only if every edit is valid.
@@ -302,6 +319,8 @@ void LocalDirectory::CommitJob(Request& req) {
     if (r.cursor > 0) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(r.cursor));
     s = store_->Commit(std::move(r.batch));
   }
+  if (!s.ok() && r.hlc_before) hlc_.Reset(*r.hlc_before);  // not saved: not observed
+  hlc_last_ = hlc_.last().packed;
   if (s.ok()) {
     next_seq_ = seq;
     if (r.cursor > 0) sync_cursor_ = r.cursor;
@@ -335,7 +354,11 @@ std::vector<std::string> FieldNames(const Record& r) {
 Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cursor) {
   if (deltas.empty() && cursor == 0) return Status::Ok();
   return RunJob([&](const Directory&, uint64_t* seq, JobResult* r) {
+    Hlc before = hlc_.last();
     for (const RemoteDelta& rd : deltas) {
+      // The broker checked the stamp against its clock: the next local edit is stamped after
+      // it, even if this clock is behind (HLC). Not kept unless the batch is saved (below).
+      hlc_.ObserveChecked(rd.delta.stamp, clock_->NowMillis());
       for (const Record& rec : rd.delta.records) {
         r->batch.MergeRecord(rec);
         nlohmann::json h = {{"at_ms", rd.delta.stamp.millis()},
@@ -350,8 +373,40 @@ Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cur
     }
     r->cursor = cursor;
     if (r->batch.count() == 0 && cursor > 0) r->batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(cursor));
+    if (hlc_.last() != before) {
+      r->batch.Put(Cf::kMeta, kHlcKey, EncodeSeq(hlc_.last().packed));
+      r->hlc_before = before;
+    }
     return Status::Ok();
   });
+}
+
+void LocalDirectory::NoteBrokerClock(uint64_t broker_ms) {
+  if (broker_ms == 0) return;
+  uint64_t mono = clock_->MonotonicMillis();
+  MutexLock lock(skew_mu_);
+  broker_clock_known_ = true;
+  broker_ms_ = broker_ms;
+  broker_at_mono_ = mono;
+}
+
+std::optional<int64_t> LocalDirectory::clock_skew_ms() const {
+  uint64_t broker_ms = 0, at = 0;
+  {
+    MutexLock lock(skew_mu_);
+    if (!broker_clock_known_) return std::nullopt;
+    broker_ms = broker_ms_;
+    at = broker_at_mono_;
+  }
+  uint64_t mono = clock_->MonotonicMillis();
+  uint64_t broker_now = broker_ms + (mono > at ? mono - at : 0);
+  return static_cast<int64_t>(clock_->NowMillis()) - static_cast<int64_t>(broker_now);
+}
+
+std::string LocalDirectory::ClockAhead() const {
+  std::optional<int64_t> skew = clock_skew_ms();
+  if (!skew || *skew <= static_cast<int64_t>(options_.max_skew_ms)) return "";
+  return ClockAheadMessage(static_cast<uint64_t>(*skew), options_.max_skew_ms);
 }
 
 Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {

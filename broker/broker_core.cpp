@@ -305,7 +305,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     MarkDue(peer, s);
     Send(peer,
          proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, s.checkpoint != nullptr,
-                        true},
+                        true, clock_->NowMillis()},
          out);
     // An agent that has this session's roster needs only what changed since (at 10,000
     // agents a stall's resume that cost a whole roster each was gigabytes).
@@ -365,7 +365,9 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   bool checkpoint = WantsCheckpoint(h.cursor);
   if (checkpoint) StartCheckpoint(s);
   MarkDue(peer, s);
-  Send(peer, proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, checkpoint, false},
+  Send(peer,
+       proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, checkpoint, false,
+                      clock_->NowMillis()},
        out);
   spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
                h.cursor, log_head_, checkpoint ? " (checkpoint)" : "");
@@ -706,9 +708,7 @@ void BrokerCore::CommitStaged() {
     spdlog::error("broker: cannot save {} push(es): {}", staged.size(), st.ToString());
     staged_head_ = log_head_;
     for (const StagedPush& p : staged) {
-      Send(p.peer,
-           proto::Refusal{proto::RefusalCode::kUnavailable,
-                          "the broker could not save the push; retry"},
+      Send(p.peer, proto::Refusal{proto::RefusalCode::kUnavailable, NotSavedReason(st, "the push")},
            &pending_);
     }
     return;

@@ -95,6 +95,8 @@ struct Welcome {
   snapshot @4 :Bool;    # true: a checkpoint (snapshot chunks) follows, then the log after it
   resumed @5 :Bool;     # true: the session went on (entries already sent still arrive)
   role @6 :Role;
+  brokerMs @7 :UInt64;  # the broker's wall clock (ms since the epoch) as it sent this; 0:
+                        # unknown. Agents measure their clock's skew from it (sync_session.h).
 }
 
 struct Refusal {

@@ -175,6 +175,7 @@ void Put(wire::Envelope::Builder env, const Welcome& m) {
   b.setLogHead(m.log_head);
   b.setSnapshot(m.snapshot);
   b.setResumed(m.resumed);
+  b.setBrokerMs(m.broker_ms);
 }
 
 void Put(wire::Envelope::Builder env, const Refusal& m) {
@@ -440,6 +441,7 @@ Message Get(wire::Envelope::Reader env) {
       m.log_head = r.getLogHead();
       m.snapshot = r.getSnapshot();
       m.resumed = r.getResumed();
+      m.broker_ms = r.getBrokerMs();
       return m;
     }
     case wire::Envelope::REFUSAL: {

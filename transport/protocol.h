@@ -112,6 +112,7 @@ struct Welcome {
   uint64_t log_head = 0;
   bool snapshot = false;
   bool resumed = false;
+  uint64_t broker_ms = 0;  // the broker's wall clock as it sent this (0: unknown)
   friend bool operator==(const Welcome&, const Welcome&) = default;
 };
 

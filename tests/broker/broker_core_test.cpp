@@ -212,7 +212,8 @@ TEST_F(BrokerCoreTest, HelloGetsWelcomeNamingTheAuthenticatedOrgThenTheRoster) {
   auto got = Send(a_, proto::Hello{proto::kProtocolVersion, a_.replica, 0, 16});
   ASSERT_GE(got.size(), 2u) << Describe(got);
   EXPECT_EQ(std::get<proto::Welcome>(got[0]),
-            (proto::Welcome{proto::kProtocolVersion, kOrgA, Role::kPartner, 0, false}));
+            (proto::Welcome{proto::kProtocolVersion, kOrgA, Role::kPartner, 0, false, false,
+                            clock().NowMillis()}));
   auto roster = std::get<proto::Roster>(got[1]);
   ASSERT_EQ(roster.entries.size(), 3u);
   for (const auto& e : roster.entries) {

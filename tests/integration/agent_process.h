@@ -42,6 +42,7 @@ struct ProcessSpec {
   std::string command = "agent";            // the subcommand
   std::string runtime_file = "agent.json";  // written once it serves, under DIR
   std::string log_name = "agent.log";       // output, appended, next to DIR
+  std::vector<std::string> env;             // "NAME=value", over the test's environment
 };
 
 class AgentProcess {
