@@ -11,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 
 #include "conflict/codec.h"
@@ -25,6 +27,9 @@ namespace {
 constexpr const char* kCfNames[kCfCount] = {"records", "history",   "outbox", "log",
                                             "meta",    "referrals", "roster", "audit"};
 constexpr char kFormatKey[] = "format_version";
+// Free space below which a store stopped by a full disk does not try to resume: room for the
+// memtable flush that resuming makes (at most write_buffer_size, 16 MiB, before compression).
+constexpr uint64_t kResumeFreeBytes = 4 << 20;
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -236,6 +241,13 @@ Status Store::ResumeIfStopped() {
   {
     MutexLock lock(stop_mu_);
     if (stopped_.ok()) return Status::Ok();
+    // Still full: do not ask RocksDB to resume (it would flush into no space, and this
+    // packaged RocksDB asserts when its failed log file is written to again on a full disk).
+    struct statvfs fs;
+    if (stopped_.code() == Code::kNoSpace && ::statvfs(path_.c_str(), &fs) == 0 &&
+        static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < kResumeFreeBytes) {
+      return stopped_;
+    }
   }
   // Resume is OK at once when RocksDB has no background error (it may have recovered by
   // itself); Busy while its own recovery runs.
