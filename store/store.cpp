@@ -241,6 +241,10 @@ Status Store::ResumeIfStopped() {
   {
     MutexLock lock(stop_mu_);
     if (stopped_.ok()) return Status::Ok();
+    // Only a full disk is resumed in place. After an I/O error the store stays stopped until
+    // the process restarts and RocksDB replays its log: resuming here, a write whose log sync
+    // failed could be made obsolete by the flush while its successors are acknowledged.
+    if (stopped_.code() != Code::kNoSpace) return stopped_;
     // Still full: do not ask RocksDB to resume (it would flush into no space, and this
     // packaged RocksDB asserts when its failed log file is written to again on a full disk).
     struct statvfs fs;

@@ -20,9 +20,9 @@
 // resume (DB::Resume: it flushes the memtables to a fresh write-ahead log, so a torn record
 // of the failed write is never replayed after acknowledged ones). So writing resumes by itself
 // once there is room again: the first Commit after that succeeds. A batch whose Commit failed
-// was not applied (reads never show it); an I/O error RocksDB deems fatal (a failed WAL sync
-// with paranoid checks) cannot be resumed and keeps failing with IoError until the process
-// restarts (then the batch may be whole or absent, never half). write_stopped() says whether
+// was not applied (reads never show it). After an I/O error the store does not resume: writes
+// keep failing with IoError until the process restarts (then the batch may be whole or absent,
+// never half). write_stopped() says whether
 // the last write failed and nothing has succeeded since.
 //
 // Thread safety: all methods may be called from any thread.
