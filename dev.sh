@@ -28,7 +28,9 @@ PACKAGES=(
   clang libfuzzer-14-dev
   faketime
 )
-# faketime: libfaketime, which the nemesis test preloads to start agents with skewed clocks.
+# faketime: libfaketime, which the nemesis test preloads to start agents with skewed clocks, and
+# the clock-skew test's agents hours off (tests/integration/clock_skew_process_test.cpp; both skip
+# without it).
 # The review console's browser test (tests/browser) runs Debian's chromium, driven by
 # playwright-core from npm (installed there with `npm ci`). Node.js and npm: the machine's if
 # it has them, else Debian's (nodejs 18 is enough for playwright-core).

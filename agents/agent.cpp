@@ -107,7 +107,12 @@ nlohmann::json Agent::SyncStatusJson() const {
           {"stalls", st.stalls},
           {"rewinds", st.rewinds},
           {"checkpoints", st.checkpoints},
-          {"last_error", st.last_error}};
+          {"last_error", st.last_error},
+          // This computer's clock minus the broker's (null before the first Welcome), and
+          // while it is too far ahead, why edits are refused and pushes held.
+          {"clock_skew_ms", st.clock_skew_known ? nlohmann::json(st.clock_skew_ms) : nullptr},
+          {"clock_ahead", st.clock_ahead},
+          {"pushes_held", st.pushes_held}};
 }
 
 }  // namespace sb

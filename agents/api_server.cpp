@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "agents/hsds_json.h"
@@ -210,8 +211,16 @@ void ApiServer::Routes() {
       // The sync session's counters (sync_session.h): restarts and repeats with their reasons
       // are in the log; here, how many.
       json st = options_.sync_status();
-      for (const char* k : {"connects", "session_restarts", "hello_repeats", "stalls", "rewinds",
-                            "checkpoints", "applied", "pushed", "accepted", "refused"}) {
+      if (st.is_object() && st.contains("clock_skew_ms") && st["clock_skew_ms"].is_number()) {
+        // This computer's clock minus the broker's; past the allowed skew ahead, edits wait.
+        char v[32];
+        std::snprintf(v, sizeof v, "%.3f", st["clock_skew_ms"].get<int64_t>() / 1000.0);
+        m += std::string("# TYPE switchboard_clock_skew_seconds gauge\n") +
+             "switchboard_clock_skew_seconds " + v + "\n";
+      }
+      for (const char* k :
+           {"connects", "session_restarts", "hello_repeats", "stalls", "rewinds", "checkpoints",
+            "applied", "pushed", "accepted", "refused", "pushes_held"}) {
         if (!st.is_object() || !st.contains(k) || !st[k].is_number_unsigned()) continue;
         m += std::string("# TYPE switchboard_sync_") + k + "_total counter\nswitchboard_sync_" + k +
              "_total " + std::to_string(st[k].get<uint64_t>()) + "\n";

@@ -65,6 +65,7 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
   ASSIGN_OR_RETURN(auto hlc, store->Get(Cf::kMeta, kHlcKey));
   // Never issue a timestamp below one issued before a restart, even if the wall clock went back.
   if (hlc) RETURN_IF_ERROR(d->hlc_.Observe(Hlc{DecodeSeq(*hlc)}, Hlc{DecodeSeq(*hlc)}.millis()));
+  d->hlc_last_ = d->hlc_.last().packed;
   ASSIGN_OR_RETURN(auto cursor, store->Get(Cf::kMeta, kCursorKey));
   if (cursor) d->sync_cursor_ = DecodeSeq(*cursor);
   ASSIGN_OR_RETURN(auto role, store->Get(Cf::kMeta, kRoleKey));
@@ -180,7 +181,23 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
   std::vector<Record> accepted;  // deltas to join into memory after the commit
   uint64_t outbox_added = 0;
   uint64_t seq = next_seq_;
-  Hlc stamp = hlc_.Now(clock_->NowMillis());
+  if (std::string ahead = ClockAhead(); !ahead.empty()) {
+    FailGroup(group, Status::FailedPrecondition(ahead + " (nothing was saved)"));
+    return;
+  }
+  uint64_t now = clock_->NowMillis();
+  if (std::optional<int64_t> skew = clock_skew_ms(); skew) {
+    // This clock is right (again): a hybrid clock left in the future by the time it ran ahead
+    // goes back to the broker's time (see NoteBrokerClock).
+    uint64_t broker_now = static_cast<uint64_t>(static_cast<int64_t>(now) - *skew);
+    if (hlc_.last().millis() > broker_now + options_.max_skew_ms) {
+      spdlog::warn("the hybrid clock was {} ahead of the broker's clock; set back to it",
+                   HumanDuration(hlc_.last().millis() - broker_now));
+      hlc_.Reset(Hlc::Make(broker_now, 0));
+    }
+  }
+  Hlc stamp = hlc_.Now(now);
+  hlc_last_ = hlc_.last().packed;
 
   for (auto& req : group) {
     // Plan the whole request against a private overlay; keep it only if every edit is valid.
@@ -326,6 +343,8 @@ void LocalDirectory::CommitJob(Request& req) {
     if (r.reset_cursor) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(0));
     s = store_->Commit(std::move(r.batch));
   }
+  if (!s.ok() && r.hlc_before) hlc_.Reset(*r.hlc_before);  // not saved: not observed
+  hlc_last_ = hlc_.last().packed;
   if (s.ok()) {
     next_seq_ = seq;
     if (r.cursor > 0) sync_cursor_ = r.cursor;
@@ -365,6 +384,11 @@ std::vector<std::string> FieldNames(const Record& r) {
 Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cursor) {
   if (deltas.empty() && cursor == 0) return Status::Ok();
   return RunJob([&](const Directory&, uint64_t* seq, JobResult* r) {
+    // Remote stamps are not observed here (HlcClock::ObserveChecked would stamp an edit made
+    // after seeing another after it, even on a clock behind): doing so made the broker's
+    // power-loss fault test (BrokerStoreFaults, fault 8 of 21) end with a refused edit taken
+    // back to a state without the field; open until that is understood. Supersession does not
+    // need it (dots, not timestamps).
     for (const RemoteDelta& rd : deltas) {
       for (const Record& rec : rd.delta.records) {
         r->batch.MergeRecord(rec);
@@ -382,6 +406,34 @@ Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cur
     if (r->batch.count() == 0 && cursor > 0) r->batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(cursor));
     return Status::Ok();
   });
+}
+
+void LocalDirectory::NoteBrokerClock(uint64_t broker_ms) {
+  if (broker_ms == 0) return;
+  uint64_t mono = clock_->MonotonicMillis();
+  MutexLock lock(skew_mu_);
+  broker_clock_known_ = true;
+  broker_ms_ = broker_ms;
+  broker_at_mono_ = mono;
+}
+
+std::optional<int64_t> LocalDirectory::clock_skew_ms() const {
+  uint64_t broker_ms = 0, at = 0;
+  {
+    MutexLock lock(skew_mu_);
+    if (!broker_clock_known_) return std::nullopt;
+    broker_ms = broker_ms_;
+    at = broker_at_mono_;
+  }
+  uint64_t mono = clock_->MonotonicMillis();
+  uint64_t broker_now = broker_ms + (mono > at ? mono - at : 0);
+  return static_cast<int64_t>(clock_->NowMillis()) - static_cast<int64_t>(broker_now);
+}
+
+std::string LocalDirectory::ClockAhead() const {
+  std::optional<int64_t> skew = clock_skew_ms();
+  if (!skew || *skew <= static_cast<int64_t>(options_.max_skew_ms)) return "";
+  return ClockAheadMessage(static_cast<uint64_t>(*skew), options_.max_skew_ms);
 }
 
 Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {

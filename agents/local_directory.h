@@ -152,6 +152,28 @@ class LocalDirectory {
   bool restored() const { return restored_.load(); }
   // Caught up: clears the restored mark durably.
   Status ClearRestored();
+  // --- Clock skew ---
+  // The broker's wall clock, `broker_ms`, as of now (from its Welcome). From then on the skew
+  // is this computer's wall clock minus the broker's, the broker's carried forward with the
+  // monotonic clock — so it follows this clock being set right while the session lasts.
+  //
+  // While this clock is more than max_skew_ms ahead, local edits are refused
+  // (FailedPrecondition, ClockAheadMessage: "this agent's clock is 3 h 2 min ahead of the
+  // broker's ...") and the sync session holds its pushes: an edit stamped that far ahead
+  // would be refused by the broker, or, were the broker's clock wrong too, win every later
+  // conflict. Once the skew is within bounds, a hybrid clock the ahead clock left in the
+  // future (it is persisted: timestamps never go back across restarts) is set back to the
+  // broker's time before the next edit, so later edits are not refused for hours; every
+  // future-stamped edit made before the skew was known is refused by the broker with that
+  // message and taken back out of the view (Rejections). An agent that never met its broker
+  // knows no skew and refuses nothing.
+  void NoteBrokerClock(uint64_t broker_ms);
+  // This clock minus the broker's (ms; negative: behind); nullopt before any Welcome.
+  std::optional<int64_t> clock_skew_ms() const;
+  // The refusal message while this clock is too far ahead; empty otherwise.
+  std::string ClockAhead() const;
+  // The hybrid clock's last timestamp (for tests and status).
+  Hlc hlc_last() const { return Hlc{hlc_last_.load()}; }
 
  private:
   // What a job (a sync step) asks the committer to do once its batch is durable.
@@ -162,8 +184,9 @@ class LocalDirectory {
     std::vector<std::string> erases;  // forget the record (a refused creation)
     uint64_t outbox_removed = 0;
     uint64_t outbox_added = 0;
-    uint64_t cursor = 0;        // new sync cursor, if > 0
-    bool reset_cursor = false;  // the cursor goes back to 0 (rejoin)
+    uint64_t cursor = 0;            // new sync cursor, if > 0
+    bool reset_cursor = false;      // the cursor goes back to 0 (rejoin)
+    std::optional<Hlc> hlc_before;  // set: the job observed stamps (undone if not saved)
   };
   using Job = std::function<Status(const Directory& committed, uint64_t* next_seq, JobResult*)>;
 
@@ -194,6 +217,13 @@ class LocalDirectory {
   // (CommittedState).
   mutable SharedMutex state_mu_;
   Directory dir_ GUARDED_BY(state_mu_);
+
+  // Guards the broker clock reference (NoteBrokerClock).
+  mutable Mutex skew_mu_;
+  bool broker_clock_known_ GUARDED_BY(skew_mu_) = false;
+  uint64_t broker_ms_ GUARDED_BY(skew_mu_) = 0;       // the broker's clock ...
+  uint64_t broker_at_mono_ GUARDED_BY(skew_mu_) = 0;  // ... at this monotonic time
+  std::atomic<uint64_t> hlc_last_{0};                 // hlc_.last(), for other threads
 
   // Owned by the committer thread only:
   HlcClock hlc_;

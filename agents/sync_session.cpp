@@ -225,7 +225,12 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
            &SyncStatus::session_restarts);
       return {Hello(/*resume=*/false)};
     } else if (r->code == proto::RefusalCode::kUnavailable) {
-      in_flight_batch_ = 0;  // push again later
+      // Push again later (a quota, a broker whose disk is full): backing off, as when throttled,
+      // so that a broker that cannot save is not asked to at every tick.
+      in_flight_batch_ = 0;
+      throttle_backoff_ms_ =
+          std::min<uint64_t>(throttle_backoff_ms_ == 0 ? 500 : throttle_backoff_ms_ * 2, 30'000);
+      throttled_until_ = clock_->MonotonicMillis() + throttle_backoff_ms_;
     } else if (r->code == proto::RefusalCode::kCursor) {
       // Our cursor is past the broker's log: it lost entries (restored from a backup), and
       // did not know our log epoch to tell. Rejoin: read its log from the start, re-send.
@@ -261,6 +266,18 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     if (!w->resumed) ResetStream();
     SetState(State::kReady);
     known_head_ = std::max(known_head_, w->log_head);
+    dir_->NoteBrokerClock(w->broker_ms);
+    if (std::optional<int64_t> skew = dir_->clock_skew_ms();
+        skew && (*skew > 60'000 || *skew < -60'000)) {
+      std::string ahead = dir_->ClockAhead();
+      if (!ahead.empty()) {
+        spdlog::error("sync: {}", ahead);
+      } else {
+        spdlog::warn("sync: this agent's clock is {} {} the broker's",
+                     HumanDuration(static_cast<uint64_t>(*skew < 0 ? -*skew : *skew)),
+                     *skew < 0 ? "behind" : "ahead of");
+      }
+    }
     if (!was_ready) {
       spdlog::info("sync: connected as {} ({}), cursor {} of {}{}{}", w->org, RoleName(w->role),
                    dir_->sync_cursor(), w->log_head, w->snapshot ? ", checkpoint follows" : "",
@@ -651,6 +668,15 @@ std::vector<std::string> AgentSync::Tick() {
     in_flight_batch_ = 0;  // unanswered: push again (the broker recognises repeats)
   }
   if (dir_->outbox_depth() == 0) return {};  // the common case: no store read on every tick
+  if (std::string ahead = dir_->ClockAhead(); !ahead.empty()) {
+    // Held, not pushed: see the header. Pushed once the clock is right.
+    if (!holding_) spdlog::warn("sync: outbox held: {}", ahead);
+    holding_ = true;
+    MutexLock lock(status_mu_);
+    status_.pushes_held++;
+    return {};
+  }
+  holding_ = false;
   Result<std::vector<OutboxEntry>> entries = dir_->Outbox(0, options_.max_push_items);
   if (!entries.ok()) {
     Error("cannot read the outbox: " + entries.status().ToString());
@@ -681,6 +707,11 @@ SyncStatus AgentSync::status() const {
   MutexLock lock(status_mu_);
   SyncStatus s = status_;
   s.outbox_depth = dir_->outbox_depth();
+  if (std::optional<int64_t> skew = dir_->clock_skew_ms()) {
+    s.clock_skew_known = true;
+    s.clock_skew_ms = *skew;
+    s.clock_ahead = dir_->ClockAhead();
+  }
   return s;
 }
 

@@ -17,7 +17,10 @@
 // Every restart, repeat and rewind is logged with its reason and counted (status()).
 //
 // In kReady it pushes the outbox (one batch in flight), applies Updates durably before
-// acknowledging them, and takes refused edits back out of the view (LocalDirectory). Every
+// acknowledging them, and takes refused edits back out of the view (LocalDirectory).
+// Clock skew: each Welcome carries the broker's clock, handed to LocalDirectory
+// (NoteBrokerClock); while this clock is too far ahead the outbox is held (not pushed) and
+// status() says why, so nothing stamped in the future is offered to the broker. Every
 // relayed delta's signature is checked: the author's key from the roster, or the broker's
 // key for copies the broker projected for an audience. What cannot be used is quarantined.
 // Not thread-safe: one thread drives it; status() may be read from others.
@@ -55,6 +58,12 @@ struct SyncStatus {
   uint64_t rewinds = 0;           // Credits asking for a gap to be sent again
   uint64_t checkpoints = 0;       // checkpoints applied
   std::string last_error;
+  // This computer's clock minus the broker's (from the Welcome; LocalDirectory), and while it
+  // is too far ahead, why edits and pushes wait (ClockAheadMessage); empty otherwise.
+  bool clock_skew_known = false;
+  int64_t clock_skew_ms = 0;
+  std::string clock_ahead;
+  uint64_t pushes_held = 0;  // ticks that held the outbox because the clock is ahead
 };
 
 class AgentSync {
@@ -163,6 +172,7 @@ class AgentSync {
   Quarantine* quarantine_ = nullptr;
   uint64_t referral_posted_at_ = 0;    // when the in-flight referral posts went out
   uint64_t referral_last_posted_ = 0;  // the highest queue seq among them (0: none in flight)
+  bool holding_ = false;               // pushes held because the clock is ahead (logged once)
 
   mutable Mutex status_mu_;  // guards status_
   SyncStatus status_ GUARDED_BY(status_mu_);

@@ -26,6 +26,8 @@ const char* CodeName(Code code) {
       return "Unavailable";
     case Code::kIoError:
       return "IoError";
+    case Code::kNoSpace:
+      return "NoSpace";
     case Code::kInternal:
       return "Internal";
   }

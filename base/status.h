@@ -22,6 +22,7 @@ enum class Code {
   kResourceExhausted,  // a size or rate limit was hit
   kUnavailable,        // transient: retry later
   kIoError,
+  kNoSpace,   // the disk is full: nothing was written; retry once there is room
   kInternal,  // a bug or an unexpected library failure
 };
 
@@ -47,6 +48,7 @@ class [[nodiscard]] Status {
   }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status IoError(std::string m) { return {Code::kIoError, std::move(m)}; }
+  static Status NoSpace(std::string m) { return {Code::kNoSpace, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }

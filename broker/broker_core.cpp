@@ -328,7 +328,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
     MarkDue(peer, s);
     Send(peer,
          proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, s.checkpoint != nullptr,
-                        true, log_epoch_},
+                        true, log_epoch_, clock_->NowMillis()},
          out);
     // An agent that has this session's roster needs only what changed since (at 10,000
     // agents a stall's resume that cost a whole roster each was gigabytes).
@@ -391,7 +391,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   MarkDue(peer, s);
   Send(peer,
        proto::Welcome{proto::kProtocolVersion, org, m.role, log_head_, checkpoint, false,
-                      log_epoch_},
+                      log_epoch_, clock_->NowMillis()},
        out);
   spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
                h.cursor, log_head_, checkpoint ? " (checkpoint)" : "");
@@ -746,9 +746,7 @@ void BrokerCore::CommitStaged() {
     spdlog::error("broker: cannot save {} push(es): {}", staged.size(), st.ToString());
     staged_head_ = log_head_;
     for (const StagedPush& p : staged) {
-      Send(p.peer,
-           proto::Refusal{proto::RefusalCode::kUnavailable,
-                          "the broker could not save the push; retry"},
+      Send(p.peer, proto::Refusal{proto::RefusalCode::kUnavailable, NotSavedReason(st, "the push")},
            &pending_);
     }
     return;

@@ -284,7 +284,11 @@ Result<Delta> ValidatePushImpl(const proto::SignedDelta& sd, const Author& who,
     return Status::PermissionDenied("the delta's replica is not this session's replica");
   }
   if (delta.records.empty()) return Status::InvalidArgument("the delta holds no records");
-  RETURN_IF_ERROR(clock.CheckSkew(delta.stamp, now_ms));
+  if (!clock.CheckSkew(delta.stamp, now_ms).ok()) {
+    // Named in human terms for the agent's user (its /v1/rejections and log).
+    return Status::InvalidArgument(
+        ClockAheadMessage(delta.stamp.millis() - now_ms, clock.max_skew_ms()));
+  }
   // Schema checks, against the current kinds of the records.
   Directory kinds;
   for (const Record& r : delta.records) {
@@ -299,6 +303,20 @@ Result<Delta> ValidatePushImpl(const proto::SignedDelta& sd, const Author& who,
     RETURN_IF_ERROR(CheckRecord(r, lookup(r.id()), who, lookup, roster));
   }
   return delta;
+}
+
+std::string NotSavedReason(const Status& store_error, const std::string& what) {
+  if (store_error.code() == Code::kNoSpace) {
+    return "the broker's disk is full, so it did not save " + what +
+           "; it keeps it waiting on this side and sends it again once the broker's operator "
+           "has freed space (" +
+           store_error.message() + ")";
+  }
+  if (store_error.code() == Code::kIoError) {
+    return "the broker's disk failed to write (an I/O error), so it did not save " + what +
+           "; it is sent again later (" + store_error.message() + ")";
+  }
+  return "the broker could not save " + what + "; retry";
 }
 
 bool Visible(Audience audience, bool is_owner, Role role) {

@@ -61,4 +61,9 @@ Delta FilterFor(const Delta& delta, const std::string& org, Role role,
 // Whether a reader may see a field with `audience` (conflict/views.h CanRead).
 bool Visible(Audience audience, bool is_owner, Role role);
 
+// Why the broker did not take `what` (a push, a referral step) when its store failed to save
+// it, for the refusal on the wire (code `unavailable`: the agent keeps it and sends it again).
+// A full disk and an I/O error are named as such, with the broker's store message.
+std::string NotSavedReason(const Status& store_error, const std::string& what);
+
 }  // namespace sb

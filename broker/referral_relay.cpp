@@ -6,6 +6,7 @@
 
 #include "base/hex.h"
 #include "base/json.h"
+#include "broker/ingest.h"
 #include "conflict/referral_state.h"
 #include "transport/referral_rules.h"
 #include "transport/sealed.h"
@@ -41,8 +42,8 @@ proto::ReferralPostAck Refused(uint64_t seq, proto::PostRefusalCode code, std::s
   return proto::ReferralPostAck{seq, false, code, std::move(reason)};
 }
 
-proto::ReferralPostAck NotSaved(uint64_t seq) {
-  return Refused(seq, proto::PostRefusalCode::kUnavailable, "the broker could not save it; retry");
+proto::ReferralPostAck NotSaved(uint64_t seq, const Status& why = Status::Ok()) {
+  return Refused(seq, proto::PostRefusalCode::kUnavailable, NotSavedReason(why, "the step"));
 }
 
 }  // namespace
@@ -246,7 +247,7 @@ proto::ReferralPostAck ReferralRelay::NewReferral(const std::string& org,
   Status s = Save(std::move(r), "", 0, /*was_open=*/false, org, "sent", out);
   if (!s.ok()) {
     unsaved_.try_emplace({org, b.id}, post.seq);
-    return NotSaved(post.seq);
+    return NotSaved(post.seq, s);
   }
   unsaved_.erase({org, b.id});
   return proto::ReferralPostAck{post.seq, true, proto::PostRefusalCode::kNone, ""};
@@ -331,7 +332,7 @@ proto::ReferralPostAck ReferralRelay::Transition(const std::string& org,
   if (s.ok() && dropped) ++bodies_dropped_;
   if (!s.ok()) {
     unsaved_.try_emplace({org, t->referral}, post.seq);
-    return NotSaved(post.seq);
+    return NotSaved(post.seq, s);
   }
   if (unsaved != unsaved_.end() && post.seq >= unsaved->second) unsaved_.erase(unsaved);
   return proto::ReferralPostAck{post.seq, true, proto::PostRefusalCode::kNone, ""};

@@ -196,6 +196,11 @@ void AddAgentCommand(CLI::App& app, int& exit_code) {
                   "still open; then it is destroyed (forward secrecy)")
       ->check(CLI::Range(0.0, 24.0 * 366))
       ->capture_default_str();
+  cmd->footer(
+      "A full disk under DIR: edits get HTTP 507 and writing resumes by itself once there is "
+      "room; a disk I/O error: 503. A clock more than max_skew_ms (60 s) ahead of the broker's: "
+      "edits get 409 naming the skew and pushes wait until it is set right (GET /v1/status: "
+      "sync.clock_skew_ms; /metrics: switchboard_clock_skew_seconds).");
   cmd->callback([args, &exit_code] { exit_code = RunAgent(*args); });
 }
 

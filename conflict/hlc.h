@@ -21,6 +21,13 @@ struct Hlc {
   friend auto operator<=>(const Hlc&, const Hlc&) = default;
 };
 
+// "3 h 2 min", "4 min 10 s", "45 s", "850 ms": a duration for people (rounded down).
+std::string HumanDuration(uint64_t ms);
+
+// The refusal for a clock running ahead of the broker's, in human terms: "this agent's clock is
+// 3 h 2 min ahead of the broker's; at most 60 s is allowed: set the clock of ...".
+std::string ClockAheadMessage(uint64_t ahead_ms, uint64_t max_skew_ms);
+
 // One replica's clock. Not thread-safe: owned by one event loop.
 class HlcClock {
  public:
@@ -38,6 +45,18 @@ class HlcClock {
 
   // Checks a remote timestamp against the skew limit without observing it.
   Status CheckSkew(Hlc remote, uint64_t physical_ms) const;
+
+  // Observes a timestamp that was already checked against the skew limit by the replica that
+  // relayed it (an agent observes what its broker accepted): the next local timestamp is
+  // greater, so an edit made after seeing another is stamped after it even on a replica whose
+  // clock is behind.
+  void ObserveChecked(Hlc remote, uint64_t physical_ms);
+
+  // Moves the clock to `to`, possibly backwards: for a replica whose clock ran ahead and was
+  // set right, whose earlier future timestamps were all refused (see LocalDirectory). Causal
+  // order does not rest on timestamps (dots do), so a later edit stamped lower still
+  // supersedes what it has seen; timestamps only order concurrent edits.
+  void Reset(Hlc to) { last_ = to; }
 
   Hlc last() const { return last_; }
   uint64_t max_skew_ms() const { return max_skew_ms_; }

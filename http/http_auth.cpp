@@ -36,7 +36,10 @@ int HttpStatusFor(Code code) {
     case Code::kResourceExhausted:
       return 413;
     case Code::kUnavailable:
+    case Code::kIoError:  // the disk failed a write: the process runs, try again later
       return 503;
+    case Code::kNoSpace:  // RFC 4918's Insufficient Storage: the disk is full
+      return 507;
     default:
       return 500;
   }

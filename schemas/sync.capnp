@@ -102,6 +102,8 @@ struct Welcome {
   role @6 :Role;
   logEpoch @7 :UInt64;  # the epoch of this broker's log: an agent that synced with another
                         # epoch rejoins (re-sends what it wrote; store/backup.h)
+  brokerMs @8 :UInt64;  # the broker's wall clock (ms since the epoch) as it sent this; 0:
+                        # unknown. Agents measure their clock's skew from it (sync_session.h).
 }
 
 struct Refusal {

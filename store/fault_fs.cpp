@@ -17,8 +17,15 @@ using rocksdb::IOStatus;
 using rocksdb::Slice;
 using Op = FaultInjector::Op;
 
+// A full disk is reported as RocksDB's POSIX file system reports ENOSPC: NoSpace, retryable.
 IOStatus ToIo(const Status& s) {
-  return s.ok() ? IOStatus::OK() : IOStatus::IOError(s.message());
+  if (s.ok()) return IOStatus::OK();
+  if (s.code() == Code::kNoSpace) {
+    IOStatus io = IOStatus::NoSpace(s.message());
+    io.SetRetryable(true);
+    return io;
+  }
+  return IOStatus::IOError(s.message());
 }
 
 // A file being written: appends and syncs ask the injector first and report to it after.

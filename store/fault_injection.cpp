@@ -39,6 +39,16 @@ void FaultInjector::FailWalAppend(uint64_t n) {
   append_countdown_ = n;
 }
 
+void FaultInjector::SetDiskFull(bool on) {
+  MutexLock lock(mu_);
+  disk_full_ = on;
+}
+
+void FaultInjector::SetIoErrors(bool on) {
+  MutexLock lock(mu_);
+  io_errors_ = on;
+}
+
 void FaultInjector::Crash() {
   MutexLock lock(mu_);
   active_ = false;
@@ -96,6 +106,12 @@ bool FaultInjector::OnCommit() {
 Status FaultInjector::Before(const std::string& file, Op op) {
   MutexLock lock(mu_);
   if (!active_) return Status::IoError("injected fault: the power is off (" + file + ")");
+  if (op != Op::kOther && (disk_full_ || io_errors_)) {
+    ++injected_;
+    if (disk_full_)
+      return Status::NoSpace("injected fault: no space left on device (" + file + ")");
+    return Status::IoError("injected fault: input/output error (" + file + ")");
+  }
   if (!IsWal(file)) return Status::Ok();
   if (op == Op::kAppend) {
     ++wal_appends_;

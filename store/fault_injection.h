@@ -12,6 +12,11 @@
 //                    fatal background error and refuses writes until the store is reopened.
 //   FailWalAppend(n) the n-th append to a write-ahead log file from now fails; nothing of it is
 //                    written (RocksDB again refuses writes until reopened).
+//   SetDiskFull(on)  while on, every append to and sync of any file of the store fails with
+//                    ENOSPC (RocksDB's IOStatus::NoSpace, retryable, as its POSIX file system
+//                    reports a full disk); reads, renames and deletes go on. Off again: the
+//                    space has returned.
+//   SetIoErrors(on)  the same, with a plain I/O error (EIO: a failing disk).
 //   Crash()          the power goes: every later write, sync, rename or delete through the
 //                    wrapper fails. Destroy the Store (and what uses it), then
 //   DropUnsyncedData() truncates each file written through the wrapper to what was last synced,
@@ -44,6 +49,10 @@ class FaultInjector {
   void FailCommit(uint64_t n);
   void FailWalSync(uint64_t n);
   void FailWalAppend(uint64_t n);
+
+  // Persistent faults: every write fails until turned off (see above).
+  void SetDiskFull(bool on);
+  void SetIoErrors(bool on);
 
   void Crash();
   Status DropUnsyncedData();
@@ -81,6 +90,8 @@ class FaultInjector {
 
   mutable Mutex mu_;
   bool active_ GUARDED_BY(mu_) = true;
+  bool disk_full_ GUARDED_BY(mu_) = false;
+  bool io_errors_ GUARDED_BY(mu_) = false;
   uint64_t commit_countdown_ GUARDED_BY(mu_) = 0;
   uint64_t sync_countdown_ GUARDED_BY(mu_) = 0;
   uint64_t append_countdown_ GUARDED_BY(mu_) = 0;

@@ -5,9 +5,14 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+
+#include <spdlog/spdlog.h>
+
+#include <sys/statvfs.h>
 
 #include <algorithm>
 
@@ -23,6 +28,9 @@ namespace {
 constexpr const char* kCfNames[kCfCount] = {"records", "history",   "outbox", "log",
                                             "meta",    "referrals", "roster", "audit"};
 constexpr char kFormatKey[] = "format_version";
+// Free space below which a store stopped by a full disk does not try to resume: room for the
+// memtable flush that resuming makes (at most write_buffer_size, 16 MiB, before compression).
+constexpr uint64_t kResumeFreeBytes = 4 << 20;
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -39,6 +47,17 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsInvalidArgument()) return Status::FailedPrecondition(m);
   return Status::Internal(m);
 }
+
+// Turns RocksDB's own recovery from a full disk off (its SstFileManager polls for free space
+// every few seconds, and meanwhile DB::Resume answers Busy): the store resumes at the next
+// Commit instead, at once when there is room again.
+class ManualRecovery : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
 
 // Options, chosen deliberately:
 // - sync WAL on every acknowledged commit (WriteOptions.sync), so an acked write survives
@@ -67,6 +86,12 @@ rocksdb::Options BaseOptions(const StoreOptions& o) {
           ? rocksdb::kLZ4Compression
           : rocksdb::kNoCompression;
   options.write_buffer_size = 16 << 20;
+  // After a failed write (a full disk is a retryable error) the store itself asks RocksDB to
+  // resume, at the next Commit (ResumeIfStopped): RocksDB's own retry thread would make that
+  // Resume answer Busy for as long as it retries, and the first write after space returned
+  // would still be refused.
+  options.max_bgerror_resume_count = 0;
+  options.listeners.push_back(std::make_shared<ManualRecovery>());
   return options;
 }
 
@@ -143,6 +168,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options));
   std::unique_ptr<Store> store(new Store());
   store->options_ = o;
+  store->path_ = path;
   if (o.fault) {
     store->env_ = rocksdb::NewCompositeEnv(NewFaultInjectionFs(o.fault));
     options.env = store->env_.get();
@@ -199,9 +225,71 @@ Status Store::Commit(WriteBatch batch) {
     }
     if (!s.ok()) return FromRocks(s, "building a write batch");
   }
+  RETURN_IF_ERROR(ResumeIfStopped());
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
-  return FromRocks(db_->Write(wo, &wb), "writing to the store");
+  rocksdb::Status s = db_->Write(wo, &wb);
+  if (!s.ok()) return WriteFailed(s);
+  return Status::Ok();
+}
+
+Status Store::write_stopped() const {
+  MutexLock lock(stop_mu_);
+  return stopped_;
+}
+
+Status Store::ResumeIfStopped() {
+  {
+    MutexLock lock(stop_mu_);
+    if (stopped_.ok()) return Status::Ok();
+    // Only a full disk is resumed in place. After an I/O error the store stays stopped until
+    // the process restarts and RocksDB replays its log: resuming here, a write whose log sync
+    // failed could be made obsolete by the flush while its successors are acknowledged.
+    if (stopped_.code() != Code::kNoSpace) return stopped_;
+    // Still full: do not ask RocksDB to resume (it would flush into no space, and this
+    // packaged RocksDB asserts when its failed log file is written to again on a full disk).
+    struct statvfs fs;
+    if (stopped_.code() == Code::kNoSpace && ::statvfs(path_.c_str(), &fs) == 0 &&
+        static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < kResumeFreeBytes) {
+      return stopped_;
+    }
+  }
+  // Resume is OK at once when RocksDB has no background error (it may have recovered by
+  // itself); Busy while its own recovery runs.
+  rocksdb::Status r = db_->Resume();
+  if (r.ok()) {
+    MutexLock lock(stop_mu_);
+    if (!stopped_.ok())
+      spdlog::info("store {}: writes resumed after: {}", path_, stopped_.message());
+    stopped_ = Status::Ok();
+    return Status::Ok();
+  }
+  if (r.IsBusy()) {
+    MutexLock lock(stop_mu_);
+    return stopped_;
+  }
+  return WriteFailed(r);
+}
+
+Status Store::WriteFailed(const rocksdb::Status& s) {
+  Status out;
+  if (s.IsNoSpace()) {
+    out = Status::NoSpace("the disk holding the store in " + path_ + " is full (" + s.ToString() +
+                          "): nothing was written; free space on that disk — writing resumes "
+                          "by itself once there is room");
+  } else if (s.IsIOError() || s.IsCorruption() || s.severity() >= rocksdb::Status::kHardError) {
+    out =
+        Status::IoError("the store in " + path_ + " could not write to its disk (" + s.ToString() +
+                        "): nothing was written; check the disk (the kernel log names the "
+                        "failing device); writing is retried with each request, and if it "
+                        "keeps failing, restart the process once the disk is sound");
+  } else {
+    return FromRocks(s, "writing to the store");
+  }
+  MutexLock lock(stop_mu_);
+  if (stopped_.ok()) spdlog::error("store {}: writes stopped: {}", path_, out.message());
+  stopped_ = out;
+  return out;
 }
 
 Result<std::optional<std::string>> Store::Get(Cf cf, std::string_view key) const {

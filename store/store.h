@@ -14,6 +14,17 @@
 // crash whole or not at all, and Commit returns only once it is durable. Concurrent Commit
 // calls from several threads share one WAL sync (RocksDB's write-thread group commit).
 //
+// A full disk or a failing one: RocksDB stops taking writes after a failed write (a
+// "background error"); reads go on. Commit then fails with NoSpace (ENOSPC: the message says
+// to free space) or IoError (EIO and the like), and each later Commit first asks RocksDB to
+// resume (DB::Resume: it flushes the memtables to a fresh write-ahead log, so a torn record
+// of the failed write is never replayed after acknowledged ones). So writing resumes by itself
+// once there is room again: the first Commit after that succeeds. A batch whose Commit failed
+// was not applied (reads never show it). After an I/O error the store does not resume: writes
+// keep failing with IoError until the process restarts (then the batch may be whole or absent,
+// never half). write_stopped() says whether
+// the last write failed and nothing has succeeded since.
+//
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
@@ -25,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "conflict/record.h"
 
@@ -33,6 +45,7 @@ class DB;
 class Env;
 class ColumnFamilyHandle;
 class WriteBatch;
+class Status;
 }  // namespace rocksdb
 
 namespace sb {
@@ -119,10 +132,18 @@ class Store {
   // parent must exist): rocksdb::Checkpoint, hard links to table files where it can. Safe
   // while other threads commit. Used by backups (store/backup.h).
   Status Checkpoint(const std::string& target);
+  // The error of the last failed write while writes are stopped (see above); OK once a write
+  // has succeeded again.
+  Status write_stopped() const;
 
   static constexpr uint32_t kFormatVersion = 1;
 
  private:
+  // Before a write: when the last one failed, asks RocksDB to resume; OK when writes may go on.
+  Status ResumeIfStopped();
+  // Converts a failed write's status, remembering it until a write succeeds.
+  Status WriteFailed(const rocksdb::Status& s);
+
   Store() = default;
   rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
 
@@ -131,6 +152,10 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*>
       handles_;  // indexed by Cf, then default; freed in ~Store
+  std::string path_;
+
+  mutable Mutex stop_mu_;
+  Status stopped_ GUARDED_BY(stop_mu_);  // not OK: the last write failed (see write_stopped)
 };
 
 }  // namespace sb

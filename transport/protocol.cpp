@@ -178,6 +178,7 @@ void Put(wire::Envelope::Builder env, const Welcome& m) {
   b.setSnapshot(m.snapshot);
   b.setResumed(m.resumed);
   b.setLogEpoch(m.log_epoch);
+  b.setBrokerMs(m.broker_ms);
 }
 
 void Put(wire::Envelope::Builder env, const Refusal& m) {
@@ -446,6 +447,7 @@ Message Get(wire::Envelope::Reader env) {
       m.snapshot = r.getSnapshot();
       m.resumed = r.getResumed();
       m.log_epoch = r.getLogEpoch();
+      m.broker_ms = r.getBrokerMs();
       return m;
     }
     case wire::Envelope::REFUSAL: {

@@ -115,6 +115,7 @@ struct Welcome {
   bool snapshot = false;
   bool resumed = false;
   uint64_t log_epoch = 0;  // the broker's log epoch (store/backup.h)
+  uint64_t broker_ms = 0;  // the broker's wall clock as it sent this (0: unknown)
   friend bool operator==(const Welcome&, const Welcome&) = default;
 };
 

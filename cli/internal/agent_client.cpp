@@ -44,6 +44,8 @@ Code CodeFromReply(int http_status, const json& error) {
       return Code::kResourceExhausted;
     case 503:
       return Code::kUnavailable;
+    case 507:
+      return Code::kNoSpace;
     default:
       return Code::kInternal;
   }

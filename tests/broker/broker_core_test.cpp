@@ -236,7 +236,8 @@ TEST_F(BrokerCoreTest, HelloGetsWelcomeNamingTheAuthenticatedOrgThenTheRoster) {
   proto::Welcome welcome = std::get<proto::Welcome>(got[0]);
   EXPECT_NE(welcome.log_epoch, 0u);  // the log's identity (store/backup.h)
   welcome.log_epoch = 0;
-  EXPECT_EQ(welcome, (proto::Welcome{proto::kProtocolVersion, kOrgA, Role::kPartner, 0, false}));
+  EXPECT_EQ(welcome, (proto::Welcome{proto::kProtocolVersion, kOrgA, Role::kPartner, 0, false,
+                                     false, 0, clock().NowMillis()}));
   auto roster = std::get<proto::Roster>(got[1]);
   ASSERT_EQ(roster.entries.size(), 3u);
   for (const auto& e : roster.entries) {
@@ -530,7 +531,12 @@ TEST_F(BrokerCoreTest, SkewedStampIsRefused) {
                    {{"name", std::string("From the future")}, {"owner", kOrgA}}, a_.replica, ahead);
   auto res = PushOne(a_, a_.Item(Delta{a_.replica, ahead, {r}}));
   EXPECT_FALSE(res.accepted);
-  EXPECT_NE(res.reason.find("clock skew"), std::string::npos) << res.reason;
+  // In human terms: 2 min ahead, at most 60 s allowed.
+  EXPECT_EQ(res.reason.rfind("this agent's clock is 2 min ahead of the broker's; at most 60 s is "
+                             "allowed",
+                             0),
+            0u)
+      << res.reason;
   // Within the allowed skew it is fine.
   clock().Advance(options_.max_skew_ms);
   res = PushOne(a_, a_.Item(Delta{a_.replica, ahead, {r}}));

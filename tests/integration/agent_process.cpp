@@ -78,8 +78,8 @@ Result<std::unique_ptr<AgentProcess>> AgentProcess::Launch(
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   SpawnOptions options;
   options.args = std::move(args);
-  options.output_file = LogPathOf(data_dir, spec);
   options.env = spec.env;
+  options.output_file = LogPathOf(data_dir, spec);
   ASSIGN_OR_RETURN(Process process, Process::Spawn(options));
   std::unique_ptr<AgentProcess> p(new AgentProcess(std::move(process)));
   p->data_dir_ = data_dir;

@@ -91,7 +91,7 @@ Status BrokerProcess::Start(const std::vector<std::string>& extra_args) {
   std::vector<std::string> args = {"--listen", endpoint_, "--api", "127.0.0.1:0"};
   args.insert(args.end(), default_args_.begin(), default_args_.end());
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  ProcessSpec spec{"broker", "broker.json", "broker.log"};
+  ProcessSpec spec{"broker", "broker.json", "broker.log", {}};
   ASSIGN_OR_RETURN(process_, AgentProcess::Start(data_dir_, args, spec));
   // broker.json is written after the sync socket is bound: it names the endpoint we chose.
   json runtime = json::parse(ReadAll(data_dir_ + "/broker.json"), nullptr, false);
@@ -147,11 +147,13 @@ std::vector<std::string> BrokerProcess::AgentArgs() const {
   return {"--broker", endpoint_, "--broker-key", key_path()};
 }
 
-Result<std::unique_ptr<AgentProcess>> StartSyncingAgent(
-    const std::string& data_dir, const BrokerProcess& broker,
-    const std::vector<std::string>& extra_args) {
+Result<std::unique_ptr<AgentProcess>> StartSyncingAgent(const std::string& data_dir,
+                                                        const BrokerProcess& broker,
+                                                        const std::vector<std::string>& extra_args,
+                                                        const std::vector<std::string>& env) {
   ProcessSpec spec;
   spec.log_name = fs::path(data_dir).lexically_normal().filename().string() + ".log";
+  spec.env = env;
   std::vector<std::string> args = broker.AgentArgs();
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   return AgentProcess::Start(data_dir, args, spec);

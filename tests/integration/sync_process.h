@@ -81,9 +81,10 @@ class BrokerProcess {
 
 // Starts an agent on `data_dir` syncing with `broker`; its output goes to DIR/../<name>.log
 // where name is the directory's own name. `extra_args` go after the broker's.
+// `env` ("NAME=value") is added to the agent's environment (e.g. faketime's).
 Result<std::unique_ptr<AgentProcess>> StartSyncingAgent(
     const std::string& data_dir, const BrokerProcess& broker,
-    const std::vector<std::string>& extra_args = {});
+    const std::vector<std::string>& extra_args = {}, const std::vector<std::string>& env = {});
 
 // ---------- reading an agent ----------
 

@@ -158,6 +158,75 @@ TEST_F(FaultInjectionTest, FailingEachWalSyncInTurnKeepsExactlyTheBatchesBeforeI
   }
 }
 
+// ENOSPC: a clear refusal, reads go on, and writing resumes by itself once there is room;
+// nothing refused ever shows up, nothing acknowledged is lost (also across a power loss).
+TEST_F(FaultInjectionTest, ADiskFullRefusesWritesKeepsReadsAndWritingResumesWhenSpaceReturns) {
+  ASSERT_TRUE(Write("a").ok());
+  fault_.SetDiskFull(true);
+  Status s = Write("b");
+  EXPECT_EQ(s.code(), Code::kNoSpace) << s.ToString();
+  EXPECT_NE(s.message().find("is full"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("free space"), std::string::npos) << s.ToString();
+  EXPECT_EQ(store_->write_stopped().code(), Code::kNoSpace);
+  EXPECT_EQ(Has("a"), 1);
+  EXPECT_EQ(Has("b"), 0);
+  EXPECT_EQ(Write("c").code(), Code::kNoSpace);  // still full: still refused
+  EXPECT_EQ(Has("a"), 1);
+  fault_.SetDiskFull(false);
+  Status d = Write("d");
+  EXPECT_TRUE(d.ok()) << d.ToString();
+  EXPECT_TRUE(store_->write_stopped().ok());
+  EXPECT_EQ(Has("b") + Has("c"), 0);
+  EXPECT_EQ(Has("d"), 1);
+  ASSERT_TRUE(Write("e").ok());
+  PowerLoss();
+  EXPECT_EQ(Has("a"), 1);
+  EXPECT_EQ(Has("b") + Has("c"), 0);
+  EXPECT_EQ(Has("d"), 1);
+  EXPECT_EQ(Has("e"), 1);
+}
+
+// A disk that fills up while RocksDB flushes in the background (not during a commit): the
+// next commit reports it, and writing resumes once there is room.
+TEST_F(FaultInjectionTest, ADiskFullDuringAFlushIsReportedByTheNextCommitAndResumes) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Write("k" + std::to_string(i)).ok());
+  fault_.SetDiskFull(true);
+  EXPECT_FALSE(store_->CompactAll().ok());  // flushes first: the table file cannot be written
+  Status s = Write("x");
+  EXPECT_EQ(s.code(), Code::kNoSpace) << s.ToString();
+  fault_.SetDiskFull(false);
+  Status y = Write("y");
+  EXPECT_TRUE(y.ok()) << y.ToString();
+  PowerLoss();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Has("k" + std::to_string(i)), 1) << i;
+  EXPECT_EQ(Has("x"), 0);
+  EXPECT_EQ(Has("y"), 1);
+}
+
+// EIO: refused as an I/O error (not as a full disk), reads go on; RocksDB deems a failed
+// write-ahead log write fatal, so writes come back with a restart (whole or absent, never half).
+TEST_F(FaultInjectionTest, AnIoErrorRefusesWritesAsAnIoErrorAndReadsGoOn) {
+  ASSERT_TRUE(Write("a").ok());
+  fault_.SetIoErrors(true);
+  Status s = Write("b");
+  EXPECT_EQ(s.code(), Code::kIoError) << s.ToString();
+  EXPECT_NE(s.message().find("could not write to its disk"), std::string::npos) << s.ToString();
+  EXPECT_EQ(Has("a"), 1);
+  EXPECT_EQ(Has("b"), 0);
+  fault_.SetIoErrors(false);
+  Status again = Write("c");  // the disk is sound again, but RocksDB stopped for good
+  EXPECT_EQ(again.code(), Code::kIoError) << again.ToString();
+  EXPECT_EQ(Has("a"), 1);
+  Open();
+  EXPECT_EQ(Has("a"), 1);
+  EXPECT_EQ(Has("b"), 0);
+  ASSERT_TRUE(Write("d").ok());
+  PowerLoss();
+  EXPECT_EQ(Has("a"), 1);
+  EXPECT_EQ(Has("b"), 0);
+  EXPECT_EQ(Has("d"), 1);
+}
+
 TEST(FaultInjector, CountsWhatItSeesAndCancels) {
   TempDir tmp;
   FaultInjector fault;
