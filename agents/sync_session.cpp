@@ -383,8 +383,33 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
   const uint64_t start = dir_->sync_cursor();
   uint64_t cursor = start;
   std::string gap;
+  // Verifies and decodes one entry's delta into `deltas`; sets aside what cannot be used.
+  auto take = [&](const proto::LogEntry& e) {
+    if (!Verify(e.delta)) {
+      SetAside("log", std::to_string(e.seq), e.delta.author,
+               "the signature does not verify (signer " + e.delta.signer + ")", e.delta.delta);
+      return;
+    }
+    Result<Delta> d = DecodeDelta(e.delta.delta);
+    if (!d.ok()) {
+      SetAside("log", std::to_string(e.seq), e.delta.author, d.status().message(), e.delta.delta);
+      return;
+    }
+    deltas.push_back(RemoteDelta{std::move(d).value(), e.delta.author});
+  };
   for (const proto::LogEntry& e : u.entries) {
-    if (e.seq <= cursor) continue;  // already applied (a resend)
+    if (e.seq <= cursor) {
+      // Already applied (a resend), except a state the broker made (author "broker"): a
+      // session far behind starts with the coalesced state of the records its backlog
+      // touched, and the backlog follows as positions only. When a stream of an earlier
+      // session took our cursor past that state's position (held bytes arriving after a new
+      // Hello), the positions after our cursor are covered by that state alone: take it
+      // (joining a state again changes nothing).
+      if (e.delta.author == "broker" && e.delta.signer == "broker" && !e.delta.delta.empty()) {
+        take(e);
+      }
+      continue;
+    }
     if (e.seq != cursor + 1) {
       // Something was lost, or comes from before a rewind: apply what is contiguous.
       gap = "entry " + std::to_string(e.seq) + " came after " + std::to_string(cursor);
@@ -406,20 +431,10 @@ std::vector<std::string> AgentSync::OnUpdates(const proto::Updates& u) {
     rewind_pending_ = false;  // the stream is contiguous again
     cursor = e.seq;
     if (e.delta.delta.empty()) continue;  // nothing visible to us, or our own write
-    if (!Verify(e.delta)) {
-      SetAside("log", std::to_string(e.seq), e.delta.author,
-               "the signature does not verify (signer " + e.delta.signer + ")", e.delta.delta);
-      continue;
-    }
-    Result<Delta> d = DecodeDelta(e.delta.delta);
-    if (!d.ok()) {
-      SetAside("log", std::to_string(e.seq), e.delta.author, d.status().message(), e.delta.delta);
-      continue;
-    }
-    deltas.push_back(RemoteDelta{std::move(d).value(), e.delta.author});
+    take(e);
   }
   size_t n = deltas.size();
-  if (cursor > dir_->sync_cursor()) {
+  if (cursor > dir_->sync_cursor() || !deltas.empty()) {
     Status s = dir_->ApplyRemote(std::move(deltas), cursor);
     if (!s.ok()) {
       Error("cannot save updates: " + s.ToString());

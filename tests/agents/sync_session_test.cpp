@@ -470,6 +470,66 @@ TEST_F(SyncSessionTest, SmallCreditWindowStillDeliversEverything) {
   EXPECT_EQ(a.State(), b.State());
 }
 
+// A stalled connection's held bytes arrive after the agent has started a new session on it:
+// the old stream takes the agent's cursor past where the new session begins. The new session
+// is far behind, so it begins with the coalesced state of the records its backlog touched and
+// the backlog's positions only; the agent must take that state even though its position is
+// behind the agent's cursor, or the positions after its cursor skip writes it never got (here
+// the removal of an element: found by the nemesis test, partners kept removed values).
+TEST_F(SyncSessionTest, AStreamHeldFromAnEarlierSessionDoesNotSkipWhatACoalescedStateCovers) {
+  BrokerCore::Options o = broker_options();
+  o.coalesce_backlog_entries = 8;
+  RestartBroker(o);
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  AgentSync::Options small;
+  small.credit_window = 4;
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1, small);
+  Connect(a);
+  Connect(b);
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  Run();
+  ASSERT_EQ(b.sync->status().cursor, 1u);
+  std::vector<std::string> held;  // what the broker streams to B while its connection stalls
+  intercept_down = [&](Agent& to, const proto::Message& m) {
+    if (&to != &b) return false;
+    held.push_back(proto::EncodeEnvelope(m));
+    return true;
+  };
+  auto countries = [](std::vector<std::string> c) {
+    RecordEdit e = Edit(kOrgA, "organization", {});
+    e.sets["countries_served"] = std::move(c);
+    return e;
+  };
+  auto describe = [&](int i) {
+    a.Apply({Edit(kOrgA, "organization", {{"description", "v" + std::to_string(i)}})});
+  };
+  a.Apply({countries({"NG", "RO"})});       // entry 2
+  for (int i = 0; i < 3; ++i) describe(i);  // 3..5
+  Run();
+  ASSERT_FALSE(held.empty());                // entries 2..5 (B's credit window), held
+  a.Apply({countries({"NG"})});              // 6: RO removed
+  for (int i = 3; i < 15; ++i) describe(i);  // 7..18
+  Run();
+  ASSERT_EQ(core().stats().log_head, 18u);
+  // B starts a new session at its cursor, 1; the broker answers it (still held). Then the
+  // connection heals: the held bytes arrive in order, the earlier session's stream first.
+  uint64_t coalesced = core().stats().coalesced;
+  Disconnect(b);
+  Connect(b);
+  Pump();
+  intercept_down = nullptr;
+  for (const std::string& m : held) DeliverDown(b, m);
+  Run();
+  EXPECT_EQ(core().stats().coalesced, coalesced + 1);  // the new session's
+  EXPECT_EQ(b.sync->status().cursor, 18u);
+  Directory state = b.State();
+  ASSERT_NE(state.Find(kOrgA), nullptr);
+  ASSERT_NE(state.Find(kOrgA)->Set("countries_served"), nullptr);
+  EXPECT_EQ(state.Find(kOrgA)->Set("countries_served")->Elements(), std::vector<std::string>{"NG"});
+  EXPECT_EQ(b.Displayed(kOrgA, "description"), Value(std::string("v14")));
+  EXPECT_EQ(state, BrokerStateFor(kOrgB, Role::kPartner));
+}
+
 TEST_F(SyncSessionTest, ConfidentialAddressStaysWithTheOwnerAndMaintainers) {
   Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
   Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
