@@ -264,14 +264,12 @@ Report Check(const History& history, const Observation& observed) {
       }
     }
     // A delete removes every value its writer had seen (DeleteDelta): a delete begun after w
-    // began may have removed w's value or elements. (Not only after w was acknowledged: an agent
-    // paused between committing w and answering may push w, and another agent see and remove
-    // it, before the acknowledgement arrives.)
+    // was acknowledged may have removed w's value or elements.
     auto deleted_after = [&](const WriteOp& w) {
       auto d = deletes.find(id);
       if (d == deletes.end()) return false;
       for (const WriteOp* x : d->second) {
-        if (x->begin_us > w.begin_us) return true;
+        if (x->begin_us > w.end_us) return true;
       }
       return false;
     };
@@ -285,13 +283,13 @@ Report Check(const History& history, const Observation& observed) {
         if (holds(w.value)) continue;
         bool superseded = deleted_after(*w.op);
         for (const FieldWrite& x : writes) {
-          superseded = superseded || (x.op->begin_us > w.op->begin_us && holds(x.value));
+          superseded = superseded || (x.op->begin_us > w.op->end_us && holds(x.value));
         }
         if (!superseded) {
           lose(
               *w.op,
               Describe(*w.op) + ": " + id + "." + field + " is " + DescribeField(now) +
-                  ", and neither a value there nor a delete was written after it began");
+                  ", and neither a value there nor a delete was written after it was acknowledged");
         }
         continue;
       }
@@ -299,7 +297,7 @@ Report Check(const History& history, const Observation& observed) {
         if (holds(e)) continue;
         bool removed = deleted_after(*w.op);
         for (const FieldWrite& x : writes) {
-          removed = removed || (x.op->begin_us > w.op->begin_us && !Contains(x.value, e));
+          removed = removed || (x.op->begin_us > w.op->end_us && !Contains(x.value, e));
         }
         if (!removed) {
           lose(*w.op, Describe(*w.op) + ": element " + e.dump() + " is missing from " + id + "." +

@@ -20,19 +20,17 @@
 //   absent, deleted or not, or a compared field's displayed value or its set of sibling values
 //   (for sets: the elements). Converged means no agent diverges.
 //
-// * lost, per operation (judged on the broker's view; "begun after w began" is the real-time
-//   condition without which no writer can have seen w, so it is necessary for superseding w,
-//   and a loss reported by these rules is a loss for certain. Not "after w was acknowledged":
-//   an agent paused between committing w and answering may already have pushed w, and another
-//   agent seen and replaced it, before the answer arrives):
+// * lost, per operation (judged on the broker's view; "begun after w was acknowledged" is the
+//   real-time condition without which no writer can have seen w, so it is necessary for
+//   superseding w, and a loss reported by these rules is a loss for certain):
 //   - scalar write w (record r, field f, value v): lost when v is not among the values of r.f
 //     (the displayed value or any sibling), no value of r.f was written by a request (any
-//     agent's, acknowledged or attempted) that began after w began, and no delete of r began
-//     after then. A concurrent write may win the display, but in an MV-register it
+//     agent's, acknowledged or attempted) that began after w was acknowledged, and no delete
+//     of r began after then. A concurrent write may win the display, but in an MV-register it
 //     leaves w as a sibling; only a write that had seen w removes it. A delete removes every
 //     value its writer had seen (Record::DeleteDelta), and a restore brings none back.
 //   - set write w (record r, set field f, contents S): each element e of S is lost when e is
-//     not in r.f and no request that began after w began wrote contents without e
+//     not in r.f and no request that began after w was acknowledged wrote contents without e
 //     or deleted r (a write that replaces the contents removes only what its writer had seen;
 //     a concurrent add of e wins: add-wins).
 //   - delete d of r: lost when r is not deleted and no restore of r could have superseded d:
