@@ -100,10 +100,16 @@ BrokerCore::BrokerCore(Store* store, Clock* clock, const Identity& broker, Roste
       fanout_(broker, options.fanout_cache_bytes) {}
 
 Status BrokerCore::Load() {
+  // The clock starts past every stamp the state holds: a checkpoint or a record's state sent
+  // after a restart is a delta stamped now, and an entry stamped after it (an agent whose
+  // clock runs ahead, within the allowed skew) would make every agent refuse it.
+  Hlc latest;
   RETURN_IF_ERROR(store_->ForEachRecord([&](const Record& r) {
+    latest = std::max(latest, LatestStamp(r));
     dir_.Join(r);
     return true;
   }));
+  hlc_.ObserveChecked(latest, clock_->NowMillis());
   ASSIGN_OR_RETURN(auto head, store_->Get(Cf::kMeta, kLogHead));
   if (head) log_head_ = DecodeSeq(*head);
   ASSIGN_OR_RETURN(log_epoch_, LogEpoch(*store_));

@@ -88,14 +88,16 @@ Result<PlannedEdit> PlanEdit(const FieldSchema& schema, const Record* existing,
     const AwSet* have = base.Set(name);
     // Copied: joining into `base` below may erase the field and invalidate `have`.
     const std::vector<std::string> current = have ? have->Elements() : std::vector<std::string>{};
+    if (std::equal(current.begin(), current.end(), want.begin(), want.end())) continue;
     for (const auto& el : current) {
       if (!want.count(el)) take(base.RemoveDelta(name, el), name);
     }
-    for (const auto& el : want) {
-      if (!std::binary_search(current.begin(), current.end(), el)) {
-        take(base.AddDelta(name, el, replica), name);
-      }
-    }
+    // A write that changes the contents states all of them: every element it lists is added
+    // again (a new dot replacing the element's old ones), so a concurrent write of other
+    // contents, which removes only the dots its writer had seen, leaves these elements in
+    // (add-wins) — not only the ones this write happened to add. A write of the contents
+    // already there changes nothing (as a register's same value), and says so (`unchanged`).
+    for (const auto& el : want) take(base.AddDelta(name, el, replica), name);
   }
   std::sort(plan.changed.begin(), plan.changed.end());
   return plan;

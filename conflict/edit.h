@@ -32,7 +32,9 @@ struct PlannedEdit {
 // unknown kind, a malformed id, a kind change, unknown fields, wrong types, constraint
 // violations, too many set elements, and edits of a deleted record (unless restoring).
 // Writes only fields whose displayed value would change (or that are in conflict, which a
-// write resolves), so repeating an edit yields an empty delta.
+// write resolves), so repeating an edit yields an empty delta. A set write that changes the
+// contents adds every element it lists again (not only the new ones), so that a concurrent
+// write of other contents cannot remove an element this write stated (add-wins).
 Result<PlannedEdit> PlanEdit(const FieldSchema& schema, const Record* existing,
                              const RecordEdit& edit, ReplicaId replica, Hlc stamp);
 

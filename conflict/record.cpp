@@ -1,4 +1,5 @@
 #include "conflict/record.h"
+#include <algorithm>
 
 #include "conflict/internal/access.h"
 
@@ -179,6 +180,16 @@ Record Retract(const Record& base, const Record& refused, ReplicaId replica, con
     if (auto it = own.find(replica); it != own.end()) context.Add(Dot{replica, it->second});
   }
   return out;
+}
+
+Hlc LatestStamp(const Record& r) {
+  Hlc latest;
+  for (const auto& [name, f] : r.fields()) {
+    if (const auto* reg = std::get_if<MvRegister>(&f)) {
+      for (const auto& [dot, e] : reg->entries()) latest = std::max(latest, e.stamp);
+    }
+  }
+  return latest;
 }
 
 Record AuthoredPart(const Record& state, ReplicaId replica) {

@@ -102,6 +102,11 @@ Record Retract(const Record& base, const Record& refused, ReplicaId replica,
 // they are). Empty (no fields) when `replica` has no live entry in `state`.
 Record AuthoredPart(const Record& state, ReplicaId replica);
 
+// The greatest stamp of any register entry `r` holds (zero when none). A delta carrying `r`
+// must be stamped at or after it (codec.h refuses an entry stamped after its delta), so a
+// replica that sends states it holds starts its clock past this (BrokerCore::Load).
+Hlc LatestStamp(const Record& r);
+
 // A delta as replicas exchange it: the author's replica and clock, and record deltas.
 struct Delta {
   ReplicaId author = 0;

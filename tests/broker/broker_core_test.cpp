@@ -751,6 +751,42 @@ TEST_F(BrokerCoreTest, AddressWrittenBeforeTheFlagIsFilteredForLateReaders) {
   EXPECT_FALSE(d->records[0].Displayed("address_1").has_value());
 }
 
+// An agent whose clock runs ahead (within the allowed skew) stamps its values in the broker's
+// future. After a restart the broker's clock must start past them: a checkpoint is a delta
+// stamped by the broker, and one holding a value stamped after it is refused by every agent
+// (the nemesis test saw a maintainer quarantine a whole checkpoint chunk this way and keep
+// values the broker had removed).
+TEST_F(BrokerCoreTest, ACheckpointAfterARestartIsStampedAfterTheValuesItHolds) {
+  CreateOrgA();
+  Hello(b_);
+  Send(b_, proto::Credit{0, 1});
+  core().OnDisconnected(b_.routing);
+  Take(b_);
+  Hlc ahead = Hlc::Make(clock().NowMillis() + 30'000, 0);
+  Record svc = Write(nullptr, Uuid(0xa400), "service",
+                     {{"name", std::string("Ahead")}, {"owner", kOrgA}}, a_.replica, ahead);
+  a_.view.Join(svc);
+  ASSERT_TRUE(PushOne(a_, a_.Item(Delta{a_.replica, ahead, {svc}})).accepted);
+  for (unsigned i = 0; i < 2; ++i) {
+    ASSERT_TRUE(PushOne(a_, a_.Item(a_.Edit(clock(), Uuid(0xa300 + i), "service",
+                                            {{"name", std::string("svc")}, {"owner", kOrgA}})))
+                    .accepted);
+  }
+  ASSERT_TRUE(core().TrimLog(1).ok());
+  Restart(options_);
+
+  auto got = Send(b_, proto::Hello{proto::kProtocolVersion, b_.replica, 1, 1024});
+  auto chunks = All<proto::SnapshotChunk>(got);
+  ASSERT_FALSE(chunks.empty()) << Describe(got);
+  bool held = false;
+  for (const proto::SnapshotChunk& c : chunks) {
+    Result<Delta> d = DecodeDelta(c.records);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    for (const Record& r : d->records) held = held || r.id() == Uuid(0xa400);
+  }
+  EXPECT_TRUE(held);
+}
+
 TEST_F(BrokerCoreTest, AgentOlderThanTheLogGetsFilteredSnapshotChunks) {
   BrokerCore::Options o = options_;
   o.snapshot_chunk_records = 2;

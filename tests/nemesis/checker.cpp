@@ -274,7 +274,7 @@ Report Check(const History& history, const Observation& observed) {
       return false;
     };
     for (const FieldWrite& w : writes) {
-      if (!w.op->acked) continue;
+      if (!w.op->acked || w.op->unchanged) continue;
       if (rec == observed.broker.end()) {
         lose(*w.op, Describe(*w.op) + ": the broker has no record " + id);
         continue;
@@ -283,7 +283,8 @@ Report Check(const History& history, const Observation& observed) {
         if (holds(w.value)) continue;
         bool superseded = deleted_after(*w.op);
         for (const FieldWrite& x : writes) {
-          superseded = superseded || (x.op->begin_us > w.op->end_us && holds(x.value));
+          superseded =
+              superseded || (!x.op->unchanged && x.op->begin_us > w.op->end_us && holds(x.value));
         }
         if (!superseded) {
           lose(
@@ -297,7 +298,8 @@ Report Check(const History& history, const Observation& observed) {
         if (holds(e)) continue;
         bool removed = deleted_after(*w.op);
         for (const FieldWrite& x : writes) {
-          removed = removed || (x.op->begin_us > w.op->end_us && !Contains(x.value, e));
+          removed = removed ||
+                    (!x.op->unchanged && x.op->begin_us > w.op->end_us && !Contains(x.value, e));
         }
         if (!removed) {
           lose(*w.op, Describe(*w.op) + ": element " + e.dump() + " is missing from " + id + "." +

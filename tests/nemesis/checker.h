@@ -39,6 +39,8 @@
 //     same rule, mirrored).
 //   - phantom: a value or element of a compared field that no request ever wrote, or a
 //     workload record the broker has that no request created.
+//   A write the agent answered as unchanged (it already held that value or contents) wrote
+//   nothing: it is neither lost nor a write that supersedes another.
 //   A write the broker refused is no loss when the writer's agent lists the record among its
 //   rejections (the user was told why); those are counted as rejected.
 //
@@ -80,6 +82,9 @@ struct WriteOp {
   uint64_t begin_us = 0;  // when the request began (monotonic microseconds)
   uint64_t end_us = 0;    // when it ended
   bool acked = false;     // the agent answered 2xx
+  // The agent answered that the write changed nothing (op "unchanged": the field already held
+  // that value or those contents), so it wrote nothing that could compete with another write.
+  bool unchanged = false;
 };
 
 // One request to an agent's referral API.

@@ -153,6 +153,19 @@ TEST_F(CheckerSelfTest, ADroppedSetElementIsLost) {
   EXPECT_NE(r.lost[0].find("\"IT\""), std::string::npos) << r.lost[0];
 }
 
+TEST_F(CheckerSelfTest, AWriteTheAgentAnsweredAsUnchangedClaimsNothing) {
+  // b writes the name its agent already showed: the agent answers "unchanged" and writes
+  // nothing, so the value's absence is no loss; the same write answered as a change is.
+  h_.writes.push_back(Scalar("b", kOrg, "name", "B0", 500, 510));
+  h_.writes.back().unchanged = true;
+  Report r = Check(h_, o_);
+  EXPECT_TRUE(r.lost.empty()) << r.Summary();
+  h_.writes.back().unchanged = false;
+  r = Check(h_, o_);
+  ASSERT_EQ(r.lost.size(), 1u) << r.Summary();
+  EXPECT_NE(r.lost[0].find("\"B0\""), std::string::npos) << r.lost[0];
+}
+
 TEST_F(CheckerSelfTest, AnUndoneRestoreIsLost) {
   for (View* v : {&o_.broker, &o_.agents["a"], &o_.agents["b"], &o_.agents["m"]}) {
     (*v)[kSvc].deleted = true;

@@ -373,6 +373,7 @@ class NemesisTest : public ::testing::Test {
   void Finish(WriteOp w, const Reply& r, Trace* trace) {
     w.end_us = Micros(t0_);
     w.acked = Acked(r);
+    w.unchanged = w.acked && r.body.is_object() && r.body.value("op", "") == "unchanged";
     trace->writes.push_back(std::move(w));
   }
 
