@@ -1,5 +1,7 @@
 #include "conflict/record.h"
 
+#include <algorithm>
+
 #include "conflict/internal/access.h"
 
 namespace sb {
@@ -215,6 +217,18 @@ Record AuthoredPart(const Record& state, ReplicaId replica) {
     }
   }
   if (fields.empty()) return Record(state.id(), state.kind());
+  return out;
+}
+
+Hlc HighestStamp(const Record& r, Hlc at_most) {
+  Hlc out;
+  for (const auto& [name, f] : r.fields()) {
+    const auto* reg = std::get_if<MvRegister>(&f);
+    if (!reg) continue;
+    for (const auto& [dot, e] : reg->entries()) {
+      if (e.stamp <= at_most) out = std::max(out, e.stamp);
+    }
+  }
   return out;
 }
 
