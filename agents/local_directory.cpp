@@ -12,8 +12,8 @@
 #include "base/json.h"
 #include "base/utf8.h"
 #include "conflict/codec.h"
-#include "transport/protocol.h"
 #include "store/backup.h"
+#include "transport/protocol.h"
 
 namespace sb {
 
@@ -52,10 +52,16 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
                                                              Options options) {
   if (options.replica == 0) return Status::InvalidArgument("replica id 0 is not valid");
   std::unique_ptr<LocalDirectory> d(new LocalDirectory(store, clock, options));
+  // The highest stamp the state holds within the skew bound of this clock: a store written
+  // before agents observed what they apply has applied stamps its saved clock never saw.
+  uint64_t now = clock->NowMillis();
+  Hlc within = Hlc::Make(std::min(now + options.max_skew_ms, Hlc::kMaxMillis), 0xffff);
+  Hlc applied;
   {
     WriterLock lock(d->state_mu_);  // nobody else has `d` yet: for the analysis' sake
     RETURN_IF_ERROR(store->ForEachRecord([&](const Record& r) REQUIRES(d->state_mu_) {
       d->dir_.Join(r);
+      applied = std::max(applied, HighestStamp(r, within));
       return true;
     }));
   }
@@ -63,8 +69,11 @@ Result<std::unique_ptr<LocalDirectory>> LocalDirectory::Open(Store* store, Clock
   if (seq) d->next_seq_ = DecodeSeq(*seq);
   if (d->next_seq_ == 0) return Status::Corruption("meta next_seq is malformed");
   ASSIGN_OR_RETURN(auto hlc, store->Get(Cf::kMeta, kHlcKey));
-  // Never issue a timestamp below one issued before a restart, even if the wall clock went back.
-  if (hlc) RETURN_IF_ERROR(d->hlc_.Observe(Hlc{DecodeSeq(*hlc)}, Hlc{DecodeSeq(*hlc)}.millis()));
+  // Never issue a timestamp below one issued or observed before a restart, even if the wall
+  // clock went back: the saved clock is written in the batch of every edit and of every
+  // remote update it observed (CommitJob), so what survives a power loss was seen by it.
+  if (hlc) d->hlc_.ObserveChecked(Hlc{DecodeSeq(*hlc)}, now);
+  d->hlc_.ObserveChecked(applied, now);
   d->hlc_last_ = d->hlc_.last().packed;
   ASSIGN_OR_RETURN(auto cursor, store->Get(Cf::kMeta, kCursorKey));
   if (cursor) d->sync_cursor_ = DecodeSeq(*cursor);
@@ -193,7 +202,7 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
     if (hlc_.last().millis() > broker_now + options_.max_skew_ms) {
       spdlog::warn("the hybrid clock was {} ahead of the broker's clock; set back to it",
                    HumanDuration(hlc_.last().millis() - broker_now));
-      hlc_.Reset(Hlc::Make(broker_now, 0));
+      hlc_.Reset(ResetTarget(broker_now));
     }
   }
   Hlc stamp = hlc_.Now(now);
@@ -334,6 +343,11 @@ void LocalDirectory::CommitJob(Request& req) {
   uint64_t seq = next_seq_;
   Status s = req.job(CommittedState(), &seq, &r);
   if (s.ok() && r.batch.count() > 0) {
+    // What the clock observed is saved with what brought it (one batch): after a power loss
+    // it is past every stamp the store holds, never below one it has applied.
+    if (r.hlc_before && hlc_.last() != *r.hlc_before) {
+      r.batch.Put(Cf::kMeta, kHlcKey, EncodeSeq(hlc_.last().packed));
+    }
     if (seq != next_seq_) r.batch.Put(Cf::kMeta, kNextSeqKey, EncodeSeq(seq));
     if (r.cursor > 0) r.batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(r.cursor));
     // The cursor counts in the broker log's epoch: saved together.
@@ -384,12 +398,11 @@ std::vector<std::string> FieldNames(const Record& r) {
 Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cursor) {
   if (deltas.empty() && cursor == 0) return Status::Ok();
   return RunJob([&](const Directory&, uint64_t* seq, JobResult* r) {
-    // Remote stamps are not observed here (HlcClock::ObserveChecked would stamp an edit made
-    // after seeing another after it, even on a clock behind): doing so made the broker's
-    // power-loss fault test (BrokerStoreFaults, fault 8 of 21) end with a refused edit taken
-    // back to a state without the field; open until that is understood. Supersession does not
-    // need it (dots, not timestamps).
+    // Each stamp applied is observed (ObserveApplied): an edit made after seeing it is
+    // stamped after it, even on a clock behind. (It once broke BrokerStoreFaults, power loss 8
+    // of 21: the broker's clock went back across its restart, BrokerCore::Load.)
     for (const RemoteDelta& rd : deltas) {
+      if (!rd.delta.records.empty()) ObserveApplied(rd.delta.stamp, r);
       for (const Record& rec : rd.delta.records) {
         r->batch.MergeRecord(rec);
         nlohmann::json h = {{"at_ms", rd.delta.stamp.millis()},
@@ -406,6 +419,40 @@ Status LocalDirectory::ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cur
     if (r->batch.count() == 0 && cursor > 0) r->batch.Put(Cf::kMeta, kCursorKey, EncodeSeq(cursor));
     return Status::Ok();
   });
+}
+
+void LocalDirectory::ObserveApplied(Hlc stamp, JobResult* r) {
+  if (stamp <= hlc_.last()) return;  // the next stamp is after it already
+  uint64_t now = clock_->NowMillis();
+  // The bound is the broker's clock (which checked the stamp when it took it) plus the skew
+  // allowed, so a clock hours behind still follows what it receives; this clock stands in
+  // before any Welcome.
+  std::optional<int64_t> skew = clock_skew_ms();
+  uint64_t reference = skew ? static_cast<uint64_t>(static_cast<int64_t>(now) - *skew) : now;
+  uint64_t bound = std::min(reference + options_.max_skew_ms, Hlc::kMaxMillis);
+  if (stamp.millis() > bound) {
+    spdlog::warn(
+        "sync: a received update is stamped {} ahead of the {} clock (at most {} is allowed); "
+        "this agent's clock follows it only that far",
+        HumanDuration(stamp.millis() - reference), skew ? "broker's" : "agent's",
+        HumanDuration(options_.max_skew_ms));
+    stamp = Hlc::Make(bound, 0);
+    if (stamp <= hlc_.last()) return;
+  }
+  if (!r->hlc_before) r->hlc_before = hlc_.last();
+  hlc_.ObserveChecked(stamp, now);
+}
+
+Hlc LocalDirectory::ResetTarget(uint64_t broker_now) const {
+  // Not below a stamp applied within the skew bound (another replica's, up to max_skew_ms
+  // ahead of the broker): an edit of that field is still stamped after it. This replica's own
+  // stamps from while its clock ran ahead are further out and left behind.
+  Hlc within = Hlc::Make(std::min(broker_now + options_.max_skew_ms, Hlc::kMaxMillis), 0xffff);
+  Hlc target = Hlc::Make(broker_now, 0);
+  for (const auto& [id, rec] : CommittedState().records()) {
+    target = std::max(target, HighestStamp(rec, within));
+  }
+  return target;
 }
 
 void LocalDirectory::NoteBrokerClock(uint64_t broker_ms) {
@@ -476,6 +523,7 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
         for (const Record& c : o.current.records) {
           if (c.id() == rec.id()) broker_rec = &c;
         }
+        if (broker_rec) ObserveApplied(o.current.stamp, r);
         Record base = broker_rec ? *broker_rec : Record(rec.id(), rec.kind());
         for (const Delta& d : remaining) {
           for (const Record& pending : d.records) {

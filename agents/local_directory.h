@@ -113,7 +113,9 @@ class LocalDirectory {
   // Up to `max` outbox entries with seq > `after`, oldest first.
   Result<std::vector<OutboxEntry>> Outbox(uint64_t after, size_t max) const;
   // Joins deltas from the broker and, when `cursor` > 0, records the new sync cursor — one
-  // durable batch. History entries name the authoring organization.
+  // durable batch. History entries name the authoring organization. The hybrid clock observes
+  // each delta's stamp, saved in that batch: the next local edit is stamped after what was
+  // applied, even on a clock hours behind, also after a restart or a power loss.
   Status ApplyRemote(std::vector<RemoteDelta> deltas, uint64_t cursor);
   // Removes acknowledged entries from the outbox. A refused entry is taken back out of the
   // view: each record it touched becomes the broker's state joined with the edits still
@@ -199,6 +201,16 @@ class LocalDirectory {
   };
 
   Status RunJob(Job job);
+  // On the committer thread, in a job: the clock observes `stamp`, applied by this job (a
+  // remote update, a checkpoint chunk, the broker's state of a refused edit), so the next
+  // local edit is stamped after it. A stamp more than max_skew_ms ahead of the broker's clock
+  // (this one's before any Welcome) is logged and followed only that far. Undone if the job's
+  // batch is not saved; saved in that batch otherwise (CommitJob).
+  void ObserveApplied(Hlc stamp, JobResult* r);
+  // Where the clock goes back to once this computer's clock, which ran ahead, is right again:
+  // the broker's time `broker_now`, or the highest stamp the state holds within the skew
+  // bound if that is later (on the committer thread).
+  Hlc ResetTarget(uint64_t broker_now) const;
   // The state, read on the committer thread without the lock: that thread is its only writer.
   const Directory& CommittedState() const NO_THREAD_SAFETY_ANALYSIS { return dir_; }
   void CommitJob(Request& req);

@@ -100,16 +100,18 @@ BrokerCore::BrokerCore(Store* store, Clock* clock, const Identity& broker, Roste
       fanout_(broker, options.fanout_cache_bytes) {}
 
 Status BrokerCore::Load() {
-  // The clock starts past every stamp the state holds: a checkpoint or a record's state sent
-  // after a restart is a delta stamped now, and an entry stamped after it (an agent whose
-  // clock runs ahead, within the allowed skew) would make every agent refuse it.
-  Hlc latest;
+  // The hybrid clock is not stored: it is re-derived from the state, past every stamp the
+  // state holds (accepted pushes, the broker's own writes), so it never goes back across a
+  // restart. A fresh clock would stamp a refusal's state or a checkpoint chunk below the
+  // entries in it (the broker accepts stamps up to max_skew_ms ahead of its clock), and
+  // agents cannot decode such a delta (codec.h).
+  Hlc highest;
   RETURN_IF_ERROR(store_->ForEachRecord([&](const Record& r) {
-    latest = std::max(latest, LatestStamp(r));
     dir_.Join(r);
+    highest = std::max(highest, HighestStamp(r));
     return true;
   }));
-  hlc_.ObserveChecked(latest, clock_->NowMillis());
+  hlc_.ObserveChecked(highest, clock_->NowMillis());
   ASSIGN_OR_RETURN(auto head, store_->Get(Cf::kMeta, kLogHead));
   if (head) log_head_ = DecodeSeq(*head);
   ASSIGN_OR_RETURN(log_epoch_, LogEpoch(*store_));

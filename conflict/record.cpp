@@ -1,6 +1,8 @@
 #include "conflict/record.h"
 #include <algorithm>
 
+#include <algorithm>
+
 #include "conflict/internal/access.h"
 
 namespace sb {
@@ -182,16 +184,6 @@ Record Retract(const Record& base, const Record& refused, ReplicaId replica, con
   return out;
 }
 
-Hlc LatestStamp(const Record& r) {
-  Hlc latest;
-  for (const auto& [name, f] : r.fields()) {
-    if (const auto* reg = std::get_if<MvRegister>(&f)) {
-      for (const auto& [dot, e] : reg->entries()) latest = std::max(latest, e.stamp);
-    }
-  }
-  return latest;
-}
-
 Record AuthoredPart(const Record& state, ReplicaId replica) {
   Record out(state.id(), state.kind());
   CausalContext& context = internal::Access::Context(out);
@@ -226,6 +218,18 @@ Record AuthoredPart(const Record& state, ReplicaId replica) {
     }
   }
   if (fields.empty()) return Record(state.id(), state.kind());
+  return out;
+}
+
+Hlc HighestStamp(const Record& r, Hlc at_most) {
+  Hlc out;
+  for (const auto& [name, f] : r.fields()) {
+    const auto* reg = std::get_if<MvRegister>(&f);
+    if (!reg) continue;
+    for (const auto& [dot, e] : reg->entries()) {
+      if (e.stamp <= at_most) out = std::max(out, e.stamp);
+    }
+  }
   return out;
 }
 

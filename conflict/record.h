@@ -102,10 +102,11 @@ Record Retract(const Record& base, const Record& refused, ReplicaId replica,
 // they are). Empty (no fields) when `replica` has no live entry in `state`.
 Record AuthoredPart(const Record& state, ReplicaId replica);
 
-// The greatest stamp of any register entry `r` holds (zero when none). A delta carrying `r`
-// must be stamped at or after it (codec.h refuses an entry stamped after its delta), so a
-// replica that sends states it holds starts its clock past this (BrokerCore::Load).
-Hlc LatestStamp(const Record& r);
+// The greatest stamp of `r`'s register entries that is at most `at_most`; Hlc{} when none is.
+// A replica's clock observes the stamps of the state it holds: a delta it makes from that state
+// is stamped at least as high as every entry in it (codec.h refuses one that is not), and an
+// edit made after seeing a value is stamped after it.
+Hlc HighestStamp(const Record& r, Hlc at_most = Hlc{~uint64_t{0}});
 
 // A delta as replicas exchange it: the author's replica and clock, and record deltas.
 struct Delta {

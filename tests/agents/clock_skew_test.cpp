@@ -167,6 +167,21 @@ class ClockSkew : public ::testing::Test {
 
   const Record* AtBroker(const std::string& id) { return core_->state().Find(id); }
 
+  // Stops the broker and starts it again on its store; the agents reconnect.
+  void RestartBroker() {
+    for (auto& n : nodes_) {
+      if (n->connected) n->sync->OnDisconnected("broker restart");
+    }
+    up_.clear();
+    core_.reset();
+    roster_.reset();
+    broker_store_.reset();
+    SetUp();
+    for (auto& n : nodes_) {
+      if (n->connected) Connect(*n);
+    }
+  }
+
   testing::TempDir tmp_;
   ManualClock clock_{kStart};  // the broker's clock, and the base of every agent's
   Identity broker_ = Gen("coordinator");
@@ -197,8 +212,8 @@ TEST_F(ClockSkew, AnAgentHoursBehindConvergesAndItsEditsAreOrderedAsTheHlcPromis
   EXPECT_EQ(AtBroker(kOrgA)->Displayed("name"), Value("Harbor Light"));
   EXPECT_EQ(m.Displayed(kOrgA, "name"), Value("Harbor Light"));
 
-  // M renames it; A sees that, then renames it: A's edit supersedes M's (no conflict) although
-  // A's clock is three hours behind M's (and so is its stamp: see ApplyRemote).
+  // M renames it; A sees that, then renames it: A's edit supersedes M's (no conflict) and is
+  // stamped after it although A's clock is three hours behind M's (A's clock observed M's stamp).
   clock_.Advance(5'000);
   ASSERT_TRUE(m.Apply(Edit(kOrgA, "organization", {{"name", Value("Harbor Light (M)")}})).ok());
   Run();
@@ -211,7 +226,7 @@ TEST_F(ClockSkew, AnAgentHoursBehindConvergesAndItsEditsAreOrderedAsTheHlcPromis
     FieldView f = n->Field(kOrgA, "name");
     ASSERT_EQ(f.siblings.size(), 1u) << "an edit made after seeing another became a conflict";
     EXPECT_EQ(f.value, Value("Harbor Light Shelter"));
-    EXPECT_LT(f.siblings[0].stamp, m_stamp);  // superseded by causality, not by timestamp
+    EXPECT_GT(f.siblings[0].stamp, m_stamp);
   }
   EXPECT_EQ(AtBroker(kOrgA)->Displayed("name"), Value("Harbor Light Shelter"));
 
@@ -234,6 +249,35 @@ TEST_F(ClockSkew, AnAgentHoursBehindConvergesAndItsEditsAreOrderedAsTheHlcPromis
   auto rejections = a.dir->Rejections(10);
   ASSERT_TRUE(rejections.ok());
   EXPECT_TRUE(rejections->empty());
+}
+
+// Regression (issue 16): the broker's hybrid clock started from its wall clock after a restart,
+// below stamps it had accepted up to the skew allowed ahead of it. The state it sends back
+// with a refused push was then stamped below the entries in it; the agent could not decode it
+// ("entry stamped after its delta") and took the refused record back to nothing.
+TEST_F(ClockSkew, ARestartedBrokerStampsWhatItSendsAfterTheStampsItHolds) {
+  Node& p = Add("P", kOrgA, 0xa1, Role::kPartner, 45'000);  // 45 s ahead: allowed
+  Node& c = Add("C", kOrgC, 0xc1, Role::kPartner, 0);
+  Connect(p);
+  Connect(c);
+  Run();
+  ASSERT_TRUE(p.Apply(Edit(kOrgA, "organization",
+                           {{"name", Value("Harbor Light")}, {"owner", Value(kOrgA)}}))
+                  .ok());
+  Run();
+  ASSERT_EQ(c.Displayed(kOrgA, "name"), Value("Harbor Light"));
+  RestartBroker();
+  Run();
+  ASSERT_EQ(c.sync->status().state, "ready");
+  // C renames P's organization: refused (not C's), and taken back to the broker's state.
+  ASSERT_TRUE(c.Apply(Edit(kOrgA, "organization", {{"name", Value("Hijacked")}})).ok());
+  Run();
+  EXPECT_EQ(c.dir->outbox_depth(), 0u);
+  auto rejections = c.dir->Rejections(10);
+  ASSERT_TRUE(rejections.ok());
+  EXPECT_EQ(rejections->size(), 1u);
+  EXPECT_EQ(c.Displayed(kOrgA, "name"), Value("Harbor Light"));
+  EXPECT_EQ(AtBroker(kOrgA)->Displayed("name"), Value("Harbor Light"));
 }
 
 TEST_F(ClockSkew, AnAgentHoursAheadIsRefusedWithTheSkewAndNothingItStampedInTheFutureWins) {
