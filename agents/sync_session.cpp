@@ -589,10 +589,21 @@ void AgentSync::OnPushAck(const proto::PushAck& a) {
   for (const proto::PushResult& r : a.results) {
     PushOutcome o{r.outbox_seq, r.accepted, r.reason, {}, r.accepted ? 0 : r.log_seq};
     if (!r.accepted) {
-      ++refused;
       if (!r.current.empty()) {
-        if (Result<Delta> d = DecodeDelta(r.current); d.ok()) o.current = std::move(d).value();
+        Result<Delta> d = DecodeDelta(r.current);
+        if (!d.ok()) {
+          // Without the broker's state the record would be taken back to nothing: keep the
+          // edit in the outbox (it is pushed again, and refused again until the broker sends
+          // a state this agent can read) and say why.
+          SetAside("refusal", std::to_string(r.outbox_seq), "broker",
+                   "the broker's state of a refused edit cannot be read (" + d.status().message() +
+                       "); the edit stays in the outbox",
+                   r.current);
+          continue;
+        }
+        o.current = std::move(d).value();
       }
+      ++refused;
     } else {
       ++accepted;
     }

@@ -222,6 +222,43 @@ TEST_F(SyncSessionTest, RefusedEditIsTakenBackAndListedWithItsReason) {
   EXPECT_EQ(Views(a), Views(b));
 }
 
+// A refusal whose broker state the agent cannot read (a broker bug, e.g. a state stamped below
+// its values) must not take the record back to nothing: the edit stays in the outbox, the
+// bytes are set aside with the reason, and a later refusal the agent can read settles it.
+TEST_F(SyncSessionTest, ARefusalWhoseStateCannotBeReadTakesNothingBack) {
+  Agent& a = AddAgent(kOrgA, Role::kPartner, 0xa1);
+  Agent& b = AddAgent(kOrgB, Role::kPartner, 0xb1);
+  Connect(a);
+  Connect(b);
+  a.Apply({NewOrg(kOrgA, "Casa Segura")});
+  Run();
+  int garbled = 0;
+  intercept_down = [&](Agent& to, const proto::Message& m) {
+    auto* ack = std::get_if<proto::PushAck>(&m);
+    if (&to != &b || !ack || garbled++ > 0) return false;
+    proto::PushAck bad = *ack;
+    for (proto::PushResult& r : bad.results) {
+      if (!r.accepted) r.current = "not a delta";
+    }
+    DeliverDown(b, proto::EncodeEnvelope(proto::Message{bad}));
+    return true;
+  };
+  b.Apply({Edit(kOrgA, "organization", {{"name", std::string("Defaced")}})});
+  Run();
+  EXPECT_EQ(garbled, 1);
+  EXPECT_EQ(b.sync->status().quarantined, 1u);
+  EXPECT_EQ(b.dir->outbox_depth(), 1u);
+  EXPECT_EQ(b.sync->status().refused, 0u);
+  EXPECT_EQ(b.Displayed(kOrgA, "name"),
+            Value(std::string("Defaced")));  // not taken back to nothing
+  intercept_down = nullptr;
+  clock().Advance(AgentSync::Options{}.resend_after_ms + 1);
+  Run();
+  EXPECT_EQ(b.dir->outbox_depth(), 0u);
+  EXPECT_EQ(b.Displayed(kOrgA, "name"), Value(std::string("Casa Segura")));
+  EXPECT_EQ(Views(a), Views(b));
+}
+
 // The refusal's broker state is as of the refused item; if later log entries reach the agent
 // before the ack (messages overtaking each other), taking the edit back must not lose them:
 // the agent replays the log from the refusal's position.
