@@ -80,8 +80,10 @@ class Simulation {
     Hello("w", writer_, 0x1000);
     for (size_t i = 0; i < agents_.size(); ++i) Hello(AgentPeer(i), agents_[i], 0x2000 + i);
     // Day 0: the live directory.
-    for (size_t i = 0; i < o_.records; ++i) Create();
-    Pump();
+    for (size_t i = 0; i < o_.records; ++i) {
+      Create();
+      Pump();  // one push at a time: the broker queues at most 64 per organization
+    }
     Ack(true);
     size_t away = agents_.size() > 1 ? agents_.size() - 1 : agents_.size();  // the wanderer
     uint64_t away_from = o_.days / 3, away_until = away_from + 45;
@@ -133,8 +135,7 @@ class Simulation {
     std::vector<Outgoing> out;
     for (int i = 0; i < 1000 && core_->Pump(&out); ++i) out.clear();
   }
-  void Hello(const std::string& peer, const Identity& who, ReplicaId replica,
-             uint64_t cursor = 0) {
+  void Hello(const std::string& peer, const Identity& who, ReplicaId replica, uint64_t cursor = 0) {
     proto::Hello h;
     h.replica = replica;
     h.cursor = cursor;
@@ -159,8 +160,8 @@ class Simulation {
     std::string bytes = EncodeDelta(d);
     proto::Push p;
     p.batch = ++batch_;
-    p.items.push_back(proto::PushItem{batch_, {bytes, writer_.pub.org, writer_.pub.org,
-                                                Sign(writer_, bytes)}});
+    p.items.push_back(
+        proto::PushItem{batch_, {bytes, writer_.pub.org, writer_.pub.org, Sign(writer_, bytes)}});
     Send("w", writer_, p);
   }
   Hlc Stamp() { return Hlc::Make(clock_.NowMillis(), 0); }
@@ -286,9 +287,9 @@ int RunGcBench(const GcBenchOptions& o, std::ostream& out, std::ostream* progres
   const Sample& g = with.back();
   const Sample& b = without.back();
   double ratio = g.bytes ? static_cast<double>(b.bytes) / static_cast<double>(g.bytes) : 0;
-  double growth = with.front().bytes ? static_cast<double>(g.bytes) /
-                                           static_cast<double>(with.front().bytes)
-                                     : 0;
+  double growth = with.front().bytes
+                      ? static_cast<double>(g.bytes) / static_cast<double>(with.front().bytes)
+                      : 0;
   if (o.json) {
     out << nlohmann::json{{"days", o.days},
                           {"records", o.records},
@@ -324,8 +325,8 @@ int RunGcBench(const GcBenchOptions& o, std::ostream& out, std::ostream* progres
   out << "after " << o.days << " days: with collection " << g.bytes / 1024 << " KiB ("
       << (g.live ? g.bytes / g.live : 0) << " bytes per live record, " << g.collected
       << " ids collected), " << std::setprecision(2) << growth << "x its size at day "
-      << with.front().day << "; without " << b.bytes / 1024 << " KiB: " << ratio
-      << "x larger (" << std::setprecision(1) << secs << " s)\n";
+      << with.front().day << "; without " << b.bytes / 1024 << " KiB: " << ratio << "x larger ("
+      << std::setprecision(1) << secs << " s)\n";
   return 0;
 }
 

@@ -17,12 +17,12 @@ namespace sb::bench {
 
 struct GcBenchOptions {
   uint64_t days = 365;
-  size_t records = 500;          // the live directory's size, held constant
-  double churn = 0.02;           // records deleted (and as many created) per day, a fraction
-  size_t edits_per_day = 30;     // edits of live records per day
-  size_t agents = 3;             // agents acknowledging
-  uint64_t report_days = 30;     // a line every this many days
-  std::string dir;               // where temporary databases go; empty: $TMPDIR or /tmp
+  size_t records = 500;       // the live directory's size, held constant
+  double churn = 0.02;        // records deleted (and as many created) per day, a fraction
+  size_t edits_per_day = 30;  // edits of live records per day
+  size_t agents = 3;          // agents acknowledging
+  uint64_t report_days = 30;  // a line every this many days
+  std::string dir;            // where temporary databases go; empty: $TMPDIR or /tmp
   bool json = false;
 };
 

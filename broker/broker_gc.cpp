@@ -82,8 +82,8 @@ Status BrokerCore::LoadGc() {
   for (auto& [replica, ack] : acks_) {
     if (ack.at_ms == 0) ack.at_ms = loaded_ms_;
   }
-  RETURN_IF_ERROR(store_->Scan(
-      Cf::kMeta, kGcCollectedPrefix, "", [&](std::string_view k, std::string_view v) {
+  RETURN_IF_ERROR(
+      store_->Scan(Cf::kMeta, kGcCollectedPrefix, "", [&](std::string_view k, std::string_view v) {
         nlohmann::json j = ParseStoredJson(v);
         CollectedId c;
         if (j.is_object()) {

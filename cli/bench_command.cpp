@@ -189,8 +189,9 @@ void AddGcBench(CLI::App& bench, int& exit_code) {
   gc->add_option("--records", options->records, "live records (held constant)")
       ->check(CLI::Range(size_t{10}, size_t{1'000'000}))
       ->capture_default_str();
-  gc->add_option("--churn", options->churn, "fraction of the live records deleted (and as many "
-                                            "created) per day")
+  gc->add_option("--churn", options->churn,
+                 "fraction of the live records deleted (and as many "
+                 "created) per day")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   gc->add_option("--edits", options->edits_per_day, "edits of live records per day")

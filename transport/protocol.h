@@ -265,10 +265,9 @@ struct ReferralUpdate {
   friend bool operator==(const ReferralUpdate&, const ReferralUpdate&) = default;
 };
 
-using Message =
-    std::variant<Hello, Welcome, Refusal, Push, PushAck, Updates, Credit, SnapshotChunk, Roster,
-                 ReferralPost, ReferralPostAck, ReferralUpdate, ReferralBody, TransitionBody,
-                 Collected>;
+using Message = std::variant<Hello, Welcome, Refusal, Push, PushAck, Updates, Credit, SnapshotChunk,
+                             Roster, ReferralPost, ReferralPostAck, ReferralUpdate, ReferralBody,
+                             TransitionBody, Collected>;
 
 // "hello", "welcome", ... for logs.
 const char* MessageName(const Message& m);

@@ -12,6 +12,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -35,7 +36,9 @@ const std::string kOrgB = Uuid(0xb);
 const std::string kOrgM = Uuid(0xc);
 constexpr uint64_t kHour = 3'600'000;
 
-enum class Op { kCreate, kEdit, kDelete, kToggle, kDeliver, kSettle, kHours, kReplay };
+// kAwayEdit: the agent goes offline and edits a record that another agent then deletes; four
+// hours pass (it turns stale) and the broker collects: its edit arrives late, if ever.
+enum class Op { kCreate, kEdit, kDelete, kToggle, kDeliver, kSettle, kHours, kReplay, kAwayEdit };
 
 struct Step {
   Op op = Op::kDeliver;
@@ -44,21 +47,22 @@ struct Step {
 };
 
 std::ostream& operator<<(std::ostream& os, const Step& s) {
-  static const char* kNames[] = {"create", "edit",   "delete", "toggle",
-                                 "deliver", "settle", "hours",  "replay"};
+  static const char* kNames[] = {"create", "edit",  "delete", "toggle",   "deliver",
+                                 "settle", "hours", "replay", "away_edit"};
   return os << kNames[static_cast<int>(s.op)] << "(" << s.agent << "," << s.pick << ")";
 }
 
 rc::Gen<Step> GenStep() {
   return rc::gen::build<Step>(
-      rc::gen::set(&Step::op, rc::gen::weightedElement<Op>({{3, Op::kCreate},
-                                                             {3, Op::kEdit},
-                                                             {3, Op::kDelete},
-                                                             {2, Op::kToggle},
-                                                             {3, Op::kDeliver},
-                                                             {1, Op::kSettle},
-                                                             {2, Op::kHours},
-                                                             {1, Op::kReplay}})),
+      rc::gen::set(&Step::op, rc::gen::weightedElement<Op>({{4, Op::kCreate},
+                                                            {3, Op::kEdit},
+                                                            {4, Op::kDelete},
+                                                            {2, Op::kToggle},
+                                                            {3, Op::kDeliver},
+                                                            {2, Op::kSettle},
+                                                            {3, Op::kHours},
+                                                            {1, Op::kReplay},
+                                                            {2, Op::kAwayEdit}})),
       rc::gen::set(&Step::agent, rc::gen::inRange(0, 3)),
       rc::gen::set(&Step::pick, rc::gen::inRange(0, 8)));
 }
@@ -107,7 +111,7 @@ void RunCase(const std::vector<Step>& steps) {
     if (m.ok() && std::holds_alternative<proto::Push>(*m)) pushes[&from].push_back(bytes);
     return false;
   };
-  std::vector<std::string> ids;  // every record created
+  std::vector<std::string> ids;                  // every record created
   std::map<size_t, std::set<std::string>> gone;  // collected ids each agent no longer holds
   unsigned next_id = 0, next_name = 0;
   const std::string owners[] = {kOrgA, kOrgB, kOrgA};  // what each agent creates
@@ -125,8 +129,8 @@ void RunCase(const std::vector<Step>& steps) {
         if (!holds(agents[i], id)) {
           gone[i].insert(id);
         } else if (gone[i].count(id)) {
-          RC_FAIL(std::string("collected record back at agent ") + std::to_string(i) + " (" +
-                  when + "): " + id);
+          RC_FAIL(std::string("collected record back at agent ") + std::to_string(i) + " (" + when +
+                  "): " + id);
         }
       }
     }
@@ -188,6 +192,30 @@ void RunCase(const std::vector<Step>& steps) {
         net.Pump();
         net.Pump();
         break;
+      case Op::kAwayEdit: {
+        size_t other = s.agent == 2 ? 0 : 2;
+        std::vector<std::string> mine = live_ids(static_cast<size_t>(s.agent)), both;
+        std::vector<std::string> theirs = live_ids(other);
+        for (const std::string& id : mine) {
+          if (std::find(theirs.begin(), theirs.end(), id) != theirs.end()) both.push_back(id);
+        }
+        if (both.empty()) break;
+        const std::string& id = both[static_cast<size_t>(s.pick) % both.size()];
+        if (a->connected) net.Disconnect(*a);
+        RecordEdit e = Service(id, "svc " + std::to_string(next_name++), "");
+        e.values.erase("owner");
+        (void)a->dir->Apply({e}, "test");
+        RecordEdit del = Service(id, "", "");
+        del.values.clear();
+        del.remove = true;
+        (void)agents[other]->dir->Apply({del}, "test");
+        net.Run(5000, 200);
+        for (int i = 0; i < 2; ++i) {
+          net.clock().Advance(2 * kHour + 1);
+          net.Run(5000, 200);
+        }
+        break;
+      }
       case Op::kReplay: {
         std::vector<std::string>& old = pushes[a];
         if (old.empty() || !a->connected) break;
@@ -226,6 +254,12 @@ void RunCase(const std::vector<Step>& steps) {
   RC_ASSERT(Views(agents[1]->State()) == Views(net.BrokerStateFor(kOrgB, Role::kPartner)));
   RC_ASSERT(Views(agents[2]->State()) == Views(net.BrokerStateFor(kOrgM, Role::kMaintainer)));
   RC_TAG(net.core().collected_count() > 0 ? "collected some" : "collected none");
+  size_t late = 0;
+  if (Result<std::vector<RefusedPush>> r = net.core().journal().Refusals(); r.ok()) {
+    for (const RefusedPush& p : *r)
+      late += p.reason.find("was deleted and collected") != std::string::npos;
+  }
+  RC_TAG(late > 0 ? "a late edit refused" : "no late edit");
 }
 
 TEST(GcProperties, NoCollectedRecordComesBackAndTheNetworkConverges) {

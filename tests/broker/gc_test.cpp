@@ -30,8 +30,8 @@ GcReplica Rep(ReplicaId id, uint64_t cursor, uint64_t acked_at, bool live = true
 }
 
 TEST(GcHorizon, IsTheSmallestCursorOfTheLiveReplicas) {
-  GcHorizon h = ComputeGcHorizon({Rep(1, 40, kNow), Rep(2, 25, kNow - kDay), Rep(3, 90, kNow)},
-                                 100, kNow, 30 * kDay);
+  GcHorizon h = ComputeGcHorizon({Rep(1, 40, kNow), Rep(2, 25, kNow - kDay), Rep(3, 90, kNow)}, 100,
+                                 kNow, 30 * kDay);
   EXPECT_EQ(h.seq, 25u);
   EXPECT_EQ(h.counted.size(), 3u);
   EXPECT_TRUE(h.stale.empty());
@@ -53,17 +53,17 @@ TEST(GcHorizon, AStaleReplicaIsIgnoredOnlyAfterTheMaximumAge) {
 }
 
 TEST(GcHorizon, ARevokedReplicaIsIgnoredAtOnce) {
-  GcHorizon h = ComputeGcHorizon({Rep(1, 90, kNow), Rep(2, 3, kNow, /*live=*/false)}, 100, kNow,
-                                 30 * kDay);
+  GcHorizon h =
+      ComputeGcHorizon({Rep(1, 90, kNow), Rep(2, 3, kNow, /*live=*/false)}, 100, kNow, 30 * kDay);
   EXPECT_EQ(h.seq, 90u);
   ASSERT_EQ(h.revoked.size(), 1u);
   EXPECT_EQ(h.revoked[0], 2u);
 }
 
 TEST(GcHorizon, AConnectedReplicaCountsHoweverOldItsLastAck) {
-  GcHorizon h = ComputeGcHorizon(
-      {Rep(1, 90, kNow), Rep(2, 12, kNow - 400 * kDay, true, /*connected=*/true)}, 100, kNow,
-      30 * kDay);
+  GcHorizon h =
+      ComputeGcHorizon({Rep(1, 90, kNow), Rep(2, 12, kNow - 400 * kDay, true, /*connected=*/true)},
+                       100, kNow, 30 * kDay);
   EXPECT_EQ(h.seq, 12u);
   EXPECT_TRUE(h.stale.empty());
 }
@@ -116,7 +116,7 @@ RecordEdit Remove(const std::string& id) {
 
 BrokerCore::Options GcOptions() {
   BrokerCore::Options o;
-  o.gc_interval_ms = 3'600'000;      // each hour of the ManualClock
+  o.gc_interval_ms = 3'600'000;         // each hour of the ManualClock
   o.gc_max_ack_age_ms = 2 * 3'600'000;  // stale after two hours away
   return o;
 }
@@ -159,8 +159,9 @@ class GcTest : public ::testing::Test, public testing::SessionFixture {
   }
   template <typename T>
   static size_t Count(const testing::SessionAgent& a) {
-    return static_cast<size_t>(std::count_if(a.received.begin(), a.received.end(),
-                                             [](const auto& m) { return std::holds_alternative<T>(m); }));
+    return static_cast<size_t>(
+        std::count_if(a.received.begin(), a.received.end(),
+                      [](const auto& m) { return std::holds_alternative<T>(m); }));
   }
 };
 
