@@ -107,6 +107,7 @@ nlohmann::json Agent::SyncStatusJson() const {
           {"stalls", st.stalls},
           {"rewinds", st.rewinds},
           {"checkpoints", st.checkpoints},
+          {"collected", st.collected},  // records dropped: the broker collected them
           {"last_error", st.last_error},
           // This computer's clock minus the broker's (null before the first Welcome), and
           // while it is too far ahead, why edits are refused and pushes held.

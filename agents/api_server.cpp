@@ -220,7 +220,7 @@ void ApiServer::Routes() {
       }
       for (const char* k :
            {"connects", "session_restarts", "hello_repeats", "stalls", "rewinds", "checkpoints",
-            "applied", "pushed", "accepted", "refused", "pushes_held"}) {
+            "applied", "pushed", "accepted", "refused", "pushes_held", "collected"}) {
         if (!st.is_object() || !st.contains(k) || !st[k].is_number_unsigned()) continue;
         m += std::string("# TYPE switchboard_sync_") + k + "_total counter\nswitchboard_sync_" + k +
              "_total " + std::to_string(st[k].get<uint64_t>()) + "\n";

@@ -154,6 +154,15 @@ class LocalDirectory {
   bool restored() const { return restored_.load(); }
   // Caught up: clears the restored mark durably.
   Status ClearRestored();
+  // --- Tombstone collection (broker/gc.h) ---
+  // The broker collected `ids` (deleted, every write to them acknowledged by every live
+  // agent): in one durable batch, drops each record and its history — except a record the
+  // outbox still holds an edit of, which stays (remembered in meta "collected/<id>") until the
+  // broker's refusal of that edit has taken it back; every call retries the remembered ones.
+  // Returns how many records were dropped. An id this agent never held changes nothing.
+  Result<size_t> DropCollected(const std::vector<std::string>& ids);
+  // Whether some collected record is kept for a pending edit (true until the first call).
+  bool collected_deferred() const { return collected_deferred_.load() != 0; }
   // --- Clock skew ---
   // The broker's wall clock, `broker_ms`, as of now (from its Welcome). From then on the skew
   // is this computer's wall clock minus the broker's, the broker's carried forward with the
@@ -244,6 +253,7 @@ class LocalDirectory {
   std::atomic<uint64_t> sync_cursor_{0};
   std::atomic<uint64_t> broker_epoch_{0};
   std::atomic<bool> restored_{false};
+  std::atomic<size_t> collected_deferred_{SIZE_MAX};  // SIZE_MAX: not counted yet
 
   mutable Mutex role_mu_;
   std::string welcomed_role_ GUARDED_BY(role_mu_);

@@ -332,6 +332,7 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
   if (auto* a = std::get_if<proto::PushAck>(msg)) {
     uint64_t cursor = dir_->sync_cursor();
     OnPushAck(*a);
+    RetryCollected();
     if (dir_->sync_cursor() < cursor) {
       // A refused edit was taken back to an older broker state: replay the log from there.
       rewind_pending_ = false;
@@ -355,6 +356,7 @@ std::vector<std::string> AgentSync::Handle(const proto::Message& m) {
     if (ra->seq >= referral_last_posted_) referral_last_posted_ = 0;  // all answered
     return Tick();
   }
+  if (auto* c = std::get_if<proto::Collected>(msg)) return OnCollected(*c);
   Error(std::string("unexpected ") + proto::MessageName(m) + " from the broker");
   return {};
 }

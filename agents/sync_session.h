@@ -57,6 +57,7 @@ struct SyncStatus {
   uint64_t stalls = 0;            // resumed Hellos after a long silence while behind
   uint64_t rewinds = 0;           // Credits asking for a gap to be sent again
   uint64_t checkpoints = 0;       // checkpoints applied
+  uint64_t collected = 0;         // records dropped because the broker collected them
   std::string last_error;
   // This computer's clock minus the broker's (from the Welcome; LocalDirectory), and while it
   // is too far ahead, why edits and pushes wait (ClockAheadMessage); empty otherwise.
@@ -113,6 +114,10 @@ class AgentSync {
   std::vector<std::string> AskAgainIfUnsaved();
   std::vector<std::string> OnSnapshot(const proto::SnapshotChunk& c);
   void OnPushAck(const proto::PushAck& a);
+  // Tombstone collection (sync_session_gc.cpp): drops what the broker collected; after a push
+  // ack, drops what was kept for an edit the ack settled.
+  std::vector<std::string> OnCollected(const proto::Collected& c);
+  void RetryCollected();
   // A Hello: `resume` repeats it on this connection; otherwise the stream starts over.
   void ResetStream();
   std::string Hello(bool resume);

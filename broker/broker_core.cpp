@@ -18,7 +18,6 @@ namespace {
 
 constexpr char kLogHead[] = "log_head";
 constexpr char kLogStart[] = "log_start";
-constexpr char kCursorPrefix[] = "cursor/";
 constexpr uint32_t kMaxChunksInFlight = 4;
 
 std::string EncodeLog(const proto::LogEntry& e) {
@@ -140,6 +139,7 @@ Status BrokerCore::Load() {
   RETURN_IF_ERROR(roster_->BindReplica(review_replica_, broker_.pub.org));
   stats_.log_head = log_head_;
   stats_.log_start = log_start_;
+  RETURN_IF_ERROR(LoadGc());
   return referrals_.Load();
 }
 
@@ -404,6 +404,7 @@ void BrokerCore::OnHello(const std::string& peer, const std::string& org, const 
   spdlog::info("broker: org={} replica={:016x} connected, cursor {} of {}{}", org, h.replica,
                h.cursor, log_head_, checkpoint ? " (checkpoint)" : "");
   SendRoster(peer, s, RosterSend::kWhole, out);
+  SendCollectedSince(peer, h.cursor, out);  // records it may hold that were collected
   // Referrals this organization has not seen: sealed ones held for it, and status changes.
   Result<std::vector<proto::ReferralUpdate>> missed = referrals_.Since(org, h.referral_cursor);
   if (!missed.ok()) {
@@ -675,6 +676,9 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
       d = Status::Internal(std::string("the broker could not judge this delta: ") +
                            Printable(e.what(), 200));
     }
+    // A late edit of a collected record: refused with that reason, whatever else is wrong
+    // with it (its context names writes the broker collected).
+    if (Status collected = RefuseCollectedDelta(item.delta.delta); !collected.ok()) d = collected;
     if (!d.ok()) {
       stats_.rejected++;
       WarnOrg(s.org, "broker: org=" + s.org + " delta " + std::to_string(item.outbox_seq) +
@@ -786,6 +790,7 @@ void BrokerCore::CommitStaged() {
 
 void BrokerCore::JoinCommitted(const Delta& d) {
   for (const Record& r : d.records) {
+    gc_touched_.insert(r.id());  // its history may need bounding (broker_gc.cpp)
     auto before = AudienceOf(dir_.Find(r.id()));
     dir_.Join(r);
     if (AudienceOf(dir_.Find(r.id())) != before) audience_epoch_++;
@@ -827,6 +832,8 @@ uint64_t BrokerCore::FullCatchupCost() const {
 
 bool BrokerCore::WantsCheckpoint(uint64_t cursor) const {
   if (cursor + 1 < log_start_) return true;  // what it lacks was trimmed
+  // The log up to the collection horizon may touch collected records (broker/gc.h).
+  if (cursor < gc_horizon_ && cursor < log_head_) return true;
   if (cursor >= log_head_ || dir_.size() == 0) return false;
   // The log after the cursor against the state it builds: a checkpoint when the log is the
   // larger (long-offline agents, history rewritten many times), or for a new agent joining
@@ -1135,6 +1142,12 @@ bool BrokerCore::Pump(std::vector<Outgoing>* out) {
     next_cursor_flush_ms_ = now + options_.cursor_flush_ms;
     SaveCursors(false);
   }
+  if (options_.gc_interval_ms > 0 && now >= next_gc_ms_) {
+    next_gc_ms_ = now + options_.gc_interval_ms;
+    if (Result<GcReport> gc = CollectTombstones(out); !gc.ok()) {
+      spdlog::error("broker: cannot collect deleted records: {}", gc.status().ToString());
+    }
+  }
   uint64_t roster_version = roster_->version();
   if (log_head_ != pumped_head_ || roster_version != pumped_roster_version_) {
     pumped_head_ = log_head_;
@@ -1227,11 +1240,19 @@ Status BrokerCore::TrimLog(uint64_t keep) {
 }
 
 void BrokerCore::SaveCursors(bool all) {
+  // A cursor is saved when it moved, and at least hourly for a live session even when it did
+  // not, so that the time of its last acknowledgement (tombstone collection's maximum age,
+  // gc.h) follows an agent that stays connected.
+  constexpr uint64_t kAckRefreshMs = 3'600'000;
+  uint64_t now = clock_->NowMillis();
   WriteBatch b;
   std::vector<Session*> saved;
   for (auto& [peer, s] : sessions_) {
-    if (!all && s.acked == s.cursor_saved) continue;
-    b.Put(Cf::kMeta, kCursorPrefix + ReplicaHex(s.replica), EncodeSeq(s.acked));
+    auto known = acks_.find(s.replica);
+    bool refresh = known == acks_.end() || now >= known->second.at_ms + kAckRefreshMs;
+    if (!all && s.acked == s.cursor_saved && !refresh) continue;
+    b.Put(Cf::kMeta, kGcCursorPrefix + ReplicaHex(s.replica), EncodeSeq(s.acked));
+    b.Put(Cf::kMeta, kGcAckedAtPrefix + ReplicaHex(s.replica), EncodeSeq(now));
     saved.push_back(&s);
   }
   if (b.count() == 0) return;
@@ -1240,7 +1261,10 @@ void BrokerCore::SaveCursors(bool all) {
     spdlog::error("broker: cannot save agents' cursors: {}", st.ToString());
     return;
   }
-  for (Session* s : saved) s->cursor_saved = s->acked;
+  for (Session* s : saved) {
+    s->cursor_saved = s->acked;
+    acks_[s->replica] = ReplicaAck{s->acked, now};
+  }
 }
 
 BrokerStats BrokerCore::stats() const {
@@ -1278,6 +1302,7 @@ Result<uint64_t> BrokerCore::ApplyMaintainerWrite(const MaintainerPlan& plan,
   uint64_t now = clock_->NowMillis();
   Hlc stamp = hlc_.Now(now);
   ASSIGN_OR_RETURN(std::vector<Record> records, plan(dir_, review_replica_, stamp));
+  for (const Record& r : records) RETURN_IF_ERROR(RefuseCollected(r.id()));
   WriteBatch batch;
   if (also) RETURN_IF_ERROR(also(&batch));
   if (records.empty()) {

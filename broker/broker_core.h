@@ -40,6 +40,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,6 +49,7 @@
 #include "base/clock.h"
 #include "base/log_limiter.h"
 #include "broker/fanout.h"
+#include "broker/gc.h"
 #include "broker/ingest.h"
 #include "broker/referral_relay.h"
 #include "broker/review_journal.h"
@@ -164,6 +167,16 @@ class BrokerCore {
     // Sealed referral bodies the broker dropped are erased from its files (Store::Erase: a
     // flush and a compaction of the referrals) at most this often, and only when one was.
     uint64_t erase_interval_ms = 5'000;
+    // Tombstone collection (broker/gc.h): deleted records every live agent has acknowledged
+    // are dropped, at most this often (0: never; CollectTombstones still works when called).
+    uint64_t gc_interval_ms = 3'600'000;
+    // A replica not connected whose last acknowledgement is older than this is stale: it no
+    // longer holds the horizon back, and when it comes back it is sent a checkpoint and its
+    // edits of collected records go to review.
+    uint64_t gc_max_ack_age_ms = uint64_t{30} * 24 * 3'600'000;
+    // History lines kept per record (the newest); a collection drops older ones of the
+    // records written since the last one. 0: all kept.
+    size_t history_per_record = 200;
   };
 
   BrokerCore(Store* store, Clock* clock, const Identity& broker, Roster* roster, Options options);
@@ -192,6 +205,18 @@ class BrokerCore {
   size_t session_count() const { return sessions_.size(); }
   // Trims the log to the retention (also done as the log grows).
   Status TrimLog(uint64_t keep);
+
+  // --- Tombstone collection (broker/gc.h) ---
+  // Makes the acknowledged cursors durable, computes the horizon and drops, in one durable
+  // batch, every deleted record whose last write is at or below it (state and history),
+  // keeping its id as collected; tells every session which ids it dropped. Also run by Pump
+  // every Options::gc_interval_ms. On error nothing is dropped.
+  Result<GcReport> CollectTombstones(std::vector<Outgoing>* out);
+  // The horizon collection would use now.
+  GcHorizon Horizon() const;
+  // When `id` was collected (ms since the epoch); nullopt when it was not.
+  std::optional<uint64_t> CollectedAt(const std::string& id) const;
+  size_t collected_count() const { return collected_.size(); }
 
   // Referral handoffs (referral_relay.h): counts only, never contents.
   Result<std::map<std::string, uint64_t>> ReferralCountsByStatus() const {
@@ -367,6 +392,17 @@ class BrokerCore {
   // Joins committed deltas into the state, noting audience changes (the epoch).
   void JoinCommitted(const Delta& d);
   void SaveCursors(bool all);
+  // Tombstone collection (broker_gc.cpp): loads acked cursors and collected ids.
+  Status LoadGc();
+  // Refused (FailedPrecondition, naming the record and the date) when record `id` was
+  // collected, or when the encoded delta `delta_bytes` touches one (undecodable: Ok).
+  Status RefuseCollected(const std::string& id) const;
+  Status RefuseCollectedDelta(std::string_view delta_bytes) const;
+  // Sends the ids collected at or after log position `cursor` (a returning agent may hold
+  // them); nothing for cursor 0 (a new agent holds nothing).
+  void SendCollectedSince(const std::string& peer, uint64_t cursor, std::vector<Outgoing>* out);
+  void SendCollected(const std::string& peer, const std::vector<std::string>& ids,
+                     std::vector<Outgoing>* out);
   const Record* Lookup(const std::string& id) const { return dir_.Find(id); }
 
   Store* store_;
@@ -433,6 +469,22 @@ class BrokerCore {
   uint64_t staged_head_ = 0;                    // the log head after the batch
   std::vector<StagedEntry> staged_entries_;
   std::vector<Outgoing> pending_;  // acks and refusals of the last commit
+  // Tombstone collection (gc.h).
+  struct ReplicaAck {
+    uint64_t cursor = 0;  // durable (meta "cursor/<replica>")
+    uint64_t at_ms = 0;   // when it was last saved (meta "acked_at/<replica>")
+  };
+  std::map<ReplicaId, ReplicaAck> acks_;
+  struct CollectedId {
+    uint64_t seq = 0;  // the log head when it was collected
+    uint64_t at_ms = 0;
+  };
+  std::map<std::string, CollectedId> collected_;
+  std::map<uint64_t, std::vector<std::string>> collected_by_seq_;  // the same ids, by seq
+  uint64_t gc_horizon_ = 0;  // the highest horizon a collection used (meta "gc_horizon")
+  uint64_t loaded_ms_ = 0;   // replicas with no saved cursor count as acked at this time
+  uint64_t next_gc_ms_ = 0;
+  std::set<std::string> gc_touched_;  // records written since the last collection
 };
 
 }  // namespace sb

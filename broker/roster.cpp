@@ -342,4 +342,9 @@ std::string Roster::OrgOfReplica(ReplicaId replica) const {
   return it == replicas_.end() ? "" : it->second;
 }
 
+std::map<ReplicaId, std::string> Roster::Replicas() const {
+  MutexLock lock(mu_);
+  return replicas_;
+}
+
 }  // namespace sb

@@ -92,6 +92,8 @@ class Roster {
   Status BindReplica(ReplicaId replica, const std::string& org, size_t max_per_org = 0);
   // The organization `replica` is bound to, or "" when it is not bound.
   std::string OrgOfReplica(ReplicaId replica) const;
+  // Every bound replica id with its organization (tombstone collection's horizon, gc.h).
+  std::map<ReplicaId, std::string> Replicas() const;
 
  private:
   Store* store_;

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "bench/crdt_bench.h"
+#include "bench/gc_bench.h"
 #include "bench/referral_bench.h"
 #include "bench/scale_bench.h"
 #include "bench/store_bench.h"
@@ -176,6 +177,37 @@ void AddReferralBench(CLI::App& bench, int& exit_code) {
   });
 }
 
+void AddGcBench(CLI::App& bench, int& exit_code) {
+  auto options = std::make_shared<bench::GcBenchOptions>();
+  CLI::App* gc = bench.add_subcommand(
+      "gc",
+      "a year of directory churn at a broker (real RocksDB, simulated clock): store size and "
+      "record counts with tombstone collection vs without it, and the ratio");
+  gc->add_option("--days", options->days, "days of churn simulated")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3650}))
+      ->capture_default_str();
+  gc->add_option("--records", options->records, "live records (held constant)")
+      ->check(CLI::Range(size_t{10}, size_t{1'000'000}))
+      ->capture_default_str();
+  gc->add_option("--churn", options->churn,
+                 "fraction of the live records deleted (and as many "
+                 "created) per day")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  gc->add_option("--edits", options->edits_per_day, "edits of live records per day")
+      ->capture_default_str();
+  gc->add_option("--agents", options->agents, "agents acknowledging")
+      ->check(CLI::Range(size_t{1}, size_t{1000}))
+      ->capture_default_str();
+  gc->add_option("--report-days", options->report_days, "a line every this many days")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3650}))
+      ->capture_default_str();
+  gc->add_option("--dir", options->dir, "where temporary databases go (default $TMPDIR)");
+  gc->add_flag("--json", options->json, "print one JSON object instead of a table");
+  gc->callback(
+      [options, &exit_code] { exit_code = bench::RunGcBench(*options, std::cout, Progress()); });
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, int& exit_code) {
@@ -187,6 +219,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   AddSwarmBench(*bench, exit_code);
   AddScaleBench(*bench, exit_code);
   AddReferralBench(*bench, exit_code);
+  AddGcBench(*bench, exit_code);
 }
 
 }  // namespace sb::cli

@@ -72,6 +72,9 @@ struct BrokerArgs {
   uint64_t log_bytes_per_hour = BrokerCore::Options{}.log_bytes_per_hour;
   size_t catchups_per_org = BrokerCore::Options{}.full_catchups_per_org;
   uint64_t catchup_interval_s = BrokerCore::Options{}.full_catchup_interval_ms / 1000;
+  // Tombstone collection (broker/gc.h).
+  uint64_t gc_max_age_days = BrokerCore::Options{}.gc_max_ack_age_ms / 86'400'000;
+  uint64_t gc_interval_s = BrokerCore::Options{}.gc_interval_ms / 1000;
   int console = -1;  // the review console's port; -1: none
 };
 
@@ -124,6 +127,8 @@ int RunBroker(const BrokerArgs& a) {
   o.core.log_bytes_per_hour = a.log_bytes_per_hour;
   o.core.full_catchups_per_org = a.catchups_per_org;
   o.core.full_catchup_interval_ms = a.catchup_interval_s * 1000;
+  o.core.gc_max_ack_age_ms = a.gc_max_age_days * 86'400'000;
+  o.core.gc_interval_ms = a.gc_interval_s * 1000;
   if (a.console >= 0) {
     if (a.console > 65535) return Fail("broker", Status::InvalidArgument("--console: not a port"));
     Result<std::string> console_token = ConsoleToken(a.data);
@@ -360,6 +365,15 @@ void AddNetworkCommands(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   b->add_option("--log-retention", broker->log_retention,
                 "log entries kept; agents further behind get a snapshot")
+      ->capture_default_str();
+  b->add_option("--gc-max-age-days", broker->gc_max_age_days,
+                "deleted records are collected once every agent acknowledged them; an agent "
+                "silent longer than this no longer holds collection back and, when it returns, "
+                "is sent a checkpoint and its edits of collected records go to review")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{36500}));
+  b->add_option("--gc-interval", broker->gc_interval_s,
+                "seconds between tombstone collections (0: never)")
       ->capture_default_str();
   b->add_option("--sessions-per-org", broker->sessions_per_org,
                 "agents one organization may have connected at once")

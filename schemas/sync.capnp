@@ -232,6 +232,14 @@ struct TransitionBody {
   reason @4 :Text;         # decline: why (no personal data: it is visible to the broker)
 }
 
+struct Collected {
+  # Broker -> agent: records the broker deleted and collected (tombstone collection, README
+  # "Tombstone collection"). Every write to them is at or below a log position every live agent
+  # acknowledged; the agent drops each record and its history unless its outbox still holds an
+  # edit of it (that edit is refused by the broker and taken back first).
+  ids @0 :List(Text);   # record ids, at most 4096 per message
+}
+
 struct Signed {
   body @0 :Data;           # an encoded ReferralBody or TransitionBody envelope
   signature @1 :Data;      # Ed25519 by the body's sender/actor (or the broker)
@@ -280,5 +288,6 @@ struct Envelope {
     referralUpdate @11 :ReferralUpdate;
     referralBody @12 :ReferralBody;
     transitionBody @13 :TransitionBody;
+    collected @14 :Collected;
   }
 }

@@ -224,6 +224,11 @@ void Put(wire::Envelope::Builder env, const Updates& m) {
   b.setHead(m.head);
 }
 
+void Put(wire::Envelope::Builder env, const Collected& m) {
+  auto ids = env.initCollected().initIds(static_cast<unsigned>(m.ids.size()));
+  for (unsigned i = 0; i < m.ids.size(); ++i) ids.set(i, m.ids[i]);
+}
+
 void Put(wire::Envelope::Builder env, const Credit& m) {
   auto b = env.initCredit();
   b.setCredits(m.credits);
@@ -601,6 +606,14 @@ Message Get(wire::Envelope::Reader env) {
                             GetText(r.getActor(), kMaxNameBytes, "transition.actor"), r.getAtMs(),
                             GetProse(r.getReason(), kMaxProseBytes, "transition.reason")};
     }
+    case wire::Envelope::COLLECTED: {
+      auto ids = env.getCollected().getIds();
+      CheckCount(ids.size(), kMaxCollectedIds, "collected.ids");
+      Collected m;
+      m.ids.reserve(ids.size());
+      for (auto id : ids) m.ids.push_back(GetText(id, kMaxNameBytes, "collected.ids"));
+      return m;
+    }
   }
   throw DecodeError{"unknown message type " + std::to_string(static_cast<unsigned>(env.which()))};
 }
@@ -612,7 +625,7 @@ const char* MessageName(const Message& m) {
                                            "push",          "push_ack",          "updates",
                                            "credit",        "snapshot_chunk",    "roster",
                                            "referral_post", "referral_post_ack", "referral_update",
-                                           "referral_body", "transition_body"};
+                                           "referral_body", "transition_body",   "collected"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }

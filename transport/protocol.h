@@ -182,6 +182,14 @@ struct SnapshotChunk {
   friend bool operator==(const SnapshotChunk&, const SnapshotChunk&) = default;
 };
 
+// Records the broker collected (deleted, and every write to them acknowledged by every live
+// agent): the agent drops them (schemas/sync.capnp Collected).
+struct Collected {
+  std::vector<std::string> ids;  // at most kMaxCollectedIds
+  friend bool operator==(const Collected&, const Collected&) = default;
+};
+inline constexpr size_t kMaxCollectedIds = 4096;
+
 struct RosterEntry {
   std::string org;
   Role role = Role::kPartner;
@@ -257,9 +265,9 @@ struct ReferralUpdate {
   friend bool operator==(const ReferralUpdate&, const ReferralUpdate&) = default;
 };
 
-using Message =
-    std::variant<Hello, Welcome, Refusal, Push, PushAck, Updates, Credit, SnapshotChunk, Roster,
-                 ReferralPost, ReferralPostAck, ReferralUpdate, ReferralBody, TransitionBody>;
+using Message = std::variant<Hello, Welcome, Refusal, Push, PushAck, Updates, Credit, SnapshotChunk,
+                             Roster, ReferralPost, ReferralPostAck, ReferralUpdate, ReferralBody,
+                             TransitionBody, Collected>;
 
 // "hello", "welcome", ... for logs.
 const char* MessageName(const Message& m);

@@ -70,6 +70,8 @@ std::vector<Message> Samples() {
       ack,
       updates,
       Credit{250, 1001},
+      Collected{{"0000a301-0000-4000-8000-000000000000", "0000a302-0000-4000-8000-000000000000"}},
+      Collected{},
       chunk,
       roster,
       body,
@@ -119,6 +121,15 @@ TEST(Protocol, MessageNamesAreStable) {
   EXPECT_STREQ(MessageName(PushAck{}), "push_ack");
   EXPECT_STREQ(MessageName(SnapshotChunk{}), "snapshot_chunk");
   EXPECT_STREQ(MessageName(Roster{}), "roster");
+  EXPECT_STREQ(MessageName(Collected{}), "collected");
+}
+
+TEST(ProtocolHostile, CollectedWithTooManyIdsIsCorruption) {
+  Collected c;
+  c.ids.assign(kMaxCollectedIds + 1, "0000a301-0000-4000-8000-000000000000");
+  EXPECT_EQ(DecodeEnvelope(EncodeEnvelope(c)).status().code(), Code::kCorruption);
+  c.ids.pop_back();
+  EXPECT_TRUE(DecodeEnvelope(EncodeEnvelope(c)).ok());
 }
 
 TEST(Protocol, EmptyAndMisalignedInputIsCorruption) {
@@ -350,7 +361,7 @@ TEST(Protocol, AReferralPostCarriesExactlyOneThing) {
 
 TEST(ProtocolHostile, UnknownUnionMemberIsCorruption) {
   std::string bytes = PushWithZeroSizedItems(1);
-  for (uint16_t tag : {14, 200, 0xffff}) {
+  for (uint16_t tag : {15, 200, 0xffff}) {
     std::memcpy(bytes.data() + 16, &tag, sizeof tag);
     Result<Message> r = DecodeEnvelope(bytes);
     EXPECT_EQ(r.status().code(), Code::kCorruption);
