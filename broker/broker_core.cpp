@@ -713,15 +713,11 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
       if (before && WidensForPartners(*before, next)) backfill.insert(r.id());
       staged_state_[r.id()] = std::move(next);
     }
-    uint64_t seq = ++staged_head_;
-    proto::LogEntry entry{seq, item.delta};
-    std::string logged = EncodeLog(entry);
-    staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
-    ChargeLog(s.org, s.role, logged.size());
+    const StagedEntry& logged = StageLogEntry(item.delta, std::make_shared<const Delta>(*d));
+    uint64_t seq = logged.entry.seq;
+    ChargeLog(s.org, s.role, logged.bytes);
     ReviewJournal::StageHistory(&staged_batch_, *d, s.org, seq, "push");
     staged.ack.results.push_back(proto::PushResult{item.outbox_seq, true, "", seq, ""});
-    staged_entries_.push_back(
-        StagedEntry{logged.size(), std::move(entry), std::make_shared<const Delta>(*d)});
     if (s.role == Role::kMaintainer) pushed.push_back(*d);
     staged.accepted.push_back(std::move(d).value());
   }
@@ -733,12 +729,8 @@ void BrokerCore::StagePush(const std::string& peer, Session& s, const proto::Pus
     Delta whole{1, hlc_.Now(now), {staged_state_[id]}};
     std::string bytes = EncodeDelta(whole);
     std::string sig = Sign(broker_, bytes);
-    uint64_t seq = ++staged_head_;
-    proto::LogEntry entry{seq, proto::SignedDelta{bytes, "broker", "broker", sig}};
-    std::string logged = EncodeLog(entry);
-    staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
-    staged_entries_.push_back(StagedEntry{logged.size(), std::move(entry),
-                                          std::make_shared<const Delta>(std::move(whole))});
+    StageLogEntry(proto::SignedDelta{bytes, "broker", "broker", sig},
+                  std::make_shared<const Delta>(std::move(whole)));
   }
   staged_.push_back(std::move(staged));
 }
@@ -1390,14 +1382,19 @@ void BrokerCore::StagePublication(StagedPush& staged, const std::vector<Delta>& 
     next.Join(r);
     staged_state_[r.id()] = std::move(next);
   }
+  uint64_t seq = StageLogEntry(std::move(sd), std::make_shared<const Delta>(d)).entry.seq;
+  ReviewJournal::StageHistory(&staged_batch_, d, staged.org, seq, "review");
+  staged.published.push_back(std::move(d));
+}
+
+const BrokerCore::StagedEntry& BrokerCore::StageLogEntry(proto::SignedDelta sd,
+                                                         std::shared_ptr<const Delta> delta) {
   uint64_t seq = ++staged_head_;
   proto::LogEntry entry{seq, std::move(sd)};
   std::string logged = EncodeLog(entry);
   staged_batch_.Put(Cf::kLog, EncodeSeq(seq), logged);
-  ReviewJournal::StageHistory(&staged_batch_, d, staged.org, seq, "review");
-  auto shared = std::make_shared<const Delta>(d);
-  staged_entries_.push_back(StagedEntry{logged.size(), std::move(entry), std::move(shared)});
-  staged.published.push_back(std::move(d));
+  staged_entries_.push_back(StagedEntry{logged.size(), std::move(entry), std::move(delta)});
+  return staged_entries_.back();
 }
 
 }  // namespace sb

@@ -387,6 +387,10 @@ class BrokerCore {
   // publication. `pushed` holds the push's deltas, accepted or already known (a retry heals a
   // publication that a broker before this one lost between two commits).
   void StagePublication(StagedPush& staged, const std::vector<Delta>& pushed, uint64_t now);
+  // Appends a log entry carrying `sd` (its decoded `delta`) to the group commit being staged:
+  // the next position, in the batch and in the entries to fan out once it is durable. Returns
+  // the staged entry.
+  const StagedEntry& StageLogEntry(proto::SignedDelta sd, std::shared_ptr<const Delta> delta);
   // A record as it will be once the staged batch is durable.
   const Record* StagedLookup(const std::string& id) const;
   // Joins committed deltas into the state, noting audience changes (the epoch).

@@ -16,10 +16,14 @@
 #include "agents/sync_session.h"
 #include "broker/broker_core.h"
 #include "conflict/views.h"
+#include "testing/edits.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb {
 namespace {
+
+using testing::Edit;
+using testing::Gen;
 
 constexpr uint64_t kStart = 1'790'000'000'000;
 constexpr int64_t kHour = 3600'000;
@@ -41,21 +45,6 @@ class SkewedClock final : public Clock {
   Clock* base_;
   std::atomic<int64_t> offset_;
 };
-
-Identity Gen(const std::string& org) {
-  Result<Identity> id = Identity::Generate(org);
-  EXPECT_TRUE(id.ok()) << id.status().ToString();
-  return std::move(id).value();
-}
-
-RecordEdit Edit(const std::string& id, const std::string& kind,
-                std::map<std::string, Value> values) {
-  RecordEdit e;
-  e.id = id;
-  e.kind = kind;
-  e.values = std::move(values);
-  return e;
-}
 
 struct Node {
   std::string name, peer;

@@ -12,11 +12,14 @@
 
 #include "conflict/codec.h"
 #include "conflict/internal/access.h"
+#include "testing/edits.h"
 #include "testing/session_fixture.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb {
 namespace {
+
+using testing::Gen;
 
 constexpr uint64_t kStart = 1'790'000'000'000;
 
@@ -31,12 +34,6 @@ const std::string kOrgB = Uuid(0xb);      // partner
 const std::string kOrgM = Uuid(0xc);      // the maintainers' organization
 const std::string kPhoneA = Uuid(0xa01);  // a phone of A
 const std::string kLocA = Uuid(0xa02);    // a confidential shelter of A
-
-Identity Gen(const std::string& org) {
-  Result<Identity> id = Identity::Generate(org);
-  EXPECT_TRUE(id.ok()) << id.status().ToString();
-  return std::move(id).value();
-}
 
 using Values = std::vector<std::pair<std::string, Value>>;
 

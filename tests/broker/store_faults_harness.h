@@ -29,9 +29,13 @@
 #include "conflict/views.h"
 #include "store/audit.h"
 #include "store/fault_injection.h"
+#include "testing/edits.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb::faults {
+
+using testing::Edit;
+using testing::Gen;
 
 constexpr uint64_t kStart = 1'790'000'000'000;
 const std::string kOrgA = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -45,21 +49,6 @@ enum class Node { kNone, kAgentA, kAgentB, kBroker };
 
 inline const char* ModeName(Mode m) {
   return m == Mode::kCommit ? "Commit" : "PowerLoss";
-}
-
-inline Identity Gen(const std::string& org) {
-  Result<Identity> id = Identity::Generate(org);
-  EXPECT_TRUE(id.ok()) << id.status().ToString();
-  return std::move(id).value();
-}
-
-inline RecordEdit Edit(const std::string& id, const std::string& kind,
-                       std::map<std::string, Value> values) {
-  RecordEdit e;
-  e.id = id;
-  e.kind = kind;
-  e.values = std::move(values);
-  return e;
 }
 
 inline Value T(const std::string& s) {
