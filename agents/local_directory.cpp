@@ -509,12 +509,15 @@ Status LocalDirectory::SettleOutbox(std::vector<PushOutcome> outcomes) {
             return true;
           }));
     }
+    std::set<uint64_t> settled;
     for (const PushOutcome& o : outcomes) {
+      // An answer for an entry already gone (a replayed push answered twice, or twice in
+      // one ack) settles nothing and must not count as a removal.
+      ASSIGN_OR_RETURN(auto bytes, store_->Get(Cf::kOutbox, EncodeSeq(o.outbox_seq)));
+      if (!bytes || !settled.insert(o.outbox_seq).second) continue;
       r->batch.Delete(Cf::kOutbox, EncodeSeq(o.outbox_seq));
       r->outbox_removed++;
       if (o.accepted) continue;
-      ASSIGN_OR_RETURN(auto bytes, store_->Get(Cf::kOutbox, EncodeSeq(o.outbox_seq)));
-      if (!bytes) continue;  // already settled
       ASSIGN_OR_RETURN(Delta refused_delta, DecodeDelta(*bytes));
       std::vector<std::string> ids;
       for (const Record& rec : refused_delta.records) {

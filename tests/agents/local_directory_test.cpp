@@ -201,6 +201,24 @@ TEST_F(LocalDirectoryTest, OutboxGrowsPerChangingRequestOnly) {
   EXPECT_EQ(dir_->outbox_depth(), 2u);
 }
 
+// An acknowledgement of an entry already settled (a replayed push answered again, or one
+// entry answered twice in one ack) removes nothing and must not lower the outbox depth.
+TEST_F(LocalDirectoryTest, AnAnswerForAnEntryAlreadySettledLeavesTheDepthAlone) {
+  ASSERT_TRUE(dir_->Apply({Org(Id(1), "a")}, "api").ok());
+  ASSERT_TRUE(dir_->Apply({Org(Id(2), "b")}, "api").ok());
+  auto entries = dir_->Outbox(0, 10);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  uint64_t first = (*entries)[0].seq;
+  PushOutcome ok{first, true, "", {}, 0};
+  ASSERT_TRUE(dir_->SettleOutbox({ok, ok}).ok());
+  EXPECT_EQ(dir_->outbox_depth(), 1u);
+  ASSERT_TRUE(dir_->SettleOutbox({ok}).ok());
+  EXPECT_EQ(dir_->outbox_depth(), 1u);
+  Open();
+  EXPECT_EQ(dir_->outbox_depth(), 1u);
+}
+
 TEST_F(LocalDirectoryTest, EditOfADeletedRecordIsRefusedUntilRestored) {
   ASSERT_TRUE(dir_->Apply({Org(Id(1), "a")}, "api").ok());
   ASSERT_TRUE(dir_->Apply({RecordEdit{Id(1), "organization", {}, {}, true, false}}, "api").ok());
