@@ -1,9 +1,10 @@
-// Small helpers the unit tests of the sync path share: an identity for an organization and a
-// record edit of scalar values. Header-only; for test binaries (GoogleTest).
+// Small helpers the unit tests of the sync path share: record ids, an identity for an
+// organization and a record edit of scalar values. Header-only; for test binaries (GoogleTest).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 #include <string>
 #include <utility>
@@ -12,6 +13,13 @@
 #include "crypto/identity.h"
 
 namespace sb::testing {
+
+// A record or organization id that shows `n`: "0000000a-0000-4000-8000-000000000000".
+inline std::string Uuid(unsigned n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-000000000000", n);
+  return buf;
+}
 
 // A fresh identity (keys) for `org`; fails the test if one cannot be made.
 inline Identity Gen(const std::string& org) {

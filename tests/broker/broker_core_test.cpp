@@ -19,15 +19,11 @@
 namespace sb {
 namespace {
 
+using testing::Uuid;
+
 using testing::Gen;
 
 constexpr uint64_t kStart = 1'790'000'000'000;
-
-std::string Uuid(unsigned n) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-000000000000", n);
-  return buf;
-}
 
 const std::string kOrgA = Uuid(0xa);      // partner
 const std::string kOrgB = Uuid(0xb);      // partner

@@ -20,16 +20,13 @@
 
 #include "broker/broker_core.h"
 #include "conflict/views.h"
+#include "testing/edits.h"
 #include "testing/session_fixture.h"
 
 namespace sb {
 namespace {
 
-std::string Uuid(unsigned n) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-000000000000", n);
-  return buf;
-}
+using testing::Uuid;
 
 const std::string kOrgA = Uuid(0xa);
 const std::string kOrgB = Uuid(0xb);

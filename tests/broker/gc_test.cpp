@@ -10,10 +10,13 @@
 
 #include "broker/broker_core.h"
 #include "conflict/views.h"
+#include "testing/edits.h"
 #include "testing/session_fixture.h"
 
 namespace sb {
 namespace {
+
+using testing::Uuid;
 
 constexpr uint64_t kDay = 24 * 3'600'000ull;
 constexpr uint64_t kNow = 1'790'000'000'000;
@@ -87,12 +90,6 @@ RC_GTEST_PROP(GcHorizon, NeverPassesTheCursorOfACountedReplica, ()) {
 }
 
 // ---------- collection with a broker and agents ----------
-
-std::string Uuid(unsigned n) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-000000000000", n);
-  return buf;
-}
 
 const std::string kOrgA = Uuid(0xa);
 const std::string kOrgM = Uuid(0xc);

@@ -13,22 +13,19 @@
 #include "conflict/codec.h"
 #include "conflict/views.h"
 #include "store/audit.h"
+#include "testing/edits.h"
 #include "testing/session_fixture.h"
 #include "tests/integration/agent_process.h"
 
 namespace sb {
 namespace {
 
+using testing::Uuid;
+
 using nlohmann::json;
 
 const FieldSchema& S() {
   return FieldSchema::Hsds();
-}
-
-std::string Uuid(unsigned n) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-000000000000", n);
-  return buf;
 }
 
 const std::string kOrgA = Uuid(0xa), kOrgB = Uuid(0xb), kOrgM = Uuid(0xc);
