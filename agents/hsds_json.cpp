@@ -18,6 +18,13 @@ json ValueJson(const Value& v) {
   return nullptr;
 }
 
+json FieldValueJson(const FieldSpec* spec, const Value& v) {
+  if (spec && spec->type == FieldType::kNumber) {
+    if (const auto* s = std::get_if<std::string>(&v)) return NumberJson(*s);
+  }
+  return ValueJson(v);
+}
+
 namespace {
 
 const char* JsonTypeName(const json& j) {
@@ -113,6 +120,14 @@ Result<RecordEdit> EditFromJson(const FieldSchema& schema, const std::string& ki
         if (!v.is_boolean()) return wrong("boolean");
         e.values[name] = v.get<bool>();
         break;
+      case FieldType::kNumber: {
+        // A JSON number; a string holding one is taken too (the decimal text earlier exports
+        // wrote for latitude and longitude).
+        std::optional<std::string> text = NumberText(v);
+        if (!text) return wrong("a number");
+        e.values[name] = *text;
+        break;
+      }
       case FieldType::kTextSet: {
         if (!v.is_array()) return wrong("a list of text");
         std::vector<std::string> elements;
@@ -276,7 +291,7 @@ json FieldsJson(const Record& r, const FieldSchema& schema) {
     if (spec && spec->type == FieldType::kTextSet) {
       out[name] = f.elements;
     } else if (f.value && !std::holds_alternative<Null>(*f.value)) {
-      out[name] = ValueJson(*f.value);
+      out[name] = FieldValueJson(spec, *f.value);
     }
   }
   return out;
@@ -357,11 +372,11 @@ json RecordJson(const Record& r, const FieldSchema& schema) {
     if (spec && spec->type == FieldType::kTextSet) {
       jf["value"] = f.elements;
     } else {
-      jf["value"] = f.value ? ValueJson(*f.value) : json(nullptr);
+      jf["value"] = f.value ? FieldValueJson(spec, *f.value) : json(nullptr);
       auto pub = published.fields.find(name);
       if (spec && spec->moderated) {
-        jf["published"] =
-            pub == published.fields.end() ? json(nullptr) : ValueJson(*pub->second.value);
+        jf["published"] = pub == published.fields.end() ? json(nullptr)
+                                                        : FieldValueJson(spec, *pub->second.value);
         jf["pending"] = f.pending;
         // A maintainer's rejection of an earlier proposal, for the owner to read.
         if (auto rejected = r.Displayed(RejectedFieldName(name));
@@ -374,7 +389,7 @@ json RecordJson(const Record& r, const FieldSchema& schema) {
       if (f.siblings.size() > 1) {
         json sibs = json::array();
         for (const Sibling& s : f.siblings) {
-          sibs.push_back({{"value", ValueJson(s.value)},
+          sibs.push_back({{"value", FieldValueJson(spec, s.value)},
                           {"by", ReplicaHex(s.dot.replica)},
                           {"at", IsoTime(s.stamp.millis())}});
         }

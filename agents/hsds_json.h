@@ -16,12 +16,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
 #include "conflict/directory.h"
 #include "conflict/edit.h"
+#include "conflict/field_json.h"
 #include "conflict/field_schema.h"
 
 namespace sb {
@@ -53,5 +55,7 @@ nlohmann::json RecordJson(const Record& r, const FieldSchema& schema);
 nlohmann::json RecordSummaryJson(const Record& r, const FieldSchema& schema);
 
 nlohmann::json ValueJson(const Value& v);
+// A value as JSON, typed by its field: a kNumber field's text becomes a JSON number.
+nlohmann::json FieldValueJson(const FieldSpec* spec, const Value& v);
 
 }  // namespace sb

@@ -245,12 +245,16 @@ Status CheckRecord(const Record& d, const Record* current, const Author& who,
   }
   // And links to other records must name the partner's own records, so nothing can be
   // attached to another organization's listing.
-  for (const char* link : {"service_id", "location_id", "phone_id"}) {
-    std::string target = DeltaText(d, link);
+  // Which fields are such links is in the field table (FieldSpec::owned_link; schemas/HSDS.md
+  // lists them per kind); a parent organization or a shared taxonomy term may be anyone's.
+  for (const auto& [name, f] : d.fields()) {
+    const FieldSpec* spec = schema.Field(d.kind(), name);
+    if (!spec || !spec->owned_link || name == "organization_id") continue;
+    std::string target = DeltaText(d, name.c_str());
     if (target.empty()) continue;
     const Record* t = lookup(target);
     if (t && t->Owner() != who.org) {
-      return Status::PermissionDenied(rid + link + " names a record of another organization");
+      return Status::PermissionDenied(rid + name + " names a record of another organization");
     }
   }
   return Status::Ok();

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/utf8.h"
+#include "conflict/field_json.h"
 #include "conflict/views.h"
 
 namespace sb {
@@ -381,6 +382,9 @@ Result<Value> ValueForField(const FieldSchema& schema, const std::string& kind,
       if (v.is_boolean()) return Value(v.get<bool>());
       if (v == "true") return Value(true);
       if (v == "false") return Value(false);
+      break;
+    case FieldType::kNumber:
+      if (std::optional<std::string> text = NumberText(v)) return Value(*text);
       break;
     case FieldType::kTextSet:
       return Status::InvalidArgument(where + ": is a set; sets never conflict, edit the record");

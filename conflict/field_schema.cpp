@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 
 #include "base/ids.h"  // IsUuid
 #include "base/utf8.h"
@@ -34,6 +38,8 @@ const char* FieldTypeName(FieldType t) {
       return "enum";
     case FieldType::kTextSet:
       return "set of text";
+    case FieldType::kNumber:
+      return "number";
   }
   return "?";
 }
@@ -105,13 +111,82 @@ bool IsE164(std::string_view s) {
   return AllOf(s.substr(1), [](int c) { return std::isdigit(c); });
 }
 
-bool IsTime(std::string_view s) {
-  if (s.size() != 5 || s[2] != ':') return false;
-  if (!AllOf(s.substr(0, 2), [](int c) { return std::isdigit(c); }) ||
-      !AllOf(s.substr(3), [](int c) { return std::isdigit(c); }))
+bool IsDigits(std::string_view s) {
+  return AllOf(s, [](int c) { return std::isdigit(c); });
+}
+
+// "HH:MM" with hours < 24 and minutes < 60 (or, for `max_first` 14, a UTC offset's hours).
+bool IsClock(std::string_view s, int max_first = 23) {
+  if (s.size() != 5 || s[2] != ':' || !IsDigits(s.substr(0, 2)) || !IsDigits(s.substr(3)))
     return false;
   int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
-  return h < 24 && m < 60;
+  return h <= max_first && m < 60;
+}
+
+// HH:MM[:SS[.fff]] then an optional Z or +HH:MM / -HH:MM.
+bool IsTime(std::string_view s) {
+  if (!IsClock(s.substr(0, std::min<size_t>(s.size(), 5)))) return false;
+  s.remove_prefix(5);
+  if (s.size() >= 3 && s[0] == ':') {
+    if (!IsDigits(s.substr(1, 2)) || s[1] > '5') return false;
+    s.remove_prefix(3);
+    if (!s.empty() && s[0] == '.') {
+      size_t n = 1;
+      while (n < s.size() && std::isdigit(static_cast<unsigned char>(s[n]))) ++n;
+      if (n == 1) return false;
+      s.remove_prefix(n);
+    }
+  }
+  if (s.empty() || s == "Z") return true;
+  return (s[0] == '+' || s[0] == '-') && IsClock(s.substr(1), 14);
+}
+
+bool IsPhone(std::string_view s) {
+  bool digit = false;
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isdigit(u)) {
+      digit = true;
+    } else if (!(std::isalpha(u) ||
+                 std::string_view(" +()-./#*,;").find(c) != std::string_view::npos)) {
+      return false;
+    }
+  }
+  return digit;
+}
+
+bool IsByDay(std::string_view s) {
+  static constexpr std::string_view kDays[] = {"MO", "TU", "WE", "TH", "FR", "SA", "SU"};
+  if (s.size() < 2) return false;
+  std::string_view day = s.substr(s.size() - 2), week = s.substr(0, s.size() - 2);
+  if (std::find(std::begin(kDays), std::end(kDays), day) == std::end(kDays)) return false;
+  if (week.empty()) return true;
+  if (week[0] == '+' || week[0] == '-') week.remove_prefix(1);
+  if (week.empty() || week.size() > 2 || !IsDigits(week) || week[0] == '0') return false;
+  int n = std::stoi(std::string(week));
+  return n >= 1 && n <= 53;
+}
+
+// -?digits(.digits)?([eE][+-]?digits)? — JSON's number, leading zeros tolerated (the decimal
+// text earlier formats stored for latitude and longitude).
+bool IsNumber(std::string_view s) {
+  if (!s.empty() && s[0] == '-') s.remove_prefix(1);
+  size_t n = 0;
+  while (n < s.size() && std::isdigit(static_cast<unsigned char>(s[n]))) ++n;
+  if (n == 0) return false;
+  s.remove_prefix(n);
+  if (!s.empty() && s[0] == '.') {
+    n = 1;
+    while (n < s.size() && std::isdigit(static_cast<unsigned char>(s[n]))) ++n;
+    if (n == 1) return false;
+    s.remove_prefix(n);
+  }
+  if (!s.empty() && (s[0] == 'e' || s[0] == 'E')) {
+    s.remove_prefix(1);
+    if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+    return !s.empty() && s.size() <= 4 && IsDigits(s);
+  }
+  return s.empty();
 }
 
 bool IsDate(std::string_view s) {
@@ -121,6 +196,11 @@ bool IsDate(std::string_view s) {
   }
   int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
   return mo >= 1 && mo <= 12 && d >= 1 && d <= 31;
+}
+
+bool IsDateTime(std::string_view s) {
+  if (s.size() < 16 || s[10] != 'T') return false;
+  return IsDate(s.substr(0, 10)) && IsTime(s.substr(11));
 }
 
 bool IsDecimal(std::string_view s) {
@@ -148,13 +228,23 @@ bool MatchesPattern(Pattern p, std::string_view s) {
     case Pattern::kCountry:
       return s.size() == 2 && AllOf(s, [](int c) { return std::isupper(c); });
     case Pattern::kLanguage:
-      return s.size() == 2 && AllOf(s, [](int c) { return std::islower(c); });
+      return (s.size() == 2 || s.size() == 3) && AllOf(s, [](int c) { return std::islower(c); });
     case Pattern::kTime:
       return IsTime(s);
     case Pattern::kDate:
       return IsDate(s);
     case Pattern::kDecimal:
       return IsDecimal(s);
+    case Pattern::kPhone:
+      return IsPhone(s);
+    case Pattern::kByDay:
+      return IsByDay(s);
+    case Pattern::kDateTime:
+      return IsDateTime(s);
+    case Pattern::kCurrency:
+      return s.size() == 3 && AllOf(s, [](int c) { return std::isupper(c); });
+    case Pattern::kNumber:
+      return IsNumber(s);
   }
   return false;
 }
@@ -174,15 +264,39 @@ const char* PatternRule(Pattern p) {
     case Pattern::kCountry:
       return "must be an ISO 3166-1 alpha-2 country code such as NG";
     case Pattern::kLanguage:
-      return "must be an ISO 639-1 language code such as es";
+      return "must be an ISO 639-1 or ISO 639-3 language code such as es or tir";
     case Pattern::kTime:
-      return "must be a 24-hour time HH:MM such as 09:30";
+      return "must be a 24-hour time HH:MM or HH:MM:SS, optionally with Z or a UTC offset, "
+             "such as 09:30 or 10:00:00-05:00";
     case Pattern::kDate:
       return "must be a date YYYY-MM-DD";
     case Pattern::kDecimal:
       return "must be a decimal number such as -12.5";
+    case Pattern::kPhone:
+      return "must be a phone number: digits, spaces and + ( ) - . / (such as +44 1234 234567)";
+    case Pattern::kByDay:
+      return "must be an iCal day such as MO, 2MO or -1FR";
+    case Pattern::kDateTime:
+      return "must be an ISO 8601 date-time such as 2024-05-01T09:30:00Z";
+    case Pattern::kCurrency:
+      return "must be an ISO 4217 currency code such as USD";
+    case Pattern::kNumber:
+      return "must be a number such as 51.5";
   }
   return "";
+}
+
+std::optional<std::string> CanonicalNumber(std::string_view text) {
+  if (!IsNumber(text)) return std::nullopt;
+  std::string copy(text);
+  errno = 0;
+  double d = std::strtod(copy.c_str(), nullptr);
+  if (errno == ERANGE || !std::isfinite(d)) return std::nullopt;
+  if (d == 0) return "0";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  if (ec != std::errc()) return std::nullopt;
+  return std::string(buf, end);
 }
 
 std::string PublishedFieldName(std::string_view field) {
@@ -330,6 +444,24 @@ Status FieldSchema::ValidateValue(std::string_view kind, std::string_view field,
       return Status::Ok();
     case FieldType::kTextSet:
       return Status::InvalidArgument(where + ": is a set; add or remove elements instead");
+    case FieldType::kNumber: {
+      if (!std::holds_alternative<std::string>(v)) break;
+      const std::string& text = std::get<std::string>(v);
+      std::optional<std::string> canonical;
+      if (text.size() <= 40) canonical = CanonicalNumber(text);
+      if (!canonical) {
+        return Status::InvalidArgument(where + ": must be a number such as 51.5 (got '" +
+                                       Printable(text, 40) + "')");
+      }
+      double d = std::strtod(canonical->c_str(), nullptr);
+      if (d < spec->min_number || d > spec->max_number) {
+        return Status::InvalidArgument(
+            where + ": must be between " + *CanonicalNumber(std::to_string(spec->min_number)) +
+            " and " + *CanonicalNumber(std::to_string(spec->max_number)) + " (got " + *canonical +
+            ")");
+      }
+      return Status::Ok();
+    }
   }
   return Status::InvalidArgument(where + ": must be " + FieldTypeName(spec->type) + ", got " +
                                  ValueTypeName(v));

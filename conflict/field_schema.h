@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +21,11 @@ namespace sb {
 inline constexpr char kApprovedField[] = "approved";
 inline constexpr char kVettingNoteField[] = "vetting_note";
 
-enum class FieldType { kText, kInt, kBool, kEnum, kTextSet };
+// kNumber is a JSON number (HSDS `number`: latitude, amount, extension, minimum_age...). It is
+// held as its canonical decimal text so that a published 51.5 stays exactly 51.5 (no binary
+// floating-point rounding on the way through the CRDT, the log and the wire), and every JSON
+// view writes it as a number. See schemas/FORMATS.md, "Field types".
+enum class FieldType { kText, kInt, kBool, kEnum, kTextSet, kNumber };
 
 // What a text value (or each set element) must look like.
 enum class Pattern {
@@ -30,10 +35,16 @@ enum class Pattern {
   kUrl,       // http:// or https:// then a host
   kEmail,     // local@domain.tld
   kCountry,   // ISO 3166-1 alpha-2, upper case
-  kLanguage,  // ISO 639-1, lower case
-  kTime,      // HH:MM, 24-hour
+  kLanguage,  // ISO 639-1 or ISO 639-3: two or three lower-case letters
+  kTime,      // HH:MM or HH:MM:SS, 24-hour, optionally Z or +HH:MM / -HH:MM (HSDS opens_at)
   kDate,      // YYYY-MM-DD
   kDecimal,   // -?digits(.digits)?
+  kPhone,     // a phone number as people write it: digits, spaces, + ( ) - . / and an "ext"
+  kByDay,     // one iCal BYDAY element: MO..SU, optionally after a signed week number ("2MO",
+              // "-1FR")
+  kDateTime,  // ISO 8601 date-time, YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+HH:MM]
+  kCurrency,  // ISO 4217 code, three upper-case letters
+  kNumber,    // a JSON number: -?(0|[1-9]digits)(.digits)?([eE][+-]?digits)?
 };
 
 enum class Audience {
@@ -53,11 +64,17 @@ struct FieldSpec {
   size_t max_length = 500;  // text and each set element, in bytes
   size_t min_length = 0;
   int64_t min_int = INT64_MIN, max_int = INT64_MAX;
-  std::vector<std::string> enum_values;  // kEnum, and kTextSet elements when non-empty
-  size_t max_elements = 64;              // kTextSet
+  double min_number = -1e300, max_number = 1e300;  // kNumber
+  std::vector<std::string> enum_values;            // kEnum, and kTextSet elements when non-empty
+  size_t max_elements = 64;                        // kTextSet
   bool moderated = false;        // a partner's change waits for a maintainer before publication
   bool maintainer_only = false;  // only maintainers may write it (approvals, owner)
   Audience audience = Audience::kPublic;
+  // A reference to another record (a kUuid text field): the kind it names, and whether that
+  // record must belong to the writer's own organization (a service's phone, a location's
+  // address) or may be anyone's (a parent organization, a shared taxonomy term).
+  std::string link_kind;
+  bool owned_link = false;
   std::string help;  // one line for users
 };
 
@@ -104,6 +121,14 @@ class FieldSchema {
  private:
   std::map<std::string, KindSpec, std::less<>> kinds_;
 };
+
+// The canonical text of a kNumber value: the shortest text that reads back as the same
+// number ("51.50" -> "51.5", "1e2" -> "100", "-0" -> "0"); nullopt if `text` is not a number.
+std::optional<std::string> CanonicalNumber(std::string_view text);
+
+// The unknown properties of an imported HSDS object (extensions are allowed by HSDS and are
+// exported again): one JSON object, as text, per record.
+inline constexpr char kExtraField[] = "extra";
 
 // Pattern checks, exposed for tests and importers.
 bool MatchesPattern(Pattern p, std::string_view s);

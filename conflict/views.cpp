@@ -150,7 +150,9 @@ Audience EffectiveAudience(const Record& r, const FieldSpec& spec) {
   static const char* const kConfidential[] = {"address_1", "address_2", "postal_code", "latitude",
                                               "longitude"};
   std::string_view base = BaseFieldName(spec.name);
-  if (r.kind() == "location") {
+  // (An address record has no coordinates; its street and postal code are covered the same
+  // way by its own flag, which an importer copies from its location's.)
+  if (r.kind() == "location" || r.kind() == "address") {
     // Any sibling saying "confidential" counts: while a true/false conflict waits for review,
     // the address stays with its owner rather than reaching everyone.
     bool confidential = false;

@@ -371,6 +371,12 @@ Value Workload::MakeValue(const std::string& kind, const std::string& field) {
       uint64_t span = std::min<uint64_t>(80, static_cast<uint64_t>(spec.max_int - spec.min_int));
       return Value(spec.min_int + static_cast<int64_t>(rng_.Between(0, span)));
     }
+    case FieldType::kNumber: {
+      double lo = std::max(spec.min_number, -90.0), hi = std::min(spec.max_number, 90.0);
+      double span = hi - lo;
+      double x = lo + span * static_cast<double>(rng_.Below(1000000)) / 1000000.0;
+      return Value(*CanonicalNumber(std::to_string(x)));
+    }
     default:
       return Value(Text(kind, field, spec));
   }

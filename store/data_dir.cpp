@@ -1,5 +1,6 @@
 #include "store/data_dir.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -25,6 +26,7 @@ Result<DataDir> DataDir::OpenOrCreate(const std::string& path, const std::string
   // FORMAT is written last when a directory is created, so a directory without it is either
   // new, or one whose creation was interrupted (only db/ and api.token in it), or not ours.
   bool fresh = false;
+  int upgrade_from = 0;  // the older format this directory is upgraded from, if it is
   if (!fs::exists(path, ec)) {
     fs::create_directories(path, ec);
     if (ec) return Status::IoError("cannot create " + path + ": " + ec.message());
@@ -60,6 +62,7 @@ Result<DataDir> DataDir::OpenOrCreate(const std::string& path, const std::string
                                         std::to_string(version) + "); this build reads format " +
                                         std::to_string(kDataDirFormat) + " — upgrade switchboard");
     }
+    if (version < kDataDirFormat) upgrade_from = version;
     if (file_role != role) {
       return Status::FailedPrecondition(path + " is a " + file_role + " data directory, not an " +
                                         role + " one");
@@ -92,7 +95,11 @@ Result<DataDir> DataDir::OpenOrCreate(const std::string& path, const std::string
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   if (token.size() < 32) return Status::Corruption(d.TokenPath() + " holds no valid token");
   d.token = token;
-  if (fresh) {
+  if (fresh || upgrade_from != 0) {
+    if (upgrade_from != 0) {
+      std::fprintf(stderr, "switchboard: upgraded %s from data format %d to %d\n", path.c_str(),
+                   upgrade_from, kDataDirFormat);
+    }
     RETURN_IF_ERROR(WriteFileAtomic(format_file, std::string(kMagic) + "\nformat " +
                                                      std::to_string(kDataDirFormat) + "\nrole " +
                                                      role + "\n"));

@@ -20,7 +20,13 @@
 
 namespace sb {
 
-inline constexpr int kDataDirFormat = 1;
+// 1: the first release. 2: the whole HSDS 3.0 model (issue 11): 12 more record kinds, numbers
+// held as decimal text, free-text phone numbers, ISO 639-3 codes, iCal days with week numbers.
+// Records of format 1 are valid records of format 2 as they are (every rule only widened, and
+// latitude/longitude were already decimal text), so opening a format 1 directory upgrades it
+// by rewriting FORMAT; a build that reads only format 1 then refuses the directory instead of
+// misreading the kinds and values it does not know.
+inline constexpr int kDataDirFormat = 2;
 
 struct DataDir {
   std::string path;

@@ -62,6 +62,14 @@ Result<json> ParseFieldValue(const FieldSpec* spec, const std::string& field,
       }
       return list;
     }
+    case FieldType::kNumber: {
+      std::optional<std::string> canonical = CanonicalNumber(text);
+      if (!canonical) {
+        return Status::InvalidArgument(field + ": must be a number such as 51.5, got '" +
+                                       Clean(text) + "'");
+      }
+      return json::parse(*canonical);
+    }
     case FieldType::kText:
     case FieldType::kEnum:
       return json(text);

@@ -59,6 +59,10 @@ def B():
     return {"type": "bool"}
 
 
+def N(lo, hi):
+    return {"type": "number", "lo": lo, "hi": hi}
+
+
 def E(values):
     return {"type": "enum", "max": 64, "min": 0, "pattern": None, "values": values}
 
@@ -90,7 +94,7 @@ SCHEMA = {
                                                                       "virtual"]),
         "description": T(2000), "address_1": T(200), "address_2": T(200), "city": T(100),
         "state_province": T(100), "postal_code": T(20), "country": T(2, "country"),
-        "latitude": T(20, "decimal"), "longitude": T(20, "decimal"),
+        "latitude": N(-90, 90), "longitude": N(-180, 180),
         "address_confidential": B(),
     },
     "service_at_location": {
@@ -98,7 +102,7 @@ SCHEMA = {
     },
     "phone": {
         "organization_id": REF(), "service_id": REF(), "location_id": REF(),
-        "number": T(16, "e164"), "extension": T(10),
+        "number": T(16, "e164"), "extension": N(0, 1e15),
         "type": E(["text", "voice", "fax", "cell", "video", "pager", "textphone"]),
         "description": T(500), "languages": S([], "language"),
     },
@@ -214,6 +218,12 @@ def check_value(spec, v):
             return "must be integer"
         if not spec["lo"] <= v <= spec["hi"]:
             return "must be between %d and %d (got %d)" % (spec["lo"], spec["hi"], v)
+        return None
+    if t == "number":
+        if type(v) not in (int, float):
+            return "must be a number"
+        if not spec["lo"] <= v <= spec["hi"]:
+            return "must be between %s and %s (got %s)" % (spec["lo"], spec["hi"], v)
         return None
     if t == "bool":
         return None if type(v) is bool else "must be boolean"
@@ -1011,7 +1021,7 @@ class Generator:
         return "".join(out)
 
     def coord(self, base, spread):
-        return "%.5f" % (base + (self.rng.random() * 2 - 1) * spread)
+        return round(base + (self.rng.random() * 2 - 1) * spread, 5)
 
     # Records -------------------------------------------------------------------------------
 
@@ -1093,7 +1103,7 @@ class Generator:
         if langs:
             rec["languages"] = list(langs)
         if ext:
-            rec["extension"] = ext
+            rec["extension"] = int(ext)
         return rec
 
     def schedule(self, around_the_clock):

@@ -84,7 +84,7 @@ TEST_F(LocalDirectoryTest, RequestWithOneBadEditWritesNothing) {
   RecordEdit bad = Org(Id(3), "Bad phone owner");
   bad.kind = "phone";
   bad.values.clear();
-  bad.values["number"] = std::string("555-1234");
+  bad.values["number"] = std::string("no number at all");
   std::vector<RecordEdit> edits = {Org(Id(1), "First"), Org(Id(2), "Second"), bad};
   auto out = dir_->Apply(edits, "import");
   ASSERT_FALSE(out.ok());

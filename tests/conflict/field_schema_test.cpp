@@ -55,9 +55,57 @@ TEST(Pattern, CountryIsTwoUpperCaseLetters) {
   ExpectRefuses(Pattern::kCountry, {"", "ng", "Ng", "NGA", "N", "N1", "N "});
 }
 
-TEST(Pattern, LanguageIsTwoLowerCaseLetters) {
-  ExpectAccepts(Pattern::kLanguage, {"es", "en", "yo"});
-  ExpectRefuses(Pattern::kLanguage, {"", "ES", "Es", "spa", "e", "e1"});
+TEST(Pattern, LanguageIsIso6391Or6393) {
+  // ISO 639-3 is needed for many languages of origin (Tigrinya "tir", Rohingya "rhg").
+  ExpectAccepts(Pattern::kLanguage, {"es", "en", "yo", "spa", "tir", "rhg"});
+  ExpectRefuses(Pattern::kLanguage, {"", "ES", "Es", "SPA", "e", "e1", "espa", "es-MX"});
+}
+
+TEST(Pattern, PhoneIsTheFreeTextPeopleWrite) {
+  // HSDS's own example, and numbers as directories publish them.
+  ExpectAccepts(Pattern::kPhone, {"+44 1234 234567", "+14155550123", "(415) 555-0123",
+                                  "1-800-373-7888", "233733", "415.555.0123 ext. 12"});
+  ExpectRefuses(Pattern::kPhone, {"", "call us", "+44 1234\n234567", "<script>", "555_1234"});
+}
+
+TEST(Pattern, ByDayIsOneICalDay) {
+  ExpectAccepts(Pattern::kByDay, {"MO", "SU", "2MO", "-1FR", "+3TH", "53SA"});
+  ExpectRefuses(Pattern::kByDay, {"", "mo", "MON", "0MO", "54MO", "--1FR", "1", "MO,TU", "2 MO"});
+}
+
+TEST(Pattern, TimeTakesSecondsAndAUtcOffset) {
+  ExpectAccepts(Pattern::kTime,
+                {"09:30", "00:00", "23:59", "10:00:00", "10:00Z", "09:00-05:00", "09:00:30+05:30"});
+  ExpectRefuses(Pattern::kTime, {"", "9:30", "24:00", "10:60", "10:00:60", "10:00+15:00", "10:00 Z",
+                                 "10:00:00.", "10:00-5"});
+}
+
+TEST(Pattern, NumberIsAJsonNumber) {
+  ExpectAccepts(Pattern::kNumber, {"0", "51.5", "-0.1275", "1e3", "2.5E-4", "007.5"});
+  ExpectRefuses(Pattern::kNumber, {"", "-", "1.", ".5", "1e", "0x10", "NaN", "inf", "1,5", " 1"});
+}
+
+TEST(CanonicalNumber, IsTheShortestTextThatReadsBackAsTheSameNumber) {
+  EXPECT_EQ(CanonicalNumber("51.50"), "51.5");
+  EXPECT_EQ(CanonicalNumber("1e2"), "100");
+  EXPECT_EQ(CanonicalNumber("-0"), "0");
+  EXPECT_EQ(CanonicalNumber("-0.1275"), "-0.1275");
+  EXPECT_EQ(CanonicalNumber("007.5"), "7.5");
+  EXPECT_EQ(CanonicalNumber("1e999"), std::nullopt);
+  EXPECT_EQ(CanonicalNumber("abc"), std::nullopt);
+}
+
+TEST(FieldSchema, NumbersAreCheckedAsNumbersWithTheirRange) {
+  EXPECT_TRUE(Hsds().ValidateValue("location", "latitude", Value(std::string("51.5"))).ok());
+  EXPECT_TRUE(Hsds().ValidateValue("location", "latitude", Value(std::string("-90"))).ok());
+  ExpectRefusal(Hsds().ValidateValue("location", "latitude", Value(std::string("90.5"))),
+                "location.latitude", "must be between -90 and 90 (got 90.5)");
+  ExpectRefusal(Hsds().ValidateValue("location", "latitude", Value(std::string("north"))),
+                "location.latitude", "must be a number");
+  ExpectRefusal(Hsds().ValidateValue("location", "latitude", Value(int64_t{5})),
+                "location.latitude", "must be number, got integer");
+  EXPECT_TRUE(Hsds().ValidateValue("phone", "extension", Value(std::string("1234"))).ok());
+  EXPECT_TRUE(Hsds().ValidateValue("cost_option", "amount", Value(std::string("12.5"))).ok());
 }
 
 TEST(Pattern, UuidIsLowercaseEightFourFourFourTwelve) {
@@ -90,13 +138,14 @@ TEST(Pattern, NoneAcceptsAnything) {
 }
 
 TEST(FieldSchema, PatternRefusalNamesTheFieldAndTheRule) {
-  ExpectRefusal(Hsds().ValidateValue("phone", "number", Value(std::string("555-1234"))),
-                "phone.number", PatternRule(Pattern::kE164));
+  ExpectRefusal(Hsds().ValidateValue("phone", "number", Value(std::string("call us"))),
+                "phone.number", PatternRule(Pattern::kPhone));
   ExpectRefusal(Hsds().ValidateValue("organization", "website", Value(std::string("ftp://x.org"))),
                 "organization.website", PatternRule(Pattern::kUrl));
   ExpectRefusal(Hsds().ValidateValue("schedule", "opens_at", Value(std::string("25:00"))),
                 "schedule.opens_at", PatternRule(Pattern::kTime));
   EXPECT_TRUE(Hsds().ValidateValue("phone", "number", Value(std::string("+14155550123"))).ok());
+  EXPECT_TRUE(Hsds().ValidateValue("phone", "number", Value(std::string("+44 1234 234567"))).ok());
 }
 
 TEST(FieldSchema, EnumAcceptsOnlyItsValuesAndListsThem) {
@@ -187,9 +236,9 @@ TEST(FieldSchema, ModeratedFieldsHaveMaintainerOnlyPublishedShadows) {
   EXPECT_FALSE(shadow->moderated);
   EXPECT_TRUE(shadow->maintainer_only);
   EXPECT_EQ(shadow->name, "number@published");
-  EXPECT_EQ(shadow->pattern, Pattern::kE164);
-  ExpectRefusal(Hsds().ValidateValue("phone", "number@published", Value(std::string("12"))),
-                "phone.number@published", PatternRule(Pattern::kE164));
+  EXPECT_EQ(shadow->pattern, Pattern::kPhone);
+  ExpectRefusal(Hsds().ValidateValue("phone", "number@published", Value(std::string("ab"))),
+                "phone.number@published", PatternRule(Pattern::kPhone));
   // Every moderated field has exactly one shadow; unmoderated fields have none.
   for (const std::string& kind : Hsds().KindNames()) {
     for (const auto& [name, spec] : Hsds().Kind(kind)->fields) {
@@ -205,8 +254,13 @@ TEST(FieldSchema, ModeratedFieldsHaveMaintainerOnlyPublishedShadows) {
 
 TEST(FieldSchema, EveryKindHasAMaintainerOnlyOwnerAndADeletedFlag) {
   std::vector<std::string> kinds = Hsds().KindNames();
-  EXPECT_EQ(kinds, (std::vector<std::string>{"language", "location", "organization", "phone",
-                                             "schedule", "service", "service_at_location"}));
+  // Every object of the HSDS 3.0 schemas but metadata (derived from the history on export) and
+  // meta_table_description (a description of the tabular files, not directory data).
+  EXPECT_EQ(kinds, (std::vector<std::string>{
+                       "accessibility", "address", "attribute", "contact", "cost_option", "funding",
+                       "language", "location", "organization", "organization_identifier", "phone",
+                       "program", "required_document", "schedule", "service", "service_area",
+                       "service_at_location", "taxonomy", "taxonomy_term"}));
   for (const std::string& kind : kinds) {
     const FieldSpec* owner = Hsds().Field(kind, kOwnerField);
     const FieldSpec* deleted = Hsds().Field(kind, kDeletedField);

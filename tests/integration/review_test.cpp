@@ -283,7 +283,8 @@ TEST_F(ReviewTest, BadReviewRequestsAreRefusedAndChangeNothing) {
   expect("/v1/review/" + id + "/reject", "{}", 400, "reason");
   expect("/v1/review/" + id + "/reject", json{{"reason", std::string(5000, 'x')}}.dump(), 400,
          "1000");
-  expect("/v1/review/" + id + "/resolve", json{{"value", "not a phone"}}.dump(), 400, "E.164");
+  expect("/v1/review/" + id + "/resolve", json{{"value", "not a phone"}}.dump(), 400,
+         "must be a phone number");
   expect("/v1/review/" + id + "/approve", json{{"surprise", 1}}.dump(), 400, "unknown key");
   expect("/v1/review/approve", json{{"ids", "m-1"}}.dump(), 400, "ids");
 

@@ -102,12 +102,43 @@ TEST(DataDir, NewerFormatIsRefusedAsNewer) {
   TempDir tmp;
   std::string dir = tmp / "agent";
   { ASSERT_TRUE(DataDir::OpenOrCreate(dir, "agent").ok()); }
-  WriteText(dir + "/FORMAT", "switchboard data directory\nformat 2\nrole agent\n");
+  WriteText(dir + "/FORMAT", "switchboard data directory\nformat 3\nrole agent\n");
   auto d = DataDir::OpenOrCreate(dir, "agent");
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.status().code(), Code::kFailedPrecondition) << d.status().ToString();
   EXPECT_TRUE(Contains(d.status(), "newer")) << d.status().message();
-  EXPECT_TRUE(Contains(d.status(), "format 2")) << d.status().message();
+  EXPECT_TRUE(Contains(d.status(), "format 3")) << d.status().message();
+}
+
+// Format 1 (before the whole HSDS 3.0 model) is upgraded on open: its records are valid as they
+// are, and FORMAT then says 2, so that a format-1 build refuses the directory rather than
+// misreading kinds and values it does not know.
+TEST(DataDir, FormatOneIsUpgradedOnOpenKeepingItsData) {
+  TempDir tmp;
+  std::string dir = tmp / "agent";
+  ReplicaId replica = 0;
+  {
+    auto d = DataDir::OpenOrCreate(dir, "agent");
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    replica = d->replica;
+    WriteBatch b;
+    b.Put(Cf::kMeta, "kept", "yes");
+    ASSERT_TRUE(d->store->Commit(std::move(b)).ok());
+  }
+  WriteText(dir + "/FORMAT", "switchboard data directory\nformat 1\nrole agent\n");
+  {
+    auto d = DataDir::OpenOrCreate(dir, "agent");
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_EQ(d->replica, replica);
+    auto kept = d->store->Get(Cf::kMeta, "kept");
+    ASSERT_TRUE(kept.ok());
+    EXPECT_EQ(kept->value_or(""), "yes");
+  }
+  std::ifstream in(dir + "/FORMAT");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "switchboard data directory\nformat " + std::to_string(kDataDirFormat) +
+                      "\nrole agent\n");
+  EXPECT_EQ(kDataDirFormat, 2);
 }
 
 TEST(DataDir, GarbageFormatFileIsCorruption) {
