@@ -1365,6 +1365,386 @@ def _day_range(days):
 
 
 # ---------------------------------------------------------------------------------------------
+# HSDS 3.0 shape: the generated records as compiled (dereferenced) organizations, the shape of
+# the official examples/organization_full.json. A mirror of agents/hsds_model.h: the same derived
+# ids and the same Switchboard taxonomy, so that what an agent exports is this file again.
+# ---------------------------------------------------------------------------------------------
+
+SWITCHBOARD_TAXONOMY_ID = "5b0a7c1e-6f2d-8c8b-9a3e-53574954434a"
+SWITCHBOARD_TAXONOMY = {
+    "id": SWITCHBOARD_TAXONOMY_ID, "name": "Switchboard anti-trafficking services",
+    "description": ("Categories of help and populations served in anti-trafficking resource "
+                    "directories (published by Switchboard)"),
+    "version": "1"}
+TERMS = {
+    "category": {
+        "emergency_shelter": ("Emergency shelter",
+                              "Safe accommodation available at short notice"),
+        "long_term_housing": ("Long-term housing", "Transitional or long-term accommodation"),
+        "legal": ("Legal services",
+                  "Legal advice and representation, including immigration relief"),
+        "case_management": ("Case management", "Coordination of services for a survivor"),
+        "psychological_support": ("Psychological support",
+                                  "Counselling and mental health care"),
+        "medical": ("Medical care", "Health care and medical services"),
+        "hotline": ("Hotline", "A telephone or text line answering at need"),
+        "interpretation": ("Interpretation", "Interpreters and translation"),
+        "employment": ("Employment", "Job training and placement"),
+        "education": ("Education", "Schooling and education support"),
+        "repatriation": ("Repatriation", "Safe return to the country of origin"),
+        "financial_aid": ("Financial aid", "Money for immediate needs"),
+    },
+    "population": {
+        "sex_trafficking": ("Survivors of sex trafficking",
+                            "People trafficked for sexual exploitation"),
+        "labor_trafficking": ("Survivors of labor trafficking",
+                              "People trafficked for forced labor"),
+        "minors": ("Minors", "People under 18"),
+        "adults": ("Adults", "People 18 and over"),
+        "women": ("Women", "Women and girls"),
+        "men": ("Men", "Men and boys"),
+        "lgbtq": ("LGBTQ+ people", "Lesbian, gay, bisexual, transgender and queer people"),
+        "foreign_nationals": ("Foreign nationals",
+                              "People who are not citizens of the country"),
+        "families": ("Families", "Families with children"),
+        "disabled": ("People with disabilities",
+                     "People with physical or mental disabilities"),
+    },
+}
+ALL_WEEK = "MO,TU,WE,TH,FR,SA,SU"
+
+
+def derived_id(record_id, purpose):
+    """agents/hsds_model.cpp DerivedId: BLAKE2b-128 of length-prefixed parts, as a version 8
+    UUID."""
+    import hashlib
+    h = hashlib.blake2b(digest_size=16)
+    for part in ("switchboard hsds derived id v1", record_id, purpose):
+        b = part.encode("utf-8")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    d = bytearray(h.digest())
+    d[6] = (d[6] & 0x0F) | 0x80
+    d[8] = (d[8] & 0x3F) | 0x80
+    x = d.hex()
+    return "%s-%s-%s-%s-%s" % (x[:8], x[8:12], x[12:16], x[16:20], x[20:])
+
+
+def term(group, code):
+    name, description = TERMS[group][code]
+    return {"id": derived_id(SWITCHBOARD_TAXONOMY_ID, group + ":" + code),
+            "code": group + ":" + code, "name": name, "description": description,
+            "taxonomy": "Switchboard", "taxonomy_id": SWITCHBOARD_TAXONOMY_ID}
+
+
+def attributes(record_id, entity, categories=(), populations=()):
+    out = []
+    for group, codes in (("category", categories), ("population", populations)):
+        for code in codes:
+            t = term(group, code)
+            out.append({"id": derived_id(record_id, group + ":" + code),
+                        "link_entity": entity, "taxonomy_term_id": t["id"],
+                        "taxonomy_term": t})
+    return out
+
+
+def byday_text(days):
+    return ",".join(sorted(days, key=DAYS.index))
+
+
+class HsdsShaper:
+    """Turns the generator's records into HSDS 3.0 objects, adding the kinds the first
+    generator did not make (contacts, programs, funding, identifiers, accessibility, required
+    documents, cost options, further addresses) from a random stream of their own, so that the
+    records above stay the same for a seed."""
+
+    def __init__(self, seed, ids):
+        self.rng = random.Random(seed * 7919 + 11)
+        self.ids = ids
+
+    def uid(self):
+        while True:
+            u = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            if u not in self.ids:
+                self.ids.add(u)
+                return u
+
+    def chance(self, p):
+        return self.rng.random() < p
+
+    def schedule(self, s):
+        out = dict(s)
+        out["byday"] = byday_text(s["byday"])
+        return out
+
+    def phone(self, p):
+        out = {k: v for k, v in p.items() if k != "languages"}
+        langs = p.get("languages") or []
+        if langs:
+            out["languages"] = [{"id": derived_id(p["id"], "language:" + c), "code": c}
+                                for c in langs]
+        return out
+
+    def location(self, loc, org):
+        out = {k: loc[k] for k in ("id", "name", "location_type", "description", "latitude",
+                                   "longitude") if k in loc}
+        addr = {"id": derived_id(loc["id"], "address"), "address_1": loc["address_1"],
+                "city": loc["city"], "state_province": loc.get("state_province", ""),
+                "postal_code": loc.get("postal_code", ""), "country": loc["country"],
+                "address_type": "physical"}
+        if "address_2" in loc:
+            addr["address_2"] = loc["address_2"]
+        out["addresses"] = [addr]
+        if loc.get("address_confidential"):
+            out["address_confidential"] = True
+        elif self.chance(0.08):
+            # A postal address besides the street one: an `address` record of its own.
+            out["addresses"].append({
+                "id": self.uid(), "attention": "Intake team",
+                "address_1": "PO Box %d" % self.rng.randrange(100, 9999), "city": loc["city"],
+                "state_province": loc.get("state_province", ""),
+                "postal_code": loc.get("postal_code", ""), "country": loc["country"],
+                "address_type": "postal"})
+        if not loc.get("address_confidential") and self.chance(0.3):
+            out["accessibility"] = [{
+                "id": self.uid(),
+                "description": self.rng.choice(["Step-free entrance", "Lift to all floors",
+                                                "Accessible toilet on the ground floor"]),
+                "details": "Ask at reception for assistance."}]
+        for key in ("phones", "schedules", "languages"):
+            if key in loc:
+                conv = self.phone if key == "phones" else \
+                    self.schedule if key == "schedules" else dict
+                out[key] = [conv(x) for x in loc[key]]
+        return out
+
+    def service(self, svc, locations):
+        keep = ("id", "name", "alternate_name", "description", "url", "email", "status",
+                "eligibility_description", "application_process", "fees_description")
+        out = {k: svc[k] for k in keep if k in svc}
+        attrs = attributes(svc["id"], "service", svc.get("categories", []),
+                           svc.get("populations_served", []))
+        if attrs:
+            out["attributes"] = attrs
+        if svc.get("countries_served"):
+            out["service_areas"] = [
+                {"id": derived_id(svc["id"], "country:" + c), "name": c, "extent": c,
+                 "extent_type": "text", "description": "Country served (ISO 3166-1 alpha-2)"}
+                for c in svc["countries_served"]]
+        schedules = [self.schedule(x) for x in svc.get("schedules", [])]
+        if svc.get("available_24_7"):
+            # 24/7 is the derived schedule (agents/hsds_model.h), not one of its own.
+            schedules = [x for x in schedules
+                         if not (x.get("byday") == ALL_WEEK and x.get("opens_at") == "00:00")]
+            schedules.insert(0, {"id": derived_id(svc["id"], "24_7"), "freq": "WEEKLY",
+                                 "byday": ALL_WEEK, "opens_at": "00:00", "closes_at": "23:59",
+                                 "description": "Open 24 hours a day, 7 days a week"})
+        if schedules:
+            out["schedules"] = schedules
+        if "capacity_beds_total" in svc:
+            out["capacities"] = [{"id": derived_id(svc["id"], "capacity:bed"), "unit": "Bed",
+                                  "available": svc["capacity_beds_available"],
+                                  "maximum": svc["capacity_beds_total"]}]
+        if "phones" in svc:
+            out["phones"] = [self.phone(p) for p in svc["phones"]]
+        if "languages" in svc:
+            out["languages"] = [dict(x) for x in svc["languages"]]
+        if "service_at_locations" in svc:
+            out["service_at_locations"] = []
+            for sal in svc["service_at_locations"]:
+                o = {"id": sal["id"], "location": locations[sal["location_id"]]}
+                if "description" in sal:
+                    o["description"] = sal["description"]
+                out["service_at_locations"].append(o)
+        cats = svc.get("categories", [])
+        if "legal" in cats or "repatriation" in cats:
+            out["required_documents"] = [{"id": self.uid(), "document": self.rng.choice([
+                "Any identity document you have; none is needed to ask for help",
+                "Nothing: bring papers only if it is safe to"])}]
+        if "interpretation" in cats and self.chance(0.5):
+            out["cost_options"] = [{"id": self.uid(), "option": "Interpretation by phone",
+                                    "amount": 0, "currency": "USD",
+                                    "amount_description": "Free for survivors"}]
+        return out
+
+    def organization(self, org):
+        keep = ("id", "name", "alternate_name", "description", "email", "website",
+                "legal_status", "year_incorporated")
+        out = {k: org[k] for k in keep if k in org}
+        if org.get("countries_served"):
+            out["countries_served"] = org["countries_served"]  # additional property
+        locations = {loc["id"]: self.location(loc, org) for loc in org.get("locations", [])}
+        if locations:
+            out["locations"] = list(locations.values())
+        if org.get("phones"):
+            out["phones"] = [self.phone(p) for p in org["phones"]]
+        out["services"] = [self.service(s, locations) for s in org.get("services", [])]
+        host = org.get("website", "https://example.org").split("//", 1)[-1]
+        out["contacts"] = [{"id": self.uid(), "name": "Intake coordinator",
+                            "title": self.rng.choice(["Intake coordinator", "Case manager",
+                                                      "Program director"]),
+                            "department": "Intake", "email": "intake@" + host}]
+        if self.chance(0.3):
+            prog_id = self.uid()
+            program = {"id": prog_id, "name": "Survivor support program",
+                       "description": "Coordinated services for survivors of trafficking."}
+            out["programs"] = [program]
+            for svc in out["services"][:2]:
+                svc["program"] = dict(program)
+        if self.chance(0.5):
+            out["funding"] = [{"id": self.uid(), "source": self.rng.choice([
+                "Private donations", "National government grant", "Foundation grant",
+                "Municipal contract"])}]
+        if self.chance(0.4):
+            out["organization_identifiers"] = [{
+                "id": self.uid(), "identifier_scheme": "XI-SB",
+                "identifier_type": "Registration number",
+                "identifier": "%08d" % self.rng.randrange(10 ** 7, 10 ** 8)}]
+        attrs = attributes(org["id"], "organization", (), org.get("populations_served", []))
+        if attrs:
+            out["attributes"] = attrs
+        return out
+
+
+def to_hsds(doc, seed):
+    """The generated document as a JSON array of compiled HSDS 3.0 organizations."""
+    ids = set()
+    for rid, *_ in flatten(doc):
+        ids.add(rid)
+    shaper = HsdsShaper(seed, ids)
+    return [shaper.organization(o) for o in doc["organizations"]]
+
+
+# The nesting of the compiled shape (agents/hsds_model.cpp Nesting): parent kind -> property ->
+# (child kind, link field, one object (True) or a list, whether the parent holds the link).
+HSDS_NESTING = {
+    "organization": {"funding": ("funding", "organization_id", False, False),
+                     "contacts": ("contact", "organization_id", False, False),
+                     "phones": ("phone", "organization_id", False, False),
+                     "locations": ("location", "organization_id", False, False),
+                     "programs": ("program", "organization_id", False, False),
+                     "organization_identifiers": ("organization_identifier", "organization_id",
+                                                  False, False),
+                     "services": ("service", "organization_id", False, False)},
+    "service": {"phones": ("phone", "service_id", False, False),
+                "schedules": ("schedule", "service_id", False, False),
+                "service_areas": ("service_area", "service_id", False, False),
+                "service_at_locations": ("service_at_location", "service_id", False, False),
+                "languages": ("language", "service_id", False, False),
+                "organization": ("organization", "organization_id", True, True),
+                "funding": ("funding", "service_id", False, False),
+                "cost_options": ("cost_option", "service_id", False, False),
+                "program": ("program", "program_id", True, True),
+                "required_documents": ("required_document", "service_id", False, False),
+                "contacts": ("contact", "service_id", False, False)},
+    "location": {"languages": ("language", "location_id", False, False),
+                 "addresses": ("address", "location_id", False, False),
+                 "contacts": ("contact", "location_id", False, False),
+                 "accessibility": ("accessibility", "location_id", False, False),
+                 "phones": ("phone", "location_id", False, False),
+                 "schedules": ("schedule", "location_id", False, False)},
+    "service_at_location": {
+        "contacts": ("contact", "service_at_location_id", False, False),
+        "phones": ("phone", "service_at_location_id", False, False),
+        "schedules": ("schedule", "service_at_location_id", False, False),
+        "location": ("location", "location_id", True, True),
+        "service": ("service", "service_id", True, True)},
+    "contact": {"phones": ("phone", "contact_id", False, False)},
+    "phone": {"languages": ("language", "phone_id", False, False)},
+    "attribute": {"taxonomy_term": ("taxonomy_term", "taxonomy_term_id", True, True)},
+    "taxonomy_term": {"taxonomy_detail": ("taxonomy", "taxonomy_id", True, True)},
+}
+for _k in ("organization", "service", "location", "service_at_location", "contact", "phone",
+           "address", "schedule", "language", "accessibility", "service_area", "funding",
+           "cost_option", "program", "required_document", "organization_identifier"):
+    HSDS_NESTING.setdefault(_k, {})["attributes"] = ("attribute", "link_id", False, False)
+
+
+def flatten_hsds(doc, problems=None):
+    """Every HSDS object of a compiled document (an object, an array of them, or a Page) once:
+    {id: (kind, properties with the links nesting implies, first JSON path)}. An object
+    embedded in several places must be the same everywhere; `metadata` is left out."""
+    out = {}
+
+    def problem(where, msg):
+        if problems is not None:
+            problems.append("%s: %s" % (where, msg))
+
+    def read(obj, kind, where, link=None):
+        if not isinstance(obj, dict):
+            return problem(where, "must be an object")
+        rid = obj.get("id")
+        if not isinstance(rid, str):
+            return problem(where, 'has no text "id"')
+        nested = HSDS_NESTING.get(kind, {})
+        fields = {k: v for k, v in obj.items() if k not in nested and k != "metadata"}
+        if link:
+            fields.setdefault(link[0], link[1])
+        for key, (child, link_field, one, parent_holds) in nested.items():
+            if key not in obj:
+                continue
+            if one:
+                c = obj[key]
+                if isinstance(c, dict) and isinstance(c.get("id"), str):
+                    fields.setdefault(link_field, c["id"])
+                    read(c, child, where + "." + key)
+                else:
+                    problem(where + "." + key, "must be an object with an id")
+            elif not isinstance(obj[key], list):
+                problem(where + "." + key, "must be a list")
+            else:
+                for i, c in enumerate(obj[key]):
+                    read(c, child, "%s.%s[%d]" % (where, key, i), (link_field, rid))
+        if rid in out:
+            k0, f0, w0 = out[rid]
+            merged = dict(f0)
+            for k, v in fields.items():
+                if k in f0 and f0[k] != v:
+                    problem(where, "%s %s differs from its copy at %s (%s: %r vs %r)" %
+                            (kind, rid, w0, k, v, f0[k]))
+                merged.setdefault(k, v)
+            out[rid] = (k0, merged, w0)
+        else:
+            out[rid] = (kind, fields, where)
+
+    items = doc
+    if isinstance(doc, dict) and "contents" in doc:
+        items = doc["contents"]
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        problem("document", "must be an object, an array or a Page")
+        return out
+    for i, obj in enumerate(items):
+        kind = "service" if isinstance(obj, dict) and "status" in obj and \
+            "organization" in obj else "organization"
+        read(obj, kind, "[%d]" % i)
+    return out
+
+
+def official_schema_problems(doc, hsds_dir):
+    """Validates every organization of `doc` against the official compiled schema. Returns
+    problems, or None when the jsonschema module or the official files are not available."""
+    try:
+        import jsonschema
+    except ImportError:
+        return None
+    path = os.path.join(hsds_dir, "schema", "compiled", "organization.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        schema = json.load(f)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    validator = cls(schema)
+    problems = []
+    for i, org in enumerate(doc):
+        for e in validator.iter_errors(org):
+            loc = "".join("[%d]" % p if isinstance(p, int) else "." + p for p in e.absolute_path)
+            problems.append("[%d]%s: %s" % (i, loc, e.message[:200]))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
 # Reading a document back: flatten it, check it, count it
 # ---------------------------------------------------------------------------------------------
 
@@ -1527,6 +1907,72 @@ def compare(doc, other):
     return diffs
 
 
+def is_envelope(doc):
+    return isinstance(doc, dict) and "organizations" in doc and "hsds_version" in doc
+
+
+def compare_hsds(doc, other):
+    """Differences between the objects of two HSDS documents (compiled organizations, services,
+    arrays or Pages): same ids, kinds and property values, JSON types included. The built-in
+    Switchboard taxonomy and its terms are left out (they are the same everywhere)."""
+    def norm(d):
+        problems = []
+        flat = flatten_hsds(d, problems)
+        out = {}
+        for rid, (kind, fields, where) in flat.items():
+            if kind == "taxonomy" and rid == SWITCHBOARD_TAXONOMY_ID:
+                continue
+            if kind == "taxonomy_term" and fields.get("taxonomy_id") == SWITCHBOARD_TAXONOMY_ID:
+                continue
+            out[rid] = (kind, {k: v for k, v in fields.items() if k != "taxonomy_term_id" or
+                               kind != "attribute"})
+        return out, problems
+    (a, pa), (b, pb) = norm(doc), norm(other)
+    diffs = ["this document: " + p for p in pa] + ["the other document: " + p for p in pb]
+    for rid in sorted(set(a) | set(b)):
+        if rid not in b:
+            diffs.append("%s %s: missing from the other document" % (a[rid][0], rid))
+        elif rid not in a:
+            diffs.append("%s %s: only in the other document" % (b[rid][0], rid))
+        elif a[rid] != b[rid]:
+            ka, fa = a[rid]
+            kb, fb = b[rid]
+            if ka != kb:
+                diffs.append("%s: kind %s vs %s" % (rid, ka, kb))
+            for k in sorted(set(fa) | set(fb)):
+                va, vb = fa.get(k), fb.get(k)
+                if va != vb or type(va) is not type(vb):
+                    diffs.append("%s %s.%s: %r vs %r" % (ka, rid, k, va, vb))
+    return diffs
+
+
+def check_hsds(doc, hsds_dir, min_orgs=500, min_countries=20):
+    """The HSDS document's problems: structure, ids, the official schema (when the jsonschema
+    module and ../shared/hsds are there), and the promises of this data set."""
+    problems = []
+    flat = flatten_hsds(doc, problems)
+    for rid, (kind, fields, where) in flat.items():
+        if not PATTERNS["uuid"](rid):
+            problems.append("%s (%s %s): id is not a lowercase UUID" % (where, kind, rid))
+    official = official_schema_problems(doc, hsds_dir)
+    if official is None:
+        print("note: not validated against the official HSDS schemas (needs python3-jsonschema "
+              "and %s)" % hsds_dir, file=sys.stderr)
+    else:
+        problems += official
+    orgs = [r for r in flat.values() if r[0] == "organization"]
+    countries = {f.get("country") for k, f, w in flat.values() if k == "address"}
+    confidential = [r for r in flat.values() if r[0] == "location" and
+                    r[1].get("address_confidential") is True]
+    if len(orgs) < min_orgs:
+        problems.append("only %d organizations (want at least %d)" % (len(orgs), min_orgs))
+    if len(countries) < min_countries:
+        problems.append("only %d countries (want at least %d)" % (len(countries), min_countries))
+    if min_orgs and not confidential:
+        problems.append("no location has a confidential address")
+    return problems
+
+
 def write(doc, path):
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8", newline="\n") as f:
@@ -1550,6 +1996,13 @@ def main(argv=None):
     ap.add_argument("--compare", metavar="EXPORT",
                     help="compare the records of --out with another HSDS document (e.g. the "
                          "agent's GET /v1/export) and exit 1 on any difference")
+    ap.add_argument("--format", choices=["hsds", "envelope"], default="envelope",
+                    help="hsds: a JSON array of compiled HSDS 3.0 organizations, the shape of "
+                         "the official examples; envelope (default): the first release's "
+                         "{hsds_version, organizations} document")
+    ap.add_argument("--hsds-dir", default=os.environ.get(
+                        "SB_HSDS_DIR", os.path.join(here, "..", "..", "..", "shared", "hsds")),
+                    help="the official HSDS files, for --check (default ../shared/hsds)")
     ap.add_argument("--quiet", action="store_true", help="print nothing on success")
     args = ap.parse_args(argv)
     if args.orgs < 1:
@@ -1562,7 +2015,8 @@ def main(argv=None):
     started = time.perf_counter()
     if not args.check_only and not args.compare:
         doc = Generator(args.seed).document(args.orgs)
-        write(doc, args.out)
+        out = to_hsds(doc, args.seed) if args.format == "hsds" else doc
+        write(out, args.out)
         c = counts(doc)
         say("wrote %s: %d organizations, %d records, %d countries, %d confidential "
             "locations, %d bytes in %.2fs" % (args.out, c["organizations"], c["records"],
@@ -1573,31 +2027,49 @@ def main(argv=None):
         say("  services with beds %d, 24/7 services %d, multilingual phones %d, phone "
             "languages %d" % (c["services_with_beds"], c["services_24_7"],
                               c["multilingual_phones"], c["languages"]))
+        if args.format == "hsds":
+            by_kind = {}
+            for kind, _, _ in flatten_hsds(out).values():
+                by_kind[kind] = by_kind.get(kind, 0) + 1
+            say("  as HSDS 3.0: %d objects: %s" % (sum(by_kind.values()), ", ".join(
+                "%s %d" % kv for kv in sorted(by_kind.items()))))
     if args.check or args.check_only:
         with open(args.out, encoding="utf-8") as f:
             doc = json.load(f)
         full = args.orgs >= 500 or args.check_only
-        problems = check(doc, min_orgs=500 if full else 0, min_countries=20 if full else 0)
+        if is_envelope(doc):
+            problems = check(doc, min_orgs=500 if full else 0, min_countries=20 if full else 0)
+        else:
+            problems = check_hsds(doc, args.hsds_dir, min_orgs=500 if full else 0,
+                                  min_countries=20 if full else 0)
         for p in problems[:200]:
             print("problem: " + p, file=sys.stderr)
         if problems:
             print("%s: %d problem(s)" % (args.out, len(problems)), file=sys.stderr)
             return 1
-        say("check: %s is valid (%d records)" % (args.out, counts(doc)["records"]))
+        n = len(flatten(doc)) if is_envelope(doc) else len(flatten_hsds(doc))
+        say("check: %s is valid (%d %s)" % (args.out, n,
+                                             "records" if is_envelope(doc) else "objects"))
     if args.compare:
         with open(args.out, encoding="utf-8") as f:
             doc = json.load(f)
         with open(args.compare, encoding="utf-8") as f:
             other = json.load(f)
-        diffs = compare(doc, other)
+        if is_envelope(doc) != is_envelope(other):
+            print("%s and %s are not in the same shape (one is the first release's envelope); "
+                  "export with the same --format" % (args.out, args.compare), file=sys.stderr)
+            return 1
+        diffs = compare(doc, other) if is_envelope(doc) else compare_hsds(doc, other)
         for d in diffs[:200]:
             print("differs: " + d, file=sys.stderr)
         if diffs:
             print("%d difference(s) between %s and %s" % (len(diffs), args.out, args.compare),
                   file=sys.stderr)
             return 1
-        say("compare: %s and %s hold the same %d records" % (args.out, args.compare,
-                                                             len(flatten(doc))))
+        n = len(flatten(doc)) if is_envelope(doc) else len(flatten_hsds(doc))
+        say("compare: %s and %s hold the same %d %s" % (args.out, args.compare, n,
+                                                        "records" if is_envelope(doc) else
+                                                        "objects"))
     return 0
 
 
