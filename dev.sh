@@ -27,7 +27,10 @@ PACKAGES=(
   chromium
   clang libfuzzer-14-dev
   faketime
+  python3-jsonschema
 )
+# python3-jsonschema: the HSDS tests validate what Switchboard writes against the official HSDS
+# 3.0 schemas in ../shared/hsds (examples/data/generate.py --check, tests/hsds).
 # faketime: libfaketime, which the nemesis test preloads to start agents with skewed clocks, and
 # the clock-skew test's agents hours off (tests/integration/clock_skew_process_test.cpp; both skip
 # without it).

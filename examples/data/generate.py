@@ -1946,7 +1946,7 @@ def compare_hsds(doc, other):
     return diffs
 
 
-def check_hsds(doc, hsds_dir, min_orgs=500, min_countries=20):
+def check_hsds(doc, hsds_dir, min_orgs=500, min_countries=20, require_schema=False):
     """The HSDS document's problems: structure, ids, the official schema (when the jsonschema
     module and ../shared/hsds are there), and the promises of this data set."""
     problems = []
@@ -1956,8 +1956,12 @@ def check_hsds(doc, hsds_dir, min_orgs=500, min_countries=20):
             problems.append("%s (%s %s): id is not a lowercase UUID" % (where, kind, rid))
     official = official_schema_problems(doc, hsds_dir)
     if official is None:
-        print("note: not validated against the official HSDS schemas (needs python3-jsonschema "
-              "and %s)" % hsds_dir, file=sys.stderr)
+        msg = ("not validated against the official HSDS schemas (needs python3-jsonschema "
+               "and %s)" % hsds_dir)
+        if require_schema:
+            problems.append(msg)
+        else:
+            print("note: " + msg, file=sys.stderr)
     else:
         problems += official
     orgs = [r for r in flat.values() if r[0] == "organization"]
@@ -2003,6 +2007,9 @@ def main(argv=None):
     ap.add_argument("--hsds-dir", default=os.environ.get(
                         "SB_HSDS_DIR", os.path.join(here, "..", "..", "..", "shared", "hsds")),
                     help="the official HSDS files, for --check (default ../shared/hsds)")
+    ap.add_argument("--require-schema", action="store_true",
+                    help="with --check: fail when the official schemas cannot be checked "
+                         "(no jsonschema module or no --hsds-dir)")
     ap.add_argument("--quiet", action="store_true", help="print nothing on success")
     args = ap.parse_args(argv)
     if args.orgs < 1:
@@ -2041,7 +2048,8 @@ def main(argv=None):
             problems = check(doc, min_orgs=500 if full else 0, min_countries=20 if full else 0)
         else:
             problems = check_hsds(doc, args.hsds_dir, min_orgs=500 if full else 0,
-                                  min_countries=20 if full else 0)
+                                  min_countries=20 if full else 0,
+                                  require_schema=args.require_schema)
         for p in problems[:200]:
             print("problem: " + p, file=sys.stderr)
         if problems:
