@@ -12,6 +12,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code);
 void AddDemoCommand(CLI::App& app, int& exit_code);
 void AddAgentCommand(CLI::App& app, int& exit_code);
 void AddDirCommand(CLI::App& app, int& exit_code);
+// `switchboard dir kinds`: the field table (cli/dir_kinds.cpp).
+void AddDirKindsCommand(CLI::App& dir, int& exit_code);
 // init, broker, enroll, status
 void AddNetworkCommands(CLI::App& app, int& exit_code);
 // review list|show|approve|reject|resolve (through the running broker's local API)

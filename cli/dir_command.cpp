@@ -457,6 +457,7 @@ void AddDirCommand(CLI::App& app, int& exit_code) {
   CLI::App* dir = app.add_subcommand(
       "dir", "Read and edit the directory through the running agent of --data DIR");
   dir->require_subcommand(1);
+  AddDirKindsCommand(*dir, exit_code);
 
   CLI::App* get = AddSub(dir, "get", "Show one record: every field, pending reviews, conflicts",
                          args, exit_code, Get);

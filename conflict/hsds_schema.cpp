@@ -319,7 +319,7 @@ std::vector<KindSpec> HsdsKinds() {
                             Text("identifier", 200, "the identifier"), Extra()}));
   kinds.push_back(
       MakeKind("attribute",
-               {Ref("link_id", "the record this classifies (one of the owner's own)"),
+               {Ref("link_id", "the record this classifies (one of the owner's own)", "record"),
                 SharedRef("taxonomy_term_id", "the taxonomy term", "taxonomy_term"),
                 Text("link_type", 200, "how the term applies"),
                 Text("link_entity", 50, "the kind of the linked record (service, location, ...)"),

@@ -36,6 +36,14 @@ TEST(DirSet, ValuesAreTypedByTheSchema) {
   EXPECT_EQ(*ParseFieldValue(Spec("organization", "name"), "name", "007"), json("007"));
 }
 
+TEST(DirSet, NumbersAreJsonNumbersInTheirCanonicalForm) {
+  EXPECT_EQ(*ParseFieldValue(Spec("location", "latitude"), "latitude", "51.50"), json(51.5));
+  EXPECT_EQ(*ParseFieldValue(Spec("phone", "extension"), "extension", "1234"), json(1234));
+  auto r = ParseFieldValue(Spec("location", "latitude"), "latitude", "north");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("latitude: must be a number"), std::string::npos);
+}
+
 TEST(DirSet, EmptyValueClearsTheField) {
   EXPECT_TRUE(ParseFieldValue(Spec("organization", "name"), "name", "")->is_null());
   EXPECT_TRUE(ParseFieldValue(Spec("organization", "year_incorporated"), "y", "")->is_null());
