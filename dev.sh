@@ -29,8 +29,9 @@ PACKAGES=(
   faketime
   python3-jsonschema
 )
-# python3-jsonschema: the HSDS tests validate what Switchboard writes against the official HSDS
-# 3.0 schemas in ../shared/hsds (examples/data/generate.py --check, tests/hsds).
+# python3-jsonschema: examples/data/generate.py --check and tests/hsds/validate.py check what
+# Switchboard writes (the sample, exports, HSDS API answers) against the official schemas
+# (../shared/hsds); the HSDS tests fail, naming it, without it.
 # faketime: libfaketime, which the nemesis test preloads to start agents with skewed clocks, and
 # the clock-skew test's agents hours off (tests/integration/clock_skew_process_test.cpp; both skip
 # without it).
