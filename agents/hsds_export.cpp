@@ -249,6 +249,19 @@ class Exporter {
     f.erase("address_id");
     // Outside the audience a confidential location has no addresses at all.
     if (address.empty() || (Confidential(r) && Outside(r))) return;
+    // Addresses written before the HSDS 3.0 model (or by `dir set`) have no address_type, and
+    // places without states or postcodes none of those: HSDS requires all three. The location's
+    // own address is of its location's type (physical unless said otherwise), and a missing
+    // state or postcode is the empty text, so that every existing address is still exported.
+    if (!address.contains("address_type")) {
+      std::string type = f.value("location_type", std::string("physical"));
+      address["address_type"] = type == "postal" || type == "virtual" ? type : "physical";
+    }
+    if (address.contains("address_1") && address.contains("city") && address.contains("country")) {
+      for (const char* field : {"state_province", "postal_code"}) {
+        if (!address.contains(field)) address[field] = "";
+      }
+    }
     address["location_id"] = r.id();
     after->push_back(
         {"address", address_id, std::move(address), "location " + r.id() + " address"});
