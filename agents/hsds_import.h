@@ -40,16 +40,20 @@ struct HsdsImportResult {
 // hsds_model.h (Switchboard attributes -> categories/populations, derived service areas ->
 // countries_served, the 24/7 schedule, bed capacities, the location's first address, phone
 // languages, byday text, numbers, unknown properties -> extra) and sets every record's owner.
-// Without skip_invalid: an error listing the problems (in `problems` of the error's caller:
-// see ImportHsdsJson) when there is any. With skip_invalid: the valid records' edits, and a
-// problem for each invalid record and each record skipped because its parent is invalid.
-// Fails (InvalidArgument) on any problem unless options.skip_invalid.
+// Objects with the same kind and id are merged (equal copies are one object; copies that
+// disagree are a problem naming both `where`s).
+// Record problems (a value, a missing required field, an unknown link) are listed in
+// `problems`, each with its path; without skip_invalid any problem leaves `edits` empty (the
+// caller refuses the import and shows them all); with skip_invalid `edits` holds the valid
+// records and `skipped` counts the others (a record whose parent is invalid is skipped too,
+// and named). A non-OK result is reserved for input that is not HSDS at all.
 Result<HsdsImportResult> EditsFromHsdsObjects(const FieldSchema& schema,
                                               std::vector<HsdsObject> objects,
                                               const HsdsImportOptions& options);
 
-// Detects the document's shape, flattens it and calls EditsFromHsdsObjects. On refusal the
-// returned status says how many problems there were; call ImportHsdsJsonProblems for the list.
+// Detects the document's shape, flattens it (depth-limited) and calls EditsFromHsdsObjects;
+// `objects` counts the distinct objects found. InvalidArgument when the shape is none of the
+// accepted ones.
 Result<HsdsImportResult> ImportHsdsJson(const FieldSchema& schema, const nlohmann::json& doc,
                                         const HsdsImportOptions& options);
 
