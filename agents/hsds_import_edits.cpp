@@ -308,6 +308,7 @@ class Mapper {
         if (!a.o.fields.contains(kExtraField)) {
           a.consumed = true;
           a.target = loc;
+          own_address_[loc] = pick;
           json& v = values_[loc];
           for (const char* f : kAddressFields) {
             if (a.o.fields.contains(f)) v[f] = a.o.fields[f];
@@ -511,9 +512,8 @@ class Mapper {
           const Obj* t = Find(it->get<std::string>());
           if (t && t->invalid && !t->dropped) bad = t;
         }
-        for (const Obj& a : objs_) {
-          if (bad) break;
-          if (a.consumed && a.invalid && a.o.kind == "address" && a.target == x.o.id) bad = &a;
+        if (auto a = own_address_.find(x.o.id); !bad && a != own_address_.end()) {
+          if (objs_[a->second].invalid) bad = &objs_[a->second];
         }
         if (!bad) continue;
         Invalid(i, x.o.where,
@@ -533,6 +533,7 @@ class Mapper {
   std::map<std::string, json> values_;  // id -> fields set by the mapping
   std::map<std::string, std::map<std::string, std::vector<std::string>>> elements_;
   std::map<size_t, std::string> owners_;
+  std::map<std::string, size_t> own_address_;  // location id -> the address folded into it
 };
 
 }  // namespace
