@@ -815,17 +815,17 @@ Status SyncFolder(const std::string& dir) {
 
 }  // namespace
 
-Result<std::vector<HsdsObject>> ReadTabular(const std::string& path,
-                                            std::vector<ImportProblem>* problems,
-                                            const TabularReadOptions& options) {
-  ASSIGN_OR_RETURN(std::unique_ptr<TabularSource> source,
-                   TabularSource::Open(path, options.limits));
+namespace {
+
+Result<std::vector<HsdsObject>> ReadSource(TabularSource* source, const std::string& label,
+                                           std::vector<ImportProblem>* problems,
+                                           const TabularReadOptions& options) {
   const std::vector<std::string>& files = source->Files();
   bool has_package = std::binary_search(files.begin(), files.end(), "datapackage.json");
   ASSIGN_OR_RETURN(std::vector<TableFile> tables,
-                   has_package ? FromDataPackage(source.get()) : ByFileNames(source.get()));
+                   has_package ? FromDataPackage(source) : ByFileNames(source));
   if (tables.empty()) {
-    return Status::InvalidArgument(path + ": no HSDS table (" + FileNames() + ")");
+    return Status::InvalidArgument(label + ": no HSDS table (" + FileNames() + ")");
   }
   // Parents before children, as the official order has them.
   auto order = [](const TableFile& t) { return t.table - TabularTables().data(); };
@@ -834,18 +834,59 @@ Result<std::vector<HsdsObject>> ReadTabular(const std::string& path,
   std::vector<HsdsObject> objects;
   std::vector<ImportProblem> found;
   for (const TableFile& tf : tables) {
-    RETURN_IF_ERROR(ReadTable(source.get(), tf, options.limits.csv, &objects, &found));
+    RETURN_IF_ERROR(ReadTable(source, tf, options.limits.csv, &objects, &found));
   }
   problems->insert(problems->end(), found.begin(), found.end());
   return objects;
 }
 
-Status WriteTabular(const std::vector<HsdsObject>& objects, const std::string& dir) {
+// The package's files: one CSV per kind present, then datapackage.json.
+Result<std::vector<std::pair<std::string, std::string>>> TabularFiles(
+    const std::vector<HsdsObject>& objects) {
   std::map<std::string, std::vector<const HsdsObject*>> by_kind;
   for (const HsdsObject& o : objects) {
     RETURN_IF_ERROR(CheckObject(o));
     by_kind[o.kind].push_back(&o);
   }
+  std::vector<std::pair<std::string, std::string>> files;
+  json resources = json::array();
+  for (const TabularTable& table : TabularTables()) {
+    auto it = by_kind.find(table.kind);
+    if (it == by_kind.end()) continue;
+    std::string csv;
+    json resource;
+    WriteTable(table, it->second, &csv, &resource);
+    files.emplace_back(table.file, std::move(csv));
+    resources.push_back(std::move(resource));
+  }
+  json package = {{"profile", "tabular-data-package"},
+                  {"name", "hsds"},
+                  {"title", "HSDS 3.0 data (tabular serialization)"},
+                  {"resources", std::move(resources)}};
+  files.emplace_back("datapackage.json", Dump(package, 2) + "\n");
+  return files;
+}
+
+}  // namespace
+
+Result<std::vector<HsdsObject>> ReadTabular(const std::string& path,
+                                            std::vector<ImportProblem>* problems,
+                                            const TabularReadOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<TabularSource> source,
+                   TabularSource::Open(path, options.limits));
+  return ReadSource(source.get(), path, problems, options);
+}
+
+Result<std::vector<HsdsObject>> ReadTabularZip(std::string zip,
+                                               std::vector<ImportProblem>* problems,
+                                               const TabularReadOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<TabularSource> source,
+                   TabularSource::OpenZip(std::move(zip), options.limits));
+  return ReadSource(source.get(), "the upload", problems, options);
+}
+
+Status WriteTabular(const std::vector<HsdsObject>& objects, const std::string& dir) {
+  ASSIGN_OR_RETURN(auto files, TabularFiles(objects));
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path target = fs::absolute(dir, ec);
@@ -869,29 +910,40 @@ Status WriteTabular(const std::vector<HsdsObject>& objects, const std::string& d
     return s;
   };
   if (::chmod(tmp.c_str(), 0755) != 0) return fail(Status::IoError(Errno("cannot chmod " + tmp)));
-  json resources = json::array();
-  for (const TabularTable& table : TabularTables()) {
-    auto it = by_kind.find(table.kind);
-    if (it == by_kind.end()) continue;
-    std::string csv;
-    json resource;
-    WriteTable(table, it->second, &csv, &resource);
-    Status s = WriteFileAtomic(tmp + "/" + table.file, csv);
+  for (const auto& [name, contents] : files) {
+    Status s = WriteFileAtomic(tmp + "/" + name, contents);
     if (!s.ok()) return fail(s);
-    resources.push_back(std::move(resource));
   }
-  json package = {{"profile", "tabular-data-package"},
-                  {"name", "hsds"},
-                  {"title", "HSDS 3.0 data (tabular serialization)"},
-                  {"resources", std::move(resources)}};
-  Status s = WriteFileAtomic(tmp + "/datapackage.json", Dump(package, 2) + "\n");
-  if (!s.ok()) return fail(s);
-  s = SyncFolder(tmp);
+  Status s = SyncFolder(tmp);
   if (!s.ok()) return fail(s);
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
     return fail(Status::IoError(Errno("cannot move the export into " + dir)));
   }
   return SyncFolder(target.parent_path().string());
+}
+
+Result<std::string> TabularZip(const std::vector<HsdsObject>& objects) {
+  ASSIGN_OR_RETURN(auto files, TabularFiles(objects));
+  return ZipFiles(files);
+}
+
+Result<std::string> PackTabular(const std::string& path, const TabularLimits& limits) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::NotFound(Errno("cannot read " + path));
+  if (!S_ISDIR(st.st_mode)) {
+    if (static_cast<uint64_t>(st.st_size) > limits.max_total_bytes) {
+      return Status::ResourceExhausted(path + ": larger than " +
+                                       std::to_string(limits.max_total_bytes >> 20) + " MiB");
+    }
+    return ReadFile(path);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<TabularSource> source, TabularSource::Open(path, limits));
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const std::string& name : source->Files()) {
+    ASSIGN_OR_RETURN(std::string contents, ReadAll(source.get(), name, limits.max_total_bytes));
+    files.emplace_back(name, std::move(contents));
+  }
+  return ZipFiles(files);
 }
 
 }  // namespace sb

@@ -69,6 +69,11 @@ Result<std::vector<HsdsObject>> ReadTabular(const std::string& path,
                                             std::vector<ImportProblem>* problems,
                                             const TabularReadOptions& options = {});
 
+// The same, for a zip archive held in memory (an upload to POST /v1/import).
+Result<std::vector<HsdsObject>> ReadTabularZip(std::string zip,
+                                               std::vector<ImportProblem>* problems,
+                                               const TabularReadOptions& options = {});
+
 // Writes one CSV per kind present (the header: the official columns in the official order,
 // then the additional properties in name order; rows in the order given) and a
 // datapackage.json listing each resource with its schema fields (additional properties with
@@ -78,5 +83,12 @@ Result<std::vector<HsdsObject>> ReadTabular(const std::string& path,
 // kind has no table, with an empty or disagreeing id, or with a property that is a nested
 // array (nested objects are objects of their own).
 Status WriteTabular(const std::vector<HsdsObject>& objects, const std::string& dir);
+// The same package as a zip archive in memory (GET /v1/export?format=tabular).
+Result<std::string> TabularZip(const std::vector<HsdsObject>& objects);
+
+// A package to upload, as zip bytes: a .zip file as it is; a folder's files as they are (not
+// parsed: the receiver reads and checks them), zipped. The folder's symbolic links, special
+// files and size limit are refused here already.
+Result<std::string> PackTabular(const std::string& path, const TabularLimits& limits = {});
 
 }  // namespace sb

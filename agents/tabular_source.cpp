@@ -171,17 +171,34 @@ class ZipSource : public TabularSource {
   ZipSource(const ZipSource&) = delete;
   ZipSource& operator=(const ZipSource&) = delete;
 
-  Status Load(const std::string& path, const TabularLimits& limits) {
-    int err = 0;
-    zip_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err);
+  // Opens the zip file at `path`, or, when `path` is empty, the zip held in `bytes`.
+  Status Load(const std::string& path, std::string bytes, const TabularLimits& limits) {
+    zip_error_t ze;
+    zip_error_init(&ze);
+    if (path.empty()) {
+      bytes_ = std::move(bytes);
+      zip_source_t* src = zip_source_buffer_create(bytes_.data(), bytes_.size(), 0, &ze);
+      if (src != nullptr) {
+        zip_ = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+        if (zip_ == nullptr) zip_source_free(src);
+      }
+    } else {
+      int err = 0;
+      zip_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err);
+      if (zip_ == nullptr) zip_error_init_with_code(&ze, err);
+    }
+    const std::string name = path.empty() ? std::string("the upload") : path;
     if (zip_ == nullptr) {
-      zip_error_t ze;
-      zip_error_init_with_code(&ze, err);
       std::string why = zip_error_strerror(&ze);
       zip_error_fini(&ze);
-      return Status::InvalidArgument(path + ": not a folder or a readable zip archive (" + why +
+      return Status::InvalidArgument(name + ": not a folder or a readable zip archive (" + why +
                                      ")");
     }
+    zip_error_fini(&ze);
+    return List(name, limits);
+  }
+
+  Status List(const std::string& path, const TabularLimits& limits) {
     zip_int64_t n = zip_get_num_entries(zip_, 0);
     if (n < 0) return Status::Corruption(path + ": cannot list the zip's entries");
     if (static_cast<uint64_t>(n) > limits.max_entries) {
@@ -285,6 +302,7 @@ class ZipSource : public TabularSource {
   }
 
  private:
+  std::string bytes_;  // the archive, when it came from memory (outlives zip_)
   zip_t* zip_ = nullptr;
   ByteBudget budget_;
   std::map<std::string, zip_uint64_t> index_;
@@ -309,8 +327,63 @@ Result<std::unique_ptr<TabularSource>> TabularSource::Open(const std::string& pa
     return Status::InvalidArgument(path + ": neither a folder nor a zip file");
   }
   auto zip = std::make_unique<ZipSource>(limits.max_total_bytes);
-  RETURN_IF_ERROR(zip->Load(path, limits));
+  RETURN_IF_ERROR(zip->Load(path, "", limits));
   return std::unique_ptr<TabularSource>(std::move(zip));
+}
+
+Result<std::unique_ptr<TabularSource>> TabularSource::OpenZip(std::string bytes,
+                                                              const TabularLimits& limits) {
+  auto zip = std::make_unique<ZipSource>(limits.max_total_bytes);
+  RETURN_IF_ERROR(zip->Load("", std::move(bytes), limits));
+  return std::unique_ptr<TabularSource>(std::move(zip));
+}
+
+Result<std::string> ZipFiles(const std::vector<std::pair<std::string, std::string>>& files) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t* out = zip_source_buffer_create(nullptr, 0, 0, &ze);
+  zip_t* z = out == nullptr ? nullptr : zip_open_from_source(out, ZIP_TRUNCATE, &ze);
+  zip_error_fini(&ze);
+  if (z == nullptr) {
+    if (out != nullptr) zip_source_free(out);
+    return Status::Internal("cannot make a zip in memory");
+  }
+  zip_source_keep(out);  // survives zip_close, which writes the archive into it
+  auto fail = [&](const std::string& what) {
+    std::string why = zip_strerror(z);
+    zip_discard(z);
+    zip_source_free(out);
+    return Status::Internal("cannot zip " + what + ": " + why);
+  };
+  for (const auto& [name, contents] : files) {
+    zip_source_t* src = zip_source_buffer(z, contents.data(), contents.size(), 0);
+    if (src == nullptr) return fail(name);
+    zip_int64_t i = zip_file_add(z, name.c_str(), src, ZIP_FL_ENC_UTF_8);
+    if (i < 0) {
+      zip_source_free(src);
+      return fail(name);
+    }
+    if (zip_file_set_external_attributes(z, static_cast<zip_uint64_t>(i), 0, ZIP_OPSYS_UNIX,
+                                         (S_IFREG | 0644u) << 16) != 0) {
+      return fail(name);
+    }
+  }
+  if (zip_close(z) != 0) return fail("the archive");
+  std::string bytes;
+  bool ok = zip_source_open(out) == 0;
+  char buf[65536];
+  while (ok) {
+    zip_int64_t n = zip_source_read(out, buf, sizeof buf);
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  zip_source_close(out);
+  zip_source_free(out);
+  if (!ok) return Status::Internal("cannot read the zip made in memory");
+  return bytes;
 }
 
 }  // namespace sb

@@ -35,6 +35,9 @@ class TabularSource {
   // A folder (path is a directory) or a zip archive (anything else).
   static Result<std::unique_ptr<TabularSource>> Open(const std::string& path,
                                                      const TabularLimits& limits);
+  // A zip archive held in memory (an upload), with the same checks.
+  static Result<std::unique_ptr<TabularSource>> OpenZip(std::string bytes,
+                                                        const TabularLimits& limits);
 
   // The regular files, as '/'-separated paths relative to the package's root (for a zip
   // whose entries all sit in one top folder, that folder), sorted.
@@ -45,5 +48,8 @@ class TabularSource {
  protected:
   std::vector<std::string> files_;
 };
+
+// A zip archive (deflated, entries 0644) of `files` (name, contents), built in memory.
+Result<std::string> ZipFiles(const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace sb

@@ -472,6 +472,40 @@ TEST(HsdsTabular, ARealZipRoundTripsWithOrWithoutATopFolder) {
   }
 }
 
+TEST(HsdsTabular, AZipMadeInMemoryAndAPackedFolderReadAsTheFolderDoes) {
+  testing::TempDir dir("sb-tabular");
+  std::vector<HsdsObject> objects = Sample();
+  Result<std::string> zip = TabularZip(objects);
+  ASSERT_TRUE(zip.ok()) << zip.status().ToString();
+  std::vector<ImportProblem> problems;
+  Result<std::vector<HsdsObject>> back = ReadTabularZip(*zip, &problems);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(Keyed(*back), Keyed(objects));
+  EXPECT_EQ((*back)[0].where, "organizations.csv row 2");
+
+  // The official example, packed as its files are (no datapackage.json), then read.
+  fs::create_directory(dir / "example");
+  WriteOfficialExample(dir / "example", false);
+  Result<std::string> packed = PackTabular(dir / "example");
+  ASSERT_TRUE(packed.ok()) << packed.status().ToString();
+  Result<std::vector<HsdsObject>> from_folder = ReadTabular(dir / "example", &problems);
+  Result<std::vector<HsdsObject>> from_zip = ReadTabularZip(*packed, &problems);
+  ASSERT_TRUE(from_folder.ok() && from_zip.ok());
+  EXPECT_EQ(Keyed(*from_zip), Keyed(*from_folder));
+  EXPECT_TRUE(problems.empty());
+
+  // A zip file is sent as it is; a folder with a link is refused before anything is packed.
+  Write(dir / "x.zip", *zip);
+  EXPECT_EQ(PackTabular(dir / "x.zip").value(), *zip);
+  fs::create_symlink("/etc/passwd", dir / "example/notes.csv");
+  EXPECT_EQ(PackTabular(dir / "example").status().code(), Code::kInvalidArgument);
+  Result<std::vector<HsdsObject>> junk = ReadTabularZip("not a zip", &problems);
+  ASSERT_FALSE(junk.ok());
+  EXPECT_NE(junk.status().message().find("the upload: not a folder or a readable zip"),
+            std::string::npos)
+      << junk.status().ToString();
+}
+
 Status ReadError(const std::string& path, TabularReadOptions options = {}) {
   std::vector<ImportProblem> problems;
   Result<std::vector<HsdsObject>> r = ReadTabular(path, &problems, options);
@@ -491,6 +525,10 @@ TEST(HsdsTabular, AZipBombIsRefusedBeforeAnythingIsUnpacked) {
   MakeZip(dir / "bomb.zip",
           {{"organizations.csv", kOrgs}, {"services.csv", std::string(size_t{50} << 20, '0')}});
   ExpectError(ReadError(dir / "bomb.zip"), Code::kResourceExhausted, "zip bomb");
+  std::vector<ImportProblem> problems;
+  Result<std::string> bomb = ReadFile(dir / "bomb.zip");
+  ASSERT_TRUE(bomb.ok());
+  EXPECT_EQ(ReadTabularZip(*bomb, &problems).status().code(), Code::kResourceExhausted);
   // The total: what the entries declare, and then what they really unpack to.
   MakeZip(dir / "big.zip", {{"organizations.csv", kOrgs}});
   TabularReadOptions small;
