@@ -18,27 +18,23 @@ Result<size_t> StringSource::Read(char* buf, size_t n) {
 
 CsvReader::CsvReader(ByteSource* source, CsvLimits limits) : source_(source), limits_(limits) {}
 
-Result<int> CsvReader::Get() {
-  if (pushed_ != -2) {
-    int c = pushed_;
-    pushed_ = -2;
-    return c;
-  }
-  if (pos_ == buf_.size()) {
-    if (at_end_) return -1;
-    buf_.resize(kChunk);
-    Result<size_t> n = source_->Read(buf_.data(), kChunk);
-    if (!n.ok()) return n.status();
-    buf_.resize(*n);
+int CsvReader::Refill() {
+  if (at_end_) return kEnd;
+  buf_.resize(kChunk);
+  Result<size_t> n = source_->Read(buf_.data(), kChunk);
+  if (!n.ok()) {
+    error_ = n.status();
+    buf_.clear();
     pos_ = 0;
-    if (*n == 0) {
-      at_end_ = true;
-      return -1;
-    }
+    return kFailed;
   }
-  char c = buf_[pos_++];
-  if (c == '\n') ++line_;
-  return static_cast<unsigned char>(c);
+  buf_.resize(*n);
+  pos_ = 0;
+  if (*n == 0) {
+    at_end_ = true;
+    return kEnd;
+  }
+  return Get();
 }
 
 void CsvReader::Unget(int c) {
@@ -95,9 +91,26 @@ Result<bool> CsvReader::Next(std::vector<std::string>* cells) {
     return Status::Ok();
   };
   size_t quote_line = line_;
+  // Takes the bytes up to the next one that matters (for a quoted cell a quote; else a comma
+  // or a line end) from the buffer at once.
+  auto take_run = [&](bool quoted) -> Status {
+    if (pushed_ != -2) return Status::Ok();
+    size_t j = pos_;
+    while (j < buf_.size()) {
+      char b = buf_[j];
+      if (quoted ? b == '"' : (b == ',' || b == '\r' || b == '\n')) break;
+      if (b == '\n') ++line_;
+      ++j;
+    }
+    if (cell.size() + (j - pos_) > limits_.max_cell_bytes) return add(0);  // the limit's error
+    cell.append(buf_, pos_, j - pos_);
+    pos_ = j;
+    return Status::Ok();
+  };
   for (;;) {
-    ASSIGN_OR_RETURN(int c, Get());
-    if (c == -1) {
+    int c = Get();
+    if (c == kFailed) return error_;
+    if (c == kEnd) {
       if (state == State::kQuoted) {
         return Status::InvalidArgument(where + ": a quoted cell (cell " +
                                        std::to_string(cells->size() + 1) + ", opened on line " +
@@ -128,13 +141,15 @@ Result<bool> CsvReader::Next(std::vector<std::string>* cells) {
           state = State::kCellStart;
         } else if (c == '\r' || c == '\n') {
           if (c == '\r') {
-            ASSIGN_OR_RETURN(int d, Get());
-            if (d != '\n' && d != -1) Unget(d);
+            int d = Get();
+            if (d == kFailed) return error_;
+            if (d != '\n' && d != kEnd) Unget(d);
           }
           RETURN_IF_ERROR(end_cell());
           return true;
         } else {
           RETURN_IF_ERROR(add(c));
+          RETURN_IF_ERROR(take_run(false));
         }
         break;
       case State::kQuoted:
@@ -142,6 +157,7 @@ Result<bool> CsvReader::Next(std::vector<std::string>* cells) {
           state = State::kQuoteInQuoted;
         } else {
           RETURN_IF_ERROR(add(c));
+          RETURN_IF_ERROR(take_run(true));
         }
         break;
       case State::kQuoteInQuoted:
@@ -153,8 +169,9 @@ Result<bool> CsvReader::Next(std::vector<std::string>* cells) {
           state = State::kCellStart;
         } else if (c == '\r' || c == '\n') {
           if (c == '\r') {
-            ASSIGN_OR_RETURN(int d, Get());
-            if (d != '\n' && d != -1) Unget(d);
+            int d = Get();
+            if (d == kFailed) return error_;
+            if (d != '\n' && d != kEnd) Unget(d);
           }
           RETURN_IF_ERROR(end_cell());
           return true;

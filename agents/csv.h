@@ -63,8 +63,23 @@ class CsvReader {
   size_t row() const { return row_; }
 
  private:
-  // The next byte, or -1 at the end of the input.
-  Result<int> Get();
+  static constexpr int kEnd = -1;     // Get: the end of the input
+  static constexpr int kFailed = -3;  // Get: the source failed (error_ says why)
+  // The next byte, kEnd or kFailed.
+  int Get() {
+    if (pushed_ != -2) {
+      int c = pushed_;
+      pushed_ = -2;
+      return c;
+    }
+    if (pos_ < buf_.size()) {
+      char c = buf_[pos_++];
+      if (c == '\n') ++line_;
+      return static_cast<unsigned char>(c);
+    }
+    return Refill();
+  }
+  int Refill();
   void Unget(int c);
   Status SkipByteOrderMark();
 
@@ -75,6 +90,7 @@ class CsvReader {
   bool at_end_ = false;
   bool started_ = false;
   int pushed_ = -2;  // a byte given back by Unget, -2 for none
+  Status error_;
   size_t row_ = 0;
   size_t line_ = 1;  // the physical line of the next byte
 };

@@ -294,11 +294,13 @@ const TabularColumn* OfficialColumn(const TabularTable& t, std::string_view name
 
 // The properties of `kind` that hold nested objects ("phones", "location", "metadata").
 bool IsNestedProperty(std::string_view kind, std::string_view name) {
-  if (name == "metadata") return true;
-  for (const Nested* n : NestingOf(kind)) {
-    if (n->property == name) return true;
-  }
-  return false;
+  static const std::set<std::pair<std::string, std::string>, std::less<>>* const kNested = [] {
+    auto* out = new std::set<std::pair<std::string, std::string>, std::less<>>;
+    for (const Nested& n : Nesting()) out->emplace(n.parent_kind, n.property);
+    return out;
+  }();
+  return name == "metadata" ||
+         kNested->count(std::make_pair(std::string(kind), std::string(name))) > 0;
 }
 
 // An additional property's name as HSDS writes properties: lower-case snake_case.
@@ -761,10 +763,11 @@ void WriteTable(const TabularTable& table, const std::vector<const HsdsObject*>&
     if (c.required) f["constraints"] = {{"required", true}};
     fields.push_back(std::move(f));
   }
+  std::set<std::string, std::less<>> official(header.begin(), header.end());
   std::set<std::string> extra;
   for (const HsdsObject* o : rows) {
     for (auto it = o->fields.begin(); it != o->fields.end(); ++it) {
-      if (it.key() != "id" && OfficialColumn(table, it.key()) == nullptr) extra.insert(it.key());
+      if (official.count(it.key()) == 0) extra.insert(it.key());
     }
   }
   std::vector<bool> as_json(header.size(), false);
