@@ -405,8 +405,14 @@ Result<json> CellValue(const std::string& cell, CellType type) {
       return json(cell);
     case CellType::kNumber:
     case CellType::kInteger: {
-      std::optional<std::string> text = CanonicalNumber(cell);
-      json v = text ? NumberJson(*text) : json();
+      // An integer stays exact as JSON reads it (beyond 2^53 too); other numbers take the
+      // field table's canonical form.
+      bool digits = !cell.empty() && (cell[0] == '-' || (cell[0] >= '0' && cell[0] <= '9'));
+      json v = digits ? json::parse(cell, nullptr, /*allow_exceptions=*/false) : json();
+      if (!v.is_number_integer()) {
+        std::optional<std::string> text = CanonicalNumber(cell);
+        v = text ? NumberJson(*text) : json();
+      }
       if (!v.is_number()) return Status::InvalidArgument("must be a number, got " + Quoted(cell));
       if (type == CellType::kInteger && !v.is_number_integer()) {
         return Status::InvalidArgument("must be an integer, got " + Quoted(cell));
