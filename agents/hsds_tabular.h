@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agents/hsds_import.h"
 #include "agents/hsds_json.h"
 #include "agents/hsds_model.h"
 #include "agents/tabular_source.h"
@@ -90,5 +91,17 @@ Result<std::string> TabularZip(const std::vector<HsdsObject>& objects);
 // parsed: the receiver reads and checks them), zipped. The folder's symbolic links, special
 // files and size limit are refused here already.
 Result<std::string> PackTabular(const std::string& path, const TabularLimits& limits = {});
+
+// Import of a tabular package (agents/hsds_tabular_import.cpp): ReadTabularZip (an upload) or
+// ReadTabular (a folder or .zip), then EditsFromHsdsObjects. The rows the reader left out are
+// problems of the result like the import's own (first, in file and row order): without
+// skip_invalid any problem leaves `edits` empty; with it they count in `skipped`. A package
+// that cannot be read at all is a non-OK result.
+Result<HsdsImportResult> ImportTabularZip(const FieldSchema& schema, std::string zip,
+                                          const HsdsImportOptions& options,
+                                          const TabularReadOptions& read_options = {});
+Result<HsdsImportResult> ImportTabular(const FieldSchema& schema, const std::string& path,
+                                       const HsdsImportOptions& options,
+                                       const TabularReadOptions& read_options = {});
 
 }  // namespace sb

@@ -1,0 +1,42 @@
+// The tabular form into record edits (agents/hsds_tabular.h): what the reader left out joins
+// the import's own problems.
+#include "agents/hsds_tabular.h"
+
+namespace sb {
+
+namespace {
+
+Result<HsdsImportResult> EditsOf(const FieldSchema& schema, Result<std::vector<HsdsObject>> objects,
+                                 std::vector<ImportProblem> read_problems,
+                                 const HsdsImportOptions& options) {
+  if (!objects.ok()) return objects.status();
+  ASSIGN_OR_RETURN(HsdsImportResult result,
+                   EditsFromHsdsObjects(schema, std::move(objects).value(), options));
+  if (read_problems.empty()) return result;
+  result.skipped += read_problems.size();
+  result.objects += read_problems.size();
+  read_problems.insert(read_problems.end(), result.problems.begin(), result.problems.end());
+  result.problems = std::move(read_problems);
+  if (!options.skip_invalid) result.edits.clear();
+  return result;
+}
+
+}  // namespace
+
+Result<HsdsImportResult> ImportTabularZip(const FieldSchema& schema, std::string zip,
+                                          const HsdsImportOptions& options,
+                                          const TabularReadOptions& read_options) {
+  std::vector<ImportProblem> problems;
+  Result<std::vector<HsdsObject>> objects = ReadTabularZip(std::move(zip), &problems, read_options);
+  return EditsOf(schema, std::move(objects), std::move(problems), options);
+}
+
+Result<HsdsImportResult> ImportTabular(const FieldSchema& schema, const std::string& path,
+                                       const HsdsImportOptions& options,
+                                       const TabularReadOptions& read_options) {
+  std::vector<ImportProblem> problems;
+  Result<std::vector<HsdsObject>> objects = ReadTabular(path, &problems, read_options);
+  return EditsOf(schema, std::move(objects), std::move(problems), options);
+}
+
+}  // namespace sb
