@@ -27,7 +27,10 @@ PACKAGES=(
   chromium
   clang libfuzzer-14-dev
   faketime
+  python3-jsonschema
 )
+# python3-jsonschema: tests/hsds/validate.py checks exports and HSDS API answers against the
+# official schemas (../shared/hsds); the HSDS tests fail, naming it, without it.
 # faketime: libfaketime, which the nemesis test preloads to start agents with skewed clocks, and
 # the clock-skew test's agents hours off (tests/integration/clock_skew_process_test.cpp; both skip
 # without it).

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "agents/hsds_api.h"
+#include "agents/hsds_export.h"
 #include "agents/hsds_json.h"
 #include "agents/internal/referral_api.h"
 #include "conflict/views.h"
@@ -475,8 +477,39 @@ void ApiServer::Routes() {
     ReplyJson(res, 200, {{"rejections", out}});
   });
 
-  s.Get("/v1/export", [this, CurrentViewer](const httplib::Request&, httplib::Response& res) {
+  // The export: compiled HSDS objects the reader may see (?view=organization|service|
+  // service_at_location), or the older envelope document (?format=envelope).
+  s.Get("/v1/export", [this, CurrentViewer](const httplib::Request& req, httplib::Response& res) {
+    for (const auto& [k, v] : req.params) {
+      if (k != "view" && k != "format") {
+        return ReplyError(
+            res, Status::InvalidArgument("unknown parameter '" + k + "' (known: view, format)"));
+      }
+    }
+    std::string format = req.has_param("format") ? req.get_param_value("format") : "compiled";
+    if (format != "compiled" && format != "envelope") {
+      return ReplyError(res, Status::InvalidArgument("format: must be compiled or envelope"));
+    }
+    HsdsView view = HsdsView::kOrganization;
+    if (req.has_param("view") && !ParseHsdsView(req.get_param_value("view"), &view)) {
+      return ReplyError(res, Status::InvalidArgument(
+                                 "view: must be organization, service or service_at_location"));
+    }
     Viewer viewer = CurrentViewer();
+    if (format == "compiled") {
+      Reader reader{viewer.org, viewer.maintainer};
+      HsdsExport flat = dir_->Read(
+          [&](const Directory& d) { return HsdsExportOf(d, FieldSchema::Hsds(), reader); });
+      size_t left_out = flat.left_out.size();
+      for (size_t i = 0; i < left_out && i < 20; ++i) {
+        spdlog::info("api: export left out {}", flat.left_out[i]);
+      }
+      json doc = HsdsCompiler(std::move(flat)).CompileAll(view);
+      res.status = 200;
+      res.set_header("X-Switchboard-Left-Out", std::to_string(left_out));
+      res.set_content(DumpJson(doc, 1) + "\n", "application/json");
+      return;
+    }
     json doc = dir_->Read([&](const Directory& d) {
       if (viewer.org.empty() || viewer.maintainer) return ExportHsds(d, FieldSchema::Hsds());
       Directory shown;
@@ -487,6 +520,12 @@ void ApiServer::Routes() {
     });
     res.status = 200;
     res.set_content(DumpJson(doc, 1) + "\n", "application/json");
+  });
+
+  // The HSDS 3.0 read API (agents/hsds_api.h) under /hsds, read as this API reads.
+  AddHsdsRoutes(s, "/hsds", dir_, [CurrentViewer] {
+    Viewer viewer = CurrentViewer();
+    return Reader{viewer.org, viewer.maintainer};
   });
 }
 

@@ -9,7 +9,11 @@
 //   POST   /v1/records/{id}/restore
 //   GET    /v1/records/{id}/history
 //   POST   /v1/import                       HSDS 3.0 JSON; all records or none
-//   GET    /v1/export                       HSDS 3.0 JSON
+//   GET    /v1/export?view=&format=         HSDS 3.0 compiled objects the reader may see (view:
+//                                           organization (default), service,
+//                                           service_at_location); format=envelope: the older
+//                                           {"hsds_version", "organizations": [...]} document
+//   GET    /hsds/...                        the HSDS 3.0 read API (agents/hsds_api.h)
 //   GET    /v1/status                       records, outbox, sync state
 //   GET    /v1/rejections                   edits the broker refused, with reasons
 //   GET    /v1/quarantine                   what this agent received and could not use

@@ -1,5 +1,5 @@
-// `switchboard agent --data DIR [--config FILE] [--api 127.0.0.1:PORT]`: runs a partner's
-// agent. Wires the real clock, store and HTTP server into the agent's libraries.
+// `switchboard agent --data DIR [--config FILE] [--api 127.0.0.1:PORT] [--public-api ADDR]`: runs a
+// partner's agent. Wires the real clock, store and HTTP server into the agent's libraries.
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "agents/agent.h"
+#include "agents/hsds_api.h"
 #include "base/json.h"
 #include "cli/commands.h"
 #include "crypto/identity.h"
@@ -29,6 +30,9 @@ struct AgentArgs {
   std::string broker_key;  // the broker's identity.pub
   double prekey_rotate_hours = 7 * 24;
   double prekey_grace_hours = 14 * 24;
+  std::string public_api;  // HOST:PORT of the token-less HSDS read API ("" : none)
+  double public_api_rate = 5;
+  double public_api_burst = 30;
 };
 
 struct AgentConfig {
@@ -139,8 +143,27 @@ int RunAgent(const AgentArgs& args) {
   Result<int> port = (*agent)->BindApi(ao);
   if (!port.ok()) return Fail(port.status());
   std::string where = ao.host + ":" + std::to_string(*port);
-  Status wrote = WriteFileAtomic(
-      dir->RuntimePath(), DumpJson(nlohmann::json{{"api", where}, {"pid", ::getpid()}}) + "\n");
+  nlohmann::json runtime = {{"api", where}, {"pid", ::getpid()}};
+  // The public HSDS read API: no token, the public's view, rate-limited (agents/hsds_api.h).
+  std::unique_ptr<PublicHsdsServer> public_api;
+  std::thread public_thread;
+  if (!args.public_api.empty()) {
+    Result<std::pair<std::string, int>> addr = ParseHostPort(args.public_api);
+    if (!addr.ok()) return Fail(addr.status().WithContext("--public-api"));
+    PublicHsdsServer::Options po;
+    po.host = addr->first;
+    po.port = addr->second;
+    po.rate_per_second = args.public_api_rate;
+    po.burst = args.public_api_burst;
+    public_api = std::make_unique<PublicHsdsServer>((*agent)->directory(), SystemClock::Get(), po);
+    Result<int> public_port = public_api->Bind();
+    if (!public_port.ok()) return Fail(public_port.status());
+    runtime["public_api"] = po.host + ":" + std::to_string(*public_port);
+    spdlog::info("public HSDS API (read-only, no token) on http://{}",
+                 runtime["public_api"].get<std::string>());
+    public_thread = std::thread([server = public_api.get()] { server->Serve(); });
+  }
+  Status wrote = WriteFileAtomic(dir->RuntimePath(), DumpJson(runtime) + "\n");
   if (!wrote.ok()) return Fail(wrote);
 
   size_t records = (*agent)->directory()->Read([](const Directory& d) { return d.size(); });
@@ -161,6 +184,10 @@ int RunAgent(const AgentArgs& args) {
   // Serve returned (Stop was called, by the signal or a failure): wake the waiter if needed.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
+  if (public_api) {
+    public_api->Stop();
+    public_thread.join();
+  }
   (*agent)->Disconnect();
   ::unlink(dir->RuntimePath().c_str());
   spdlog::info("agent stopped");
@@ -182,6 +209,18 @@ void AddAgentCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--api", args->api,
                   "where the local API listens, 127.0.0.1:PORT (0: any free port)");
+  cmd->add_option("--public-api", args->public_api,
+                  "also serve the HSDS 3.0 read API (GET /, /services, /organizations, ...) "
+                  "without a token on HOST:PORT: read-only, only published, non-confidential "
+                  "data of vetted organizations, rate-limited per client address");
+  cmd->add_option("--public-api-rate", args->public_api_rate,
+                  "requests per second each client address may make to --public-api")
+      ->check(CLI::Range(0.001, 100000.0))
+      ->capture_default_str();
+  cmd->add_option("--public-api-burst", args->public_api_burst,
+                  "requests a client address may make at once to --public-api")
+      ->check(CLI::Range(1.0, 100000.0))
+      ->capture_default_str();
   cmd->add_option("--broker", args->broker, "the broker to sync with, tcp://HOST:PORT");
   cmd->add_option("--broker-key", args->broker_key,
                   "the broker's identity.pub (its public keys; the connection is pinned to them)")

@@ -39,6 +39,8 @@ struct DirArgs {
   std::vector<std::string> assignments;
   std::string file;
   std::string out;
+  std::string view = "organization";  // export: compiled view
+  std::string format = "compiled";    // export: compiled or envelope
 };
 
 constexpr size_t kValueWidth = 60;
@@ -410,7 +412,8 @@ Status Import(const DirArgs& a) {
 
 Status Export(const DirArgs& a) {
   ASSIGN_OR_RETURN(AgentClient client, Connect(a, 120));
-  ASSIGN_OR_RETURN(HttpReply reply, client.Send("GET", "/v1/export"));
+  ASSIGN_OR_RETURN(HttpReply reply, client.Send("GET", "/v1/export?view=" + UrlEncode(a.view) +
+                                                           "&format=" + UrlEncode(a.format)));
   if (reply.status != 200) return client.ErrorOf(reply);
   if (a.out.empty() || a.out == "-") {
     std::cout << reply.body << std::flush;
@@ -419,6 +422,15 @@ Status Export(const DirArgs& a) {
   }
   RETURN_IF_ERROR(WriteFileAtomic(a.out, reply.body));
   json doc = ParseStoredJson(reply.body, kReplyLimits);
+  if (a.format == "compiled") {
+    size_t n = doc.is_array() ? doc.size() : 0;
+    if (a.json) {
+      PrintJson({{"file", a.out}, {"view", a.view}, {"objects", n}});
+    } else {
+      std::cerr << "exported " << n << " compiled " << a.view << " objects to " << a.out << "\n";
+    }
+    return Status::Ok();
+  }
   auto [orgs, records] = CountHsds(doc);
   if (a.json) {
     PrintJson({{"file", a.out}, {"organizations", orgs}, {"records", records}});
@@ -504,9 +516,25 @@ void AddDirCommand(CLI::App& app, int& exit_code) {
                             args, exit_code, Import);
   import->add_option("FILE", args->file, "the document, or - for standard input")->required();
 
-  CLI::App* exp = AddSub(dir, "export", "Write the directory as an HSDS 3.0 JSON document", args,
-                         exit_code, Export);
+  CLI::App* exp = AddSub(dir, "export",
+                         "Write the directory as HSDS 3.0 JSON: an array of compiled objects "
+                         "(schema/compiled/*.json) with what this agent may show others "
+                         "(published values of vetted organizations; its own records and, on a "
+                         "maintainer's agent, all as proposed). An object missing a value HSDS "
+                         "requires (a phone whose number is not published) is left out; the "
+                         "agent's log names each",
+                         args, exit_code, Export);
   exp->add_option("--out", args->out, "file to write (default: standard output)");
+  exp->add_option("--view", args->view,
+                  "compiled organizations (organization), services with their organization "
+                  "and program embedded (service), or service_at_location")
+      ->check(CLI::IsMember({"organization", "service", "service_at_location"}))
+      ->capture_default_str();
+  exp->add_option("--format", args->format,
+                  "compiled, or envelope: the older {\"hsds_version\", \"organizations\": [...]} "
+                  "document (displayed values, no derived objects)")
+      ->check(CLI::IsMember({"compiled", "envelope"}))
+      ->capture_default_str();
 }
 
 }  // namespace sb::cli

@@ -878,7 +878,7 @@ class Demo {
     json bs = broker_.Must("GET", "/v1/status");
     uint64_t broker_records = bs.value("records", 0ULL);
     Flat m;
-    Flatten(maintainer_.Must("GET", "/v1/export"), "", &m);
+    Flatten(maintainer_.Must("GET", "/v1/export?format=envelope"), "", &m);
     uint64_t m_records = maintainer_.Status().value("records", 0ULL);
     bool ok = true;
     auto problem = [&](const std::string& p) {
@@ -905,7 +905,7 @@ class Demo {
     std::set<std::string> withheld_records;
     for (const Node& p : partners_) {
       Flat f;
-      Flatten(p.Must("GET", "/v1/export"), "", &f);
+      Flatten(p.Must("GET", "/v1/export?format=envelope"), "", &f);
       int shown = 0;
       auto report = [&](const std::string& s) {
         if (++shown <= 5) problem(p.name + ": " + s);

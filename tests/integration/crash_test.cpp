@@ -109,7 +109,7 @@ class CrashTest : public ::testing::Test {
   // Checks the agent's export against the model, then resolves in-flight writes to what landed.
   // Counts in-flight writes found landed in `landed`.
   void Verify(int round, size_t* landed = nullptr) {
-    Reply r = agent_->Get("/v1/export");
+    Reply r = agent_->Get("/v1/export?format=envelope");
     ASSERT_EQ(r.status, 200) << r.Describe();
     std::map<std::string, json> present;
     for (const auto& o : r.body["organizations"]) present[o["id"]] = o;
@@ -314,7 +314,7 @@ TEST_F(CrashTest, ImportKilledMidwayIsWholeOrAbsent) {
     if (round > 0) {
       ASSERT_NO_FATAL_FAILURE(Start());
     }
-    Reply exported = agent_->Get("/v1/export");
+    Reply exported = agent_->Get("/v1/export?format=envelope");
     ASSERT_EQ(exported.status, 200) << exported.Describe();
     auto actual = Flatten(exported.body);
     ASSERT_TRUE(actual.ok()) << actual.status().ToString();

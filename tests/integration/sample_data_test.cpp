@@ -73,7 +73,7 @@ class SampleData : public ::testing::Test {
   }
 
   json Export() {
-    Reply r = agent_->Get("/v1/export");
+    Reply r = agent_->Get("/v1/export?format=envelope");
     EXPECT_EQ(r.status, 200) << r.Describe().substr(0, 2000);
     return r.body;
   }
