@@ -12,6 +12,7 @@
 
 #include "agents/hsds_api.h"
 #include "agents/hsds_export.h"
+#include "agents/hsds_import.h"
 #include "agents/hsds_json.h"
 #include "agents/internal/referral_api.h"
 #include "conflict/views.h"
@@ -414,19 +415,44 @@ void ApiServer::Routes() {
   s.Post("/v1/import", [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> body = ParseBody(req, JsonLimits{options_.max_body_bytes, 64});
     if (!body.ok()) return refused_++, ReplyError(res, body.status());
-    std::vector<ImportProblem> problems;
-    auto edits = ParseHsds(FieldSchema::Hsds(), *body, &problems);
-    if (!edits.ok()) {
-      refused_++;
+    HsdsImportOptions import_options;
+    import_options.skip_invalid =
+        req.get_param_value("skip_invalid") == "1" || req.get_param_value("skip_invalid") == "true";
+    import_options.importer_org = options_.org;
+    auto imported = ImportHsdsJson(FieldSchema::Hsds(), *body, import_options);
+    auto problem_list = [](const std::vector<ImportProblem>& problems) {
       json list = json::array();
       for (const auto& p : problems) {
         list.push_back({{"where", p.where}, {"record", p.record}, {"error", p.error}});
       }
-      spdlog::info("api: refused import: {}", edits.status().message());
-      return ReplyError(res, edits.status(), {{"problems", list}});
+      return list;
+    };
+    if (!imported.ok()) {
+      refused_++;
+      spdlog::info("api: refused import: {}", imported.status().message());
+      return ReplyError(res, imported.status().WithContext("nothing was imported"));
     }
-    size_t n = edits->size();
-    auto outcome = dir_->Apply(std::move(edits).value(), "import");
+    if (!import_options.skip_invalid && !imported->problems.empty()) {
+      refused_++;
+      Status refusal = Status::InvalidArgument(std::to_string(imported->problems.size()) +
+                                               " problem(s); nothing was imported");
+      spdlog::info("api: refused import: {}", refusal.message());
+      return ReplyError(res, refusal, {{"problems", problem_list(imported->problems)}});
+    }
+    std::vector<RecordEdit> edits = std::move(imported->edits);
+    size_t n = edits.size();
+    if (edits.empty()) {
+      // Everything was skipped: nothing to write.
+      return ReplyJson(res, 200,
+                       {{"records", 0},
+                        {"created", 0},
+                        {"updated", 0},
+                        {"unchanged", 0},
+                        {"objects", imported->objects},
+                        {"skipped", imported->skipped},
+                        {"problems", problem_list(imported->problems)}});
+    }
+    auto outcome = dir_->Apply(std::move(edits), "import");
     if (!outcome.ok()) {
       refused_++;
       spdlog::info("api: refused import: {}", outcome.status().ToString());
@@ -441,7 +467,10 @@ void ApiServer::Routes() {
               {{"records", n},
                {"created", by_op["create"]},
                {"updated", by_op["update"]},
-               {"unchanged", by_op["unchanged"]}});
+               {"unchanged", by_op["unchanged"]},
+               {"objects", imported->objects},
+               {"skipped", imported->skipped},
+               {"problems", problem_list(imported->problems)}});
   });
 
   if (options_.checkpoint) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 
+#include "agents/hsds_import.h"
 #include "agents/hsds_json.h"
 #include "base/json.h"
 #include "cli/commands.h"
@@ -41,6 +42,8 @@ struct DirArgs {
   std::string out;
   std::string view = "organization";  // export: compiled view
   std::string format = "compiled";    // export: compiled or envelope
+  bool skip_invalid = false;  // import: import the valid records, report the rest
+  std::string report;         // import: the problems, one JSON object a line
 };
 
 constexpr size_t kValueWidth = 60;
@@ -349,6 +352,13 @@ std::string ProblemLines(const json& error) {
   return out;
 }
 
+// The problems of an import with --skip-invalid, one JSON object a line.
+Status WriteReport(const std::string& file, const json& problems) {
+  std::string text;
+  for (const json& p : problems) text += DumpJson(p) + "\n";
+  return WriteFileAtomic(file, text);
+}
+
 Status Import(const DirArgs& a) {
   auto start = std::chrono::steady_clock::now();
   std::string name = a.file == "-" ? "standard input" : a.file;
@@ -362,9 +372,10 @@ Status Import(const DirArgs& a) {
     if (!parsed.ok()) return parsed.status().WithContext("nothing was imported");
     json doc = std::move(parsed).value();
     // The agent decides; checking here too lets the user see the record count while waiting.
-    std::vector<ImportProblem> problems;
-    auto edits = ParseHsds(FieldSchema::Hsds(), doc, &problems);
-    records = edits.ok() ? edits->size() : CountHsds(doc).second;
+    HsdsImportOptions options;
+    options.skip_invalid = true;
+    auto imported = ImportHsdsJson(FieldSchema::Hsds(), doc, options);
+    records = imported.ok() ? imported->edits.size() : CountHsds(doc).second;
   }
   ASSIGN_OR_RETURN(AgentClient client, Connect(a, 120));
   AgentClient::UploadProgress on_upload;
@@ -377,10 +388,18 @@ Status Import(const DirArgs& a) {
       }
     };
   }
-  ASSIGN_OR_RETURN(HttpReply reply, client.Send("POST", "/v1/import", body, on_upload));
+  ASSIGN_OR_RETURN(HttpReply reply,
+                   client.Send("POST", a.skip_invalid ? "/v1/import?skip_invalid=1" : "/v1/import",
+                               body, on_upload));
   progress.Clear();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   json out = ParseStoredJson(reply.body, kReplyLimits);
+  if (!a.report.empty() && out.is_object()) {
+    const json& where = reply.status == 200 ? out : out.value("error", json::object());
+    if (where.is_object() && where.contains("problems")) {
+      RETURN_IF_ERROR(WriteReport(a.report, where["problems"]));
+    }
+  }
   if (a.json && !out.is_discarded()) PrintJson(out);
   if (reply.status != 200) {
     Status s = client.ErrorOf(reply);
@@ -399,12 +418,17 @@ Status Import(const DirArgs& a) {
   }
   if (a.json) return Status::Ok();
   if (out.is_discarded()) return Status::Corruption("the agent's reply is not JSON");
-  char took[32];
-  std::snprintf(took, sizeof took, "%.2f s", secs);
-  std::cout << "imported " << out.value("records", size_t{0})
-            << " records: " << out.value("created", size_t{0}) << " created, "
-            << out.value("updated", size_t{0}) << " updated, " << out.value("unchanged", size_t{0})
-            << " unchanged in " << took << "\n";
+  char took[64];
+  size_t imported = out.value("records", size_t{0});
+  std::snprintf(took, sizeof took, "%.2f s (%.0f records/s)", secs,
+                secs > 0 ? static_cast<double>(imported) / secs : 0.0);
+  std::cout << "imported " << imported << " records: " << out.value("created", size_t{0})
+            << " created, " << out.value("updated", size_t{0}) << " updated, "
+            << out.value("unchanged", size_t{0}) << " unchanged in " << took << "\n";
+  if (size_t skipped = out.value("skipped", size_t{0}); skipped > 0) {
+    std::cout << "skipped " << skipped << " invalid object(s)"
+              << (a.report.empty() ? ":" + ProblemLines(out) : "; see " + a.report) << "\n";
+  }
   return Status::Ok();
 }
 
@@ -512,9 +536,19 @@ void AddDirCommand(CLI::App& app, int& exit_code) {
                              args, exit_code, History);
   history->add_option("ID", args->id, "record id")->required();
 
-  CLI::App* import = AddSub(dir, "import", "Import an HSDS 3.0 JSON document: every record or none",
+  CLI::App* import = AddSub(dir, "import",
+                            "Import HSDS 3.0 JSON (a compiled organization, service or "
+                            "service_at_location, taxonomies and terms, a list of them, an API "
+                            "Page or a list of Pages, or a Switchboard export): every record or "
+                            "none",
                             args, exit_code, Import);
   import->add_option("FILE", args->file, "the document, or - for standard input")->required();
+  import->add_flag("--skip-invalid", args->skip_invalid,
+                   "import the valid records and report the others (a record whose parent is "
+                   "invalid is skipped too)");
+  import->add_option(
+      "--report", args->report,
+      "write the problems found to FILE, one JSON object a line {where, record, error}");
 
   CLI::App* exp = AddSub(dir, "export",
                          "Write the directory as HSDS 3.0 JSON: an array of compiled objects "

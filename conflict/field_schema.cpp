@@ -148,7 +148,7 @@ bool IsPhone(std::string_view s) {
     if (std::isdigit(u)) {
       digit = true;
     } else if (!(std::isalpha(u) ||
-                 std::string_view(" +()-./#*,;").find(c) != std::string_view::npos)) {
+                 std::string_view(" +()-./#*,;\"'").find(c) != std::string_view::npos)) {
       return false;
     }
   }
@@ -242,7 +242,8 @@ bool MatchesPattern(Pattern p, std::string_view s) {
     case Pattern::kDateTime:
       return IsDateTime(s);
     case Pattern::kCurrency:
-      return s.size() == 3 && AllOf(s, [](int c) { return std::isupper(c); });
+      // Any case: published directories write "gbp" as well as "GBP" (HSDS's own example).
+      return s.size() == 3 && AllOf(s, [](int c) { return std::isalpha(c); });
     case Pattern::kNumber:
       return IsNumber(s);
   }
@@ -279,7 +280,7 @@ const char* PatternRule(Pattern p) {
     case Pattern::kDateTime:
       return "must be an ISO 8601 date-time such as 2024-05-01T09:30:00Z";
     case Pattern::kCurrency:
-      return "must be an ISO 4217 currency code such as USD";
+      return "must be an ISO 4217 currency code such as USD (three letters)";
     case Pattern::kNumber:
       return "must be a number such as 51.5";
   }

@@ -204,8 +204,9 @@ std::vector<KindSpec> HsdsKinds() {
        Text("region", 100, "region"), Text("state_province", 100, "state or province"),
        Text("postal_code", 20, "postal code"),
        Text("country", 2, "ISO 3166-1 alpha-2 country code", Pattern::kCountry),
-       Number("latitude", -90, 90, "WGS84 latitude"),
-       Number("longitude", -180, 180, "WGS84 longitude"),
+       // No range: HSDS sets none, and its own example has latitude 100.
+       Number("latitude", -1e300, 1e300, "WGS84 latitude"),
+       Number("longitude", -1e300, 1e300, "WGS84 longitude"),
        Bool("address_confidential",
             "when true the street address, coordinates and postal code reach only the owner "
             "and maintainers (a confidential shelter)"),

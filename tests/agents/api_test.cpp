@@ -479,7 +479,7 @@ TEST_F(AgentApi, ImportWithTwoBadRecordsListsBothAndWritesNothing) {
   ASSERT_EQ(problems.size(), 2u) << r.raw;
   EXPECT_EQ(problems[0]["record"], "1c000000-0000-4000-8000-000000000001");
   EXPECT_NE(problems[0]["error"].get<std::string>().find("phone.number"), std::string::npos);
-  EXPECT_EQ(problems[0]["where"], "organizations[0].services[0].phones[0]");
+  EXPECT_EQ(problems[0]["where"], "organizations[0].services[0].phones[0].number");
   EXPECT_EQ(problems[1]["record"], "1b000000-0000-4000-8000-000000000002");
   EXPECT_NE(problems[1]["error"].get<std::string>().find("service.capacity_beds_available"),
             std::string::npos);

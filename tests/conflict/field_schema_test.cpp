@@ -61,10 +61,17 @@ TEST(Pattern, LanguageIsIso6391Or6393) {
   ExpectRefuses(Pattern::kLanguage, {"", "ES", "Es", "SPA", "e", "e1", "espa", "es-MX"});
 }
 
+TEST(Pattern, CurrencyIsThreeLettersInAnyCase) {
+  // HSDS's own example writes "gbp".
+  ExpectAccepts(Pattern::kCurrency, {"USD", "gbp", "Eur"});
+  ExpectRefuses(Pattern::kCurrency, {"", "US", "USDX", "U$D", "123"});
+}
+
 TEST(Pattern, PhoneIsTheFreeTextPeopleWrite) {
   // HSDS's own example, and numbers as directories publish them.
-  ExpectAccepts(Pattern::kPhone, {"+44 1234 234567", "+14155550123", "(415) 555-0123",
-                                  "1-800-373-7888", "233733", "415.555.0123 ext. 12"});
+  ExpectAccepts(Pattern::kPhone,
+                {"+44 1234 234567", "+14155550123", "(415) 555-0123", "1-800-373-7888", "233733",
+                 "415.555.0123 ext. 12", "\"+44 1234 234567\"", "'0800 111'"});
   ExpectRefuses(Pattern::kPhone, {"", "call us", "+44 1234\n234567", "<script>", "555_1234"});
 }
 
@@ -98,8 +105,10 @@ TEST(CanonicalNumber, IsTheShortestTextThatReadsBackAsTheSameNumber) {
 TEST(FieldSchema, NumbersAreCheckedAsNumbersWithTheirRange) {
   EXPECT_TRUE(Hsds().ValidateValue("location", "latitude", Value(std::string("51.5"))).ok());
   EXPECT_TRUE(Hsds().ValidateValue("location", "latitude", Value(std::string("-90"))).ok());
-  ExpectRefusal(Hsds().ValidateValue("location", "latitude", Value(std::string("90.5"))),
-                "location.latitude", "must be between -90 and 90 (got 90.5)");
+  // No range on coordinates (HSDS's own example has latitude 100); other numbers have one.
+  EXPECT_TRUE(Hsds().ValidateValue("location", "latitude", Value(std::string("100"))).ok());
+  ExpectRefusal(Hsds().ValidateValue("service", "minimum_age", Value(std::string("150.5"))),
+                "service.minimum_age", "must be between 0 and 150 (got 150.5)");
   ExpectRefusal(Hsds().ValidateValue("location", "latitude", Value(std::string("north"))),
                 "location.latitude", "must be a number");
   ExpectRefusal(Hsds().ValidateValue("location", "latitude", Value(int64_t{5})),
