@@ -96,7 +96,8 @@ Result<std::string> PackTabular(const std::string& path, const TabularLimits& li
 // ReadTabular (a folder or .zip), then EditsFromHsdsObjects. The rows the reader left out are
 // problems of the result like the import's own (first, in file and row order): without
 // skip_invalid any problem leaves `edits` empty; with it they count in `skipped`. A package
-// that cannot be read at all is a non-OK result.
+// that cannot be read at all is a non-OK result. metadata.csv (derived from the history on
+// export) and meta_table_descriptions.csv are read but not imported.
 Result<HsdsImportResult> ImportTabularZip(const FieldSchema& schema, std::string zip,
                                           const HsdsImportOptions& options,
                                           const TabularReadOptions& read_options = {});

@@ -1,5 +1,5 @@
 // The tabular form into record edits (agents/hsds_tabular.h): what the reader left out joins
-// the import's own problems.
+// the import's own problems; metadata and table descriptions are not records.
 #include "agents/hsds_tabular.h"
 
 namespace sb {
@@ -10,6 +10,11 @@ Result<HsdsImportResult> EditsOf(const FieldSchema& schema, Result<std::vector<H
                                  std::vector<ImportProblem> read_problems,
                                  const HsdsImportOptions& options) {
   if (!objects.ok()) return objects.status();
+  // metadata.csv is derived from the history on export, and meta_table_descriptions.csv
+  // describes the files: neither is a record (as the JSON import ignores `metadata`).
+  std::erase_if(*objects, [](const HsdsObject& o) {
+    return o.kind == "metadata" || o.kind == "meta_table_description";
+  });
   ASSIGN_OR_RETURN(HsdsImportResult result,
                    EditsFromHsdsObjects(schema, std::move(objects).value(), options));
   if (read_problems.empty()) return result;
