@@ -111,7 +111,7 @@ class AgentApi : public ::testing::Test {
   }
 
   json Export() {
-    Reply r = agent_->Get("/v1/export");
+    Reply r = agent_->Get("/v1/export?format=envelope");
     EXPECT_EQ(r.status, 200) << r.Describe();
     return r.body;
   }
