@@ -128,7 +128,8 @@ class Mapper {
 
  private:
   void Problem(const std::string& where, const std::string& id, std::string error) {
-    result_.problems.push_back(ImportProblem{where, id, std::move(error)});
+    result_.problems.push_back(
+        ImportProblem{where.empty() ? "(the document)" : where, id, std::move(error)});
   }
   void Invalid(size_t i, const std::string& where, std::string error) {
     objs_[i].invalid = true;

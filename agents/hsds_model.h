@@ -14,7 +14,9 @@
 //    location's `address_id` (or, when unset, DerivedId(location id, "address")). Further
 //    addresses of the location are `address` records (location_id = the location). On import
 //    the first address (the first with address_type "physical" if any, else the first) goes
-//    onto the location.
+//    onto the location, unless the location carries address fields of its own or that
+//    address has unknown properties (it then stays an `address` record, so nothing is lost);
+//    the other addresses get the location's address_confidential.
 //  * service.categories / populations_served and organization.populations_served: each
 //    element is an `attribute` {id: DerivedId(record id, "category:" + element) (or
 //    "population:"), link_id: the record, link_entity: "service"/"organization",

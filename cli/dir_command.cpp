@@ -396,9 +396,11 @@ Status Import(const DirArgs& a) {
     json doc = std::move(parsed).value();
     // The agent decides; checking here too lets the user see the record count while waiting.
     HsdsImportOptions options;
-    options.skip_invalid = true;
+    options.skip_invalid = a.skip_invalid;
     auto imported = ImportHsdsJson(FieldSchema::Hsds(), doc, options);
-    records = imported.ok() ? imported->edits.size() : CountHsds(doc).second;
+    records = !imported.ok()               ? CountHsds(doc).second
+              : imported->problems.empty() ? imported->edits.size()
+                                           : imported->objects;
   }
   ASSIGN_OR_RETURN(AgentClient client, Connect(a, 120));
   AgentClient::UploadProgress on_upload;

@@ -211,6 +211,62 @@ TEST(HsdsImport, EveryOfficialExampleImportsWithEveryValueKept) {
   }
 }
 
+TEST(HsdsImport, EveryRecordOfACompiledServiceAtLocationBelongsToItsOrganization) {
+  // The location hangs only on the service_at_location, which hangs on the service, which
+  // names its organization: the owner is found through the links.
+  HsdsImportResult r = Import(Example("service_at_location_full.json"));
+  ASSERT_TRUE(r.problems.empty()) << Problems(r);
+  for (const RecordEdit& e : r.edits) {
+    std::string want = e.kind == "taxonomy" || e.kind == "taxonomy_term"
+                           ? kImporter
+                           : "d9d5e0f5-d3ce-4f73-9a2f-4dd0ecc6c610";
+    EXPECT_EQ(FieldJson(e, kOwnerField), want) << e.kind << " " << e.id;
+  }
+}
+
+TEST(HsdsImport, FlatObjectsWithTheirLinksBecomeEdits) {
+  // The tabular form's entry: rows with link columns, a row repeated, an unknown column.
+  std::vector<HsdsObject> objects(4);
+  objects[0] = {"organization",
+                "6A000000-0000-4000-8000-000000000001",
+                {{"name", "Org"}, {"description", "d"}},
+                "organizations.csv row 2"};
+  objects[1] = {"service",
+                "6b000000-0000-4000-8000-000000000001",
+                {{"organization_id", "6A000000-0000-4000-8000-000000000001"},
+                 {"name", "S"},
+                 {"status", "active"},
+                 {"x_funder", "city"}},
+                "services.csv row 2"};
+  objects[2] = {"phone",
+                "6c000000-0000-4000-8000-000000000001",
+                {{"service_id", "6b000000-0000-4000-8000-000000000001"}, {"number", "0800 1"}},
+                "phones.csv row 2"};
+  objects[3] = objects[2];
+  objects[3].where = "phones.csv row 3";
+  HsdsImportOptions options;
+  options.importer_org = kImporter;
+  Result<HsdsImportResult> r = EditsFromHsdsObjects(FieldSchema::Hsds(), objects, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->problems.empty()) << Problems(*r);
+  EXPECT_EQ(r->objects, 3u);
+  ASSERT_EQ(r->edits.size(), 3u);
+  const RecordEdit* phone = Find(*r, "6c000000-0000-4000-8000-000000000001");
+  ASSERT_NE(phone, nullptr);
+  EXPECT_EQ(FieldJson(*phone, kOwnerField), "6a000000-0000-4000-8000-000000000001");
+  EXPECT_EQ(ExtraOf(*Find(*r, "6b000000-0000-4000-8000-000000000001")),
+            json({{"x_funder", "city"}}));
+  // The repeated row with another number: both rows named.
+  objects[3].fields["number"] = "0800 2";
+  r = EditsFromHsdsObjects(FieldSchema::Hsds(), objects, options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->edits.empty());
+  ASSERT_EQ(r->problems.size(), 1u) << Problems(*r);
+  EXPECT_EQ(r->problems[0].where, "phones.csv row 3.number");
+  EXPECT_NE(r->problems[0].error.find("phones.csv row 2.number"), std::string::npos)
+      << r->problems[0].error;
+}
+
 TEST(HsdsImport, ASeriesOfPagesIsAListOfPages) {
   json doc = json::array({Example("service_list.json"), Example("organization_list.json")});
   HsdsImportResult r = Import(doc);
