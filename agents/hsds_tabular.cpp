@@ -595,6 +595,9 @@ Result<std::vector<TableFile>> ByFileNames(TabularSource* source) {
 struct Column {
   std::string name;
   CellType type = CellType::kString;
+  // A text column HSDS requires (metadata.previous_value, address.state_province, ...): an
+  // empty cell there can only be the empty text, which is valid HSDS.
+  bool empty_is_text = false;
 };
 
 Result<std::vector<Column>> ReadHeader(const TableFile& tf, const std::vector<std::string>& cells) {
@@ -625,9 +628,13 @@ Result<std::vector<Column>> ReadHeader(const TableFile& tf, const std::vector<st
             " (HSDS properties are lower-case snake_case, such as id, name, organization_id)");
       }
     }
-    columns.push_back(
-        {name, ColumnType(kind, name, official,
-                          declared == tf.declared.end() ? nullptr : &declared->second)});
+    Column column;
+    column.name = name;
+    column.type = ColumnType(kind, name, official,
+                             declared == tf.declared.end() ? nullptr : &declared->second);
+    column.empty_is_text = official != nullptr && official->required && !official->number &&
+                           *official->format == '\0' && column.type == CellType::kString;
+    columns.push_back(std::move(column));
   }
   if (!has_id) return Status::InvalidArgument(tf.file + " header: no \"id\" column");
   return columns;
@@ -681,7 +688,10 @@ Status ReadTable(TabularSource* source, const TableFile& tf, const CsvLimits& li
         }
         continue;
       }
-      if (cell.empty()) continue;  // absent
+      if (cell.empty()) {  // absent, or the empty text where HSDS requires text
+        if (col.empty_is_text) o.fields[col.name] = "";
+        continue;
+      }
       Result<json> v = CellValue(cell, col.type);
       if (!v.ok()) {
         problems->push_back({at, o.id, v.status().message()});

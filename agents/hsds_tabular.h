@@ -6,7 +6,9 @@
 // files.
 //
 // Cells. RFC 4180 (agents/csv.h), UTF-8. An empty cell is an absent property (so an empty
-// string or a null does not survive a round trip: both are written as an empty cell). A
+// string or a null does not survive a round trip: both are written as an empty cell), except
+// in a plain text column the official schema requires (metadata.previous_value,
+// address.state_province, organization.description, ...), where it is the empty text. A
 // number is written as its JSON text and read back as a JSON number (canonical, as
 // conflict/field_json.h gives it); a boolean as true/false. Columns of the official schema
 // are typed by the field table (conflict/hsds_schema.cpp) and the official types; schedule

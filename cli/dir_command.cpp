@@ -385,11 +385,12 @@ Status Import(const DirArgs& a) {
   progress.Show("validating " + HumanBytes(body.size()) + "…");
   size_t records = 0;
   if (tabular) {
+    // Read here too: a package that cannot be read is refused before the upload.
     HsdsImportOptions options;
-    options.skip_invalid = true;
+    options.skip_invalid = a.skip_invalid;
     auto imported = ImportTabular(FieldSchema::Hsds(), a.file, options);
     if (!imported.ok()) return imported.status().WithContext("nothing was imported");
-    records = imported->edits.size();
+    records = imported->problems.empty() ? imported->edits.size() : imported->objects;
   } else {
     Result<json> parsed = ParseJson(body, name, JsonLimits{body.size(), 64});
     if (!parsed.ok()) return parsed.status().WithContext("nothing was imported");

@@ -542,8 +542,10 @@ RC_GTEST_PROP(HsdsTabular, AnyObjectsWrittenReadBackTheSame, ()) {
     HsdsObject o;
     o.kind = *rc::gen::elementOf(std::vector<std::string>{"organization", "service", "location"});
     o.id = "0b6f6e5e-9d3a-4c3e-8f7a-" + std::to_string(100000000000 + i);
-    o.fields["name"] = *Text();
-    if (*rc::gen::arbitrary<bool>()) o.fields["description"] = *Text();
+    o.fields["name"] = *Text();  // name, description, status, location_type: required
+    if (o.kind != "location") o.fields["description"] = *Text();
+    if (o.kind == "service") o.fields["status"] = "active";
+    if (o.kind == "location") o.fields["location_type"] = "physical";
     if (o.kind == "location") {
       o.fields["latitude"] = *rc::gen::inRange(-90, 90) + 0.25;
       o.fields["byday"] = "not a column of location";  // an additional property here
@@ -647,6 +649,27 @@ TEST_F(BadTabular, AHeaderWithoutIdOrWithAColumnTwiceOrAnUnnamedColumnIsRefused)
   ExpectError(ReadError(Folder("id,name,phones\r\n")), Code::kInvalidArgument,
               "\"phones\" holds nested objects");
   ExpectError(ReadError(Folder("")), Code::kInvalidArgument, "empty (no header row)");
+}
+
+TEST_F(BadTabular, AnEmptyCellIsAbsentExceptTheEmptyTextOfARequiredTextColumn) {
+  std::vector<ImportProblem> problems;
+  Result<std::vector<HsdsObject>> r = ReadTabular(
+      Folder(kOrgs, {{"addresses.csv",
+                      "id,location_id,address_1,address_2,city,state_province,postal_code,"
+                      "country,address_type\r\n"
+                      "74706e55-df26-4b84-80fe-ecc30b5befb4,,1 Main St,,Lagos,,100001,NG,"
+                      "physical\r\n"}}),
+      &problems);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  // address_2 (optional) and location_id (a required-in-tabular uuid link) are absent;
+  // state_province (required text) is "".
+  EXPECT_EQ((*r)[1].fields, json({{"address_1", "1 Main St"},
+                                  {"city", "Lagos"},
+                                  {"state_province", ""},
+                                  {"postal_code", "100001"},
+                                  {"country", "NG"},
+                                  {"address_type", "physical"}}));
 }
 
 TEST_F(BadTabular, AnUnknownSnakeCaseColumnIsAnAdditionalProperty) {
