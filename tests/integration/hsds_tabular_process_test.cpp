@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "agents/csv.h"
@@ -125,6 +126,32 @@ TEST_F(HsdsTabularProcess, AnExportImportsIntoAnotherAgentAndExportsTheSameObjec
   EXPECT_EQ(Cli("a", "export", "--format tabular --out " + Quote(tmp_ / "a-out")), 1) << out_;
   EXPECT_NE(out_.find("already exists"), std::string::npos) << out_;
   EXPECT_EQ(Cli("a", "export", "--format tabular"), 1) << out_;
+}
+
+// The sample directory (examples/data/generate.py: categories, populations, countries, 24/7,
+// bed capacities, confidential addresses) through the tabular form into a second agent.
+TEST_F(HsdsTabularProcess, TheSampleDirectoryRoundTripsThroughTheTabularForm) {
+  const char* gen = std::getenv("SAMPLE_GENERATOR");
+  if (gen == nullptr || !fs::exists(gen)) GTEST_SKIP() << "no sample generator";
+  std::string doc = tmp_ / "directory.json";
+  ASSERT_EQ(std::system(("python3 " + Quote(gen) + " --quiet --orgs 60 --out " + Quote(doc) +
+                         " > " + Quote(tmp_ / "generate.log") + " 2>&1")
+                            .c_str()),
+            0)
+      << ReadText(tmp_ / "generate.log");
+  ASSERT_EQ(Cli("a", "import", Quote(doc)), 0) << out_;
+  ASSERT_EQ(Cli("a", "export", "--format tabular --out " + Quote(tmp_ / "a.zip")), 0) << out_;
+  ASSERT_EQ(Cli("b", "import", Quote(tmp_ / "a.zip")), 0) << out_;
+  EXPECT_EQ(RecordCount("b"), RecordCount("a"));
+  ASSERT_EQ(Cli("b", "export", "--format tabular --out " + Quote(tmp_ / "b-out")), 0) << out_;
+  std::map<std::string, json> a = Objects(tmp_ / "a.zip");
+  EXPECT_EQ(Objects(tmp_ / "b-out"), a);
+  // The Switchboard fields went through HSDS's structures and back.
+  std::set<std::string> kinds;
+  for (auto& [key, fields] : a) kinds.insert(key.substr(0, key.find(' ')));
+  for (const char* kind : {"attribute", "taxonomy_term", "taxonomy", "service_area", "schedule"}) {
+    EXPECT_EQ(kinds.count(kind), 1u) << kind;
+  }
 }
 
 TEST_F(HsdsTabularProcess, TheOfficialTabularExampleImportsWithItsValues) {
