@@ -621,7 +621,9 @@ void AddDirCommand(CLI::App& app, int& exit_code) {
                          "requires (a phone whose number is not published) is left out; the "
                          "agent's log names each",
                          args, exit_code, Export);
-  exp->add_option("--out", args->out, "file to write (default: standard output)");
+  exp->add_option("--out", args->out,
+                  "file to write (default: standard output); with --format tabular a new (or "
+                  "empty) folder, or FILE.zip");
   exp->add_option("--view", args->view,
                   "compiled organizations (organization), services with their organization "
                   "and program embedded (service), or service_at_location")
