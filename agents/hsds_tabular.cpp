@@ -908,8 +908,9 @@ Status WriteTabular(const std::vector<HsdsObject>& objects, const std::string& d
   ASSIGN_OR_RETURN(auto files, TabularFiles(objects));
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::path target = fs::absolute(dir, ec);
+  fs::path target = fs::absolute(dir, ec).lexically_normal();
   if (ec) return Status::InvalidArgument(dir + ": " + ec.message());
+  if (!target.has_filename()) target = target.parent_path();  // "listings/"
   if (fs::exists(fs::symlink_status(target, ec))) {
     if (!fs::is_directory(fs::symlink_status(target, ec)) || !fs::is_empty(target, ec)) {
       return Status::AlreadyExists(dir +

@@ -415,11 +415,14 @@ TEST(HsdsTabular, AnExistingFolderIsNotOverwrittenAndBadObjectsWriteNothing) {
   bad[1].id.clear();
   EXPECT_EQ(WriteTabular(bad, dir / "new").code(), Code::kInvalidArgument);
   EXPECT_FALSE(fs::exists(dir / "new"));
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
-  // An empty folder is filled.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()),
+            1);  // no temp
+  // An empty folder is filled; a trailing slash names the same folder.
   fs::create_directory(dir / "empty");
-  EXPECT_TRUE(WriteTabular(Sample(), dir / "empty").ok());
+  EXPECT_TRUE(WriteTabular(Sample(), dir / "empty/").ok());
   EXPECT_TRUE(fs::exists(dir / "empty/datapackage.json"));
+  EXPECT_TRUE(WriteTabular(Sample(), dir / "new/").ok());
+  EXPECT_TRUE(fs::exists(dir / "new/datapackage.json"));
 }
 
 // --- zips ---
