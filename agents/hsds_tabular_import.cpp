@@ -2,6 +2,8 @@
 // the import's own problems; metadata and table descriptions are not records.
 #include "agents/hsds_tabular.h"
 
+#include <set>
+
 namespace sb {
 
 namespace {
@@ -18,8 +20,12 @@ Result<HsdsImportResult> EditsOf(const FieldSchema& schema, Result<std::vector<H
   ASSIGN_OR_RETURN(HsdsImportResult result,
                    EditsFromHsdsObjects(schema, std::move(objects).value(), options));
   if (read_problems.empty()) return result;
-  result.skipped += read_problems.size();
-  result.objects += read_problems.size();
+  std::set<std::string> rows;  // the rows left out: "services.csv row 12" (one per row)
+  for (const ImportProblem& p : read_problems) {
+    rows.insert(p.where.substr(0, p.where.find(" column ")));
+  }
+  result.skipped += rows.size();
+  result.objects += rows.size();
   read_problems.insert(read_problems.end(), result.problems.begin(), result.problems.end());
   result.problems = std::move(read_problems);
   if (!options.skip_invalid) result.edits.clear();

@@ -675,6 +675,32 @@ TEST_F(BadTabular, AnEmptyCellIsAbsentExceptTheEmptyTextOfARequiredTextColumn) {
                                   {"address_type", "physical"}}));
 }
 
+TEST_F(BadTabular, ImportCountsARowLeftOutOnceAndRefusesAllUnlessSkipInvalid) {
+  std::string d = Folder(kOrgs, {{"services.csv",
+                                  "id,organization_id,name,status,minimum_age,maximum_age\r\n"
+                                  "0b6f6e5e-9d3a-4c3e-8f7a-2a4a1c9e0001,"
+                                  "d9d5e0f5-d3ce-4f73-9a2f-4dd0ecc6c610,S,active,x,y\r\n"
+                                  "0b6f6e5e-9d3a-4c3e-8f7a-2a4a1c9e0002,"
+                                  "d9d5e0f5-d3ce-4f73-9a2f-4dd0ecc6c610,T,active,12,99\r\n"},
+                                 {"metadata.csv",
+                                  "id,resource_id\r\n"
+                                  "6cd71e9f-1013-49d9-8370-26b8f59d3e5a,"
+                                  "d9d5e0f5-d3ce-4f73-9a2f-4dd0ecc6c610\r\n"}});
+  HsdsImportOptions options;
+  Result<HsdsImportResult> all = ImportTabular(FieldSchema::Hsds(), d, options);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_TRUE(all->edits.empty());
+  ASSERT_EQ(all->problems.size(), 2u);
+  EXPECT_EQ(all->problems[0].where, "services.csv row 2 column minimum_age");
+  EXPECT_EQ(all->problems[1].where, "services.csv row 2 column maximum_age");
+  options.skip_invalid = true;
+  Result<HsdsImportResult> some = ImportTabular(FieldSchema::Hsds(), d, options);
+  ASSERT_TRUE(some.ok()) << some.status().ToString();
+  EXPECT_EQ(some->skipped, 1u);
+  ASSERT_EQ(some->edits.size(), 2u);  // the organization and service T; metadata is no record
+  EXPECT_EQ(some->edits[1].id, "0b6f6e5e-9d3a-4c3e-8f7a-2a4a1c9e0002");
+}
+
 TEST_F(BadTabular, AnUnknownSnakeCaseColumnIsAnAdditionalProperty) {
   std::vector<ImportProblem> problems;
   Result<std::vector<HsdsObject>> r =
