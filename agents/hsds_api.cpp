@@ -497,16 +497,42 @@ Result<HsdsAnswer> AnswerHsds(const HsdsCompiler& objects, std::string_view rout
   return Answerer(objects).Answer(route, params);
 }
 
+HsdsCache::HsdsCache(LocalDirectory* dir) : dir_(dir) {}
+
+std::shared_ptr<const HsdsCompiler> HsdsCache::Find(const std::string& key, uint64_t generation) {
+  MutexLock lock(mu_);
+  for (const Entry& e : entries_) {
+    if (e.key == key && e.generation == generation) return e.compiled;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const HsdsCompiler> HsdsCache::Get(const Reader& reader) {
+  std::string key = reader.organization + (reader.maintainer ? "|maintainer" : "|reader");
+  // The generation is read before the state, so an entry may hold a newer state than its
+  // generation says (a later request then builds again), never an older one.
+  uint64_t generation = dir_->generation();
+  if (auto hit = Find(key, generation)) return hit;
+  MutexLock build(build_mu_);  // one build at a time; the others then find it
+  if (auto hit = Find(key, generation)) return hit;
+  HsdsExport flat = dir_->Read(
+      [&reader](const Directory& d) { return HsdsExportOf(d, FieldSchema::Hsds(), reader); });
+  auto compiled = std::make_shared<const HsdsCompiler>(std::move(flat));
+  MutexLock lock(mu_);
+  std::erase_if(entries_, [&key](const Entry& e) { return e.key == key; });
+  if (entries_.size() >= kMaxEntries) entries_.erase(entries_.begin());
+  entries_.push_back(Entry{key, generation, compiled});
+  return compiled;
+}
+
 void AddHsdsRoutes(httplib::Server& server, const std::string& prefix, LocalDirectory* dir,
                    std::function<Reader()> reader) {
-  auto handler = [dir, reader](const httplib::Request& req, httplib::Response& res) {
+  auto cache = std::make_shared<HsdsCache>(dir);
+  auto handler = [cache, reader](const httplib::Request& req, httplib::Response& res) {
     std::string route = req.matches.size() > 1 ? std::string(req.matches[1]) : "/";
-    Reader who = reader();
-    HsdsExport flat =
-        dir->Read([&who](const Directory& d) { return HsdsExportOf(d, FieldSchema::Hsds(), who); });
-    HsdsCompiler compiled(std::move(flat));
+    std::shared_ptr<const HsdsCompiler> compiled = cache->Get(reader());
     std::multimap<std::string, std::string> params(req.params.begin(), req.params.end());
-    Reply(res, AnswerHsds(compiled, route, params));
+    Reply(res, AnswerHsds(*compiled, route, params));
   };
   server.Get(prefix + "(/.*)?", handler);
 }

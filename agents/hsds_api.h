@@ -35,6 +35,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agents/hsds_export.h"
 #include "agents/local_directory.h"
@@ -62,8 +63,31 @@ inline constexpr size_t kHsdsMaxPerPage = 500;
 Result<HsdsAnswer> AnswerHsds(const HsdsCompiler& objects, std::string_view route,
                               const std::multimap<std::string, std::string>& params);
 
+// The compiled objects of the directory as each reader sees them, built once per change of
+// the directory (LocalDirectory::generation) and shared by the requests until the next.
+// Keeps the last few readers' (at most kMaxEntries). Thread-safe.
+class HsdsCache {
+ public:
+  explicit HsdsCache(LocalDirectory* dir);
+  std::shared_ptr<const HsdsCompiler> Get(const Reader& reader);
+
+ private:
+  static constexpr size_t kMaxEntries = 4;
+  struct Entry {
+    std::string key;
+    uint64_t generation = 0;
+    std::shared_ptr<const HsdsCompiler> compiled;
+  };
+  std::shared_ptr<const HsdsCompiler> Find(const std::string& key, uint64_t generation);
+
+  LocalDirectory* dir_;
+  Mutex build_mu_;  // held while building, so that concurrent misses build once
+  Mutex mu_;
+  std::vector<Entry> entries_ GUARDED_BY(mu_);
+};
+
 // Adds GET routes for the API under `prefix` ("" or "/hsds") to `server`; each request
-// reads `dir` as `reader()` says.
+// reads `dir` as `reader()` says (through one HsdsCache per call).
 void AddHsdsRoutes(httplib::Server& server, const std::string& prefix, LocalDirectory* dir,
                    std::function<Reader()> reader);
 

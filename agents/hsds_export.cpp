@@ -323,7 +323,8 @@ class Exporter {
       for (const std::string& field : req->second) {
         const json* v = o.fields.contains(field) ? &o.fields[field] : nullptr;
         if (v == nullptr || v->is_null() || (v->is_string() && v->get<std::string>().empty())) {
-          out_.left_out.push_back(o.kind + " " + o.id + ": no published " + field);
+          out_.left_out.push_back(o.kind + " " + o.id + ": no published " + field +
+                                  " (HSDS requires it)");
           dropped.insert(o.id);
           break;
         }

@@ -279,6 +279,7 @@ void LocalDirectory::CommitGroup(std::vector<std::unique_ptr<Request>>& group) {
     {
       WriterLock lock(state_mu_);
       for (const Record& d : accepted) dir_.Join(d);
+      ++generation_;
     }
     if (outbox_added > 0) {
       MutexLock lock(on_outbox_mu_);
@@ -373,6 +374,7 @@ void LocalDirectory::CommitJob(Request& req) {
     for (const Record& d : r.joins) dir_.Join(d);
     for (const Record& d : r.replaces) dir_.Replace(d);
     for (const std::string& id : r.erases) dir_.Erase(id);
+    ++generation_;
   }
   req.job_done.set_value(s);
 }

@@ -104,6 +104,14 @@ class LocalDirectory {
   }
 
   // The record's history, oldest first.
+  // Goes up each time the state changes (never down while the process runs): readers that
+  // derive something from the whole state (the HSDS API's compiled objects) cache it with the
+  // generation they read before it.
+  uint64_t generation() const {
+    ReaderLock lock(state_mu_);
+    return generation_;
+  }
+
   Result<std::vector<HistoryEntry>> History(const std::string& id) const;
 
   uint64_t outbox_depth() const;
@@ -238,6 +246,7 @@ class LocalDirectory {
   // (CommittedState).
   mutable SharedMutex state_mu_;
   Directory dir_ GUARDED_BY(state_mu_);
+  uint64_t generation_ GUARDED_BY(state_mu_) = 0;
 
   // Guards the broker clock reference (NoteBrokerClock).
   mutable Mutex skew_mu_;

@@ -358,6 +358,12 @@ TEST_F(HsdsApiTest, ThePublicListenerServesPublishedDataOnlyAndNoWrites) {
   EXPECT_EQ(PublicGet("/v1/export")->status, 404);
   Reply still = agent_->Get("/v1/records/" + kOrg);
   EXPECT_EQ(still.body["fields"]["name"]["value"], "Casa Segura");
+  // Once the number is published the public sees it at once (answers are cached per change
+  // of the directory, not longer).
+  Put(kPendingPhone, "phone", {{"number@published", "+44 20 7946 0999"}});
+  auto after = PublicGet("/services/" + kService);
+  ASSERT_TRUE(after);
+  EXPECT_NE(after->body.find("+44 20 7946 0999"), std::string::npos) << after->body;
 }
 
 TEST_F(HsdsApiTest, ThePublicListenerLimitsEachClientsRate) {
