@@ -160,6 +160,10 @@ class Flattener {
 
  private:
   void Problem(const std::string& where, const std::string& id, std::string error) {
+    if (problems.size() >= hsds_import::kMaxListedProblems) {
+      ++context.unlisted_problems;
+      return;
+    }
     problems.push_back(
         ImportProblem{where.empty() ? "(the document)" : where, id, std::move(error)});
   }
@@ -338,8 +342,8 @@ Result<HsdsImportResult> ImportHsdsJson(const FieldSchema& schema, const nlohman
   }
   Flattener flat(schema);
   RETURN_IF_ERROR(flat.Document(doc));
-  return hsds_import::EditsFromObjects(schema, std::move(flat.objects), options, flat.context,
-                                       std::move(flat.problems));
+  return hsds_import::EditsFromObjects(schema, std::move(flat.objects), options,
+                                       std::move(flat.context), std::move(flat.problems));
 }
 
 }  // namespace sb

@@ -88,9 +88,9 @@ struct Obj {
 
 class Mapper {
  public:
-  Mapper(const FieldSchema& schema, const HsdsImportOptions& options, const FlatContext& context,
+  Mapper(const FieldSchema& schema, const HsdsImportOptions& options, FlatContext context,
          std::vector<ImportProblem> problems)
-      : schema_(schema), options_(options), context_(context) {
+      : schema_(schema), options_(options), context_(std::move(context)) {
     result_.problems = std::move(problems);
   }
 
@@ -112,6 +112,13 @@ class Mapper {
       if (!objs_[i].dropped && !objs_[i].consumed) edits[i] = BuildEdit(i);
     }
     if (options_.skip_invalid) PropagateSkips();
+    if (context_.unlisted_problems > 0) {
+      result_.problems.push_back(ImportProblem{"(the document)", "",
+                                               "and " + std::to_string(context_.unlisted_problems) +
+                                                   " more problem(s): only the first " +
+                                                   std::to_string(kMaxListedProblems) +
+                                                   " are listed"});
+    }
     result_.objects = objs_.size();
     for (const Obj& x : objs_) result_.skipped += x.invalid && !x.dropped ? 1 : 0;
     if (!result_.problems.empty() && !options_.skip_invalid) return std::move(result_);
@@ -128,6 +135,10 @@ class Mapper {
 
  private:
   void Problem(const std::string& where, const std::string& id, std::string error) {
+    if (result_.problems.size() >= kMaxListedProblems) {
+      ++context_.unlisted_problems;
+      return;
+    }
     result_.problems.push_back(
         ImportProblem{where.empty() ? "(the document)" : where, id, std::move(error)});
   }
@@ -527,7 +538,7 @@ class Mapper {
 
   const FieldSchema& schema_;
   const HsdsImportOptions& options_;
-  const FlatContext& context_;
+  FlatContext context_;
   HsdsImportResult result_;
   std::vector<Obj> objs_;
   std::map<std::string, size_t> by_id_;
@@ -541,10 +552,9 @@ class Mapper {
 
 Result<HsdsImportResult> EditsFromObjects(const FieldSchema& schema,
                                           std::vector<HsdsObject> objects,
-                                          const HsdsImportOptions& options,
-                                          const FlatContext& context,
+                                          const HsdsImportOptions& options, FlatContext context,
                                           std::vector<ImportProblem> problems) {
-  Mapper mapper(schema, options, context, std::move(problems));
+  Mapper mapper(schema, options, std::move(context), std::move(problems));
   return mapper.Run(std::move(objects));
 }
 
@@ -553,7 +563,8 @@ Result<HsdsImportResult> EditsFromObjects(const FieldSchema& schema,
 Result<HsdsImportResult> EditsFromHsdsObjects(const FieldSchema& schema,
                                               std::vector<HsdsObject> objects,
                                               const HsdsImportOptions& options) {
-  return hsds_import::EditsFromObjects(schema, std::move(objects), options, {}, {});
+  return hsds_import::EditsFromObjects(schema, std::move(objects), options,
+                                       hsds_import::FlatContext{}, std::vector<ImportProblem>{});
 }
 
 }  // namespace sb

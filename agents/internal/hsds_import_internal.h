@@ -19,14 +19,19 @@ struct FlatContext {
   // The project's own older envelope: HSDS's required fields are not enforced (it never
   // required them), and `owner`/`deleted` properties are refused as before rather than kept.
   bool legacy = false;
+  // Problems found past kMaxListedProblems: counted, not listed.
+  size_t unlisted_problems = 0;
 };
+
+// At most this many problems are listed (a hostile document of a million bad elements must
+// not make a million-line answer); the rest are counted in one last problem.
+inline constexpr size_t kMaxListedProblems = 10000;
 
 // EditsFromHsdsObjects with the flattening's context; `problems` found while flattening come
 // first in the result.
 Result<HsdsImportResult> EditsFromObjects(const FieldSchema& schema,
                                           std::vector<HsdsObject> objects,
-                                          const HsdsImportOptions& options,
-                                          const FlatContext& context,
+                                          const HsdsImportOptions& options, FlatContext context,
                                           std::vector<ImportProblem> problems);
 
 // "path.key", or "key" at the root.

@@ -497,6 +497,17 @@ TEST(HsdsImport, HostileDocumentsGetClearErrors) {
   EXPECT_TRUE(HasProblem(r, "[0]", "cannot tell")) << Problems(r);
 }
 
+TEST(HsdsImport, AHugeListOfBadElementsListsTheFirstProblemsAndCountsTheRest) {
+  json page = {{"total_items", 200000}, {"page_number", 1}, {"contents", json::array()}};
+  for (int i = 0; i < 200000; ++i) page["contents"].push_back(i);
+  HsdsImportResult r = Import(page);
+  EXPECT_TRUE(r.edits.empty());
+  ASSERT_EQ(r.problems.size(), 10001u);
+  EXPECT_EQ(r.problems[0].where, "contents[0]");
+  EXPECT_NE(r.problems.back().error.find("and 190000 more problem(s)"), std::string::npos)
+      << r.problems.back().error;
+}
+
 TEST(HsdsImport, TheProjectsOwnEnvelopeStillImports) {
   json doc = json::parse(R"({
     "hsds_version": "3.0",

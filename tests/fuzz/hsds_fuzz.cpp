@@ -1,8 +1,12 @@
 // HSDS import (agents/hsds_json.h), as POST /v1/import and `dir import` run it: the bounded
 // JSON parser, then ParseHsds, then each edit planned and joined as the agent does. Property:
-// what imported exports (ExportHsds) to a document that parses and imports again.
+// what imported exports (ExportHsds) to a document that parses and imports again. And the
+// HSDS importer (agents/hsds_import.h) on the same document: a refusal comes with no edits,
+// and every edit of an import with skip_invalid plans into an empty directory (what it
+// validated is all the planner checks).
 #include <map>
 
+#include "agents/hsds_import.h"
 #include "agents/hsds_json.h"
 #include "base/json.h"
 #include "conflict/edit.h"
@@ -28,6 +32,23 @@ Directory Import(const std::vector<RecordEdit>& edits) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Result<nlohmann::json> doc = ParseJson(fuzz::AsView(data, size), "the import");
   if (!doc.ok()) return 0;
+  for (bool skip : {false, true}) {
+    HsdsImportOptions options;
+    options.skip_invalid = skip;
+    options.importer_org = "0a000000-0000-4000-8000-000000000001";
+    Result<HsdsImportResult> imported = ImportHsdsJson(FieldSchema::Hsds(), *doc, options);
+    if (!imported.ok()) continue;
+    FUZZ_CHECK(skip || imported->problems.empty() || imported->edits.empty());
+    Directory planned;
+    Hlc stamp{fuzz::kSeedTimeMs << 16};
+    for (const RecordEdit& e : imported->edits) {
+      Result<PlannedEdit> p = PlanEdit(FieldSchema::Hsds(), planned.Find(e.id), e, 1, stamp);
+      if (!p.ok())
+        std::fprintf(stderr, "an imported edit does not plan: %s\n", p.status().ToString().c_str());
+      FUZZ_CHECK(p.ok());
+      if (!p->empty()) planned.Join(p->delta);
+    }
+  }
   std::vector<ImportProblem> problems;
   Result<std::vector<RecordEdit>> edits = ParseHsds(FieldSchema::Hsds(), *doc, &problems);
   if (!edits.ok()) {
