@@ -380,18 +380,23 @@ Status Import(const DirArgs& a) {
   const bool tabular = IsTabular(a.file);
   Progress progress;
   progress.Show("reading " + name + "…");
-  // A folder is sent zipped, its files as they are: the agent reads and checks them.
-  ASSIGN_OR_RETURN(std::string body, tabular ? PackTabular(a.file) : ReadInput(a.file));
+  // A folder is sent zipped, its files as they are (its links and size refused here): the
+  // agent reads and checks them.
+  Result<std::string> input = tabular ? PackTabular(a.file) : ReadInput(a.file);
+  if (!input.ok()) {
+    return tabular ? input.status().WithContext("nothing was imported") : input.status();
+  }
+  std::string body = std::move(input).value();
   progress.Show("validating " + HumanBytes(body.size()) + "…");
   size_t records = 0;
-  if (tabular) {
-    // Read here too: a package that cannot be read is refused before the upload.
+  if (tabular && progress.on()) {
+    // As for JSON: the record count while waiting, at a terminal only.
     HsdsImportOptions options;
     options.skip_invalid = a.skip_invalid;
     auto imported = ImportTabular(FieldSchema::Hsds(), a.file, options);
     if (!imported.ok()) return imported.status().WithContext("nothing was imported");
     records = imported->problems.empty() ? imported->edits.size() : imported->objects;
-  } else {
+  } else if (!tabular) {
     Result<json> parsed = ParseJson(body, name, JsonLimits{body.size(), 64});
     if (!parsed.ok()) return parsed.status().WithContext("nothing was imported");
     json doc = std::move(parsed).value();
