@@ -23,7 +23,7 @@ PACKAGES=(
   build-essential pkg-config meson ninja-build python3 curl
   libzmq3-dev cppzmq-dev libcapnp-dev capnproto librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev libsodium-dev librapidcheck-dev libcli11-dev nlohmann-json3-dev
-  libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev zlib1g-dev
+  libcpp-httplib-dev libtomlplusplus-dev libbenchmark-dev zlib1g-dev libzip-dev
   chromium
   clang libfuzzer-14-dev
   faketime

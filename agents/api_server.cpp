@@ -14,6 +14,7 @@
 #include "agents/hsds_export.h"
 #include "agents/hsds_import.h"
 #include "agents/hsds_json.h"
+#include "agents/hsds_tabular.h"
 #include "agents/internal/referral_api.h"
 #include "conflict/views.h"
 #include "http/http_auth.h"
@@ -413,13 +414,19 @@ void ApiServer::Routes() {
         });
 
   s.Post("/v1/import", [this](const httplib::Request& req, httplib::Response& res) {
-    Result<json> body = ParseBody(req, JsonLimits{options_.max_body_bytes, 64});
+    // The tabular form (agents/hsds_tabular.h) comes as a zip: ?format=tabular or
+    // Content-Type: application/zip.
+    const bool tabular = req.get_param_value("format") == "tabular" ||
+                         req.get_header_value("Content-Type") == "application/zip";
+    Result<json> body =
+        tabular ? Result<json>(json()) : ParseBody(req, JsonLimits{options_.max_body_bytes, 64});
     if (!body.ok()) return refused_++, ReplyError(res, body.status());
     HsdsImportOptions import_options;
     import_options.skip_invalid =
         req.get_param_value("skip_invalid") == "1" || req.get_param_value("skip_invalid") == "true";
     import_options.importer_org = options_.org;
-    auto imported = ImportHsdsJson(FieldSchema::Hsds(), *body, import_options);
+    auto imported = tabular ? ImportTabularZip(FieldSchema::Hsds(), req.body, import_options)
+                            : ImportHsdsJson(FieldSchema::Hsds(), *body, import_options);
     auto problem_list = [](const std::vector<ImportProblem>& problems) {
       json list = json::array();
       for (const auto& p : problems) {
@@ -516,8 +523,9 @@ void ApiServer::Routes() {
       }
     }
     std::string format = req.has_param("format") ? req.get_param_value("format") : "compiled";
-    if (format != "compiled" && format != "envelope") {
-      return ReplyError(res, Status::InvalidArgument("format: must be compiled or envelope"));
+    if (format != "compiled" && format != "envelope" && format != "tabular") {
+      return ReplyError(res,
+                        Status::InvalidArgument("format: must be compiled, envelope or tabular"));
     }
     HsdsView view = HsdsView::kOrganization;
     if (req.has_param("view") && !ParseHsdsView(req.get_param_value("view"), &view)) {
@@ -525,13 +533,24 @@ void ApiServer::Routes() {
                                  "view: must be organization, service or service_at_location"));
     }
     Viewer viewer = CurrentViewer();
-    if (format == "compiled") {
+    if (format == "compiled" || format == "tabular") {
       Reader reader{viewer.org, viewer.maintainer};
       HsdsExport flat = dir_->Read(
           [&](const Directory& d) { return HsdsExportOf(d, FieldSchema::Hsds(), reader); });
       size_t left_out = flat.left_out.size();
       for (size_t i = 0; i < left_out && i < 20; ++i) {
         spdlog::info("api: export left out {}", flat.left_out[i]);
+      }
+      if (format == "tabular") {  // CSV files + datapackage.json in a zip
+        // metadata.csv too: each record's last change, as the compiled views carry it.
+        std::vector<HsdsObject> objects = std::move(flat.objects);
+        for (HsdsObject& m : flat.metadata) objects.push_back(std::move(m));
+        Result<std::string> zip = TabularZip(objects);
+        if (!zip.ok()) return ReplyError(res, zip.status());
+        res.status = 200;
+        res.set_header("X-Switchboard-Left-Out", std::to_string(left_out));
+        res.set_content(std::move(zip).value(), "application/zip");
+        return;
       }
       json doc = HsdsCompiler(std::move(flat)).CompileAll(view);
       res.status = 200;

@@ -8,14 +8,17 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
 #include "agents/hsds_import.h"
 #include "agents/hsds_json.h"
+#include "agents/hsds_tabular.h"
 #include "base/json.h"
 #include "cli/commands.h"
 #include "cli/internal/agent_client.h"
@@ -42,8 +45,8 @@ struct DirArgs {
   std::string out;
   std::string view = "organization";  // export: compiled view
   std::string format = "compiled";    // export: compiled or envelope
-  bool skip_invalid = false;  // import: import the valid records, report the rest
-  std::string report;         // import: the problems, one JSON object a line
+  bool skip_invalid = false;          // import: import the valid records, report the rest
+  std::string report;                 // import: the problems, one JSON object a line
 };
 
 constexpr size_t kValueWidth = 60;
@@ -359,15 +362,41 @@ Status WriteReport(const std::string& file, const json& problems) {
   return WriteFileAtomic(file, text);
 }
 
+// A folder or a zip archive: the tabular form (agents/hsds_tabular.h), else a JSON document.
+bool IsTabular(const std::string& file) {
+  if (file == "-") return false;
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) return true;
+  std::ifstream in(file, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, sizeof magic);
+  return in.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K' &&
+         ((magic[2] == 3 && magic[3] == 4) || (magic[2] == 5 && magic[3] == 6));
+}
+
 Status Import(const DirArgs& a) {
   auto start = std::chrono::steady_clock::now();
   std::string name = a.file == "-" ? "standard input" : a.file;
+  const bool tabular = IsTabular(a.file);
   Progress progress;
   progress.Show("reading " + name + "…");
-  ASSIGN_OR_RETURN(std::string body, ReadInput(a.file));
+  // A folder is sent zipped, its files as they are (its links and size refused here): the
+  // agent reads and checks them.
+  Result<std::string> input = tabular ? PackTabular(a.file) : ReadInput(a.file);
+  if (!input.ok()) {
+    return tabular ? input.status().WithContext("nothing was imported") : input.status();
+  }
+  std::string body = std::move(input).value();
   progress.Show("validating " + HumanBytes(body.size()) + "…");
   size_t records = 0;
-  {
+  if (tabular && progress.on()) {
+    // As for JSON: the record count while waiting, at a terminal only.
+    HsdsImportOptions options;
+    options.skip_invalid = a.skip_invalid;
+    auto imported = ImportTabular(FieldSchema::Hsds(), a.file, options);
+    if (!imported.ok()) return imported.status().WithContext("nothing was imported");
+    records = imported->problems.empty() ? imported->edits.size() : imported->objects;
+  } else if (!tabular) {
     Result<json> parsed = ParseJson(body, name, JsonLimits{body.size(), 64});
     if (!parsed.ok()) return parsed.status().WithContext("nothing was imported");
     json doc = std::move(parsed).value();
@@ -393,9 +422,11 @@ Status Import(const DirArgs& a) {
       }
     };
   }
-  ASSIGN_OR_RETURN(HttpReply reply,
-                   client.Send("POST", a.skip_invalid ? "/v1/import?skip_invalid=1" : "/v1/import",
-                               body, on_upload));
+  std::string path = "/v1/import";
+  if (a.skip_invalid) path += "?skip_invalid=1";
+  if (tabular) path += a.skip_invalid ? "&format=tabular" : "?format=tabular";
+  ASSIGN_OR_RETURN(HttpReply reply, client.Send("POST", path, body, on_upload,
+                                                tabular ? "application/zip" : "application/json"));
   progress.Clear();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   json out = ParseStoredJson(reply.body, kReplyLimits);
@@ -439,11 +470,41 @@ Status Import(const DirArgs& a) {
 
 // --- export ---
 
+// The agent's tabular export (a zip): written as it came to --out FILE.zip, else unpacked into
+// the folder --out (which must not exist or be empty), read and written again so that it holds
+// exactly the package's files.
+Status WriteTabularExport(const DirArgs& a, const std::string& zip) {
+  std::vector<ImportProblem> problems;
+  ASSIGN_OR_RETURN(std::vector<HsdsObject> objects, ReadTabularZip(zip, &problems));
+  if (!problems.empty()) {
+    return Status::Corruption("the agent's tabular export does not read back: " +
+                              problems[0].where + ": " + problems[0].error);
+  }
+  if (a.out.size() > 4 && a.out.compare(a.out.size() - 4, 4, ".zip") == 0) {
+    RETURN_IF_ERROR(WriteFileAtomic(a.out, zip));
+  } else {
+    RETURN_IF_ERROR(WriteTabular(objects, a.out));
+  }
+  std::map<std::string, size_t> by_kind;
+  for (const HsdsObject& o : objects) by_kind[o.kind]++;
+  if (a.json) {
+    PrintJson({{"out", a.out}, {"objects", objects.size()}, {"tables", by_kind}});
+  } else {
+    std::cerr << "exported " << objects.size() << " objects in " << by_kind.size()
+              << " tables (CSV + datapackage.json) to " << a.out << "\n";
+  }
+  return Status::Ok();
+}
+
 Status Export(const DirArgs& a) {
+  if (a.format == "tabular" && (a.out.empty() || a.out == "-")) {
+    return Status::InvalidArgument("--format tabular writes files: give --out FOLDER or FILE.zip");
+  }
   ASSIGN_OR_RETURN(AgentClient client, Connect(a, 120));
   ASSIGN_OR_RETURN(HttpReply reply, client.Send("GET", "/v1/export?view=" + UrlEncode(a.view) +
                                                            "&format=" + UrlEncode(a.format)));
   if (reply.status != 200) return client.ErrorOf(reply);
+  if (a.format == "tabular") return WriteTabularExport(a, reply.body);
   if (a.out.empty() || a.out == "-") {
     std::cout << reply.body << std::flush;
     if (!std::cout) return Status::IoError("cannot write to standard output");
@@ -545,10 +606,14 @@ void AddDirCommand(CLI::App& app, int& exit_code) {
   CLI::App* import = AddSub(dir, "import",
                             "Import HSDS 3.0 JSON (a compiled organization, service or "
                             "service_at_location, taxonomies and terms, a list of them, an API "
-                            "Page or a list of Pages, or a Switchboard export): every record or "
-                            "none",
+                            "Page or a list of Pages, or a Switchboard export), or the tabular "
+                            "form (a folder or .zip of CSV files): every record or none",
                             args, exit_code, Import);
-  import->add_option("FILE", args->file, "the document, or - for standard input")->required();
+  import
+      ->add_option("FILE", args->file,
+                   "the document, or - for standard input; a folder or a .zip holding the "
+                   "tabular form (CSV files, with or without datapackage.json)")
+      ->required();
   import->add_flag("--skip-invalid", args->skip_invalid,
                    "import the valid records and report the others (a record whose parent is "
                    "invalid is skipped too)");
@@ -557,14 +622,17 @@ void AddDirCommand(CLI::App& app, int& exit_code) {
       "write the problems found to FILE, one JSON object a line {where, record, error}");
 
   CLI::App* exp = AddSub(dir, "export",
-                         "Write the directory as HSDS 3.0 JSON: an array of compiled objects "
+                         "Write the directory as HSDS 3.0 JSON (or, --format tabular, as CSV "
+                         "files and a datapackage.json): an array of compiled objects "
                          "(schema/compiled/*.json) with what this agent may show others "
                          "(published values of vetted organizations; its own records and, on a "
                          "maintainer's agent, all as proposed). An object missing a value HSDS "
                          "requires (a phone whose number is not published) is left out; the "
                          "agent's log names each",
                          args, exit_code, Export);
-  exp->add_option("--out", args->out, "file to write (default: standard output)");
+  exp->add_option("--out", args->out,
+                  "file to write (default: standard output); with --format tabular a new (or "
+                  "empty) folder, or FILE.zip");
   exp->add_option("--view", args->view,
                   "compiled organizations (organization), services with their organization "
                   "and program embedded (service), or service_at_location")
@@ -572,8 +640,10 @@ void AddDirCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   exp->add_option("--format", args->format,
                   "compiled, or envelope: the older {\"hsds_version\", \"organizations\": [...]} "
-                  "document (displayed values, no derived objects)")
-      ->check(CLI::IsMember({"compiled", "envelope"}))
+                  "document (displayed values, no derived objects), or tabular: one CSV file "
+                  "per HSDS object kind and a datapackage.json, into the folder --out (new or "
+                  "empty) or the zip --out FILE.zip")
+      ->check(CLI::IsMember({"compiled", "envelope", "tabular"}))
       ->capture_default_str();
 }
 

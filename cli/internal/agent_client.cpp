@@ -124,13 +124,14 @@ Status AgentClient::NoReply(int error_code) const {
 }
 
 Result<HttpReply> AgentClient::Send(const std::string& method, const std::string& path,
-                                    const std::string& body, const UploadProgress& progress) {
+                                    const std::string& body, const UploadProgress& progress,
+                                    const std::string& content_type) {
   httplib::Client http(host_, port_);
   http.set_connection_timeout(options_.connect_timeout_s, 0);
   http.set_read_timeout(options_.read_timeout_s, 0);
   http.set_write_timeout(options_.read_timeout_s, 0);
   httplib::Headers headers = {{"Authorization", "Bearer " + token_}};
-  const char* type = "application/json";
+  const char* type = content_type.c_str();
   if (method != "GET" && method != "PUT" && method != "DELETE" && method != "POST") {
     return Status::Internal("unsupported HTTP method " + method);
   }

@@ -42,9 +42,11 @@ class AgentClient {
   static Result<AgentClient> Open(const std::string& data_dir, Options options);
 
   // Sends `method` (GET, PUT, POST, DELETE) to `path` and returns the agent's reply whatever
-  // its HTTP status; fails only when no reply came (nothing listening, timeout, reset).
+  // its HTTP status; fails only when no reply came (nothing listening, timeout, reset). The
+  // body is JSON unless `content_type` says otherwise.
   Result<HttpReply> Send(const std::string& method, const std::string& path,
-                         const std::string& body = "", const UploadProgress& progress = nullptr);
+                         const std::string& body = "", const UploadProgress& progress = nullptr,
+                         const std::string& content_type = "application/json");
   // Sends `body` (none when null) as JSON and decodes the JSON reply; an HTTP error becomes
   // the Status the agent named, with hints for the user.
   Result<nlohmann::json> Call(const std::string& method, const std::string& path,
