@@ -335,7 +335,9 @@ class Exporter {
       if (req == Required().end()) continue;
       for (const std::string& field : req->second) {
         const json* v = o.fields.contains(field) ? &o.fields[field] : nullptr;
-        if (v == nullptr || v->is_null() || (v->is_string() && v->get<std::string>().empty())) {
+        // The empty text is a value (HSDS requires the property, not a length: a country
+        // without postcodes has postal_code ""); what the field table lets be empty may be.
+        if (v == nullptr || v->is_null()) {
           out_.left_out.push_back(o.kind + " " + o.id + ": no published " + field +
                                   " (HSDS requires it)");
           dropped.insert(o.id);

@@ -346,4 +346,16 @@ Result<HsdsImportResult> ImportHsdsJson(const FieldSchema& schema, const nlohman
                                        std::move(flat.context), std::move(flat.problems));
 }
 
+Result<std::vector<RecordEdit>> HsdsEditsOrError(const FieldSchema& schema,
+                                                 const nlohmann::json& doc,
+                                                 const HsdsImportOptions& options) {
+  ASSIGN_OR_RETURN(HsdsImportResult r, ImportHsdsJson(schema, doc, options));
+  if (r.problems.empty()) return std::move(r.edits);
+  std::string msg = std::to_string(r.problems.size()) + " problem(s) in the HSDS document";
+  for (size_t i = 0; i < r.problems.size() && i < 3; ++i) {
+    msg += "; " + r.problems[i].where + ": " + r.problems[i].error;
+  }
+  return Status::InvalidArgument(msg);
+}
+
 }  // namespace sb

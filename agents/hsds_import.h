@@ -57,4 +57,10 @@ Result<HsdsImportResult> EditsFromHsdsObjects(const FieldSchema& schema,
 Result<HsdsImportResult> ImportHsdsJson(const FieldSchema& schema, const nlohmann::json& doc,
                                         const HsdsImportOptions& options);
 
+// ImportHsdsJson for callers that take every record or none (benchmarks, tools): the edits, or
+// InvalidArgument naming the first problems and how many there are.
+Result<std::vector<RecordEdit>> HsdsEditsOrError(const FieldSchema& schema,
+                                                 const nlohmann::json& doc,
+                                                 const HsdsImportOptions& options = {});
+
 }  // namespace sb

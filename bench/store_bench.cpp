@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "agents/hsds_import.h"
 #include "agents/hsds_json.h"
 #include "agents/local_directory.h"
 #include "conflict/codec.h"
@@ -144,8 +145,7 @@ double ImportSeconds(const StoreBenchOptions& o, size_t* records) {
   if (!local.ok()) return -1;
   auto t0 = Steady::now();
   auto doc = nlohmann::json::parse(ss.str(), nullptr, false);
-  std::vector<ImportProblem> problems;
-  auto edits = ParseHsds(FieldSchema::Hsds(), doc, &problems);
+  auto edits = HsdsEditsOrError(FieldSchema::Hsds(), doc);
   if (!edits.ok()) return -1;
   *records = edits->size();
   bool ok = (*local)->Apply(std::move(edits).value(), "import").ok();

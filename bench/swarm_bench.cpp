@@ -37,6 +37,7 @@
 #include <utility>
 #include <zmq.hpp>
 
+#include "agents/hsds_import.h"
 #include "agents/hsds_json.h"
 #include "base/hex.h"
 #include "base/json.h"
@@ -841,8 +842,7 @@ Result<std::vector<Delta>> ImportDeltas(const std::string& file, size_t max_reco
   }
   std::string text((std::istreambuf_iterator<char>(in)), {});
   ASSIGN_OR_RETURN(json doc, ParseJson(text, file, JsonLimits{text.size(), 64}));
-  std::vector<ImportProblem> problems;
-  Result<std::vector<RecordEdit>> edits = ParseHsds(FieldSchema::Hsds(), doc, &problems);
+  Result<std::vector<RecordEdit>> edits = HsdsEditsOrError(FieldSchema::Hsds(), doc);
   if (!edits.ok()) return edits.status().WithContext(file);
   if (max_records > 0 && edits->size() > max_records) edits->resize(max_records);
   *records = edits->size();

@@ -398,35 +398,45 @@ class Demo {
     sample_file_ = FindSample();
     sample_ = ReadAll(sample_file_);
     json doc = json::parse(sample_, nullptr, false);
-    if (!doc.is_object() || !doc.contains("organizations") || doc["organizations"].size() < 3) {
+    // HSDS 3.0 compiled organizations (a JSON array), or the first release's envelope.
+    json organizations = doc.is_array() ? doc : json::array();
+    if (doc.is_object() && doc.contains("organizations")) organizations = doc["organizations"];
+    if (organizations.size() < 3) {
       Fail(sample_file_ + " is not an HSDS document with at least three organizations");
     }
     // Partner 1 runs a shelter (it has a live bed count); partners 2 and 3 are the first
     // other organizations in the file.
     std::vector<const json*> chosen;
-    for (const json& o : doc["organizations"]) {
+    for (const json& o : organizations) {
       for (const json& s : o.value("services", json::array())) {
-        if (s.contains("capacity_beds_available") && s["capacity_beds_available"].is_number()) {
+        // The bed count: HSDS 3.1's capacities[] (unit Bed), or the envelope's field.
+        const json* available = nullptr;
+        if (s.contains("capacity_beds_available")) available = &s["capacity_beds_available"];
+        for (const json& c : s.value("capacities", json::array())) {
+          if (c.value("unit", "") == "Bed" && c.contains("available")) available = &c["available"];
+        }
+        if (available && available->is_number_integer()) {
           chosen.push_back(&o);
           service_id_ = s["id"].get<std::string>();
           service_name_ = s.value("name", "");
-          beds_ = s["capacity_beds_available"].get<int64_t>();
+          beds_ = available->get<int64_t>();
           break;
         }
       }
       if (!chosen.empty()) break;
     }
-    if (chosen.empty()) Fail(sample_file_ + " has no service with capacity_beds_available");
-    for (const json& o : doc["organizations"]) {
+    if (chosen.empty()) Fail(sample_file_ + " has no service with a bed count");
+    for (const json& o : organizations) {
       if (chosen.size() == 3) break;
       if (&o != chosen[0]) chosen.push_back(&o);
     }
-    size_t orgs = doc["organizations"].size();
+    size_t orgs = organizations.size();
     std::vector<std::pair<std::string, std::string>> partner_orgs;  // id, name
     for (const json* o : chosen)
       partner_orgs.emplace_back((*o)["id"].get<std::string>(), o->value("name", ""));
     chosen.clear();
-    doc = json();  // free it
+    doc = json();  // free them
+    organizations = json();
 
     auto agent_node = [&](Node& n, const std::string& name, const std::string& dir_name,
                           const std::string& org, const std::string& org_name) {

@@ -2000,9 +2000,9 @@ def main(argv=None):
     ap.add_argument("--compare", metavar="EXPORT",
                     help="compare the records of --out with another HSDS document (e.g. the "
                          "agent's GET /v1/export) and exit 1 on any difference")
-    ap.add_argument("--format", choices=["hsds", "envelope"], default="envelope",
-                    help="hsds: a JSON array of compiled HSDS 3.0 organizations, the shape of "
-                         "the official examples; envelope (default): the first release's "
+    ap.add_argument("--format", choices=["hsds", "envelope"], default="hsds",
+                    help="hsds (default): a JSON array of compiled HSDS 3.0 organizations, the "
+                         "shape of the official examples; envelope: the first release's "
                          "{hsds_version, organizations} document")
     ap.add_argument("--hsds-dir", default=os.environ.get(
                         "SB_HSDS_DIR", os.path.join(here, "..", "..", "..", "shared", "hsds")),
