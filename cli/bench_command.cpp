@@ -9,6 +9,7 @@
 
 #include "bench/crdt_bench.h"
 #include "bench/gc_bench.h"
+#include "bench/import_bench.h"
 #include "bench/referral_bench.h"
 #include "bench/scale_bench.h"
 #include "bench/store_bench.h"
@@ -95,6 +96,30 @@ void AddSwarmBench(CLI::App& bench, int& exit_code) {
   swarm->callback(
       [options, &exit_code] { exit_code = bench::RunSwarmBench(*options, std::cout, Progress()); });
 }
+
+void AddImportBench(CLI::App& bench, int& exit_code) {
+  auto options = std::make_shared<bench::ImportBenchOptions>();
+  CLI::App* import = bench.add_subcommand(
+      "import",
+      "HSDS 3.0 records imported per second into an agent's store, from compiled JSON and from "
+      "the tabular form (CSV + datapackage.json), next to raw synced RocksDB writing the same "
+      "bytes in one batch");
+  import->add_option("--orgs", options->orgs, "organizations generated (3,200: ~50,000 records)")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  import->add_option("--runs", options->runs, "runs per figure; the median is reported")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  import->add_option("--input", options->input,
+                     "a compiled HSDS file to import instead of a generated one");
+  import->add_option("--generator", options->generator,
+                     "the sample generator (default examples/data/generate.py)");
+  import->add_option("--dir", options->dir, "where temporary files go (default $TMPDIR)");
+  import->add_flag("--json", options->json, "print one JSON object instead of a table");
+  import->callback([options, &exit_code] {
+    exit_code = bench::RunImportBench(*options, std::cout, Progress());
+});
+}  // namespace
 
 void AddScaleBench(CLI::App& bench, int& exit_code) {
   auto options = std::make_shared<bench::ScaleBenchOptions>();
@@ -208,7 +233,7 @@ void AddGcBench(CLI::App& bench, int& exit_code) {
       [options, &exit_code] { exit_code = bench::RunGcBench(*options, std::cout, Progress()); });
 }
 
-}  // namespace
+}  // namespace sb::cli
 
 void AddBenchCommand(CLI::App& app, int& exit_code) {
   CLI::App* bench = app.add_subcommand("bench", "measure throughput against raw baselines");
@@ -220,6 +245,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   AddScaleBench(*bench, exit_code);
   AddReferralBench(*bench, exit_code);
   AddGcBench(*bench, exit_code);
+  AddImportBench(*bench, exit_code);
 }
 
 }  // namespace sb::cli
