@@ -11,7 +11,7 @@
 namespace sb::bench {
 
 struct ImportBenchOptions {
-  int orgs = 3200;        // organizations generated (3,200 give about 50,000 records)
+  int orgs = 3600;        // organizations generated (3,600 give about 50,000 records)
   int runs = 3;           // the median run is reported
   std::string input;      // a compiled HSDS file to use instead of generating one
   std::string generator;  // examples/data/generate.py (found from the working directory)

@@ -104,7 +104,7 @@ void AddImportBench(CLI::App& bench, int& exit_code) {
       "HSDS 3.0 records imported per second into an agent's store, from compiled JSON and from "
       "the tabular form (CSV + datapackage.json), next to raw synced RocksDB writing the same "
       "bytes in one batch");
-  import->add_option("--orgs", options->orgs, "organizations generated (3,200: ~50,000 records)")
+  import->add_option("--orgs", options->orgs, "organizations generated (3,600: ~50,000 records)")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
   import->add_option("--runs", options->runs, "runs per figure; the median is reported")
