@@ -327,7 +327,7 @@ class Exporter {
   }
 
   // Leaves out objects missing a required value, then what belongs to them (an owning link
-  // to an object left out); a link to an object not exported is removed.
+  // to an object left out); a link to a record of the directory not exported is removed.
   void DropInvalid() {
     std::set<std::string> dropped;
     for (const HsdsObject& o : out_.objects) {
@@ -376,8 +376,13 @@ class Exporter {
         const FieldSpec* spec = schema_.Field(o.kind, it.key());
         bool link = spec != nullptr && spec->pattern == Pattern::kUuid &&
                     (!spec->link_kind.empty() || spec->owned_link) && it->is_string();
-        if (link &&
-            (!present.count(it->get<std::string>()) || dropped.count(it->get<std::string>()))) {
+        // A link to a record this reader is not given (hidden, deleted, left out) goes; a link
+        // to something outside this directory altogether (an imported parent_organization_id
+        // or a term's parent_id of another publisher's taxonomy) is a value like any other and
+        // stays.
+        const std::string* target = link ? &it->get_ref<const std::string&>() : nullptr;
+        if (target && (dropped.count(*target) ||
+                       (!present.count(*target) && dir_.Find(*target) != nullptr))) {
           it = o.fields.erase(it);
         } else {
           ++it;

@@ -40,9 +40,9 @@ bool IsPublicReader(const Reader& reader);
 // numbers as JSON numbers, `extra` merged back). In record id order, each record followed by
 // the objects derived from it; the Switchboard taxonomy terms and the taxonomy (when used, and
 // not records of the directory themselves) last. Link fields are kept (flat objects carry
-// them); a link to a record not exported is left out, and an object whose owning link names an
-// object left out as invalid is left out too. `metadata` objects are not included (see
-// HsdsExportOf).
+// them); a link to a record of the directory not exported is left out (a link to an id outside the
+// directory is kept), and an object whose owning link names an object left out as invalid is left
+// out too. `metadata` objects are not included (see HsdsExportOf).
 std::vector<HsdsObject> HsdsObjectsOf(const Directory& dir, const FieldSchema& schema,
                                       const Reader& reader);
 

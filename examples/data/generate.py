@@ -1716,8 +1716,11 @@ def flatten_hsds(doc, problems=None):
         problem("document", "must be an object, an array or a Page")
         return out
     for i, obj in enumerate(items):
-        kind = "service" if isinstance(obj, dict) and "status" in obj and \
-            "organization" in obj else "organization"
+        kind = "organization"
+        if isinstance(obj, dict) and isinstance(obj.get("organization"), dict):
+            kind = "service"
+        elif isinstance(obj, dict) and isinstance(obj.get("location"), dict):
+            kind = "service_at_location"
         read(obj, kind, "[%d]" % i)
     return out
 
