@@ -53,7 +53,8 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/([a-z_]+/)?')
 LIBRARY = re.compile(r'^\s*#\s*include\s+<(rocksdb/|zmq)')
 # library include prefix -> the folders and files that may include it
 PRIVATE = {
-    "rocksdb/": {"store/", "bench/bench_net.cpp", "bench/store_bench.cpp"},
+    "rocksdb/": {"store/", "bench/bench_net.cpp", "bench/store_bench.cpp",
+                 "bench/import_bench.cpp"},
     "zmq": {"transport/", "crypto/identity.cpp",  # libzmq's CURVE key generator
             "agents/sync_client.cpp", "broker/broker_server.cpp",  # the daemons' socket loops
             "bench/bench_net.cpp", "bench/swarm_bench.cpp", "bench/sync_bench.cpp"},
