@@ -17,28 +17,6 @@ namespace {
 
 // Required properties of the official object schemas (beyond `id`): an object missing one is
 // left out rather than exported invalid.
-const std::map<std::string, std::vector<std::string>, std::less<>>& Required() {
-  static const auto* const kRequired =
-      new std::map<std::string, std::vector<std::string>, std::less<>>{
-          {"organization", {"name", "description"}},
-          {"service", {"name", "status"}},
-          {"location", {"location_type"}},
-          {"phone", {"number"}},
-          {"address",
-           {"address_1", "city", "state_province", "postal_code", "country", "address_type"}},
-          {"program", {"name", "description"}},
-          {"organization_identifier", {"identifier_type", "identifier"}},
-          {"taxonomy_term", {"name", "description"}},
-          {"taxonomy", {"name", "description"}},
-      };
-  return *kRequired;
-}
-
-// The location fields that are its own (first) address.
-const char* const kAddressFields[] = {"address_type",   "attention",   "address_1",
-                                      "address_2",      "city",        "region",
-                                      "state_province", "postal_code", "country"};
-
 // Fields never exported: review data, ownership, the extension bag (merged separately).
 bool Internal(const std::string& name) {
   return name == kOwnerField || name == kDeletedField || name == kApprovedField ||
@@ -239,7 +217,7 @@ class Exporter {
     (void)last;
     json& f = o->fields;
     json address = json::object();
-    for (const char* field : kAddressFields) {
+    for (const char* field : kLocationAddressFields) {
       if (f.contains(field)) {
         address[field] = f[field];
         f.erase(field);
@@ -331,9 +309,7 @@ class Exporter {
   void DropInvalid() {
     std::set<std::string> dropped;
     for (const HsdsObject& o : out_.objects) {
-      auto req = Required().find(o.kind);
-      if (req == Required().end()) continue;
-      for (const std::string& field : req->second) {
+      for (const std::string& field : HsdsRequired(o.kind)) {
         const json* v = o.fields.contains(field) ? &o.fields[field] : nullptr;
         // The empty text is a value (HSDS requires the property, not a length: a country
         // without postcodes has postal_code ""); what the field table lets be empty may be.

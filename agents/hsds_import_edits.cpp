@@ -41,28 +41,6 @@ std::string Str(const json& fields, const char* name) {
   return it != fields.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// HSDS 3.0's required properties besides `id` (the schemas' `required`).
-const std::map<std::string, std::vector<std::string>>& RequiredByHsds() {
-  static const auto* const kRequired = new std::map<std::string, std::vector<std::string>>{
-      {"organization", {"name", "description"}},
-      {"service", {"name", "status"}},
-      {"location", {"location_type"}},
-      {"phone", {"number"}},
-      {"address",
-       {"address_1", "city", "state_province", "postal_code", "country", "address_type"}},
-      {"program", {"name", "description"}},
-      {"organization_identifier", {"identifier_type", "identifier"}},
-      {"taxonomy", {"name", "description"}},
-      {"taxonomy_term", {"name", "description"}},
-  };
-  return *kRequired;
-}
-
-// A location's own address (its first `addresses[]` object, hsds_model.h).
-const char* const kAddressFields[] = {"address_type",   "attention",   "address_1",
-                                      "address_2",      "city",        "region",
-                                      "state_province", "postal_code", "country"};
-
 // Links followed for the owner, most specific first.
 const char* const kOwnerLinks[] = {
     "service_id", "service_at_location_id", "location_id", "contact_id", "phone_id", "link_id"};
@@ -224,12 +202,10 @@ class Mapper {
   }
 
   void CheckRequired() {
-    const auto& required = RequiredByHsds();
     for (size_t i = 0; i < objs_.size(); ++i) {
       const Obj& x = objs_[i];
-      auto r = required.find(x.o.kind);
-      if (x.dropped || r == required.end()) continue;
-      for (const std::string& name : r->second) {
+      if (x.dropped) continue;
+      for (const std::string& name : HsdsRequired(x.o.kind)) {
         auto v = x.o.fields.find(name);
         if (v == x.o.fields.end() || v->is_null() || (v->is_string() && v->empty())) {
           Invalid(i, JoinPath(x.o.where, name),
@@ -307,7 +283,7 @@ class Mapper {
     for (const auto& [loc, list] : by_location) {
       Obj& l = *Find(loc);
       bool has_own = l.o.fields.contains("address_id");
-      for (const char* f : kAddressFields) has_own = has_own || l.o.fields.contains(f);
+      for (const char* f : kLocationAddressFields) has_own = has_own || l.o.fields.contains(f);
       if (!has_own) {
         size_t pick = list.front();
         for (size_t i : list) {
@@ -322,7 +298,7 @@ class Mapper {
           a.target = loc;
           own_address_[loc] = pick;
           json& v = values_[loc];
-          for (const char* f : kAddressFields) {
+          for (const char* f : kLocationAddressFields) {
             if (a.o.fields.contains(f)) v[f] = a.o.fields[f];
           }
           v["address_id"] = a.o.id;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <map>
 
 namespace sb {
 
@@ -80,6 +81,25 @@ std::vector<const Nested*> NestingOf(std::string_view parent_kind) {
     if (n.parent_kind == parent_kind) out.push_back(&n);
   }
   return out;
+}
+
+const std::vector<std::string>& HsdsRequired(std::string_view kind) {
+  static const auto* const kRequired =
+      new std::map<std::string, std::vector<std::string>, std::less<>>{
+          {"organization", {"name", "description"}},
+          {"service", {"name", "status"}},
+          {"location", {"location_type"}},
+          {"phone", {"number"}},
+          {"address",
+           {"address_1", "city", "state_province", "postal_code", "country", "address_type"}},
+          {"program", {"name", "description"}},
+          {"organization_identifier", {"identifier_type", "identifier"}},
+          {"taxonomy", {"name", "description"}},
+          {"taxonomy_term", {"name", "description"}},
+      };
+  static const std::vector<std::string> kNone;
+  auto it = kRequired->find(kind);
+  return it == kRequired->end() ? kNone : it->second;
 }
 
 std::string DerivedId(std::string_view record_id, std::string_view purpose) {

@@ -98,6 +98,16 @@ const std::vector<Nested>& Nesting();
 // The nestings of one parent kind, in the order of the official schema's properties.
 std::vector<const Nested*> NestingOf(std::string_view parent_kind);
 
+// HSDS 3.0's required properties of `kind` besides `id` (the official schemas' `required`);
+// empty for kinds that require only an id. Import refuses an object without them; export
+// leaves out an object whose reader would get it without them.
+const std::vector<std::string>& HsdsRequired(std::string_view kind);
+
+// The location fields that are its own (first) address, in the official address order.
+inline constexpr const char* kLocationAddressFields[] = {
+    "address_type", "attention",      "address_1",   "address_2", "city",
+    "region",       "state_province", "postal_code", "country"};
+
 // A stable UUID derived from a record id and a purpose ("address", "category:legal"): the
 // same on every replica and in every export, lower-case, in the RFC 9562 version 8 layout
 // (BLAKE2b of a Switchboard domain string, the record id and the purpose).

@@ -23,31 +23,13 @@
 #include "agents/hsds_tabular.h"
 #include "agents/local_directory.h"
 #include "base/clock.h"
+#include "bench/internal/bench_net.h"  // Seconds, TempDir, Median, Fmt
 #include "store/store.h"
 
 namespace sb::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Steady = std::chrono::steady_clock;
-
-double Seconds(Steady::time_point a, Steady::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-std::string TempRoot(const ImportBenchOptions& o) {
-  std::string base = o.dir;
-  if (base.empty()) {
-    const char* t = std::getenv("TMPDIR");
-    base = t && *t ? t : "/tmp";
-  }
-  std::string tmpl = base + "/sb-bench-import-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (!mkdtemp(buf.data())) return "";
-  return buf.data();
-}
-
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -144,26 +126,10 @@ double RawRocks(const std::string& dir, size_t records, uint64_t bytes) {
   return Seconds(t0, Steady::now());
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-std::string Fmt(double v, int decimals = 0) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  std::string s = buf;
-  if (decimals == 0) {
-    for (int i = static_cast<int>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3)
-      s.insert(i, ",");
-  }
-  return s;
-}
-
 }  // namespace
 
 int RunImportBench(const ImportBenchOptions& o, std::ostream& out, std::ostream* progress) {
-  std::string root = TempRoot(o);
+  std::string root = TempDir(o.dir, "import");
   if (root.empty()) {
     out << "bench import: cannot create a temporary folder under " << o.dir << "\n";
     return 1;

@@ -966,6 +966,15 @@ def fold_ascii(s):
 # The generator
 # ---------------------------------------------------------------------------------------------
 
+def fresh_uuid(rng, ids):
+    """A random version 4 UUID from `rng` not yet in `ids` (added to it)."""
+    while True:
+        u = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if u not in ids:
+            ids.add(u)
+            return u
+
+
 class Generator:
     def __init__(self, seed):
         self.rng = random.Random(seed)
@@ -977,11 +986,7 @@ class Generator:
     # Helpers -------------------------------------------------------------------------------
 
     def uid(self):
-        while True:
-            u = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-            if u not in self.ids:
-                self.ids.add(u)
-                return u
+        return fresh_uuid(self.rng, self.ids)
 
     def chance(self, p):
         return self.rng.random() < p
@@ -1463,11 +1468,7 @@ class HsdsShaper:
         self.ids = ids
 
     def uid(self):
-        while True:
-            u = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-            if u not in self.ids:
-                self.ids.add(u)
-                return u
+        return fresh_uuid(self.rng, self.ids)
 
     def chance(self, p):
         return self.rng.random() < p
